@@ -1,0 +1,5 @@
+import sys
+
+from zq.cli import main
+
+sys.exit(main())

@@ -1,0 +1,408 @@
+"""The Cache: the node's in-memory state, read by strategies and kept by the engines.
+
+Orders are indexed by status category (open, closed, in flight; see
+:mod:`zq.model.orders`), strategy, instrument and venue, and client order id ↔ venue order
+id. The engines call :meth:`Cache.update_order` after every order event, so the indices are
+right after each event. Query results come in the order the orders were added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from zq.model.data import Bar, BarType, QuoteTick, TradeTick
+from zq.model.enums import OrderSide
+from zq.model.identifiers import (
+    AccountId,
+    ClientOrderId,
+    InstrumentId,
+    PositionId,
+    StrategyId,
+    Venue,
+    VenueOrderId,
+)
+from zq.model.instruments import Instrument
+from zq.model.orders import CLOSED_STATUSES, INFLIGHT_STATUSES, OPEN_STATUSES, Order
+from zq_core.cache import CacheCore
+
+__all__ = ["AccountLike", "Cache", "CacheError", "PositionLike"]
+
+_Index = dict[ClientOrderId, None]  # an insertion-ordered set
+_EMPTY: _Index = {}
+
+
+class CacheError(KeyError):
+    """A cache operation on something unknown or already present."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class PositionLike(Protocol):
+    """What the cache needs of a position (the portfolio's ``Position`` satisfies it)."""
+
+    @property
+    def id(self) -> PositionId: ...
+    @property
+    def instrument_id(self) -> InstrumentId: ...
+    @property
+    def strategy_id(self) -> StrategyId: ...
+    @property
+    def is_closed(self) -> bool: ...
+
+
+class AccountLike(Protocol):
+    """What the cache needs of an account."""
+
+    @property
+    def id(self) -> AccountId: ...
+
+
+class Cache(CacheCore):
+    """The node's state: instruments, orders, positions, accounts, latest market data.
+
+    Lookups by identifier (:meth:`order`, :meth:`instrument`, :meth:`position`,
+    :meth:`quote`...) are compiled; queries filter by strategy, instrument, venue and side.
+    """
+
+    if TYPE_CHECKING:  # the compiled lookups, typed for users and mypy
+
+        def order(self, client_order_id: ClientOrderId, /) -> Order | None: ...
+        def instrument(self, instrument_id: InstrumentId, /) -> Instrument | None: ...
+        def position(self, position_id: PositionId, /) -> Any: ...
+        def account(self, account_id: AccountId, /) -> Any: ...
+        def quote(self, instrument_id: InstrumentId, /) -> QuoteTick | None: ...
+        def trade(self, instrument_id: InstrumentId, /) -> TradeTick | None: ...
+        def bar(self, bar_type: BarType, /) -> Bar | None: ...
+        def venue_order_id(self, client_order_id: ClientOrderId, /) -> VenueOrderId | None: ...
+        def client_order_id(self, venue_order_id: VenueOrderId, /) -> ClientOrderId | None: ...
+        def order_exists(self, client_order_id: ClientOrderId, /) -> bool: ...
+
+    def __init__(self) -> None:
+        self._init_indices()
+
+    def _init_indices(self) -> None:
+        self._order_seq: dict[ClientOrderId, int] = {}
+        self._index_open: _Index = {}
+        self._index_closed: _Index = {}
+        self._index_inflight: _Index = {}
+        self._index_strategy: dict[StrategyId, _Index] = {}
+        self._index_instrument: dict[InstrumentId, _Index] = {}
+        self._index_venue: dict[Venue, _Index] = {}
+        self._positions_open: dict[PositionId, None] = {}
+        self._positions_closed: dict[PositionId, None] = {}
+
+    def reset(self) -> None:
+        """Forget everything (between backtest runs)."""
+        for store in (
+            self._instruments,
+            self._orders,
+            self._positions,
+            self._accounts,
+            self._quotes,
+            self._trades,
+            self._bars,
+            self._venue_order_ids,
+            self._client_order_ids,
+        ):
+            store.clear()
+        self._init_indices()
+
+    # -- instruments -----------------------------------------------------------------------
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """Add or replace an instrument (definitions can be updated by the venue)."""
+        self._instruments[instrument.id] = instrument
+
+    def instruments(self, venue: Venue | None = None) -> list[Instrument]:
+        """Return the instruments, optionally of one venue, in the order they were added."""
+        return [i for i in self._instruments.values() if venue is None or i.id.venue == venue]
+
+    def instrument_ids(self, venue: Venue | None = None) -> list[InstrumentId]:
+        """Return the instrument ids, optionally of one venue."""
+        return [i.id for i in self.instruments(venue)]
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def add_order(self, order: Order) -> None:
+        """Add a new order and index it.
+
+        Raises
+        ------
+        CacheError
+            If an order with the same client order id was ever added (ids are never reused).
+        """
+        coid = order.client_order_id
+        if coid in self._orders:
+            raise CacheError(f"order {coid} is already in the cache; client order ids are unique")
+        self._orders[coid] = order
+        self._order_seq[coid] = len(self._order_seq)
+        self._index_strategy.setdefault(order.strategy_id, {})[coid] = None
+        self._index_instrument.setdefault(order.instrument_id, {})[coid] = None
+        self._index_venue.setdefault(order.instrument_id.venue, {})[coid] = None
+        self.update_order(order)
+
+    def update_order(self, order: Order) -> None:
+        """Re-index ``order`` after an event was applied to it.
+
+        Raises
+        ------
+        CacheError
+            If the order was never added.
+        """
+        coid = order.client_order_id
+        if self._orders.get(coid) is not order:
+            raise CacheError(f"order {coid} is not in the cache; add_order it first")
+        status = order.status
+        for index, statuses in (
+            (self._index_open, OPEN_STATUSES),
+            (self._index_closed, CLOSED_STATUSES),
+            (self._index_inflight, INFLIGHT_STATUSES),
+        ):
+            if status in statuses:
+                index[coid] = None
+            else:
+                index.pop(coid, None)
+        venue_order_id = order.venue_order_id
+        if venue_order_id is not None:
+            previous = self._venue_order_ids.get(coid)
+            if previous != venue_order_id:
+                if previous is not None:
+                    self._client_order_ids.pop(previous, None)
+                self._venue_order_ids[coid] = venue_order_id
+                self._client_order_ids[venue_order_id] = coid
+
+    def orders(
+        self,
+        venue: Venue | None = None,
+        instrument_id: InstrumentId | None = None,
+        strategy_id: StrategyId | None = None,
+        side: OrderSide | None = None,
+    ) -> list[Order]:
+        """Return all orders matching the filters (``None`` matches anything)."""
+        return self._query(None, venue, instrument_id, strategy_id, side)
+
+    def orders_open(
+        self,
+        venue: Venue | None = None,
+        instrument_id: InstrumentId | None = None,
+        strategy_id: StrategyId | None = None,
+        side: OrderSide | None = None,
+    ) -> list[Order]:
+        """Return the open orders (working at the venue) matching the filters."""
+        return self._query(self._index_open, venue, instrument_id, strategy_id, side)
+
+    def orders_closed(
+        self,
+        venue: Venue | None = None,
+        instrument_id: InstrumentId | None = None,
+        strategy_id: StrategyId | None = None,
+        side: OrderSide | None = None,
+    ) -> list[Order]:
+        """Return the closed orders matching the filters."""
+        return self._query(self._index_closed, venue, instrument_id, strategy_id, side)
+
+    def orders_inflight(
+        self,
+        venue: Venue | None = None,
+        instrument_id: InstrumentId | None = None,
+        strategy_id: StrategyId | None = None,
+        side: OrderSide | None = None,
+    ) -> list[Order]:
+        """Return the orders sent and not yet answered by the venue, matching the filters."""
+        return self._query(self._index_inflight, venue, instrument_id, strategy_id, side)
+
+    def orders_open_count(
+        self,
+        venue: Venue | None = None,
+        instrument_id: InstrumentId | None = None,
+        strategy_id: StrategyId | None = None,
+        side: OrderSide | None = None,
+    ) -> int:
+        """Return how many open orders match the filters."""
+        if venue is None and instrument_id is None and strategy_id is None and side is None:
+            return len(self._index_open)
+        return len(self._query(self._index_open, venue, instrument_id, strategy_id, side))
+
+    def is_order_open(self, client_order_id: ClientOrderId) -> bool:
+        return client_order_id in self._index_open
+
+    def is_order_closed(self, client_order_id: ClientOrderId) -> bool:
+        return client_order_id in self._index_closed
+
+    def is_order_inflight(self, client_order_id: ClientOrderId) -> bool:
+        return client_order_id in self._index_inflight
+
+    def _query(
+        self,
+        status_index: _Index | None,
+        venue: Venue | None,
+        instrument_id: InstrumentId | None,
+        strategy_id: StrategyId | None,
+        side: OrderSide | None,
+    ) -> list[Order]:
+        candidates: list[_Index] = []
+        if status_index is not None:
+            candidates.append(status_index)
+        if venue is not None:
+            candidates.append(self._index_venue.get(venue, _EMPTY))
+        if instrument_id is not None:
+            candidates.append(self._index_instrument.get(instrument_id, _EMPTY))
+        if strategy_id is not None:
+            candidates.append(self._index_strategy.get(strategy_id, _EMPTY))
+        orders = self._orders
+        if not candidates:
+            result = list(orders.values())
+        else:
+            smallest = min(candidates, key=len)
+            others = [index for index in candidates if index is not smallest]
+            if others:
+                result = [orders[c] for c in smallest if all(c in index for index in others)]
+            else:
+                result = [orders[c] for c in smallest]
+            if smallest is status_index and len(result) > 1:
+                # Status indices are in order of entering the status; report creation order.
+                seq = self._order_seq
+                result.sort(key=lambda order: seq[order.client_order_id])
+        if side is not None:
+            result = [order for order in result if order.side is side]
+        return result
+
+    # -- positions -------------------------------------------------------------------------
+
+    def add_position(self, position: PositionLike) -> None:
+        """Add a new position.
+
+        Raises
+        ------
+        CacheError
+            If a position with the same id is already in the cache.
+        """
+        if position.id in self._positions:
+            raise CacheError(f"position {position.id} is already in the cache")
+        self._positions[position.id] = position
+        self.update_position(position)
+
+    def update_position(self, position: PositionLike) -> None:
+        """Re-index ``position`` after a fill changed it."""
+        if self._positions.get(position.id) is not position:
+            raise CacheError(f"position {position.id} is not in the cache; add_position it first")
+        opened, closed = self._positions_open, self._positions_closed
+        if position.is_closed:
+            opened.pop(position.id, None)
+            closed[position.id] = None
+        else:
+            closed.pop(position.id, None)
+            opened[position.id] = None
+
+    def positions(
+        self,
+        venue: Venue | None = None,
+        instrument_id: InstrumentId | None = None,
+        strategy_id: StrategyId | None = None,
+    ) -> list[Any]:
+        """Return all positions matching the filters."""
+        return self._filter_positions(self._positions, venue, instrument_id, strategy_id)
+
+    def positions_open(
+        self,
+        venue: Venue | None = None,
+        instrument_id: InstrumentId | None = None,
+        strategy_id: StrategyId | None = None,
+    ) -> list[Any]:
+        """Return the open positions matching the filters."""
+        return self._filter_positions(self._positions_open, venue, instrument_id, strategy_id)
+
+    def positions_closed(
+        self,
+        venue: Venue | None = None,
+        instrument_id: InstrumentId | None = None,
+        strategy_id: StrategyId | None = None,
+    ) -> list[Any]:
+        """Return the closed positions matching the filters."""
+        return self._filter_positions(self._positions_closed, venue, instrument_id, strategy_id)
+
+    def _filter_positions(
+        self,
+        ids: Iterable[PositionId],
+        venue: Venue | None,
+        instrument_id: InstrumentId | None,
+        strategy_id: StrategyId | None,
+    ) -> list[Any]:
+        positions = (self._positions[position_id] for position_id in ids)
+        return [
+            p
+            for p in positions
+            if (venue is None or p.instrument_id.venue == venue)
+            and (instrument_id is None or p.instrument_id == instrument_id)
+            and (strategy_id is None or p.strategy_id == strategy_id)
+        ]
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def add_account(self, account: AccountLike) -> None:
+        """Add or replace an account."""
+        self._accounts[account.id] = account
+
+    def accounts(self) -> list[Any]:
+        return list(self._accounts.values())
+
+    def account_for_venue(self, venue: Venue) -> Any:
+        """Return the (first) account at ``venue``, or None."""
+        for account_id, account in self._accounts.items():
+            if account_id.venue == venue:
+                return account
+        return None
+
+    # -- market data -----------------------------------------------------------------------
+
+    def add_quote(self, quote: QuoteTick) -> None:
+        """Record the latest quote of its instrument."""
+        self._quotes[quote.instrument_id] = quote
+
+    def add_trade(self, trade: TradeTick) -> None:
+        """Record the latest trade of its instrument."""
+        self._trades[trade.instrument_id] = trade
+
+    def add_bar(self, bar: Bar) -> None:
+        """Record the latest bar of its bar type."""
+        self._bars[bar.bar_type] = bar
+
+    # -- integrity -------------------------------------------------------------------------
+
+    def check_integrity(self) -> list[str]:
+        """Recompute every order index from the orders and return the differences found."""
+        problems: list[str] = []
+
+        def compare(name: str, actual: Iterable[Any], expected: Iterable[Any]) -> None:
+            actual_set, expected_set = set(actual), set(expected)
+            if actual_set != expected_set:
+                problems.append(
+                    f"{name}: missing {sorted(expected_set - actual_set)}, "
+                    f"extra {sorted(actual_set - expected_set)}"
+                )
+
+        orders = list(self._orders.values())
+        compare("open", self._index_open, (o.client_order_id for o in orders if o.is_open))
+        compare("closed", self._index_closed, (o.client_order_id for o in orders if o.is_closed))
+        compare(
+            "inflight", self._index_inflight, (o.client_order_id for o in orders if o.is_inflight)
+        )
+        keyed: list[tuple[str, dict[Any, _Index], Callable[[Order], Any]]] = [
+            ("strategy", dict(self._index_strategy), lambda o: o.strategy_id),
+            ("instrument", dict(self._index_instrument), lambda o: o.instrument_id),
+            ("venue", dict(self._index_venue), lambda o: o.instrument_id.venue),
+        ]
+        for key, index, attribute in keyed:
+            for value in {attribute(o) for o in orders} | set(index):
+                expected = (o.client_order_id for o in orders if attribute(o) == value)
+                compare(f"{key} {value}", index.get(value, _EMPTY), expected)
+        expected_venue_ids = {
+            o.client_order_id: o.venue_order_id for o in orders if o.venue_order_id is not None
+        }
+        if self._venue_order_ids != expected_venue_ids:
+            problems.append("client -> venue order id map differs from the orders")
+        if self._client_order_ids != {v: c for c, v in expected_venue_ids.items()}:
+            problems.append("venue -> client order id map differs from the orders")
+        return problems

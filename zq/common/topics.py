@@ -1,0 +1,78 @@
+"""Every bus topic and endpoint name, in one place.
+
+Topics are dotted: ``<family>.<kind>.<venue>.<symbol>``, so a subscriber can take one
+instrument (``data.trades.BINANCE.BTCUSDT``), one venue (``data.trades.BINANCE.*``) or all
+(``data.trades.*``). Build them with these functions, never with string literals.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from zq.model.data import BarType
+from zq.model.identifiers import InstrumentId, StrategyId
+
+__all__ = [
+    "ENDPOINT_DATA_REQUEST",
+    "ENDPOINT_EXECUTION",
+    "ENDPOINT_RISK",
+    "TOPIC_COMPONENT_STATE",
+    "bars",
+    "book_deltas",
+    "book_depth",
+    "instrument_status",
+    "order_events",
+    "quotes",
+    "trades",
+]
+
+ENDPOINT_DATA_REQUEST = "DataEngine.request"
+ENDPOINT_RISK = "RiskEngine.execute"
+ENDPOINT_EXECUTION = "ExecutionEngine.execute"
+TOPIC_COMPONENT_STATE = "events.component"
+
+
+def _suffix(instrument_id: InstrumentId) -> str:
+    return f"{instrument_id.venue}.{instrument_id.symbol}"
+
+
+@cache
+def quotes(instrument_id: InstrumentId) -> str:
+    """Topic of the quotes of one instrument."""
+    return f"data.quotes.{_suffix(instrument_id)}"
+
+
+@cache
+def trades(instrument_id: InstrumentId) -> str:
+    """Topic of the trades of one instrument."""
+    return f"data.trades.{_suffix(instrument_id)}"
+
+
+@cache
+def book_deltas(instrument_id: InstrumentId) -> str:
+    """Topic of the order-book deltas of one instrument."""
+    return f"data.book.deltas.{_suffix(instrument_id)}"
+
+
+@cache
+def book_depth(instrument_id: InstrumentId) -> str:
+    """Topic of the depth snapshots of one instrument."""
+    return f"data.book.depth.{_suffix(instrument_id)}"
+
+
+@cache
+def instrument_status(instrument_id: InstrumentId) -> str:
+    """Topic of the trading status changes of one instrument."""
+    return f"data.status.{_suffix(instrument_id)}"
+
+
+@cache
+def bars(bar_type: BarType) -> str:
+    """Topic of the bars of one bar type."""
+    return f"data.bars.{bar_type}"
+
+
+@cache
+def order_events(strategy_id: StrategyId) -> str:
+    """Topic of the order events of one strategy."""
+    return f"events.order.{strategy_id}"
