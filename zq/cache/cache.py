@@ -3,7 +3,8 @@
 Orders are indexed by status category (open, closed, in flight; see
 :mod:`zq.model.orders`), strategy, instrument and venue, and client order id ↔ venue order
 id. The engines call :meth:`Cache.update_order` after every order event, so the indices are
-right after each event. Query results come in the order the orders were added.
+right after each event. Query results come in the order the orders entered the queried
+state (creation order for :meth:`Cache.orders`), which is deterministic.
 """
 
 from __future__ import annotations
@@ -59,12 +60,75 @@ class AccountLike(Protocol):
     def id(self) -> AccountId: ...
 
 
+class _OrderIndex:
+    """The client order ids of one status category, also keyed by strategy, instrument, venue.
+
+    Each dict is an insertion-ordered set: ids come out in the order they entered it.
+    """
+
+    __slots__ = ("by_instrument", "by_strategy", "by_venue", "ids")
+
+    def __init__(self) -> None:
+        self.ids: _Index = {}
+        self.by_strategy: dict[StrategyId, _Index] = {}
+        self.by_instrument: dict[InstrumentId, _Index] = {}
+        self.by_venue: dict[Venue, _Index] = {}
+
+    def add(self, order: Order) -> None:
+        coid = order.client_order_id
+        self.ids[coid] = None
+        self.by_strategy.setdefault(order.strategy_id, {})[coid] = None
+        self.by_instrument.setdefault(order.instrument_id, {})[coid] = None
+        self.by_venue.setdefault(order.instrument_id.venue, {})[coid] = None
+
+    def remove(self, order: Order) -> None:
+        coid = order.client_order_id
+        del self.ids[coid]
+        del self.by_strategy[order.strategy_id][coid]
+        del self.by_instrument[order.instrument_id][coid]
+        del self.by_venue[order.instrument_id.venue][coid]
+
+    def select(
+        self,
+        venue: Venue | None,
+        instrument_id: InstrumentId | None,
+        strategy_id: StrategyId | None,
+    ) -> Iterable[ClientOrderId]:
+        """Return the ids matching every given filter, smallest candidate set first."""
+        candidates: list[_Index] = []
+        if instrument_id is not None:
+            candidates.append(self.by_instrument.get(instrument_id, _EMPTY))
+        if strategy_id is not None:
+            candidates.append(self.by_strategy.get(strategy_id, _EMPTY))
+        if venue is not None:
+            candidates.append(self.by_venue.get(venue, _EMPTY))
+        if not candidates:
+            return self.ids
+        if len(candidates) == 1:
+            return candidates[0]
+        candidates.sort(key=len)
+        smallest, *others = candidates
+        if len(others) == 1:
+            other = others[0]
+            return [c for c in smallest if c in other]
+        return [c for c in smallest if all(c in index for index in others)]
+
+
 class Cache(CacheCore):
     """The node's state: instruments, orders, positions, accounts, latest market data.
 
     Lookups by identifier (:meth:`order`, :meth:`instrument`, :meth:`position`,
     :meth:`quote`...) are compiled; queries filter by strategy, instrument, venue and side.
     """
+
+    __slots__ = (
+        "_index_all",
+        "_index_closed",
+        "_index_inflight",
+        "_index_open",
+        "_positions_closed",
+        "_positions_open",
+    )
 
     if TYPE_CHECKING:  # the compiled lookups, typed for users and mypy
 
@@ -83,13 +147,10 @@ class Cache(CacheCore):
         self._init_indices()
 
     def _init_indices(self) -> None:
-        self._order_seq: dict[ClientOrderId, int] = {}
-        self._index_open: _Index = {}
-        self._index_closed: _Index = {}
-        self._index_inflight: _Index = {}
-        self._index_strategy: dict[StrategyId, _Index] = {}
-        self._index_instrument: dict[InstrumentId, _Index] = {}
-        self._index_venue: dict[Venue, _Index] = {}
+        self._index_all = _OrderIndex()
+        self._index_open = _OrderIndex()
+        self._index_closed = _OrderIndex()
+        self._index_inflight = _OrderIndex()
         self._positions_open: dict[PositionId, None] = {}
         self._positions_closed: dict[PositionId, None] = {}
 
@@ -137,10 +198,7 @@ class Cache(CacheCore):
         if coid in self._orders:
             raise CacheError(f"order {coid} is already in the cache; client order ids are unique")
         self._orders[coid] = order
-        self._order_seq[coid] = len(self._order_seq)
-        self._index_strategy.setdefault(order.strategy_id, {})[coid] = None
-        self._index_instrument.setdefault(order.instrument_id, {})[coid] = None
-        self._index_venue.setdefault(order.instrument_id.venue, {})[coid] = None
+        self._index_all.add(order)
         self.update_order(order)
 
     def update_order(self, order: Order) -> None:
@@ -160,10 +218,12 @@ class Cache(CacheCore):
             (self._index_closed, CLOSED_STATUSES),
             (self._index_inflight, INFLIGHT_STATUSES),
         ):
+            indexed = coid in index.ids
             if status in statuses:
-                index[coid] = None
-            else:
-                index.pop(coid, None)
+                if not indexed:
+                    index.add(order)
+            elif indexed:
+                index.remove(order)
         venue_order_id = order.venue_order_id
         if venue_order_id is not None:
             previous = self._venue_order_ids.get(coid)
@@ -181,7 +241,7 @@ class Cache(CacheCore):
         side: OrderSide | None = None,
     ) -> list[Order]:
         """Return all orders matching the filters (``None`` matches anything)."""
-        return self._query(None, venue, instrument_id, strategy_id, side)
+        return self._query(self._index_all, venue, instrument_id, strategy_id, side)
 
     def orders_open(
         self,
@@ -222,52 +282,31 @@ class Cache(CacheCore):
     ) -> int:
         """Return how many open orders match the filters."""
         if venue is None and instrument_id is None and strategy_id is None and side is None:
-            return len(self._index_open)
+            return len(self._index_open.ids)
         return len(self._query(self._index_open, venue, instrument_id, strategy_id, side))
 
     def is_order_open(self, client_order_id: ClientOrderId) -> bool:
-        return client_order_id in self._index_open
+        return client_order_id in self._index_open.ids
 
     def is_order_closed(self, client_order_id: ClientOrderId) -> bool:
-        return client_order_id in self._index_closed
+        return client_order_id in self._index_closed.ids
 
     def is_order_inflight(self, client_order_id: ClientOrderId) -> bool:
-        return client_order_id in self._index_inflight
+        return client_order_id in self._index_inflight.ids
 
     def _query(
         self,
-        status_index: _Index | None,
+        index: _OrderIndex,
         venue: Venue | None,
         instrument_id: InstrumentId | None,
         strategy_id: StrategyId | None,
         side: OrderSide | None,
     ) -> list[Order]:
-        candidates: list[_Index] = []
-        if status_index is not None:
-            candidates.append(status_index)
-        if venue is not None:
-            candidates.append(self._index_venue.get(venue, _EMPTY))
-        if instrument_id is not None:
-            candidates.append(self._index_instrument.get(instrument_id, _EMPTY))
-        if strategy_id is not None:
-            candidates.append(self._index_strategy.get(strategy_id, _EMPTY))
         orders = self._orders
-        if not candidates:
-            result = list(orders.values())
-        else:
-            smallest = min(candidates, key=len)
-            others = [index for index in candidates if index is not smallest]
-            if others:
-                result = [orders[c] for c in smallest if all(c in index for index in others)]
-            else:
-                result = [orders[c] for c in smallest]
-            if smallest is status_index and len(result) > 1:
-                # Status indices are in order of entering the status; report creation order.
-                seq = self._order_seq
-                result.sort(key=lambda order: seq[order.client_order_id])
-        if side is not None:
-            result = [order for order in result if order.side is side]
-        return result
+        selected = index.select(venue, instrument_id, strategy_id)
+        if side is None:
+            return [orders[c] for c in selected]
+        return [order for order in map(orders.__getitem__, selected) if order.side is side]
 
     # -- positions -------------------------------------------------------------------------
 
@@ -384,20 +423,24 @@ class Cache(CacheCore):
                 )
 
         orders = list(self._orders.values())
-        compare("open", self._index_open, (o.client_order_id for o in orders if o.is_open))
-        compare("closed", self._index_closed, (o.client_order_id for o in orders if o.is_closed))
-        compare(
-            "inflight", self._index_inflight, (o.client_order_id for o in orders if o.is_inflight)
-        )
-        keyed: list[tuple[str, dict[Any, _Index], Callable[[Order], Any]]] = [
-            ("strategy", dict(self._index_strategy), lambda o: o.strategy_id),
-            ("instrument", dict(self._index_instrument), lambda o: o.instrument_id),
-            ("venue", dict(self._index_venue), lambda o: o.instrument_id.venue),
+        categories: list[tuple[str, _OrderIndex, Callable[[Order], bool]]] = [
+            ("all", self._index_all, lambda o: True),
+            ("open", self._index_open, lambda o: o.is_open),
+            ("closed", self._index_closed, lambda o: o.is_closed),
+            ("inflight", self._index_inflight, lambda o: o.is_inflight),
         ]
-        for key, index, attribute in keyed:
-            for value in {attribute(o) for o in orders} | set(index):
-                expected = (o.client_order_id for o in orders if attribute(o) == value)
-                compare(f"{key} {value}", index.get(value, _EMPTY), expected)
+        for category, index, member in categories:
+            members = [o for o in orders if member(o)]
+            compare(category, index.ids, (o.client_order_id for o in members))
+            keyed: list[tuple[str, dict[Any, _Index], Callable[[Order], Any]]] = [
+                ("strategy", dict(index.by_strategy), lambda o: o.strategy_id),
+                ("instrument", dict(index.by_instrument), lambda o: o.instrument_id),
+                ("venue", dict(index.by_venue), lambda o: o.instrument_id.venue),
+            ]
+            for key, by_key, attribute in keyed:
+                for value in {attribute(o) for o in members} | set(by_key):
+                    expected = (o.client_order_id for o in members if attribute(o) == value)
+                    compare(f"{category} by {key} {value}", by_key.get(value, _EMPTY), expected)
         expected_venue_ids = {
             o.client_order_id: o.venue_order_id for o in orders if o.venue_order_id is not None
         }

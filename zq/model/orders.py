@@ -103,7 +103,12 @@ SAME: Final = "SAME"  # state unchanged (the event only changes fields)
 
 _Target = OrderStatus | str
 
-_EXIT: dict[type[OrderEvent], OrderStatus] = {OrderCanceled: S.CANCELED, OrderExpired: S.EXPIRED, OrderRejected: S.REJECTED}
+# Events that end a working order, valid in every working state.
+_EXIT: dict[type[OrderEvent], OrderStatus] = {
+    OrderCanceled: S.CANCELED,
+    OrderExpired: S.EXPIRED,
+    OrderRejected: S.REJECTED,
+}
 
 ORDER_STATE_TABLE: Final[dict[tuple[OrderStatus, type[OrderEvent]], _Target]] = {
     (S.INITIALIZED, OrderDenied): S.DENIED,

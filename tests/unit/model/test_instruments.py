@@ -38,7 +38,7 @@ def test_make_qty_refuses_negative_and_off_grid_quantities():
         SPOT.make_qty("0.123456")
     with pytest.raises(InstrumentError, match="quantity"):
         SPOT.make_qty("-1")
-    with pytest.raises(InstrumentError, match="quantity 1.5 has more than 0 decimals"):
+    with pytest.raises(InstrumentError, match=r"quantity 1\.5 has more than 0 decimals"):
         EQUITY.make_qty(Quantity.from_str("1.5"))
 
 
