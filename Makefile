@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# cython-lint runs pycodestyle through PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test bench lint typecheck debug build clean
