@@ -124,6 +124,7 @@ class BookAction(_ZqEnum):
     UPDATE = 2
     DELETE = 3
     CLEAR = 4
+    FILL = 5  # a resting order traded: reduce it by the size (market-by-order books)
 
 
 @unique
