@@ -36,7 +36,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-debug: $(STAMP)  ## annotated, line-traced build (zq_core/*.html shows Python interaction)
+debug: $(STAMP)  ## annotated, line-traced build (zq_core/*.html); `make clean build` goes back
 	ZQ_DEBUG=1 $(PY) setup.py build_ext --inplace --force
 
 clean:
