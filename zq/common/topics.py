@@ -13,6 +13,8 @@ from zq.model.data import BarType
 from zq.model.identifiers import InstrumentId, StrategyId
 
 __all__ = [
+    "ENDPOINT_DATA_EXECUTE",
+    "ENDPOINT_DATA_PROCESS",
     "ENDPOINT_DATA_REQUEST",
     "ENDPOINT_EXECUTION",
     "ENDPOINT_RISK",
@@ -20,13 +22,20 @@ __all__ = [
     "bars",
     "book_deltas",
     "book_depth",
+    "book_snapshots",
+    "book_top",
     "instrument_status",
+    "instruments",
     "order_events",
     "quotes",
     "trades",
 ]
 
 ENDPOINT_DATA_REQUEST = "DataEngine.request"
+#: Subscribe / unsubscribe commands for the DataEngine (``zq.data.messages``).
+ENDPOINT_DATA_EXECUTE = "DataEngine.execute"
+#: Market data handed to the DataEngine by a data client or a replay driver.
+ENDPOINT_DATA_PROCESS = "DataEngine.process"
 ENDPOINT_RISK = "RiskEngine.execute"
 ENDPOINT_EXECUTION = "ExecutionEngine.execute"
 TOPIC_COMPONENT_STATE = "events.component"
@@ -58,6 +67,24 @@ def book_deltas(instrument_id: InstrumentId) -> str:
 def book_depth(instrument_id: InstrumentId) -> str:
     """Topic of the depth snapshots of one instrument."""
     return f"data.book.depth.{_suffix(instrument_id)}"
+
+
+@cache
+def book_snapshots(instrument_id: InstrumentId, depth: int, interval_ms: int) -> str:
+    """Topic of the top-``depth`` snapshots of one instrument's book, every ``interval_ms``."""
+    return f"data.book.snapshots.{_suffix(instrument_id)}.{depth}.{interval_ms}"
+
+
+@cache
+def book_top(instrument_id: InstrumentId, depth: int) -> str:
+    """Topic of the top-``depth`` snapshots of one instrument's book, on every change."""
+    return f"data.book.top.{_suffix(instrument_id)}.{depth}"
+
+
+@cache
+def instruments(instrument_id: InstrumentId) -> str:
+    """Topic of the definitions (and redefinitions) of one instrument."""
+    return f"data.instruments.{_suffix(instrument_id)}"
 
 
 @cache
