@@ -93,6 +93,8 @@ cdef class OrderBook:
     cdef Ladder _bids
     cdef Ladder _asks
 
+    # A Price or Quantity's raw value at the book's precision (exact, or BookIntegrityError).
+    cdef object _raw_at(self, object value, int precision, str what)
     # Apply one delta; return 1 if applied, 0 if ignored (a non-strict L3 book's fault).
     # Raise BookIntegrityError (the book unchanged) for a delta that cannot apply.
     cdef int _apply(

@@ -305,18 +305,37 @@ cdef class OrderBook:
     def apply(self, delta):
         """Apply one ``OrderBookDelta`` (or any object with its attributes).
 
-        Reads ``action``, ``side``, ``price.raw``, ``size.raw``, ``order_id``, ``sequence``
-        and ``ts_event``; the raw values are taken at the book's precisions.
+        Reads ``action``, ``side``, ``price``, ``size``, ``order_id``, ``sequence`` and
+        ``ts_event``; a price or size written with another precision is rescaled exactly to
+        the book's.
 
         Raises
         ------
         BookIntegrityError
-            If the delta cannot apply; the book is left unchanged.
+            If the delta cannot apply, or its price or size has more decimals than the
+            book's precision allows; the book is left unchanged.
         """
         self._apply(
-            delta.action, delta.side, delta.price.raw, delta.size.raw, delta.order_id,
-            delta.sequence, delta.ts_event,
+            delta.action, delta.side,
+            self._raw_at(delta.price, self.price_precision, "price"),
+            self._raw_at(delta.size, self.size_precision, "size"),
+            delta.order_id, delta.sequence, delta.ts_event,
         )
+
+    cdef object _raw_at(self, object value, int precision, str what):
+        # The per-object path: exactness matters more than speed here (batches carry raws).
+        cdef int given = value.precision
+        raw = value.raw
+        if given == precision:
+            return raw
+        if given < precision:
+            return raw * 10 ** (precision - given)
+        factor = 10 ** (given - precision)
+        if raw % factor:
+            raise BookIntegrityError(
+                f"book {self.instrument_id}: {what} {value} has more than {precision} decimals"
+            )
+        return raw // factor
 
     def apply_batch(self, cnp.ndarray deltas not None):
         """Apply every row of a ``DELTA_DTYPE`` array, in order, without a Python object per row.

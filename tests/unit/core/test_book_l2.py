@@ -477,3 +477,23 @@ def test_every_book_is_an_order_book_and_enums_are_accepted() -> None:
     book.apply_delta(BookAction.ADD, OrderSide.SELL, 100, 1)
     assert book.best_ask_raw() == 100
     assert repr(book) == "L2Book('X', bid=None, ask=1.00 x 1, levels=0/1, updates=1)"
+
+
+def test_apply_rescales_a_delta_written_with_fewer_decimals_and_refuses_more():
+    from zq.model import BookAction, InstrumentId, OrderBookDelta, OrderSide, Price, Quantity
+
+    book = L2Book("X.Y", 2, 0)
+    instrument_id = InstrumentId("X.Y")
+
+    def delta(price: str) -> OrderBookDelta:
+        return OrderBookDelta(
+            instrument_id, BookAction.ADD, OrderSide.BUY, Price.from_str(price),
+            Quantity.from_str("3"), 0, 0, 1, 1, 1,
+        )
+
+    book.apply(delta("101"))  # precision 0: 101 -> raw 10100 at precision 2
+    assert book.best_bid_raw() == 10100
+    book.apply(delta("100.500"))  # precision 3 but exact at 2
+    assert book.size_at(1, Price.from_str("100.50")) == Quantity.from_str("3")
+    with pytest.raises(BookIntegrityError, match="more than 2 decimals"):
+        book.apply(delta("100.505"))
