@@ -17,8 +17,11 @@ __all__ = [
     "ENDPOINT_DATA_PROCESS",
     "ENDPOINT_DATA_REQUEST",
     "ENDPOINT_EXECUTION",
+    "ENDPOINT_EXECUTION_PROCESS",
     "ENDPOINT_RISK",
     "TOPIC_COMPONENT_STATE",
+    "TOPIC_EXECUTION_ERRORS",
+    "TOPIC_TRADING_STATE",
     "bars",
     "book_deltas",
     "book_depth",
@@ -27,6 +30,7 @@ __all__ = [
     "instrument_status",
     "instruments",
     "order_events",
+    "position_events",
     "quotes",
     "trades",
 ]
@@ -38,6 +42,12 @@ ENDPOINT_DATA_EXECUTE = "DataEngine.execute"
 ENDPOINT_DATA_PROCESS = "DataEngine.process"
 ENDPOINT_RISK = "RiskEngine.execute"
 ENDPOINT_EXECUTION = "ExecutionEngine.execute"
+#: Venue events (order events) handed to the ExecutionEngine from outside a registered client.
+ENDPOINT_EXECUTION_PROCESS = "ExecutionEngine.process"
+#: Events the ExecutionEngine refused (unknown order, duplicate fill, overfill, ...).
+TOPIC_EXECUTION_ERRORS = "events.execution.errors"
+#: Changes of the RiskEngine's trading state (ACTIVE / REDUCING / HALTED).
+TOPIC_TRADING_STATE = "events.risk.trading_state"
 TOPIC_COMPONENT_STATE = "events.component"
 
 
@@ -103,3 +113,9 @@ def bars(bar_type: BarType) -> str:
 def order_events(strategy_id: StrategyId) -> str:
     """Topic of the order events of one strategy."""
     return f"events.order.{strategy_id}"
+
+
+@cache
+def position_events(strategy_id: StrategyId) -> str:
+    """Topic of the position events (opened, changed, closed) of one strategy."""
+    return f"events.position.{strategy_id}"

@@ -14,7 +14,6 @@ asked for a stream when its first subscriber arrives and told to stop when the l
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Hashable, Iterable
 from functools import partial
@@ -81,6 +80,7 @@ from zq.model.data import (
 from zq.model.enums import AggregationSource, BookAction, BookType, PriceType
 from zq.model.identifiers import InstrumentId, Venue
 from zq.model.instruments import Instrument
+from zq_core.book import L1Book, L2Book, L3Book
 from zq_core.bus import MessageBus, Request
 from zq_core.fixed import Price, Quantity
 
@@ -140,15 +140,18 @@ class OrderBook(Protocol):
 #: Build an empty book: ``(instrument_id, book_type, price_precision, size_precision)``.
 BookFactory = Callable[[InstrumentId, BookType, int, int], OrderBook]
 
-_BOOK_CLASSES = {BookType.L1_MBP: "L1Book", BookType.L2_MBP: "L2Book", BookType.L3_MBO: "L3Book"}
+_BOOK_CLASSES: dict[BookType, type[L1Book | L2Book | L3Book]] = {
+    BookType.L1_MBP: L1Book,
+    BookType.L2_MBP: L2Book,
+    BookType.L3_MBO: L3Book,
+}
 
 
 def default_book_factory(
     instrument_id: InstrumentId, book_type: BookType, price_precision: int, size_precision: int
 ) -> OrderBook:
     """Return an empty compiled book of ``book_type`` from ``zq_core.book``."""
-    module = importlib.import_module("zq_core.book")
-    book_class = getattr(module, _BOOK_CLASSES[book_type])
+    book_class = _BOOK_CLASSES[book_type]
     return cast(OrderBook, book_class(str(instrument_id), price_precision, size_precision))
 
 
