@@ -28,6 +28,7 @@ from zq.model.data import (
 from zq.model.events import ORDER_EVENT_TYPES
 from zq.model.identifiers import Identifier
 from zq.model.instruments import CryptoPerpetual, CurrencyPair, Equity, FuturesContract
+from zq.model.position import PositionChanged, PositionClosed, PositionOpened
 from zq_core.fixed import Money, Price, Quantity
 
 __all__ = [
@@ -54,6 +55,9 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     FuturesContract,
     Equity,
     *ORDER_EVENT_TYPES,
+    PositionOpened,
+    PositionChanged,
+    PositionClosed,
     SubmitOrder,
     ModifyOrder,
     CancelOrder,
@@ -72,7 +76,7 @@ def _encode_hook(obj: Any) -> Any:
     if isinstance(obj, Price | Quantity):
         return str(obj)
     if isinstance(obj, Money):
-        return f"{obj.as_decimal()} {obj.currency.code}"
+        return f"{obj.as_decimal():f} {obj.currency.code}"  # never exponent form ("0E-8")
     raise NotImplementedError(f"zq cannot serialize objects of type {type(obj).__name__}: {obj!r}")
 
 

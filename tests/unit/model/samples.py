@@ -165,8 +165,21 @@ def commands() -> list:
     ]
 
 
+def position_events() -> list:
+    from tests.unit.portfolio.fills import BTCUSDT_PERP, buy, sell
+    from zq.model.identifiers import PositionId
+    from zq.model.position import Position
+
+    position_id = PositionId("BTCUSDT-PERP.BINANCE-S-001")
+    position = Position(BTCUSDT_PERP, buy(BTCUSDT_PERP, "2", "100.0"), position_id)
+    events = list(position.last_events)
+    events += position.apply(buy(BTCUSDT_PERP, "1", "101.0"))
+    events += position.apply(sell(BTCUSDT_PERP, "3", "102.5"))  # closes at a profit
+    return events
+
+
 def all_samples() -> list:
-    return instruments() + market_data() + order_events() + commands()
+    return instruments() + market_data() + order_events() + commands() + position_events()
 
 
 __all__ = ["ACCOUNT", "all_samples"]

@@ -1,0 +1,191 @@
+"""Portfolio: position ids by mode, cache updates, accounts and PnL queries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.unit.portfolio.fills import (
+    BTC,
+    BTCUSD_INVERSE,
+    BTCUSDT_PERP,
+    ES,
+    ETH,
+    ETHUSDT,
+    USD,
+    USDT,
+    buy,
+    sell,
+)
+from zq.cache import Cache
+from zq.model.enums import OmsType
+from zq.model.identifiers import AccountId, PositionId, StrategyId, Venue
+from zq.model.position import PositionChanged, PositionClosed, PositionError, PositionOpened
+from zq.portfolio import CashAccount, InsufficientBalance, MarginAccount, Portfolio, Position
+from zq_core.fixed import Money, Price
+
+P = Price.from_str
+
+
+def usd(value: str) -> Money:
+    return Money(value, USD)
+
+
+def usdt(value: str) -> Money:
+    return Money(value, USDT)
+
+
+def test_netting_keeps_one_position_per_instrument_and_strategy():
+    cache = Cache()
+    portfolio = Portfolio(cache)
+    portfolio.process_fill(buy(ES, "2", "5000.00", order="O-1"), ES)
+    events = portfolio.process_fill(sell(ES, "1", "5004.00", order="O-2", position_id="X"), ES)
+    (position,) = cache.positions()
+    assert position.id == PositionId("ESH4.GLBX-S-001")
+    assert isinstance(events[0], PositionChanged)
+    assert portfolio.net_position(ES.id) == Decimal(1)
+
+
+def test_hedging_opens_a_position_per_order_and_closes_the_named_one():
+    cache = Cache()
+    portfolio = Portfolio(cache, {Venue("GLBX"): OmsType.HEDGING})
+    portfolio.process_fill(buy(ES, "2", "5000.00", order="O-1"), ES)
+    portfolio.process_fill(sell(ES, "1", "5010.00", order="O-2"), ES)
+    ids = sorted(p.id for p in cache.positions_open())
+    assert ids == ["ESH4.GLBX-S-001-O-1", "ESH4.GLBX-S-001-O-2"]
+    # long 2 and short 1 side by side: net +1
+    assert portfolio.net_position(ES.id) == Decimal(1)
+    events = portfolio.process_fill(
+        buy(ES, "1", "5000.00", order="O-3", position_id="ESH4.GLBX-S-001-O-2"), ES
+    )
+    assert [type(e) for e in events] == [PositionClosed]
+    # short 1 at 5010 bought back at 5000: 10 × 50 = 500
+    assert cache.position(PositionId("ESH4.GLBX-S-001-O-2")).realized_pnl == usd("500")
+
+
+def test_flip_in_netting_reuses_the_position_id():
+    cache = Cache()
+    portfolio = Portfolio(cache)
+    portfolio.process_fill(buy(ES, "1", "5000.00"), ES)
+    events = portfolio.process_fill(sell(ES, "3", "4990.00", order="O-2"), ES)
+    assert [type(e) for e in events] == [PositionClosed, PositionOpened]
+    assert {e.position_id for e in events} == {PositionId("ESH4.GLBX-S-001")}
+    assert portfolio.is_net_short(ES.id) and portfolio.net_position(ES.id) == Decimal(-2)
+    # closing 1 long: (4990 − 5000) × 50 = −500
+    assert portfolio.realized_pnl(ES.id) == usd("-500")
+
+
+def test_realized_unrealized_and_total_pnl_per_instrument_and_in_total():
+    cache = Cache()
+    portfolio = Portfolio(cache)
+    portfolio.process_fill(buy(ES, "2", "5000.00"), ES)
+    portfolio.process_fill(sell(ES, "1", "5002.00"), ES)
+    portfolio.process_fill(buy(BTCUSDT_PERP, "0.5", "30000.0"), BTCUSDT_PERP)
+    portfolio.process_fill(sell(BTCUSDT_PERP, "0.2", "31000.0"), BTCUSDT_PERP)
+    portfolio.process_fill(buy(BTCUSD_INVERSE, "10000", "40000.0"), BTCUSD_INVERSE)
+    portfolio.process_fill(sell(BTCUSD_INVERSE, "10000", "50000.0"), BTCUSD_INVERSE)
+    # ES: 2 × 50 = 100 USD; perp: 0.2 × 1000 = 200 USDT; inverse: 0.05 BTC (see positions)
+    assert portfolio.realized_pnl(ES.id) == usd("100")
+    assert portfolio.realized_pnl() == {
+        "USD": usd("100"),
+        "USDT": usdt("200"),
+        "BTC": Money("0.05", BTC),
+    }
+    # ES 1 open at 5000, marked at 4999.75: −0.25 × 50 = −12.50; total 100 − 12.50 = 87.50
+    assert portfolio.unrealized_pnl(ES.id, P("4999.75")) == usd("-12.50")
+    assert portfolio.total_pnl(ES.id, P("4999.75")) == usd("87.50")
+    # perp 0.3 open at 30000, marked at 29000: −300; inverse flat: no unrealized
+    assert portfolio.unrealized_pnl(BTCUSDT_PERP.id, P("29000.0")) == usdt("-300")
+    assert portfolio.unrealized_pnl(BTCUSD_INVERSE.id, P("45000.0")) is None
+    assert portfolio.is_flat(BTCUSD_INVERSE.id) and not portfolio.is_flat()
+    # exposure: 1 × 4999.75 × 50 = 249987.50 USD
+    assert portfolio.net_exposure(ES.id, P("4999.75")) == usd("249987.50")
+    assert portfolio.realized_pnl(ETHUSDT.id) is None
+
+
+def test_queries_filter_by_strategy():
+    portfolio = Portfolio(Cache())
+    other = StrategyId("S-002")
+    portfolio.process_fill(buy(ES, "1", "5000.00"), ES)
+    portfolio.process_fill(sell(ES, "3", "5000.00", strategy=other), ES)
+    assert portfolio.net_position(ES.id) == Decimal(-2)
+    assert portfolio.net_position(ES.id, other) == Decimal(-3)
+    assert portfolio.is_net_long(ES.id, StrategyId("S-001"))
+
+
+def test_commissions_total_per_currency():
+    portfolio = Portfolio(Cache())
+    portfolio.process_fill(buy(ES, "1", "5000.00", commission=usd("2.25")), ES)
+    portfolio.process_fill(sell(ES, "1", "5000.00", commission=usd("2.25")), ES)
+    portfolio.process_fill(buy(BTCUSDT_PERP, "1", "100.0", commission=usdt("0.04")), BTCUSDT_PERP)
+    assert portfolio.commissions() == {"USD": usd("4.50"), "USDT": usdt("0.04")}
+    assert portfolio.commissions(ES.id) == {"USD": usd("4.50")}
+
+
+def test_duplicate_fill_is_refused_before_the_account_moves():
+    cache = Cache()
+    account = CashAccount(AccountId("BINANCE-001"), balances={USDT: usdt("1000")})
+    cache.add_account(account)
+    portfolio = Portfolio(cache)
+    first = buy(ETHUSDT, "0.1", "2000.00", trade_id="T-DUP")
+    portfolio.process_fill(first, ETHUSDT)
+    with pytest.raises(PositionError, match="already applied trade T-DUP"):
+        portfolio.process_fill(first, ETHUSDT)
+    # 1000 − 0.1 × 2000 = 800, debited once
+    assert account.balance(USDT) == usdt("800")
+    assert account.balance(ETH) == Money("0.1", ETH)
+
+
+def test_cash_account_refusal_leaves_positions_untouched():
+    cache = Cache()
+    account = CashAccount(AccountId("BINANCE-001"), balances={USDT: usdt("100")})
+    cache.add_account(account)
+    portfolio = Portfolio(cache)
+    with pytest.raises(InsufficientBalance):
+        portfolio.process_fill(buy(ETHUSDT, "1", "2000.00"), ETHUSDT)
+    assert cache.positions() == [] and account.balance(USDT) == usdt("100")
+
+
+def test_margin_account_follows_positions_pnl_and_margin():
+    cache = Cache()
+    account = MarginAccount(
+        AccountId("GLBX-001"), leverage=10, base_currency=USD, balances={USD: usd("50000")}
+    )
+    cache.add_account(account)
+    portfolio = Portfolio(cache)
+    portfolio.process_fill(buy(ES, "2", "5000.00", commission=usd("4.50")), ES)
+    # entry notional 2 × 5000 × 50 = 500000; ES margin_init 5% = 25000
+    assert account.margin_used() == usd("25000")
+    assert account.free() == usd("24995.50")  # 50000 − 4.50 − 25000
+    portfolio.process_fill(sell(ES, "1", "5010.00", commission=usd("2.25")), ES)
+    # realized (5010 − 5000) × 50 = 500; margin on 1 contract: 12500
+    assert account.balance(USD) == usd("50493.25")  # 50000 − 4.50 + 500 − 2.25
+    assert account.margin_used() == usd("12500")
+    portfolio.process_fill(sell(ES, "1", "4990.00"), ES)
+    # realized (4990 − 5000) × 50 = −500; flat: no margin
+    assert account.balance(USD) == usd("49993.25")
+    assert account.margin_used() == usd("0")
+    assert [s.reason for s in account.events] == ["opening", "fill", "fill", "fill"]
+
+
+def test_inverse_margin_is_locked_in_bitcoin():
+    cache = Cache()
+    account = MarginAccount(AccountId("BITMEX-001"), balances={BTC: Money("1", BTC)})
+    cache.add_account(account)
+    Portfolio(cache).process_fill(buy(BTCUSD_INVERSE, "40000", "40000.0"), BTCUSD_INVERSE)
+    # value 40000 / 40000 = 1 BTC; instrument margin_init 1% = 0.01 BTC
+    assert account.margin_used(BTC) == Money("0.01", BTC)
+    assert account.free(BTC) == Money("0.99", BTC)
+
+
+def test_positions_are_the_portfolio_position_type():
+    cache = Cache()
+    Portfolio(cache).process_fill(buy(ES, "1", "5000.00"), ES)
+    assert isinstance(cache.positions()[0], Position)
+    assert cache.positions_open()[0].is_open
+
+
+def test_fill_for_another_instrument_than_given_is_refused():
+    with pytest.raises(PositionError, match="not ESH4"):
+        Portfolio(Cache()).process_fill(buy(BTCUSDT_PERP, "1", "100.0"), ES)
