@@ -30,5 +30,5 @@ def test_docs_have_examples() -> None:
 def test_docs_examples_run(page: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for line, source in _blocks(page):
-        code = compile(source, f"{page.relative_to(ROOT)}:{line}", "exec")
+        code = compile(source, f"{page.relative_to(ROOT)}:{line}", "exec", dont_inherit=True)
         exec(code, namespace)

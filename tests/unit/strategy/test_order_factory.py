@@ -1,0 +1,91 @@
+"""The order factory: every order type, ids unique and deterministic, never reused."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.execution.harness import SIM, P, Q
+from zq.common.clock import TestClock
+from zq.model.enums import OrderSide, OrderType, TimeInForce
+from zq.model.identifiers import StrategyId, TraderId
+from zq.model.orders import InvalidOrder
+from zq.strategy import OrderFactory
+
+DAY_2024_03_01_093000 = 1_709_285_400_000_000_000
+
+
+def factory(clock: TestClock | None = None) -> OrderFactory:
+    return OrderFactory(
+        TraderId("TRADER-007"),
+        StrategyId("EMACross-042"),
+        clock or TestClock(DAY_2024_03_01_093000),
+    )
+
+
+def test_client_order_ids_carry_the_date_the_trader_and_strategy_tags_and_a_count() -> None:
+    f = factory()
+    ids = [f.market(SIM, OrderSide.BUY, Q("1")).client_order_id for _ in range(3)]
+    assert ids == [
+        "O-20240301-093000-007-042-1",
+        "O-20240301-093000-007-042-2",
+        "O-20240301-093000-007-042-3",
+    ]
+
+
+def test_two_factories_on_the_same_clock_make_the_same_ids() -> None:
+    first, second = factory(), factory()
+
+    def make(f):
+        return [f.limit(SIM, OrderSide.SELL, Q("1"), P("1.00")).client_order_id for _ in range(5)]
+
+    assert make(first) == make(second)
+
+
+def test_ids_stay_unique_across_a_thousand_orders_and_time() -> None:
+    clock = TestClock(DAY_2024_03_01_093000)
+    f = factory(clock)
+    ids = set()
+    for i in range(1_000):
+        clock.set_time(DAY_2024_03_01_093000 + i * 10_000_000)
+        ids.add(f.market(SIM, OrderSide.BUY, Q("1")).client_order_id)
+    assert len(ids) == 1_000
+
+
+def test_the_count_only_grows() -> None:
+    f = factory()
+    f.set_count(10)
+    assert f.market(SIM, OrderSide.BUY, Q("1")).client_order_id.endswith("-11")
+    with pytest.raises(ValueError, match="would reuse ids"):
+        f.set_count(5)
+
+
+def test_every_order_type_is_built_with_its_options() -> None:
+    f = factory()
+    expire = DAY_2024_03_01_093000 + 60_000_000_000
+    orders = [
+        f.market(SIM, OrderSide.BUY, Q("1"), time_in_force=TimeInForce.IOC, reduce_only=True),
+        f.limit(
+            SIM,
+            OrderSide.BUY,
+            Q("1"),
+            P("10.00"),
+            time_in_force=TimeInForce.GTD,
+            expire_time_ns=expire,
+            post_only=True,
+            display_quantity=Q("0.5"),
+        ),
+        f.stop_market(SIM, OrderSide.SELL, Q("1"), P("9.00")),
+        f.stop_limit(SIM, OrderSide.SELL, Q("1"), P("8.90"), P("9.00")),
+        f.market_if_touched(SIM, OrderSide.BUY, Q("1"), P("9.50")),
+        f.limit_if_touched(SIM, OrderSide.BUY, Q("1"), P("9.60"), P("9.50")),
+    ]
+    assert [o.order_type for o in orders] == list(OrderType)
+    assert orders[0].reduce_only and orders[0].time_in_force is TimeInForce.IOC
+    assert orders[1].post_only and orders[1].expire_time_ns == expire
+    assert orders[3].price == P("8.90") and orders[3].trigger_price == P("9.00")
+    assert all(o.ts_init == DAY_2024_03_01_093000 for o in orders)
+
+
+def test_an_untradeable_specification_is_refused() -> None:
+    with pytest.raises(InvalidOrder, match="GTD needs expire_time_ns"):
+        factory().limit(SIM, OrderSide.BUY, Q("1"), P("1.00"), time_in_force=TimeInForce.GTD)

@@ -1,0 +1,603 @@
+"""The ExecutionEngine: tracks orders on their way out and applies what the venues report.
+
+Command path (``ENDPOINT_EXECUTION``, fed by the RiskEngine): the engine finds the client of
+the order's venue, puts the order in flight *before* the client is called (``OrderSubmitted``
+applied, cache updated, event published), then calls the client. Modify and cancel go the same
+way with ``OrderPendingUpdate`` / ``OrderPendingCancel``.
+
+Event path (:meth:`ExecutionEngine.process`, the sink of every registered client): the event is
+applied to the order's state machine, the cache is updated, the event is published on the
+strategy's order topic and, for a fill, the portfolio updates the positions, whose events are
+published on the strategy's position topic. Events that cannot be applied (unknown order,
+repeated trade id, overfill, invalid transition) are dropped, counted, logged and published as
+an :class:`ExecutionError` on ``TOPIC_EXECUTION_ERRORS``; the order stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+from enum import IntEnum, unique
+from typing import Protocol
+
+import msgspec
+
+from zq.cache import Cache
+from zq.common.clock import Clock
+from zq.common.component import Component
+from zq.common.topics import (
+    ENDPOINT_EXECUTION,
+    ENDPOINT_EXECUTION_PROCESS,
+    TOPIC_EXECUTION_ERRORS,
+    order_events,
+    position_events,
+)
+from zq.execution.client import ExecutionClient
+from zq.model.commands import (
+    CancelAllOrders,
+    CancelOrder,
+    ModifyOrder,
+    QueryOrder,
+    SubmitOrder,
+    TradingCommand,
+)
+from zq.model.enums import OmsType, OrderSide
+from zq.model.events import (
+    OrderCancelRejected,
+    OrderDenied,
+    OrderEvent,
+    OrderFilled,
+    OrderModifyRejected,
+    OrderPendingCancel,
+    OrderPendingUpdate,
+    OrderRejected,
+    OrderSubmitted,
+)
+from zq.model.identifiers import (
+    ClientOrderId,
+    InstrumentId,
+    PositionId,
+    StrategyId,
+    Venue,
+)
+from zq.model.instruments import Instrument
+from zq.model.orders import (
+    ORDER_STATE_TABLE,
+    DuplicateFillError,
+    InvalidStateTransition,
+    Order,
+    OverfillError,
+)
+from zq_core.bus import MessageBus
+
+__all__ = [
+    "ExecutionEngine",
+    "ExecutionError",
+    "ExecutionErrorKind",
+    "PortfolioLike",
+    "PositionEventLike",
+]
+
+_log = logging.getLogger("zq.execution")
+
+
+class PositionEventLike(Protocol):
+    """What the engine needs of a position event (``PositionOpened`` / ``Changed`` / ``Closed``)."""
+
+    @property
+    def strategy_id(self) -> StrategyId: ...
+    @property
+    def position_id(self) -> PositionId: ...
+    @property
+    def instrument_id(self) -> InstrumentId: ...
+
+
+class PortfolioLike(Protocol):
+    """What the engine (and the RiskEngine) need of the portfolio."""
+
+    def process_fill(
+        self, fill: OrderFilled, instrument: Instrument
+    ) -> Sequence[PositionEventLike]:
+        """Update positions and accounts with ``fill``; return the position events."""
+        ...
+
+    def net_position(
+        self, instrument_id: InstrumentId, strategy_id: StrategyId | None = None
+    ) -> Decimal:
+        """Return the signed net quantity (long positive) of the instrument."""
+        ...
+
+
+@unique
+class ExecutionErrorKind(IntEnum):
+    """Why the engine refused an event or could not carry out a command."""
+
+    UNKNOWN_ORDER = 1
+    DUPLICATE_FILL = 2
+    OVERFILL = 3
+    INVALID_TRANSITION = 4
+    CLIENT_ERROR = 5
+    UNKNOWN_INSTRUMENT = 6
+    PORTFOLIO_ERROR = 7
+
+
+class ExecutionError(msgspec.Struct, frozen=True, gc=False, tag=True):
+    """Published on ``TOPIC_EXECUTION_ERRORS`` for each event or command the engine refused."""
+
+    kind: ExecutionErrorKind
+    client_order_id: ClientOrderId | None
+    message: str
+    ts_event: int
+    event: OrderEvent | None = None
+
+
+class ExecutionEngine(Component):
+    """Route trading commands to the venues' clients and apply their events to the orders.
+
+    Parameters
+    ----------
+    clock : Clock
+        The node's clock.
+    bus : MessageBus
+        The node's bus. The engine registers ``ENDPOINT_EXECUTION`` (commands) and
+        ``ENDPOINT_EXECUTION_PROCESS`` (events) on it.
+    cache : Cache
+        The node's cache of instruments and orders.
+    portfolio : PortfolioLike
+        Receives every applied fill (``process_fill``) and returns the position events.
+    component_id : str, default "ExecutionEngine"
+
+    Notes
+    -----
+    Failure semantics, each of them tested:
+
+    - no client for the order's venue: the order is denied (``OrderDenied``, it never left);
+    - the client raises in ``submit_order``: the order, already ``SUBMITTED``, is rejected
+      (``OrderRejected`` whose reason holds the exception); on ``modify_order`` /
+      ``cancel_order`` the order gets ``OrderModifyRejected`` / ``OrderCancelRejected`` and
+      returns to its previous state. The exception is logged and counted
+      (:attr:`client_errors`), not raised;
+    - a fill whose trade id the order already has is dropped (:attr:`duplicate_fills`);
+    - a fill larger than the leaves quantity is refused (:attr:`overfills`);
+    - an event for an order not in the cache is dropped (:attr:`unknown_events`);
+    - an event invalid in the order's state is dropped (:attr:`invalid_events`);
+    - the portfolio raising on a fill (a cash account refusing it): the order keeps the
+      fill, the error is reported (:attr:`portfolio_errors`) and re-raised, so a backtest
+      stops and a live bus logs it.
+
+    Positions: with ``OmsType.NETTING`` each fill gets the position id
+    ``{instrument_id}-{strategy_id}``; with ``HEDGING`` the id of the position the order
+    was submitted for (``SubmitOrder.position_id`` or the order's), else
+    ``{instrument_id}-{strategy_id}-{client_order_id}`` (a new position per opening order).
+    A fill that already carries a position id keeps it.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        bus: MessageBus,
+        cache: Cache,
+        portfolio: PortfolioLike,
+        *,
+        component_id: str = "ExecutionEngine",
+    ) -> None:
+        super().__init__(component_id)
+        self.clock = clock
+        self.bus = bus
+        self.cache = cache
+        self.portfolio = portfolio
+        self._clients: dict[str, ExecutionClient] = {}
+        self._routes: dict[Venue, ExecutionClient] = {}
+        self._position_ids: dict[ClientOrderId, PositionId] = {}
+        self._reset_counters()
+        bus.register(ENDPOINT_EXECUTION, self.execute)
+        bus.register(ENDPOINT_EXECUTION_PROCESS, self.process)
+
+    def _reset_counters(self) -> None:
+        self.duplicate_fills = 0
+        self.overfills = 0
+        self.unknown_events = 0
+        self.invalid_events = 0
+        self.client_errors = 0
+        self.portfolio_errors = 0
+
+    # -- clients -------------------------------------------------------------------------
+
+    @property
+    def clients(self) -> list[ExecutionClient]:
+        """The registered clients, in registration order."""
+        return list(self._clients.values())
+
+    def register_client(self, client: ExecutionClient) -> None:
+        """Route the orders of ``client.venue`` to ``client`` and take its events.
+
+        A client registered with a running engine is started at once; clients start and
+        stop with the engine.
+
+        Raises
+        ------
+        ValueError
+            If a client with the same id, or for the same venue, is already registered.
+        """
+        if client.client_id in self._clients:
+            raise ValueError(f"an execution client {client.client_id!r} is already registered")
+        if client.venue in self._routes:
+            other = self._routes[client.venue].client_id
+            raise ValueError(f"venue {client.venue} is already served by client {other!r}")
+        client.set_event_sink(self.process)
+        self._clients[client.client_id] = client
+        self._routes[client.venue] = client
+        if self.is_running and not client.is_running:
+            client.start()
+
+    def client_for(self, venue: Venue) -> ExecutionClient | None:
+        """Return the client serving ``venue``, or None."""
+        return self._routes.get(venue)
+
+    def _on_start(self) -> None:
+        for client in self._clients.values():
+            if not client.is_running:
+                client.start() if not client.is_stopped else client.resume()
+
+    def _on_resume(self) -> None:
+        self._on_start()
+
+    def _on_stop(self) -> None:
+        for client in reversed(self._clients.values()):
+            if client.is_running:
+                client.stop()
+
+    def _on_reset(self) -> None:
+        self._position_ids.clear()
+        self._reset_counters()
+
+    # -- commands ------------------------------------------------------------------------
+
+    def execute(self, command: TradingCommand) -> None:
+        """Carry out a trading command (the ``ENDPOINT_EXECUTION`` handler).
+
+        Raises
+        ------
+        TypeError
+            If ``command`` is not a trading command.
+        """
+        if isinstance(command, SubmitOrder):
+            self._submit(command)
+        elif isinstance(command, ModifyOrder):
+            self._modify(command)
+        elif isinstance(command, CancelOrder):
+            self._cancel(command)
+        elif isinstance(command, CancelAllOrders):
+            self._cancel_all(command)
+        elif isinstance(command, QueryOrder):
+            client = self._routes.get(command.instrument_id.venue)
+            if client is None:
+                self._report(
+                    ExecutionErrorKind.CLIENT_ERROR,
+                    command.client_order_id,
+                    f"no execution client for venue {command.instrument_id.venue}",
+                )
+                return
+            self._call(client, "query_order", command)
+        else:
+            raise TypeError(
+                f"{self.component_id} cannot execute a {type(command).__name__}: expected a "
+                "trading command of zq.model.commands"
+            )
+
+    def _submit(self, command: SubmitOrder) -> None:
+        order = self.cache.order(command.client_order_id)
+        if order is None:
+            order = Order.create(command.order)
+            self.cache.add_order(order)
+        now = self.clock.timestamp_ns()
+        client = self._routes.get(order.instrument_id.venue)
+        if client is None:
+            known = ", ".join(sorted(self._routes)) or "none"
+            self._apply_local(
+                order,
+                OrderDenied(
+                    trader_id=order.trader_id,
+                    strategy_id=order.strategy_id,
+                    instrument_id=order.instrument_id,
+                    client_order_id=order.client_order_id,
+                    reason=(
+                        f"no execution client for venue {order.instrument_id.venue} "
+                        f"(registered venues: {known})"
+                    ),
+                    ts_event=now,
+                    ts_init=now,
+                ),
+            )
+            return
+        position_id = command.position_id or order.position_id
+        if position_id is not None:
+            self._position_ids[order.client_order_id] = position_id
+        # Pre-submission tracking: in flight in the cache before the client sees it.
+        if not self._apply_local(
+            order,
+            OrderSubmitted(
+                trader_id=order.trader_id,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+                account_id=client.account_id,
+                ts_event=now,
+                ts_init=now,
+            ),
+        ):
+            return
+        try:
+            client.submit_order(command)
+        except Exception as exc:
+            self._client_failed(client, "submit_order", order, exc)
+            now = self.clock.timestamp_ns()
+            self._apply_local(
+                order,
+                OrderRejected(
+                    trader_id=order.trader_id,
+                    strategy_id=order.strategy_id,
+                    instrument_id=order.instrument_id,
+                    client_order_id=order.client_order_id,
+                    account_id=client.account_id,
+                    reason=f"execution client {client.client_id} failed to submit: {exc!r}",
+                    ts_event=now,
+                    ts_init=now,
+                ),
+            )
+
+    def _modify(self, command: ModifyOrder) -> None:
+        self._pending(command, OrderPendingUpdate)
+
+    def _cancel(self, command: CancelOrder) -> None:
+        self._pending(command, OrderPendingCancel)
+
+    def _pending(
+        self,
+        command: ModifyOrder | CancelOrder,
+        kind: type[OrderPendingUpdate] | type[OrderPendingCancel],
+    ) -> None:
+        order = self.cache.order(command.client_order_id)
+        what = "modify" if kind is OrderPendingUpdate else "cancel"
+        if order is None:
+            self.unknown_events += 1
+            self._report(
+                ExecutionErrorKind.UNKNOWN_ORDER,
+                command.client_order_id,
+                f"{what} for unknown order {command.client_order_id}",
+            )
+            return
+        client = self._routes.get(order.instrument_id.venue)
+        reason = None
+        if client is None:
+            reason = f"no execution client for venue {order.instrument_id.venue}"
+        elif (order.status, kind) not in ORDER_STATE_TABLE:
+            reason = f"order {order.client_order_id} is {order.status.name}: cannot {what}"
+        if reason is not None or client is None:
+            self._refuse_request(order, what, reason or "")
+            return
+        now = self.clock.timestamp_ns()
+        pending = kind(
+            trader_id=order.trader_id,
+            strategy_id=order.strategy_id,
+            instrument_id=order.instrument_id,
+            client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id,
+            account_id=order.account_id,
+            ts_event=now,
+            ts_init=now,
+        )
+        if not self._apply_local(order, pending):
+            return
+        try:
+            if isinstance(command, ModifyOrder):
+                client.modify_order(command)
+            else:
+                client.cancel_order(command)
+        except Exception as exc:
+            self._client_failed(client, f"{what}_order", order, exc)
+            self._refuse_request(
+                order, what, f"execution client {client.client_id} failed: {exc!r}"
+            )
+
+    def _refuse_request(self, order: Order, what: str, reason: str) -> None:
+        """Answer a modify or cancel that cannot go out; applied when the state allows it."""
+        now = self.clock.timestamp_ns()
+        event: OrderModifyRejected | OrderCancelRejected
+        kind = OrderModifyRejected if what == "modify" else OrderCancelRejected
+        event = kind(
+            trader_id=order.trader_id,
+            strategy_id=order.strategy_id,
+            instrument_id=order.instrument_id,
+            client_order_id=order.client_order_id,
+            reason=reason,
+            venue_order_id=order.venue_order_id,
+            account_id=order.account_id,
+            ts_event=now,
+            ts_init=now,
+        )
+        if (order.status, kind) in ORDER_STATE_TABLE:
+            self._apply_local(order, event)
+        else:
+            self.bus.publish(order_events(order.strategy_id), event)
+
+    def _cancel_all(self, command: CancelAllOrders) -> None:
+        side = None if command.order_side is OrderSide.NO_ORDER_SIDE else command.order_side
+        client = self._routes.get(command.instrument_id.venue)
+        if client is None:
+            self._report(
+                ExecutionErrorKind.CLIENT_ERROR,
+                None,
+                f"cancel all: no execution client for venue {command.instrument_id.venue}",
+            )
+            return
+        orders = {
+            order.client_order_id: order
+            for order in (
+                *self.cache.orders_open(
+                    instrument_id=command.instrument_id,
+                    strategy_id=command.strategy_id,
+                    side=side,
+                ),
+                *self.cache.orders_inflight(
+                    instrument_id=command.instrument_id,
+                    strategy_id=command.strategy_id,
+                    side=side,
+                ),
+            )
+        }
+        now = self.clock.timestamp_ns()
+        for order in orders.values():
+            if (order.status, OrderPendingCancel) in ORDER_STATE_TABLE:
+                self._apply_local(
+                    order,
+                    OrderPendingCancel(
+                        trader_id=order.trader_id,
+                        strategy_id=order.strategy_id,
+                        instrument_id=order.instrument_id,
+                        client_order_id=order.client_order_id,
+                        venue_order_id=order.venue_order_id,
+                        account_id=order.account_id,
+                        ts_event=now,
+                        ts_init=now,
+                    ),
+                )
+        self._call(client, "cancel_all_orders", command)
+
+    def _call(
+        self, client: ExecutionClient, method: str, command: CancelAllOrders | QueryOrder
+    ) -> None:
+        try:
+            getattr(client, method)(command)
+        except Exception as exc:
+            self._client_failed(client, method, None, exc)
+
+    def _client_failed(
+        self, client: ExecutionClient, method: str, order: Order | None, exc: Exception
+    ) -> None:
+        self.client_errors += 1
+        coid = None if order is None else order.client_order_id
+        _log.error("%s: %s.%s raised %r", self.component_id, client.client_id, method, exc)
+        self._report(
+            ExecutionErrorKind.CLIENT_ERROR,
+            coid,
+            f"execution client {client.client_id} raised in {method}: {exc!r}",
+        )
+
+    # -- events --------------------------------------------------------------------------
+
+    def process(self, event: OrderEvent) -> None:
+        """Apply one venue event to its order, update the cache and publish the results.
+
+        Never raises for a bad event: it is dropped, counted and reported (see the class
+        notes).
+        """
+        order = self.cache.order(event.client_order_id)
+        if order is None:
+            self.unknown_events += 1
+            self._report(
+                ExecutionErrorKind.UNKNOWN_ORDER,
+                event.client_order_id,
+                f"{type(event).__name__} for unknown order {event.client_order_id}",
+                event,
+            )
+            return
+        if isinstance(event, OrderFilled):
+            self._process_fill(order, event)
+            return
+        self._apply_venue(order, event)
+
+    def _process_fill(self, order: Order, fill: OrderFilled) -> None:
+        if fill.trade_id in order.trade_ids:
+            self.duplicate_fills += 1
+            self._report(
+                ExecutionErrorKind.DUPLICATE_FILL,
+                order.client_order_id,
+                f"order {order.client_order_id}: trade {fill.trade_id} was already applied; "
+                "the repeated fill is dropped",
+                fill,
+            )
+            return
+        if fill.position_id is None:
+            fill = msgspec.structs.replace(fill, position_id=self._position_id(order))
+        if not self._apply_venue(order, fill):
+            return
+        instrument = self.cache.instrument(order.instrument_id)
+        if instrument is None:
+            self._report(
+                ExecutionErrorKind.UNKNOWN_INSTRUMENT,
+                order.client_order_id,
+                f"fill {fill.trade_id}: instrument {order.instrument_id} is not in the cache; "
+                "positions were not updated",
+                fill,
+            )
+            return
+        try:
+            produced = self.portfolio.process_fill(fill, instrument)
+        except Exception as exc:
+            # The order keeps the fill (the venue did fill it); the portfolio refused it.
+            # Reported, then re-raised: a backtest stops, a live bus logs and counts it.
+            self.portfolio_errors += 1
+            self._report(
+                ExecutionErrorKind.PORTFOLIO_ERROR,
+                order.client_order_id,
+                f"fill {fill.trade_id}: the portfolio refused it: {exc!r}",
+                fill,
+            )
+            raise
+        for position_event in produced:
+            self.bus.publish(position_events(position_event.strategy_id), position_event)
+
+    def _position_id(self, order: Order) -> PositionId:
+        client = self._routes.get(order.instrument_id.venue)
+        oms = OmsType.NETTING if client is None else client.oms_type
+        if oms is OmsType.NETTING:
+            return PositionId(f"{order.instrument_id}-{order.strategy_id}")
+        known = self._position_ids.get(order.client_order_id) or order.position_id
+        if known is not None:
+            return known
+        position_id = PositionId(
+            f"{order.instrument_id}-{order.strategy_id}-{order.client_order_id}"
+        )
+        self._position_ids[order.client_order_id] = position_id
+        return position_id
+
+    def _apply_venue(self, order: Order, event: OrderEvent) -> bool:
+        """Apply a venue event; on refusal report it and leave the order as it was."""
+        try:
+            order.apply(event)
+        except OverfillError as exc:
+            self.overfills += 1
+            self._report(ExecutionErrorKind.OVERFILL, order.client_order_id, str(exc), event)
+            return False
+        except DuplicateFillError as exc:
+            self.duplicate_fills += 1
+            self._report(ExecutionErrorKind.DUPLICATE_FILL, order.client_order_id, str(exc), event)
+            return False
+        except InvalidStateTransition as exc:
+            self.invalid_events += 1
+            self._report(
+                ExecutionErrorKind.INVALID_TRANSITION, order.client_order_id, str(exc), event
+            )
+            return False
+        self.cache.update_order(order)
+        self.bus.publish(order_events(order.strategy_id), event)
+        return True
+
+    def _apply_local(self, order: Order, event: OrderEvent) -> bool:
+        """Apply an event the engine made itself (submitted, pending, denied, rejected)."""
+        return self._apply_venue(order, event)
+
+    def _report(
+        self,
+        kind: ExecutionErrorKind,
+        client_order_id: ClientOrderId | None,
+        message: str,
+        event: OrderEvent | None = None,
+    ) -> None:
+        _log.warning("%s: %s: %s", self.component_id, kind.name, message)
+        self.bus.publish(
+            TOPIC_EXECUTION_ERRORS,
+            ExecutionError(kind, client_order_id, message, self.clock.timestamp_ns(), event),
+        )

@@ -1,0 +1,288 @@
+"""The order factory: builds a strategy's orders with deterministic, never-reused ids.
+
+Client order ids read ``O-{yyyymmdd}-{HHMMSS}-{trader tag}-{strategy tag}-{count}``, with the
+date and time of the clock when the order is made (so a backtest numbers its orders the same
+way every run) and a count that only grows for the strategy's life.
+"""
+
+from __future__ import annotations
+
+from zq.common.clock import Clock
+from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
+from zq.model.events import OrderInitialized
+from zq.model.identifiers import ClientOrderId, InstrumentId, StrategyId, TraderId
+from zq.model.orders import Order
+from zq_core.fixed import Price, Quantity
+
+__all__ = ["OrderFactory"]
+
+
+def _tag(identifier: str) -> str:
+    return identifier.rpartition("-")[2]
+
+
+class OrderFactory:
+    """Build orders for one strategy.
+
+    Parameters
+    ----------
+    trader_id : TraderId
+        The node's trader id; its tag (after the last '-') goes into the order ids.
+    strategy_id : StrategyId
+        The strategy's id; its tag goes into the order ids.
+    clock : Clock
+        The node's clock: order timestamps and the date/time part of the ids.
+    initial_count : int, default 0
+        The count the ids continue from (restore it after a restart with :meth:`set_count`).
+    """
+
+    def __init__(
+        self,
+        trader_id: TraderId,
+        strategy_id: StrategyId,
+        clock: Clock,
+        initial_count: int = 0,
+    ) -> None:
+        self.trader_id = trader_id
+        self.strategy_id = strategy_id
+        self.clock = clock
+        self._prefix_tags = f"{_tag(trader_id)}-{_tag(strategy_id)}"
+        self._count = initial_count
+
+    @property
+    def count(self) -> int:
+        """How many ids the factory has made."""
+        return self._count
+
+    def set_count(self, count: int) -> None:
+        """Continue numbering from ``count`` (restoring saved state).
+
+        Raises
+        ------
+        ValueError
+            If ``count`` is below the current count (ids would be reused).
+        """
+        if count < self._count:
+            raise ValueError(
+                f"order factory count can only grow ({self._count} -> {count} would reuse ids)"
+            )
+        self._count = count
+
+    def next_client_order_id(self) -> ClientOrderId:
+        """Return a new client order id."""
+        self._count += 1
+        stamp = self.clock.utc_now().strftime("%Y%m%d-%H%M%S")
+        return ClientOrderId(f"O-{stamp}-{self._prefix_tags}-{self._count}")
+
+    def _create(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        order_type: OrderType,
+        quantity: Quantity,
+        *,
+        price: Price | None = None,
+        trigger_price: Price | None = None,
+        trigger_type: TriggerType = TriggerType.DEFAULT,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        expire_time_ns: int | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        display_quantity: Quantity | None = None,
+        tags: tuple[str, ...] = (),
+    ) -> Order:
+        now = self.clock.timestamp_ns()
+        return Order.create(
+            OrderInitialized(
+                trader_id=self.trader_id,
+                strategy_id=self.strategy_id,
+                instrument_id=instrument_id,
+                client_order_id=self.next_client_order_id(),
+                side=side,
+                order_type=order_type,
+                quantity=quantity,
+                time_in_force=time_in_force,
+                price=price,
+                trigger_price=trigger_price,
+                trigger_type=trigger_type,
+                expire_time_ns=expire_time_ns,
+                post_only=post_only,
+                reduce_only=reduce_only,
+                display_quantity=display_quantity,
+                tags=tags,
+                ts_event=now,
+                ts_init=now,
+            )
+        )
+
+    def market(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        *,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        reduce_only: bool = False,
+        tags: tuple[str, ...] = (),
+    ) -> Order:
+        """Return a market order.
+
+        Raises
+        ------
+        InvalidOrder
+            If the specification cannot be traded (for example time in force GTD).
+        """
+        return self._create(
+            instrument_id,
+            side,
+            OrderType.MARKET,
+            quantity,
+            time_in_force=time_in_force,
+            reduce_only=reduce_only,
+            tags=tags,
+        )
+
+    def limit(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        price: Price,
+        *,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        expire_time_ns: int | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        display_quantity: Quantity | None = None,
+        tags: tuple[str, ...] = (),
+    ) -> Order:
+        """Return a limit order (``expire_time_ns`` with time in force GTD)."""
+        return self._create(
+            instrument_id,
+            side,
+            OrderType.LIMIT,
+            quantity,
+            price=price,
+            time_in_force=time_in_force,
+            expire_time_ns=expire_time_ns,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            display_quantity=display_quantity,
+            tags=tags,
+        )
+
+    def stop_market(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        trigger_price: Price,
+        *,
+        trigger_type: TriggerType = TriggerType.DEFAULT,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        expire_time_ns: int | None = None,
+        reduce_only: bool = False,
+        tags: tuple[str, ...] = (),
+    ) -> Order:
+        """Return a stop-market order: a market order once ``trigger_price`` is reached."""
+        return self._create(
+            instrument_id,
+            side,
+            OrderType.STOP_MARKET,
+            quantity,
+            trigger_price=trigger_price,
+            trigger_type=trigger_type,
+            time_in_force=time_in_force,
+            expire_time_ns=expire_time_ns,
+            reduce_only=reduce_only,
+            tags=tags,
+        )
+
+    def stop_limit(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        price: Price,
+        trigger_price: Price,
+        *,
+        trigger_type: TriggerType = TriggerType.DEFAULT,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        expire_time_ns: int | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        tags: tuple[str, ...] = (),
+    ) -> Order:
+        """Return a stop-limit order: a limit order at ``price`` once triggered."""
+        return self._create(
+            instrument_id,
+            side,
+            OrderType.STOP_LIMIT,
+            quantity,
+            price=price,
+            trigger_price=trigger_price,
+            trigger_type=trigger_type,
+            time_in_force=time_in_force,
+            expire_time_ns=expire_time_ns,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            tags=tags,
+        )
+
+    def market_if_touched(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        trigger_price: Price,
+        *,
+        trigger_type: TriggerType = TriggerType.DEFAULT,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        expire_time_ns: int | None = None,
+        reduce_only: bool = False,
+        tags: tuple[str, ...] = (),
+    ) -> Order:
+        """Return a market-if-touched order."""
+        return self._create(
+            instrument_id,
+            side,
+            OrderType.MARKET_IF_TOUCHED,
+            quantity,
+            trigger_price=trigger_price,
+            trigger_type=trigger_type,
+            time_in_force=time_in_force,
+            expire_time_ns=expire_time_ns,
+            reduce_only=reduce_only,
+            tags=tags,
+        )
+
+    def limit_if_touched(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        price: Price,
+        trigger_price: Price,
+        *,
+        trigger_type: TriggerType = TriggerType.DEFAULT,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        expire_time_ns: int | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        tags: tuple[str, ...] = (),
+    ) -> Order:
+        """Return a limit-if-touched order."""
+        return self._create(
+            instrument_id,
+            side,
+            OrderType.LIMIT_IF_TOUCHED,
+            quantity,
+            price=price,
+            trigger_price=trigger_price,
+            trigger_type=trigger_type,
+            time_in_force=time_in_force,
+            expire_time_ns=expire_time_ns,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            tags=tags,
+        )
