@@ -1,0 +1,198 @@
+"""zq_core.matching.MatchingCore, raw ints in and reports out, against a Python oracle."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zq_core.matching import (
+    REPORT_ACCEPTED,
+    REPORT_CANCELED,
+    REPORT_FILLED,
+    REPORT_REJECTED,
+    MatchingCore,
+    SimOrder,
+)
+
+BUY, SELL = 1, 2
+BID, ASK = 1, 2
+ADD, UPDATE = 1, 2
+MARKET, LIMIT = 1, 2
+GTC, IOC = 1, 2
+
+
+def l2_core(**kwargs: object) -> MatchingCore:
+    return MatchingCore("X.SIM", 2, 2, 0, 1, **kwargs)  # type: ignore[arg-type]
+
+
+def oracle_walk(asks: dict[int, int], quantity: int, limit: int | None) -> list[tuple[int, int]]:
+    """The fills (quantity, price) of a buy taking from ``asks``, best first."""
+    fills = []
+    for price in sorted(asks):
+        if quantity == 0 or (limit is not None and price > limit):
+            break
+        take = min(quantity, asks[price])
+        fills.append((take, price))
+        quantity -= take
+    return fills
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    asks=st.dictionaries(st.integers(100, 130), st.integers(1, 20), max_size=8),
+    quantity=st.integers(1, 100),
+    limit=st.none() | st.integers(95, 135),
+)
+def test_buy_takes_the_asks_like_the_oracle(
+    asks: dict[int, int], quantity: int, limit: int | None
+) -> None:
+    core = l2_core()
+    for price, size in asks.items():
+        core.apply_delta(ADD, ASK, price, size)
+    order_type = MARKET if limit is None else LIMIT
+    core.submit(1, BUY, order_type, IOC, quantity, price=limit, ts=1)
+    reports = core.drain()
+    fills = [(report[3], report[4]) for report in reports if report[0] == REPORT_FILLED]
+    assert fills == oracle_walk(asks, quantity, limit)
+    assert reports[0][0] == REPORT_ACCEPTED
+    if sum(quantity for quantity, _ in fills) < quantity:
+        assert reports[-1][0] == REPORT_CANCELED
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    asks=st.dictionaries(st.integers(100, 130), st.integers(1, 20), min_size=1, max_size=8),
+    first=st.integers(1, 60),
+    second=st.integers(1, 60),
+)
+def test_two_orders_never_take_more_than_the_book_shows(
+    asks: dict[int, int], first: int, second: int
+) -> None:
+    core = l2_core()
+    for price, size in asks.items():
+        core.apply_delta(ADD, ASK, price, size)
+    core.submit(1, BUY, MARKET, IOC, first, ts=1)
+    core.submit(2, BUY, MARKET, IOC, second, ts=2)
+    filled = sum(report[3] for report in core.drain() if report[0] == REPORT_FILLED)
+    assert filled == min(first + second, sum(asks.values()))
+
+
+def test_reports_are_plain_tuples_of_kind_id_ts_quantity_price_maker_reason() -> None:
+    core = l2_core()
+    core.apply_delta(ADD, ASK, 101, 4)
+    core.submit(7, BUY, LIMIT, GTC, 2, price=101, ts=3)
+    assert core.drain() == [
+        (REPORT_ACCEPTED, 7, 3, 0, 0, 0, None),
+        (REPORT_FILLED, 7, 3, 2, 101, False, None),
+    ]
+    assert core.drain() == []
+
+
+def test_submit_without_a_limit_price_is_rejected_with_a_reason() -> None:
+    core = l2_core()
+    core.submit(1, BUY, LIMIT, GTC, 2, ts=1)
+    (report,) = core.drain()
+    assert report[0] == REPORT_REJECTED and report[6] == "a limit order needs a price"
+
+
+def test_available_is_displayed_less_what_we_took() -> None:
+    core = l2_core()
+    core.apply_delta(ADD, ASK, 101, 4)
+    core.submit(1, BUY, MARKET, IOC, 3, ts=1)
+    assert core.available(ASK, 101) == 1
+    core.apply_delta(UPDATE, ASK, 101, 4, ts=2)
+    assert core.available(ASK, 101) == 4
+
+
+def test_sim_order_cannot_be_built_from_python() -> None:
+    with pytest.raises(TypeError, match="internal"):
+        SimOrder()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"book_type": 4}, "book_type"),
+        ({"tick": 0}, "tick"),
+        ({"queue_model": 3}, "queue_model"),
+        ({"bar_sweep": "hlc"}, "bar_sweep"),
+    ],
+)
+def test_bad_configuration_is_refused_with_a_message(
+    kwargs: dict[str, object], message: str
+) -> None:
+    arguments: dict[str, object] = {
+        "book_type": 2,
+        "price_precision": 2,
+        "size_precision": 0,
+        "tick": 1,
+    }
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        MatchingCore("X.SIM", **arguments)  # type: ignore[arg-type]
+
+
+def test_quotes_feed_only_an_l1_core() -> None:
+    with pytest.raises(ValueError, match="L1"):
+        l2_core().apply_quote(99, 1, 101, 1, 0)
+
+
+def test_delta_batch_applies_every_row() -> None:
+    np = pytest.importorskip("numpy")
+    from zq.data.arrays import DELTA_DTYPE
+
+    rows = np.zeros(3, dtype=DELTA_DTYPE)
+    rows["action"] = ADD
+    rows["side"] = ASK
+    rows["price"] = [101, 102, 103]
+    rows["size"] = 5
+    core = l2_core()
+    assert core.apply_deltas(rows) == 3
+    assert core.available(ASK, 103) == 5
+
+
+def oracle_conservative_queue(
+    displayed: int, quantity: int, events: list[tuple[str, int]]
+) -> list[int]:
+    """The fills of one resting buy under the conservative model, by hand.
+
+    ``("trade", size)`` trades at our price; ``("level", size)`` is the new displayed size
+    at our price. A trade first takes the volume ahead; a level update caps it.
+    """
+    ahead = displayed
+    fills: list[int] = []
+    for kind, size in events:
+        if kind == "trade":
+            past = max(0, size - ahead)
+            ahead = max(0, ahead - size)
+            fill = min(quantity - sum(fills), past)
+            if fill:
+                fills.append(fill)
+        else:
+            ahead = min(ahead, size)
+    return fills
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    displayed=st.integers(1, 30),
+    quantity=st.integers(1, 30),
+    events=st.lists(
+        st.tuples(st.sampled_from(["trade", "level"]), st.integers(1, 30)), max_size=12
+    ),
+)
+def test_conservative_queue_fills_like_the_oracle(
+    displayed: int, quantity: int, events: list[tuple[str, int]]
+) -> None:
+    core = l2_core()
+    core.apply_delta(ADD, BID, 100, displayed)
+    core.submit(1, BUY, LIMIT, GTC, quantity, price=100, ts=1)
+    core.drain()
+    for ts, (kind, size) in enumerate(events, start=2):
+        if kind == "trade":
+            core.apply_trade(100, size, SELL, ts)
+        else:
+            core.apply_delta(UPDATE, BID, 100, size, 0, ts)
+    fills = [report[3] for report in core.drain() if report[0] == REPORT_FILLED]
+    assert fills == oracle_conservative_queue(displayed, quantity, events)

@@ -1,0 +1,171 @@
+"""Models of the simulated exchange: fills (bar sweep), queue position, latency and fees."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal, Protocol
+
+from zq.model.enums import LiquiditySide
+from zq.model.instruments import Instrument
+from zq_core.fixed import Money, Price, Quantity
+
+__all__ = [
+    "ConservativeQueueModel",
+    "FeeModel",
+    "FillModel",
+    "LatencyModel",
+    "MakerTakerFeeModel",
+    "ProbabilisticQueueModel",
+    "QueueModel",
+]
+
+BarSweep = Literal["ohlc", "olhc", "nearest"]
+
+
+@dataclass(frozen=True)
+class FillModel:
+    """How bars are swept into prices.
+
+    Parameters
+    ----------
+    bar_sweep : {"ohlc", "olhc", "nearest"}
+        Open→high→low→close, open→low→high→close, or the extreme nearer the open first
+        (high on a tie). Every point is stamped at the bar's close.
+    """
+
+    bar_sweep: BarSweep = "ohlc"
+
+
+@dataclass(frozen=True)
+class ConservativeQueueModel:
+    """Fill a resting order only after the volume displayed ahead of it has traded."""
+
+    code: int = field(default=1, init=False)
+    seed: int = field(default=0, init=False)
+
+
+@dataclass(frozen=True)
+class ProbabilisticQueueModel:
+    """Like the conservative model, and cancels are ahead of us with probability ahead/size.
+
+    Parameters
+    ----------
+    seed : int
+        The seed of the random draws; the same seed gives the same fills.
+    """
+
+    seed: int = 0
+    code: int = field(default=2, init=False)
+
+
+QueueModel = ConservativeQueueModel | ProbabilisticQueueModel
+
+
+class LatencyModel:
+    """Order entry, cancel and acknowledgement latencies in nanoseconds.
+
+    Each latency is a constant, or ``base + U(0, jitter)`` drawn from a seeded RNG.
+
+    Parameters
+    ----------
+    entry_ns : int
+        From submit or modify to the order's arrival at the matching core.
+    cancel_ns : int
+        From cancel to its arrival.
+    ack_ns : int
+        From an event at the venue to its delivery to ``on_event``.
+    jitter_ns : int
+        The width of a uniform jitter added to every latency (0: constant).
+    seed : int
+        The seed of the jitter.
+    """
+
+    def __init__(
+        self,
+        entry_ns: int = 0,
+        cancel_ns: int | None = None,
+        ack_ns: int = 0,
+        *,
+        jitter_ns: int = 0,
+        seed: int = 0,
+    ) -> None:
+        for name, value in (("entry_ns", entry_ns), ("ack_ns", ack_ns), ("jitter_ns", jitter_ns)):
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
+        self.entry_ns = entry_ns
+        self.cancel_ns = entry_ns if cancel_ns is None else cancel_ns
+        if self.cancel_ns < 0:
+            raise ValueError(f"cancel_ns must not be negative, got {cancel_ns}")
+        self.ack_ns = ack_ns
+        self.jitter_ns = jitter_ns
+        self._rng = random.Random(seed)
+
+    def _draw(self, base: int) -> int:
+        if self.jitter_ns == 0:
+            return base
+        return base + self._rng.randrange(self.jitter_ns + 1)
+
+    def entry(self) -> int:
+        """Return the next order entry (submit, modify) latency."""
+        return self._draw(self.entry_ns)
+
+    def cancel(self) -> int:
+        """Return the next cancel latency."""
+        return self._draw(self.cancel_ns)
+
+    def ack(self) -> int:
+        """Return the next acknowledgement latency."""
+        return self._draw(self.ack_ns)
+
+
+class FeeModel(Protocol):
+    """Compute the commission of a fill."""
+
+    def commission(
+        self,
+        instrument: Instrument,
+        quantity: Quantity,
+        price: Price,
+        liquidity_side: LiquiditySide,
+    ) -> Money:
+        """Return the commission of a fill, in the instrument's settlement currency."""
+        ...
+
+
+class MakerTakerFeeModel:
+    """Charge the instrument's maker or taker fee rate on the fill's notional.
+
+    Parameters
+    ----------
+    maker_fee, taker_fee : Decimal or None
+        Override the instrument's rates (None: use them).
+    """
+
+    def __init__(self, maker_fee: Decimal | None = None, taker_fee: Decimal | None = None):
+        self.maker_fee = maker_fee
+        self.taker_fee = taker_fee
+
+    def commission(
+        self,
+        instrument: Instrument,
+        quantity: Quantity,
+        price: Price,
+        liquidity_side: LiquiditySide,
+    ) -> Money:
+        """Return notional × rate, exact in Decimal, rounded half-even to the currency."""
+        if liquidity_side == LiquiditySide.MAKER:
+            rate = instrument.maker_fee if self.maker_fee is None else self.maker_fee
+        else:
+            rate = instrument.taker_fee if self.taker_fee is None else self.taker_fee
+        currency = instrument.settlement_currency
+        if instrument.is_inverse:
+            notional = quantity.as_decimal() * instrument.multiplier.as_decimal()
+            notional /= price.as_decimal()
+        else:
+            notional = (
+                quantity.as_decimal() * price.as_decimal() * instrument.multiplier.as_decimal()
+            )
+        exponent = Decimal(1).scaleb(-currency.precision)
+        return Money((notional * rate).quantize(exponent, rounding=ROUND_HALF_EVEN), currency)

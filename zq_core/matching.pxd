@@ -1,0 +1,88 @@
+# The contract of zq_core.matching: the simulated venue's matching core, one per instrument.
+#
+# A MatchingCore holds a view of the market (an L1Book, L2Book or L3Book from zq_core.book)
+# and the trader's simulated orders. Every price and size is a raw int64 at the instrument's
+# precision. The core never builds zq objects: it appends *reports* (plain tuples, see
+# REPORT_* in matching.pyx) that zq.backtest.exchange turns into order events.
+
+from libc.stdint cimport int64_t, uint64_t
+
+from zq_core.book_base cimport OrderBook
+
+
+cdef class SimOrder:
+    # --- The order as submitted (or last modified)
+    cdef readonly uint64_t order_id
+    cdef readonly int side             # 1 BUY, 2 SELL
+    cdef readonly int order_type       # zq.model.enums.OrderType values
+    cdef readonly int time_in_force    # zq.model.enums.TimeInForce values
+    cdef readonly int64_t quantity
+    cdef readonly int64_t filled
+    cdef readonly int64_t price        # the limit price, when has_price
+    cdef readonly bint has_price
+    cdef readonly int64_t trigger      # the trigger price, when has_trigger
+    cdef readonly bint has_trigger
+    cdef readonly int trigger_type     # zq.model.enums.TriggerType values
+    cdef readonly int64_t expire_ts    # 0: never (GTD and DAY set it)
+    cdef readonly bint post_only
+    cdef readonly bint reduce_only
+    # --- State in the core
+    cdef readonly bint triggered       # stops and if-touched: the trigger has fired
+    cdef readonly bint is_open
+    # Queue: market volume ahead of us at our price, and the displayed size at our level
+    # when we last looked (to attribute its decreases to trades or cancels).
+    cdef readonly int64_t ahead
+    cdef int64_t _level_seen
+    cdef int64_t _traded_seen          # trade volume at our price not yet seen in the book
+    cdef tuple _ahead_ids              # L3: the market orders ahead of us when we joined
+
+
+cdef class MatchingCore:
+    cdef readonly int book_type        # 1 L1_MBP, 2 L2_MBP, 3 L3_MBO
+    cdef readonly int price_precision
+    cdef readonly int size_precision
+    cdef readonly int64_t tick         # the price increment, raw
+    cdef readonly int queue_model      # QUEUE_CONSERVATIVE or QUEUE_PROBABILISTIC
+    cdef readonly str bar_sweep        # "ohlc", "olhc" or "nearest"
+    cdef readonly int64_t ts_now
+    cdef readonly OrderBook book
+    # A callable (order_id, side) -> the largest raw quantity a reduce-only order may still
+    # fill, or None (reduce-only then behaves as a plain order).
+    cdef public object reduce_only_limit
+    cdef bint _from_trades             # no quotes or deltas seen: the book is built from trades
+    cdef bint _has_last
+    cdef int64_t _last_trade
+    cdef object _rng
+    cdef int64_t _next_expiry          # no open order expires before this
+    cdef dict _consumed                # (price * 4 + book side) -> raw size our fills took
+    cdef list _orders                  # open orders in time priority
+    cdef dict _by_id
+    cdef list _reports
+
+    # --- Market view
+    cdef int64_t _level_size(self, int book_side, int64_t price) except -1
+    cdef int64_t _available(self, int book_side, int64_t price) except -1
+    cdef int _market_touched(self, int64_t ts) except -1
+    cdef bint _best_c(self, int book_side, int64_t* price) noexcept
+    cdef bint _would_take(self, SimOrder order) noexcept
+    # --- Matching
+    cdef int64_t _cap(self, SimOrder order) except -1
+    cdef int64_t _fillable(self, SimOrder order, bint limited, int64_t limit) except -1
+    cdef int64_t _take(
+        self, SimOrder order, bint limited, int64_t limit, bint maker, int64_t ts
+    ) except -1
+    cdef int _execute(self, SimOrder order, int64_t ts) except -1
+    cdef int _rest(self, SimOrder order) except -1
+    cdef int _fill(
+        self, SimOrder order, int64_t qty, int64_t price, bint maker, int64_t ts
+    ) except -1
+    cdef int _close(self, SimOrder order, int kind, int64_t ts, str reason) except -1
+    cdef bint _should_trigger(self, SimOrder order) noexcept
+    cdef int _fire(self, SimOrder order, int64_t ts) except -1
+    cdef int _match_resting(self, int64_t ts) except -1
+    cdef int _expire(self, int64_t ts) except -1
+    # --- Queue
+    cdef int _join_queue(self, SimOrder order) except -1
+    cdef int _refresh_queue(self, SimOrder order, uint64_t filled_id, int64_t filled_size,
+                            int64_t ts) except -1
+    cdef int _trade(self, int64_t price, int64_t size, int aggressor, int64_t ts) except -1
