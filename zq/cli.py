@@ -13,13 +13,36 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="replay generated trades through a backtest kernel")
     demo.add_argument("--trades", type=int, default=200_000, help="number of trades to generate")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the generated data")
+    backtest = commands.add_parser("backtest", help="run a backtest from a TOML config")
+    backtest.add_argument("config", help="the backtest's TOML config file")
     args = parser.parse_args(argv)
+    if args.command == "backtest":
+        return _backtest(args.config)
     if args.command == "demo":
         if args.trades <= 0:
             parser.error(f"--trades must be positive, got {args.trades}")
         from zq.demo import main as demo_main
 
         demo_main(args.trades, args.seed)
+    return 0
+
+
+def _backtest(path: str) -> int:
+    from zq.backtest import BacktestNode, ConfigError, load_config
+
+    try:
+        config = load_config(path)
+        node = BacktestNode(config)
+    except ConfigError as exc:
+        print(f"zq backtest: {exc}", file=sys.stderr)
+        return 2
+    print(f"zq backtest {path}")
+    try:
+        result = node.run()
+    except ValueError as exc:  # a config that checks but cannot be built (an unknown venue)
+        print(f"zq backtest: {path}: {exc}", file=sys.stderr)
+        return 2
+    print(result.summary())
     return 0
 
 

@@ -1,0 +1,100 @@
+"""EMA(10/20) cross on trade ticks: hold a long position while the fast EMA is above the
+slow one and a short one while it is below, flipping with market orders.
+
+Run it (a backtest of ``configs/ema_cross.toml`` on generated trades)::
+
+    python examples/ema_cross.py
+    zq backtest examples/configs/ema_cross.toml
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+
+from zq.model.data import TradeTick
+from zq.model.enums import OrderSide
+from zq.model.identifiers import InstrumentId
+from zq.strategy import Strategy
+from zq_core.fixed import Quantity
+
+
+class EmaCrossParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The instrument, the two EMA periods (in trades) and the position size."""
+
+    instrument_id: str = "BTCUSDT.SIM"
+    fast: int = 10
+    slow: int = 20
+    trade_size: Decimal = Decimal("0.01")
+
+
+class EmaCross(Strategy[EmaCrossParams]):
+    """Flip between long and short ``trade_size`` on each cross of the two EMAs."""
+
+    def __init__(
+        self,
+        params: EmaCrossParams | None = None,
+        *,
+        strategy_id: str | None = None,
+        order_id_tag: str = "001",
+    ) -> None:
+        super().__init__(
+            params or EmaCrossParams(), strategy_id=strategy_id, order_id_tag=order_id_tag
+        )
+        self.instrument_id = InstrumentId(self.params.instrument_id)
+        self.fast: float | None = None
+        self.slow: float | None = None
+        self.trades = 0
+        self.signal = 0  # 1 above, -1 below, 0 before the first signal
+        self.flips = 0
+
+    def on_start(self) -> None:
+        instrument = self.cache.instrument(self.instrument_id)
+        if instrument is None:
+            raise ValueError(f"{self.id}: instrument {self.instrument_id} is not in the cache")
+        self.size_precision = instrument.size_precision
+        self.subscribe_trades(self.instrument_id)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        price = trade.price.as_double()
+        params = self.params
+        if self.fast is None or self.slow is None:
+            self.fast = self.slow = price
+        else:
+            self.fast += 2.0 / (params.fast + 1) * (price - self.fast)
+            self.slow += 2.0 / (params.slow + 1) * (price - self.slow)
+        self.trades += 1
+        if self.trades < params.slow or self.fast == self.slow:
+            return  # warming up, or no side
+        signal = 1 if self.fast > self.slow else -1
+        if signal == self.signal:
+            return
+        self.signal = signal
+        target = params.trade_size * signal
+        current = self.portfolio.net_position(self.instrument_id, self.id)
+        delta = target - current
+        if delta == 0:
+            return
+        if current != 0:
+            self.flips += 1
+        side = OrderSide.BUY if delta > 0 else OrderSide.SELL
+        quantity = Quantity(abs(delta), self.size_precision)
+        self.submit_order(self.order_factory.market(self.instrument_id, side, quantity))
+
+
+def main(trades: int | None = None) -> None:
+    """Backtest the example config and print the result."""
+    from zq.backtest import BacktestNode, load_config
+
+    config = load_config(Path(__file__).parent / "configs" / "ema_cross.toml")
+    if trades is not None:
+        data = [msgspec.structs.replace(d, count=trades) for d in config.data]
+        config = msgspec.structs.replace(config, data=data)
+    result = BacktestNode(config).run()
+    print(result.summary())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""Backtest configuration: msgspec structs, loaded from TOML or built in code.
+
+A config is a plain, serializable value (it can be sent to a Dask worker). Errors name the
+file, the key and the bad value::
+
+    examples/configs/ema_cross.toml: venues[0].book_type = 'L9': Invalid enum value 'L9'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import re
+import sys
+import tomllib
+import typing
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+import msgspec
+
+from zq.risk import RiskLimits
+
+__all__ = [
+    "BacktestConfig",
+    "ConfigError",
+    "DataConfig",
+    "FeeModelConfig",
+    "InstrumentConfig",
+    "LatencyModelConfig",
+    "StrategyConfig",
+    "VenueConfig",
+    "load_config",
+    "parse_config",
+    "resolve_strategy",
+]
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the source, the key and the value."""
+
+
+class _Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class LatencyModelConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Order entry, cancel and acknowledgement latencies (ns); see ``LatencyModel``."""
+
+    entry_ns: int = 0
+    cancel_ns: int | None = None
+    ack_ns: int = 0
+    jitter_ns: int = 0
+    seed: int = 0
+
+
+class FeeModelConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Maker/taker rates overriding the instrument's (None: the instrument's own)."""
+
+    maker_fee: Decimal | None = None
+    taker_fee: Decimal | None = None
+
+
+class VenueConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One simulated venue and its account.
+
+    ``starting_balances`` are ``"AMOUNT CURRENCY"`` strings (``"1000000 USDT"``).
+    """
+
+    name: str = "SIM"
+    book_type: Literal["L1_MBP", "L2_MBP", "L3_MBO"] = "L1_MBP"
+    oms_type: Literal["NETTING", "HEDGING"] = "NETTING"
+    account_type: Literal["CASH", "MARGIN"] = "CASH"
+    starting_balances: list[str] = msgspec.field(default_factory=lambda: ["1000000 USDT"])
+    base_currency: str | None = None
+    leverage: Decimal = Decimal(1)
+    queue_model: Literal["conservative", "probabilistic"] = "conservative"
+    queue_seed: int = 0
+    bar_sweep: Literal["ohlc", "olhc", "nearest"] = "ohlc"
+    latency: LatencyModelConfig = msgspec.field(default_factory=LatencyModelConfig)
+    fees: FeeModelConfig = msgspec.field(default_factory=FeeModelConfig)
+
+
+class InstrumentConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An instrument of the run: ``demo`` is the generated ``BTCUSDT.SIM`` spot pair."""
+
+    kind: Literal["demo"] = "demo"
+
+
+class DataConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A data source.
+
+    - ``generated``: a seeded random walk of ``count`` trades of the demo pair;
+    - ``catalog``: a :class:`~zq.data.catalog.ParquetDataCatalog` at ``path`` (relative to
+      the config file), its ``kinds`` (``deltas``, ``quotes``, ``trades``, ``bars``) of its
+      ``instruments`` (ids or bar types; all by default). The catalog's stored instruments
+      join the run.
+    """
+
+    kind: Literal["generated", "catalog"] = "generated"
+    count: int = 100_000
+    seed: int = 7
+    path: str | None = None
+    kinds: list[Literal["deltas", "quotes", "trades", "bars"]] | None = None
+    instruments: list[str] | None = None
+
+
+class StrategyConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A strategy by import path (``package.module:Class``) and its parameters.
+
+    ``params`` are converted to the strategy's parameter struct (the ``params`` argument of
+    its ``__init__``, or its ``params_type`` class attribute).
+    """
+
+    path: str
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    strategy_id: str | None = None
+    order_id_tag: str | None = None
+
+
+class BacktestConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything a :class:`~zq.backtest.node.BacktestNode` run needs.
+
+    ``start`` and ``end`` bound the data by ``ts_init`` (inclusive; naive times are UTC).
+    """
+
+    trader_id: str = "BACKTESTER-001"
+    venues: list[VenueConfig] = msgspec.field(default_factory=lambda: [VenueConfig()])
+    instruments: list[InstrumentConfig] = msgspec.field(
+        default_factory=lambda: [InstrumentConfig()]
+    )
+    data: list[DataConfig] = msgspec.field(default_factory=list)
+    strategies: list[StrategyConfig] = msgspec.field(default_factory=list)
+    risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def start_ns(self) -> int | None:
+        """``start`` in UNIX nanoseconds."""
+        return _to_ns(self.start)
+
+    @property
+    def end_ns(self) -> int | None:
+        """``end`` in UNIX nanoseconds."""
+        return _to_ns(self.end)
+
+
+def _to_ns(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+# -- loading -------------------------------------------------------------------------------
+
+_AT = re.compile(r" - at `\$(.*)`$")
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)`")
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
+
+
+def _lookup(raw: Any, path: str) -> tuple[bool, Any]:
+    # Follow a msgspec error path (".venues[0].book_type") through the raw mapping.
+    value = raw
+    for match in _STEP.finditer(path):
+        key, index = match.groups()
+        try:
+            value = value[key] if key is not None else value[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return False, None
+    return True, value
+
+
+def _convert_error(
+    source: str, raw: Any, exc: msgspec.ValidationError, prefix: str = ""
+) -> ConfigError:
+    message = str(exc)
+    match = _AT.search(message)
+    path = "" if match is None else match.group(1)
+    reason = message if match is None else message[: match.start()]
+    unknown = _UNKNOWN.match(reason)
+    if unknown is not None:
+        path = f"{path}.{unknown.group(1)}"
+        reason = "unknown key"
+    key = (prefix + path).lstrip(".")
+    if not key:
+        return ConfigError(f"{source}: {reason}")
+    found, value = _lookup(raw, path)
+    if found:
+        return ConfigError(f"{source}: {key} = {value!r}: {reason}")
+    return ConfigError(f"{source}: {key}: {reason}")
+
+
+def parse_config(
+    raw: dict[str, Any], source: str = "<config>", base_dir: Path | None = None
+) -> BacktestConfig:
+    """Convert a mapping (parsed TOML, JSON...) to a :class:`BacktestConfig` and check it.
+
+    Strategy paths to ``.py`` files that are relative are taken from ``base_dir`` (the
+    config file's folder when loaded by :func:`load_config`).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source``, the key and the bad value.
+    """
+    try:
+        config = msgspec.convert(raw, BacktestConfig, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _convert_error(source, raw, exc) from None
+    if base_dir is not None:
+        config = msgspec.structs.replace(
+            config,
+            strategies=[_absolute(s, base_dir) for s in config.strategies],
+            data=[
+                msgspec.structs.replace(d, path=str(base_dir / d.path))
+                if d.path is not None and not Path(d.path).is_absolute()
+                else d
+                for d in config.data
+            ],
+        )
+    check_config(config, source)
+    return config
+
+
+def _absolute(strategy: StrategyConfig, base_dir: Path) -> StrategyConfig:
+    module, sep, name = strategy.path.rpartition(":")
+    if not sep or not module.endswith(".py") or Path(module).is_absolute():
+        return strategy
+    return msgspec.structs.replace(strategy, path=f"{(base_dir / module).resolve()}:{name}")
+
+
+def load_config(path: str | Path) -> BacktestConfig:
+    """Read a TOML file and return its :class:`BacktestConfig`.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or parsed, or a key or value is wrong; the message names
+        the file, the key and the value.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            raw = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, str(path), path.parent)
+
+
+def check_config(config: BacktestConfig, source: str = "<config>") -> None:
+    """Check what types alone cannot: names, balances, strategies and their parameters.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source``, the key and the bad value.
+    """
+    names = [venue.name for venue in config.venues]
+    for i, venue in enumerate(config.venues):
+        if venue.name in names[:i]:
+            raise ConfigError(f"{source}: venues[{i}].name = {venue.name!r}: duplicate venue")
+        for j, balance in enumerate(venue.starting_balances):
+            try:
+                parse_balance(balance)
+            except ValueError as exc:
+                key = f"venues[{i}].starting_balances[{j}]"
+                raise ConfigError(f"{source}: {key} = {balance!r}: {exc}") from None
+        if venue.leverage <= 0:
+            raise ConfigError(
+                f"{source}: venues[{i}].leverage = {venue.leverage}: must be positive"
+            )
+    for i, data in enumerate(config.data):
+        if data.count <= 0:
+            raise ConfigError(f"{source}: data[{i}].count = {data.count}: must be positive")
+        if data.kind == "catalog":
+            if data.path is None:
+                raise ConfigError(f"{source}: data[{i}].path: a catalog source needs a path")
+            if not Path(data.path).is_dir():
+                raise ConfigError(
+                    f"{source}: data[{i}].path = {data.path!r}: no catalog folder there"
+                )
+    for i, strategy in enumerate(config.strategies):
+        try:
+            cls = resolve_strategy(strategy.path)
+        except (ImportError, AttributeError, ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"{source}: strategies[{i}].path = {strategy.path!r}: {exc}"
+            ) from None
+        params_type = strategy_params_type(cls)
+        if params_type is None:
+            if strategy.params:
+                raise ConfigError(
+                    f"{source}: strategies[{i}].params = {strategy.params!r}: "
+                    f"{strategy.path} takes no parameters"
+                )
+            continue
+        try:
+            msgspec.convert(strategy.params, params_type, strict=False)
+        except msgspec.ValidationError as exc:
+            raise _convert_error(source, strategy.params, exc, f"strategies[{i}].params") from None
+    start, end = config.start_ns, config.end_ns
+    if start is not None and end is not None and end < start:
+        raise ConfigError(f"{source}: end = {config.end}: before start = {config.start}")
+
+
+def parse_balance(text: str) -> tuple[Decimal, str]:
+    """Split ``"1000000 USDT"`` into its amount and currency code.
+
+    Raises
+    ------
+    ValueError
+        If the text is not ``AMOUNT CURRENCY`` with a non-negative amount.
+    """
+    parts = text.split()
+    if len(parts) != 2:
+        raise ValueError("expected 'AMOUNT CURRENCY', such as '1000000 USDT'")
+    try:
+        amount = Decimal(parts[0])
+    except ArithmeticError:
+        raise ValueError(f"{parts[0]!r} is not a number") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("the amount must be a non-negative number")
+    return amount, parts[1].upper()
+
+
+def resolve_strategy(path: str) -> type[Any]:
+    """Import ``package.module:Class`` and return the class.
+
+    Raises
+    ------
+    ValueError
+        If the path is not ``module:Class``.
+    ImportError, AttributeError
+        If the module or the class is not found.
+    TypeError
+        If the class is not a ``Strategy``.
+    """
+    from zq.strategy import Strategy
+
+    module_name, sep, name = path.rpartition(":")
+    if not sep or not module_name or not name:
+        raise ValueError("expected 'package.module:Class' or 'path/to/file.py:Class'")
+    module = (
+        _load_file(module_name)
+        if module_name.endswith(".py")
+        else (importlib.import_module(module_name))
+    )
+    cls = getattr(module, name)
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise TypeError(f"{name} is not a Strategy subclass")
+    return cls
+
+
+def _load_file(file: str) -> ModuleType:
+    # A strategy file is loaded once per path, under a name derived from it, and kept in
+    # sys.modules so that its classes' annotations resolve (msgspec, get_type_hints).
+    path = Path(file).resolve()
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    name = f"zq_strategy_file_{path.stem}_{digest}"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    if not path.is_file():
+        raise ImportError(f"no strategy file {path}")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def strategy_params_type(cls: type[Any]) -> type[msgspec.Struct] | None:
+    """Return the parameter struct a strategy class takes, or None when it takes none."""
+    explicit = getattr(cls, "params_type", None)
+    if isinstance(explicit, type) and issubclass(explicit, msgspec.Struct):
+        return explicit
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # unresolvable annotations: fall back to no declared parameters
+        return None
+    hint = hints.get("params")
+    candidates = typing.get_args(hint) if typing.get_args(hint) else (hint,)
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, msgspec.Struct):
+            return candidate
+    return None
