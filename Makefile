@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml setup.py
 build: $(STAMP)  ## compile zq_core in place (after editing a .pyx)
 	$(PY) setup.py --quiet build_ext --inplace
 
-run: build  ## the main job: a demonstration run of the kernel on generated data
-	$(PY) -m zq demo
+run: build  ## the main job: backtest the EMA cross example on generated data, print stats, write the report
+	$(PY) -m zq backtest examples/configs/ema_cross.toml
 
 test: build  ## lint, type-check and run the whole test suite
 	$(VENV)/bin/ruff check zq tests benchmarks examples

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,9 +16,16 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7, help="random seed of the generated data")
     backtest = commands.add_parser("backtest", help="run a backtest from a TOML config")
     backtest.add_argument("config", help="the backtest's TOML config file")
+    backtest.add_argument(
+        "--report",
+        help="where to write the HTML report (default: reports/<config name>.html; '' for none)",
+    )
     args = parser.parse_args(argv)
     if args.command == "backtest":
-        return _backtest(args.config)
+        report = args.report
+        if report is None:
+            report = str(Path("reports") / f"{Path(args.config).stem}.html")
+        return _backtest(args.config, report)
     if args.command == "demo":
         if args.trades <= 0:
             parser.error(f"--trades must be positive, got {args.trades}")
@@ -27,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _backtest(path: str) -> int:
+def _backtest(path: str, report: str) -> int:
     from zq.backtest import BacktestNode, ConfigError, load_config
+    from zq.backtest.report import result_statistics, write_result_report
 
     try:
         config = load_config(path)
@@ -43,6 +52,13 @@ def _backtest(path: str) -> int:
         print(f"zq backtest: {path}: {exc}", file=sys.stderr)
         return 2
     print(result.summary())
+    print("statistics (settled balance; open positions are valued when they close):")
+    for name, value in result_statistics(result).items():
+        shown = f"{value:,.6g}" if isinstance(value, float) else str(value)
+        print(f"  {name:<32} {shown}")
+    if report:
+        written = write_result_report(result, report, title=f"zq backtest: {Path(path).name}")
+        print(f"report: {written}")
     return 0
 
 
