@@ -257,7 +257,7 @@ def test_cli_backtest_prints_the_summary(
     text = text.replace("../ema_cross.py", str(ROOT / "examples" / "ema_cross.py"))
     path = tmp_path / "ema.toml"
     path.write_text(text, encoding="utf-8")
-    assert main(["backtest", str(path)]) == 0
+    assert main(["backtest", str(path), "--report", str(tmp_path / "report.html")]) == 0
     out = capsys.readouterr().out
     assert "data: 5,000 events" in out
     assert "orders: " in out and "fills: " in out
