@@ -29,11 +29,13 @@ from zq.data.messages import (
     SubscribeBookDeltas,
     SubscribeBookSnapshots,
     SubscribeQuotes,
+    SubscribeTopOfBook,
     SubscribeTrades,
     UnsubscribeBars,
     UnsubscribeBookDeltas,
     UnsubscribeBookSnapshots,
     UnsubscribeQuotes,
+    UnsubscribeTopOfBook,
     UnsubscribeTrades,
 )
 from zq.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder
@@ -414,6 +416,27 @@ class Actor(Component, Generic[P]):
             UnsubscribeBookSnapshots(
                 instrument_id, book_type, depth, interval_ms, self.component_id
             ),
+        )
+
+    def subscribe_top_of_book(
+        self, instrument_id: InstrumentId, depth: int = 1, book_type: BookType = BookType.L2_MBP
+    ) -> None:
+        """Receive the top ``depth`` levels of the book in :meth:`on_book` (an
+        ``OrderBookDepth``) whenever they change at the end of a venue event."""
+        self._subscribe(
+            topics.book_top(instrument_id, depth),
+            self._handle_book,
+            SubscribeTopOfBook(instrument_id, book_type, depth, self.component_id),
+        )
+
+    def unsubscribe_top_of_book(
+        self, instrument_id: InstrumentId, depth: int = 1, book_type: BookType = BookType.L2_MBP
+    ) -> None:
+        """Stop receiving the top levels."""
+        self._unsubscribe(
+            topics.book_top(instrument_id, depth),
+            self._handle_book,
+            UnsubscribeTopOfBook(instrument_id, book_type, depth, self.component_id),
         )
 
     def subscribe_data(self, topic: str) -> None:
