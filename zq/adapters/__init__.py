@@ -1,0 +1,2 @@
+"""Venue adapters: one folder per venue protocol (``binance``: the Binance spot REST and
+WebSocket clients)."""

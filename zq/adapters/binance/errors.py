@@ -1,0 +1,75 @@
+"""Errors of the Binance adapter: what the venue answered, where, and whether it acted.
+
+No error carries the API secret or a signed query: the endpoint is named by method and
+path only.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BinanceError",
+    "BinanceIpBannedError",
+    "BinanceProtocolError",
+    "BinanceRateLimitError",
+    "BinanceUnknownStatusError",
+]
+
+
+class BinanceError(Exception):
+    """A request refused by Binance, with its error ``code`` and ``msg``.
+
+    Attributes
+    ----------
+    code
+        Binance's error code (negative), or None when the answer had none.
+    msg
+        Binance's message.
+    status
+        The HTTP status of the answer (0 when there was no answer).
+    endpoint
+        ``METHOD /path`` of the request (no parameters, so no signature).
+    """
+
+    def __init__(self, code: int | None, msg: str, status: int, endpoint: str) -> None:
+        self.code = code
+        self.msg = msg
+        self.status = status
+        self.endpoint = endpoint
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        code = f" code {self.code}" if self.code is not None else ""
+        return f"{self.endpoint}: HTTP {self.status}{code}: {self.msg}"
+
+
+class BinanceRateLimitError(BinanceError):
+    """HTTP 429: a rate limit was broken; nothing was executed.
+
+    ``retry_after`` is the wait in seconds Binance asked for (``Retry-After``).
+    """
+
+    def __init__(
+        self, code: int | None, msg: str, status: int, endpoint: str, retry_after: float
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(code, msg, status, endpoint)
+
+    def _describe(self) -> str:
+        return f"{super()._describe()} (retry after {self.retry_after:g} s)"
+
+
+class BinanceIpBannedError(BinanceRateLimitError):
+    """HTTP 418: the IP is banned for ``retry_after`` seconds after ignoring 429s."""
+
+
+class BinanceUnknownStatusError(BinanceError):
+    """The request may or may not have been executed: no answer, a timeout, or a 5xx.
+
+    Binance documents that a 503 with "Unknown error" (and a lost response) leaves the
+    execution status unknown: ask the venue (for an order, by its client order id) before
+    assuming anything.
+    """
+
+
+class BinanceProtocolError(BinanceError):
+    """An answer that does not have the documented shape (bad JSON, a missing field)."""

@@ -1,0 +1,515 @@
+"""An async REST client for the Binance spot API (``/api/v3``) on aiohttp.
+
+Signed requests carry ``timestamp`` (the venue's clock, estimated from ``GET
+/api/v3/time``), ``recvWindow`` and an HMAC-SHA256 ``signature`` of the query string. Every
+request first passes the :class:`~zq.adapters.binance.limits.RateLimiter`, whose counts are
+corrected from the ``X-MBX-USED-WEIGHT-*`` and ``X-MBX-ORDER-COUNT-*`` headers.
+
+What happens on each kind of failure:
+
+- HTTP 429 (a limit broken, nothing executed): hold every request for ``Retry-After``
+  seconds, then retry (at most ``max_retries`` times, and only if the wait is at most
+  ``max_retry_wait_s``); otherwise raise :class:`BinanceRateLimitError`.
+- HTTP 418 (IP banned): hold every request until the ban ends, raise
+  :class:`BinanceIpBannedError`.
+- error -1021 (timestamp outside ``recvWindow``): sync the clock again and retry once.
+- no answer, a timeout or a 5xx: a ``GET`` is retried; anything else may or may not have
+  been executed and raises :class:`BinanceUnknownStatusError`.
+- any other refusal raises :class:`BinanceError` with Binance's code and message.
+
+No error message, log line or repr contains the secret or a signed query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from zq.adapters.binance import endpoints as ep
+from zq.adapters.binance.credentials import BinanceCredentials
+from zq.adapters.binance.errors import (
+    BinanceError,
+    BinanceIpBannedError,
+    BinanceProtocolError,
+    BinanceRateLimitError,
+    BinanceUnknownStatusError,
+)
+from zq.adapters.binance.limits import RateLimiter
+from zq.adapters.binance.schemas import (
+    Account,
+    AccountTrade,
+    DepthSnapshot,
+    ErrorBody,
+    ListenKey,
+    OrderResponse,
+    ServerTime,
+)
+from zq.adapters.binance.signing import ParamValue, Signer, encode_params
+
+__all__ = ["BinanceHttpClient", "Security"]
+
+_log = logging.getLogger("zq.adapters.binance")
+
+_T = TypeVar("_T")
+_MAX_RECV_WINDOW_MS: Final = 60_000
+_DEFAULT_RETRY_AFTER_S: Final = 1.0
+
+
+class Security:
+    """How a request is authenticated (Binance's endpoint security types)."""
+
+    NONE: Final = 0  # public market data
+    API_KEY: Final = 1  # USER_STREAM: the key header, no signature
+    SIGNED: Final = 2  # TRADE / USER_DATA: the key header, timestamp and signature
+
+
+_Decimalish = str | Decimal | int | object  # Price / Quantity print as plain decimals
+
+
+def _decimal_text(value: _Decimalish | None) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    if "e" in text.lower():  # Decimal("1E-8") and friends: Binance wants plain digits
+        text = format(Decimal(text), "f")
+    return text
+
+
+def _local_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class BinanceHttpClient:
+    """Talk to the Binance spot REST API.
+
+    Parameters
+    ----------
+    base_url
+        ``https://api.binance.com`` for the venue, the sandbox's ``http://127.0.0.1:PORT``
+        locally.
+    credentials
+        Needed for signed and user-stream requests only.
+    recv_window_ms
+        How long after its ``timestamp`` a signed request stays valid (Binance's default is
+        5000; at most 60000).
+    limiter
+        Shared by every client of one IP and account; one is made when None, on this
+        client's estimate of the venue's clock.
+    max_retries
+        Retries of a request after a 429 or, for a ``GET``, after no answer.
+    max_retry_wait_s
+        A 429 asking for a longer wait is raised rather than waited for.
+    timeout_s
+        Total time allowed for one request.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: BinanceCredentials | None = None,
+        *,
+        recv_window_ms: int = 5_000,
+        limiter: RateLimiter | None = None,
+        max_retries: int = 3,
+        max_retry_wait_s: float = 10.0,
+        timeout_s: float = 10.0,
+    ) -> None:
+        if not 0 < recv_window_ms <= _MAX_RECV_WINDOW_MS:
+            raise ValueError(
+                f"recv_window_ms must be in 1..{_MAX_RECV_WINDOW_MS}, got {recv_window_ms}"
+            )
+        self.base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._signer = Signer(credentials.secret_bytes) if credentials is not None else None
+        self.recv_window_ms = recv_window_ms
+        self.time_offset_ms = 0
+        self.limiter = limiter if limiter is not None else RateLimiter(time_ms=self.server_time_ms)
+        self.max_retries = max_retries
+        self.max_retry_wait_s = max_retry_wait_s
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        self.time_syncs = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open the HTTP session (kept alive across requests)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, headers={"Accept": "application/json"}
+            )
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> BinanceHttpClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"BinanceHttpClient({self.base_url!r}, credentials={self._credentials!r})"
+
+    # -- clock -----------------------------------------------------------------------------
+
+    def server_time_ms(self) -> int:
+        """Return the venue's clock as estimated: local wall time plus the synced offset."""
+        return _local_ms() + self.time_offset_ms
+
+    async def sync_time(self) -> int:
+        """Estimate the venue's clock offset from ``GET /api/v3/time``; return it in ms.
+
+        The server's time is taken to be read halfway through the round trip.
+        """
+        sent = _local_ms()
+        answer = await self.request("GET", ep.TIME, weight=ep.WEIGHT_TIME, response_type=ServerTime)
+        received = _local_ms()
+        self.time_offset_ms = answer.server_time - (sent + received) // 2
+        self.time_syncs += 1
+        _log.info("clock offset to %s: %d ms", self.base_url, self.time_offset_ms)
+        return self.time_offset_ms
+
+    # -- the request path ------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, ParamValue | None] | None = None,
+        *,
+        security: int = Security.NONE,
+        weight: int = 1,
+        orders: int = 0,
+        response_type: type[_T] = Any,  # type: ignore[assignment]
+    ) -> _T:
+        """Send one request and decode its answer as ``response_type``.
+
+        Raises
+        ------
+        BinanceError
+            Or one of its subclasses; see the module's documentation.
+        """
+        endpoint = f"{method} {path}"
+        if security != Security.NONE and self._credentials is None:
+            raise BinanceError(None, "this endpoint needs API credentials", 0, endpoint)
+        params = dict(params or {})
+        attempt = 0
+        resynced = False
+        while True:
+            await self.limiter.acquire(weight, orders)
+            query = encode_params(params)
+            if security == Security.SIGNED:
+                assert self._signer is not None
+                signed = encode_params(
+                    {"recvWindow": self.recv_window_ms, "timestamp": self.server_time_ms()}
+                )
+                query = self._signer.sign(f"{query}&{signed}" if query else signed)
+            try:
+                status, headers, body = await self._send(method, path, query, security)
+            except BinanceUnknownStatusError:
+                if method == "GET" and attempt < self.max_retries:
+                    attempt += 1
+                    await asyncio.sleep(0.05 * 2**attempt)
+                    continue
+                raise
+            self.limiter.observe(headers)
+            if status < 300:
+                return self._decode(body, response_type, status, endpoint)
+            error = self._decode_error(body, status, endpoint)
+            if status in (429, 418):
+                retry_after = self._retry_after(headers)
+                self.limiter.block(retry_after)
+                _log.warning(
+                    "%s: HTTP %d, holding requests for %g s", endpoint, status, retry_after
+                )
+                if status == 418:
+                    raise BinanceIpBannedError(error.code, error.msg, status, endpoint, retry_after)
+                if attempt < self.max_retries and retry_after <= self.max_retry_wait_s:
+                    attempt += 1
+                    continue
+                raise BinanceRateLimitError(error.code, error.msg, status, endpoint, retry_after)
+            if (
+                error.code == ep.ERROR_TIMESTAMP_OUTSIDE_RECV_WINDOW
+                and security == Security.SIGNED
+                and not resynced
+            ):
+                # Refused before execution: safe to resend with a fresh timestamp.
+                resynced = True
+                await self.sync_time()
+                continue
+            if status >= 500:
+                raise BinanceUnknownStatusError(error.code, error.msg, status, endpoint)
+            raise error
+
+    async def _send(
+        self, method: str, path: str, query: str, security: int
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        if self._session is None or self._session.closed:
+            await self.connect()
+        assert self._session is not None
+        url = URL(
+            f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}", encoded=True
+        )
+        headers = {}
+        if security != Security.NONE:
+            assert self._credentials is not None
+            headers[ep.HEADER_API_KEY] = self._credentials.api_key
+        try:
+            async with self._session.request(method, url, headers=headers) as response:
+                body = await response.read()
+                return response.status, response.headers, body
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            # The message of some aiohttp errors holds the URL, so the signed query: drop it.
+            text = str(error).replace(query, "<query>") if query else str(error)
+            raise BinanceUnknownStatusError(
+                None, f"no answer ({type(error).__name__}: {text})", 0, f"{method} {path}"
+            ) from None
+
+    @staticmethod
+    def _decode(body: bytes, response_type: type[_T], status: int, endpoint: str) -> _T:
+        try:
+            return msgspec.json.decode(body, type=response_type)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise BinanceProtocolError(
+                None, f"unexpected answer: {error}", status, endpoint
+            ) from None
+
+    @staticmethod
+    def _decode_error(body: bytes, status: int, endpoint: str) -> BinanceError:
+        try:
+            parsed = msgspec.json.decode(body, type=ErrorBody)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            text = body[:200].decode("utf-8", "replace").strip()
+            return BinanceError(None, text or "(empty body)", status, endpoint)
+        return BinanceError(parsed.code, parsed.msg, status, endpoint)
+
+    @staticmethod
+    def _retry_after(headers: Mapping[str, str]) -> float:
+        value = headers.get(ep.HEADER_RETRY_AFTER)
+        if value is None:
+            return _DEFAULT_RETRY_AFTER_S
+        try:
+            seconds = float(value)
+        except ValueError:
+            return _DEFAULT_RETRY_AFTER_S
+        return max(0.0, seconds)
+
+    # -- market data -----------------------------------------------------------------------
+
+    async def server_time(self) -> int:
+        """Return the venue's time in UNIX ms (``GET /api/v3/time``)."""
+        answer = await self.request("GET", ep.TIME, weight=ep.WEIGHT_TIME, response_type=ServerTime)
+        return answer.server_time
+
+    async def exchange_info(self, symbols: Sequence[str] | None = None) -> dict[str, Any]:
+        """Return ``GET /api/v3/exchangeInfo``, for some symbols or all of them."""
+        params: dict[str, ParamValue | None] = {}
+        if symbols:
+            params["symbols"] = msgspec.json.encode(list(symbols)).decode()
+        return await self.request(
+            "GET",
+            ep.EXCHANGE_INFO,
+            params,
+            weight=ep.WEIGHT_EXCHANGE_INFO,
+            response_type=dict[str, Any],
+        )
+
+    async def depth(self, symbol: str, limit: int = 1000) -> DepthSnapshot:
+        """Return the order book snapshot of ``symbol`` (``GET /api/v3/depth``)."""
+        if not 1 <= limit <= 5000:
+            raise ValueError(f"depth limit must be in 1..5000, got {limit}")
+        return await self.request(
+            "GET",
+            ep.DEPTH,
+            {"symbol": symbol, "limit": limit},
+            weight=ep.depth_weight(limit),
+            response_type=DepthSnapshot,
+        )
+
+    # -- trading ---------------------------------------------------------------------------
+
+    async def new_order(
+        self,
+        symbol: str,
+        side: str,
+        order_type: str,
+        *,
+        quantity: _Decimalish | None = None,
+        price: _Decimalish | None = None,
+        time_in_force: str | None = None,
+        client_order_id: str | None = None,
+        stop_price: _Decimalish | None = None,
+        quote_order_qty: _Decimalish | None = None,
+        response_type: str = "RESULT",
+    ) -> OrderResponse:
+        """Place an order (``POST /api/v3/order``).
+
+        ``side`` is ``BUY``/``SELL``; ``order_type`` one of Binance's (``LIMIT``,
+        ``MARKET``, ``LIMIT_MAKER``, ``STOP_LOSS_LIMIT``, ...); ``response_type`` ``ACK``,
+        ``RESULT`` or ``FULL``.
+        """
+        params: dict[str, ParamValue | None] = {
+            "symbol": symbol,
+            "side": side,
+            "type": order_type,
+            "timeInForce": time_in_force,
+            "quantity": _decimal_text(quantity),
+            "quoteOrderQty": _decimal_text(quote_order_qty),
+            "price": _decimal_text(price),
+            "newClientOrderId": client_order_id,
+            "stopPrice": _decimal_text(stop_price),
+            "newOrderRespType": response_type,
+        }
+        return await self.request(
+            "POST",
+            ep.ORDER,
+            params,
+            security=Security.SIGNED,
+            weight=ep.WEIGHT_NEW_ORDER,
+            orders=1,
+            response_type=OrderResponse,
+        )
+
+    @staticmethod
+    def _order_ref(
+        symbol: str, client_order_id: str | None, order_id: int | None
+    ) -> dict[str, ParamValue | None]:
+        if client_order_id is None and order_id is None:
+            raise ValueError("give client_order_id or order_id")
+        return {"symbol": symbol, "orderId": order_id, "origClientOrderId": client_order_id}
+
+    async def query_order(
+        self, symbol: str, *, client_order_id: str | None = None, order_id: int | None = None
+    ) -> OrderResponse:
+        """Return an order by client order id or venue id (``GET /api/v3/order``).
+
+        Raises
+        ------
+        BinanceError
+            With code -2013 when the venue does not know the order.
+        """
+        return await self.request(
+            "GET",
+            ep.ORDER,
+            self._order_ref(symbol, client_order_id, order_id),
+            security=Security.SIGNED,
+            weight=ep.WEIGHT_QUERY_ORDER,
+            response_type=OrderResponse,
+        )
+
+    async def cancel_order(
+        self, symbol: str, *, client_order_id: str | None = None, order_id: int | None = None
+    ) -> OrderResponse:
+        """Cancel an open order (``DELETE /api/v3/order``)."""
+        return await self.request(
+            "DELETE",
+            ep.ORDER,
+            self._order_ref(symbol, client_order_id, order_id),
+            security=Security.SIGNED,
+            weight=ep.WEIGHT_CANCEL_ORDER,
+            response_type=OrderResponse,
+        )
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderResponse]:
+        """Return the open orders, of one symbol or all (``GET /api/v3/openOrders``)."""
+        return await self.request(
+            "GET",
+            ep.OPEN_ORDERS,
+            {"symbol": symbol},
+            security=Security.SIGNED,
+            weight=ep.open_orders_weight(symbol),
+            response_type=list[OrderResponse],
+        )
+
+    async def my_trades(
+        self,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        from_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int = 500,
+    ) -> list[AccountTrade]:
+        """Return the account's trades of ``symbol`` (``GET /api/v3/myTrades``)."""
+        if not 1 <= limit <= 1000:
+            raise ValueError(f"myTrades limit must be in 1..1000, got {limit}")
+        return await self.request(
+            "GET",
+            ep.MY_TRADES,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "fromId": from_id,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            security=Security.SIGNED,
+            weight=ep.WEIGHT_MY_TRADES,
+            response_type=list[AccountTrade],
+        )
+
+    async def account(self) -> Account:
+        """Return the account's balances and permissions (``GET /api/v3/account``)."""
+        return await self.request(
+            "GET",
+            ep.ACCOUNT,
+            security=Security.SIGNED,
+            weight=ep.WEIGHT_ACCOUNT,
+            response_type=Account,
+        )
+
+    # -- user data stream ------------------------------------------------------------------
+
+    async def create_listen_key(self) -> str:
+        """Open a user data stream and return its listenKey (valid 60 minutes)."""
+        answer = await self.request(
+            "POST",
+            ep.USER_DATA_STREAM,
+            security=Security.API_KEY,
+            weight=ep.WEIGHT_LISTEN_KEY,
+            response_type=ListenKey,
+        )
+        return answer.listen_key
+
+    async def keepalive_listen_key(self, listen_key: str) -> None:
+        """Extend a listenKey's validity by 60 minutes."""
+        await self.request(
+            "PUT",
+            ep.USER_DATA_STREAM,
+            {"listenKey": listen_key},
+            security=Security.API_KEY,
+            weight=ep.WEIGHT_LISTEN_KEY,
+            response_type=dict[str, Any],
+        )
+
+    async def close_listen_key(self, listen_key: str) -> None:
+        """Close a user data stream."""
+        await self.request(
+            "DELETE",
+            ep.USER_DATA_STREAM,
+            {"listenKey": listen_key},
+            security=Security.API_KEY,
+            weight=ep.WEIGHT_LISTEN_KEY,
+            response_type=dict[str, Any],
+        )

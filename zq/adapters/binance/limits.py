@@ -1,0 +1,279 @@
+"""Client-side rate limiting: request weight, raw requests and order counts per interval.
+
+Binance counts each limit in fixed intervals of its own clock (a 1-minute weight interval
+starts on the minute) and reports the running count in response headers
+(``X-MBX-USED-WEIGHT-1M``, ``X-MBX-ORDER-COUNT-10S``, ``X-MBX-ORDER-COUNT-1D``).
+:class:`RateLimiter` keeps the same counters, takes the larger of its own count and the
+header's, and makes a request wait for the next interval rather than exceed a limit. After
+a 429 or 418 it holds every request until ``Retry-After`` has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from zq.adapters.binance.endpoints import (
+    HEADER_ORDER_COUNT_PREFIX,
+    HEADER_USED_WEIGHT_PREFIX,
+)
+
+__all__ = [
+    "DEFAULT_RATE_LIMITS",
+    "RateLimit",
+    "RateLimitKind",
+    "RateLimiter",
+    "interval_suffix",
+    "wall_time_ms",
+]
+
+_log = logging.getLogger("zq.adapters.binance")
+
+_INTERVAL_MS: Final = {"S": 1_000, "M": 60_000, "H": 3_600_000, "D": 86_400_000}
+_INTERVAL_NAMES: Final = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
+
+
+def wall_time_ms() -> int:
+    """Return the wall time in UNIX milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+class RateLimitKind(enum.StrEnum):
+    """What a limit counts (Binance's ``rateLimitType``)."""
+
+    REQUEST_WEIGHT = "REQUEST_WEIGHT"  # the weight of each request, per IP
+    RAW_REQUESTS = "RAW_REQUESTS"  # one per request, per IP
+    ORDERS = "ORDERS"  # one per order placed, per account
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """One limit: at most ``limit`` units of ``kind`` per ``interval_ms``."""
+
+    kind: RateLimitKind
+    interval_ms: int
+    limit: int
+
+    def __post_init__(self) -> None:
+        if self.interval_ms <= 0 or self.limit <= 0:
+            raise ValueError(f"a rate limit needs a positive interval and limit, got {self}")
+
+    @classmethod
+    def from_exchange_info(cls, entry: Mapping[str, Any]) -> RateLimit:
+        """Build a limit from one ``rateLimits`` entry of ``exchangeInfo``.
+
+        Raises
+        ------
+        ValueError
+            Naming the entry and the field that is missing or invalid.
+        """
+        try:
+            kind = RateLimitKind(entry["rateLimitType"])
+            letter = _INTERVAL_NAMES[entry["interval"]]
+            number = entry["intervalNum"]
+            limit = entry["limit"]
+        except (KeyError, ValueError) as error:
+            raise ValueError(
+                f"exchangeInfo rateLimits entry {dict(entry)!r}: bad {error}"
+            ) from None
+        if type(number) is not int or type(limit) is not int:
+            raise ValueError(
+                f"exchangeInfo rateLimits entry {dict(entry)!r}: intervalNum and limit must be "
+                "integers"
+            )
+        return cls(kind, number * _INTERVAL_MS[letter], limit)
+
+
+def interval_suffix(interval_ms: int) -> str:
+    """Return the header suffix of an interval: ``60_000`` → ``"1M"``, ``10_000`` → ``"10S"``."""
+    for letter in ("D", "H", "M", "S"):
+        unit = _INTERVAL_MS[letter]
+        if interval_ms % unit == 0:
+            return f"{interval_ms // unit}{letter}"
+    raise ValueError(f"interval {interval_ms} ms is not a whole number of seconds")
+
+
+def _parse_suffix(suffix: str) -> int | None:
+    number, letter = suffix[:-1], suffix[-1:].upper()
+    if not number.isdigit() or letter not in _INTERVAL_MS:
+        return None
+    return int(number) * _INTERVAL_MS[letter]
+
+
+#: Binance's published spot limits; ``exchangeInfo`` says what applies to an account.
+DEFAULT_RATE_LIMITS: Final = (
+    RateLimit(RateLimitKind.REQUEST_WEIGHT, 60_000, 6_000),
+    RateLimit(RateLimitKind.RAW_REQUESTS, 300_000, 61_000),
+    RateLimit(RateLimitKind.ORDERS, 10_000, 100),
+    RateLimit(RateLimitKind.ORDERS, 86_400_000, 200_000),
+)
+
+
+@dataclass(slots=True)
+class _Window:
+    limit: RateLimit
+    start_ms: int = -1
+    used: int = 0
+
+    def roll(self, now_ms: int) -> None:
+        start = now_ms - now_ms % self.limit.interval_ms
+        if start != self.start_ms:
+            self.start_ms = start
+            self.used = 0
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.limit.interval_ms
+
+
+@dataclass(slots=True)
+class LimiterCounters:
+    """What the limiter did."""
+
+    acquired: int = 0
+    waits: int = 0  # requests that waited for the next interval
+    waited_ms: int = 0
+    blocks: int = 0  # back-offs after 429/418
+    header_corrections: int = 0  # headers that reported more than the local count
+
+
+class RateLimiter:
+    """Keep requests under Binance's limits, waiting for the next interval when needed.
+
+    Parameters
+    ----------
+    limits
+        The limits to respect (default :data:`DEFAULT_RATE_LIMITS`).
+    time_ms
+        The venue's clock in UNIX milliseconds (the REST client passes its server-time
+        estimate); intervals are aligned on it.
+    """
+
+    def __init__(
+        self,
+        limits: Iterable[RateLimit] = DEFAULT_RATE_LIMITS,
+        *,
+        time_ms: Callable[[], int] = wall_time_ms,
+    ) -> None:
+        self._time_ms = time_ms
+        self._windows: list[_Window] = []
+        self._blocked_until_ms = 0
+        self.stats = LimiterCounters()
+        self.set_limits(limits)
+
+    def set_limits(self, limits: Iterable[RateLimit]) -> None:
+        """Replace the limits (for example with those of ``exchangeInfo``), keeping counts."""
+        old = {(w.limit.kind, w.limit.interval_ms): w for w in self._windows}
+        windows = []
+        for limit in limits:
+            previous = old.get((limit.kind, limit.interval_ms))
+            window = _Window(limit)
+            if previous is not None:
+                window.start_ms, window.used = previous.start_ms, previous.used
+            windows.append(window)
+        self._windows = windows
+
+    @property
+    def limits(self) -> Sequence[RateLimit]:
+        """The limits in force."""
+        return tuple(window.limit for window in self._windows)
+
+    def used(self, kind: RateLimitKind, interval_ms: int) -> int:
+        """Return the units of ``kind`` used in the current interval of ``interval_ms``."""
+        now = self._time_ms()
+        for window in self._windows:
+            if window.limit.kind is kind and window.limit.interval_ms == interval_ms:
+                window.roll(now)
+                return window.used
+        raise KeyError(f"no {kind} limit per {interval_ms} ms")
+
+    @property
+    def blocked_until_ms(self) -> int:
+        """Until when (venue time, ms) every request is held after a 429/418; 0 if never."""
+        return self._blocked_until_ms
+
+    def _cost(self, window: _Window, weight: int, orders: int) -> int:
+        kind = window.limit.kind
+        if kind is RateLimitKind.REQUEST_WEIGHT:
+            return weight
+        if kind is RateLimitKind.RAW_REQUESTS:
+            return 1
+        return orders
+
+    def wait_ms(self, weight: int, orders: int = 0) -> int:
+        """Return how long a request of this cost would wait now (0: it may go)."""
+        now = self._time_ms()
+        wait = max(0, self._blocked_until_ms - now)
+        for window in self._windows:
+            window.roll(now)
+            cost = self._cost(window, weight, orders)
+            if cost and window.used + cost > window.limit.limit:
+                wait = max(wait, window.end_ms - now)
+        return wait
+
+    async def acquire(self, weight: int, orders: int = 0) -> None:
+        """Wait until a request of ``weight`` placing ``orders`` orders fits, then count it.
+
+        Raises
+        ------
+        ValueError
+            If the cost exceeds a limit on its own (it would never fit).
+        """
+        for window in self._windows:
+            cost = self._cost(window, weight, orders)
+            if cost > window.limit.limit:
+                raise ValueError(
+                    f"a request costing {cost} can never fit the {window.limit.kind} limit of "
+                    f"{window.limit.limit} per {interval_suffix(window.limit.interval_ms)}"
+                )
+        waited = False
+        while True:
+            wait = self.wait_ms(weight, orders)
+            if wait <= 0:
+                break
+            if not waited:
+                self.stats.waits += 1
+                waited = True
+            self.stats.waited_ms += wait
+            # One extra millisecond: the venue's interval must have rolled when we send.
+            await asyncio.sleep((wait + 1) / 1000)
+        for window in self._windows:
+            window.used += self._cost(window, weight, orders)
+        self.stats.acquired += 1
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Take the venue's counts from response headers (case-insensitive names)."""
+        now = self._time_ms()
+        for name, value in headers.items():
+            upper = name.upper()
+            if upper.startswith(HEADER_USED_WEIGHT_PREFIX):
+                kind = RateLimitKind.REQUEST_WEIGHT
+                suffix = upper[len(HEADER_USED_WEIGHT_PREFIX) :]
+            elif upper.startswith(HEADER_ORDER_COUNT_PREFIX):
+                kind = RateLimitKind.ORDERS
+                suffix = upper[len(HEADER_ORDER_COUNT_PREFIX) :]
+            else:
+                continue
+            interval = _parse_suffix(suffix)
+            if interval is None or not value.strip().isdigit():
+                _log.debug("ignoring rate-limit header %s: %r", name, value)
+                continue
+            count = int(value)
+            for window in self._windows:
+                if window.limit.kind is kind and window.limit.interval_ms == interval:
+                    window.roll(now)
+                    if count > window.used:
+                        window.used = count
+                        self.stats.header_corrections += 1
+
+    def block(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (after a 429 or 418)."""
+        until = self._time_ms() + max(0, int(seconds * 1000))
+        if until > self._blocked_until_ms:
+            self._blocked_until_ms = until
+        self.stats.blocks += 1
