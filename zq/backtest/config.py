@@ -8,6 +8,7 @@ file, the key and the bad value::
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import importlib
 import importlib.util
@@ -26,6 +27,7 @@ import msgspec
 from zq.risk import RiskLimits
 
 __all__ = [
+    "DATA_KEYS",
     "BacktestConfig",
     "ConfigError",
     "DataConfig",
@@ -86,27 +88,180 @@ class VenueConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True
 
 
 class InstrumentConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """An instrument of the run: ``demo`` is the generated ``BTCUSDT.SIM`` spot pair."""
+    """An instrument of the run.
 
-    kind: Literal["demo"] = "demo"
+    ``demo`` is the generated ``BTCUSDT.SIM`` spot pair and takes no other key. The explicit
+    kinds, ``equity``, ``currency_pair``, ``perpetual`` and ``future``, need an ``id``
+    (``"SPY.ARCA"``), a ``quote_currency``, and the price and size grids: an increment
+    (``price_increment = "0.01"``) or a precision (``price_precision = 2``, increment
+    ``10**-2``), or both when they agree. ``currency_pair`` and ``perpetual`` also need a
+    ``base_currency``; ``future`` an ``underlying``, ``activation`` and ``expiration``.
+    Fees are fractions of the notional (``taker_fee = "0.0005"`` is 5 bp).
+    """
+
+    kind: Literal["demo", "equity", "currency_pair", "perpetual", "future"] = "demo"
+    id: str | None = None
+    raw_symbol: str | None = None
+    asset_class: (
+        Literal["CRYPTOCURRENCY", "EQUITY", "INDEX", "COMMODITY", "FX", "INTEREST_RATE"] | None
+    ) = None
+    quote_currency: str | None = None
+    base_currency: str | None = None
+    settlement_currency: str | None = None
+    inverse: bool = False
+    price_precision: int | None = None
+    price_increment: Decimal | None = None
+    size_precision: int | None = None
+    size_increment: Decimal | None = None
+    multiplier: Decimal = Decimal(1)
+    lot_size: Decimal | None = None
+    min_quantity: Decimal | None = None
+    max_quantity: Decimal | None = None
+    maker_fee: Decimal = Decimal(0)
+    taker_fee: Decimal = Decimal(0)
+    margin_init: Decimal = Decimal(0)
+    margin_maint: Decimal = Decimal(0)
+    isin: str | None = None
+    underlying: str | None = None
+    activation: datetime | None = None
+    expiration: datetime | None = None
+
+
+_COMMON_INSTRUMENT_KEYS = frozenset(
+    {
+        "id",
+        "raw_symbol",
+        "asset_class",
+        "quote_currency",
+        "price_precision",
+        "price_increment",
+        "size_precision",
+        "size_increment",
+        "multiplier",
+        "lot_size",
+        "min_quantity",
+        "max_quantity",
+        "maker_fee",
+        "taker_fee",
+        "margin_init",
+        "margin_maint",
+    }
+)
+
+#: The keys each instrument kind takes (besides ``kind``).
+INSTRUMENT_KEYS: dict[str, frozenset[str]] = {
+    "demo": frozenset(),
+    "equity": _COMMON_INSTRUMENT_KEYS | {"isin"},
+    "currency_pair": _COMMON_INSTRUMENT_KEYS | {"base_currency"},
+    "perpetual": _COMMON_INSTRUMENT_KEYS | {"base_currency", "settlement_currency", "inverse"},
+    "future": _COMMON_INSTRUMENT_KEYS | {"underlying", "activation", "expiration"},
+}
+
+#: The keys each instrument kind requires.
+INSTRUMENT_REQUIRED: dict[str, tuple[str, ...]] = {
+    "demo": (),
+    "equity": ("id", "quote_currency"),
+    "currency_pair": ("id", "quote_currency", "base_currency"),
+    "perpetual": ("id", "quote_currency", "base_currency"),
+    "future": ("id", "quote_currency", "underlying", "activation", "expiration"),
+}
 
 
 class DataConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A data source.
+    """A data source; ``kind`` says which, and which keys apply.
 
     - ``generated``: a seeded random walk of ``count`` trades of the demo pair;
-    - ``catalog``: a :class:`~zq.data.catalog.ParquetDataCatalog` at ``path`` (relative to
-      the config file), its ``kinds`` (``deltas``, ``quotes``, ``trades``, ``bars``) of its
-      ``instruments`` (ids or bar types; all by default). The catalog's stored instruments
-      join the run.
+    - ``catalog``: a :class:`~zq.data.catalog.ParquetDataCatalog` at ``path``, its ``kinds``
+      (``deltas``, ``quotes``, ``trades``, ``bars``) of its ``instruments`` (ids or bar
+      types; all by default). The catalog's stored instruments join the run;
+    - ``binance``: a Binance raw stream capture (book deltas, bookTicker quotes and trades)
+      of ``instrument``, optionally with its ``market`` (``spot``, ``usdm``, ``coinm``);
+    - ``quantconnect``: LEAN tick zips of ``instrument``, ``content`` ``trades`` or
+      ``quotes`` (read from the file names by default), the wall clock's ``time_zone``
+      (New York for trades, UTC-05:00 for FXCM quotes by default), ``include_suspicious``;
+    - ``bars_csv``: an OHLCV CSV of ``bar_type`` whose timestamps mark each bar's ``open``
+      or ``close`` (``timestamp_convention``, required), with ``timestamp_unit``,
+      ``time_zone`` (of ISO stamps without offset) and ``round_excess_decimals``;
+    - ``databento``: a DBN file (market data schemas), all its instruments or only
+      ``instrument``;
+    - ``tardis``: a Tardis.dev CSV of ``instrument``, ``content`` ``trades``, ``quotes`` or
+      ``deltas`` (``incremental_book_L2``).
+
+    File kinds take ``path`` (one file) or ``paths`` (a list; glob patterns are expanded
+    and sorted), relative to the config file. Files are replayed one after the other, so
+    list them in time order.
     """
 
-    kind: Literal["generated", "catalog"] = "generated"
+    kind: Literal[
+        "generated", "catalog", "binance", "quantconnect", "bars_csv", "databento", "tardis"
+    ] = "generated"
     count: int = 100_000
     seed: int = 7
     path: str | None = None
+    paths: list[str] | None = None
     kinds: list[Literal["deltas", "quotes", "trades", "bars"]] | None = None
     instruments: list[str] | None = None
+    instrument: str | None = None
+    content: Literal["trades", "quotes", "deltas"] | None = None
+    market: Literal["spot", "usdm", "coinm"] | None = None
+    bar_type: str | None = None
+    timestamp_convention: Literal["open", "close"] | None = None
+    timestamp_unit: Literal["auto", "s", "ms", "us", "ns", "iso"] = "auto"
+    time_zone: str | None = None
+    round_excess_decimals: bool = False
+    include_suspicious: bool = False
+
+    def files(self) -> list[Path]:
+        """Return the files of a file source: ``path``, or ``paths`` with globs expanded.
+
+        Relative paths are taken from the working directory (configs loaded by
+        :func:`load_config` hold absolute ones).
+
+        Raises
+        ------
+        ValueError
+            If a pattern matches no file, or the source has no file.
+        """
+        if self.path is not None:
+            return [Path(self.path)]
+        found: list[Path] = []
+        for pattern in self.paths or ():
+            if glob.has_magic(pattern):
+                matches = sorted(Path(p) for p in glob.glob(pattern))
+                if not matches:
+                    raise ValueError(f"the pattern {pattern!r} matches no file")
+                found.extend(matches)
+            else:
+                found.append(Path(pattern))
+        if not found:
+            raise ValueError(f"a {self.kind} source needs path or paths")
+        return found
+
+
+_FILE_KEYS = frozenset({"path", "paths"})
+
+#: The keys each data kind takes (besides ``kind``).
+DATA_KEYS: dict[str, frozenset[str]] = {
+    "generated": frozenset({"count", "seed"}),
+    "catalog": frozenset({"path", "kinds", "instruments"}),
+    "binance": _FILE_KEYS | {"instrument", "market"},
+    "quantconnect": _FILE_KEYS | {"instrument", "content", "time_zone", "include_suspicious"},
+    "bars_csv": _FILE_KEYS
+    | {"bar_type", "timestamp_convention", "timestamp_unit", "time_zone", "round_excess_decimals"},
+    "databento": _FILE_KEYS | {"instrument"},
+    "tardis": _FILE_KEYS | {"instrument", "content"},
+}
+
+#: The keys each data kind requires (``path`` stands for ``path`` or ``paths``).
+DATA_REQUIRED: dict[str, tuple[str, ...]] = {
+    "generated": (),
+    "catalog": ("path",),
+    "binance": ("path", "instrument"),
+    "quantconnect": ("path", "instrument"),
+    "bars_csv": ("path", "bar_type", "timestamp_convention"),
+    "databento": ("path",),
+    "tardis": ("path", "instrument", "content"),
+}
 
 
 class StrategyConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -126,6 +281,8 @@ class BacktestConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=T
     """Everything a :class:`~zq.backtest.node.BacktestNode` run needs.
 
     ``start`` and ``end`` bound the data by ``ts_init`` (inclusive; naive times are UTC).
+    ``base_dir`` is the folder relative data paths are taken from: :func:`load_config`
+    sets it to the config file's folder (None: the working directory).
     """
 
     trader_id: str = "BACKTESTER-001"
@@ -138,6 +295,7 @@ class BacktestConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=T
     risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
     start: datetime | None = None
     end: datetime | None = None
+    base_dir: str | None = None
 
     @property
     def start_ns(self) -> int | None:
@@ -219,15 +377,22 @@ def parse_config(
         config = msgspec.structs.replace(
             config,
             strategies=[_absolute(s, base_dir) for s in config.strategies],
-            data=[
-                msgspec.structs.replace(d, path=str(base_dir / d.path))
-                if d.path is not None and not Path(d.path).is_absolute()
-                else d
-                for d in config.data
-            ],
+            data=[_absolute_paths(d, base_dir) for d in config.data],
+            base_dir=str(base_dir),
         )
     check_config(config, source)
     return config
+
+
+def _absolute_paths(data: DataConfig, base_dir: Path) -> DataConfig:
+    def absolute(path: str) -> str:
+        return path if Path(path).is_absolute() else str(base_dir / path)
+
+    return msgspec.structs.replace(
+        data,
+        path=None if data.path is None else absolute(data.path),
+        paths=None if data.paths is None else [absolute(p) for p in data.paths],
+    )
 
 
 def _absolute(strategy: StrategyConfig, base_dir: Path) -> StrategyConfig:
@@ -279,16 +444,10 @@ def check_config(config: BacktestConfig, source: str = "<config>") -> None:
             raise ConfigError(
                 f"{source}: venues[{i}].leverage = {venue.leverage}: must be positive"
             )
+    for i, instrument in enumerate(config.instruments):
+        _check_instrument(instrument, f"{source}: instruments[{i}]")
     for i, data in enumerate(config.data):
-        if data.count <= 0:
-            raise ConfigError(f"{source}: data[{i}].count = {data.count}: must be positive")
-        if data.kind == "catalog":
-            if data.path is None:
-                raise ConfigError(f"{source}: data[{i}].path: a catalog source needs a path")
-            if not Path(data.path).is_dir():
-                raise ConfigError(
-                    f"{source}: data[{i}].path = {data.path!r}: no catalog folder there"
-                )
+        _check_data(data, f"{source}: data[{i}]")
     for i, strategy in enumerate(config.strategies):
         try:
             cls = resolve_strategy(strategy.path)
@@ -311,6 +470,111 @@ def check_config(config: BacktestConfig, source: str = "<config>") -> None:
     start, end = config.start_ns, config.end_ns
     if start is not None and end is not None and end < start:
         raise ConfigError(f"{source}: end = {config.end}: before start = {config.start}")
+
+
+def _foreign_keys(config: msgspec.Struct, allowed: frozenset[str], what: str, where: str) -> None:
+    # A key set to other than its default that the kind does not take.
+    for field in msgspec.structs.fields(config):
+        name = field.name
+        if name == "kind" or name in allowed:
+            continue
+        value = getattr(config, name)
+        default = (
+            field.default_factory()
+            if field.default_factory is not msgspec.NODEFAULT
+            else field.default
+        )
+        if value != default:
+            keys = ", ".join(sorted(allowed)) or "none"
+            raise ConfigError(f"{where}.{name} = {value!r}: not a key of {what} (its keys: {keys})")
+
+
+def _check_instrument(config: InstrumentConfig, where: str) -> None:
+    what = f"a {config.kind!r} instrument"
+    _foreign_keys(config, INSTRUMENT_KEYS[config.kind], what, where)
+    for name in INSTRUMENT_REQUIRED[config.kind]:
+        if getattr(config, name) is None:
+            raise ConfigError(f"{where}.{name}: {what} needs it")
+    if config.kind == "demo":
+        return
+    from zq.backtest.sources import instrument_from_config
+
+    try:
+        instrument_from_config(config)
+    except _InstrumentKeyError as exc:
+        value = getattr(config, exc.key)
+        raise ConfigError(f"{where}.{exc.key} = {_show(value)}: {exc.reason}") from None
+
+
+class _InstrumentKeyError(ValueError):
+    """An instrument key whose value cannot be used (raised by ``instrument_from_config``)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+def _show(value: object) -> str:
+    return repr(str(value)) if isinstance(value, Decimal | datetime) else repr(value)
+
+
+def _check_data(data: DataConfig, where: str) -> None:
+    what = f"a {data.kind!r} source"
+    _foreign_keys(data, DATA_KEYS[data.kind], what, where)
+    if data.count <= 0:
+        raise ConfigError(f"{where}.count = {data.count}: must be positive")
+    for name in DATA_REQUIRED[data.kind]:
+        if name == "path":
+            if data.path is None and not data.paths:
+                raise ConfigError(f"{where}.path: {what} needs a path (or paths)")
+            if data.path is not None and data.paths is not None:
+                raise ConfigError(f"{where}.paths = {data.paths!r}: give path or paths, not both")
+        elif getattr(data, name) is None:
+            raise ConfigError(f"{where}.{name}: {what} needs it")
+    if data.kind == "catalog":
+        if data.path is not None and not Path(data.path).is_dir():
+            raise ConfigError(f"{where}.path = {data.path!r}: no catalog folder there")
+    elif data.kind != "generated":
+        key = "path" if data.path is not None else "paths"
+        try:
+            files = data.files()
+        except ValueError as exc:
+            raise ConfigError(f"{where}.{key} = {getattr(data, key)!r}: {exc}") from None
+        for file in files:
+            if not file.is_file():
+                raise ConfigError(f"{where}.{key} = {getattr(data, key)!r}: no file {file}")
+    if data.instrument is not None:
+        _check_id(data.instrument, f"{where}.instrument")
+    if data.bar_type is not None:
+        from zq.model.data import BarType
+
+        try:
+            bar_type = BarType.from_str(data.bar_type)
+            bar_type.spec.interval_ns  # noqa: B018 - refuses specifications without a time step
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{where}.bar_type = {data.bar_type!r}: {exc}") from None
+    if data.time_zone is not None:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(data.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{where}.time_zone = {data.time_zone!r}: not an IANA time zone "
+                "(such as 'America/New_York' or 'UTC')"
+            ) from None
+    if data.kind == "quantconnect" and data.content == "deltas":
+        raise ConfigError(f"{where}.content = 'deltas': LEAN tick files hold trades or quotes")
+
+
+def _check_id(text: str, where: str) -> None:
+    from zq.model.identifiers import InstrumentId
+
+    try:
+        InstrumentId(text)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where} = {text!r}: {exc}") from None
 
 
 def parse_balance(text: str) -> tuple[Decimal, str]:
