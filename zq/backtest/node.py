@@ -381,47 +381,37 @@ def _ts_init(datum: Any) -> int:
 
 
 def _instrument(config: InstrumentConfig) -> Instrument:
-    from zq.demo import demo_instrument
+    from zq.backtest.sources import instrument_from_config
 
-    return demo_instrument()
+    return instrument_from_config(config)
 
 
 def _source(
     config: DataConfig, instruments: dict[Any, Instrument], run: BacktestConfig
 ) -> Iterable[Any]:
-    if config.kind == "catalog":
-        return _catalog_data(config, run.start_ns, run.end_ns)
-    return _generated(config, instruments)
+    # Objects for the per-object replay; the array runs are zq.backtest.sources.open_sources.
+    from zq.backtest.sources import open_source, runs_to_objects
+
+    base_dir = run.base_dir or "."
+    return runs_to_objects(open_source(config, instruments, base_dir, run.start_ns, run.end_ns))
 
 
 def _catalog_data(config: DataConfig, start: int | None, end: int | None) -> Iterator[Any]:
-    from zq.data.catalog import ParquetDataCatalog
+    from zq.backtest.sources import open_source, runs_to_objects
 
-    assert config.path is not None  # checked with the config
-    catalog = ParquetDataCatalog(config.path)
-    for series, rows in catalog.stream(config.kinds, config.instruments, start, end):
-        yield from series.to_objects(rows)
+    return runs_to_objects(open_source(config, {}, ".", start, end))
 
 
 def _catalog_instruments(config: DataConfig) -> list[Instrument]:
-    from zq.data.catalog import ParquetDataCatalog
+    from zq.backtest.sources import catalog_instruments
 
-    assert config.path is not None  # checked with the config
-    wanted = None if config.instruments is None else {str(i) for i in config.instruments}
-    return [
-        instrument
-        for instrument in ParquetDataCatalog(config.path).instruments()
-        if wanted is None or str(instrument.id) in wanted
-    ]
+    return catalog_instruments(config)
 
 
 def _generated(config: DataConfig, instruments: dict[Any, Instrument]) -> list[Any]:
-    from zq.demo import demo_instrument, generate_trades
+    from zq.backtest.sources import open_source, runs_to_objects
 
-    instrument = demo_instrument()
-    if instrument.id not in instruments:
-        raise ValueError(f"generated data trades {instrument.id}: add an instrument of kind 'demo'")
-    return list(generate_trades(instrument, config.count, config.seed))
+    return list(runs_to_objects(open_source(config, instruments)))
 
 
 def _queue_model(venue: VenueConfig) -> QueueModel:
