@@ -54,6 +54,7 @@ def write_report(
     statistics: Statistics | None = None,
     title: str = "zq backtest report",
     max_points: int | None = MAX_POINTS,
+    max_fills: int | None = None,
 ) -> Path:
     """Write the HTML report of a run and return its path.
 
@@ -83,7 +84,10 @@ def write_report(
     max_points : int or None, default 20,000
         Thin each line (price, equity, drawdown, position) longer than this with
         :func:`thin`, which keeps every peak and trough; ``None`` draws every point. Statistics
-        always use every point; fills are always all drawn.
+        always use every point.
+    max_fills : int or None, default None
+        Draw at most this many fills per instrument, evenly spaced in fill order (the first
+        and last included), and say so in the panel's title; ``None`` draws every fill.
 
     Returns
     -------
@@ -92,7 +96,9 @@ def write_report(
     """
     if statistics is None:
         statistics = compute_statistics(equity, positions, fills)
-    figure = build_figure(equity, fills, prices, position_size, max_points=max_points)
+    figure = build_figure(
+        equity, fills, prices, position_size, max_points=max_points, max_fills=max_fills
+    )
     chart = figure.to_html(
         full_html=False,
         include_plotlyjs=True,
@@ -193,6 +199,14 @@ def _positions_from_fills(fills: dict[str, Any]) -> dict[str, Any]:
     return sizes
 
 
+def _price_title(instrument: str, drawn: dict[str, Any], total: dict[str, int]) -> str:
+    title = f"Price and fills: {instrument}"
+    group = drawn.get(instrument)
+    if group is not None and len(group) < total[instrument]:
+        title += f" ({len(group):,} of {total[instrument]:,} fills drawn)"
+    return title
+
+
 def thin(series: Any, max_points: int | None) -> Any:
     """Return at most ``max_points`` points of ``series`` that keep its shape.
 
@@ -214,6 +228,16 @@ def thin(series: Any, max_points: int | None) -> Any:
     return series.iloc[np.unique(np.concatenate(keep))]
 
 
+def thin_fills(group: Any, max_fills: int | None) -> Any:
+    """Return at most ``max_fills`` rows of ``group``, evenly spaced, first and last kept."""
+    size = len(group)
+    if max_fills is None or size <= max_fills:
+        return group
+    if max_fills < 2:
+        return group.iloc[:max_fills]
+    return group.iloc[np.unique(np.linspace(0, size - 1, max_fills).round().astype(np.int64))]
+
+
 def build_figure(
     equity: Any,
     fills: Any = None,
@@ -221,10 +245,13 @@ def build_figure(
     position_size: Any = None,
     *,
     max_points: int | None = MAX_POINTS,
+    max_fills: int | None = None,
 ) -> Any:
     """Return the report's plotly figure: one price-and-fills row per instrument, then equity,
     drawdown and position size, on a shared time axis."""
     by_instrument = _fills_by_instrument(fills)
+    drawn_of = {key: len(group) for key, group in by_instrument.items()}
+    by_instrument = {key: thin_fills(group, max_fills) for key, group in by_instrument.items()}
     only = next(iter(by_instrument)) if len(by_instrument) == 1 else None
     price_series = _named(prices, only)
     instruments = list(price_series) + sorted(set(by_instrument) - set(price_series))
@@ -232,7 +259,7 @@ def build_figure(
     if sizes is None:
         sizes = _positions_from_fills(by_instrument)
 
-    titles = [f"Price and fills: {instrument}" for instrument in instruments]
+    titles = [_price_title(instrument, by_instrument, drawn_of) for instrument in instruments]
     titles += ["Equity", "Drawdown"]
     heights = [3.0] * len(instruments) + [2.0, 1.0]
     if sizes:

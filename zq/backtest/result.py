@@ -1,0 +1,605 @@
+"""``BacktestResult``: what a backtest run did, as DataFrames, and the helpers that build it.
+
+The frames are built once, after the run, from the cache, the events the strategies saw and
+the records of the :class:`~zq.backtest.sampler.ResultSampler`. Prices, quantities and money
+become floats here (for statistics and charts); the exact values stay in ``balances``,
+``realized_pnl`` and ``commissions`` (``Money``).
+
+Round trips
+-----------
+A round trip is one life of a position from flat to flat: it opens on the fill that takes the
+position away from zero and closes on the fill that brings it back to zero. Fills in between
+that add to it (scale in) or reduce it without closing it (scale out) belong to it. A fill
+through zero (long 10, sell 15) closes one round trip on the first 10 and opens the next with
+the other 5; its commission is shared between the two in proportion to those quantities.
+With NETTING a position reopens after it went flat, so one position has many round trips;
+with HEDGING each position id has its own.
+
+PnL is the position's own, computed on the **average price** (average cost) method: a
+reduction realizes ``(exit price − average entry price) × quantity``, as
+:class:`~zq.model.position.Position` does. A round trip's ``gross_pnl`` is the change of its
+position's realized PnL (rounded to the currency, as ``Position.realized_pnl``) between the
+round trip's first and last fill, so the round trips of a position add up to exactly its
+realized PnL. ``avg_px_open`` and ``avg_px_close`` are the quantity-weighted prices of the
+fills on each side (the harmonic mean for inverse contracts); when every entry precedes every
+exit, ``gross_pnl == ±(avg_px_close − avg_px_open) × quantity × multiplier``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from typing import Any
+
+import pandas as pd  # type: ignore[import-untyped]
+
+from zq.model.enums import OrderSide
+from zq.model.events import OrderEvent, OrderFilled
+from zq.model.position import (
+    EXACT_CONTEXT,
+    PositionChanged,
+    PositionClosed,
+    PositionEvent,
+    PositionOpened,
+)
+from zq_core.fixed import Money
+
+__all__ = [
+    "ACCOUNT_HISTORY_COLUMNS",
+    "EQUITY_COLUMNS",
+    "FILL_COLUMNS",
+    "ORDER_COLUMNS",
+    "POSITION_COLUMNS",
+    "POSITION_HISTORY_COLUMNS",
+    "PRICE_COLUMNS",
+    "ROUND_TRIP_COLUMNS",
+    "BacktestResult",
+    "SampleRecords",
+    "accounts_frame",
+    "equity_frame",
+    "fills_frame",
+    "orders_frame",
+    "positions_frame",
+    "positions_history_frame",
+    "prices_frame",
+    "round_trips_frame",
+]
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest run did.
+
+    Attributes
+    ----------
+    orders, fills, positions, account_history : pandas.DataFrame
+        One row per order (final state), fill, position (final state) and account change.
+        Prices, quantities and money are floats (for statistics and charts); ids are strings;
+        times are UNIX nanoseconds.
+    balances : dict[str, dict[str, Money]]
+        Final total balance per account id and currency.
+    realized_pnl : dict[str, Money]
+        Gross realized PnL per currency, all positions.
+    commissions : dict[str, Money]
+        Commissions paid per currency, all positions.
+    events : list
+        Every order and position event published to the strategies, in order.
+    data_count : int
+        Data replayed.
+    elapsed_seconds : float
+        Wall time of the replay (build and teardown excluded).
+    start_ns, end_ns : int or None
+        The configured time range.
+    round_trips : pandas.DataFrame
+        One row per round trip, flat to flat (see the module's notes): ``position_id``,
+        ``strategy_id``, ``instrument_id``, ``account_id``, ``side`` (``LONG``/``SHORT``),
+        ``quantity`` (entered), ``peak_qty``, ``avg_px_open``, ``avg_px_close``,
+        ``gross_pnl``, ``fees`` (in the settlement currency), ``net_pnl``, ``currency``,
+        ``ts_opened``, ``ts_closed`` and ``duration_ns`` (both missing while open),
+        ``fill_count``. The last round trip of a position may still be open.
+    equity : pandas.DataFrame
+        Mark-to-market equity sampled over data time: ``ts``, ``account_id``, ``currency``,
+        ``balance``, ``unrealized``, ``equity`` (see :mod:`zq.backtest.sampler`).
+    prices : pandas.DataFrame
+        The mark price of each instrument at the same samples: ``ts``, ``instrument_id``,
+        ``price``.
+    positions_history : pandas.DataFrame
+        Net signed quantity per instrument and strategy at the same samples: ``ts``,
+        ``instrument_id``, ``strategy_id``, ``signed_qty``.
+    sample_interval_ns : int
+        The period of the timer samples (fills and the end of the run are sampled too).
+    """
+
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    positions: pd.DataFrame
+    account_history: pd.DataFrame
+    balances: dict[str, dict[str, Money]]
+    realized_pnl: dict[str, Money]
+    commissions: dict[str, Money]
+    events: list[OrderEvent | PositionEvent] = field(repr=False)
+    data_count: int
+    elapsed_seconds: float
+    start_ns: int | None
+    end_ns: int | None
+    round_trips: pd.DataFrame = field(default_factory=lambda: _empty(ROUND_TRIP_COLUMNS))
+    equity: pd.DataFrame = field(default_factory=lambda: _empty(EQUITY_COLUMNS))
+    prices: pd.DataFrame = field(default_factory=lambda: _empty(PRICE_COLUMNS))
+    positions_history: pd.DataFrame = field(
+        default_factory=lambda: _empty(POSITION_HISTORY_COLUMNS)
+    )
+    sample_interval_ns: int = 60 * 1_000_000_000
+
+    @property
+    def order_count(self) -> int:
+        """Orders the strategies created."""
+        return len(self.orders)
+
+    @property
+    def fill_count(self) -> int:
+        """Fills."""
+        return len(self.fills)
+
+    @property
+    def position_count(self) -> int:
+        """Positions (open and closed)."""
+        return len(self.positions)
+
+    @property
+    def round_trip_count(self) -> int:
+        """Closed round trips."""
+        return int(self.round_trips["ts_closed"].notna().sum())
+
+    @property
+    def events_per_second(self) -> float:
+        """Data replayed per second of wall time."""
+        return self.data_count / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        """Return the result as a few lines of text."""
+        lines = [
+            f"data: {self.data_count:,} events in {self.elapsed_seconds:.3f} s "
+            f"({self.events_per_second:,.0f} events/s)",
+            f"orders: {self.order_count:,}  fills: {self.fill_count:,}  "
+            f"positions: {self.position_count:,}  round trips: {self.round_trip_count:,}",
+        ]
+        for account_id, balances in self.balances.items():
+            text = ", ".join(f"{money.as_decimal()} {code}" for code, money in balances.items())
+            lines.append(f"balance {account_id}: {text}")
+        pnl = ", ".join(f"{m.as_decimal()} {code}" for code, m in self.realized_pnl.items())
+        fees = ", ".join(f"{m.as_decimal()} {code}" for code, m in self.commissions.items())
+        lines.append(f"realized PnL: {pnl or '0'}  commissions: {fees or '0'}")
+        return "\n".join(lines)
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=columns)
+
+
+def _f(value: Any) -> float | None:
+    # Prices, quantities and money become floats at this edge (statistics, charts).
+    if value is None:
+        return None
+    return float(value.as_decimal() if hasattr(value, "as_decimal") else value)
+
+
+# -- orders, fills, positions, accounts ----------------------------------------------------------
+
+ORDER_COLUMNS = [
+    "client_order_id",
+    "venue_order_id",
+    "strategy_id",
+    "instrument_id",
+    "side",
+    "type",
+    "quantity",
+    "price",
+    "time_in_force",
+    "status",
+    "filled_qty",
+    "avg_px",
+    "ts_init",
+]
+
+
+def orders_frame(orders: list[Any]) -> pd.DataFrame:
+    """Return one row per order, in its final state."""
+    rows = [
+        {
+            "client_order_id": str(o.client_order_id),
+            "venue_order_id": None if o.venue_order_id is None else str(o.venue_order_id),
+            "strategy_id": str(o.strategy_id),
+            "instrument_id": str(o.instrument_id),
+            "side": o.side.name,
+            "type": o.order_type.name,
+            "quantity": _f(o.quantity),
+            "price": _f(o.price),
+            "time_in_force": o.time_in_force.name,
+            "status": o.status.name,
+            "filled_qty": _f(o.filled_qty),
+            "avg_px": _f(o.avg_px),
+            "ts_init": o.init.ts_init,
+        }
+        for o in orders
+    ]
+    return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+
+
+FILL_COLUMNS = [
+    "ts_event",
+    "client_order_id",
+    "venue_order_id",
+    "trade_id",
+    "strategy_id",
+    "instrument_id",
+    "account_id",
+    "side",
+    "last_qty",
+    "last_px",
+    "commission",
+    "commission_currency",
+    "liquidity_side",
+]
+
+
+def fills_frame(fills: list[OrderFilled]) -> pd.DataFrame:
+    """Return one row per fill, in the order they happened."""
+    rows = [
+        {
+            "ts_event": f.ts_event,
+            "client_order_id": str(f.client_order_id),
+            "venue_order_id": str(f.venue_order_id),
+            "trade_id": str(f.trade_id),
+            "strategy_id": str(f.strategy_id),
+            "instrument_id": str(f.instrument_id),
+            "account_id": str(f.account_id),
+            "side": f.order_side.name,
+            "last_qty": _f(f.last_qty),
+            "last_px": _f(f.last_px),
+            "commission": _f(f.commission),
+            "commission_currency": f.commission.currency.code,
+            "liquidity_side": f.liquidity_side.name,
+        }
+        for f in fills
+    ]
+    return pd.DataFrame(rows, columns=FILL_COLUMNS)
+
+
+POSITION_COLUMNS = [
+    "position_id",
+    "strategy_id",
+    "instrument_id",
+    "side",
+    "signed_qty",
+    "peak_qty",
+    "avg_px_open",
+    "avg_px_close",
+    "realized_pnl",
+    "currency",
+    "ts_opened",
+    "ts_closed",
+]
+
+
+def positions_frame(positions: list[Any]) -> pd.DataFrame:
+    """Return one row per position, in its final state (its last round trip's fields)."""
+    rows = [
+        {
+            "position_id": str(p.id),
+            "strategy_id": str(p.strategy_id),
+            "instrument_id": str(p.instrument_id),
+            "side": p.side.name,
+            "signed_qty": float(p.signed_qty),
+            "peak_qty": _f(p.peak_qty),
+            "avg_px_open": float(p.avg_px_open),
+            "avg_px_close": _f(p.avg_px_close),
+            "realized_pnl": _f(p.realized_pnl),
+            "currency": p.currency.code,
+            "ts_opened": p.ts_opened,
+            "ts_closed": p.ts_closed,
+        }
+        for p in positions
+    ]
+    return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+
+
+ACCOUNT_HISTORY_COLUMNS = [
+    "ts_event",
+    "account_id",
+    "reason",
+    "currency",
+    "total",
+    "locked",
+    "free",
+    "margin_call",
+]
+
+
+def accounts_frame(accounts: list[Any]) -> pd.DataFrame:
+    """Return one row per account change and currency (the settled balances)."""
+    rows = [
+        {
+            "ts_event": state.ts_event,
+            "account_id": str(state.account_id),
+            "reason": state.reason,
+            "currency": balance.total.currency.code,
+            "total": _f(balance.total),
+            "locked": _f(balance.locked),
+            "free": _f(balance.free),
+            "margin_call": state.margin_call,
+        }
+        for account in accounts
+        for state in account.events
+        for balance in state.balances
+    ]
+    return pd.DataFrame(rows, columns=ACCOUNT_HISTORY_COLUMNS)
+
+
+# -- round trips ---------------------------------------------------------------------------------
+
+ROUND_TRIP_COLUMNS = [
+    "position_id",
+    "strategy_id",
+    "instrument_id",
+    "account_id",
+    "side",
+    "quantity",
+    "peak_qty",
+    "avg_px_open",
+    "avg_px_close",
+    "gross_pnl",
+    "fees",
+    "net_pnl",
+    "currency",
+    "ts_opened",
+    "ts_closed",
+    "duration_ns",
+    "fill_count",
+]
+
+
+class _RoundTrip:
+    """One round trip being built from its position's events (exact decimals)."""
+
+    __slots__ = (
+        "account_id",
+        "currency",
+        "entry_qty",
+        "entry_value",
+        "exit_qty",
+        "exit_value",
+        "fees",
+        "fill_count",
+        "held",
+        "instrument_id",
+        "inverse",
+        "peak",
+        "position_id",
+        "realized_end",
+        "realized_start",
+        "side",
+        "strategy_id",
+        "ts_closed",
+        "ts_opened",
+    )
+
+    def __init__(self, event: PositionOpened, inverse: bool) -> None:
+        self.position_id = str(event.position_id)
+        self.strategy_id = str(event.strategy_id)
+        self.instrument_id = str(event.instrument_id)
+        self.account_id = str(event.account_id)
+        self.side = "LONG" if event.entry is OrderSide.BUY else "SHORT"
+        self.currency = event.currency.code
+        self.inverse = inverse
+        # Realized PnL of the position before this round trip: the round trip's own is
+        # what it adds (a reopened NETTING position keeps its earlier PnL).
+        self.realized_start = event.realized_pnl.as_decimal()
+        self.realized_end = self.realized_start
+        self.entry_qty = self.entry_value = Decimal(0)
+        self.exit_qty = self.exit_value = Decimal(0)
+        self.held = Decimal(0)
+        self.peak = Decimal(0)
+        self.fees = Decimal(0)
+        self.fill_count = 0
+        self.ts_opened = event.ts_event
+        self.ts_closed: int | None = None
+
+    def add(self, event: PositionEvent, fee: Decimal) -> None:
+        qty = event.last_qty.as_decimal()
+        px = event.last_px.as_decimal()
+        value = qty / px if self.inverse else qty * px
+        held = abs(event.signed_qty)
+        if isinstance(event, PositionClosed) or held < self.held:
+            self.exit_qty += qty
+            self.exit_value += value
+        else:
+            self.entry_qty += qty
+            self.entry_value += value
+        self.held = held
+        self.peak = max(self.peak, held)
+        self.fees += fee
+        self.fill_count += 1
+        self.realized_end = event.realized_pnl.as_decimal()
+        if isinstance(event, PositionClosed):
+            self.ts_closed = event.ts_closed
+
+    def _average(self, qty: Decimal, value: Decimal) -> float | None:
+        if qty == 0:
+            return None
+        return float(qty / value if self.inverse else value / qty)
+
+    def row(self) -> dict[str, Any]:
+        gross = self.realized_end - self.realized_start
+        return {
+            "position_id": self.position_id,
+            "strategy_id": self.strategy_id,
+            "instrument_id": self.instrument_id,
+            "account_id": self.account_id,
+            "side": self.side,
+            "quantity": float(self.entry_qty),
+            "peak_qty": float(self.peak),
+            "avg_px_open": self._average(self.entry_qty, self.entry_value),
+            "avg_px_close": self._average(self.exit_qty, self.exit_value),
+            "gross_pnl": float(gross),
+            "fees": float(self.fees),
+            "net_pnl": float(gross - self.fees),
+            "currency": self.currency,
+            "ts_opened": self.ts_opened,
+            "ts_closed": self.ts_closed,
+            "duration_ns": None if self.ts_closed is None else self.ts_closed - self.ts_opened,
+            "fill_count": self.fill_count,
+        }
+
+
+def round_trips_frame(
+    events: Iterable[OrderEvent | PositionEvent], inverse: Iterable[str] = ()
+) -> pd.DataFrame:
+    """Return the round trips of the positions in ``events`` (see the module's notes).
+
+    Parameters
+    ----------
+    events : Iterable
+        Order and position events in the order they were published: each fill
+        (``OrderFilled``) before the position events it caused.
+    inverse : Iterable[str]
+        The ids of the inverse instruments (their average prices are harmonic means).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per round trip (columns :data:`ROUND_TRIP_COLUMNS`), ordered by opening;
+        ``ts_closed`` and ``duration_ns`` are nullable integers (missing while open).
+
+    Raises
+    ------
+    ValueError
+        If a position event names a fill that did not come before it, or a position that
+        was not opened.
+    """
+    inverse_ids = set(inverse)
+    fills: dict[tuple[str, str], OrderFilled] = {}
+    open_trips: dict[str, _RoundTrip] = {}
+    trips: list[_RoundTrip] = []
+    with localcontext(EXACT_CONTEXT):
+        for event in events:
+            if isinstance(event, OrderFilled):
+                fills[(str(event.instrument_id), str(event.trade_id))] = event
+                continue
+            if not isinstance(event, PositionOpened | PositionChanged | PositionClosed):
+                continue
+            fill = fills.get((str(event.instrument_id), str(event.last_trade_id)))
+            if fill is None:
+                raise ValueError(
+                    f"position {event.position_id}: event {type(event).__name__} names trade "
+                    f"{event.last_trade_id}, whose fill was not seen before it"
+                )
+            fee = Decimal(0)
+            if fill.commission.currency.code == event.currency.code:
+                # A fill through zero is split between two round trips: each gets the
+                # commission in proportion to its part of the fill's quantity.
+                fee = (
+                    fill.commission.as_decimal()
+                    * event.last_qty.as_decimal()
+                    / fill.last_qty.as_decimal()
+                )
+            key = str(event.position_id)
+            if isinstance(event, PositionOpened):
+                trip = _RoundTrip(event, str(event.instrument_id) in inverse_ids)
+                open_trips[key] = trip
+                trips.append(trip)
+            else:
+                found = open_trips.get(key)
+                if found is None:
+                    raise ValueError(
+                        f"position {event.position_id}: {type(event).__name__} at "
+                        f"{event.ts_event} without an open round trip"
+                    )
+                trip = found
+            trip.add(event, fee)
+            if isinstance(event, PositionClosed):
+                del open_trips[key]
+    rows = [t.row() for t in trips]
+    frame = pd.DataFrame(rows, columns=ROUND_TRIP_COLUMNS)
+    for column in ("ts_opened", "ts_closed", "duration_ns", "fill_count"):
+        # From the Python ints: through float64 (None makes NaN) nanoseconds lose digits.
+        frame[column] = pd.array([row[column] for row in rows], dtype="Int64")
+    return frame
+
+
+# -- samples ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SampleRecords:
+    """What the sampler recorded, column by column (one list per column)."""
+
+    equity_ts: list[int] = field(default_factory=list)
+    equity_account: list[str] = field(default_factory=list)
+    equity_currency: list[str] = field(default_factory=list)
+    equity_balance: list[float] = field(default_factory=list)
+    equity_unrealized: list[float] = field(default_factory=list)
+    equity_value: list[float] = field(default_factory=list)
+    price_ts: list[int] = field(default_factory=list)
+    price_instrument: list[str] = field(default_factory=list)
+    price_value: list[float] = field(default_factory=list)
+    position_ts: list[int] = field(default_factory=list)
+    position_instrument: list[str] = field(default_factory=list)
+    position_strategy: list[str] = field(default_factory=list)
+    position_qty: list[float] = field(default_factory=list)
+
+
+EQUITY_COLUMNS = ["ts", "account_id", "currency", "balance", "unrealized", "equity"]
+PRICE_COLUMNS = ["ts", "instrument_id", "price"]
+POSITION_HISTORY_COLUMNS = ["ts", "instrument_id", "strategy_id", "signed_qty"]
+
+
+def _last_per_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    # Several samples at one instant (a timer, then fills at the same time; the two events
+    # of a fill through zero): the last one is the state after that instant.
+    frame = frame.drop_duplicates(subset=keys, keep="last")
+    return frame.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def equity_frame(records: SampleRecords) -> pd.DataFrame:
+    """Return the equity samples, one row per time, account and currency."""
+    frame = pd.DataFrame(
+        {
+            "ts": pd.array(records.equity_ts, dtype="int64"),
+            "account_id": records.equity_account,
+            "currency": records.equity_currency,
+            "balance": pd.array(records.equity_balance, dtype="float64"),
+            "unrealized": pd.array(records.equity_unrealized, dtype="float64"),
+            "equity": pd.array(records.equity_value, dtype="float64"),
+        },
+        columns=EQUITY_COLUMNS,
+    )
+    return _last_per_key(frame, ["ts", "account_id", "currency"])
+
+
+def prices_frame(records: SampleRecords) -> pd.DataFrame:
+    """Return the mark-price samples, one row per time and instrument."""
+    frame = pd.DataFrame(
+        {
+            "ts": pd.array(records.price_ts, dtype="int64"),
+            "instrument_id": records.price_instrument,
+            "price": pd.array(records.price_value, dtype="float64"),
+        },
+        columns=PRICE_COLUMNS,
+    )
+    return _last_per_key(frame, ["ts", "instrument_id"])
+
+
+def positions_history_frame(records: SampleRecords) -> pd.DataFrame:
+    """Return the net-position samples, one row per time, instrument and strategy."""
+    frame = pd.DataFrame(
+        {
+            "ts": pd.array(records.position_ts, dtype="int64"),
+            "instrument_id": records.position_instrument,
+            "strategy_id": records.position_strategy,
+            "signed_qty": pd.array(records.position_qty, dtype="float64"),
+        },
+        columns=POSITION_HISTORY_COLUMNS,
+    )
+    return _last_per_key(frame, ["ts", "instrument_id", "strategy_id"])
+
