@@ -11,6 +11,7 @@ __all__ = [
     "BinanceIpBannedError",
     "BinanceProtocolError",
     "BinanceRateLimitError",
+    "BinanceStreamError",
     "BinanceUnknownStatusError",
 ]
 
@@ -73,3 +74,21 @@ class BinanceUnknownStatusError(BinanceError):
 
 class BinanceProtocolError(BinanceError):
     """An answer that does not have the documented shape (bad JSON, a missing field)."""
+
+
+class BinanceStreamError(ValueError):
+    """A WebSocket message that does not have the documented shape.
+
+    Names the stream, the field and the value, as loaders name file, line and field.
+    """
+
+    def __init__(
+        self, stream: str, problem: str, field: str | None = None, value: object = None
+    ) -> None:
+        self.stream = stream
+        self.problem = problem
+        self.field = field
+        self.value = value
+        where = f" field {field}" if field else ""
+        shown = f" (got {value!r})" if value is not None else ""
+        super().__init__(f"stream {stream}{where}: {problem}{shown}")
