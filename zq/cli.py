@@ -20,7 +20,16 @@ def main(argv: list[str] | None = None) -> int:
         "--report",
         help="where to write the HTML report (default: reports/<config name>.html; '' for none)",
     )
+    # --- venue (zq.sandbox, issue 5) ---
+    from zq.sandbox.cli import add_venue_arguments
+
+    add_venue_arguments(commands.add_parser("venue", help="run the local sandbox exchange"))
+    # --- end venue ---
     args = parser.parse_args(argv)
+    if args.command == "venue":  # zq.sandbox
+        from zq.sandbox.cli import run_venue
+
+        return run_venue(args)
     if args.command == "backtest":
         report = args.report
         if report is None:

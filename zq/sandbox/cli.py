@@ -1,0 +1,123 @@
+"""``zq venue``: run the sandbox venue until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+__all__ = ["add_venue_arguments", "parse_faults", "run_venue"]
+
+_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
+
+
+def add_venue_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``zq venue`` options to ``parser``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="port (0: a free one, printed)")
+    parser.add_argument(
+        "--symbols", nargs="+", default=["BTCUSDT"], help="spot symbols traded (BTCUSDT ...)"
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--replay", metavar="FILE", help="replay a Binance spot raw capture")
+    source.add_argument(
+        "--generated", action="store_true", help="a generated random-walk market (the default)"
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="replay speed (0: no waiting)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated market")
+    parser.add_argument(
+        "--faults",
+        default="",
+        help="fault switches, e.g. drop_after=0.1,delay=0.05,delay_seconds=0.5,disconnect_every=5",
+    )
+    parser.add_argument("--api-key", default="sandbox-api-key", help="the account's API key")
+    parser.add_argument("--secret", default="sandbox-secret", help="the account's secret")
+
+
+def parse_faults(text: str) -> dict[str, float]:
+    """Parse ``name=value,name=value`` into switch values (validated by the venue)."""
+    switches: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"fault {item!r} is not name=value")
+        try:
+            switches[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"fault {name.strip()}: {value!r} is not a number") from None
+    return switches
+
+
+def _symbol(name: str) -> tuple[str, str, str]:
+    name = name.upper()
+    for quote in _QUOTES:
+        if name.endswith(quote) and len(name) > len(quote):
+            return name, name[: -len(quote)], quote
+    raise ValueError(f"cannot tell the quote asset of symbol {name!r} (known: {_QUOTES})")
+
+
+def run_venue(args: argparse.Namespace) -> int:
+    """Build the venue from parsed ``zq venue`` options and serve until a signal."""
+    import uvloop
+
+    from zq.sandbox.config import (
+        AccountConfig,
+        FaultConfig,
+        MarketConfig,
+        SymbolConfig,
+        VenueConfig,
+    )
+    from zq.sandbox.faults import FaultInjector
+    from zq.sandbox.server import SandboxVenue
+
+    try:
+        symbols = tuple(
+            SymbolConfig(symbol=s, base_asset=b, quote_asset=q)
+            for s, b, q in (_symbol(name) for name in args.symbols)
+        )
+        balances: dict[str, Decimal] = {}
+        for config in symbols:
+            balances[config.quote_asset] = Decimal("100000")
+            balances.setdefault(config.base_asset, Decimal("10"))
+        faults = FaultInjector(FaultConfig()).update(**parse_faults(args.faults))
+        if args.replay is not None:
+            path = Path(args.replay)
+            if not path.is_file():
+                raise ValueError(f"--replay {path}: no such file")
+            market = MarketConfig(kind="replay", path=path, speed=args.speed)
+        else:
+            market = MarketConfig(kind="generated", seed=args.seed)
+        config = VenueConfig(
+            host=args.host,
+            port=args.port,
+            symbols=symbols,
+            accounts=(AccountConfig(args.api_key, args.secret, balances),),
+            market=market,
+            faults=faults,
+        )
+        venue = SandboxVenue(config)
+    except (ValueError, InvalidOperation) as error:
+        print(f"zq venue: {error}", file=sys.stderr)
+        return 2
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with venue:
+            source = f"replay of {args.replay}" if args.replay else "generated market"
+            print(
+                f"zq venue: listening on {venue.url} (WebSocket {venue.ws_url}); "
+                f"symbols {', '.join(s.symbol for s in symbols)}; {source}; "
+                f"api key {args.api_key}",
+                flush=True,
+            )
+            await stop.wait()
+        print("zq venue: stopped", flush=True)
+
+    uvloop.run(serve())
+    return 0
