@@ -56,6 +56,9 @@ _WEIGHTS: Final = {
 _UNSUPPORTED_TYPES: Final = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 _RESPONSE_TYPES: Final = ("ACK", "RESULT", "FULL")
 _DEFAULT_RECV_WINDOW: Final = 5000
+# What the middleware read of a request: its parameters, and the raw query and body signed.
+_PARAMS: Final = web.RequestKey("zq_sandbox_params", dict[str, str])
+_RAW: Final = web.RequestKey("zq_sandbox_raw", tuple[str, str])
 
 
 def _depth_weight(limit: int) -> int:
@@ -292,8 +295,8 @@ class SandboxVenue:
             body = (await request.read()).decode("utf-8", errors="replace")
         params = dict(parse_qsl(body, keep_blank_values=True))
         params.update(parse_qsl(query, keep_blank_values=True))
-        request["raw"] = (query, body)
-        request["params"] = params
+        request[_RAW] = (query, body)
+        request[_PARAMS] = params
         return params
 
     # --- Parameters -----------------------------------------------------------------------------
@@ -352,10 +355,10 @@ class SandboxVenue:
             )
         if not signed:
             return account
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[_PARAMS]
         signature = self._str(params, "signature")
         timestamp = self._int(params, "timestamp")
-        query, body = request["raw"]
+        query, body = request[_RAW]
         payload = _without_signature(query) + _without_signature(body)
         expected = hmac.new(
             account.config.secret.encode(), payload.encode(), hashlib.sha256
@@ -389,7 +392,7 @@ class SandboxVenue:
         return _json({"serverTime": now_ms()})
 
     async def _exchange_info(self, request: web.Request) -> web.Response:
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[_PARAMS]
         names = list(self.exchange.symbols)
         if params.get("symbol"):
             names = [params["symbol"]]
@@ -488,7 +491,7 @@ class SandboxVenue:
         }
 
     async def _depth(self, request: web.Request) -> web.Response:
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[_PARAMS]
         state = self.exchange.symbol(self._str(params, "symbol"))
         limit = self._int(params, "limit", 100)
         if not 1 <= limit <= 5000:
@@ -509,7 +512,7 @@ class SandboxVenue:
 
     async def _new_order(self, request: web.Request) -> web.Response:
         account = self._authenticate(request)
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[_PARAMS]
         symbol = self._str(params, "symbol")
         self.exchange.symbol(symbol)
         side = self._str(params, "side")
@@ -577,14 +580,14 @@ class SandboxVenue:
 
     async def _query_order(self, request: web.Request) -> web.Response:
         account = self._authenticate(request)
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[_PARAMS]
         symbol = self._str(params, "symbol")
         order_id, client_id = self._order_ids(params)
         return _json(self.exchange.query_order(account, symbol, order_id, client_id).to_json())
 
     async def _cancel_order(self, request: web.Request) -> web.Response:
         account = self._authenticate(request)
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[_PARAMS]
         symbol = self._str(params, "symbol")
         order_id, client_id = self._order_ids(params)
         return _json(
@@ -595,7 +598,7 @@ class SandboxVenue:
 
     async def _open_orders(self, request: web.Request) -> web.Response:
         account = self._authenticate(request)
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[_PARAMS]
         symbol = params.get("symbol") or None
         if symbol is not None:
             self.exchange.symbol(symbol)
@@ -603,12 +606,12 @@ class SandboxVenue:
 
     async def _cancel_open_orders(self, request: web.Request) -> web.Response:
         account = self._authenticate(request)
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[_PARAMS]
         return _json(self.exchange.cancel_open_orders(account, self._str(params, "symbol")))
 
     async def _my_trades(self, request: web.Request) -> web.Response:
         account = self._authenticate(request)
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[_PARAMS]
         symbol = self._str(params, "symbol")
         limit = self._int(params, "limit", 500)
         if not 1 <= limit <= 1000:
@@ -634,14 +637,14 @@ class SandboxVenue:
 
     async def _keep_alive(self, request: web.Request) -> web.Response:
         account = self._authenticate(request, signed=False)
-        key = self._str(request["params"], "listenKey")
+        key = self._str(request[_PARAMS], "listenKey")
         if not self.hub.keep_alive(key, account.api_key):
             raise BinanceError(errors.INVALID_LISTEN_KEY, "This listenKey does not exist.")
         return _json({})
 
     async def _close_listen_key(self, request: web.Request) -> web.Response:
         account = self._authenticate(request, signed=False)
-        key = self._str(request["params"], "listenKey")
+        key = self._str(request[_PARAMS], "listenKey")
         if not await self.hub.close_listen_key(key, account.api_key):
             raise BinanceError(errors.INVALID_LISTEN_KEY, "This listenKey does not exist.")
         return _json({})
