@@ -1,0 +1,196 @@
+"""The REST client against the sandbox venue over loopback: signed requests, the order
+endpoints, time sync, rate-limit headers, 429/418 back-off and typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+
+import pytest
+
+from zq.adapters.binance import (
+    BinanceCredentials,
+    BinanceError,
+    BinanceHttpClient,
+    BinanceIpBannedError,
+    BinanceRateLimitError,
+    BinanceUnknownStatusError,
+    RateLimitKind,
+)
+from zq.adapters.binance.instruments import parse_exchange_info
+from zq.adapters.binance.limits import wall_time_ms
+from zq.sandbox import SandboxVenue
+
+from .conftest import API_KEY, SECRET, SYMBOL, manual_config
+
+
+@pytest.mark.asyncio
+async def test_time_sync_on_loopback_gives_a_small_offset(http):
+    # Same machine, same clock: the offset is the rounding of the midpoint estimate.
+    assert abs(http.time_offset_ms) <= 50
+    assert abs(await http.server_time() - wall_time_ms()) <= 50
+
+
+@pytest.mark.asyncio
+async def test_exchange_info_maps_onto_instruments(http):
+    info = await http.exchange_info([SYMBOL])
+    (pair,) = parse_exchange_info(info, "SANDBOX")
+    assert str(pair.id) == "BTCUSDT.SANDBOX"
+    # The sandbox's defaults (zq.sandbox.config.SymbolConfig): tick 0.01, step 0.00001.
+    assert pair.price_precision == 2 and pair.size_precision == 5
+    assert str(pair.min_notional) == "5.00000000 USDT"
+
+
+@pytest.mark.asyncio
+async def test_order_lifecycle_by_client_order_id(venue, http):
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    placed = await http.new_order(
+        SYMBOL, "BUY", "LIMIT", quantity=Decimal("0.5"), price="99.50", time_in_force="GTC",
+        client_order_id="zq-1",
+    )
+    assert placed.client_order_id == "zq-1" and placed.status == "NEW"
+    assert http.limiter.used(RateLimitKind.ORDERS, 10_000) == 1
+
+    queried = await http.query_order(SYMBOL, client_order_id="zq-1")
+    assert queried.order_id == placed.order_id and queried.orig_qty is not None
+    assert Decimal(queried.orig_qty) == Decimal("0.5")
+    assert [o.client_order_id for o in await http.open_orders(SYMBOL)] == ["zq-1"]
+
+    canceled = await http.cancel_order(SYMBOL, client_order_id="zq-1")
+    assert canceled.status == "CANCELED"
+    assert await http.open_orders(SYMBOL) == []
+
+    with pytest.raises(BinanceError) as info:
+        await http.query_order(SYMBOL, client_order_id="never-sent")
+    assert info.value.code == -2013
+    assert info.value.endpoint == "GET /api/v3/order"
+    assert info.value.status == 400
+
+
+@pytest.mark.asyncio
+async def test_a_taker_order_fills_and_shows_in_my_trades_and_balances(venue, http):
+    venue.set_levels(SYMBOL, asks=[(Decimal("100.00"), Decimal("2"))], bids=[(Decimal("99.00"), Decimal("1"))])
+    placed = await http.new_order(SYMBOL, "BUY", "MARKET", quantity="0.1", client_order_id="zq-m", response_type="FULL")
+    assert placed.status == "FILLED"
+    assert sum(Decimal(f.qty) for f in placed.fills) == Decimal("0.1")
+    trades = await http.my_trades(SYMBOL)
+    assert [Decimal(t.qty) for t in trades] == [Decimal("0.1")]
+    assert trades[0].order_id == placed.order_id and trades[0].is_buyer
+    account = await http.account()
+    btc = next(b for b in account.balances if b.asset == "BTC")
+    # 1 BTC at the start, bought 0.1, less the 0.1% commission taken in BTC: 1.0999.
+    assert Decimal(btc.free) + Decimal(btc.locked) == Decimal("1") + Decimal("0.1") - Decimal("0.1") * Decimal("0.001")
+
+
+@pytest.mark.asyncio
+async def test_weight_header_corrects_the_local_count(venue, http):
+    await http.depth(SYMBOL, 5000)  # weight 250
+    used = http.limiter.used(RateLimitKind.REQUEST_WEIGHT, 60_000)
+    assert used >= 250
+    assert used == venue.limiter.used_weight("127.0.0.1")
+
+
+@pytest.mark.asyncio
+async def test_a_wrong_secret_is_refused_with_binances_code(venue):
+    async with BinanceHttpClient(venue.url, BinanceCredentials(API_KEY, "wrong-secret")) as client:
+        with pytest.raises(BinanceError) as info:
+            await client.account()
+    assert info.value.code == -1022
+    assert "wrong-secret" not in str(info.value)
+
+
+@pytest.mark.asyncio
+async def test_a_clock_far_off_is_resynced_on_1021_and_the_request_retried(http):
+    http.time_offset_ms = -120_000  # as if the local clock ran two minutes fast
+    syncs = http.time_syncs
+    account = await http.account()
+    assert account.balances
+    assert http.time_syncs == syncs + 1
+    assert abs(http.time_offset_ms) <= 50
+
+
+@pytest.mark.asyncio
+async def test_429_holds_requests_for_retry_after_then_succeeds(venue, http):
+    venue.faults.update(rate_limit=1.0)
+    before = wall_time_ms()
+
+    http.max_retries = 2
+    # The first request meets the 429 (Retry-After: 1); clear the fault while it waits.
+    task = asyncio.create_task(http.server_time())
+    await asyncio.sleep(0.2)
+    venue.faults.update(rate_limit=0.0)
+    assert await task > 0
+    assert wall_time_ms() - before >= 1000  # it waited Retry-After before retrying
+    assert http.limiter.stats.blocks >= 1
+    assert venue.faults.counts["rate_limited"] >= 1
+
+
+@pytest.mark.asyncio
+async def test_429_beyond_the_retries_raises_a_rate_limit_error(venue, http):
+    venue.faults.update(rate_limit=1.0)
+    http.max_retries = 0
+    with pytest.raises(BinanceRateLimitError) as info:
+        await http.server_time()
+    assert info.value.status == 429 and info.value.code == -1003
+    assert info.value.retry_after == 1
+
+
+@pytest.mark.asyncio
+async def test_418_ban_raises_and_holds_every_request():
+    config = manual_config(weight_limit=10, ban_after=2, ban_seconds=30)
+    async with (
+        SandboxVenue(config) as venue,
+        BinanceHttpClient(venue.url, max_retries=0) as client,
+    ):
+        # The local limiter does not know the venue's small limit: the venue refuses.
+        statuses = []
+        with pytest.raises(BinanceIpBannedError) as info:
+            for _ in range(20):
+                try:
+                    await client.server_time()
+                except BinanceRateLimitError as error:
+                    if isinstance(error, BinanceIpBannedError):
+                        raise
+                    statuses.append(error.status)
+                    client.limiter._blocked_until_ms = 0  # ask again at once, to get banned
+        assert statuses and set(statuses) == {429}
+        assert info.value.status == 418
+        assert info.value.retry_after > 0
+        assert client.limiter.blocked_until_ms > wall_time_ms() + 10_000
+        assert client.limiter.wait_ms(1) > 10_000
+
+
+@pytest.mark.asyncio
+async def test_a_dropped_response_on_an_order_is_an_unknown_status(venue, http):
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    venue.faults.update(drop_after=1.0)
+    with pytest.raises(BinanceUnknownStatusError) as info:
+        await http.new_order(SYMBOL, "BUY", "LIMIT", quantity="0.1", price="99", time_in_force="GTC", client_order_id="zq-lost")
+    assert info.value.endpoint == "POST /api/v3/order"
+    assert "signature" not in str(info.value)
+    venue.faults.update(drop_after=0.0)
+    # The order was placed before the answer was lost: ask the venue by client order id.
+    found = await http.query_order(SYMBOL, client_order_id="zq-lost")
+    assert found.status == "NEW"
+
+
+@pytest.mark.asyncio
+async def test_listen_key_create_keepalive_close(http):
+    key = await http.create_listen_key()
+    assert len(key) >= 32
+    await http.keepalive_listen_key(key)
+    await http.close_listen_key(key)
+    with pytest.raises(BinanceError) as info:
+        await http.keepalive_listen_key(key)
+    assert info.value.code == -1125
+
+
+@pytest.mark.asyncio
+async def test_the_secret_never_reaches_the_logs(venue, caplog):
+    with caplog.at_level(logging.DEBUG):
+        async with BinanceHttpClient(venue.url, BinanceCredentials(API_KEY, SECRET)) as client:
+            await client.sync_time()
+            await client.account()
+            logging.getLogger("test").info("client %r", client)
+    assert SECRET not in caplog.text
