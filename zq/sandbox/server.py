@@ -237,7 +237,9 @@ class SandboxVenue:
                 last_disconnect = now
             elif now - last_disconnect >= every:
                 last_disconnect = now
-                self.faults.counts["disconnects"] += await self.hub.disconnect_all()
+                # Counted before closing: a client may see the close before it completes.
+                self.faults.counts["disconnects"] += len(self.hub.connections)
+                await self.hub.disconnect_all()
 
     # --- Middleware: faults, weights, errors ----------------------------------------------------
 
