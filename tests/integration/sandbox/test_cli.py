@@ -1,0 +1,49 @@
+"""``zq venue`` as a process: it prints where it listens, serves, and stops on SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+
+import aiohttp
+import pytest
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_zq_venue_serves_a_generated_market_until_sigint(session: aiohttp.ClientSession):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "zq", "venue", "--port", "0", "--generated", "--faults", "duplicate=0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        assert match, line
+        base = match.group(1)
+        async with session.get(f"{base}/api/v3/ping") as response:
+            assert (response.status, await response.json()) == (200, {})
+        ws_url = base.replace("http", "ws") + "/ws/btcusdt@bookTicker"
+        async with session.ws_connect(ws_url) as ws:
+            first = (await ws.receive_json(timeout=10))["u"]
+            second = (await ws.receive_json(timeout=10))["u"]
+        assert second > first  # the generated market moves
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 0
+    rest = (await process.stdout.read()).decode()
+    assert "stopped" in rest
+
+
+async def test_zq_venue_refuses_an_unknown_fault_switch():
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "zq", "venue", "--faults", "explode=1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert b"explode" in stderr
