@@ -145,8 +145,10 @@ class DepthSync:
 
     @property
     def in_sync(self) -> bool:
-        """Whether the book downstream is complete and current."""
-        return self._sync.phase is SyncPhase.SYNCED
+        """Whether the book downstream is complete: a snapshot was applied and no gap found
+        since (the next diff may still reveal one; ``phase`` says whether a diff has
+        confirmed the chain)."""
+        return self._sync.phase is not SyncPhase.WAITING_FOR_SNAPSHOT
 
     # -- input -----------------------------------------------------------------------------
 

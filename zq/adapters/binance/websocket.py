@@ -48,10 +48,11 @@ _SUBSCRIBE_TIMEOUT_S: Final = 10.0
 
 
 class _Envelope(msgspec.Struct):
+    # msgspec.Raw cannot be in a union: an empty Raw stands for an absent field.
     stream: str | None = None
-    data: msgspec.Raw | None = None
+    data: msgspec.Raw = msgspec.Raw()
     id: int | None = None
-    result: msgspec.Raw | None = None
+    result: msgspec.Raw = msgspec.Raw()
     error: dict[str, object] | None = None
 
 
@@ -237,8 +238,9 @@ class BinanceWebSocketClient:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
-            await ws.send_bytes(
-                msgspec.json.encode({"method": method, "params": params, "id": request_id})
+            # A text frame: Binance's stream servers read requests from text frames only.
+            await ws.send_str(
+                msgspec.json.encode({"method": method, "params": params, "id": request_id}).decode()
             )
             await asyncio.wait_for(future, _SUBSCRIBE_TIMEOUT_S)
         except (ConnectionError, aiohttp.ClientError):
@@ -320,7 +322,7 @@ class BinanceWebSocketClient:
             except (msgspec.DecodeError, msgspec.ValidationError):
                 _log.warning("ignoring a message that is not JSON: %r", payload[:200])
                 continue
-            if envelope.stream is not None and envelope.data is not None:
+            if envelope.stream is not None and len(envelope.data):
                 self._dispatch(envelope.stream, bytes(envelope.data), ts_init)
             elif envelope.id is not None:
                 self._answer(envelope)
