@@ -374,6 +374,7 @@ def parse_config(
     except msgspec.ValidationError as exc:
         raise _convert_error(source, raw, exc) from None
     if base_dir is not None:
+        base_dir = base_dir.resolve()
         config = msgspec.structs.replace(
             config,
             strategies=[_absolute(s, base_dir) for s in config.strategies],
@@ -503,6 +504,8 @@ def _check_instrument(config: InstrumentConfig, where: str) -> None:
         instrument_from_config(config)
     except _InstrumentKeyError as exc:
         value = getattr(config, exc.key)
+        if value is None:
+            raise ConfigError(f"{where}.{exc.key}: {exc.reason}") from None
         raise ConfigError(f"{where}.{exc.key} = {_show(value)}: {exc.reason}") from None
 
 
