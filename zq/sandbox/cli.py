@@ -79,9 +79,9 @@ def run_venue(args: argparse.Namespace) -> int:
             for s, b, q in (_symbol(name) for name in args.symbols)
         )
         balances: dict[str, Decimal] = {}
-        for config in symbols:
-            balances[config.quote_asset] = Decimal("100000")
-            balances.setdefault(config.base_asset, Decimal("10"))
+        for symbol in symbols:
+            balances[symbol.quote_asset] = Decimal("100000")
+            balances.setdefault(symbol.base_asset, Decimal("10"))
         faults = FaultInjector(FaultConfig()).update(**parse_faults(args.faults))
         if args.replay is not None:
             path = Path(args.replay)
