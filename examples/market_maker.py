@@ -12,11 +12,12 @@ order per side is live, so the position can never exceed ``max_position``.
 Run it (a backtest of ``configs/market_maker.toml`` on the Binance USD-M BTCUSDT capture, or
 on a generated L2 market when the capture is not there)::
 
-    python examples/market_maker.py [path/to/btcusdt_20240808.gz | --generated]
+    python examples/market_maker.py [path/to/capture.gz | --generated]
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
 import random
@@ -27,13 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
 from zq.common.clock import TimeEvent
-from zq.model.currency import Currency
+from zq.data.arrays import DELTA_DTYPE, TRADE_DTYPE, deltas_to_objects, trades_to_objects
 from zq.model.data import BookFlags, OrderBookDelta, OrderBookDepth, TradeTick
-from zq.model.enums import AggressorSide, AssetClass, BookAction, OrderSide
-from zq.model.identifiers import InstrumentId, TradeId
-from zq.model.instruments import CryptoPerpetual
+from zq.model.enums import BookAction, OrderSide
+from zq.model.identifiers import InstrumentId
+from zq.model.instruments import Instrument
 from zq.model.orders import Order
 from zq.strategy import Strategy
 from zq_core.fixed import Price, Quantity
@@ -186,146 +189,134 @@ class MarketMaker(Strategy[MarketMakerParams]):
 # -- the instrument and the data -----------------------------------------------------------
 
 
-def btcusdt_perpetual() -> CryptoPerpetual:
-    """Return Binance USD-M BTCUSDT: tick 0.10, lot 0.001, maker 0.02 %, taker 0.05 %.
-
-    The capture writes prices with two decimals (``61800.20``), so the tick is ``0.10`` at
-    price precision 2.
-    """
-    return CryptoPerpetual(
-        id=InstrumentId("BTCUSDT.BINANCE"),
-        raw_symbol="BTCUSDT",
-        asset_class=AssetClass.CRYPTOCURRENCY,
-        quote_currency=Currency.from_str("USDT"),
-        base_currency=Currency.from_str("BTC"),
-        price_increment=Price.from_str("0.10"),
-        size_increment=Quantity.from_str("0.001"),
-        maker_fee=Decimal("0.0002"),
-        taker_fee=Decimal("0.0005"),
-        margin_init=Decimal("0.01"),
-        margin_maint=Decimal("0.005"),
-    )
-
-
-def capture_data(path: Path, instrument_id: InstrumentId) -> list[OrderBookDelta | TradeTick]:
+def capture_data(path: Path, instrument: Instrument) -> list[OrderBookDelta | TradeTick]:
     """Return the capture's book deltas and trades (an L2 venue is fed no quotes)."""
     from zq.data.loaders.binance import BinanceCaptureLoader
 
-    loader = BinanceCaptureLoader(path, price_precision=2, size_precision=3)
+    loader = BinanceCaptureLoader(
+        path,
+        price_precision=instrument.price_precision,
+        size_precision=instrument.size_precision,
+    )
     return [
         datum
-        for datum in loader.objects(instrument_id)
+        for datum in loader.objects(instrument.id)
         if isinstance(datum, OrderBookDelta | TradeTick)
     ]
 
 
-def generate_l2_market(
-    instrument_id: InstrumentId,
+def generate_l2_arrays(
     events: int,
     seed: int = 7,
     *,
     levels: int = 20,
     start_ns: int = 1_723_161_600_000_000_000,
     price_ticks: int = 600_000,
-) -> Iterator[OrderBookDelta | TradeTick]:
-    """Yield a seeded random L2 market (prices at precision 2, tick 0.10; sizes at 3).
+) -> tuple[npt.NDArray[np.void], npt.NDArray[np.void]]:
+    """Return a seeded random L2 market as ``DELTA_DTYPE`` and ``TRADE_DTYPE`` arrays.
 
-    A snapshot of ``levels`` levels a side, then ``events`` venue events about 1 ms apart:
-    size updates of a level near the top (most), trades at the best bid or ask followed by
-    the level's new size, and one-tick moves of the spread (the top level emptied on one
-    side, a new level on the other). Every delta is its own venue event (flagged LAST).
-    The book is never crossed.
+    Prices are raw at precision 2 on a tick of 0.10 (``price_ticks`` is the first best bid,
+    in ticks), sizes raw at precision 3. A snapshot of ``levels`` levels a side comes
+    first, then ``events`` changes: size changes of a level near the top (85 %), trades at
+    the best bid or ask followed by the level's new size (5 %), and one-tick moves of the
+    price (a new best level inside a two-tick spread, or the best level on the side the
+    price leaves emptied). Changes come in venue messages of about 10, 1 to 19 ms apart,
+    whose last delta is flagged LAST; a trade is a message of its own. The book is never
+    crossed.
     """
     rng = random.Random(seed)
     tick = 10  # raw at precision 2
     bids = {price_ticks - i: rng.randint(1, 2_000) for i in range(levels)}
     asks = {price_ticks + 1 + i: rng.randint(1, 2_000) for i in range(levels)}
     ts = start_ns
-    sequence = 0
-    last = int(BookFlags.LAST)
-
-    def delta(side: OrderSide, price: int, size: int) -> OrderBookDelta:
-        nonlocal sequence
-        sequence += 1
-        action = BookAction.UPDATE if size else BookAction.DELETE
-        return OrderBookDelta(
-            instrument_id,
-            action,
-            side,
-            Price.from_raw(price * tick, 2),
-            Quantity.from_raw(size, 3),
-            0,
-            last,
-            sequence,
-            ts,
-            ts,
-        )
-
+    deltas: list[tuple[int, int, int, int]] = []  # ts, side, price (ticks), size
+    trades: list[tuple[int, int, int, int]] = []  # ts, aggressor, price (ticks), size
+    buy, sell = int(OrderSide.BUY), int(OrderSide.SELL)
     for price, size in sorted(bids.items()):
-        yield delta(OrderSide.BUY, price, size)
+        deltas.append((ts, buy, price, size))
     for price, size in sorted(asks.items()):
-        yield delta(OrderSide.SELL, price, size)
-    trade_id = 0
+        deltas.append((ts, sell, price, size))
     for _ in range(events):
-        ts += rng.randint(200_000, 1_800_000)
+        if rng.random() < 0.1:  # a new venue message; about 10 changes per message
+            ts += rng.randint(1_000_000, 19_000_000)
         best_bid, best_ask = max(bids), min(asks)
         draw = rng.random()
-        if draw < 0.70:  # a level near the top changes size
-            side = OrderSide.BUY if rng.random() < 0.5 else OrderSide.SELL
-            book = bids if side is OrderSide.BUY else asks
+        if draw < 0.85:  # a level near the top changes size
+            side = buy if rng.random() < 0.5 else sell
+            book = bids if side == buy else asks
             depth = min(int(rng.expovariate(0.5)), levels - 1)
-            price = best_bid - depth if side is OrderSide.BUY else best_ask + depth
-            size = max(1, book.get(price, 0) + rng.randint(-300, 300))
-            book[price] = size
-            yield delta(side, price, size)
+            price = best_bid - depth if side == buy else best_ask + depth
+            book[price] = max(1, book.get(price, 0) + rng.randint(-300, 300))
+            deltas.append((ts, side, price, book[price]))
         elif draw < 0.90:  # a trade takes part of the best level
             buyer = rng.random() < 0.5
-            side = OrderSide.SELL if buyer else OrderSide.BUY
-            book = asks if buyer else bids
-            price = best_ask if buyer else best_bid
+            side, book, price = (sell, asks, best_ask) if buyer else (buy, bids, best_bid)
             size = rng.randint(1, book[price])
-            trade_id += 1
-            yield TradeTick(
-                instrument_id,
-                Price.from_raw(price * tick, 2),
-                Quantity.from_raw(size, 3),
-                AggressorSide.BUYER if buyer else AggressorSide.SELLER,
-                TradeId(str(trade_id)),
-                ts,
-                ts,
-            )
+            ts += 1  # the trade, then the level's new size in a message of its own
+            trades.append((ts, buy if buyer else sell, price, size))
             ts += 1
             left = book[price] - size
             if left:
                 book[price] = left
             else:
                 del book[price]
-            yield delta(side, price, left)
-            if not book:  # refill an emptied side one tick away
+            deltas.append((ts, side, price, left))
+            if not book:  # refill an emptied side one tick further away
                 price = price + 1 if buyer else price - 1
                 book[price] = rng.randint(1, 2_000)
-                yield delta(side, price, book[price])
+                deltas.append((ts, side, price, book[price]))
         else:  # the price moves one tick
             up = rng.random() < 0.5
             if best_ask - best_bid > 1:  # a new best level inside the spread
-                side, book, price = (
-                    (OrderSide.BUY, bids, best_bid + 1)
-                    if up
-                    else (OrderSide.SELL, asks, best_ask - 1)
-                )
+                side, book, price = (buy, bids, best_bid + 1) if up else (sell, asks, best_ask - 1)
                 book[price] = rng.randint(1, 2_000)
-                yield delta(side, price, book[price])
+                deltas.append((ts, side, price, book[price]))
                 if len(book) > levels:
-                    far = min(book) if side is OrderSide.BUY else max(book)
+                    far = min(book) if side == buy else max(book)
                     del book[far]
-                    yield delta(side, far, 0)
+                    deltas.append((ts, side, far, 0))
             else:  # the best level the price moves away from empties
-                side, book, price = (
-                    (OrderSide.SELL, asks, best_ask) if up else (OrderSide.BUY, bids, best_bid)
-                )
+                side, book, price = (sell, asks, best_ask) if up else (buy, bids, best_bid)
                 if len(book) > 1:
                     del book[price]
-                    yield delta(side, price, 0)
+                    deltas.append((ts, side, price, 0))
+    delta_rows = np.zeros(len(deltas), dtype=DELTA_DTYPE)
+    if deltas:
+        stamps, sides, prices, sizes = (
+            np.array(c, dtype=np.int64) for c in zip(*deltas, strict=True)
+        )
+        delta_rows["ts_event"] = delta_rows["ts_init"] = stamps
+        delta_rows["side"] = sides
+        delta_rows["price"] = prices * tick
+        delta_rows["size"] = sizes
+        delta_rows["action"] = np.where(sizes > 0, int(BookAction.UPDATE), int(BookAction.DELETE))
+        # The last delta of each message (the next one is later) is flagged LAST.
+        last = np.append(stamps[1:] != stamps[:-1], True)
+        delta_rows["flags"] = np.where(last, int(BookFlags.LAST), 0)
+        delta_rows["sequence"] = np.arange(1, len(deltas) + 1)
+    trade_rows = np.zeros(len(trades), dtype=TRADE_DTYPE)
+    if trades:
+        stamps, aggressors, prices, sizes = (
+            np.array(c, dtype=np.int64) for c in zip(*trades, strict=True)
+        )
+        trade_rows["ts_event"] = trade_rows["ts_init"] = stamps
+        trade_rows["aggressor_side"] = aggressors
+        trade_rows["price"] = prices * tick
+        trade_rows["size"] = sizes
+        trade_rows["trade_id"] = np.arange(1, len(trades) + 1)
+    return delta_rows, trade_rows
+
+
+def generate_l2_market(
+    instrument_id: InstrumentId, events: int, seed: int = 7
+) -> Iterator[OrderBookDelta | TradeTick]:
+    """Yield the market of :func:`generate_l2_arrays` as objects, in ``ts_init`` order."""
+    deltas, trades = generate_l2_arrays(events, seed)
+    yield from heapq.merge(
+        deltas_to_objects(deltas, instrument_id, 2, 3),
+        trades_to_objects(trades, instrument_id, 2, 3),
+        key=lambda datum: datum.ts_init,
+    )
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -340,24 +331,29 @@ def capture_path(argument: str | None = None) -> Path | None:
     return path if path.is_file() else None
 
 
-def main(argv: list[str] | None = None, *, generated_events: int = 100_000) -> Any:
-    """Backtest the example config on the capture (or a generated market) and print it."""
+def main(source: str | None = None, *, generated_events: int = 100_000) -> Any:
+    """Backtest the example config and print the result; return it.
+
+    ``source`` is a capture file, ``"--generated"`` for a generated L2 market, or None for
+    the shared data's capture when it is there (else a generated market).
+    """
     from zq.backtest import BacktestNode, load_config
 
-    args = sys.argv[1:] if argv is None else argv
     config = load_config(CONFIG)
-    instrument = btcusdt_perpetual()
-    path = None if args[:1] == ["--generated"] else capture_path(args[0] if args else None)
+    (instrument,) = BacktestNode(config).instruments()
+    path = None if source == "--generated" else capture_path(source)
     if path is not None:
         print(f"replaying {path}")
-        data: list[Any] = capture_data(path, instrument.id)
+        data: list[Any] = capture_data(path, instrument)
     else:
         print(f"no capture found: replaying a generated L2 market of {generated_events:,} events")
         data = list(generate_l2_market(instrument.id, generated_events))
-    result = BacktestNode(config, data=data, instruments=[instrument]).run()
+    result = BacktestNode(config, data=data).run()
     print(result.summary())
     return result
 
 
 if __name__ == "__main__":
-    main()
+    # Only arguments of this script count: run by a test runner (runpy), argv is the runner's.
+    mine = [a for a in sys.argv[1:] if a == "--generated" or a.endswith((".gz", ".txt"))]
+    main(mine[0] if mine else None)

@@ -78,8 +78,9 @@ CAPTURE = Path("binance") / "usdm" / "btcusdt_20240808.gz"
 # The example's strategy class and helpers (loaded the way a config loads a strategy file).
 MarketMaker: Any = resolve_strategy(f"{EXAMPLE}:MarketMaker")
 _example = __import__("sys").modules[MarketMaker.__module__]
-btcusdt_perpetual = _example.btcusdt_perpetual
 capture_data = _example.capture_data
+# BTCUSDT.BINANCE, the config's perpetual: tick 0.10 at precision 2, lot 0.001, maker 0.02 %.
+(PERPETUAL,) = BacktestNode(load_config(CONFIG)).instruments()
 
 BUY, SELL = int(OrderSide.BUY), int(OrderSide.SELL)
 
@@ -428,9 +429,8 @@ def run(market_data: Path) -> Run:
     # The class the node will build (this file, loaded as a strategy file): clear its journal.
     recording = resolve_strategy(strategy.path)
     recording.journal = journal = []
-    instrument = btcusdt_perpetual()
-    data = capture_data(market_data / CAPTURE, instrument.id)
-    result = BacktestNode(config, data=data, instruments=[instrument]).run()
+    data = capture_data(market_data / CAPTURE, PERPETUAL)
+    result = BacktestNode(config, data=data).run()
     latency = config.venues[0].latency
     params = msgspec.convert(strategy.params, _example.MarketMakerParams, strict=False)
     cancel_ns = latency.entry_ns if latency.cancel_ns is None else latency.cancel_ns
@@ -590,8 +590,6 @@ def test_fills_are_maker_within_max_position_at_prices_the_market_reached(run: R
 # ---------------------------------------------------------------------------------------------
 # The two queue rules by hand, on a tiny L2 market
 # ---------------------------------------------------------------------------------------------
-
-PERPETUAL = btcusdt_perpetual()
 
 
 def tiny_market() -> list[OrderBookDelta | TradeTick]:
