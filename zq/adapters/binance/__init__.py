@@ -2,34 +2,87 @@
 rate limiter, instruments from ``exchangeInfo``, the market-data WebSocket with order-book
 sync, and the user data stream.
 
-Exports the clients and their typed answers; see ``docs/live/binance-adapter.md``.
+Exports the clients, their typed answers and errors; see ``docs/live/binance-adapter.md``.
 """
 
 from zq.adapters.binance.credentials import BinanceCredentials, CredentialsError
+from zq.adapters.binance.depth import DepthSync
 from zq.adapters.binance.errors import (
     BinanceError,
     BinanceIpBannedError,
     BinanceProtocolError,
     BinanceRateLimitError,
+    BinanceStreamError,
     BinanceUnknownStatusError,
 )
 from zq.adapters.binance.http import BinanceHttpClient, Security
+from zq.adapters.binance.instruments import (
+    BINANCE_VENUE,
+    BinanceInstrumentError,
+    parse_exchange_info,
+    parse_symbol,
+)
 from zq.adapters.binance.limits import RateLimit, RateLimiter, RateLimitKind
+from zq.adapters.binance.market_data import BinanceMarketDataClient
+from zq.adapters.binance.parsing import MarketDataParser, market_size_precision
+from zq.adapters.binance.schemas import (
+    Account,
+    AccountBalance,
+    AccountTrade,
+    DepthSnapshot,
+    OrderFill,
+    OrderResponse,
+)
 from zq.adapters.binance.signing import Signer, encode_params
+from zq.adapters.binance.user_stream import (
+    AccountPosition,
+    BalanceUpdate,
+    BinanceUserStream,
+    ExecutionReport,
+    ListenKeyExpired,
+    UnknownUserEvent,
+    UserEvent,
+    parse_user_event,
+)
+from zq.adapters.binance.websocket import BinanceWebSocketClient
 
 __all__ = [
+    "BINANCE_VENUE",
+    "Account",
+    "AccountBalance",
+    "AccountPosition",
+    "AccountTrade",
+    "BalanceUpdate",
     "BinanceCredentials",
     "BinanceError",
     "BinanceHttpClient",
+    "BinanceInstrumentError",
     "BinanceIpBannedError",
+    "BinanceMarketDataClient",
     "BinanceProtocolError",
     "BinanceRateLimitError",
+    "BinanceStreamError",
     "BinanceUnknownStatusError",
+    "BinanceUserStream",
+    "BinanceWebSocketClient",
     "CredentialsError",
+    "DepthSnapshot",
+    "DepthSync",
+    "ExecutionReport",
+    "ListenKeyExpired",
+    "MarketDataParser",
+    "OrderFill",
+    "OrderResponse",
     "RateLimit",
     "RateLimitKind",
     "RateLimiter",
     "Security",
     "Signer",
+    "UnknownUserEvent",
+    "UserEvent",
     "encode_params",
+    "market_size_precision",
+    "parse_exchange_info",
+    "parse_symbol",
+    "parse_user_event",
 ]
