@@ -19,6 +19,7 @@ from zq.model.enums import OrderSide
 from zq.model.identifiers import InstrumentId
 from zq.strategy import Strategy
 from zq_core.fixed import Quantity
+from zq_core.indicators import ExponentialMovingAverage
 
 
 class EmaCrossParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -44,9 +45,8 @@ class EmaCross(Strategy[EmaCrossParams]):
             params or EmaCrossParams(), strategy_id=strategy_id, order_id_tag=order_id_tag
         )
         self.instrument_id = InstrumentId(self.params.instrument_id)
-        self.fast: float | None = None
-        self.slow: float | None = None
-        self.trades = 0
+        self.fast = ExponentialMovingAverage(self.params.fast)
+        self.slow = ExponentialMovingAverage(self.params.slow)
         self.signal = 0  # 1 above, -1 below, 0 before the first signal
         self.flips = 0
 
@@ -59,20 +59,15 @@ class EmaCross(Strategy[EmaCrossParams]):
 
     def on_trade(self, trade: TradeTick) -> None:
         price = trade.price.as_double()
-        params = self.params
-        if self.fast is None or self.slow is None:
-            self.fast = self.slow = price
-        else:
-            self.fast += 2.0 / (params.fast + 1) * (price - self.fast)
-            self.slow += 2.0 / (params.slow + 1) * (price - self.slow)
-        self.trades += 1
-        if self.trades < params.slow or self.fast == self.slow:
-            return  # warming up, or no side
-        signal = 1 if self.fast > self.slow else -1
+        fast = self.fast.update(price)
+        slow = self.slow.update(price)
+        if fast == slow or not self.slow.initialized:
+            return  # no side, or warming up
+        signal = 1 if fast > slow else -1
         if signal == self.signal:
             return
         self.signal = signal
-        target = params.trade_size * signal
+        target = self.params.trade_size * signal
         current = self.portfolio.net_position(self.instrument_id, self.id)
         delta = target - current
         if delta == 0:

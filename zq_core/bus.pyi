@@ -96,6 +96,10 @@ class MessageBus:
     @property
     def resolutions(self) -> int: ...
     @property
+    def version(self) -> int:
+        """Bumped by every subscribe and unsubscribe."""
+        ...
+    @property
     def pending_requests(self) -> int: ...
 
     # Publish / subscribe.

@@ -353,6 +353,7 @@ cdef class MessageBus:
                         f"(priority {existing.priority})"
                     )
         self._sequence += 1
+        self.version += 1
         cdef Subscription subscription = Subscription.__new__(Subscription)
         subscription.pattern = pattern
         subscription.handler = handler
@@ -414,6 +415,7 @@ cdef class MessageBus:
         if not same_pattern:
             del self._by_pattern[pattern]
         subscription.active = False
+        self.version += 1
 
         cdef tuple cached
         cdef list updates

@@ -12,3 +12,8 @@ cdef class CacheCore:
     cdef readonly dict _bars             # BarType -> latest Bar
     cdef readonly dict _venue_order_ids  # ClientOrderId -> VenueOrderId
     cdef readonly dict _client_order_ids  # VenueOrderId -> ClientOrderId
+    # Latest data not made into objects yet (a backtest replay skips the objects nobody
+    # listens to): key -> an object whose latest() makes the datum, on first read.
+    cdef readonly dict _stale_quotes
+    cdef readonly dict _stale_trades
+    cdef readonly dict _stale_bars

@@ -8,6 +8,9 @@ class CacheCore:
     _quotes: dict[Any, Any]
     _trades: dict[Any, Any]
     _bars: dict[Any, Any]
+    _stale_quotes: dict[Any, Any]
+    _stale_trades: dict[Any, Any]
+    _stale_bars: dict[Any, Any]
     _venue_order_ids: dict[Any, Any]
     _client_order_ids: dict[Any, Any]
     def order(self, client_order_id: Any, /) -> Any: ...

@@ -19,6 +19,9 @@ cdef class CacheCore:
         self._bars = {}
         self._venue_order_ids = {}
         self._client_order_ids = {}
+        self._stale_quotes = {}
+        self._stale_trades = {}
+        self._stale_bars = {}
 
     def order(self, client_order_id):
         """Return the order with ``client_order_id``, or None."""
@@ -38,14 +41,26 @@ cdef class CacheCore:
 
     def quote(self, instrument_id):
         """Return the latest quote of ``instrument_id``, or None."""
+        if self._stale_quotes:
+            stale = self._stale_quotes.pop(instrument_id, None)
+            if stale is not None:
+                self._quotes[instrument_id] = stale.latest()
         return self._quotes.get(instrument_id)
 
     def trade(self, instrument_id):
         """Return the latest trade of ``instrument_id``, or None."""
+        if self._stale_trades:
+            stale = self._stale_trades.pop(instrument_id, None)
+            if stale is not None:
+                self._trades[instrument_id] = stale.latest()
         return self._trades.get(instrument_id)
 
     def bar(self, bar_type):
         """Return the latest bar of ``bar_type``, or None."""
+        if self._stale_bars:
+            stale = self._stale_bars.pop(bar_type, None)
+            if stale is not None:
+                self._bars[bar_type] = stale.latest()
         return self._bars.get(bar_type)
 
     def venue_order_id(self, client_order_id):

@@ -59,6 +59,18 @@ cdef class MatchingCore:
     cdef dict _by_id
     cdef list _reports
 
+    # --- Market data, C entry points of the apply_* methods (the replay loop calls these)
+    cdef int apply_quote_c(
+        self, int64_t bid, int64_t bid_size, int64_t ask, int64_t ask_size, int64_t ts
+    ) except -1
+    cdef int apply_delta_c(
+        self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts
+    ) except -1
+    cdef int apply_trade_c(self, int64_t price, int64_t size, int aggressor, int64_t ts) except -1
+    cdef int apply_bar_c(
+        self, int64_t open, int64_t high, int64_t low, int64_t close, int64_t volume,
+        int64_t ts,
+    ) except -1
     # --- Market view
     cdef int64_t _level_size(self, int book_side, int64_t price) except -1
     cdef int64_t _available(self, int book_side, int64_t price) except -1

@@ -225,23 +225,37 @@ cdef class MatchingCore:
         self, int64_t bid, int64_t bid_size, int64_t ask, int64_t ask_size, int64_t ts
     ):
         """Replace the top of an L1 book with a quote, then match."""
+        self.apply_quote_c(bid, bid_size, ask, ask_size, ts)
+
+    cdef int apply_quote_c(
+        self, int64_t bid, int64_t bid_size, int64_t ask, int64_t ask_size, int64_t ts
+    ) except -1:
         cdef SimOrder order
         if self.book_type != BOOK_L1:
             raise ValueError("quotes feed an L1 matching core only")
         self._expire(ts)
         self._from_trades = False
         (<L1Book>self.book).apply_quote(bid, bid_size, ask, ask_size, ts)
-        self._consumed.clear()
+        if self._consumed:
+            self._consumed.clear()
+        if not self._orders:
+            return 0
         for order in self._orders:
             if order.triggered and order.has_price:
                 self._refresh_queue(order, 0, 0, ts)
         self._market_touched(ts)
+        return 0
 
     def apply_delta(
         self, int action, int side, int64_t price, int64_t size, uint64_t order_id=0,
         int64_t ts=0,
     ):
         """Apply one book delta (L2 or L3 core), then match."""
+        self.apply_delta_c(action, side, price, size, order_id, ts)
+
+    cdef int apply_delta_c(
+        self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts
+    ) except -1:
         cdef SimOrder order
         if self.book_type == BOOK_L1:
             raise ValueError("deltas feed an L2 or L3 matching core; quote an L1 core")
@@ -252,7 +266,7 @@ cdef class MatchingCore:
         elif self._consumed:
             self._consumed.pop(level_key(side, price), None)
         if not self._orders:
-            return
+            return 0
         # On L3 a queue refresh can fill (and close) an order: walk a copy there.
         orders = list(self._orders) if self.book_type == BOOK_L3 else self._orders
         for order in orders:
@@ -262,6 +276,7 @@ cdef class MatchingCore:
             ):
                 self._refresh_queue(order, order_id if action == ACTION_FILL else 0, size, ts)
         self._market_touched(ts)
+        return 0
 
     def apply_deltas(self, deltas):
         """Apply a DELTA_DTYPE array row by row (each row matches, at its ``ts_init``).
@@ -282,8 +297,11 @@ cdef class MatchingCore:
 
     def apply_trade(self, int64_t price, int64_t size, int aggressor=0, int64_t ts=0):
         """Record a trade (aggressor 1 buyer, 2 seller, 0 unknown), then match."""
+        self.apply_trade_c(price, size, aggressor, ts)
+
+    cdef int apply_trade_c(self, int64_t price, int64_t size, int aggressor, int64_t ts) except -1:
         self._expire(ts)
-        self._trade(price, size, aggressor, ts)
+        return self._trade(price, size, aggressor, ts)
 
     def apply_bar(
         self, int64_t open, int64_t high, int64_t low, int64_t close, int64_t volume,
@@ -293,6 +311,12 @@ cdef class MatchingCore:
 
         The remainder of ``volume // 4`` goes to the close.
         """
+        self.apply_bar_c(open, high, low, close, volume, ts)
+
+    cdef int apply_bar_c(
+        self, int64_t open, int64_t high, int64_t low, int64_t close, int64_t volume,
+        int64_t ts,
+    ) except -1:
         cdef int64_t quarter = volume // 4
         if self.book_type != BOOK_L1:
             raise ValueError("bars feed an L1 matching core only")
@@ -307,6 +331,7 @@ cdef class MatchingCore:
         self._trade(points[1], quarter, 0, ts)
         self._trade(points[2], quarter, 0, ts)
         self._trade(points[3], volume - 3 * quarter, 0, ts)
+        return 0
 
     def submit(
         self, uint64_t order_id, int side, int order_type, int time_in_force,
@@ -742,7 +767,10 @@ cdef class MatchingCore:
         self._last_trade = price
         if self._from_trades:
             (<L1Book>self.book).apply_quote(price, size, price, size, ts)
-            self._consumed.clear()
+            if self._consumed:
+                self._consumed.clear()
+        if not self._orders:
+            return 0
         for order in list(self._orders):
             if not order.is_open or not (order.triggered and order.has_price) or left <= 0:
                 continue

@@ -164,6 +164,10 @@ class SimulatedExchange:
         """Return the matching core of an instrument."""
         return self._cores[instrument_id]
 
+    def cores(self) -> list[MatchingCore]:
+        """Return the matching cores, one per instrument, in the order they were added."""
+        return list(self._cores.values())
+
     # --- Market data ----------------------------------------------------------------------------
 
     def process_quote(self, quote: QuoteTick) -> None:

@@ -7,24 +7,21 @@ the data merged by ``ts_init``; and disposes of everything before returning a
 :class:`BacktestResult`. Nothing is kept between runs, so two runs of one config give the
 same event log.
 
-For each datum, in order:
+The replay loop is compiled (``zq_core.replay``). For each datum, in order:
 
 1. the clock advances to its ``ts_init`` (timers due at or before it fire first);
-2. the venue's exchange processes it (resting orders match on the new market, and in-flight
-   commands and events due by then are delivered);
-3. the DataEngine processes it (cache, then the strategies' callbacks).
+2. the venue's exchange processes it (in-flight commands and events due by then are
+   delivered, then resting orders match on the new market);
+3. the DataEngine processes it (cache, then the strategies' callbacks). A datum nobody
+   subscribed to is not made into an object: the cache makes its latest one on demand.
 """
 
 from __future__ import annotations
 
-import heapq
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
-
-import pandas as pd  # type: ignore[import-untyped]
 
 from zq.backtest.client import BacktestExecutionClient
 from zq.backtest.config import (
@@ -46,6 +43,22 @@ from zq.backtest.models import (
     ProbabilisticQueueModel,
     QueueModel,
 )
+from zq.backtest.progress import NO_PROGRESS, progress_bar
+from zq.backtest.replay import Resolver, object_runs
+from zq.backtest.result import (
+    BacktestResult,
+    SampleRecords,
+    accounts_frame,
+    equity_frame,
+    fills_frame,
+    orders_frame,
+    positions_frame,
+    positions_history_frame,
+    prices_frame,
+    round_trips_frame,
+)
+from zq.backtest.sampler import DEFAULT_SAMPLE_INTERVAL_NS, ResultSampler
+from zq.backtest.sources import open_sources
 from zq.common import topics
 from zq.common.clock import TestClock
 from zq.data.client import ReplayDataClient
@@ -53,7 +66,6 @@ from zq.data.engine import DataEngine
 from zq.execution import ExecutionEngine
 from zq.kernel import Kernel, KernelConfig
 from zq.model.currency import Currency
-from zq.model.data import Bar, OrderBookDelta, QuoteTick, TradeTick
 from zq.model.enums import BookType, OmsType
 from zq.model.events import OrderEvent, OrderFilled
 from zq.model.identifiers import AccountId, Venue
@@ -64,91 +76,9 @@ from zq.portfolio.account import Account, CashAccount, MarginAccount
 from zq.risk import RiskEngine
 from zq.strategy import Strategy
 from zq_core.fixed import Money
+from zq_core.replay import ReplayLoop
 
 __all__ = ["BacktestNode", "BacktestResult"]
-
-
-@dataclass
-class BacktestResult:
-    """What a backtest run did.
-
-    Attributes
-    ----------
-    orders, fills, positions, account_history : pandas.DataFrame
-        One row per order (final state), fill, position (final state) and account change.
-        Prices, quantities and money are floats (for statistics and charts); ids are strings;
-        times are UNIX nanoseconds.
-    balances : dict[str, dict[str, Money]]
-        Final total balance per account id and currency.
-    realized_pnl : dict[str, Money]
-        Gross realized PnL per currency, all positions.
-    commissions : dict[str, Money]
-        Commissions paid per currency, all positions.
-    events : list
-        Every order and position event published to the strategies, in order.
-    data_count : int
-        Data replayed.
-    elapsed_seconds : float
-        Wall time of the replay (build and teardown excluded).
-    """
-
-    orders: pd.DataFrame
-    fills: pd.DataFrame
-    positions: pd.DataFrame
-    account_history: pd.DataFrame
-    balances: dict[str, dict[str, Money]]
-    realized_pnl: dict[str, Money]
-    commissions: dict[str, Money]
-    events: list[OrderEvent | PositionEvent] = field(repr=False)
-    data_count: int
-    elapsed_seconds: float
-    start_ns: int | None
-    end_ns: int | None
-
-    @property
-    def order_count(self) -> int:
-        """Orders the strategies created."""
-        return len(self.orders)
-
-    @property
-    def fill_count(self) -> int:
-        """Fills."""
-        return len(self.fills)
-
-    @property
-    def position_count(self) -> int:
-        """Positions (open and closed)."""
-        return len(self.positions)
-
-    @property
-    def events_per_second(self) -> float:
-        """Data replayed per second of wall time."""
-        return self.data_count / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
-
-    def summary(self) -> str:
-        """Return the result as a few lines of text."""
-        lines = [
-            f"data: {self.data_count:,} events in {self.elapsed_seconds:.3f} s "
-            f"({self.events_per_second:,.0f} events/s)",
-            f"orders: {self.order_count:,}  fills: {self.fill_count:,}  "
-            f"positions: {self.position_count:,}",
-        ]
-        for account_id, balances in self.balances.items():
-            text = ", ".join(f"{money.as_decimal()} {code}" for code, money in balances.items())
-            lines.append(f"balance {account_id}: {text}")
-        pnl = ", ".join(f"{m.as_decimal()} {code}" for code, m in self.realized_pnl.items())
-        fees = ", ".join(f"{m.as_decimal()} {code}" for code, m in self.commissions.items())
-        lines.append(f"realized PnL: {pnl or '0'}  commissions: {fees or '0'}")
-        return "\n".join(lines)
-
-
-_ExchangeHandler = Callable[[SimulatedExchange, Any], None]
-_EXCHANGE_HANDLERS: dict[type, tuple[_ExchangeHandler, Callable[[Any], Any]]] = {
-    TradeTick: (SimulatedExchange.process_trade, lambda d: d.instrument_id),
-    QuoteTick: (SimulatedExchange.process_quote, lambda d: d.instrument_id),
-    OrderBookDelta: (SimulatedExchange.process_delta, lambda d: d.instrument_id),
-    Bar: (SimulatedExchange.process_bar, lambda d: d.bar_type.instrument_id),
-}
 
 
 class BacktestNode:
@@ -175,6 +105,9 @@ class BacktestNode:
         config: BacktestConfig,
         data: Iterable[Any] | None = None,
         instruments: Iterable[Instrument] | None = None,
+        *,
+        sample_interval_ns: int = DEFAULT_SAMPLE_INTERVAL_NS,
+        progress: bool = False,
     ) -> None:
         from zq.backtest.config import check_config
 
@@ -183,6 +116,9 @@ class BacktestNode:
         self._data: list[Any] = sorted(data or (), key=_ts_init)
         self._instruments: list[Instrument] = list(instruments or ())
         self.kernel: Kernel | None = None
+        self.sample_interval_ns = sample_interval_ns
+        self.progress = progress
+        self._sampler: ResultSampler | None = None
         self.strategies: list[Strategy[Any]] = []
 
     # -- building --------------------------------------------------------------------------
@@ -248,26 +184,21 @@ class BacktestNode:
         for strategy in self.strategies:
             strategy.register(kernel.trader_id, clock, bus, cache, portfolio)
             kernel.add_component(strategy)
+        # Result sampling (zq.backtest.sampler): equity, marks and positions on a data-time
+        # timer and at each fill; nothing per datum. Its records go to _result.
+        ids = [strategy.id for strategy in self.strategies]
+        self._sampler = ResultSampler(clock, bus, cache, exchanges, ids, self.sample_interval_ns)
+        kernel.add_component(self._sampler)
         return kernel, data_engine, exchanges
 
-    def _stream(self) -> Iterator[Any]:
+    def _sources(self) -> list[Iterable[tuple[Any, Any]]]:
+        # Each source yields (series, rows) runs in ts_init order; the loop merges them.
         instruments = {i.id: i for i in self.instruments()}
-        sources: list[Iterable[Any]] = [
-            _source(c, instruments, self.config) for c in self.config.data
-        ]
-        if self._data:
-            sources.append(self._data)
-        stream: Iterable[Any] = (
-            sources[0] if len(sources) == 1 else heapq.merge(*sources, key=_ts_init)
-        )
         start, end = self.config.start_ns, self.config.end_ns
-        for datum in stream:
-            ts = datum.ts_init
-            if start is not None and ts < start:
-                continue
-            if end is not None and ts > end:
-                break
-            yield datum
+        sources: list[Iterable[tuple[Any, Any]]] = list(open_sources(self.config, instruments))
+        if self._data:
+            sources.append(object_runs(self._data, instruments, start, end))
+        return sources
 
     # -- running ---------------------------------------------------------------------------
 
@@ -287,16 +218,19 @@ class BacktestNode:
         for strategy in self.strategies:
             kernel.bus.subscribe(topics.order_events(strategy.id), events.append)
             kernel.bus.subscribe(topics.position_events(strategy.id), events.append)
-        stream = self._stream()
-        first = next(stream, None)
+        instruments = {i.id: i for i in self.instruments()}
+        resolver = Resolver(data_engine, exchanges, instruments)
+        bar = progress_bar(self.progress, self.config.start_ns, self.config.end_ns)
+        loop = ReplayLoop(clock, kernel.bus, resolver, None if bar is NO_PROGRESS else bar)
         count = 0
         started = time.perf_counter()
         try:
+            first = loop.open(self._sources())
             if first is not None:
-                clock.set_time(first.ts_init)
+                clock.set_time(first)
             kernel.start()
-            if first is not None:
-                count = self._replay(first, stream, clock, data_engine, exchanges)
+            count = loop.run()
+            bar.close()
             elapsed = time.perf_counter() - started
             kernel.stop()
             return self._result(kernel, events, count, elapsed)
@@ -304,38 +238,6 @@ class BacktestNode:
             kernel.dispose()
             self.kernel = None
             self.strategies = []
-
-    @staticmethod
-    def _replay(
-        first: Any,
-        stream: Iterator[Any],
-        clock: TestClock,
-        data_engine: DataEngine,
-        exchanges: dict[Venue, SimulatedExchange],
-    ) -> int:
-        advance = clock.advance_time
-        process = data_engine.process
-        handlers = _EXCHANGE_HANDLERS
-        # The exchange of each instrument id seen, resolved once (None: no venue).
-        exchange_of: dict[Any, SimulatedExchange | None] = {}
-        count = 0
-        datum = first
-        while datum is not None:
-            advance(datum.ts_init)
-            handler = handlers.get(type(datum))
-            if handler is not None:
-                method, instrument_of = handler
-                instrument_id = instrument_of(datum)
-                try:
-                    exchange = exchange_of[instrument_id]
-                except KeyError:
-                    exchange = exchange_of[instrument_id] = exchanges.get(instrument_id.venue)
-                if exchange is not None:
-                    method(exchange, datum)
-            process(datum)
-            count += 1
-            datum = next(stream, None)
-        return count
 
     def _result(
         self,
@@ -357,11 +259,18 @@ class BacktestNode:
             for fee_code, money in position.commissions.items():
                 fees[fee_code] = fees.get(fee_code, Decimal(0)) + money.as_decimal()
                 currencies.setdefault(fee_code, money.currency)
+        # The sampler's last sample is the state at the end of the run (after the stop).
+        sampler, self._sampler = self._sampler, None
+        records = SampleRecords()
+        if sampler is not None:
+            sampler.sample(kernel.clock.timestamp_ns())
+            records = sampler.records
+        inverse = [str(i.id) for i in cache.instruments() if i.is_inverse]
         return BacktestResult(
-            orders=_orders_frame(cache.orders()),
-            fills=_fills_frame([e for e in events if isinstance(e, OrderFilled)]),
-            positions=_positions_frame(positions),
-            account_history=_accounts_frame(accounts),
+            orders=orders_frame(cache.orders()),
+            fills=fills_frame([e for e in events if isinstance(e, OrderFilled)]),
+            positions=positions_frame(positions),
+            account_history=accounts_frame(accounts),
             balances={str(a.id): {c.code: a.balance(c) for c in a.currencies()} for a in accounts},
             realized_pnl={c: Money(v, currencies[c]) for c, v in realized.items()},
             commissions={c: Money(v, currencies[c]) for c, v in fees.items()},
@@ -370,6 +279,11 @@ class BacktestNode:
             elapsed_seconds=elapsed,
             start_ns=self.config.start_ns,
             end_ns=self.config.end_ns,
+            round_trips=round_trips_frame(events, inverse),
+            equity=equity_frame(records),
+            prices=prices_frame(records),
+            positions_history=positions_history_frame(records),
+            sample_interval_ns=self.sample_interval_ns,
         )
 
 
@@ -447,156 +361,3 @@ def _strategy(config: StrategyConfig) -> Strategy[Any]:
     strategy = cls(**kwargs)
     assert isinstance(strategy, Strategy)
     return strategy
-
-
-def _f(value: Any) -> float | None:
-    # Prices, quantities and money become floats at this edge (statistics, charts).
-    if value is None:
-        return None
-    return float(value.as_decimal() if hasattr(value, "as_decimal") else value)
-
-
-def _orders_frame(orders: list[Any]) -> pd.DataFrame:
-    rows = [
-        {
-            "client_order_id": str(o.client_order_id),
-            "venue_order_id": None if o.venue_order_id is None else str(o.venue_order_id),
-            "strategy_id": str(o.strategy_id),
-            "instrument_id": str(o.instrument_id),
-            "side": o.side.name,
-            "type": o.order_type.name,
-            "quantity": _f(o.quantity),
-            "price": _f(o.price),
-            "time_in_force": o.time_in_force.name,
-            "status": o.status.name,
-            "filled_qty": _f(o.filled_qty),
-            "avg_px": _f(o.avg_px),
-            "ts_init": o.init.ts_init,
-        }
-        for o in orders
-    ]
-    return pd.DataFrame(rows, columns=_ORDER_COLUMNS)
-
-
-_ORDER_COLUMNS = [
-    "client_order_id",
-    "venue_order_id",
-    "strategy_id",
-    "instrument_id",
-    "side",
-    "type",
-    "quantity",
-    "price",
-    "time_in_force",
-    "status",
-    "filled_qty",
-    "avg_px",
-    "ts_init",
-]
-
-
-def _fills_frame(fills: list[OrderFilled]) -> pd.DataFrame:
-    rows = [
-        {
-            "ts_event": f.ts_event,
-            "client_order_id": str(f.client_order_id),
-            "venue_order_id": str(f.venue_order_id),
-            "trade_id": str(f.trade_id),
-            "strategy_id": str(f.strategy_id),
-            "instrument_id": str(f.instrument_id),
-            "account_id": str(f.account_id),
-            "side": f.order_side.name,
-            "last_qty": _f(f.last_qty),
-            "last_px": _f(f.last_px),
-            "commission": _f(f.commission),
-            "commission_currency": f.commission.currency.code,
-            "liquidity_side": f.liquidity_side.name,
-        }
-        for f in fills
-    ]
-    return pd.DataFrame(rows, columns=_FILL_COLUMNS)
-
-
-_FILL_COLUMNS = [
-    "ts_event",
-    "client_order_id",
-    "venue_order_id",
-    "trade_id",
-    "strategy_id",
-    "instrument_id",
-    "account_id",
-    "side",
-    "last_qty",
-    "last_px",
-    "commission",
-    "commission_currency",
-    "liquidity_side",
-]
-
-
-def _positions_frame(positions: list[Any]) -> pd.DataFrame:
-    rows = [
-        {
-            "position_id": str(p.id),
-            "strategy_id": str(p.strategy_id),
-            "instrument_id": str(p.instrument_id),
-            "side": p.side.name,
-            "signed_qty": float(p.signed_qty),
-            "peak_qty": _f(p.peak_qty),
-            "avg_px_open": float(p.avg_px_open),
-            "avg_px_close": _f(p.avg_px_close),
-            "realized_pnl": _f(p.realized_pnl),
-            "currency": p.currency.code,
-            "ts_opened": p.ts_opened,
-            "ts_closed": p.ts_closed,
-        }
-        for p in positions
-    ]
-    return pd.DataFrame(rows, columns=_POSITION_COLUMNS)
-
-
-_POSITION_COLUMNS = [
-    "position_id",
-    "strategy_id",
-    "instrument_id",
-    "side",
-    "signed_qty",
-    "peak_qty",
-    "avg_px_open",
-    "avg_px_close",
-    "realized_pnl",
-    "currency",
-    "ts_opened",
-    "ts_closed",
-]
-
-
-def _accounts_frame(accounts: list[Account]) -> pd.DataFrame:
-    rows = [
-        {
-            "ts_event": state.ts_event,
-            "account_id": str(state.account_id),
-            "reason": state.reason,
-            "currency": balance.total.currency.code,
-            "total": _f(balance.total),
-            "locked": _f(balance.locked),
-            "free": _f(balance.free),
-            "margin_call": state.margin_call,
-        }
-        for account in accounts
-        for state in account.events
-        for balance in state.balances
-    ]
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "ts_event",
-            "account_id",
-            "reason",
-            "currency",
-            "total",
-            "locked",
-            "free",
-            "margin_call",
-        ],
-    )

@@ -164,6 +164,9 @@ class Cache(CacheCore):
             self._quotes,
             self._trades,
             self._bars,
+            self._stale_quotes,
+            self._stale_trades,
+            self._stale_bars,
             self._venue_order_ids,
             self._client_order_ids,
         ):
@@ -399,14 +402,20 @@ class Cache(CacheCore):
     def add_quote(self, quote: QuoteTick) -> None:
         """Record the latest quote of its instrument."""
         self._quotes[quote.instrument_id] = quote
+        if self._stale_quotes:
+            self._stale_quotes.pop(quote.instrument_id, None)
 
     def add_trade(self, trade: TradeTick) -> None:
         """Record the latest trade of its instrument."""
         self._trades[trade.instrument_id] = trade
+        if self._stale_trades:
+            self._stale_trades.pop(trade.instrument_id, None)
 
     def add_bar(self, bar: Bar) -> None:
         """Record the latest bar of its bar type."""
         self._bars[bar.bar_type] = bar
+        if self._stale_bars:
+            self._stale_bars.pop(bar.bar_type, None)
 
     # -- integrity -------------------------------------------------------------------------
 

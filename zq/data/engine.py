@@ -81,6 +81,7 @@ from zq.model.enums import AggregationSource, BookAction, BookType, PriceType
 from zq.model.identifiers import InstrumentId, Venue
 from zq.model.instruments import Instrument
 from zq_core.book import L1Book, L2Book, L3Book
+from zq_core.book_base import OrderBook as OrderBookBase
 from zq_core.bus import MessageBus, Request
 from zq_core.fixed import Price, Quantity
 
@@ -250,6 +251,8 @@ class DataEngine(Component):
         bus.register(ENDPOINT_DATA_PROCESS, self.process)
 
     def _init_state(self) -> None:
+        #: Bumped by every subscribe and unsubscribe command (see ``replay_route``).
+        self.replay_version = 0
         self._held: dict[Subscribe, None] = {}
         self._streams: dict[_Stream, _StreamState] = {}
         # Bar aggregation: who holds each internal bar type, its aggregator, by instrument.
@@ -357,6 +360,7 @@ class DataEngine(Component):
         NotImplementedError
             If the client does not serve the stream.
         """
+        self.replay_version += 1
         if isinstance(command, Unsubscribe):
             counterpart = _COUNTERPARTS[type(command)]
             subscription = counterpart(**msgspec.structs.asdict(command))
@@ -717,6 +721,66 @@ class DataEngine(Component):
         if book is not None and instrument_id in self._tops:
             last = array[-1]
             self._publish_tops(instrument_id, book, int(last["ts_event"]), int(last["ts_init"]))
+
+    def replay_route(
+        self, kind: str, key: InstrumentId | BarType, price_precision: int, size_precision: int
+    ) -> tuple[Any, Callable[[Any], None] | None, dict[Any, Any] | None, str | None,
+               dict[Any, Any] | None]:
+        """Say how a backtest replay loop should hand this engine a series' rows.
+
+        ``kind`` is ``"deltas"``, ``"quotes"``, ``"trades"`` or ``"bars"``; ``key`` the
+        instrument id (the bar type for bars). Returns ``(book, handler, latest, topic,
+        stale)``:
+
+        - ``book``: a compiled book the loop applies delta rows to itself (nobody listens to
+          the deltas, the instrument has a book at the rows' precisions), else None;
+        - ``handler``: a callable taking each datum object and doing everything ``process``
+          does (aggregators, books with listeners, top-of-book snapshots), else None;
+        - ``latest`` and ``topic``: without a handler, the loop stores each datum object in
+          ``latest[key]`` (the cache's map) and publishes it on ``topic``; None when nobody
+          listens;
+        - ``stale``: when nobody listens, the cache's map of latest data to make on demand.
+
+        The answer holds until ``replay_version`` or the bus's subscriptions change.
+        """
+        cache = self.cache
+        if kind == "deltas":
+            assert isinstance(key, InstrumentId)
+            book = self._books.get(key)
+            if self.bus.has_subscribers(topics.book_deltas(key)) or key in self._tops:
+                return None, self._handle_delta, None, None, None
+            if book is None and key in self._book_types:
+                book = self._new_book(key, price_precision, size_precision)
+            if book is None:
+                return None, None, None, None, None
+            if (
+                not isinstance(book, OrderBookBase)
+                or book.price_precision != price_precision
+                or book.size_precision != size_precision
+            ):
+                return None, self._handle_delta, None, None, None
+            self._books_fed.add(key)
+            return book, None, None, None, None
+        if kind == "bars":
+            assert isinstance(key, BarType)
+            topic = topics.bars(key)
+            if self.bus.has_subscribers(topic):
+                return None, None, cache._bars, topic, None
+            return None, None, None, None, cache._stale_bars
+        assert isinstance(key, InstrumentId)
+        if kind == "trades":
+            topic = topics.trades(key)
+            if key in self._trade_aggregators:
+                return None, self._handle_trade, None, None, None
+            if self.bus.has_subscribers(topic):
+                return None, None, cache._trades, topic, None
+            return None, None, None, None, cache._stale_trades
+        topic = topics.quotes(key)
+        if key in self._quote_aggregators:
+            return None, self._handle_quote, None, None, None
+        if self.bus.has_subscribers(topic):
+            return None, None, cache._quotes, topic, None
+        return None, None, None, None, cache._stale_quotes
 
     def _precisions(
         self, instrument_id: InstrumentId, price_precision: int | None, size_precision: int | None

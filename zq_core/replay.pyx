@@ -1,0 +1,539 @@
+# cython: language_level=3
+"""The backtest replay loop: market data rows merged by time, dispatched in C.
+
+Sources are iterators of ``(series, rows)`` runs (``rows`` a numpy array in one of the
+layouts of ``zq.data.arrays``, in ``ts_init`` order). The loop merges the sources by
+``(ts_init, kind rank, source index)`` and, for each row:
+
+1. fires the clock's timers due by the row's ``ts_init`` (Python, only when one is due);
+2. hands the row to the venue's matching core through its C entry point; the venue's
+   Python side runs only when a command or event is due, an order may expire, or the core
+   reported something;
+3. applies a book delta to the data engine's book in C, when it keeps one;
+4. makes a Python object of the row and publishes it (or hands it to the data engine) only
+   when something listens.
+
+What listens is resolved per series through a Python *resolver* and re-resolved when the
+bus's subscriptions change; they can only change while Python code runs, so the loop checks
+after each call into Python.
+"""
+
+from cpython.ref cimport PyObject
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.string cimport memcpy
+
+from zq_core.book_base cimport DeltaRow, OrderBook
+from zq_core.bus cimport MessageBus
+from zq_core.fixed cimport price_from_raw_c, quantity_from_raw_c
+from zq_core.matching cimport MatchingCore
+
+cdef extern from "Python.h":
+    PyObject* PyList_GET_ITEM(object, Py_ssize_t)
+    PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
+
+cdef enum:
+    KIND_DELTAS = 0
+    KIND_QUOTES = 1
+    KIND_TRADES = 2
+    KIND_BARS = 3
+
+
+# Rows of zq.data.arrays, read in place (little-endian, packed).
+cdef packed struct TradeRow:
+    int64_t ts_event
+    int64_t ts_init
+    int64_t price
+    int64_t size
+    uint64_t trade_id
+    uint8_t aggressor_side
+    uint8_t[7] _pad
+
+cdef packed struct QuoteRow:
+    int64_t ts_event
+    int64_t ts_init
+    int64_t bid_price
+    int64_t ask_price
+    int64_t bid_size
+    int64_t ask_size
+
+cdef packed struct BarRow:
+    int64_t ts_event
+    int64_t ts_init
+    int64_t open
+    int64_t high
+    int64_t low
+    int64_t close
+    int64_t volume
+
+# The ts_init of any row: every layout starts with ts_event, ts_init.
+cdef inline int64_t row_ts(const char* row) noexcept nogil:
+    return (<const int64_t*>row)[1]
+
+
+cdef class Route:
+    """Where the rows of one series go. Made by the loop from its resolver's answers."""
+
+    cdef readonly object series
+    cdef readonly int kind
+    cdef object key                 # InstrumentId, or BarType for bars
+    cdef uint8_t price_precision
+    cdef uint8_t size_precision
+    # --- The venue
+    cdef object exchange            # the SimulatedExchange, or None
+    cdef MatchingCore core          # the instrument's matching core, or None
+    cdef list venue_cores           # every core of the venue (expiries)
+    cdef list inbound               # the exchange's in-flight commands (a heap)
+    cdef list outbound              # the exchange's undelivered events (a heap)
+    # --- The data side
+    cdef OrderBook book             # the data engine's book (deltas applied in C), or None
+    cdef object handler             # callable(datum) doing all the data-side work, or None
+    cdef dict store                 # the cache's latest-datum map, or None
+    cdef str topic                  # the topic published on, or None
+    cdef dict stale                 # the cache's map of latest data not made yet, or None
+    cdef bint wanted                # an object is made for each row
+    # --- The latest row nobody listened to (made into an object when the cache is asked)
+    cdef ReplayLoop loop
+    cdef bint pending
+    cdef char[64] last
+    cdef object last_object
+
+    cdef int set_data_side(self, tuple answer) except -1:
+        self.book, self.handler, self.store, self.topic, self.stale = answer
+        self.wanted = self.handler is not None or self.topic is not None
+        if self.pending and self.wanted:
+            self._drop_pending()
+        return 0
+
+    cdef int _drop_pending(self) except -1:
+        self.pending = False
+        self.last_object = None
+        if self.stale is not None:
+            self.stale.pop(self.key, None)
+        return 0
+
+    def latest(self):
+        """Return the latest row as a datum object (the cache calls this)."""
+        self.pending = False
+        if self.last_object is not None:
+            datum = self.last_object
+            self.last_object = None
+            return datum
+        return self.loop._make(self, self.last)
+
+
+cdef class _Cursor:
+    # One source: its current run and the position in it.
+    cdef object source
+    cdef object rows
+    cdef list objects               # the run when it is a list of datum objects
+    cdef const char* base
+    cdef Py_ssize_t itemsize
+    cdef Py_ssize_t at
+    cdef Py_ssize_t count
+    cdef Route route
+    cdef int64_t ts
+    cdef int rank
+    cdef int index
+    cdef bint done
+
+
+cdef class ReplayLoop:
+    """Replay sources of ``(series, rows)`` runs through a backtest kernel.
+
+    Parameters
+    ----------
+    clock : TestClock
+        The kernel's clock (its ``_heap`` and ``_time_ns`` are read and set in place).
+    bus : MessageBus
+        The kernel's bus; its ``version`` says when to re-resolve the data side.
+    resolver : object
+        ``resolver.venue(series)`` returns ``(kind, key, price_precision, size_precision,
+        exchange, core)`` (exchange and core None when no venue trades the series);
+        ``resolver.data(series)`` returns ``(book, handler, latest, topic, stale)``;
+        ``resolver.make(kind)`` returns the callable building a datum object of a kind
+        from ``(key, raw fields...)`` (see ``_make``), and ``resolver.trade_types()`` the
+        ``(TradeTick, aggressor sides by value, TradeId)`` the loop builds trades with;
+        ``resolver.data_engine.replay_version`` changes whenever ``data`` answers may
+        change besides the bus's subscriptions.
+    progress : callable, optional
+        Called as ``progress(rows, ts_init)`` every ``progress_every`` rows.
+    """
+
+    cdef object clock
+    cdef list heap
+    cdef MessageBus bus
+    cdef object resolver
+    cdef object progress
+    cdef Py_ssize_t progress_every
+    cdef dict routes
+    cdef list cursors
+    cdef int64_t synced
+    cdef uint64_t bus_version
+    cdef object data_version
+    cdef bint dirty
+    cdef object data_engine
+    cdef object trade_type
+    cdef tuple aggressors
+    cdef object trade_id_type
+    cdef object make_quote
+    cdef object make_bar
+    cdef object make_delta
+    cdef readonly Py_ssize_t count
+    cdef readonly int64_t ts_last
+
+    def __init__(self, clock, MessageBus bus, resolver, progress=None,
+                 Py_ssize_t progress_every=65_536):
+        self.clock = clock
+        self.heap = clock._heap
+        self.bus = bus
+        self.resolver = resolver
+        self.progress = progress
+        self.progress_every = progress_every if progress_every > 0 else 65_536
+        self.routes = {}
+        self.cursors = []
+        self.synced = -1
+        self.bus_version = bus.version
+        self.data_engine = resolver.data_engine
+        self.data_version = self.data_engine.replay_version
+        self.dirty = False
+        self.trade_type, self.aggressors, self.trade_id_type = resolver.trade_types()
+        self.make_quote = resolver.make(KIND_QUOTES)
+        self.make_bar = resolver.make(KIND_BARS)
+        self.make_delta = resolver.make(KIND_DELTAS)
+        self.count = 0
+        self.ts_last = 0
+
+    # --- Sources ---------------------------------------------------------------------------
+
+    cdef Route _route(self, series):
+        cdef Route route = self.routes.get(series)
+        cdef tuple venue
+        if route is not None:
+            return route
+        route = Route.__new__(Route)
+        venue = tuple(self.resolver.venue(series))
+        route.loop = self
+        route.series = series
+        route.kind = venue[0]
+        route.key = venue[1]
+        route.price_precision = venue[2]
+        route.size_precision = venue[3]
+        route.exchange = venue[4]
+        route.core = venue[5]
+        if route.exchange is not None:
+            route.venue_cores = list(route.exchange.cores())
+            route.inbound = route.exchange._inbound
+            route.outbound = route.exchange._outbound
+        route.set_data_side(tuple(self.resolver.data(series)))
+        self.routes[series] = route
+        return route
+
+    cdef int _next_run(self, _Cursor cursor) except -1:
+        # Move the cursor to the first row of its next non-empty run, or mark it done.
+        cdef object rows
+        cdef object address
+        while True:
+            item = next(cursor.source, None)
+            if item is None:
+                cursor.done = True
+                cursor.rows = None
+                return 0
+            series, rows = item
+            if not len(rows):
+                continue
+            cursor.count = len(rows)
+            cursor.at = 0
+            cursor.route = self._route(series)
+            cursor.rank = cursor.route.kind
+            if type(rows) is list:
+                cursor.objects = rows
+                cursor.rows = None
+                cursor.base = NULL
+                cursor.ts = rows[0].ts_init
+                return 0
+            if not rows.flags.c_contiguous:
+                rows = rows.copy()
+            if rows.itemsize > 64:
+                raise ValueError(f"rows of {series} are {rows.itemsize} bytes; expected at most 64")
+            cursor.objects = None
+            cursor.rows = rows
+            address = rows.__array_interface__["data"][0]
+            cursor.base = <const char*><size_t>address
+            cursor.itemsize = rows.itemsize
+            cursor.ts = row_ts(cursor.base)
+            return 0
+
+    # --- Replay ----------------------------------------------------------------------------
+
+    def open(self, sources):
+        """Read the first run of each source; return the first ``ts_init``, or None."""
+        cdef _Cursor cursor
+        cdef object first = None
+        self.cursors = []
+        for i, source in enumerate(sources):
+            cursor = _Cursor.__new__(_Cursor)
+            cursor.source = iter(source)
+            cursor.index = i
+            self._next_run(cursor)
+            if not cursor.done:
+                self.cursors.append(cursor)
+                if first is None or cursor.ts < first:
+                    first = cursor.ts
+        return first
+
+    def run(self):
+        """Replay the opened sources to their end; return the number of rows replayed."""
+        cdef _Cursor cursor, best, other
+        cdef Py_ssize_t i
+        cdef Py_ssize_t n = len(self.cursors)
+        cdef int64_t stop_ts = 0
+        cdef int stop_rank = 0
+        cdef int stop_index = 0
+        cdef bint bounded
+        self.dirty = True  # subscriptions made since open() (the strategies' on_start)
+        while n:
+            # The cursor with the smallest (ts, rank, index), and the runner-up's key: rows
+            # of the best cursor are replayed until they pass it.
+            best = None
+            other = None
+            for i in range(n):
+                cursor = <_Cursor>self.cursors[i]
+                if best is None or _before(cursor, best):
+                    other = best
+                    best = cursor
+                elif other is None or _before(cursor, other):
+                    other = cursor
+            bounded = other is not None
+            if bounded:
+                stop_ts = other.ts
+                stop_rank = other.rank
+                stop_index = other.index
+            while True:
+                if best.objects is None:
+                    self._row(best.route, best.base + best.at * best.itemsize, None, best.ts)
+                else:
+                    self._row(best.route, NULL, best.objects[best.at], best.ts)
+                best.at += 1
+                if best.at == best.count:
+                    self._next_run(best)
+                    if best.done:
+                        self.cursors.remove(best)
+                        n -= 1
+                    break
+                if best.objects is None:
+                    best.ts = row_ts(best.base + best.at * best.itemsize)
+                else:
+                    best.ts = best.objects[best.at].ts_init
+                if bounded and (
+                    best.ts > stop_ts or (
+                        best.ts == stop_ts and (
+                            best.rank > stop_rank
+                            or (best.rank == stop_rank and best.index > stop_index)
+                        )
+                    )
+                ):
+                    break
+        return self.count
+
+    cdef inline int _sync(self, int64_t ts) except -1:
+        # Before Python runs: the clock reads the row's time.
+        if self.synced != ts:
+            self.clock._time_ns = ts
+            self.synced = ts
+        self.dirty = True
+        return 0
+
+    cdef int _refresh(self) except -1:
+        # After Python ran: re-resolve the data side if subscriptions may have changed.
+        cdef Route route
+        self.dirty = False
+        version = self.data_engine.replay_version
+        if self.bus.version == self.bus_version and version == self.data_version:
+            return 0
+        self.bus_version = self.bus.version
+        self.data_version = version
+        for route in self.routes.values():
+            route.set_data_side(tuple(self.resolver.data(route.series)))
+        return 0
+
+    cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1:
+        # One row: ``row`` points at it in an array, or it is ``datum`` (row NULL).
+        cdef list heap = self.heap
+        cdef MatchingCore core = route.core
+        if self.dirty:
+            self._refresh()
+        # 1. Timers due by now.
+        if heap and <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(heap, 0), 0) <= ts:
+            self.synced = -1
+            self.clock.advance_time(ts)
+            self.synced = ts
+            self._refresh()
+        # 2. The venue.
+        if core is not None:
+            if self._venue_due(route, ts):
+                self._sync(ts)
+                route.exchange.advance_time(ts)
+                self._refresh()
+            if row != NULL:
+                _apply_row(core, route.kind, row, ts)
+            else:
+                _apply_object(core, route.kind, datum, ts)
+            if core._reports:
+                self._sync(ts)
+                route.exchange.advance_time(ts)  # turns the reports into events
+                self._refresh()
+        # 3. The data engine's book.
+        if route.book is not None:
+            if row != NULL:
+                _apply_book_row(route.book, row, ts)
+            else:
+                route.book.apply(datum)
+        # 4. Listeners, or the cache's latest datum made on demand.
+        if route.wanted:
+            if row != NULL:
+                datum = self._make(route, row)
+            self._sync(ts)
+            if route.handler is not None:
+                route.handler(datum)
+            else:
+                if route.store is not None:
+                    route.store[route.key] = datum
+                self.bus.publish(route.topic, datum)
+        elif route.stale is not None:
+            if row != NULL:
+                memcpy(route.last, row, 64 if route.kind != KIND_TRADES else sizeof(TradeRow))
+            else:
+                route.last_object = datum
+            if not route.pending:
+                route.pending = True
+                route.stale[route.key] = route
+        self.count += 1
+        self.ts_last = ts
+        if self.progress is not None and self.count % self.progress_every == 0:
+            self.progress(self.count, ts)
+        return 0
+
+    cdef bint _venue_due(self, Route route, int64_t ts) except -1:
+        # Whether the venue's Python side must run before this row: a command arrives or
+        # an event is delivered by ``ts``, or an order of one of its cores may expire.
+        cdef MatchingCore core
+        cdef list queue = route.inbound
+        if queue and <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(queue, 0), 0) <= ts:
+            return True
+        queue = route.outbound
+        if queue and <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(queue, 0), 0) <= ts:
+            return True
+        for core in route.venue_cores:
+            if core._next_expiry <= ts:
+                return True
+        return False
+
+    cdef object _make(self, Route route, const char* row):
+        cdef const TradeRow* trade
+        cdef const QuoteRow* quote
+        cdef const BarRow* bar
+        cdef const DeltaRow* delta
+        cdef uint8_t pp = route.price_precision
+        cdef uint8_t sp = route.size_precision
+        if route.kind == KIND_TRADES:
+            trade = <const TradeRow*>row
+            return self.trade_type(
+                route.key,
+                price_from_raw_c(trade.price, pp),
+                quantity_from_raw_c(trade.size, sp),
+                self.aggressors[trade.aggressor_side],
+                str.__new__(self.trade_id_type, str(trade.trade_id)),  # digits: a valid id
+                trade.ts_event,
+                trade.ts_init,
+            )
+        if route.kind == KIND_QUOTES:
+            quote = <const QuoteRow*>row
+            return self.make_quote(
+                route.key,
+                price_from_raw_c(quote.bid_price, pp),
+                price_from_raw_c(quote.ask_price, pp),
+                quantity_from_raw_c(quote.bid_size, sp),
+                quantity_from_raw_c(quote.ask_size, sp),
+                quote.ts_event,
+                quote.ts_init,
+            )
+        if route.kind == KIND_BARS:
+            bar = <const BarRow*>row
+            return self.make_bar(
+                route.key,
+                price_from_raw_c(bar.open, pp),
+                price_from_raw_c(bar.high, pp),
+                price_from_raw_c(bar.low, pp),
+                price_from_raw_c(bar.close, pp),
+                quantity_from_raw_c(bar.volume, sp),
+                bar.ts_event,
+                bar.ts_init,
+            )
+        delta = <const DeltaRow*>row
+        return self.make_delta(
+            route.key,
+            delta.action,
+            delta.side,
+            price_from_raw_c(delta.price, pp),
+            quantity_from_raw_c(delta.size, sp),
+            delta.order_id,
+            delta.flags,
+            delta.sequence,
+            delta.ts_event,
+            delta.ts_init,
+        )
+
+
+cdef int _apply_row(MatchingCore core, int kind, const char* row, int64_t ts) except -1:
+    cdef const TradeRow* trade
+    cdef const QuoteRow* quote
+    cdef const BarRow* bar
+    cdef const DeltaRow* delta
+    if kind == KIND_TRADES:
+        trade = <const TradeRow*>row
+        return core.apply_trade_c(trade.price, trade.size, trade.aggressor_side, ts)
+    if kind == KIND_DELTAS:
+        delta = <const DeltaRow*>row
+        return core.apply_delta_c(
+            delta.action, delta.side, delta.price, delta.size, delta.order_id, ts
+        )
+    if kind == KIND_QUOTES:
+        quote = <const QuoteRow*>row
+        return core.apply_quote_c(
+            quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size, ts
+        )
+    bar = <const BarRow*>row
+    return core.apply_bar_c(bar.open, bar.high, bar.low, bar.close, bar.volume, ts)
+
+
+cdef int _apply_object(MatchingCore core, int kind, object d, int64_t ts) except -1:
+    if kind == KIND_TRADES:
+        return core.apply_trade_c(d.price.raw, d.size.raw, int(d.aggressor_side), ts)
+    if kind == KIND_DELTAS:
+        return core.apply_delta_c(
+            int(d.action), int(d.side), d.price.raw, d.size.raw, d.order_id, ts
+        )
+    if kind == KIND_QUOTES:
+        return core.apply_quote_c(
+            d.bid_price.raw, d.bid_size.raw, d.ask_price.raw, d.ask_size.raw, ts
+        )
+    return core.apply_bar_c(
+        d.open.raw, d.high.raw, d.low.raw, d.close.raw, d.volume.raw, ts
+    )
+
+
+cdef inline int _apply_book_row(OrderBook book, const char* row, int64_t ts) except -1:
+    cdef const DeltaRow* delta = <const DeltaRow*>row
+    book._apply(
+        delta.action, delta.side, delta.price, delta.size, delta.order_id, delta.sequence,
+        delta.ts_event,
+    )
+    return 0
+
+
+cdef inline bint _before(_Cursor a, _Cursor b) noexcept:
+    if a.ts != b.ts:
+        return a.ts < b.ts
+    if a.rank != b.rank:
+        return a.rank < b.rank
+    return a.index < b.index
