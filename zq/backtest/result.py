@@ -338,7 +338,7 @@ def accounts_frame(accounts: list[Any]) -> pd.DataFrame:
 
 # -- round trips ---------------------------------------------------------------------------------
 
-ROUND_TRIP_COLUMNS = [
+ROUND_TRIP_COLUMNS: list[str] = [
     "position_id",
     "strategy_id",
     "instrument_id",
@@ -549,9 +549,9 @@ class SampleRecords:
     position_qty: list[float] = field(default_factory=list)
 
 
-EQUITY_COLUMNS = ["ts", "account_id", "currency", "balance", "unrealized", "equity"]
-PRICE_COLUMNS = ["ts", "instrument_id", "price"]
-POSITION_HISTORY_COLUMNS = ["ts", "instrument_id", "strategy_id", "signed_qty"]
+EQUITY_COLUMNS: list[str] = ["ts", "account_id", "currency", "balance", "unrealized", "equity"]
+PRICE_COLUMNS: list[str] = ["ts", "instrument_id", "price"]
+POSITION_HISTORY_COLUMNS: list[str] = ["ts", "instrument_id", "strategy_id", "signed_qty"]
 
 
 def _last_per_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

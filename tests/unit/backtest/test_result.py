@@ -1,0 +1,296 @@
+"""BacktestResult: round trips and mark-to-market equity of a small scripted run, by hand.
+
+The script trades BTCUSDT.SIM (taker fee 0.1 %) on a NETTING margin venue with 1,000,000
+USDT; every market order fills at once at the price of the trade that triggered it (an L1
+book built from the trades). Trades come every 10 s:
+
+===  ======  =========  =========================  ========================================
+ #   price   order      position after             realized (average price method)
+===  ======  =========  =========================  ========================================
+ 1   100     BUY 1      long 1 @ 100               0
+ 2   110     BUY 1      long 2 @ 105  (scale in)   0
+ 3   120     SELL 1     long 1 @ 105  (scale out)  (120 − 105) × 1 = 15
+ 4   100     SELL 3     short 2 @ 100 (flip)       (100 − 105) × 1 = −5 → round trip 1: 10
+ 5    80     BUY 2      flat                       (100 − 80) × 2 = 40  → round trip 2: 40
+ 6    85     BUY 1      long 1 @ 85                0                     (round trip 3 open)
+ 7    95     –          long 1 @ 85                unrealized (95 − 85) × 1 = 10
+===  ======  =========  =========================  ========================================
+
+Fees (0.1 % of price × quantity): 0.1, 0.11, 0.12, 0.3, 0.16, 0.085. The flip's 0.3 is shared
+by quantity: 1/3 (0.1) to round trip 1, 2/3 (0.2) to round trip 2.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import msgspec
+import numpy as np
+import pandas as pd
+import pytest
+
+from zq.backtest import BacktestConfig, BacktestNode, StrategyConfig, VenueConfig
+from zq.backtest.report import periods_per_year, result_equity, result_statistics
+from zq.backtest.result import ROUND_TRIP_COLUMNS, round_trips_frame
+from zq.model.data import TradeTick
+from zq.model.enums import AggressorSide, OrderSide
+from zq.model.identifiers import InstrumentId, TradeId
+from zq.strategy import Strategy
+from zq_core.fixed import Price, Quantity
+
+BTC = InstrumentId("BTCUSDT.SIM")
+SECOND = 1_000_000_000
+T0 = 1_704_067_200 * SECOND  # 2024-01-01 00:00:00 UTC
+START_BALANCE = 1_000_000.0
+
+
+class ScriptParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # trade number -> (side, quantity)
+    orders: dict[str, tuple[str, str]] = {}
+
+
+class Script(Strategy[ScriptParams]):
+    """Send the scripted market order on each trade number that has one."""
+
+    def __init__(
+        self,
+        params: ScriptParams | None = None,
+        *,
+        strategy_id: str | None = None,
+        order_id_tag: str = "001",
+    ) -> None:
+        super().__init__(params or ScriptParams(), strategy_id=strategy_id, order_id_tag=order_id_tag)
+        self.trades = 0
+
+    def on_start(self) -> None:
+        self.subscribe_trades(BTC)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        self.trades += 1
+        order = self.params.orders.get(str(self.trades))
+        if order is not None:
+            side, qty = order
+            self.submit_order(
+                self.order_factory.market(BTC, OrderSide[side], Quantity(Decimal(qty), 5))
+            )
+
+
+def trade(number: int, price: str) -> TradeTick:
+    ts = T0 + number * 10 * SECOND
+    return TradeTick(
+        BTC,
+        Price.from_str(price),
+        Quantity.from_str("5.00000"),
+        AggressorSide.BUYER,
+        TradeId(str(number)),
+        ts,
+        ts,
+    )
+
+
+PRICES = ["100.00", "110.00", "120.00", "100.00", "80.00", "85.00", "95.00"]
+ORDERS = {
+    "1": ("BUY", "1"),
+    "2": ("BUY", "1"),
+    "3": ("SELL", "1"),
+    "4": ("SELL", "3"),
+    "5": ("BUY", "2"),
+    "6": ("BUY", "1"),
+}
+
+
+def scripted_config(account_type: str = "MARGIN") -> BacktestConfig:
+    return BacktestConfig(
+        venues=[
+            VenueConfig(
+                name="SIM", account_type=account_type, starting_balances=["1000000 USDT"]
+            )
+        ],
+        strategies=[
+            StrategyConfig(
+                path="tests.unit.backtest.test_result:Script", params={"orders": ORDERS}
+            )
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def result():
+    data = [trade(i, p) for i, p in enumerate(PRICES, start=1)]
+    return BacktestNode(scripted_config(), data=data, sample_interval_ns=5 * SECOND).run()
+
+
+def ts(number: int) -> int:
+    return T0 + number * 10 * SECOND
+
+
+# -- round trips -------------------------------------------------------------------------------
+
+
+def test_round_trips_split_the_netting_position_at_flat_and_at_the_flip(result) -> None:
+    trips = result.round_trips
+    assert list(trips.columns) == ROUND_TRIP_COLUMNS
+    assert trips["side"].tolist() == ["LONG", "SHORT", "LONG"]
+    assert trips["position_id"].nunique() == 1  # one NETTING position, three round trips
+    assert trips["ts_opened"].tolist() == [ts(1), ts(4), ts(6)]
+    assert trips["ts_closed"].tolist()[:2] == [ts(4), ts(5)]
+    assert pd.isna(trips["ts_closed"].iloc[2])  # still open at the end
+    assert trips["duration_ns"].tolist()[:2] == [30 * SECOND, 10 * SECOND]
+    assert trips["fill_count"].tolist() == [4, 2, 1]  # the flip's fill counts in both
+
+
+def test_round_trips_quantities_and_average_prices_by_hand(result) -> None:
+    trips = result.round_trips
+    assert trips["quantity"].tolist() == [2.0, 2.0, 1.0]  # entered: 1 + 1, the flip's 2, 1
+    assert trips["peak_qty"].tolist() == [2.0, 2.0, 1.0]
+    assert trips["avg_px_open"].tolist() == [105.0, 100.0, 85.0]  # (100 + 110) / 2
+    assert trips["avg_px_close"].tolist()[:2] == [110.0, 80.0]  # (120 + 100) / 2
+    assert pd.isna(trips["avg_px_close"].iloc[2])
+
+
+def test_round_trips_pnl_and_fees_by_hand(result) -> None:
+    trips = result.round_trips
+    assert trips["gross_pnl"].tolist() == [10.0, 40.0, 0.0]
+    # 0.1 + 0.11 + 0.12 + 0.3 / 3;  0.3 × 2 / 3 + 0.16;  0.085
+    assert trips["fees"].tolist() == pytest.approx([0.43, 0.36, 0.085], abs=1e-12)
+    assert trips["net_pnl"].tolist() == pytest.approx([9.57, 39.64, -0.085], abs=1e-12)
+
+
+def test_round_trips_add_up_to_the_positions_realized_pnl_and_commissions(result) -> None:
+    trips = result.round_trips
+    assert trips["gross_pnl"].sum() == result.positions["realized_pnl"].sum() == 50.0
+    assert trips["fees"].sum() == pytest.approx(result.fills["commission"].sum(), abs=1e-12)
+    assert result.realized_pnl["USDT"].as_decimal() == Decimal("50")
+    assert result.round_trip_count == 2
+
+
+def test_round_trips_of_a_long_flipping_run_add_up_to_the_realized_pnl() -> None:
+    from tests.unit.backtest.test_node import load_example
+
+    run = BacktestNode(load_example(count=20_000)).run()
+    trips = run.round_trips
+    assert len(trips) > 100
+    realized = float(sum(m.as_decimal() for m in run.realized_pnl.values()))
+    assert math.isclose(trips["gross_pnl"].sum(), realized, abs_tol=1e-6)
+    fees = float(sum(m.as_decimal() for m in run.commissions.values()))
+    assert math.isclose(trips["fees"].sum(), fees, abs_tol=1e-6)
+    # Every round trip but the last is closed, and they follow one another.
+    assert trips["ts_closed"].iloc[:-1].notna().all()
+    assert (trips["ts_opened"].iloc[1:].to_numpy() >= trips["ts_closed"].iloc[:-1].to_numpy()).all()
+
+
+def test_round_trips_refuse_a_position_event_without_its_fill(result) -> None:
+    position_events = [e for e in result.events if type(e).__name__.startswith("Position")]
+    with pytest.raises(ValueError, match=r"PositionOpened names trade SIM-1, whose fill was not seen"):
+        round_trips_frame(position_events)
+
+
+# -- mark-to-market equity ---------------------------------------------------------------------
+
+
+def equity_at(result, seconds: int) -> tuple[float, float, float]:
+    rows = result.equity[result.equity["ts"] == T0 + seconds * SECOND]
+    (row,) = rows.itertuples()
+    return row.balance, row.unrealized, row.equity
+
+
+def test_equity_is_balance_plus_unrealized_at_the_mark_by_hand(result) -> None:
+    # 15 s: long 1 @ 100, mark 100 (trade 1); balance paid the 0.1 fee.
+    assert equity_at(result, 15) == pytest.approx((START_BALANCE - 0.1, 0.0, START_BALANCE - 0.1))
+    # 25 s: long 2 @ 105, mark 110: unrealized (110 − 105) × 2 = 10; fees 0.21.
+    assert equity_at(result, 25) == pytest.approx(
+        (START_BALANCE - 0.21, 10.0, START_BALANCE - 0.21 + 10.0)
+    )
+    # 35 s: long 1 @ 105, mark 120: realized 15, unrealized 15; fees 0.33.
+    assert equity_at(result, 35) == pytest.approx(
+        (START_BALANCE + 15 - 0.33, 15.0, START_BALANCE + 15 - 0.33 + 15)
+    )
+    # 45 s: short 2 @ 100, mark 100: realized 10; fees 0.63.
+    assert equity_at(result, 45) == pytest.approx((START_BALANCE + 9.37, 0.0, START_BALANCE + 9.37))
+
+
+def test_equity_at_the_end_values_the_open_round_trip(result) -> None:
+    last = result.equity.iloc[-1]
+    assert last["ts"] == ts(7)
+    # realized 50, fees 0.875, long 1 @ 85 marked at 95.
+    assert last["balance"] == pytest.approx(START_BALANCE + 50 - 0.875)
+    assert last["unrealized"] == pytest.approx(10.0)
+    assert last["equity"] == pytest.approx(START_BALANCE + 50 - 0.875 + 10)
+    final = result.balances["SIM-001"]["USDT"].as_decimal()
+    assert float(final) == pytest.approx(last["balance"])
+
+
+def test_equity_is_sampled_on_the_timer_at_fills_and_at_the_ends(result) -> None:
+    times = result.equity["ts"].tolist()
+    timer = [T0 + k * 5 * SECOND for k in range(2, 15)]  # whole 5 s from the first datum
+    fills = result.fills["ts_event"].tolist()
+    # The opening sample is stamped 1 ns before the first datum, apart from its fill.
+    assert times == sorted(set(timer) | set(fills) | {ts(1) - 1, ts(7)})
+    assert result.equity["equity"].iloc[0] == START_BALANCE
+
+
+def test_prices_and_positions_history_follow_the_script(result) -> None:
+    prices = result.prices.set_index("ts")["price"]
+    assert prices[T0 + 25 * SECOND] == 110.0 and prices[ts(7)] == 95.0
+    held = result.positions_history.set_index("ts")["signed_qty"]
+    assert [held[ts(n)] for n in range(1, 8)] == [1.0, 2.0, 1.0, -2.0, 0.0, 1.0, 1.0]
+    assert set(result.positions_history["strategy_id"]) == {"Script-001"}
+
+
+def test_cash_account_equity_adds_the_market_value_of_what_was_bought() -> None:
+    orders = {"1": ("BUY", "1")}
+    config = scripted_config("CASH")
+    config = msgspec.structs.replace(
+        config,
+        strategies=[
+            StrategyConfig(path="tests.unit.backtest.test_result:Script", params={"orders": orders})
+        ],
+    )
+    data = [trade(1, "100.00"), trade(2, "130.00")]
+    run = BacktestNode(config, data=data, sample_interval_ns=5 * SECOND).run()
+    usdt = run.equity[run.equity["currency"] == "USDT"].iloc[-1]
+    # Paid 100 + 0.1 fee; the BTC bought is worth 130: equity 1,000,000 − 100.1 + 130.
+    assert usdt["balance"] == pytest.approx(START_BALANCE - 100.1)
+    assert usdt["unrealized"] == pytest.approx(30.0)
+    assert usdt["equity"] == pytest.approx(START_BALANCE + 29.9)
+    btc = run.equity[run.equity["currency"] == "BTC"].iloc[-1]
+    assert btc["balance"] == btc["equity"] == 1.0
+
+
+# -- statistics on the samples -----------------------------------------------------------------
+
+
+def test_statistics_use_the_mtm_equity_and_net_round_trips(result) -> None:
+    stats = result_statistics(result)
+    equity = result_equity(result)
+    assert equity.iloc[0] == START_BALANCE and equity.iloc[-1] == pytest.approx(1_000_059.125)
+    assert stats["total_return"] == pytest.approx(59.125 / START_BALANCE)
+    # Trades are the two closed round trips, net of fees: 9.57 and 39.64.
+    assert stats["trades"] == 2
+    assert stats["win_rate"] == 1.0
+    assert stats["expectancy"] == pytest.approx((9.57 + 39.64) / 2)
+    assert stats["profit_factor"] == math.inf
+    assert stats["total_fees"] == pytest.approx(0.875)
+
+
+def test_sharpe_and_sortino_match_numpy_on_the_sampling_interval(result) -> None:
+    stats = result_statistics(result)
+    # Independent reference: last equity of each 5 s bucket, simple returns from the first
+    # sample, annualized by the 5 s periods in 365.25 days.
+    frame = result.equity
+    buckets = (frame["ts"] // (5 * SECOND)).to_numpy()
+    values = frame["equity"].to_numpy()
+    last = np.array([values[buckets == b][-1] for b in np.unique(buckets)])
+    closes = np.concatenate([[values[0]], last])
+    if (buckets == buckets[0]).sum() == 1:  # the first bucket holds only the first sample
+        closes = closes[1:]
+    returns = closes[1:] / closes[:-1] - 1
+    n = 365.25 * 86_400 / 5
+    assert periods_per_year(5 * SECOND) == n
+    sharpe = returns.mean() / returns.std(ddof=1) * math.sqrt(n)
+    sortino = returns.mean() / math.sqrt(np.mean(np.minimum(returns, 0) ** 2)) * math.sqrt(n)
+    assert stats["sharpe_ratio"] == pytest.approx(sharpe, rel=1e-9)
+    assert stats["sortino_ratio"] == pytest.approx(sortino, rel=1e-9)
+    peak = np.maximum.accumulate(values)
+    assert stats["max_drawdown"] == pytest.approx((values / peak - 1).min(), rel=1e-12)

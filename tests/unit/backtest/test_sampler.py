@@ -1,0 +1,129 @@
+"""ResultSampler: when it samples, the mark price it takes, positions per strategy."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from tests.unit.backtest.test_result import BTC, SECOND, T0, scripted_config, trade
+from zq.backtest import BacktestNode, StrategyConfig
+from zq.backtest.sampler import DEFAULT_SAMPLE_INTERVAL_NS, ResultSampler, mark_price
+from zq.cache import Cache
+from zq.common.clock import TestClock
+from zq.model.data import QuoteTick
+from zq.model.enums import BookType
+from zq_core.bus import MessageBus
+from zq_core.fixed import Price, Quantity
+from zq_core.matching import MatchingCore
+
+MINUTE = 60 * SECOND
+
+
+def core(book_type: BookType = BookType.L1_MBP) -> MatchingCore:
+    return MatchingCore(str(BTC), int(book_type), 2, 5, 1)
+
+
+def quote(ts: int, bid: str, ask: str) -> QuoteTick:
+    size = Quantity.from_str("1.00000")
+    return QuoteTick(BTC, Price.from_str(bid), Price.from_str(ask), size, size, ts, ts)
+
+
+def idle_config():
+    return scripted_config()  # the script's orders only fire on trades; quotes leave it idle
+
+
+# -- the mark price ------------------------------------------------------------------------------
+
+
+def test_mark_is_none_before_any_market() -> None:
+    assert mark_price(core()) is None
+
+
+def test_mark_is_the_mid_of_the_book_at_one_more_decimal() -> None:
+    matching = core()
+    matching.apply_quote(10_000, 100, 10_001, 100, T0)  # 100.00 / 100.01
+    mark = mark_price(matching)
+    assert mark is not None
+    assert str(mark) == "100.005" and mark.precision == 3
+
+
+def test_mark_of_an_l1_book_built_from_trades_is_the_last_trade() -> None:
+    matching = core()
+    matching.apply_trade(10_050, 100, 1, T0)
+    assert str(mark_price(matching)) == "100.500"  # bid = ask = the trade
+
+
+def test_mark_of_a_one_sided_book_is_the_last_trade() -> None:
+    matching = core(BookType.L2_MBP)
+    matching.apply_delta(1, 1, 10_000, 100, 0, T0)  # ADD a bid at 100.00
+    assert matching.book.best_bid_raw() == 10_000 and matching.book.best_ask_raw() is None
+    assert mark_price(matching) is None  # no trade yet, no mid
+    matching.apply_trade(10_020, 100, 1, T0)
+    mark = mark_price(matching)
+    assert mark is not None
+    assert str(mark) == "100.20"
+
+
+# -- when samples are taken -------------------------------------------------------------------
+
+
+def test_timer_samples_fall_on_whole_intervals_of_data_time() -> None:
+    # Quotes at 7 s, 61 s, 200 s: samples at start − 1 ns, 60, 120, 180 s, and the end.
+    data = [quote(T0 + s * SECOND, "100.00", "100.02") for s in (7, 61, 200)]
+    result = BacktestNode(idle_config(), data=data, sample_interval_ns=MINUTE).run()
+    times = result.equity["ts"].tolist()
+    assert times == [T0 + 7 * SECOND - 1, T0 + MINUTE, T0 + 2 * MINUTE, T0 + 3 * MINUTE,
+                     T0 + 200 * SECOND]
+    assert result.sample_interval_ns == MINUTE
+    assert result.equity["equity"].tolist() == [1_000_000.0] * 5  # nothing traded
+    assert result.prices["price"].tolist() == [100.01] * 4  # the mid, from the first quote
+
+
+def test_sample_count_does_not_grow_with_the_data_only_with_time() -> None:
+    # The same 10 minutes of data time, 11 quotes or 601: the same samples.
+    sparse = [quote(T0 + s * SECOND, "100.00", "100.02") for s in range(0, 601, 60)]
+    dense = [quote(T0 + s * SECOND, "100.00", "100.02") for s in range(0, 601)]
+    runs = [
+        BacktestNode(idle_config(), data=data, sample_interval_ns=MINUTE).run()
+        for data in (sparse, dense)
+    ]
+    assert runs[0].data_count == 11 and runs[1].data_count == 601
+    assert runs[0].equity["ts"].tolist() == runs[1].equity["ts"].tolist()
+    # The opening sample (1 ns before 0 s), then the timer at 60 s ... 600 s; the end of the
+    # run (600 s) falls on the last of them.
+    assert len(runs[0].equity) == 11
+
+
+def test_default_interval_is_one_minute() -> None:
+    assert DEFAULT_SAMPLE_INTERVAL_NS == MINUTE
+    assert BacktestNode(idle_config()).sample_interval_ns == MINUTE
+
+
+def test_a_non_positive_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="sample_interval_ns must be a positive int, got 0"):
+        ResultSampler(TestClock(), MessageBus(), Cache(), {}, [], interval_ns=0)
+
+
+# -- positions per strategy -------------------------------------------------------------------
+
+
+def test_positions_history_keeps_each_strategy_apart() -> None:
+    script = "tests.unit.backtest.test_result:Script"
+    config = msgspec.structs.replace(
+        scripted_config(),
+        strategies=[
+            StrategyConfig(path=script, strategy_id="Long-001", params={"orders": {"1": ("BUY", "1")}}),
+            StrategyConfig(
+                path=script,
+                strategy_id="Short-002",
+                order_id_tag="002",
+                params={"orders": {"1": ("SELL", "2")}},
+            ),
+        ],
+    )
+    data = [trade(n, "100.00") for n in range(1, 5)]
+    result = BacktestNode(config, data=data, sample_interval_ns=5 * SECOND).run()
+    last = result.positions_history.groupby("strategy_id")["signed_qty"].last()
+    assert last.to_dict() == {"Long-001": 1.0, "Short-002": -2.0}
+    # Before any fill nothing was held: the first rows come with the first fill.
+    assert result.positions_history["ts"].min() == result.fills["ts_event"].min()
