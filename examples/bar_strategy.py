@@ -2,15 +2,17 @@
 ``lookback`` bars, short when it closes below their lowest low, flipping with market orders.
 
 Run it (a backtest of ``configs/ftx_bars.toml``: FTX BTC-PERP 1-minute bars, January 2022;
-the data is the project's shared real data, ``../shared/data`` beside the checkout)::
+the data is the project's shared real data, ``ZQ_DATA`` or ``../shared/data`` beside the
+checkout)::
 
-    python examples/bar_strategy.py [DATA_DIR]
+    python examples/bar_strategy.py
+    ZQ_DATA=/path/to/data python examples/bar_strategy.py
     zq backtest examples/configs/ftx_bars.toml
 """
 
 from __future__ import annotations
 
-import sys
+import os
 from collections import deque
 from decimal import Decimal
 from pathlib import Path
@@ -91,13 +93,14 @@ class ChannelBreakout(Strategy[ChannelBreakoutParams]):
 def main(data_dir: str | Path | None = None) -> None:
     """Backtest ``configs/ftx_bars.toml`` and print the result.
 
-    ``data_dir`` is the shared data folder (the one holding ``ftx/``); by default the
-    config's own path, ``../shared/data`` beside the checkout.
+    ``data_dir`` is the shared data folder (the one holding ``ftx/``); by default
+    ``ZQ_DATA``, else the config's own path, ``../shared/data`` beside the checkout.
     """
     from zq.backtest import BacktestNode, load_config
 
     config = load_config(Path(__file__).parent / "configs" / "ftx_bars.toml")
-    if data_dir is not None:
+    data_dir = data_dir or os.environ.get("ZQ_DATA")
+    if data_dir:
         data = [
             msgspec.structs.replace(d, path=str(Path(data_dir) / "ftx" / Path(d.path).name))
             for d in config.data
@@ -109,4 +112,4 @@ def main(data_dir: str | Path | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    main()
