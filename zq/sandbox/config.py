@@ -169,8 +169,8 @@ class VenueConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     weight_limit: int = 6000
     weight_window: float = 60.0
-    orders_per_10s: int = 100
-    orders_per_day: int = 200_000
+    orders_per_10s: int = 50
+    orders_per_day: int = 160_000
     ban_after: int = 5
     ban_seconds: float = 120.0
     max_recv_window: int = 60_000

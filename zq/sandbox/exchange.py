@@ -316,6 +316,9 @@ class SymbolState:
             config.size_precision,
             int(config.tick_size * self.price_scale),
         )
+        # Market sizes reach the core rounded down to whole steps, so that every fill is a
+        # whole number of steps, as on Binance where every order quantity is.
+        self.step_raw = int(config.step_size * self.size_scale)
         self.update_id = 0
         self.next_order_id = 1
         self.next_trade_id = 1
@@ -604,6 +607,14 @@ class SandboxExchange:
         i = 0
         for side, levels in ((_BID, bids), (_ASK, asks)):
             for price, size in levels:
+                if price <= 0 or (price % state.config.tick_size) or size < 0 or (
+                    size % state.config.step_size
+                ):
+                    raise ValueError(
+                        f"{symbol}: level ({price}, {size}) is not a positive price in ticks of "
+                        f"{state.config.tick_size} with a size in steps of "
+                        f"{state.config.step_size}"
+                    )
                 rows[i]["side"] = side
                 rows[i]["price"] = state.raw_price(price)
                 rows[i]["size"] = state.raw_size(size)
@@ -612,7 +623,11 @@ class SandboxExchange:
         return self.apply_rows(symbol, rows)
 
     def apply_rows(self, symbol: str, rows: npt.NDArray[Any]) -> int:
-        """Apply ``DELTA_DTYPE`` rows as one book update; return its update id."""
+        """Apply ``DELTA_DTYPE`` rows as one book update; return its update id.
+
+        Sizes are rounded down to whole steps of the symbol (a level left with less than a
+        step is removed), so that account orders always fill in whole steps.
+        """
         state = self.symbol(symbol)
         touched: set[tuple[int, int]] = set()
         if len(rows):
@@ -630,6 +645,11 @@ class SandboxExchange:
             )
             rows = rows.copy()
             rows["ts_init"] = time.time_ns()
+            sizes = rows["size"]
+            sizes -= sizes % state.step_raw
+            # A level left with less than a step is gone.
+            vanished = (sizes == 0) & (rows["action"] != _ACTION_CLEAR)
+            rows["action"][vanished] = _ACTION_DELETE
             state.core.apply_deltas(rows)
         state.update_id += 1
         self.listener.on_depth(symbol, state.update_id, touched)
@@ -659,8 +679,9 @@ class SandboxExchange:
         }
         self.listener.on_trade(symbol, payload)
         aggressor = _ASK if buyer_is_maker else _BID
+        size = state.raw_size(qty)
         state.core.apply_trade(
-            state.raw_price(price), state.raw_size(qty), aggressor, time.time_ns()
+            state.raw_price(price), size - size % state.step_raw, aggressor, time.time_ns()
         )
         self._drain(state)
         return payload

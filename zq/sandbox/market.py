@@ -70,7 +70,9 @@ class GeneratedMarket:
                 bids, asks = self._books[name][1:]
                 buyer_is_maker = rng.random() < 0.5
                 price = max(bids) if buyer_is_maker else min(asks)
-                size = max(1, (bids if buyer_is_maker else asks)[price] // rng.randint(2, 10))
+                step = state.step_raw
+                size = (bids if buyer_is_maker else asks)[price] // rng.randint(2, 10)
+                size = max(step, size - size % step)
                 self.exchange.trade(name, state.price(price), state.size(size), buyer_is_maker)
 
     async def run(self, interval: float) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import aiohttp
 import pytest
@@ -16,6 +16,8 @@ from zq.sandbox.market import ReplayMarket
 from zq_core.book import L2Book
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.realdata]
+
+STEP = Decimal("0.00001")
 
 
 def reference_book(path) -> tuple[L2Book, int]:
@@ -70,10 +72,10 @@ async def test_replay_streams_and_depth_match_the_capture(market_data, session: 
     assert last == final["lastUpdateId"]
     assert sorted(bids.items(), reverse=True) == [(Decimal(p), Decimal(q)) for p, q in final["bids"]]
     assert sorted(asks.items()) == [(Decimal(p), Decimal(q)) for p, q in final["asks"]]
-    # ... which is the book the loader builds from the capture on its own.
-    assert [(Decimal(p), Decimal(q)) for p, q in final["bids"]] == [
-        (p.as_decimal(), q.as_decimal()) for p, q in book.bids(5000)
-    ]
-    assert [(Decimal(p), Decimal(q)) for p, q in final["asks"]] == [
-        (p.as_decimal(), q.as_decimal()) for p, q in book.asks(5000)
-    ]
+    # ... which is the book the loader builds from the capture on its own, with sizes
+    # rounded down to the 0.00001 step (levels under a step dropped).
+    for side, levels in (("bids", book.bids(5000)), ("asks", book.asks(5000))):
+        stepped = [(p.as_decimal(), q.as_decimal().quantize(STEP, ROUND_DOWN)) for p, q in levels]
+        assert [(Decimal(p), Decimal(q)) for p, q in final[side]] == [
+            (p, q) for p, q in stepped if q > 0
+        ]
