@@ -61,6 +61,7 @@ from zq.backtest.sampler import DEFAULT_SAMPLE_INTERVAL_NS, ResultSampler
 from zq.backtest.sources import open_sources
 from zq.common import topics
 from zq.common.clock import TestClock
+from zq.data.catalog.schema import DataSeries
 from zq.data.client import ReplayDataClient
 from zq.data.engine import DataEngine
 from zq.execution import ExecutionEngine
@@ -93,6 +94,15 @@ class BacktestNode:
         configured sources, merged by ``ts_init``.
     instruments : Iterable[Instrument], optional
         Instruments in addition to the configured ones.
+    sources : Iterable, optional
+        More sources, each an iterable of ``(DataSeries, rows)`` runs in ``ts_init`` order
+        (``rows`` in a layout of :mod:`zq.data.arrays`, at the instrument's precisions), as
+        ``ParquetDataCatalog.stream`` yields them. A list replays on every ``run``; a
+        generator only once.
+    sample_interval_ns : int
+        How often (data time) the result samples prices, positions and equity.
+    progress : bool
+        Show a progress bar on stderr.
 
     Examples
     --------
@@ -106,6 +116,7 @@ class BacktestNode:
         data: Iterable[Any] | None = None,
         instruments: Iterable[Instrument] | None = None,
         *,
+        sources: Iterable[Iterable[tuple[DataSeries, Any]]] | None = None,
         sample_interval_ns: int = DEFAULT_SAMPLE_INTERVAL_NS,
         progress: bool = False,
     ) -> None:
@@ -114,6 +125,7 @@ class BacktestNode:
         check_config(config)
         self.config = config
         self._data: list[Any] = sorted(data or (), key=_ts_init)
+        self._extra_sources = list(sources or ())
         self._instruments: list[Instrument] = list(instruments or ())
         self.kernel: Kernel | None = None
         self.sample_interval_ns = sample_interval_ns
@@ -198,6 +210,7 @@ class BacktestNode:
         sources: list[Iterable[tuple[Any, Any]]] = list(open_sources(self.config, instruments))
         if self._data:
             sources.append(object_runs(self._data, instruments, start, end))
+        sources.extend(self._extra_sources)
         return sources
 
     # -- running ---------------------------------------------------------------------------

@@ -1,0 +1,219 @@
+"""The compiled replay loop (zq_core.replay) through BacktestNode.
+
+Checked against expectations computed here from the input arrays themselves: the merge
+order of several sources, the data a strategy receives after subscribing mid-run, the
+latest trade the cache makes on demand, and the equality of the array and object paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+
+from zq.backtest import BacktestNode
+from zq.backtest.config import BacktestConfig, DataConfig, StrategyConfig, VenueConfig
+from zq.common.clock import TimeEvent
+from zq.data.arrays import QUOTE_DTYPE, TRADE_DTYPE, trades_to_objects
+from zq.data.catalog.schema import DataKind, DataSeries
+from zq.demo import START_NS, demo_instrument
+from zq.model.data import QuoteTick, TradeTick
+from zq.model.identifiers import InstrumentId
+from zq.model.serialization import to_json
+from zq.strategy import Strategy
+
+INSTRUMENT = demo_instrument()
+ID = INSTRUMENT.id
+TRADES = DataSeries(DataKind.TRADES, str(ID), 2, 5)
+QUOTES = DataSeries(DataKind.QUOTES, str(ID), 2, 5)
+
+#: What strategies of this module saw, by strategy id (reset by each test).
+SEEN: dict[str, list[Any]] = {}
+
+
+class Recorder(Strategy[None]):
+    """Record every trade and quote (ts_init, kind, price raw)."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        self.subscribe_trades(ID)
+        self.subscribe_quotes(ID)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        SEEN[str(self.id)].append((trade.ts_init, "trade", trade.price.raw, str(trade.trade_id)))
+
+    def on_quote(self, quote: QuoteTick) -> None:
+        SEEN[str(self.id)].append((quote.ts_init, "quote", quote.bid_price.raw, None))
+
+
+class LateSubscriber(Strategy[None]):
+    """Read the cache's latest trade on a timer; subscribe to trades at the third tick."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        self.ticks = 0
+        self.clock.set_timer("tick", 1_000_000_000, self._tick)
+
+    def _tick(self, event: TimeEvent) -> None:
+        self.ticks += 1
+        latest = self.cache.trade(ID)
+        SEEN[str(self.id)].append(
+            ("cache", event.ts_event, None if latest is None else latest.ts_init)
+        )
+        if self.ticks == 3:
+            self.subscribe_trades(ID)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        SEEN[str(self.id)].append(("trade", trade.ts_init, None))
+
+
+def _config(path: str, **kwargs: Any) -> BacktestConfig:
+    return BacktestConfig(
+        venues=[VenueConfig(account_type="MARGIN")],
+        strategies=[StrategyConfig(path=f"{__name__}:{path}", strategy_id=f"{path}-001")],
+        **kwargs,
+    )
+
+
+def _trades(times: list[int], first_id: int = 1) -> np.ndarray:
+    rows = np.zeros(len(times), dtype=TRADE_DTYPE)
+    rows["ts_event"] = rows["ts_init"] = times
+    rows["price"] = 4_200_000 + np.arange(len(times))
+    rows["size"] = 100_000
+    rows["trade_id"] = np.arange(first_id, first_id + len(times))
+    rows["aggressor_side"] = 1
+    return rows
+
+
+def _quotes(times: list[int]) -> np.ndarray:
+    rows = np.zeros(len(times), dtype=QUOTE_DTYPE)
+    rows["ts_event"] = rows["ts_init"] = times
+    rows["bid_price"] = 4_100_000 + np.arange(len(times))
+    rows["ask_price"] = rows["bid_price"] + 1
+    rows["bid_size"] = rows["ask_size"] = 100_000
+    return rows
+
+
+def test_sources_merge_by_time_then_kind_then_source() -> None:
+    SEEN.clear()
+    t = START_NS
+    trades_a = _trades([t + 1, t + 5, t + 5, t + 9])
+    trades_b = _trades([t + 2, t + 5, t + 7], first_id=100)
+    quotes = _quotes([t + 5, t + 6])
+    sources = [
+        [(TRADES, trades_a[:2]), (TRADES, trades_a[2:])],  # a source of two runs
+        [(TRADES, trades_b)],
+        [(QUOTES, quotes)],
+    ]
+    result = BacktestNode(_config("Recorder"), instruments=[INSTRUMENT], sources=sources).run()
+    # Expected: by ts_init; at equal time quotes (rank 1) before trades (rank 2); then by
+    # source order; rows of one source in their own order.
+    rows: list[tuple[int, int, int, int, Any]] = []
+    for index, (kind, rank, array) in enumerate(
+        [("trade", 2, trades_a), ("trade", 2, trades_b), ("quote", 1, quotes)]
+    ):
+        for position, row in enumerate(array):
+            price = row["price"] if kind == "trade" else row["bid_price"]
+            trade_id = str(row["trade_id"]) if kind == "trade" else None
+            rows.append((int(row["ts_init"]), rank, index, position, (kind, int(price), trade_id)))
+    expected = [(ts, kind, price, tid) for ts, _, _, _, (kind, price, tid) in sorted(rows)]
+    assert SEEN["Recorder-001"] == expected
+    assert result.data_count == len(expected) == 9
+
+
+def test_mid_run_subscription_and_latest_trade_made_on_demand() -> None:
+    SEEN.clear()
+    step = 300_000_000  # a trade every 0.3 s; the timer ticks every second
+    times = [START_NS + step * (i + 1) for i in range(20)]
+    trades = _trades(times)
+    node = BacktestNode(
+        _config("LateSubscriber"), instruments=[INSTRUMENT], sources=[[(TRADES, trades)]]
+    )
+    node.run()
+    seen = SEEN["LateSubscriber-001"]
+    ticks = [(ts, latest) for what, ts, latest in seen if what == "cache"]
+    received = [ts for what, ts, _ in seen if what == "trade"]
+    # The latest trade at each tick: the last row with ts_init <= the tick (a timer due at
+    # a trade's time fires before that trade).
+    for ts, latest in ticks:
+        before = [t for t in times if t < ts]
+        assert latest == (before[-1] if before else None)
+    third = ticks[2][0]  # a trade has this very time: the timer fires first, so it is received
+    assert third in times
+    assert received == [t for t in times if t >= third]
+    # The clock starts at the first trade; the ticks follow each second to the last trade.
+    assert [ts for ts, _ in ticks] == [times[0] + k * 1_000_000_000 for k in range(1, 6)]
+
+
+def test_array_and_object_paths_give_the_same_events() -> None:
+    config = BacktestConfig(
+        venues=[VenueConfig(account_type="MARGIN")],
+        strategies=[
+            StrategyConfig(
+                path="examples.ema_cross:EmaCross",
+                params={"fast": 5, "slow": 12, "trade_size": "0.01"},
+            )
+        ],
+        data=[DataConfig(kind="generated", count=20_000, seed=3)],
+    )
+    from_arrays = BacktestNode(config).run()
+    rows = np.concatenate(
+        [rows for _, rows in _generated_runs(config)]
+    )  # the same trades as objects
+    objects = list(trades_to_objects(rows, ID, 2, 5))
+    from_objects = BacktestNode(
+        msgspec.structs.replace(config, data=[]), data=objects, instruments=[INSTRUMENT]
+    ).run()
+    assert from_arrays.order_count > 100
+    assert [to_json(e) for e in from_arrays.events] == [to_json(e) for e in from_objects.events]
+
+
+def _generated_runs(config: BacktestConfig) -> list[tuple[DataSeries, np.ndarray]]:
+    from zq.backtest.sources import open_sources
+
+    return list(open_sources(config, {ID: INSTRUMENT})[0])
+
+
+def test_rows_at_other_precisions_than_the_instrument_are_refused() -> None:
+    series = DataSeries(DataKind.TRADES, str(ID), 3, 5)
+    node = BacktestNode(
+        _config("Recorder"), instruments=[INSTRUMENT], sources=[[(series, _trades([START_NS]))]]
+    )
+    with pytest.raises(ValueError, match=r"price/size precisions 3/5, but instrument "
+                       r"BTCUSDT.SIM has 2/5"):
+        node.run()
+
+
+def test_progress_is_called_every_n_rows() -> None:
+    from zq.backtest.replay import Resolver  # noqa: F401 (the loop's Python side)
+    from zq_core.replay import ReplayLoop
+
+    calls: list[tuple[int, int]] = []
+    times = [START_NS + i for i in range(10)]
+
+    class _NoVenue:
+        data_engine = type("E", (), {"replay_version": 0})()
+
+        def venue(self, series: DataSeries) -> tuple[Any, ...]:
+            return 2, InstrumentId(series.key), 2, 5, None, None
+
+        def data(self, series: DataSeries) -> tuple[Any, ...]:
+            return None, None, None, None, None
+
+        def make(self, kind: int) -> Any:
+            return None
+
+        def trade_types(self) -> tuple[Any, ...]:
+            return TradeTick, (), str
+
+    from zq.common.clock import TestClock
+    from zq_core.bus import MessageBus
+
+    loop = ReplayLoop(
+        TestClock(START_NS), MessageBus(), _NoVenue(), lambda n, ts: calls.append((n, ts)), 4
+    )
+    assert loop.open([[(TRADES, _trades(times))]]) == START_NS
+    assert loop.run() == 10
+    assert calls == [(4, times[3]), (8, times[7])]
