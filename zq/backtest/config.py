@@ -445,6 +445,19 @@ def check_config(config: BacktestConfig, source: str = "<config>") -> None:
             raise ConfigError(
                 f"{source}: venues[{i}].leverage = {venue.leverage}: must be positive"
             )
+        for name in ("entry_ns", "cancel_ns", "ack_ns", "jitter_ns"):
+            value = getattr(venue.latency, name)
+            if value is not None and value < 0:
+                raise ConfigError(
+                    f"{source}: venues[{i}].latency.{name} = {value}: must not be negative"
+                )
+        for name in ("maker_fee", "taker_fee"):
+            fee = getattr(venue.fees, name)
+            if fee is not None and not Decimal(-1) < fee < Decimal(1):
+                raise ConfigError(
+                    f"{source}: venues[{i}].fees.{name} = '{fee}': must be a fraction of the "
+                    "notional in (-1, 1), such as '0.0005' for 5 bp"
+                )
     for i, instrument in enumerate(config.instruments):
         _check_instrument(instrument, f"{source}: instruments[{i}]")
     for i, data in enumerate(config.data):

@@ -411,3 +411,10 @@ def test_a_perpetual_needs_its_base_currency(tmp_path):
     assert "instruments[0].base_currency: a 'perpetual' instrument needs it" in _error(
         raw, tmp_path
     )
+
+
+def test_negative_latency_and_fees_out_of_range_are_named(tmp_path):
+    raw = {"venues": [{"name": "SIM", "latency": {"entry_ns": -5}}]}
+    assert "venues[0].latency.entry_ns = -5: must not be negative" in _error(raw, tmp_path)
+    raw = {"venues": [{"name": "SIM", "fees": {"taker_fee": "5"}}]}
+    assert "venues[0].fees.taker_fee = '5': must be a fraction" in _error(raw, tmp_path)
