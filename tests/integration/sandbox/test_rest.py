@@ -251,3 +251,25 @@ async def test_response_types_ack_and_result(venue: SandboxVenue, client: Client
                                  newOrderRespType="RESULT")).body
     assert "fills" not in result
     assert result["status"] == "FILLED"
+
+
+async def test_two_symbols_trade_apart(session):
+    from tests.integration.sandbox.conftest import SECRET, manual_config
+    from zq.sandbox import SymbolConfig
+
+    eth = SymbolConfig(symbol="ETHUSDT", base_asset="ETH", quote_asset="USDT", size_precision=4,
+                       step_size=d("0.0001"), min_qty=d("0.0001"))
+    async with SandboxVenue(manual_config(symbols=(SymbolConfig(), eth))) as venue:
+        client = Client(session, venue.url, API_KEY, SECRET)
+        info = (await client.request("GET", "/api/v3/exchangeInfo",
+                                     {"symbols": '["ETHUSDT","BTCUSDT"]'})).body
+        assert [s["symbol"] for s in info["symbols"]] == ["ETHUSDT", "BTCUSDT"]
+        venue.set_levels("ETHUSDT", asks=[(d("2500"), d("3"))])
+        body = (await client.order(symbol="ETHUSDT", side="BUY", type="MARKET", quantity="2")).body
+        assert (body["status"], body["cummulativeQuoteQty"]) == ("FILLED", "5000.00000000")
+        btc = await client.request("GET", "/api/v3/depth", {"symbol": SYMBOL})
+        assert btc.body == {"lastUpdateId": 0, "bids": [], "asks": []}
+        balances = {b["asset"]: b["free"] for b in
+                    (await client.request("GET", "/api/v3/account", signed=True)).body["balances"]}
+        # 2 ETH less the 0.1 % commission (0.002); 100000 - 5000 USDT.
+        assert (balances["ETH"], balances["USDT"]) == ("1.99800000", "95000.00000000")

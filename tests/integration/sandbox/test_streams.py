@@ -189,3 +189,16 @@ async def receive_until_close(ws: aiohttp.ClientWebSocketResponse) -> list[Any]:
                                 aiohttp.WSMsgType.CLOSING):
                 return messages
             messages.append(json.loads(message.data))
+
+
+async def test_listen_key_past_its_time_gets_listen_key_expired(session: aiohttp.ClientSession):
+    from tests.integration.sandbox.conftest import API_KEY, SECRET, manual_config
+
+    async with SandboxVenue(manual_config(listen_key_ttl=0.3)) as venue:
+        client = Client(session, venue.url, API_KEY, SECRET)
+        key = (await client.request("POST", "/api/v3/userDataStream", key=True)).body["listenKey"]
+        async with session.ws_connect(f"{venue.ws_url}/ws/{key}") as ws:
+            messages = await receive_until_close(ws)
+        assert [(m["e"], m["listenKey"]) for m in messages] == [("listenKeyExpired", key)]
+        gone = await client.request("PUT", "/api/v3/userDataStream", {"listenKey": key}, key=True)
+        assert gone.body["code"] == -1125
