@@ -43,7 +43,7 @@ from zq.adapters.binance.errors import (
     BinanceRateLimitError,
     BinanceUnknownStatusError,
 )
-from zq.adapters.binance.limits import RateLimiter
+from zq.adapters.binance.limits import RateLimit, RateLimiter
 from zq.adapters.binance.schemas import (
     Account,
     AccountTrade,
@@ -320,18 +320,33 @@ class BinanceHttpClient:
         answer = await self.request("GET", ep.TIME, weight=ep.WEIGHT_TIME, response_type=ServerTime)
         return answer.server_time
 
-    async def exchange_info(self, symbols: Sequence[str] | None = None) -> dict[str, Any]:
-        """Return ``GET /api/v3/exchangeInfo``, for some symbols or all of them."""
+    async def exchange_info(
+        self, symbols: Sequence[str] | None = None, *, apply_rate_limits: bool = True
+    ) -> dict[str, Any]:
+        """Return ``GET /api/v3/exchangeInfo``, for some symbols or all of them.
+
+        With ``apply_rate_limits``, the limiter adopts the ``rateLimits`` the venue
+        publishes (a malformed list is logged and the limits in force are kept).
+        """
         params: dict[str, ParamValue | None] = {}
         if symbols:
             params["symbols"] = msgspec.json.encode(list(symbols)).decode()
-        return await self.request(
+        info: dict[str, Any] = await self.request(
             "GET",
             ep.EXCHANGE_INFO,
             params,
             weight=ep.WEIGHT_EXCHANGE_INFO,
             response_type=dict[str, Any],
         )
+        entries = info.get("rateLimits")
+        if apply_rate_limits and isinstance(entries, list) and entries:
+            try:
+                limits = [RateLimit.from_exchange_info(entry) for entry in entries]
+            except (ValueError, TypeError, AttributeError) as error:
+                _log.warning("exchangeInfo rateLimits ignored: %s", error)
+            else:
+                self.limiter.set_limits(limits)
+        return info
 
     async def depth(self, symbol: str, limit: int = 1000) -> DepthSnapshot:
         """Return the order book snapshot of ``symbol`` (``GET /api/v3/depth``)."""

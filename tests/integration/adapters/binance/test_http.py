@@ -194,3 +194,24 @@ async def test_the_secret_never_reaches_the_logs(venue, caplog):
             await client.account()
             logging.getLogger("test").info("client %r", client)
     assert SECRET not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_exchange_info_rate_limits_are_adopted_by_the_limiter():
+    async with (
+        SandboxVenue(manual_config(weight_limit=45, orders_per_10s=7)) as venue,
+        BinanceHttpClient(venue.url) as client,
+    ):
+        await client.exchange_info([SYMBOL])  # weight 20 of the venue's 45 per minute
+        limits = {(limit.kind, limit.interval_ms): limit.limit for limit in client.limiter.limits}
+        assert limits == {
+            (RateLimitKind.REQUEST_WEIGHT, 60_000): 45,
+            (RateLimitKind.ORDERS, 10_000): 7,
+            (RateLimitKind.ORDERS, 86_400_000): venue.config.orders_per_day,
+        }
+        # 20 used: another exchangeInfo (20) still fits; a third would wait for the minute
+        # (unless the minute rolled over meanwhile, which the venue's count shows too).
+        await client.exchange_info([SYMBOL])
+        if client.limiter.used(RateLimitKind.REQUEST_WEIGHT, 60_000) == 40:
+            assert client.limiter.wait_ms(20) > 0
+            assert client.limiter.wait_ms(5) == 0
