@@ -27,11 +27,13 @@ exit, ``gross_pnl == ±(avg_px_close − avg_px_open) × quantity × multiplier`
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
+import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
 from zq.model.enums import OrderSide
@@ -530,23 +532,35 @@ def round_trips_frame(
 # -- samples ---------------------------------------------------------------------------------------
 
 
+def _int64s() -> array[int]:
+    return array("q")
+
+
+def _float64s() -> array[float]:
+    return array("d")
+
+
 @dataclass
 class SampleRecords:
-    """What the sampler recorded, column by column (one list per column)."""
+    """What the sampler recorded, column by column.
 
-    equity_ts: list[int] = field(default_factory=list)
+    Numbers are kept in typed arrays (8 bytes a value, no Python object each); the id
+    columns hold references to one shared string per id.
+    """
+
+    equity_ts: array[int] = field(default_factory=_int64s)
     equity_account: list[str] = field(default_factory=list)
     equity_currency: list[str] = field(default_factory=list)
-    equity_balance: list[float] = field(default_factory=list)
-    equity_unrealized: list[float] = field(default_factory=list)
-    equity_value: list[float] = field(default_factory=list)
-    price_ts: list[int] = field(default_factory=list)
+    equity_balance: array[float] = field(default_factory=_float64s)
+    equity_unrealized: array[float] = field(default_factory=_float64s)
+    equity_value: array[float] = field(default_factory=_float64s)
+    price_ts: array[int] = field(default_factory=_int64s)
     price_instrument: list[str] = field(default_factory=list)
-    price_value: list[float] = field(default_factory=list)
-    position_ts: list[int] = field(default_factory=list)
+    price_value: array[float] = field(default_factory=_float64s)
+    position_ts: array[int] = field(default_factory=_int64s)
     position_instrument: list[str] = field(default_factory=list)
     position_strategy: list[str] = field(default_factory=list)
-    position_qty: list[float] = field(default_factory=list)
+    position_qty: array[float] = field(default_factory=_float64s)
 
 
 EQUITY_COLUMNS: list[str] = ["ts", "account_id", "currency", "balance", "unrealized", "equity"]
@@ -565,12 +579,12 @@ def equity_frame(records: SampleRecords) -> pd.DataFrame:
     """Return the equity samples, one row per time, account and currency."""
     frame = pd.DataFrame(
         {
-            "ts": pd.array(records.equity_ts, dtype="int64"),
+            "ts": np.asarray(records.equity_ts, dtype=np.int64),
             "account_id": records.equity_account,
             "currency": records.equity_currency,
-            "balance": pd.array(records.equity_balance, dtype="float64"),
-            "unrealized": pd.array(records.equity_unrealized, dtype="float64"),
-            "equity": pd.array(records.equity_value, dtype="float64"),
+            "balance": np.asarray(records.equity_balance, dtype=np.float64),
+            "unrealized": np.asarray(records.equity_unrealized, dtype=np.float64),
+            "equity": np.asarray(records.equity_value, dtype=np.float64),
         },
         columns=EQUITY_COLUMNS,
     )
@@ -581,9 +595,9 @@ def prices_frame(records: SampleRecords) -> pd.DataFrame:
     """Return the mark-price samples, one row per time and instrument."""
     frame = pd.DataFrame(
         {
-            "ts": pd.array(records.price_ts, dtype="int64"),
+            "ts": np.asarray(records.price_ts, dtype=np.int64),
             "instrument_id": records.price_instrument,
-            "price": pd.array(records.price_value, dtype="float64"),
+            "price": np.asarray(records.price_value, dtype=np.float64),
         },
         columns=PRICE_COLUMNS,
     )
@@ -594,10 +608,10 @@ def positions_history_frame(records: SampleRecords) -> pd.DataFrame:
     """Return the net-position samples, one row per time, instrument and strategy."""
     frame = pd.DataFrame(
         {
-            "ts": pd.array(records.position_ts, dtype="int64"),
+            "ts": np.asarray(records.position_ts, dtype=np.int64),
             "instrument_id": records.position_instrument,
             "strategy_id": records.position_strategy,
-            "signed_qty": pd.array(records.position_qty, dtype="float64"),
+            "signed_qty": np.asarray(records.position_qty, dtype=np.float64),
         },
         columns=POSITION_HISTORY_COLUMNS,
     )

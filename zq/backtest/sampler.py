@@ -118,8 +118,11 @@ class ResultSampler(Component):
         self._exchanges = dict(exchanges)
         self._cores: dict[InstrumentId, MatchingCore] = {}
         self._topics = [topics.position_events(s) for s in strategy_ids]
-        # Every (instrument, strategy) ever held, in first-seen order: flat is sampled as 0.
-        self._held: dict[tuple[InstrumentId, StrategyId], None] = {}
+        # Every (instrument, strategy) ever held, in first-seen order (flat is sampled as 0),
+        # with the names recorded for it: one string per id, shared by every row.
+        self._held: dict[tuple[InstrumentId, StrategyId], tuple[str, str]] = {}
+        self._instrument_names: dict[InstrumentId, str] = {}
+        self._account_names: dict[object, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -129,6 +132,7 @@ class ResultSampler(Component):
             exchange = self._exchanges.get(instrument.id.venue)
             if exchange is not None:
                 self._cores[instrument.id] = exchange.core(instrument.id)
+                self._instrument_names[instrument.id] = str(instrument.id)
         now = self.clock.timestamp_ns()
         # The opening sample is stamped 1 ns before the start, so it stays apart from the
         # samples of fills at the first datum's time (samples at one instant keep the last).
@@ -170,7 +174,7 @@ class ResultSampler(Component):
             if mark is not None:
                 marks[instrument_id] = mark
                 records.price_ts.append(ts)
-                records.price_instrument.append(str(instrument_id))
+                records.price_instrument.append(self._instrument_names[instrument_id])
                 records.price_value.append(mark.as_double())
 
         net: dict[tuple[InstrumentId, StrategyId], Decimal] = {}
@@ -181,7 +185,8 @@ class ResultSampler(Component):
                 if not isinstance(position, Position):
                     continue
                 held = (position.instrument_id, position.strategy_id)
-                self._held.setdefault(held, None)
+                if held not in self._held:
+                    self._held[held] = (str(held[0]), str(held[1]))
                 net[held] = net.get(held, Decimal(0)) + position.signed_qty
                 mark = marks.get(position.instrument_id, position.last_px)
                 key = (str(position.account_id), position.currency.code)
@@ -191,16 +196,18 @@ class ResultSampler(Component):
                 value = position.signed_qty * mark.as_decimal() * position.multiplier
                 market_value[key] = market_value.get(key, Decimal(0)) + value
 
-        for instrument_id, strategy_id in self._held:
+        for held, (instrument_name, strategy_name) in self._held.items():
             records.position_ts.append(ts)
-            records.position_instrument.append(str(instrument_id))
-            records.position_strategy.append(str(strategy_id))
-            records.position_qty.append(float(net.get((instrument_id, strategy_id), 0)))
+            records.position_instrument.append(instrument_name)
+            records.position_strategy.append(strategy_name)
+            records.position_qty.append(float(net.get(held, 0)))
 
         for account in self.cache.accounts():
             if not isinstance(account, Account):
                 continue
-            account_id = str(account.id)
+            account_id = self._account_names.get(account.id)
+            if account_id is None:
+                account_id = self._account_names[account.id] = str(account.id)
             cash = isinstance(account, CashAccount)
             for currency in account.currencies():
                 key = (account_id, currency.code)
