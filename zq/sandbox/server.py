@@ -647,7 +647,7 @@ class SandboxVenue:
     async def _close_listen_key(self, request: web.Request) -> web.Response:
         account = self._authenticate(request, signed=False)
         key = self._str(request[_PARAMS], "listenKey")
-        if not await self.hub.close_listen_key(key, account.api_key):
+        if not self.hub.close_listen_key(key, account.api_key):
             raise BinanceError(errors.INVALID_LISTEN_KEY, "This listenKey does not exist.")
         return _json({})
 

@@ -169,14 +169,16 @@ class StreamHub(ExchangeListener):
         entry.expires = time.monotonic() + self.listen_key_ttl
         return True
 
-    async def close_listen_key(self, key: str, api_key: str) -> bool:
+    def close_listen_key(self, key: str, api_key: str) -> bool:
         """Delete a listenKey and close its connections; False if it does not exist."""
         entry = self._listen_keys.get(key)
         if entry is None or entry.api_key != api_key:
             return False
         del self._listen_keys[key]
         for connection in list(self._by_stream.get(key, ())):
-            await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"listenKey closed")
+            # Its writer closes the socket once what is queued is sent; the REST answer
+            # does not wait for the client's side of the close.
+            connection.queue.put_nowait(None)
         return True
 
     async def expire_listen_keys(self) -> None:
@@ -318,11 +320,13 @@ class StreamHub(ExchangeListener):
 
     async def disconnect_all(self) -> int:
         """Close every WebSocket connection (a fault); return how many were closed."""
-        closed = 0
-        for connection in list(self.connections):
+        connections = list(self.connections)
+
+        async def close(connection: Connection) -> None:
             with contextlib.suppress(ConnectionError):
                 await connection.ws.close(
                     code=WSCloseCode.GOING_AWAY, message=b"sandbox fault: disconnect"
                 )
-            closed += 1
-        return closed
+
+        await asyncio.gather(*(close(connection) for connection in connections))
+        return len(connections)
