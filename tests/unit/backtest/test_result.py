@@ -294,3 +294,43 @@ def test_sharpe_and_sortino_match_numpy_on_the_sampling_interval(result) -> None
     assert stats["sortino_ratio"] == pytest.approx(sortino, rel=1e-9)
     peak = np.maximum.accumulate(values)
     assert stats["max_drawdown"] == pytest.approx((values / peak - 1).min(), rel=1e-12)
+
+
+def test_statistics_of_a_long_run_match_an_independent_numpy_reference() -> None:
+    from tests.unit.backtest.test_node import load_example
+
+    run = BacktestNode(load_example(count=20_000), sample_interval_ns=SECOND).run()
+    stats = result_statistics(run)
+    ts_ns = run.equity["ts"].to_numpy()
+    values = run.equity["equity"].to_numpy()
+    # Returns and their annualization.
+    assert stats["total_return"] == pytest.approx(values[-1] / values[0] - 1, rel=1e-12)
+    years = (ts_ns[-1] - ts_ns[0]) / (365.25 * 86_400 * SECOND)
+    assert stats["annualized_return"] == pytest.approx(
+        (values[-1] / values[0]) ** (1 / years) - 1, rel=1e-9
+    )
+    # Drawdowns: depth, and the longest spell from a peak to its recovery (or the end).
+    peak = np.maximum.accumulate(values)
+    assert stats["max_drawdown"] == pytest.approx((values / peak - 1).min(), rel=1e-12)
+    longest, start = 0, None
+    for i in range(len(values)):
+        if values[i] >= peak[i]:
+            if start is not None and i - start >= 2:  # under water in between
+                longest = max(longest, ts_ns[i] - ts_ns[start])
+            start = i
+    if start is not None and start < len(values) - 1:
+        longest = max(longest, ts_ns[-1] - ts_ns[start])
+    assert stats["max_drawdown_duration_days"] == pytest.approx(longest / (86_400 * SECOND))
+    # Trades: closed round trips, net of fees.
+    closed = run.round_trips[run.round_trips["ts_closed"].notna()]["net_pnl"].to_numpy()
+    assert stats["trades"] == len(closed)
+    assert stats["win_rate"] == pytest.approx((closed > 0).mean())
+    assert stats["expectancy"] == pytest.approx(closed.mean())
+    assert stats["profit_factor"] == pytest.approx(
+        closed[closed > 0].sum() / -closed[closed < 0].sum()
+    )
+    # Turnover and fees, from the fills.
+    fills = run.fills
+    notional = (fills["last_qty"].abs() * fills["last_px"]).sum()
+    assert stats["turnover"] == pytest.approx(notional / values.mean())
+    assert stats["total_fees"] == pytest.approx(fills["commission"].sum())
