@@ -117,6 +117,7 @@ class DepthSync:
         self.snapshot_requests = 0
         self.snapshot_failures = 0
         self.resets = 0
+        self.malformed = 0  # malformed diffs or snapshots, each followed by a resync
         self._max_buffered = max_buffered
         self._messages = 0
         self._sync = self._new_sync()
@@ -190,9 +191,9 @@ class DepthSync:
         self.resets += 1
         was_live = self._sync.phase is not SyncPhase.WAITING_FOR_SNAPSHOT
         self._sync = self._new_sync()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
         if was_live:
             now = self._clock_ns() if ts_init is None else ts_init
             self._on_deltas(_clear_rows(now, now))
@@ -250,7 +251,11 @@ class DepthSync:
             )
             sync.on_snapshot(record)
             refused = any(gap.kind is GapKind.STALE_SNAPSHOT for gap in sync.gaps)
-            self._drain()
+            try:
+                self._drain()
+            except BinanceStreamError:
+                _log.exception("%s: malformed snapshot or buffered diff; resyncing", self.stream)
+                return  # reset: the next diff asks for a new snapshot
             if refused and sync.phase is SyncPhase.WAITING_FOR_SNAPSHOT:
                 # Binance: a snapshot older than the first buffered diff: fetch again.
                 await asyncio.sleep(delay)
@@ -265,7 +270,14 @@ class DepthSync:
             sync.gaps = []
         if sync.emissions:
             emissions, sync.emissions = sync.emissions, []
-            deltas = self._build(emissions)
+            try:
+                deltas = self._build(emissions)
+            except BinanceStreamError:
+                # The rules took the malformed diff or snapshot as applied: a book without
+                # it would be wrong. Clear downstream and start over from a new snapshot.
+                self.malformed += 1
+                self.reset()
+                raise
             if len(deltas):
                 self._on_deltas(deltas)
         self._ensure_snapshot()

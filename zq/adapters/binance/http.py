@@ -257,6 +257,10 @@ class BinanceHttpClient:
                 await self.sync_time()
                 continue
             if status >= 500:
+                if method == "GET" and attempt < self.max_retries:
+                    attempt += 1  # a read changes nothing: ask again
+                    await asyncio.sleep(0.05 * 2**attempt)
+                    continue
                 raise BinanceUnknownStatusError(error.code, error.msg, status, endpoint)
             raise error
 

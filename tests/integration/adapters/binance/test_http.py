@@ -215,3 +215,12 @@ async def test_exchange_info_rate_limits_are_adopted_by_the_limiter():
         if client.limiter.used(RateLimitKind.REQUEST_WEIGHT, 60_000) == 40:
             assert client.limiter.wait_ms(20) > 0
             assert client.limiter.wait_ms(5) == 0
+
+
+@pytest.mark.asyncio
+async def test_a_read_whose_answer_is_lost_is_asked_again(venue, http):
+    venue.faults.update(drop_before=0.5, seed=11)
+    http.max_retries = 8
+    for _ in range(10):
+        assert (await http.account()).balances
+    assert venue.faults.counts["dropped_before"] > 0  # some answers were lost, none surfaced

@@ -209,11 +209,39 @@ async def test_a_failed_snapshot_request_is_retried():
 
 
 @pytest.mark.asyncio
-async def test_malformed_levels_name_the_stream_and_field():
+async def test_a_malformed_diff_is_named_and_the_book_resyncs(caplog):
     replay = Replay()
-    replay.sync.on_diff(_diff(1, 2, asks=[("11.001", "1")]), 1)  # 3 decimals at tick 0.01
+    replay.sync.on_diff(_diff(1, 2), 1)
+    await replay.snapshots.put(_snapshot(1, bids=[("10", "1")]))
+    await _settle()
+    replay.out.clear()
     with pytest.raises(BinanceStreamError, match=r"stream btcusdt@depth field a\[0\]\[0\]: .*more than 2 decimals"):
-        await replay.snapshots.put(_snapshot(1))
-        await replay.sync._task  # the snapshot applies the buffered diff and parses it
+        replay.sync.on_diff(_diff(3, 4, asks=[("11.001", "1")]), 2)  # 3 decimals at tick 0.01
+    # The book downstream would miss that diff: it is cleared and rebuilt.
+    rows = replay.rows()
+    assert rows["action"].tolist() == [CLEAR] and rows["flags"].tolist() == [BAD | LAST]
+    assert replay.sync.malformed == 1 and replay.sync.phase is SyncPhase.WAITING_FOR_SNAPSHOT
+    replay.sync.on_diff(_diff(5, 6), 3)
+    await replay.snapshots.put(_snapshot(5, bids=[("10", "2")]))
+    await _settle()
+    assert replay.sync.in_sync and replay.sync.update_id == 6
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_snapshot_is_logged_and_fetched_again(caplog):
+    replay = Replay()
+    replay.sync.on_diff(_diff(1, 2), 1)
+    await replay.snapshots.put(_snapshot(1, bids=[("10.001", "1")]))
+    await _settle()
+    assert "malformed snapshot" in caplog.text
+    assert replay.sync.malformed == 1 and not replay.sync.in_sync
+    replay.sync.on_diff(_diff(3, 4), 2)
+    await replay.snapshots.put(_snapshot(3, bids=[("10", "1")]))
+    await _settle()
+    assert replay.sync.in_sync and replay.requests == 2
+
+
+def test_a_diff_for_another_symbol_is_refused():
+    replay = Replay()
     with pytest.raises(BinanceStreamError, match="another symbol"):
         replay.sync.on_diff(_diff(1, 2).replace(b"BTCUSDT", b"ETHUSDT"), 1)
