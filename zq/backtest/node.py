@@ -243,6 +243,7 @@ class BacktestNode:
                 clock.set_time(first)
             kernel.start()
             count = loop.run()
+            bar(count, clock.timestamp_ns())  # the final figures, drawn by close()
             bar.close()
             elapsed = time.perf_counter() - started
             kernel.stop()
