@@ -47,6 +47,7 @@ class Fill:
 class Outcome:
     """What a reference run did."""
 
+    data_count: int = 0  # trades or bars seen
     orders: int = 0
     fills: list[Fill] = field(default_factory=list)
     commissions: list[Decimal] = field(default_factory=list)
@@ -103,6 +104,7 @@ def ema_cross(
                 fast_ema += fast_alpha * (value - fast_ema)
                 slow_ema += slow_alpha * (value - slow_ema)
             count += 1
+            outcome.data_count = count
             if count < slow or fast_ema == slow_ema:
                 continue
             new = 1 if fast_ema > slow_ema else -1
@@ -130,6 +132,7 @@ def channel_breakout(
     for chunk in bars:
         columns = (chunk[name].tolist() for name in ("ts_init", "high", "low", "close", "volume"))
         for ts, high, low, close, volume in zip(*columns, strict=True):
+            outcome.data_count += 1
             new = signal
             if len(highs) == lookback:
                 if close > max(highs):

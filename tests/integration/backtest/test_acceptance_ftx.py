@@ -116,8 +116,8 @@ def test_first_fill_by_hand(market_data, result):
     assert first.commission.as_decimal() == Decimal("32.58")
 
 
-def test_engine_replays_every_bar(result):
-    assert result.data_count == BARS
+def test_engine_replays_every_bar(result, expected):
+    assert result.data_count == expected.data_count == BARS
 
 
 def test_engine_orders_and_fills_equal_the_reference(result, expected):
