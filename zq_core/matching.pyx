@@ -712,7 +712,6 @@ cdef class MatchingCore:
             order._ahead_ids = tuple(
                 order_id for order_id, _ in book.queue(order.side, order.price)
             )
-        order.ahead = order._level_seen
         return 0
 
     cdef int _refresh_queue(

@@ -247,11 +247,24 @@ class BacktestNode:
             bar.close()
             elapsed = time.perf_counter() - started
             kernel.stop()
-            return self._result(kernel, events, count, elapsed)
-        finally:
-            kernel.dispose()
-            self.kernel = None
-            self.strategies = []
+            result = self._result(kernel, events, count, elapsed)
+        except BaseException as exc:
+            # The error the user must see is this one (a strategy's, a data file's), not
+            # one from tearing down a kernel it left running.
+            try:
+                self._teardown(kernel)
+            except Exception as teardown_error:
+                exc.add_note(f"tearing the backtest node down then failed: {teardown_error!r}")
+            raise
+        self._teardown(kernel)
+        return result
+
+    def _teardown(self, kernel: Kernel) -> None:
+        self.kernel = None
+        self.strategies = []
+        if kernel.is_running:
+            kernel.stop()
+        kernel.dispose()
 
     def _result(
         self,

@@ -85,6 +85,10 @@ class Symbol(Identifier):
     __slots__ = ()
 
 
+#: Venue parts of instrument ids, made once (``InstrumentId.venue`` is read per order event).
+_VENUES: dict[str, Venue] = {}
+
+
 class Venue(Identifier):
     """A trading venue, e.g. ``BINANCE``. Upper-case letters, digits and '_' only."""
 
@@ -126,7 +130,11 @@ class InstrumentId(Identifier):
     @property
     def venue(self) -> Venue:
         """The venue part."""
-        return Venue(self.rpartition(".")[2])
+        part = self.rpartition(".")[2]
+        venue = _VENUES.get(part)
+        if venue is None:
+            venue = _VENUES[part] = Venue(part)  # validated once per venue name
+        return venue
 
 
 class ClientOrderId(Identifier):

@@ -217,3 +217,27 @@ def test_progress_is_called_every_n_rows() -> None:
     assert loop.open([[(TRADES, _trades(times))]]) == START_NS
     assert loop.run() == 10
     assert calls == [(4, times[3]), (8, times[7])]
+
+
+class Faulty(Strategy[None]):
+    """Raise on the third trade."""
+
+    def on_start(self) -> None:
+        self.trades = 0
+        self.subscribe_trades(ID)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        self.trades += 1
+        if self.trades == 3:
+            raise ZeroDivisionError("the strategy's own error")
+
+
+def test_a_strategy_error_reaches_the_caller_unchanged() -> None:
+    node = BacktestNode(
+        _config("Faulty"),
+        instruments=[INSTRUMENT],
+        sources=[[(TRADES, _trades([START_NS + i for i in range(5)]))]],
+    )
+    with pytest.raises(ZeroDivisionError, match="the strategy's own error"):
+        node.run()
+    assert node.kernel is None  # torn down all the same
