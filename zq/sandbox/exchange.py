@@ -443,21 +443,8 @@ class SandboxExchange:
         previous = account.by_client_id.get((symbol, client_order_id))
         if previous is not None and previous.is_open:
             raise BinanceError(NEW_ORDER_REJECTED, DUPLICATE_ORDER)
-        self._check_quantity(config, quantity)
+        self.check_filters(symbol, side, order_type, quantity, price)
         core = state.core
-        if order_type == "MARKET":
-            best = core.book.best_ask_raw() if side == "BUY" else core.book.best_bid_raw()
-            reference = state.price(best) if best is not None else state.last_price
-        else:
-            assert price is not None
-            self._check_price(config, price)
-            reference = price
-        if reference is not None:
-            notional = reference * quantity
-            if notional < config.min_notional or (
-                order_type != "MARKET" and notional > config.max_notional
-            ):
-                raise BinanceError.filter_failure(config.notional_filter)
         if order_type == "LIMIT_MAKER":
             assert price is not None
             opposite = core.book.best_ask_raw() if side == "BUY" else core.book.best_bid_raw()
@@ -512,6 +499,32 @@ class SandboxExchange:
         )
         self._drain(state)
         return order
+
+    def check_filters(
+        self, symbol: str, side: str, order_type: str, quantity: Decimal, price: Decimal | None
+    ) -> None:
+        """Raise -1013 when an order breaks PRICE_FILTER, LOT_SIZE or the notional filter.
+
+        A market order's notional is taken at the best opposite price (or the last trade).
+        """
+        state = self.symbol(symbol)
+        config = state.config
+        self._check_quantity(config, quantity)
+        if order_type == "MARKET":
+            book = state.core.book
+            best = book.best_ask_raw() if side == "BUY" else book.best_bid_raw()
+            reference = state.price(best) if best is not None else state.last_price
+        else:
+            if price is None:
+                raise BinanceError.mandatory("price")
+            self._check_price(config, price)
+            reference = price
+        if reference is not None:
+            notional = reference * quantity
+            if notional < config.min_notional or (
+                order_type != "MARKET" and notional > config.max_notional
+            ):
+                raise BinanceError.filter_failure(config.notional_filter)
 
     def find_order(
         self, account: Account, symbol: str, order_id: int | None, client_order_id: str | None

@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -47,6 +48,8 @@ _WEIGHTS: Final = {
     ("GET", "/api/v3/order"): 4,
     ("DELETE", "/api/v3/order"): 1,
     ("DELETE", "/api/v3/openOrders"): 1,
+    ("GET", "/api/v3/allOrders"): 20,
+    ("POST", "/api/v3/order/cancelReplace"): 1,
     ("GET", "/api/v3/myTrades"): 20,
     ("GET", "/api/v3/account"): 20,
     ("POST", "/api/v3/userDataStream"): 2,
@@ -56,6 +59,21 @@ _WEIGHTS: Final = {
 _UNSUPPORTED_TYPES: Final = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 _RESPONSE_TYPES: Final = ("ACK", "RESULT", "FULL")
 _DEFAULT_RECV_WINDOW: Final = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderRequest:
+    """The checked parameters of a new order."""
+
+    symbol: str
+    side: str
+    order_type: str
+    quantity: Decimal
+    price: Decimal | None
+    time_in_force: str | None
+    client_order_id: str | None
+    response_type: str
+
 # What the middleware read of a request: its parameters, and the raw query and body signed.
 _PARAMS: Final = web.RequestKey("zq_sandbox_params", dict[str, str])
 _RAW: Final = web.RequestKey("zq_sandbox_raw", tuple[str, str])
@@ -145,6 +163,8 @@ class SandboxVenue:
             web.delete("/api/v3/order", self._cancel_order),
             web.get("/api/v3/openOrders", self._open_orders),
             web.delete("/api/v3/openOrders", self._cancel_open_orders),
+            web.get("/api/v3/allOrders", self._all_orders),
+            web.post("/api/v3/order/cancelReplace", self._cancel_replace),
             web.get("/api/v3/myTrades", self._my_trades),
             web.get("/api/v3/account", self._account),
             web.post("/api/v3/userDataStream", self._new_listen_key),
@@ -512,9 +532,8 @@ class SandboxVenue:
 
     # --- Signed endpoints -----------------------------------------------------------------------
 
-    async def _new_order(self, request: web.Request) -> web.Response:
-        account = self._authenticate(request)
-        params: dict[str, str] = request[_PARAMS]
+    def _order_request(self, params: dict[str, str]) -> _OrderRequest:
+        """Read and check the new-order parameters (no state is touched)."""
         symbol = self._str(params, "symbol")
         self.exchange.symbol(symbol)
         side = self._str(params, "side")
@@ -522,9 +541,7 @@ class SandboxVenue:
             raise BinanceError(errors.INVALID_SIDE, "Invalid side.")
         order_type = self._str(params, "type")
         if order_type in _UNSUPPORTED_TYPES:
-            raise BinanceError(
-                errors.UNSUPPORTED_OPERATION, "This operation is not supported."
-            )
+            raise BinanceError(errors.UNSUPPORTED_OPERATION, "This operation is not supported.")
         if order_type not in ORDER_TYPES:
             raise BinanceError(errors.INVALID_ORDER_TYPE, "Invalid orderType.")
         if params.get("quoteOrderQty"):
@@ -554,9 +571,7 @@ class SandboxVenue:
         response_type = params.get("newOrderRespType") or "FULL"
         if response_type not in _RESPONSE_TYPES:
             raise BinanceError.illegal("newOrderRespType", response_type)
-        count_10s, count_day = self.limiter.count_order(account.api_key)
-        order = self.exchange.new_order(
-            account,
+        return _OrderRequest(
             symbol,
             side,
             order_type,
@@ -564,11 +579,100 @@ class SandboxVenue:
             price,
             time_in_force,
             params.get("newClientOrderId") or None,
+            response_type,
         )
-        response = _json(order.to_new_order_response(response_type))
+
+    def _place(self, account: Account, order: _OrderRequest) -> tuple[dict[str, Any], int, int]:
+        """Count and place an order; return its response body and the order counts."""
+        count_10s, count_day = self.limiter.count_order(account.api_key)
+        placed = self.exchange.new_order(
+            account,
+            order.symbol,
+            order.side,
+            order.order_type,
+            order.quantity,
+            order.price,
+            order.time_in_force,
+            order.client_order_id,
+        )
+        return placed.to_new_order_response(order.response_type), count_10s, count_day
+
+    @staticmethod
+    def _with_counts(response: web.Response, count_10s: int, count_day: int) -> web.Response:
         response.headers["X-MBX-ORDER-COUNT-10S"] = str(count_10s)
         response.headers["X-MBX-ORDER-COUNT-1D"] = str(count_day)
         return response
+
+    async def _new_order(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request)
+        body, count_10s, count_day = self._place(account, self._order_request(request[_PARAMS]))
+        return self._with_counts(_json(body), count_10s, count_day)
+
+    async def _cancel_replace(self, request: web.Request) -> web.Response:
+        # Cancel an order and place a new one in one request (Binance's way to modify).
+        account = self._authenticate(request)
+        params: dict[str, str] = request[_PARAMS]
+        mode = self._str(params, "cancelReplaceMode")
+        if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+            raise BinanceError.illegal("cancelReplaceMode", mode)
+        order = self._order_request(params)
+        cancel_id = self._optional_int(params, "cancelOrderId")
+        cancel_client_id = params.get("cancelOrigClientOrderId") or None
+        if cancel_id is None and cancel_client_id is None:
+            raise BinanceError(
+                errors.MANDATORY_PARAM,
+                "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, "
+                "but both were empty/null!",
+            )
+        # Filters and the order count are checked before the cancel, as on Binance.
+        self.exchange.check_filters(
+            order.symbol, order.side, order.order_type, order.quantity, order.price
+        )
+        counts = self.limiter.count_order(account.api_key)
+        cancel: dict[str, Any]
+        new: dict[str, Any] | None = None
+        try:
+            cancel = self.exchange.cancel_order(
+                account,
+                order.symbol,
+                cancel_id,
+                cancel_client_id,
+                params.get("cancelNewClientOrderId") or None,
+            )
+            cancel_result = "SUCCESS"
+        except BinanceError as error:
+            cancel, cancel_result = error.payload(), "FAILURE"
+        if cancel_result == "FAILURE" and mode == "STOP_ON_FAILURE":
+            new_result = "NOT_ATTEMPTED"
+        else:
+            try:
+                placed = self.exchange.new_order(
+                    account,
+                    order.symbol,
+                    order.side,
+                    order.order_type,
+                    order.quantity,
+                    order.price,
+                    order.time_in_force,
+                    order.client_order_id,
+                )
+                new = placed.to_new_order_response(order.response_type)
+                new_result = "SUCCESS"
+            except BinanceError as error:
+                new, new_result = error.payload(), "FAILURE"
+        data = {
+            "cancelResult": cancel_result,
+            "newOrderResult": new_result,
+            "cancelResponse": cancel,
+            "newOrderResponse": new,
+        }
+        if cancel_result == new_result == "SUCCESS":
+            return self._with_counts(_json(data), *counts)
+        if "SUCCESS" in (cancel_result, new_result):
+            body = {"code": -2021, "msg": "Order cancel-replace partially failed.", "data": data}
+            return _json(body, status=409)
+        body = {"code": -2022, "msg": "Order cancel-replace failed.", "data": data}
+        return _json(body, status=400)
 
     def _order_ids(self, params: dict[str, str]) -> tuple[int | None, str | None]:
         order_id = self._optional_int(params, "orderId")
@@ -605,6 +709,29 @@ class SandboxVenue:
         if symbol is not None:
             self.exchange.symbol(symbol)
         return _json([order.to_json() for order in account.open_orders(symbol)])
+
+    async def _all_orders(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request)
+        params: dict[str, str] = request[_PARAMS]
+        symbol = self._str(params, "symbol")
+        self.exchange.symbol(symbol)
+        limit = self._int(params, "limit", 500)
+        if not 1 <= limit <= 1000:
+            raise BinanceError.illegal("limit", str(limit))
+        from_id = self._optional_int(params, "orderId")
+        start = self._optional_int(params, "startTime")
+        end = self._optional_int(params, "endTime")
+        orders = [
+            order
+            for (name, order_id), order in account.orders.items()
+            if name == symbol
+            and (from_id is None or order_id >= from_id)
+            and (start is None or order.time >= start)
+            and (end is None or order.time <= end)
+        ]
+        # From a starting point: the oldest ``limit``; otherwise the most recent.
+        chosen = orders[:limit] if from_id is not None or start is not None else orders[-limit:]
+        return _json([order.to_json() for order in chosen])
 
     async def _cancel_open_orders(self, request: web.Request) -> web.Response:
         account = self._authenticate(request)

@@ -273,3 +273,70 @@ async def test_two_symbols_trade_apart(session):
                     (await client.request("GET", "/api/v3/account", signed=True)).body["balances"]}
         # 2 ETH less the 0.1 % commission (0.002); 100000 - 5000 USDT.
         assert (balances["ETH"], balances["USDT"]) == ("1.99800000", "95000.00000000")
+
+
+REPLACE = {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+           "quantity": "0.02", "price": "59100"}
+
+
+async def test_cancel_replace_moves_an_order(venue: SandboxVenue, client: Client):
+    seed_book(venue)
+    await client.order(side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01", price="59000",
+                       newClientOrderId="m-1")
+    reply = await client.request("POST", "/api/v3/order/cancelReplace",
+                                 {**REPLACE, "cancelReplaceMode": "STOP_ON_FAILURE",
+                                  "cancelOrigClientOrderId": "m-1", "newClientOrderId": "m-1"},
+                                 signed=True)
+    assert reply.status == 200, reply
+    assert (reply.body["cancelResult"], reply.body["newOrderResult"]) == ("SUCCESS", "SUCCESS")
+    assert reply.body["cancelResponse"]["status"] == "CANCELED"
+    new = reply.body["newOrderResponse"]
+    assert (new["clientOrderId"], new["price"], new["origQty"]) == ("m-1", "59100.00000000", "0.02000000")
+    opened = (await client.request("GET", "/api/v3/openOrders", {"symbol": SYMBOL}, signed=True)).body
+    assert [(o["orderId"], o["price"]) for o in opened] == [(new["orderId"], "59100.00000000")]
+    # 0.02 * 59100 = 1182 USDT locked, the first order's 590 given back.
+    assert venue.account(API_KEY).balance("USDT").locked == d("1182")
+
+
+async def test_cancel_replace_of_an_unknown_order(venue: SandboxVenue, client: Client):
+    seed_book(venue)
+    stop = await client.request("POST", "/api/v3/order/cancelReplace",
+                                {**REPLACE, "cancelReplaceMode": "STOP_ON_FAILURE", "cancelOrderId": 77},
+                                signed=True)
+    assert (stop.status, stop.body["code"]) == (400, -2022)
+    assert stop.body["data"]["cancelResponse"] == {"code": -2011, "msg": "Unknown order sent."}
+    assert (stop.body["data"]["newOrderResult"], stop.body["data"]["newOrderResponse"]) == ("NOT_ATTEMPTED", None)
+    allow = await client.request("POST", "/api/v3/order/cancelReplace",
+                                 {**REPLACE, "cancelReplaceMode": "ALLOW_FAILURE", "cancelOrderId": 77},
+                                 signed=True)
+    assert (allow.status, allow.body["code"]) == (409, -2021)
+    assert allow.body["data"]["newOrderResponse"]["status"] == "NEW"
+
+
+async def test_cancel_replace_that_breaks_a_filter_cancels_nothing(venue: SandboxVenue, client: Client):
+    seed_book(venue)
+    first = (await client.order(side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01",
+                                price="59000")).body
+    reply = await client.request("POST", "/api/v3/order/cancelReplace",
+                                 {**REPLACE, "price": "59100.005", "cancelReplaceMode": "STOP_ON_FAILURE",
+                                  "cancelOrderId": first["orderId"]}, signed=True)
+    assert reply.body["code"] == -1013
+    query = await client.request("GET", "/api/v3/order", {"symbol": SYMBOL, "orderId": first["orderId"]},
+                                 signed=True)
+    assert query.body["status"] == "NEW"
+
+
+async def test_all_orders_lists_open_and_closed_orders(venue: SandboxVenue, client: Client):
+    seed_book(venue)
+    ids = []
+    for price in ("59000", "59001", "59002"):
+        ids.append((await client.order(side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01",
+                                       price=price)).body["orderId"])
+    await client.request("DELETE", "/api/v3/order", {"symbol": SYMBOL, "orderId": ids[0]}, signed=True)
+    every = (await client.request("GET", "/api/v3/allOrders", {"symbol": SYMBOL}, signed=True)).body
+    assert [(o["orderId"], o["status"]) for o in every] == [
+        (ids[0], "CANCELED"), (ids[1], "NEW"), (ids[2], "NEW")
+    ]
+    later = (await client.request("GET", "/api/v3/allOrders", {"symbol": SYMBOL, "orderId": ids[1], "limit": 1},
+                                  signed=True)).body
+    assert [o["orderId"] for o in later] == [ids[1]]
