@@ -8,7 +8,8 @@ loader's arrays, without any part of the engine (no bus, cache, portfolio, excha
 matching core). Every test compares the engine with that reference: the same orders, the
 same fills (time, side, quantity, price, commission), realized PnL, commissions and final
 balance. The golden numbers below are the reference's; the engine matched them on its first
-run. They are pinned so that a change to the loader, the reference and the engine together
+run. The third order, split over two fills, is also worked out by hand from the zip's text
+(``test_a_split_fill_by_hand``). They are pinned so that a change to the loader, the reference and the engine together
 cannot pass unnoticed.
 
 Duration: about 20 s for the engine's replay of 1.9 million trades (the compiled replay
@@ -17,6 +18,7 @@ loop, on the shared 2-core machine) and 6 to 17 s for the reference.
 
 from __future__ import annotations
 
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -121,3 +123,23 @@ def test_engine_pnl_commissions_and_balance_equal_the_reference(result, expected
     assert balance == START_BALANCE + expected.balance_change == FINAL_BALANCE
     (position,) = result.positions.itertuples()
     assert position.signed_qty == expected.position == -100
+
+
+def test_a_split_fill_by_hand(market_data, result):
+    # Line 1186 of 2013-10-07's CSV: 30,267,461 ms after midnight New York = 08:24:27.461 EDT
+    # = 12:24:27.461 UTC (1,381,148,667.461 s); 1675400 deci-cents = 167.54; 100 shares. On
+    # it the EMAs cross upwards and the strategy, short 100, buys 200: 100 fill at the trade's
+    # price for the trade's size, the other 100 one tick worse at 167.55. Commissions at 1 bp:
+    # 100 * 167.54 * 0.0001 = 1.6754 -> 1.68 and 100 * 167.55 * 0.0001 = 1.6755 -> 1.68.
+    archive = market_data / "quantconnect" / "spy" / "20131007_trade.zip"
+    with zipfile.ZipFile(archive) as opened:
+        lines = opened.read(opened.namelist()[0]).decode().splitlines()
+    assert lines[1185].split(",")[:3] == ["30267461", "1675400", "100"]
+    fills = [e for e in result.events if isinstance(e, OrderFilled)]
+    first, second = fills[2], fills[3]
+    assert first.client_order_id == second.client_order_id
+    for fill, price in ((first, "167.54"), (second, "167.55")):
+        assert fill.ts_event == 1_381_148_667_461_000_000
+        assert fill.order_side.name == "BUY"
+        assert (fill.last_qty.as_decimal(), fill.last_px.as_decimal()) == (100, Decimal(price))
+        assert fill.commission.as_decimal() == Decimal("1.68")
