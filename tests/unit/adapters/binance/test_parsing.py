@@ -66,3 +66,21 @@ def test_levels_are_parsed_exactly():
     assert sizes.tolist() == [1, 0]
     with pytest.raises(BinanceStreamError, match=r"stream s field b: price levels must be"):
         parse_levels(b'[["1"]]', 2, 8, "s", "b")
+
+
+def test_bulk_and_per_value_level_parsing_agree():
+    # Many levels take the bulk numpy scan, few the per-value parser; both are exact.
+    levels = [(f"{60000 + i}.{i % 100:02d}000000", f"{i}.{i:08d}"[:12]) for i in range(40)]
+    compact = ("[" + ",".join(f'["{p}","{s}"]' for p, s in levels) + "]").encode()
+    spaced = compact.replace(b",", b", ")  # not compact: msgspec and the exact parser
+    bulk = parse_levels(compact, 2, 8, "s", "a")
+    slow = parse_levels(spaced, 2, 8, "s", "a")
+    assert bulk[0].tolist() == slow[0].tolist() == [6_000_000 + 100 * i + i % 100 for i in range(40)]
+    assert bulk[1].tolist() == slow[1].tolist()
+    assert bulk[1][3] == 3 * 10**8 + 3  # "3.00000003"
+
+
+def test_bulk_parsing_names_the_bad_level():
+    levels = ",".join(['["1.00","1"]'] * 20 + ['["1.005","1"]'])
+    with pytest.raises(BinanceStreamError, match=r"stream s field b\[20\]\[0\]: .*more than 2 decimals"):
+        parse_levels(f"[{levels}]".encode(), 2, 8, "s", "b")
