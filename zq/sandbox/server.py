@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from aiohttp import WSMsgType, web
 
-from zq.sandbox import errors
+from zq.sandbox import endpoints, errors
 from zq.sandbox.config import VenueConfig
 from zq.sandbox.errors import BinanceError
 from zq.sandbox.exchange import (
@@ -39,23 +39,6 @@ __all__ = ["SandboxVenue"]
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _encode = msgspec.json.Encoder().encode
 
-# Request weights of Binance spot (REST API docs); /api/v3/depth depends on ``limit``.
-_WEIGHTS: Final = {
-    ("GET", "/api/v3/ping"): 1,
-    ("GET", "/api/v3/time"): 1,
-    ("GET", "/api/v3/exchangeInfo"): 20,
-    ("POST", "/api/v3/order"): 1,
-    ("GET", "/api/v3/order"): 4,
-    ("DELETE", "/api/v3/order"): 1,
-    ("DELETE", "/api/v3/openOrders"): 1,
-    ("GET", "/api/v3/allOrders"): 20,
-    ("POST", "/api/v3/order/cancelReplace"): 1,
-    ("GET", "/api/v3/myTrades"): 20,
-    ("GET", "/api/v3/account"): 20,
-    ("POST", "/api/v3/userDataStream"): 2,
-    ("PUT", "/api/v3/userDataStream"): 2,
-    ("DELETE", "/api/v3/userDataStream"): 2,
-}
 _UNSUPPORTED_TYPES: Final = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 _RESPONSE_TYPES: Final = ("ACK", "RESULT", "FULL")
 _DEFAULT_RECV_WINDOW: Final = 5000
@@ -77,16 +60,6 @@ class _OrderRequest:
 # What the middleware read of a request: its parameters, and the raw query and body signed.
 _PARAMS: Final = web.RequestKey("zq_sandbox_params", dict[str, str])
 _RAW: Final = web.RequestKey("zq_sandbox_raw", tuple[str, str])
-
-
-def _depth_weight(limit: int) -> int:
-    if limit <= 100:
-        return 5
-    if limit <= 500:
-        return 25
-    if limit <= 1000:
-        return 50
-    return 250
 
 
 def _without_signature(raw: str) -> str:
@@ -154,29 +127,29 @@ class SandboxVenue:
         """Listen (on the configured port, or a free one) and start the market."""
         app = web.Application(middlewares=[self._middleware])
         routes = [
-            web.get("/api/v3/ping", self._ping),
-            web.get("/api/v3/time", self._time),
-            web.get("/api/v3/exchangeInfo", self._exchange_info),
-            web.get("/api/v3/depth", self._depth),
-            web.post("/api/v3/order", self._new_order),
-            web.get("/api/v3/order", self._query_order),
-            web.delete("/api/v3/order", self._cancel_order),
-            web.get("/api/v3/openOrders", self._open_orders),
-            web.delete("/api/v3/openOrders", self._cancel_open_orders),
-            web.get("/api/v3/allOrders", self._all_orders),
-            web.post("/api/v3/order/cancelReplace", self._cancel_replace),
-            web.get("/api/v3/myTrades", self._my_trades),
-            web.get("/api/v3/account", self._account),
-            web.post("/api/v3/userDataStream", self._new_listen_key),
-            web.put("/api/v3/userDataStream", self._keep_alive),
-            web.delete("/api/v3/userDataStream", self._close_listen_key),
-            web.get("/ws/{streams:.*}", self._ws_raw),
-            web.get("/stream", self._ws_combined),
+            web.get(endpoints.PING, self._ping),
+            web.get(endpoints.TIME, self._time),
+            web.get(endpoints.EXCHANGE_INFO, self._exchange_info),
+            web.get(endpoints.DEPTH, self._depth),
+            web.post(endpoints.ORDER, self._new_order),
+            web.get(endpoints.ORDER, self._query_order),
+            web.delete(endpoints.ORDER, self._cancel_order),
+            web.get(endpoints.OPEN_ORDERS, self._open_orders),
+            web.delete(endpoints.OPEN_ORDERS, self._cancel_open_orders),
+            web.get(endpoints.ALL_ORDERS, self._all_orders),
+            web.post(endpoints.CANCEL_REPLACE, self._cancel_replace),
+            web.get(endpoints.MY_TRADES, self._my_trades),
+            web.get(endpoints.ACCOUNT, self._account),
+            web.post(endpoints.USER_DATA_STREAM, self._new_listen_key),
+            web.put(endpoints.USER_DATA_STREAM, self._keep_alive),
+            web.delete(endpoints.USER_DATA_STREAM, self._close_listen_key),
+            web.get(endpoints.STREAM_RAW, self._ws_raw),
+            web.get(endpoints.STREAM_COMBINED, self._ws_combined),
         ]
         if self.config.admin:
             routes += [
-                web.get("/sandbox/faults", self._get_faults),
-                web.post("/sandbox/faults", self._set_faults),
+                web.get(endpoints.FAULTS, self._get_faults),
+                web.post(endpoints.FAULTS, self._set_faults),
             ]
         app.add_routes(routes)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -278,11 +251,11 @@ class SandboxVenue:
         ip = request.remote or "unknown"
         try:
             params = await self._read_params(request)
-            weight = _WEIGHTS.get((request.method, request.path), 1)
-            if request.path == "/api/v3/depth":
-                weight = _depth_weight(self._int(params, "limit", 100))
-            elif request.path == "/api/v3/openOrders" and request.method == "GET":
-                weight = 6 if params.get("symbol") else 80
+            weight = endpoints.WEIGHTS.get((request.method, request.path), 1)
+            if request.path == endpoints.DEPTH:
+                weight = endpoints.depth_weight(self._int(params, "limit", 100))
+            elif request.path == endpoints.OPEN_ORDERS and request.method == "GET":
+                weight = endpoints.open_orders_weight(bool(params.get("symbol")))
             self.limiter.charge(ip, weight)
             response = await handler(request)
         except BinanceError as error:
