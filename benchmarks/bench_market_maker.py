@@ -17,7 +17,7 @@ Cases:
   with a CLEAR and its snapshot), written to a Parquet catalog in a temporary folder and
   replayed by a ``catalog`` source, so the figure is stable.
 
-Run: ``python benchmarks/bench_market_maker.py [--repeat 5] [--blocks 8]
+Run: ``python benchmarks/bench_market_maker.py [--repeat 5] [--blocks 6]
 [--block-events 500000] [--no-capture]``.
 """
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the cases and print one line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (median)")
-    parser.add_argument("--blocks", type=int, default=8, help="generated blocks")
+    parser.add_argument("--blocks", type=int, default=6, help="generated blocks")
     parser.add_argument("--block-events", type=int, default=500_000, help="events per block")
     parser.add_argument("--no-capture", action="store_true", help="skip the real capture")
     args = parser.parse_args(argv)

@@ -216,18 +216,18 @@ def generate_l2_arrays(
     """Return a seeded random L2 market as ``DELTA_DTYPE`` and ``TRADE_DTYPE`` arrays.
 
     Prices are raw at precision 2 on a tick of 0.10 (``price_ticks`` is the first best bid,
-    in ticks), sizes raw at precision 3. A snapshot of ``levels`` levels a side comes
-    first, then ``events`` changes: size changes of a level near the top (85 %), trades at
-    the best bid or ask followed by the level's new size (5 %), and one-tick moves of the
-    price (a new best level inside a two-tick spread, or the best level on the side the
-    price leaves emptied). Changes come in venue messages of about 10, 1 to 19 ms apart,
-    whose last delta is flagged LAST; a trade is a message of its own. The book is never
-    crossed.
+    in ticks), sizes raw at precision 3 (levels of up to 8 BTC). A snapshot of ``levels``
+    levels a side comes first, then ``events`` changes: size changes of a level near the
+    top (92 %), trades of up to 3 BTC at the best bid or ask followed by the level's new
+    size (5 %), and one-tick moves of the price (3 %: a new best level inside a two-tick
+    spread, or the best level on the side the price leaves emptied). Changes come in venue
+    messages of about 50, 5 to 45 ms apart, whose last delta is flagged LAST; a trade is a
+    message of its own. The book is never crossed.
     """
     rng = random.Random(seed)
     tick = 10  # raw at precision 2
-    bids = {price_ticks - i: rng.randint(1, 2_000) for i in range(levels)}
-    asks = {price_ticks + 1 + i: rng.randint(1, 2_000) for i in range(levels)}
+    bids = {price_ticks - i: rng.randint(1, 8_000) for i in range(levels)}
+    asks = {price_ticks + 1 + i: rng.randint(1, 8_000) for i in range(levels)}
     ts = start_ns
     deltas: list[tuple[int, int, int, int]] = []  # ts, side, price (ticks), size
     trades: list[tuple[int, int, int, int]] = []  # ts, aggressor, price (ticks), size
@@ -237,21 +237,21 @@ def generate_l2_arrays(
     for price, size in sorted(asks.items()):
         deltas.append((ts, sell, price, size))
     for _ in range(events):
-        if rng.random() < 0.1:  # a new venue message; about 10 changes per message
-            ts += rng.randint(1_000_000, 19_000_000)
+        if rng.random() < 0.02:  # a new venue message; about 50 changes per message
+            ts += rng.randint(5_000_000, 45_000_000)
         best_bid, best_ask = max(bids), min(asks)
         draw = rng.random()
-        if draw < 0.85:  # a level near the top changes size
+        if draw < 0.92:  # a level near the top changes size
             side = buy if rng.random() < 0.5 else sell
             book = bids if side == buy else asks
             depth = min(int(rng.expovariate(0.5)), levels - 1)
             price = best_bid - depth if side == buy else best_ask + depth
-            book[price] = max(1, book.get(price, 0) + rng.randint(-300, 300))
+            book[price] = max(1, book.get(price, 0) + rng.randint(-1_000, 1_000))
             deltas.append((ts, side, price, book[price]))
-        elif draw < 0.90:  # a trade takes part of the best level
+        elif draw < 0.97:  # a trade takes part of the best level
             buyer = rng.random() < 0.5
             side, book, price = (sell, asks, best_ask) if buyer else (buy, bids, best_bid)
-            size = rng.randint(1, book[price])
+            size = rng.randint(1, min(book[price], 3_000))
             ts += 1  # the trade, then the level's new size in a message of its own
             trades.append((ts, buy if buyer else sell, price, size))
             ts += 1
@@ -263,13 +263,13 @@ def generate_l2_arrays(
             deltas.append((ts, side, price, left))
             if not book:  # refill an emptied side one tick further away
                 price = price + 1 if buyer else price - 1
-                book[price] = rng.randint(1, 2_000)
+                book[price] = rng.randint(1, 8_000)
                 deltas.append((ts, side, price, book[price]))
         else:  # the price moves one tick
             up = rng.random() < 0.5
             if best_ask - best_bid > 1:  # a new best level inside the spread
                 side, book, price = (buy, bids, best_bid + 1) if up else (sell, asks, best_ask - 1)
-                book[price] = rng.randint(1, 2_000)
+                book[price] = rng.randint(1, 8_000)
                 deltas.append((ts, side, price, book[price]))
                 if len(book) > levels:
                     far = min(book) if side == buy else max(book)
