@@ -17,7 +17,14 @@ How the golden values were checked (none is trusted because the engine printed i
   the opposite side of the book reached, at that moment; the position never exceeds the
   strategy's ``max_position``;
 - the two queue rules are also checked by hand on a tiny synthetic L2 market (the
-  reference simulator must agree with the hand calculation too).
+  reference simulator must agree with the hand calculation too), as are a modify that
+  moves an order to the back of another level's queue and an order joining a level our
+  own fills took from;
+- on a generated L2 market the reference also predicts the engine's fills with the
+  probabilistic queue model (the same seeded draws, in the same order), and two runs give
+  the same event log;
+- the strategy's quote prices (mid, micro-price, inventory skew, never crossing) are
+  computed by hand.
 
 The golden counts are then the values both the engine and the reference produce.
 """
