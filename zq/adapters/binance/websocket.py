@@ -67,6 +67,7 @@ class WebSocketCounters(msgspec.Struct):
     failed_connects: int = 0
     messages: int = 0
     handler_errors: int = 0
+    catch_ups: int = 0  # subscriptions changed while a connection was being opened
 
 
 class BinanceWebSocketClient:
@@ -260,6 +261,7 @@ class BinanceWebSocketClient:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            carried = tuple(self._streams)  # what this connection's URL subscribes
             try:
                 ws = await self._session.ws_connect(
                     self.url(), heartbeat=self.heartbeat_s, autoping=True, max_msg_size=0
@@ -276,12 +278,16 @@ class BinanceWebSocketClient:
                     self.stats.reconnects += 1
                     await self._notify_reconnect()
                 first = False
+                catch_up = self._catch_up(ws, carried)
                 try:
                     await self._read(ws)
                 finally:
                     self._connected.clear()
                     self._ws = None
                     await ws.close()
+                    if catch_up is not None:
+                        catch_up.cancel()
+                        await asyncio.gather(catch_up, return_exceptions=True)
                 if time.monotonic() - connected_at > self.backoff_max_s:
                     self._attempt = 0  # it stayed up: the next drop is not a storm
                 if self._stopping:
@@ -292,6 +298,30 @@ class BinanceWebSocketClient:
             delay = self.backoff_s(self._attempt)
             self._attempt += 1
             await asyncio.sleep(delay)
+
+    def _catch_up(
+        self, ws: aiohttp.ClientWebSocketResponse, carried: tuple[str, ...]
+    ) -> asyncio.Task[None] | None:
+        """Subscribe what changed while the connection was being opened.
+
+        ``subscribe`` found no open connection and only updated the set; the URL was built
+        before. The requests' answers arrive through ``_read``, hence a task.
+        """
+        if self._raw_stream is not None:
+            return None
+        added = [name for name in self._streams if name not in carried]
+        removed = [name for name in carried if name not in self._streams]
+        if not added and not removed:
+            return None
+        self.stats.catch_ups += 1
+
+        async def send() -> None:
+            if added:
+                await self._request(ws, "SUBSCRIBE", added)
+            if removed:
+                await self._request(ws, "UNSUBSCRIBE", removed)
+
+        return asyncio.get_running_loop().create_task(send(), name="zq-binance-ws-catch-up")
 
     async def _notify_reconnect(self) -> None:
         if self._on_reconnect is None:

@@ -141,3 +141,23 @@ def test_backoff_doubles_with_equal_jitter_and_is_capped():
     waits = {round(client.backoff_s(3), 6) for _ in range(20)}
     assert len(waits) > 10  # jitter: clients do not reconnect in lockstep
     assert asyncio  # keep the import used when the module grows
+
+
+@pytest.mark.asyncio
+async def test_a_subscription_made_while_connecting_is_sent_once_connected(venue, http):
+    (instrument,) = parse_exchange_info(await http.exchange_info([SYMBOL]), "SANDBOX")
+    quotes = []
+    client = BinanceMarketDataClient(http, venue.ws_url, on_quote=quotes.append)
+    await client.start()
+    try:
+        await client.subscribe_trades(instrument)  # the connection starts opening
+        for _ in range(3):
+            await asyncio.sleep(0)  # ... and is now in the middle of its handshake
+        await client.subscribe_quotes(instrument)  # not in the URL already being opened
+        await client.websocket.wait_connected(5)
+        await wait_for(lambda: venue.hub.connections and next(iter(venue.hub.connections)).streams == {"btcusdt@trade", "btcusdt@bookTicker"}, what="both streams")
+        assert client.websocket.stats.catch_ups == 1
+        venue.set_levels(SYMBOL, bids=[(D("100.00"), D("1"))], asks=[(D("101.00"), D("1"))])
+        await wait_for(lambda: quotes, what="a quote")
+    finally:
+        await client.stop()
