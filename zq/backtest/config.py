@@ -211,21 +211,23 @@ class DataConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True)
     round_excess_decimals: bool = False
     include_suspicious: bool = False
 
-    def files(self) -> list[Path]:
+    def files(self, base_dir: Path | str = ".") -> list[Path]:
         """Return the files of a file source: ``path``, or ``paths`` with globs expanded.
 
-        Relative paths are taken from the working directory (configs loaded by
-        :func:`load_config` hold absolute ones).
+        Relative paths are taken from ``base_dir`` (configs loaded by :func:`load_config`
+        hold absolute ones).
 
         Raises
         ------
         ValueError
             If a pattern matches no file, or the source has no file.
         """
+        base = Path(base_dir)
         if self.path is not None:
-            return [Path(self.path)]
+            return [base / self.path]
         found: list[Path] = []
         for pattern in self.paths or ():
+            pattern = str(base / pattern)
             if glob.has_magic(pattern):
                 matches = sorted(Path(p) for p in glob.glob(pattern))
                 if not matches:
@@ -461,7 +463,7 @@ def check_config(config: BacktestConfig, source: str = "<config>") -> None:
     for i, instrument in enumerate(config.instruments):
         _check_instrument(instrument, f"{source}: instruments[{i}]")
     for i, data in enumerate(config.data):
-        _check_data(data, f"{source}: data[{i}]")
+        _check_data(data, f"{source}: data[{i}]", Path(config.base_dir or "."))
     for i, strategy in enumerate(config.strategies):
         try:
             cls = resolve_strategy(strategy.path)
@@ -535,7 +537,7 @@ def _show(value: object) -> str:
     return repr(str(value)) if isinstance(value, Decimal | datetime) else repr(value)
 
 
-def _check_data(data: DataConfig, where: str) -> None:
+def _check_data(data: DataConfig, where: str, base_dir: Path) -> None:
     what = f"a {data.kind!r} source"
     _foreign_keys(data, DATA_KEYS[data.kind], what, where)
     if data.count <= 0:
@@ -549,12 +551,12 @@ def _check_data(data: DataConfig, where: str) -> None:
         elif getattr(data, name) is None:
             raise ConfigError(f"{where}.{name}: {what} needs it")
     if data.kind == "catalog":
-        if data.path is not None and not Path(data.path).is_dir():
+        if data.path is not None and not (base_dir / data.path).is_dir():
             raise ConfigError(f"{where}.path = {data.path!r}: no catalog folder there")
     elif data.kind != "generated":
         key = "path" if data.path is not None else "paths"
         try:
-            files = data.files()
+            files = data.files(base_dir)
         except ValueError as exc:
             raise ConfigError(f"{where}.{key} = {getattr(data, key)!r}: {exc}") from None
         for file in files:

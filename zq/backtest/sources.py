@@ -518,7 +518,7 @@ def _series(kind: DataKind, instrument: Instrument, key: str | None = None) -> D
 
 def _required(value: Any, name: str) -> Any:
     if value is None:
-        raise ValueError(f"the data source needs {name}")
+        raise ValueError(f"{name} is required")
     return value
 
 
@@ -527,7 +527,7 @@ def _resolve(base_dir: Path, path: str) -> Path:
 
 
 def _files(config: DataConfig, base_dir: Path) -> list[Path]:
-    return [_resolve(base_dir, str(path)) for path in config.files()]
+    return config.files(base_dir)
 
 
 def _instrument(config: DataConfig, instruments: Instruments) -> Instrument:

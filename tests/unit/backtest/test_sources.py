@@ -418,3 +418,19 @@ def test_negative_latency_and_fees_out_of_range_are_named(tmp_path):
     assert "venues[0].latency.entry_ns = -5: must not be negative" in _error(raw, tmp_path)
     raw = {"venues": [{"name": "SIM", "fees": {"taker_fee": "5"}}]}
     assert "venues[0].fees.taker_fee = '5': must be a fraction" in _error(raw, tmp_path)
+
+
+def test_a_config_built_in_code_takes_relative_paths_from_its_base_dir(tmp_path):
+    from zq.backtest import BacktestConfig
+    from zq.backtest.config import check_config
+
+    folder = tmp_path / "day"
+    folder.mkdir()
+    _write_lean_zip(folder / "20131007_trade.zip", ["34200000,1674100,100,P,0,0"])
+    source = DataConfig(kind="quantconnect", paths=["day/*_trade.zip"], instrument="SPY.ARCA")
+    config = BacktestConfig(data=[source], base_dir=str(tmp_path))
+    check_config(config)
+    (runs,) = open_sources(config, _spy())
+    assert [len(rows) for _, rows in runs] == [1]
+    with pytest.raises(ConfigError, match="matches no file"):
+        check_config(BacktestConfig(data=[source], base_dir=str(folder)))
