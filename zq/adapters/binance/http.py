@@ -54,6 +54,7 @@ from zq.adapters.binance.schemas import (
     ServerTime,
 )
 from zq.adapters.binance.signing import ParamValue, Signer, encode_params
+from zq_core.fixed import Price, Quantity
 
 __all__ = ["BinanceHttpClient", "Security"]
 
@@ -72,7 +73,8 @@ class Security:
     SIGNED: Final = 2  # TRADE / USER_DATA: the key header, timestamp and signature
 
 
-_Decimalish = str | Decimal | int | object  # Price / Quantity print as plain decimals
+#: What a price or quantity parameter may be: each prints as a plain decimal.
+_Decimalish = str | Decimal | int | Price | Quantity
 
 
 def _decimal_text(value: _Decimalish | None) -> str | None:
