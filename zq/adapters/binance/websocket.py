@@ -86,7 +86,8 @@ class BinanceWebSocketClient:
     on_reconnect
         Called (and awaited when it returns an awaitable) after each reconnection.
     heartbeat_s
-        Ping interval; a pong missing for as long closes the connection.
+        Ping interval when nothing is received; a pong missing for half of it closes the
+        connection (aiohttp's heartbeat).
     backoff_initial_s, backoff_max_s
         The first reconnect wait and its cap.
     rng
