@@ -167,6 +167,14 @@ ORDER_STATE_TABLE: Final[dict[tuple[OrderStatus, type[OrderEvent]], _Target]] = 
     # Late fills: the venue filled before it canceled/expired, the report came after.
     (S.CANCELED, OrderFilled): FILL,
     (S.EXPIRED, OrderFilled): FILL,
+    # A modify or cancel that reached the venue after the order ended there (it filled,
+    # was canceled or expired while the request was in flight) is refused: the refusal
+    # changes nothing, and the strategy still hears of it.
+    **{
+        (status, kind): SAME
+        for status in (S.FILLED, S.CANCELED, S.EXPIRED)
+        for kind in (OrderModifyRejected, OrderCancelRejected)
+    },
 }
 
 _LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_IF_TOUCHED})

@@ -106,6 +106,13 @@ EXPECTED = {
     (S.PARTIALLY_FILLED, OrderFilled): S.PARTIALLY_FILLED,
     (S.CANCELED, OrderFilled): S.CANCELED,  # a late partial fill keeps the order canceled
     (S.EXPIRED, OrderFilled): S.EXPIRED,
+    # A modify or cancel refused because the order ended at the venue first.
+    (S.FILLED, OrderModifyRejected): S.FILLED,
+    (S.FILLED, OrderCancelRejected): S.FILLED,
+    (S.CANCELED, OrderModifyRejected): S.CANCELED,
+    (S.CANCELED, OrderCancelRejected): S.CANCELED,
+    (S.EXPIRED, OrderModifyRejected): S.EXPIRED,
+    (S.EXPIRED, OrderCancelRejected): S.EXPIRED,
 }
 
 APPLIED_TYPES = [kind for kind in ORDER_EVENT_TYPES if kind is not OrderInitialized]
@@ -141,7 +148,7 @@ def test_each_event_in_each_state_gives_the_expected_state_or_is_refused(status,
 
 
 def test_the_expected_table_covers_every_state():
-    assert {status for status, _ in EXPECTED} | {S.DENIED, S.REJECTED, S.FILLED} == set(S)
+    assert {status for status, _ in EXPECTED} | {S.DENIED, S.REJECTED} == set(S)
 
 
 def test_fill_of_the_remaining_quantity_fills_the_order():
