@@ -8,6 +8,7 @@ import signal
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 __all__ = ["add_venue_arguments", "parse_faults", "run_venue"]
 
@@ -103,7 +104,7 @@ def run_venue(args: argparse.Namespace) -> int:
         print(f"zq venue: {error}", file=sys.stderr)
         return 2
 
-    async def serve() -> None:
+    async def serve() -> str | None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -116,8 +117,22 @@ def run_venue(args: argparse.Namespace) -> int:
                 f"api key {args.api_key}",
                 flush=True,
             )
-            await stop.wait()
+            stopped = asyncio.create_task(stop.wait())
+            waiting: set[asyncio.Task[Any]] = {stopped}
+            market = venue.market_task
+            if market is not None:
+                waiting.add(market)
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if market in done and not market.cancelled() and market.exception() is not None:
+                stopped.cancel()
+                return f"zq venue: the market stopped: {market.exception()}"
+            if stopped not in done:
+                await stopped  # a replay without looping ended: keep serving its last book
         print("zq venue: stopped", flush=True)
+        return None
 
-    uvloop.run(serve())
+    failure = uvloop.run(serve())
+    if failure is not None:
+        print(failure, file=sys.stderr)
+        return 1
     return 0

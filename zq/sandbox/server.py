@@ -7,8 +7,9 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -35,6 +36,8 @@ from zq.sandbox.market import GeneratedMarket, ReplayMarket
 from zq.sandbox.streams import Connection, StreamHub, parse_stream
 
 __all__ = ["SandboxVenue"]
+
+_log = logging.getLogger("zq.sandbox")
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _encode = msgspec.json.Encoder().encode
@@ -98,6 +101,9 @@ class SandboxVenue:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: The task moving the market (None for a manual market); it ends with the error
+        #: of a replay that cannot go on.
+        self.market_task: asyncio.Task[None] | None = None
         market = self.config.market
         if market.kind == "generated":
             self.market = GeneratedMarket(
@@ -164,20 +170,29 @@ class SandboxVenue:
             asyncio.create_task(self._depth_timer(), name="sandbox-depth"),
             asyncio.create_task(self._housekeeping(), name="sandbox-housekeeping"),
         ]
+        market: Coroutine[Any, Any, None] | None = None
         if isinstance(self.market, GeneratedMarket):
-            self._tasks.append(
-                asyncio.create_task(
-                    self.market.run(self.config.market.interval), name="sandbox-market"
-                )
-            )
+            market = self.market.run(self.config.market.interval)
         elif isinstance(self.market, ReplayMarket):
-            self._tasks.append(asyncio.create_task(self.market.run(), name="sandbox-market"))
+            market = self.market.run()
+        if market is not None:
+            self.market_task = asyncio.create_task(market, name="sandbox-market")
+            self.market_task.add_done_callback(self._market_done)
+            self._tasks.append(self.market_task)
+
+    @staticmethod
+    def _market_done(task: asyncio.Task[None]) -> None:
+        # A market that fails (a bad capture line) stops moving: say so, with the cause.
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("the sandbox market stopped: %s", task.exception())
 
     async def stop(self) -> None:
         """Stop the market, close every connection and the listening socket."""
-        for task in self._tasks:
+        # A task already done (a market that failed) was reported by its callback.
+        running = [task for task in self._tasks if not task.done()]
+        for task in running:
             task.cancel()
-        for task in self._tasks:
+        for task in running:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []

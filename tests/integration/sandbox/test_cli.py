@@ -47,3 +47,20 @@ async def test_zq_venue_refuses_an_unknown_fault_switch():
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert b"explode" in stderr
+
+
+async def test_zq_venue_stops_with_the_capture_error_of_a_bad_replay(tmp_path):
+    capture = tmp_path / "bad.txt"
+    capture.write_text(
+        '1723075200000000000 {"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT",'
+        '"t":1,"p":"6x000.00","q":"0.1","T":1,"m":true,"M":true}}\n'
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "zq", "venue", "--replay", str(capture),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1
+    message = stderr.decode()
+    assert "zq venue: the market stopped" in message
+    assert "bad.txt, line 1, field 'data.p'" in message and "6x000.00" in message
