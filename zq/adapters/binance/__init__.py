@@ -7,6 +7,17 @@ Exports the clients, their typed answers and errors; see ``docs/live/binance-ada
 
 from zq.adapters.binance.credentials import BinanceCredentials, CredentialsError
 from zq.adapters.binance.depth import DepthSync
+from zq.adapters.binance.enums import (
+    BinanceEnumError,
+    order_side_to_binance,
+    order_type_to_binance,
+    parse_liquidity_side,
+    parse_order_side,
+    parse_order_status,
+    parse_order_type,
+    parse_time_in_force,
+    time_in_force_to_binance,
+)
 from zq.adapters.binance.errors import (
     BinanceError,
     BinanceIpBannedError,
@@ -54,6 +65,7 @@ __all__ = [
     "AccountTrade",
     "BalanceUpdate",
     "BinanceCredentials",
+    "BinanceEnumError",
     "BinanceError",
     "BinanceHttpClient",
     "BinanceInstrumentError",
@@ -82,7 +94,15 @@ __all__ = [
     "UserEvent",
     "encode_params",
     "market_size_precision",
+    "order_side_to_binance",
+    "order_type_to_binance",
     "parse_exchange_info",
+    "parse_liquidity_side",
+    "parse_order_side",
+    "parse_order_status",
+    "parse_order_type",
     "parse_symbol",
+    "parse_time_in_force",
     "parse_user_event",
+    "time_in_force_to_binance",
 ]

@@ -224,3 +224,26 @@ async def test_a_read_whose_answer_is_lost_is_asked_again(venue, http):
     for _ in range(10):
         assert (await http.account()).balances
     assert venue.faults.counts["dropped_before"] > 0  # some answers were lost, none surfaced
+
+
+@pytest.mark.asyncio
+async def test_the_venues_answers_parse_into_zq_statuses(venue, http):
+    from zq.adapters.binance.enums import (
+        order_type_to_binance,
+        parse_order_status,
+        parse_order_type,
+    )
+    from zq.model.enums import OrderStatus, OrderType
+
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    maker = await http.new_order(SYMBOL, "BUY", order_type_to_binance(OrderType.LIMIT, post_only=True), quantity="0.1", price="99", client_order_id="pm")
+    assert parse_order_status(maker.status) is OrderStatus.ACCEPTED
+    assert parse_order_type(maker.type) == (OrderType.LIMIT, True)
+    # A post-only order that would take liquidity is refused by the venue (-2010).
+    with pytest.raises(BinanceError) as info:
+        await http.new_order(SYMBOL, "BUY", "LIMIT_MAKER", quantity="0.1", price="101", client_order_id="pm-cross")
+    assert info.value.code == -2010
+    canceled = await http.cancel_order(SYMBOL, client_order_id="pm")
+    assert parse_order_status(canceled.status) is OrderStatus.CANCELED
+    taker = await http.new_order(SYMBOL, "BUY", "MARKET", quantity="0.1", client_order_id="tk")
+    assert parse_order_status(taker.status) is OrderStatus.FILLED
