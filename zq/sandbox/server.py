@@ -8,10 +8,11 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -42,6 +43,8 @@ _log = logging.getLogger("zq.sandbox")
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _encode = msgspec.json.Encoder().encode
 
+# How Binance spells a decimal parameter (no sign, no exponent).
+_DECIMAL: Final = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _UNSUPPORTED_TYPES: Final = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 _RESPONSE_TYPES: Final = ("ACK", "RESULT", "FULL")
 _DEFAULT_RECV_WINDOW: Final = 5000
@@ -345,13 +348,13 @@ class SandboxVenue:
         value = params.get(name)
         if not value:
             raise BinanceError.mandatory(name)
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise BinanceError.illegal(name, value) from None
-        if not number.is_finite():
-            raise BinanceError.illegal(name, value)
-        return number
+        if not _DECIMAL.match(value):
+            raise BinanceError(
+                errors.ILLEGAL_CHARS,
+                f"Illegal characters found in parameter '{name}'; legal range is "
+                f"'{_DECIMAL.pattern}'.",
+            )
+        return Decimal(value)
 
     def _authenticate(self, request: web.Request, *, signed: bool = True) -> Account:
         """Check the API key (and for signed endpoints the signature and timestamp)."""

@@ -187,6 +187,8 @@ async def test_unknown_order_query_is_error_2013(client: Client):
         ({"type": "STOP_LOSS"}, -1020, "not supported"),
         ({"price": ""}, -1102, "price"),
         ({"quantity": "1e"}, -1100, "quantity"),
+        ({"quantity": "1E-2"}, -1100, "quantity"),
+        ({"price": "-59000"}, -1100, "price"),
         ({"newClientOrderId": "bad id!"}, -1100, "newClientOrderId"),
     ],
 )
