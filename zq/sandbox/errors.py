@@ -20,11 +20,13 @@ __all__ = [
     "NO_SUCH_ORDER",
     "TOO_MANY_ORDERS",
     "TOO_MANY_REQUESTS",
+    "UNKNOWN",
     "UNKNOWN_ORDER",
     "BinanceError",
 ]
 
 # Codes of the Binance spot error list.
+UNKNOWN: Final = -1000
 TOO_MANY_REQUESTS: Final = -1003
 TOO_MANY_ORDERS: Final = -1015
 UNSUPPORTED_OPERATION: Final = -1020

@@ -278,6 +278,18 @@ class SandboxVenue:
             response = await handler(request)
         except BinanceError as error:
             response = self._error_response(error)
+        except web.HTTPException:
+            raise
+        except Exception:
+            # A defect of the venue: answered as Binance answers its own (-1000, HTTP 500).
+            _log.exception("sandbox venue: %s %s failed", request.method, request.path)
+            response = self._error_response(
+                BinanceError(
+                    errors.UNKNOWN,
+                    "An unknown error occurred while processing the request.",
+                    status=500,
+                )
+            )
         response.headers["X-MBX-USED-WEIGHT-1M"] = str(self.limiter.used_weight(ip))
         if faults.strikes("drop_after", "dropped_after"):
             self._drop(request)
