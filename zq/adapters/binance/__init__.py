@@ -19,6 +19,7 @@ from zq.adapters.binance.enums import (
     time_in_force_to_binance,
 )
 from zq.adapters.binance.errors import (
+    BinanceCancelReplaceError,
     BinanceError,
     BinanceIpBannedError,
     BinanceProtocolError,
@@ -40,6 +41,7 @@ from zq.adapters.binance.schemas import (
     Account,
     AccountBalance,
     AccountTrade,
+    CancelReplaceResult,
     DepthSnapshot,
     OrderFill,
     OrderResponse,
@@ -64,6 +66,7 @@ __all__ = [
     "AccountPosition",
     "AccountTrade",
     "BalanceUpdate",
+    "BinanceCancelReplaceError",
     "BinanceCredentials",
     "BinanceEnumError",
     "BinanceError",
@@ -77,6 +80,7 @@ __all__ = [
     "BinanceUnknownStatusError",
     "BinanceUserStream",
     "BinanceWebSocketClient",
+    "CancelReplaceResult",
     "CredentialsError",
     "DepthSnapshot",
     "DepthSync",

@@ -7,6 +7,7 @@ path only.
 from __future__ import annotations
 
 __all__ = [
+    "BinanceCancelReplaceError",
     "BinanceError",
     "BinanceIpBannedError",
     "BinanceProtocolError",
@@ -29,13 +30,18 @@ class BinanceError(Exception):
         The HTTP status of the answer (0 when there was no answer).
     endpoint
         ``METHOD /path`` of the request (no parameters, so no signature).
+    data
+        The answer's ``data`` object as JSON, when it had one (cancel-replace failures).
     """
 
-    def __init__(self, code: int | None, msg: str, status: int, endpoint: str) -> None:
+    def __init__(
+        self, code: int | None, msg: str, status: int, endpoint: str, data: bytes | None = None
+    ) -> None:
         self.code = code
         self.msg = msg
         self.status = status
         self.endpoint = endpoint
+        self.data = data
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -61,6 +67,21 @@ class BinanceRateLimitError(BinanceError):
 
 class BinanceIpBannedError(BinanceRateLimitError):
     """HTTP 418: the IP is banned for ``retry_after`` seconds after ignoring 429s."""
+
+
+class BinanceCancelReplaceError(BinanceError):
+    """A cancel-replace that failed in part (-2021) or whole (-2022).
+
+    ``result`` (a ``CancelReplaceResult``) says which half failed and why; with -2021 one
+    half succeeded: the order was canceled and not replaced, or (``ALLOW_FAILURE``) the
+    new order was placed although the cancel failed.
+    """
+
+    def __init__(
+        self, code: int | None, msg: str, status: int, endpoint: str, result: object
+    ) -> None:
+        self.result = result
+        super().__init__(code, msg, status, endpoint)
 
 
 class BinanceUnknownStatusError(BinanceError):

@@ -37,6 +37,7 @@ from yarl import URL
 from zq.adapters.binance import endpoints as ep
 from zq.adapters.binance.credentials import BinanceCredentials
 from zq.adapters.binance.errors import (
+    BinanceCancelReplaceError,
     BinanceError,
     BinanceIpBannedError,
     BinanceProtocolError,
@@ -47,6 +48,7 @@ from zq.adapters.binance.limits import RateLimit, RateLimiter
 from zq.adapters.binance.schemas import (
     Account,
     AccountTrade,
+    CancelReplaceResult,
     DepthSnapshot,
     ErrorBody,
     ListenKey,
@@ -306,7 +308,8 @@ class BinanceHttpClient:
         except (msgspec.DecodeError, msgspec.ValidationError):
             text = body[:200].decode("utf-8", "replace").strip()
             return BinanceError(None, text or "(empty body)", status, endpoint)
-        return BinanceError(parsed.code, parsed.msg, status, endpoint)
+        data = bytes(parsed.data) if len(parsed.data) else None
+        return BinanceError(parsed.code, parsed.msg, status, endpoint, data)
 
     @staticmethod
     def _retry_after(headers: Mapping[str, str]) -> float:
@@ -448,6 +451,119 @@ class BinanceHttpClient:
             security=Security.SIGNED,
             weight=ep.WEIGHT_CANCEL_ORDER,
             response_type=OrderResponse,
+        )
+
+    async def cancel_replace_order(
+        self,
+        symbol: str,
+        side: str,
+        order_type: str,
+        *,
+        cancel_client_order_id: str | None = None,
+        cancel_order_id: int | None = None,
+        mode: str = "STOP_ON_FAILURE",
+        quantity: _Decimalish | None = None,
+        price: _Decimalish | None = None,
+        time_in_force: str | None = None,
+        client_order_id: str | None = None,
+        cancel_new_client_order_id: str | None = None,
+        response_type: str = "RESULT",
+    ) -> CancelReplaceResult:
+        """Cancel an order and place a new one in one request: Binance spot's modify.
+
+        ``mode`` ``STOP_ON_FAILURE`` places nothing if the cancel fails;
+        ``ALLOW_FAILURE`` places the new order anyway.
+
+        Raises
+        ------
+        BinanceCancelReplaceError
+            With ``result`` when a half failed (-2021) or both did (-2022).
+        """
+        if cancel_client_order_id is None and cancel_order_id is None:
+            raise ValueError("give cancel_client_order_id or cancel_order_id")
+        params: dict[str, ParamValue | None] = {
+            "symbol": symbol,
+            "side": side,
+            "type": order_type,
+            "cancelReplaceMode": mode,
+            "timeInForce": time_in_force,
+            "quantity": _decimal_text(quantity),
+            "price": _decimal_text(price),
+            "cancelOrderId": cancel_order_id,
+            "cancelOrigClientOrderId": cancel_client_order_id,
+            "cancelNewClientOrderId": cancel_new_client_order_id,
+            "newClientOrderId": client_order_id,
+            "newOrderRespType": response_type,
+        }
+        try:
+            return await self.request(
+                "POST",
+                ep.CANCEL_REPLACE,
+                params,
+                security=Security.SIGNED,
+                weight=ep.WEIGHT_CANCEL_REPLACE,
+                orders=1,
+                response_type=CancelReplaceResult,
+            )
+        except BinanceError as error:
+            codes = (ep.ERROR_CANCEL_REPLACE_PARTIAL, ep.ERROR_CANCEL_REPLACE_FAILED)
+            if error.code not in codes or error.data is None:
+                raise
+            result = self._decode(error.data, CancelReplaceResult, error.status, error.endpoint)
+            raise BinanceCancelReplaceError(
+                error.code, error.msg, error.status, error.endpoint, result
+            ) from None
+
+    async def cancel_open_orders(self, symbol: str) -> list[OrderResponse]:
+        """Cancel every open order of ``symbol`` (``DELETE /api/v3/openOrders``).
+
+        Returns the canceled orders (entries for order lists, which have no single
+        order id, are left out).
+        """
+        entries = await self.request(
+            "DELETE",
+            ep.OPEN_ORDERS,
+            {"symbol": symbol},
+            security=Security.SIGNED,
+            weight=ep.WEIGHT_CANCEL_OPEN_ORDERS,
+            response_type=list[dict[str, Any]],
+        )
+        try:
+            return [msgspec.convert(e, OrderResponse) for e in entries if "orderId" in e]
+        except msgspec.ValidationError as error:
+            raise BinanceProtocolError(
+                None, f"unexpected answer: {error}", 200, f"DELETE {ep.OPEN_ORDERS}"
+            ) from None
+
+    async def all_orders(
+        self,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int = 500,
+    ) -> list[OrderResponse]:
+        """Return the account's orders of ``symbol``, open or not (``GET /api/v3/allOrders``).
+
+        From ``order_id`` (inclusive) or ``start_time`` on, the oldest ``limit``; otherwise
+        the most recent ``limit``.
+        """
+        if not 1 <= limit <= 1000:
+            raise ValueError(f"allOrders limit must be in 1..1000, got {limit}")
+        return await self.request(
+            "GET",
+            ep.ALL_ORDERS,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            security=Security.SIGNED,
+            weight=ep.WEIGHT_ALL_ORDERS,
+            response_type=list[OrderResponse],
         )
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderResponse]:

@@ -7,13 +7,17 @@ Binance's camelCase names.
 
 from __future__ import annotations
 
+from typing import Final
+
 import msgspec
 
 __all__ = [
     "Account",
     "AccountBalance",
     "AccountTrade",
+    "CancelReplaceResult",
     "DepthSnapshot",
+    "ErrorBody",
     "ListenKey",
     "OrderFill",
     "OrderResponse",
@@ -118,3 +122,42 @@ class ErrorBody(msgspec.Struct, frozen=True):
 
     code: int | None = None
     msg: str = ""
+    data: msgspec.Raw = msgspec.Raw()  # cancel-replace failures: what each half did
+
+
+_ORDER: Final = msgspec.json.Decoder(OrderResponse)
+_ERROR: Final = msgspec.json.Decoder(ErrorBody)
+
+
+class CancelReplaceResult(msgspec.Struct, frozen=True):
+    """``POST /api/v3/order/cancelReplace``: the outcome of each half.
+
+    ``cancel_result`` and ``new_order_result`` are ``SUCCESS``, ``FAILURE`` or
+    ``NOT_ATTEMPTED``; each response is an order on success, an error body on failure,
+    ``null`` when not attempted (kept as raw JSON; read them with the methods).
+    """
+
+    cancel_result: str = msgspec.field(name="cancelResult")
+    new_order_result: str = msgspec.field(name="newOrderResult")
+    cancel_response: msgspec.Raw = msgspec.field(default=msgspec.Raw(), name="cancelResponse")
+    new_order_response: msgspec.Raw = msgspec.field(default=msgspec.Raw(), name="newOrderResponse")
+
+    def canceled(self) -> OrderResponse | None:
+        """The canceled order, if the cancel succeeded."""
+        return _ORDER.decode(self.cancel_response) if self.cancel_result == "SUCCESS" else None
+
+    def placed(self) -> OrderResponse | None:
+        """The new order, if it was placed."""
+        if self.new_order_result != "SUCCESS":
+            return None
+        return _ORDER.decode(self.new_order_response)
+
+    def cancel_error(self) -> ErrorBody | None:
+        """Why the cancel failed, if it did."""
+        return _ERROR.decode(self.cancel_response) if self.cancel_result == "FAILURE" else None
+
+    def new_order_error(self) -> ErrorBody | None:
+        """Why the new order failed, if it did."""
+        if self.new_order_result != "FAILURE":
+            return None
+        return _ERROR.decode(self.new_order_response)

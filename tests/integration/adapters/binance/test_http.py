@@ -247,3 +247,61 @@ async def test_the_venues_answers_parse_into_zq_statuses(venue, http):
     assert parse_order_status(canceled.status) is OrderStatus.CANCELED
     taker = await http.new_order(SYMBOL, "BUY", "MARKET", quantity="0.1", client_order_id="tk")
     assert parse_order_status(taker.status) is OrderStatus.FILLED
+
+
+async def _resting(venue, http, client_order_id, price="99"):
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    return await http.new_order(SYMBOL, "BUY", "LIMIT", quantity="0.1", price=price, time_in_force="GTC", client_order_id=client_order_id)
+
+
+@pytest.mark.asyncio
+async def test_cancel_replace_modifies_an_order(venue, http):
+    await _resting(venue, http, "mod-1")
+    result = await http.cancel_replace_order(
+        SYMBOL, "BUY", "LIMIT", cancel_client_order_id="mod-1", quantity="0.2", price="98.50",
+        time_in_force="GTC", client_order_id="mod-2",
+    )
+    assert (result.cancel_result, result.new_order_result) == ("SUCCESS", "SUCCESS")
+    assert result.canceled().client_order_id != "mod-2" and result.canceled().status == "CANCELED"
+    placed = result.placed()
+    assert placed.client_order_id == "mod-2" and Decimal(placed.price) == Decimal("98.5")
+    assert [o.client_order_id for o in await http.open_orders(SYMBOL)] == ["mod-2"]
+    assert http.limiter.used(RateLimitKind.ORDERS, 10_000) == 2  # the replace counts as an order
+
+
+@pytest.mark.asyncio
+async def test_cancel_replace_of_an_unknown_order_fails_whole_or_in_part(venue, http):
+    from zq.adapters.binance.errors import BinanceCancelReplaceError
+
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    with pytest.raises(BinanceCancelReplaceError) as info:
+        await http.cancel_replace_order(
+            SYMBOL, "BUY", "LIMIT", cancel_client_order_id="nope", quantity="0.1", price="99",
+            time_in_force="GTC", client_order_id="r-1",
+        )
+    assert info.value.code == -2022
+    assert (info.value.result.cancel_result, info.value.result.new_order_result) == ("FAILURE", "NOT_ATTEMPTED")
+    assert info.value.result.cancel_error().code == -2011
+    assert info.value.result.placed() is None
+    # ALLOW_FAILURE: the new order goes in although the cancel failed (-2021, partial).
+    with pytest.raises(BinanceCancelReplaceError) as info:
+        await http.cancel_replace_order(
+            SYMBOL, "BUY", "LIMIT", cancel_client_order_id="nope", mode="ALLOW_FAILURE",
+            quantity="0.1", price="99", time_in_force="GTC", client_order_id="r-2",
+        )
+    assert info.value.code == -2021
+    assert info.value.result.placed().client_order_id == "r-2"
+    assert [o.client_order_id for o in await http.open_orders(SYMBOL)] == ["r-2"]
+
+
+@pytest.mark.asyncio
+async def test_cancel_open_orders_and_all_orders(venue, http):
+    await _resting(venue, http, "a-1")
+    await _resting(venue, http, "a-2", price="98")
+    canceled = await http.cancel_open_orders(SYMBOL)
+    assert sorted(o.orig_client_order_id for o in canceled) == ["a-1", "a-2"]
+    assert {o.status for o in canceled} == {"CANCELED"}
+    assert await http.open_orders(SYMBOL) == []
+    everything = await http.all_orders(SYMBOL)
+    assert [o.client_order_id for o in everything] == ["a-1", "a-2"]
+    assert {o.status for o in everything} == {"CANCELED"}
