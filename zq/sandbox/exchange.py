@@ -138,6 +138,11 @@ class ExchangeListener:
     def on_user_event(self, api_key: str, payload: dict[str, Any]) -> None:
         """An event of the user data stream of the account ``api_key``."""
 
+    def wants_user_events(self, api_key: str) -> bool:
+        """Whether anyone listens to the account's user data stream (events are built only
+        then)."""
+        return True
+
 
 class SandboxExchange:
     """The venue's state and rules, independent of HTTP.
@@ -628,6 +633,8 @@ class SandboxExchange:
         trade: Trade | None = None,
         cancel_client_id: str | None = None,
     ) -> None:
+        if not self.listener.wants_user_events(order.api_key):
+            return
         canceled = cancel_client_id is not None
         payload = {
             "e": "executionReport",
@@ -674,6 +681,8 @@ class SandboxExchange:
         for api_key, assets in changed.items():
             account = self.accounts[api_key]
             account.update_time = ts
+            if not self.listener.wants_user_events(api_key):
+                continue
             payload = {
                 "e": "outboundAccountPosition",
                 "E": ts,

@@ -231,6 +231,12 @@ class StreamHub(ExchangeListener):
             for connection in subscribers:
                 connection.put(stream, data)
 
+    def wants_user_events(self, api_key: str) -> bool:
+        return any(
+            entry.api_key == api_key and self._by_stream.get(key)
+            for key, entry in self._listen_keys.items()
+        )
+
     def on_user_event(self, api_key: str, payload: dict[str, Any]) -> None:
         data = _encode(payload)
         for key, entry in self._listen_keys.items():
