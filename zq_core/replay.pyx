@@ -75,6 +75,7 @@ cdef class Route:
 
     cdef readonly object series
     cdef readonly int kind
+    cdef object dtype               # the numpy dtype of its rows
     cdef object key                 # InstrumentId, or BarType for bars
     cdef uint8_t price_precision
     cdef uint8_t size_precision
@@ -150,6 +151,7 @@ cdef class ReplayLoop:
         ``resolver.venue(series)`` returns ``(kind, key, price_precision, size_precision,
         exchange, core)`` (exchange and core None when no venue trades the series);
         ``resolver.data(series)`` returns ``(book, handler, latest, topic, stale)``;
+        ``resolver.dtype(kind)`` the numpy dtype of a kind's rows;
         ``resolver.make(kind)`` returns the callable building a datum object of a kind
         from ``(key, raw fields...)`` (see ``_make``), and ``resolver.trade_types()`` the
         ``(TradeTick, aggressor sides by value, TradeId)`` the loop builds trades with;
@@ -220,6 +222,7 @@ cdef class ReplayLoop:
         route.size_precision = venue[3]
         route.exchange = venue[4]
         route.core = venue[5]
+        route.dtype = self.resolver.dtype(route.kind)
         if route.exchange is not None:
             route.venue_cores = list(route.exchange.cores())
             route.inbound = route.exchange._inbound
@@ -251,10 +254,13 @@ cdef class ReplayLoop:
                 cursor.base = NULL
                 cursor.ts = rows[0].ts_init
                 return 0
+            if rows.dtype != cursor.route.dtype:
+                raise TypeError(
+                    f"rows of {series} have dtype {rows.dtype}, expected {cursor.route.dtype} "
+                    "(zq.data.arrays)"
+                )
             if not rows.flags.c_contiguous:
                 rows = rows.copy()
-            if rows.itemsize > 64:
-                raise ValueError(f"rows of {series} are {rows.itemsize} bytes; expected at most 64")
             cursor.objects = None
             cursor.rows = rows
             address = rows.__array_interface__["data"][0]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import numpy as np
+
 from zq.backtest.exchange import SimulatedExchange
 from zq.data.catalog.schema import DataKind, DataSeries
 from zq.data.engine import DataEngine
@@ -114,6 +116,10 @@ class Resolver:
             series.price_precision,
             series.size_precision,
         )
+
+    def dtype(self, kind: int) -> np.dtype[np.void]:
+        """Return the numpy dtype of the rows of ``kind``."""
+        return DataKind(_KIND_NAMES[kind]).dtype
 
     def trade_types(self) -> tuple[type[TradeTick], tuple[AggressorSide, ...], type[TradeId]]:
         """Return what trades are made of: the class, aggressor sides by value, the id."""

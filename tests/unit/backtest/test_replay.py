@@ -208,6 +208,9 @@ def test_progress_is_called_every_n_rows() -> None:
         def trade_types(self) -> tuple[Any, ...]:
             return TradeTick, (), str
 
+        def dtype(self, kind: int) -> Any:
+            return TRADE_DTYPE
+
     from zq.common.clock import TestClock
     from zq_core.bus import MessageBus
 
@@ -241,3 +244,11 @@ def test_a_strategy_error_reaches_the_caller_unchanged() -> None:
     with pytest.raises(ZeroDivisionError, match="the strategy's own error"):
         node.run()
     assert node.kernel is None  # torn down all the same
+
+
+def test_rows_of_another_layout_than_the_series_kind_are_refused() -> None:
+    node = BacktestNode(
+        _config("Recorder"), instruments=[INSTRUMENT], sources=[[(TRADES, _quotes([START_NS]))]]
+    )
+    with pytest.raises(TypeError, match=r"rows of .* have dtype .*, expected .*zq.data.arrays"):
+        node.run()
