@@ -76,6 +76,7 @@ cdef class Route:
     cdef readonly object series
     cdef readonly int kind
     cdef object dtype               # the numpy dtype of its rows
+    cdef Py_ssize_t itemsize        # ... and their size in bytes (at most 64)
     cdef object key                 # InstrumentId, or BarType for bars
     cdef uint8_t price_precision
     cdef uint8_t size_precision
@@ -223,6 +224,9 @@ cdef class ReplayLoop:
         route.exchange = venue[4]
         route.core = venue[5]
         route.dtype = self.resolver.dtype(route.kind)
+        route.itemsize = route.dtype.itemsize
+        if route.itemsize > 64:
+            raise ValueError(f"rows of {series} are {route.itemsize} bytes; at most 64 fit")
         if route.exchange is not None:
             route.venue_cores = list(route.exchange.cores())
             route.inbound = route.exchange._inbound
@@ -407,7 +411,7 @@ cdef class ReplayLoop:
                 self.bus.publish(route.topic, datum)
         elif route.stale is not None:
             if row != NULL:
-                memcpy(route.last, row, 64 if route.kind != KIND_TRADES else sizeof(TradeRow))
+                memcpy(route.last, row, route.itemsize)
             else:
                 route.last_object = datum
             if not route.pending:
