@@ -186,7 +186,7 @@ class MarketMaker(Strategy[MarketMakerParams]):
             self.modify_order(order, price=Price.from_raw(ticks * self.tick, self.price_precision))
 
 
-# -- the instrument and the data -----------------------------------------------------------
+# -- the data ---------------------------------------------------------------------------------
 
 
 def capture_data(path: Path, instrument: Instrument) -> list[OrderBookDelta | TradeTick]:
