@@ -6,6 +6,8 @@ path only.
 
 from __future__ import annotations
 
+from zq.adapters.binance.schemas import CancelReplaceResult
+
 __all__ = [
     "BinanceCancelReplaceError",
     "BinanceError",
@@ -72,13 +74,13 @@ class BinanceIpBannedError(BinanceRateLimitError):
 class BinanceCancelReplaceError(BinanceError):
     """A cancel-replace that failed in part (-2021) or whole (-2022).
 
-    ``result`` (a ``CancelReplaceResult``) says which half failed and why; with -2021 one
+    ``result`` says which half failed and why; with -2021 one
     half succeeded: the order was canceled and not replaced, or (``ALLOW_FAILURE``) the
     new order was placed although the cancel failed.
     """
 
     def __init__(
-        self, code: int | None, msg: str, status: int, endpoint: str, result: object
+        self, code: int | None, msg: str, status: int, endpoint: str, result: CancelReplaceResult
     ) -> None:
         self.result = result
         super().__init__(code, msg, status, endpoint)
