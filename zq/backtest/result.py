@@ -28,7 +28,7 @@ exit, ``gross_pnl == ±(avg_px_close − avg_px_open) × quantity × multiplier`
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
@@ -205,27 +205,44 @@ ORDER_COLUMNS = [
 ]
 
 
+def _frame(
+    items: list[Any], columns: dict[str, Callable[[Any], Any]], nullable: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    # Column by column: a long run has hundreds of thousands of rows, and a dict per row
+    # would double the memory the frame needs while it is built.
+    data: dict[str, Any] = {}
+    for name, get in columns.items():
+        values = [get(item) for item in items]
+        # Nullable integers (times that may be missing) from the Python ints: through
+        # float64 (None makes NaN) nanoseconds would lose digits.
+        data[name] = pd.array(values, dtype="Int64") if name in nullable else values
+    return pd.DataFrame(data, columns=list(columns))
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+_ORDER_GETTERS: dict[str, Callable[[Any], Any]] = {
+    "client_order_id": lambda o: str(o.client_order_id),
+    "venue_order_id": lambda o: _str_or_none(o.venue_order_id),
+    "strategy_id": lambda o: str(o.strategy_id),
+    "instrument_id": lambda o: str(o.instrument_id),
+    "side": lambda o: o.side.name,
+    "type": lambda o: o.order_type.name,
+    "quantity": lambda o: _f(o.quantity),
+    "price": lambda o: _f(o.price),
+    "time_in_force": lambda o: o.time_in_force.name,
+    "status": lambda o: o.status.name,
+    "filled_qty": lambda o: _f(o.filled_qty),
+    "avg_px": lambda o: _f(o.avg_px),
+    "ts_init": lambda o: o.init.ts_init,
+}
+
+
 def orders_frame(orders: list[Any]) -> pd.DataFrame:
     """Return one row per order, in its final state."""
-    rows = [
-        {
-            "client_order_id": str(o.client_order_id),
-            "venue_order_id": None if o.venue_order_id is None else str(o.venue_order_id),
-            "strategy_id": str(o.strategy_id),
-            "instrument_id": str(o.instrument_id),
-            "side": o.side.name,
-            "type": o.order_type.name,
-            "quantity": _f(o.quantity),
-            "price": _f(o.price),
-            "time_in_force": o.time_in_force.name,
-            "status": o.status.name,
-            "filled_qty": _f(o.filled_qty),
-            "avg_px": _f(o.avg_px),
-            "ts_init": o.init.ts_init,
-        }
-        for o in orders
-    ]
-    return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+    return _frame(list(orders), _ORDER_GETTERS)
 
 
 FILL_COLUMNS = [
@@ -245,27 +262,26 @@ FILL_COLUMNS = [
 ]
 
 
+_FILL_GETTERS: dict[str, Callable[[Any], Any]] = {
+    "ts_event": lambda f: f.ts_event,
+    "client_order_id": lambda f: str(f.client_order_id),
+    "venue_order_id": lambda f: str(f.venue_order_id),
+    "trade_id": lambda f: str(f.trade_id),
+    "strategy_id": lambda f: str(f.strategy_id),
+    "instrument_id": lambda f: str(f.instrument_id),
+    "account_id": lambda f: str(f.account_id),
+    "side": lambda f: f.order_side.name,
+    "last_qty": lambda f: _f(f.last_qty),
+    "last_px": lambda f: _f(f.last_px),
+    "commission": lambda f: _f(f.commission),
+    "commission_currency": lambda f: f.commission.currency.code,
+    "liquidity_side": lambda f: f.liquidity_side.name,
+}
+
+
 def fills_frame(fills: list[OrderFilled]) -> pd.DataFrame:
     """Return one row per fill, in the order they happened."""
-    rows = [
-        {
-            "ts_event": f.ts_event,
-            "client_order_id": str(f.client_order_id),
-            "venue_order_id": str(f.venue_order_id),
-            "trade_id": str(f.trade_id),
-            "strategy_id": str(f.strategy_id),
-            "instrument_id": str(f.instrument_id),
-            "account_id": str(f.account_id),
-            "side": f.order_side.name,
-            "last_qty": _f(f.last_qty),
-            "last_px": _f(f.last_px),
-            "commission": _f(f.commission),
-            "commission_currency": f.commission.currency.code,
-            "liquidity_side": f.liquidity_side.name,
-        }
-        for f in fills
-    ]
-    return pd.DataFrame(rows, columns=FILL_COLUMNS)
+    return _frame(list(fills), _FILL_GETTERS)
 
 
 POSITION_COLUMNS = [
@@ -284,26 +300,28 @@ POSITION_COLUMNS = [
 ]
 
 
+_POSITION_GETTERS: dict[str, Callable[[Any], Any]] = {
+    "position_id": lambda p: str(p.id),
+    "strategy_id": lambda p: str(p.strategy_id),
+    "instrument_id": lambda p: str(p.instrument_id),
+    "side": lambda p: p.side.name,
+    "signed_qty": lambda p: float(p.signed_qty),
+    "peak_qty": lambda p: _f(p.peak_qty),
+    "avg_px_open": lambda p: float(p.avg_px_open),
+    "avg_px_close": lambda p: _f(p.avg_px_close),
+    "realized_pnl": lambda p: _f(p.realized_pnl),
+    "currency": lambda p: p.currency.code,
+    "ts_opened": lambda p: p.ts_opened,
+    "ts_closed": lambda p: p.ts_closed,
+}
+
+
 def positions_frame(positions: list[Any]) -> pd.DataFrame:
-    """Return one row per position, in its final state (its last round trip's fields)."""
-    rows = [
-        {
-            "position_id": str(p.id),
-            "strategy_id": str(p.strategy_id),
-            "instrument_id": str(p.instrument_id),
-            "side": p.side.name,
-            "signed_qty": float(p.signed_qty),
-            "peak_qty": _f(p.peak_qty),
-            "avg_px_open": float(p.avg_px_open),
-            "avg_px_close": _f(p.avg_px_close),
-            "realized_pnl": _f(p.realized_pnl),
-            "currency": p.currency.code,
-            "ts_opened": p.ts_opened,
-            "ts_closed": p.ts_closed,
-        }
-        for p in positions
-    ]
-    return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+    """Return one row per position, in its final state (its last round trip's fields).
+
+    ``ts_closed`` is a nullable integer: missing while the position is open.
+    """
+    return _frame(list(positions), _POSITION_GETTERS, nullable=("ts_closed",))
 
 
 ACCOUNT_HISTORY_COLUMNS = [
@@ -318,24 +336,27 @@ ACCOUNT_HISTORY_COLUMNS = [
 ]
 
 
+_ACCOUNT_GETTERS: dict[str, Callable[[Any], Any]] = {
+    "ts_event": lambda row: row[0].ts_event,
+    "account_id": lambda row: str(row[0].account_id),
+    "reason": lambda row: row[0].reason,
+    "currency": lambda row: row[1].total.currency.code,
+    "total": lambda row: _f(row[1].total),
+    "locked": lambda row: _f(row[1].locked),
+    "free": lambda row: _f(row[1].free),
+    "margin_call": lambda row: row[0].margin_call,
+}
+
+
 def accounts_frame(accounts: list[Any]) -> pd.DataFrame:
     """Return one row per account change and currency (the settled balances)."""
     rows = [
-        {
-            "ts_event": state.ts_event,
-            "account_id": str(state.account_id),
-            "reason": state.reason,
-            "currency": balance.total.currency.code,
-            "total": _f(balance.total),
-            "locked": _f(balance.locked),
-            "free": _f(balance.free),
-            "margin_call": state.margin_call,
-        }
+        (state, balance)
         for account in accounts
         for state in account.events
         for balance in state.balances
     ]
-    return pd.DataFrame(rows, columns=ACCOUNT_HISTORY_COLUMNS)
+    return _frame(rows, _ACCOUNT_GETTERS)
 
 
 # -- round trips ---------------------------------------------------------------------------------
@@ -386,11 +407,13 @@ class _RoundTrip:
         "ts_opened",
     )
 
-    def __init__(self, event: PositionOpened, inverse: bool) -> None:
-        self.position_id = str(event.position_id)
-        self.strategy_id = str(event.strategy_id)
-        self.instrument_id = str(event.instrument_id)
-        self.account_id = str(event.account_id)
+    def __init__(
+        self, event: PositionOpened, inverse: bool, name: Callable[[object], str]
+    ) -> None:
+        self.position_id = name(event.position_id)
+        self.strategy_id = name(event.strategy_id)
+        self.instrument_id = name(event.instrument_id)
+        self.account_id = name(event.account_id)
         self.side = "LONG" if event.entry is OrderSide.BUY else "SHORT"
         self.currency = event.currency.code
         self.inverse = inverse
@@ -426,32 +449,39 @@ class _RoundTrip:
         if isinstance(event, PositionClosed):
             self.ts_closed = event.ts_closed
 
-    def _average(self, qty: Decimal, value: Decimal) -> float | None:
+    def average(self, qty: Decimal, value: Decimal) -> float | None:
         if qty == 0:
             return None
         return float(qty / value if self.inverse else value / qty)
 
-    def row(self) -> dict[str, Any]:
-        gross = self.realized_end - self.realized_start
-        return {
-            "position_id": self.position_id,
-            "strategy_id": self.strategy_id,
-            "instrument_id": self.instrument_id,
-            "account_id": self.account_id,
-            "side": self.side,
-            "quantity": float(self.entry_qty),
-            "peak_qty": float(self.peak),
-            "avg_px_open": self._average(self.entry_qty, self.entry_value),
-            "avg_px_close": self._average(self.exit_qty, self.exit_value),
-            "gross_pnl": float(gross),
-            "fees": float(self.fees),
-            "net_pnl": float(gross - self.fees),
-            "currency": self.currency,
-            "ts_opened": self.ts_opened,
-            "ts_closed": self.ts_closed,
-            "duration_ns": None if self.ts_closed is None else self.ts_closed - self.ts_opened,
-            "fill_count": self.fill_count,
-        }
+    @property
+    def gross_pnl(self) -> Decimal:
+        return self.realized_end - self.realized_start
+
+    @property
+    def duration_ns(self) -> int | None:
+        return None if self.ts_closed is None else self.ts_closed - self.ts_opened
+
+
+_ROUND_TRIP_GETTERS: dict[str, Callable[[_RoundTrip], Any]] = {
+    "position_id": lambda t: t.position_id,
+    "strategy_id": lambda t: t.strategy_id,
+    "instrument_id": lambda t: t.instrument_id,
+    "account_id": lambda t: t.account_id,
+    "side": lambda t: t.side,
+    "quantity": lambda t: float(t.entry_qty),
+    "peak_qty": lambda t: float(t.peak),
+    "avg_px_open": lambda t: t.average(t.entry_qty, t.entry_value),
+    "avg_px_close": lambda t: t.average(t.exit_qty, t.exit_value),
+    "gross_pnl": lambda t: float(t.gross_pnl),
+    "fees": lambda t: float(t.fees),
+    "net_pnl": lambda t: float(t.gross_pnl - t.fees),
+    "currency": lambda t: t.currency,
+    "ts_opened": lambda t: t.ts_opened,
+    "ts_closed": lambda t: t.ts_closed,
+    "duration_ns": lambda t: t.duration_ns,
+    "fill_count": lambda t: t.fill_count,
+}
 
 
 def round_trips_frame(
@@ -480,6 +510,15 @@ def round_trips_frame(
         was not opened.
     """
     inverse_ids = set(inverse)
+    names: dict[object, str] = {}
+
+    def name(identifier: object) -> str:
+        # One string per id, shared by the rows (a long run has many round trips).
+        found = names.get(identifier)
+        if found is None:
+            found = names[identifier] = str(identifier)
+        return found
+
     fills: dict[tuple[str, str], OrderFilled] = {}
     open_trips: dict[str, _RoundTrip] = {}
     trips: list[_RoundTrip] = []
@@ -507,7 +546,7 @@ def round_trips_frame(
                 )
             key = str(event.position_id)
             if isinstance(event, PositionOpened):
-                trip = _RoundTrip(event, str(event.instrument_id) in inverse_ids)
+                trip = _RoundTrip(event, name(event.instrument_id) in inverse_ids, name)
                 open_trips[key] = trip
                 trips.append(trip)
             else:
@@ -521,12 +560,10 @@ def round_trips_frame(
             trip.add(event, fee)
             if isinstance(event, PositionClosed):
                 del open_trips[key]
-    rows = [t.row() for t in trips]
-    frame = pd.DataFrame(rows, columns=ROUND_TRIP_COLUMNS)
-    for column in ("ts_opened", "ts_closed", "duration_ns", "fill_count"):
-        # From the Python ints: through float64 (None makes NaN) nanoseconds lose digits.
-        frame[column] = pd.array([row[column] for row in rows], dtype="Int64")
-    return frame
+    with localcontext(EXACT_CONTEXT):
+        return _frame(
+            trips, _ROUND_TRIP_GETTERS, nullable=("ts_opened", "ts_closed", "duration_ns")
+        )
 
 
 # -- samples ---------------------------------------------------------------------------------------
