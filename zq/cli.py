@@ -20,6 +20,12 @@ def main(argv: list[str] | None = None) -> int:
         "--report",
         help="where to write the HTML report (default: reports/<config name>.html; '' for none)",
     )
+    backtest.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on stderr (default: when stderr is a terminal)",
+    )
     # --- venue (zq.sandbox, issue 5) ---
     from zq.sandbox.cli import add_venue_arguments
 
@@ -34,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         report = args.report
         if report is None:
             report = str(Path("reports") / f"{Path(args.config).stem}.html")
-        return _backtest(args.config, report)
+        progress = sys.stderr.isatty() if args.progress is None else args.progress
+        return _backtest(args.config, report, progress)
     if args.command == "demo":
         if args.trades <= 0:
             parser.error(f"--trades must be positive, got {args.trades}")
@@ -44,13 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _backtest(path: str, report: str) -> int:
+def _backtest(path: str, report: str, progress: bool = False) -> int:
     from zq.backtest import BacktestNode, ConfigError, load_config
     from zq.backtest.report import result_statistics, write_result_report
 
     try:
         config = load_config(path)
-        node = BacktestNode(config)
+        node = BacktestNode(config, progress=progress)
     except ConfigError as exc:
         print(f"zq backtest: {exc}", file=sys.stderr)
         return 2
