@@ -32,6 +32,7 @@ __all__ = [
     "periods_per_year",
     "result_equity",
     "result_statistics",
+    "sampling_frequency",
     "write_result_report",
 ]
 
@@ -46,6 +47,14 @@ def periods_per_year(interval_ns: int) -> float:
     if interval_ns <= 0:
         raise ValueError(f"interval_ns must be positive, got {interval_ns}")
     return DAYS_PER_YEAR * NANOSECONDS_PER_DAY / interval_ns
+
+
+def sampling_frequency(interval_ns: int) -> str:
+    """Return the sampling interval as a pandas offset alias (``"1min"``, ``"5s"``...)."""
+    from pandas.tseries.frequencies import to_offset
+
+    alias = str(to_offset(pd.Timedelta(interval_ns, unit="ns")).freqstr)
+    return alias if alias[0].isdigit() else f"1{alias}"
 
 
 def _currency(result: BacktestResult, currency: str | None) -> str | None:
@@ -100,7 +109,7 @@ def result_statistics(result: BacktestResult, currency: str | None = None) -> St
         result_equity(result, currency),
         result.round_trips,
         result.fills,
-        frequency=f"{interval}ns",
+        frequency=sampling_frequency(interval),
         periods_per_year=periods_per_year(interval),
         pnl_column="net_pnl",
     )

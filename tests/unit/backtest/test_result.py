@@ -334,3 +334,13 @@ def test_statistics_of_a_long_run_match_an_independent_numpy_reference() -> None
     notional = (fills["last_qty"].abs() * fills["last_px"]).sum()
     assert stats["turnover"] == pytest.approx(notional / values.mean())
     assert stats["total_fees"] == pytest.approx(fills["commission"].sum())
+
+
+def test_sampling_frequency_reads_as_a_pandas_alias() -> None:
+    from zq.backtest.report import sampling_frequency
+
+    assert sampling_frequency(60 * SECOND) == "1min"
+    assert sampling_frequency(5 * SECOND) == "5s"
+    assert sampling_frequency(3_600 * SECOND) == "1h"
+    assert sampling_frequency(1_500) == "1500ns"
+    assert pd.Timedelta(sampling_frequency(90 * SECOND)) == pd.Timedelta(90 * SECOND)
