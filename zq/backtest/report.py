@@ -51,7 +51,7 @@ def periods_per_year(interval_ns: int) -> float:
 
 def sampling_frequency(interval_ns: int) -> str:
     """Return the sampling interval as a pandas offset alias (``"1min"``, ``"5s"``...)."""
-    from pandas.tseries.frequencies import to_offset
+    from pandas.tseries.frequencies import to_offset  # type: ignore[import-untyped]
 
     alias = str(to_offset(pd.Timedelta(interval_ns, unit="ns")).freqstr)
     return alias if alias[0].isdigit() else f"1{alias}"
