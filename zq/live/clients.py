@@ -352,6 +352,9 @@ class BinanceExecutionClient(ExecutionClient):
         Queries of an order whose submit got no answer.
     resolve_delay_s : float, default 0.2
         Wait before the first query; doubled after each.
+    new_order_response : str, default "FULL"
+        ``newOrderRespType``: ``FULL``, ``RESULT`` or ``ACK`` (with ``ACK`` the order's
+        acceptance and fills come from the user stream only).
     """
 
     def __init__(
@@ -367,6 +370,7 @@ class BinanceExecutionClient(ExecutionClient):
         oms_type: OmsType = OmsType.NETTING,
         resolve_attempts: int = 5,
         resolve_delay_s: float = 0.2,
+        new_order_response: str = "FULL",
         heartbeat_s: float = 30.0,
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 30.0,
@@ -378,6 +382,7 @@ class BinanceExecutionClient(ExecutionClient):
         self.cache = cache
         self.resolve_attempts = resolve_attempts
         self.resolve_delay_s = resolve_delay_s
+        self.new_order_response = new_order_response
         self.user_stream = BinanceUserStream(
             http,
             ws_url,
@@ -542,7 +547,7 @@ class BinanceExecutionClient(ExecutionClient):
                 stop_price=init.trigger_price if init.order_type in _TRIGGER_TYPES else None,
                 time_in_force=time_in_force,
                 client_order_id=str(order.client_order_id),
-                response_type="FULL",
+                response_type=self.new_order_response,
             )
         except (BinanceUnknownStatusError, BinanceProtocolError) as error:
             self.lost_submits += 1

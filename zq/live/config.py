@@ -91,6 +91,9 @@ class LiveVenueConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=
     symbols: list[str] = msgspec.field(default_factory=lambda: ["BTCUSDT"])
     oms_type: Literal["NETTING", "HEDGING"] = "NETTING"
     recv_window_ms: int = 5000
+    #: The answer asked of a new order: ``FULL`` (with its immediate fills), ``RESULT`` or
+    #: ``ACK`` (ids only: acceptance and fills then come from the user stream alone).
+    new_order_response: Literal["FULL", "RESULT", "ACK"] = "FULL"
     #: Queries of an order whose submit had no answer before it is declared lost.
     submit_resolve_attempts: int = 5
     submit_resolve_delay_s: float = 0.2

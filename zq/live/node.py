@@ -360,6 +360,7 @@ class TradingNode:
             oms_type=OmsType[config.oms_type],
             resolve_attempts=config.submit_resolve_attempts,
             resolve_delay_s=config.submit_resolve_delay_s,
+            new_order_response=config.new_order_response,
         )
         runtime.execution = execution
         try:

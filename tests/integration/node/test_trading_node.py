@@ -1,0 +1,245 @@
+"""A TradingNode against the sandbox venue on loopback: real sockets, no mocks.
+
+What the node believes (its cache: orders, fills, account) is compared with what the venue
+says over its REST API, read by a client written for the tests (``conftest.VenueReader``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.integration.node.conftest import (
+    BTCUSDT,
+    CREDENTIALS,
+    RestingOrders,
+    VenueReader,
+    closed_port,
+    node_config,
+)
+from zq.backtest.config import StrategyConfig
+from zq.live.config import LiveVenueConfig, TradingNodeConfig
+from zq.live.node import NodeHealth, NodeStartError, TradingNode
+from zq.model.enums import LiquiditySide, OrderStatus
+from zq.model.events import OrderFilled
+from zq.sandbox import SandboxVenue
+
+EMA_CROSS = str(Path(__file__).resolve().parents[3] / "examples" / "ema_cross.py") + ":EmaCross"
+
+# zq's order statuses as Binance names them (NEW is ACCEPTED in zq).
+BINANCE_STATUS = {
+    OrderStatus.ACCEPTED: "NEW",
+    OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED",
+    OrderStatus.FILLED: "FILLED",
+    OrderStatus.CANCELED: "CANCELED",
+    OrderStatus.EXPIRED: "EXPIRED",
+}
+
+
+async def assert_node_matches_venue(node: TradingNode, reader: VenueReader) -> None:
+    """The node's orders, fills and balances equal the venue's, one by one."""
+    assert node.kernel is not None
+    cache = node.kernel.cache
+    venue_orders = {o["clientOrderId"]: o for o in await reader.all_orders()}
+    node_orders = {str(o.client_order_id): o for o in cache.orders() if o.venue_order_id}
+    assert set(node_orders) == set(venue_orders)
+    for client_order_id, order in node_orders.items():
+        theirs = venue_orders[client_order_id]
+        assert BINANCE_STATUS[order.status] == theirs["status"], client_order_id
+        assert order.filled_qty.as_decimal() == Decimal(theirs["executedQty"])
+        assert str(order.venue_order_id) == str(theirs["orderId"])
+    node_fills = {
+        (str(e.venue_order_id), str(e.trade_id)): e
+        for o in cache.orders()
+        for e in o.events
+        if isinstance(e, OrderFilled)
+    }
+    venue_trades = {(str(t["orderId"]), str(t["id"])): t for t in await reader.trades()}
+    assert set(node_fills) == set(venue_trades)
+    for key, fill in node_fills.items():
+        trade = venue_trades[key]
+        assert fill.last_qty.as_decimal() == Decimal(trade["qty"])
+        assert fill.last_px.as_decimal() == Decimal(trade["price"])
+        assert fill.commission.as_decimal() == Decimal(trade["commission"])
+        assert fill.commission.currency.code == trade["commissionAsset"]
+        maker = fill.liquidity_side is LiquiditySide.MAKER
+        assert maker == trade["isMaker"]
+    account = cache.account_for_venue(BTCUSDT.venue)
+    balances = await reader.balances()
+    for code in ("BTC", "USDT"):
+        assert account.balance(code).as_decimal() == balances[code], code
+
+
+@pytest.mark.asyncio
+async def test_ema_cross_runs_unchanged_and_the_node_equals_the_venue(
+    venue: SandboxVenue, reader: VenueReader
+) -> None:
+    # ACK answers carry no status and no fills: acceptance and every fill reach the node
+    # through the user data stream only.
+    config = node_config(
+        venue,
+        strategies=[
+            StrategyConfig(
+                path=EMA_CROSS,
+                params={"instrument_id": "BTCUSDT.BINANCE", "trade_size": "0.01"},
+            )
+        ],
+        run_seconds=3.0,
+        venue_options={"new_order_response": "ACK"},
+    )
+    node = TradingNode(config, credentials=CREDENTIALS, install_signal_handlers=False)
+    await node.run()
+
+    assert node.health is NodeHealth.STOPPED
+    assert node.heartbeats >= 2
+    assert node.kernel is not None
+    orders = node.kernel.cache.orders()
+    assert len(orders) >= 2  # the EMAs crossed at least twice in 3 s of a 10 ms walk
+    assert all(o.status is OrderStatus.FILLED for o in orders)
+    execution = node.execution_client()
+    assert execution.reports >= 2 * len(orders)  # NEW and TRADE per order, at least
+    assert execution.errors == 0 and execution.unknown_reports == 0
+    # Starting balances were 100,000 USDT and 1 BTC; the account moved only by the fills.
+    await assert_node_matches_venue(node, reader)
+    assert node.holdings == {BTCUSDT: Decimal("1")}
+
+
+@pytest.mark.asyncio
+async def test_sigterm_stops_the_node_and_cancels_its_open_orders(
+    venue: SandboxVenue, reader: VenueReader
+) -> None:
+    # Once both resting orders are accepted, the process gets a real SIGTERM.
+    strategy = RestingOrders(2, on_all_accepted=lambda: os.kill(os.getpid(), signal.SIGTERM))
+    node = TradingNode(node_config(venue, run_seconds=20.0), credentials=CREDENTIALS)
+    node.add_strategy(strategy)
+    await node.run()
+
+    assert strategy.accepted == 2
+    assert node.health is NodeHealth.STOPPED
+    assert node.canceled_on_stop == 2
+    assert node.kernel is not None
+    statuses = [o.status for o in node.kernel.cache.orders()]
+    assert statuses == [OrderStatus.CANCELED, OrderStatus.CANCELED]
+    assert await reader.open_orders() == []
+    assert [o["status"] for o in await reader.all_orders()] == ["CANCELED", "CANCELED"]
+    await assert_node_matches_venue(node, reader)
+
+
+@pytest.mark.asyncio
+async def test_stop_without_cancelling_leaves_the_orders_working(
+    venue: SandboxVenue, reader: VenueReader
+) -> None:
+    node = TradingNode(
+        node_config(venue, cancel_open_orders_on_stop=False),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    strategy = RestingOrders(2, on_all_accepted=lambda: node.stop())
+    node.add_strategy(strategy)
+    await node.run()
+
+    assert len(await reader.open_orders()) == 2
+    await assert_node_matches_venue(node, reader)
+
+
+@pytest.mark.asyncio
+async def test_a_node_whose_venue_is_unreachable_refuses_to_start() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    config = TradingNodeConfig(
+        venues=[LiveVenueConfig(venue="remote", rest_url=url, ws_url=url.replace("http", "ws"))],
+        connect_timeout_s=2.0,
+    )
+    node = TradingNode(config, credentials=CREDENTIALS, install_signal_handlers=False)
+    with pytest.raises(NodeStartError) as raised:
+        await node.run()
+    message = str(raised.value)
+    assert f"venue BINANCE at {url} is unreachable" in message
+    assert "GET /api/v3/time" in message  # the first request made, and how it failed
+    assert node.health is NodeHealth.FAILED
+
+
+@pytest.mark.asyncio
+async def test_a_node_refuses_to_start_beside_open_orders_it_does_not_know(
+    venue: SandboxVenue, reader: VenueReader
+) -> None:
+    placed = await reader.place(
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.001",
+        price="10000",
+        newClientOrderId="manual-1",
+    )
+    assert placed["status"] == "NEW"
+    node = TradingNode(node_config(venue), credentials=CREDENTIALS, install_signal_handlers=False)
+    with pytest.raises(NodeStartError) as raised:
+        await node.run()
+    message = str(raised.value)
+    assert "1 open order(s) this node does not know" in message
+    assert "BTCUSDT BUY 0.00100000 @ 10000.00000000 (manual-1)" in message
+    assert "unknown_open_orders" in message  # says how to proceed
+    assert len(await reader.open_orders()) == 1  # left alone
+
+
+@pytest.mark.asyncio
+async def test_unknown_open_orders_are_cancelled_before_the_strategies_start_when_asked(
+    venue: SandboxVenue, reader: VenueReader
+) -> None:
+    await reader.place(
+        side="SELL",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.001",
+        price="900000",
+        newClientOrderId="manual-2",
+    )
+    node = TradingNode(
+        node_config(venue, run_seconds=0.2, venue_options={"unknown_open_orders": "cancel"}),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    await node.run()
+    assert await reader.open_orders() == []
+    assert [o["status"] for o in await reader.all_orders()] == ["CANCELED"]
+
+
+@pytest.mark.asyncio
+async def test_submits_whose_answers_are_lost_are_resolved_by_asking_the_venue(
+    venue: SandboxVenue, reader: VenueReader
+) -> None:
+    # 40 % of REST answers are lost after the venue acted, 20 % of requests are dropped
+    # before it did: a lost submit may or may not have placed its order. Every order the
+    # venue has must be known to the node as working, every other one rejected.
+    node = TradingNode(
+        node_config(venue, venue_options={"submit_resolve_delay_s": 0.05}),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    strategy = RestingOrders(12)
+    node.add_strategy(strategy)
+    await node.start()
+    venue.faults.update(drop_after=0.4, drop_before=0.2, seed=5)
+    assert node.kernel is not None
+    cache = node.kernel.cache
+    for _ in range(1000):
+        if strategy.placed == 12 and not cache.orders_inflight():
+            break
+        await asyncio.sleep(0.01)
+    venue.faults.update(drop_after=0.0, drop_before=0.0)
+    execution = node.execution_client()
+    assert execution.lost_submits > 0  # the faults struck
+    assert execution.resolved_submits == execution.lost_submits
+    assert not execution.unresolved
+    venue_ids = {o["clientOrderId"] for o in await reader.all_orders()}
+    for order in cache.orders():
+        placed = str(order.client_order_id) in venue_ids
+        assert order.status is (OrderStatus.ACCEPTED if placed else OrderStatus.REJECTED)
+    assert len(venue_ids) == sum(o.status is OrderStatus.ACCEPTED for o in cache.orders())
+    await node.shutdown()
+    await assert_node_matches_venue(node, reader)
+    assert await reader.open_orders() == []
