@@ -511,18 +511,17 @@ def test_every_fill_is_predicted_by_the_reference_queue_simulator(run: Run) -> N
         (e.ts_event, str(e.client_order_id), e.price.raw)
         for e in events_of(run.result, OrderUpdated)
     ]
-    assert reference.modify_rejected == [
+    # A modify is refused when it would take, or when it reaches the venue after its order
+    # filled (a normal race: the strategy sees OrderModifyRejected after OrderFilled).
+    assert sorted(reference.modify_rejected + reference.modify_too_late) == [
         (e.ts_event, str(e.client_order_id)) for e in events_of(run.result, OrderModifyRejected)
     ]
-    # A modify that reaches the venue after its order filled is refused too; the
-    # ExecutionEngine drops that answer (the order is FILLED), so the result has no event.
+    assert len(reference.modify_rejected) == 1
     assert len(reference.modify_too_late) == 12
-    filled_at = {}
-    for ts, oid, *_ in reference.fills:
-        filled_at[oid] = ts
+    filled_at = {oid: ts for ts, oid, *_ in reference.fills}
+    orders = run.result.orders.set_index("client_order_id")
     for ts, oid in reference.modify_too_late:
-        assert run.result.orders.set_index("client_order_id").loc[oid, "status"] == "FILLED"
-        assert filled_at[oid] < ts
+        assert orders.loc[oid, "status"] == "FILLED" and filled_at[oid] < ts
 
 
 def test_pnl_commissions_and_balance_follow_from_the_fills(run: Run) -> None:
@@ -1005,7 +1004,7 @@ def test_the_reference_predicts_the_fills_on_a_generated_market(
 def test_two_runs_give_the_same_event_log(generated: list[Any]) -> None:
     first = recorded_run(generated, queue_model="probabilistic", queue_seed=3).result.events
     second = recorded_run(generated, queue_model="probabilistic", queue_seed=3).result.events
-    assert len(first) > 1_000
+    assert len(first) > 500
     assert first == second
 
 
