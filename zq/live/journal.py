@@ -367,6 +367,23 @@ class Journal:
             )
         body = to_msgpack(entry)
         sequence = self._next
+        if sync is None:
+            sync = isinstance(entry, WRITE_AHEAD_TYPES)
+        try:
+            self._write(db, entry, sequence, type_name, body)
+            if sync or self._pending >= self.batch_size:
+                self.flush()
+        except DuplicateFill:
+            raise
+        except sqlite3.Error as exc:
+            raise self._failed(
+                f"record {sequence} ({type_name}) could not be written", exc
+            ) from exc
+        return sequence
+
+    def _write(
+        self, db: sqlite3.Connection, entry: object, sequence: int, type_name: str, body: bytes
+    ) -> None:
         if self._pending == 0:
             db.execute("BEGIN IMMEDIATE")
         if isinstance(entry, OrderFilled):
@@ -386,16 +403,31 @@ class Journal:
         )
         self._next = sequence + 1
         self._pending += 1
-        if sync is None:
-            sync = isinstance(entry, WRITE_AHEAD_TYPES)
-        if sync or self._pending >= self.batch_size:
-            self.flush()
-        return sequence
+
+    def _failed(self, what: str, exc: sqlite3.Error) -> JournalError:
+        # After a failed write or commit (disk full, I/O error) SQLite may have rolled the
+        # open transaction back: the pending records are gone and nothing can be promised
+        # about the next ones. The journal closes; a node must stop trading.
+        lost = self._pending
+        self._abandon()
+        return JournalError(
+            f"journal {self.path}: {what}: {exc}; the journal is closed ({lost} uncommitted "
+            "records may be lost)"
+        )
 
     def flush(self) -> None:
-        """Commit the pending records (durable as ``synchronous`` says once this returns)."""
+        """Commit the pending records (durable as ``synchronous`` says once this returns).
+
+        Raises
+        ------
+        JournalError
+            If the commit fails (the journal is then closed).
+        """
         if self._pending:
-            self._connection.execute("COMMIT")
+            try:
+                self._connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._failed("the commit failed", exc) from exc
             self._pending = 0
 
     def has_fill(self, venue: str, trade_id: str) -> bool:

@@ -511,3 +511,22 @@ def test_the_rebuilt_cache_serves_the_orders_the_node_must_ask_the_venue_about(p
     trade_ids = {t for o in cache.orders() for t in o.trade_ids}
     assert trade_ids == {f.trade_id for f in fills}
     assert TradeId("T-1") in trade_ids
+
+
+def test_a_write_that_fails_closes_the_journal_with_a_clear_error(path):
+    journal = Journal(path)
+    journal.append(JournalMarker(name="start", ts_event=1), sync=True)
+    # A full disk, made real by SQLite's own limit on the file's size (in pages).
+    pages = journal._connection.execute("PRAGMA page_count").fetchone()[0]
+    journal._connection.execute(f"PRAGMA max_page_count={pages + 1}")
+    big = JournalMarker(name="big", ts_event=2, info={"blob": "x" * 20_000})
+    with pytest.raises(JournalError) as failed:
+        for _ in range(10):
+            journal.append(big, sync=True)
+    assert str(failed.value).startswith(f"journal {path}: ")
+    assert "database or disk is full; the journal is closed" in str(failed.value)
+    assert journal.is_closed
+    with Journal(path, readonly=True) as reader:
+        records = list(reader.replay())
+    assert records[0].entry.name == "start"
+    assert all(r.entry == big for r in records[1:])
