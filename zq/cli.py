@@ -31,7 +31,16 @@ def main(argv: list[str] | None = None) -> int:
 
     add_venue_arguments(commands.add_parser("venue", help="run the local sandbox exchange"))
     # --- end venue ---
+    # --- live (zq.live, issue 5) ---
+    live = commands.add_parser(
+        "live", help="run a live TradingNode from a TOML config (a local sandbox venue by default)"
+    )
+    live.add_argument("config", help="the node's TOML config file")
+    live.add_argument("--seconds", type=float, help="stop after this many seconds")
+    # --- end live ---
     args = parser.parse_args(argv)
+    if args.command == "live":  # zq.live
+        return _live(args.config, args.seconds)
     if args.command == "venue":  # zq.sandbox
         from zq.sandbox.cli import run_venue
 
@@ -76,6 +85,44 @@ def _backtest(path: str, report: str, progress: bool = False) -> int:
         written = write_result_report(result, report, title=f"zq backtest: {Path(path).name}")
         print(f"report: {written}")
     return 0
+
+
+# --- live (zq.live, issue 5) ---
+def _live(path: str, seconds: float | None) -> int:
+    import logging
+
+    import msgspec
+
+    from zq.live.config import ConfigError, load_live_config
+    from zq.live.node import NodeStartError, TradingNode
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = load_live_config(path)
+        if seconds is not None:
+            config = msgspec.structs.replace(config, run_seconds=seconds)
+        node = TradingNode(config)
+        print(f"zq live {path}: starting (Ctrl-C or SIGTERM stops it)", flush=True)
+        node.run_blocking()
+    except ConfigError as exc:
+        print(f"zq live: {exc}", file=sys.stderr)
+        return 2
+    except NodeStartError as exc:
+        print(f"zq live: {exc}", file=sys.stderr)
+        return 1
+    assert node.kernel is not None
+    orders = node.kernel.cache.orders()
+    filled = sum(o.status.name == "FILLED" for o in orders)
+    print(
+        f"zq live: stopped; {len(orders)} orders ({filled} filled), {node.canceled_on_stop} "
+        "cancelled on stop"
+    )
+    return 0
+
+
+# --- end live ---
 
 
 if __name__ == "__main__":
