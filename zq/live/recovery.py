@@ -24,7 +24,7 @@ from zq.live.journal import Journal, JournalMarker, JournalRecord
 from zq.model.currency import Currency
 from zq.model.enums import AccountType
 from zq.model.events import OrderEvent, OrderFilled, OrderInitialized
-from zq.model.identifiers import AccountId, ClientOrderId, PositionId
+from zq.model.identifiers import AccountId, ClientOrderId, PositionId, StrategyId
 from zq.model.instruments import Instrument
 from zq.model.orders import DuplicateFillError, InvalidStateTransition, Order, OverfillError
 from zq.model.position import PositionEvent
@@ -76,6 +76,9 @@ class RecoverySummary:
         (normal for the last fill when the node died before journaling them).
     last_marker : JournalMarker or None
         The last node marker (a ``"stop"`` here means the node stopped cleanly).
+    order_counts : dict[StrategyId, int]
+        Per strategy, the highest count ending its client order ids (the ``OrderFactory``
+        format): give it to the strategy's ``OrderFactory.set_count`` so no id is issued twice.
     """
 
     records: int
@@ -89,6 +92,7 @@ class RecoverySummary:
     fills: int
     unjournaled_consequences: int
     last_marker: JournalMarker | None
+    order_counts: dict[StrategyId, int]
 
 
 class _Rebuild:
@@ -272,7 +276,17 @@ class _Rebuild:
                 self.unjournaled + len(self.expected_positions) + len(self.expected_accounts)
             ),
             last_marker=self.last_marker,
+            order_counts=_order_counts(cache.orders()),
         )
+
+
+def _order_counts(orders: Iterable[Order]) -> dict[StrategyId, int]:
+    counts: dict[StrategyId, int] = {}
+    for order in orders:
+        tail = str(order.client_order_id).rpartition("-")[2]
+        if tail.isdigit():
+            counts[order.strategy_id] = max(counts.get(order.strategy_id, 0), int(tail))
+    return counts
 
 
 def _show(totals: Mapping[str, object]) -> str:

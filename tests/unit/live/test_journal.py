@@ -10,7 +10,14 @@ import msgspec
 import pytest
 
 from tests.unit.live.reference import assert_rebuilt, reference_state
-from tests.unit.live.stream import ACCOUNT, ETHUSDT, USDT, opening_account, scripted_stream
+from tests.unit.live.stream import (
+    ACCOUNT,
+    ETHUSDT,
+    STRATEGY,
+    USDT,
+    opening_account,
+    scripted_stream,
+)
 from tests.unit.model.samples import instruments, order_events, position_events
 from zq.cache import Cache
 from zq.live.journal import (
@@ -205,6 +212,8 @@ def test_a_second_writer_is_refused_while_the_journal_is_open(path):
         journal.append(JournalMarker(name="start", ts_event=1), sync=True)
         with pytest.raises(JournalError, match="in use by another process"):
             Journal(path)
+        with pytest.raises(JournalError, match="in use by another process"):
+            Journal(path, readonly=True)
     Journal(path).close()  # free again once closed
 
 
@@ -383,6 +392,8 @@ def test_rebuild_reproduces_orders_positions_and_balances_of_the_whole_stream(pa
     assert summary.unjournaled_consequences == 0
     assert summary.accounts == (ACCOUNT,)
     assert summary.last_marker is not None and summary.last_marker.name == "start"
+    # The factory numbered the 300 orders 1..300: a restarted one continues from 300.
+    assert summary.order_counts == {STRATEGY: 300}
     # The stream leaves orders in flight (never answered), open, and every closed status.
     assert reference.inflight and summary.open_orders
     assert {"FILLED", "CANCELED", "REJECTED"} <= set(summary.orders_by_status)
@@ -530,3 +541,16 @@ def test_a_write_that_fails_closes_the_journal_with_a_clear_error(path):
         records = list(reader.replay())
     assert records[0].entry.name == "start"
     assert all(r.entry == big for r in records[1:])
+
+
+def test_a_damaged_journal_stops_the_rebuild_after_the_intact_records(path):
+    stream = scripted_stream(seed=4, orders=50)
+    with journal_of(path, stream):
+        pass
+    raw_update(path, "UPDATE records SET crc = crc + 1 WHERE seq = 40")
+    cache, portfolio = fresh()
+    with Journal(path, readonly=True) as journal, pytest.raises(JournalCorrupt, match="record 40 "):
+        rebuild(journal, cache, portfolio)
+    # The cache holds the state of records 1..39, as the reference computes it.
+    reference = reference_state(stream[:39])
+    assert {o.client_order_id: o.status for o in cache.orders()} == reference.statuses
