@@ -26,7 +26,7 @@ from zq.backtest.config import StrategyConfig
 from zq.live.config import LiveVenueConfig, TradingNodeConfig
 from zq.live.node import NodeHealth, NodeStartError, TradingNode
 from zq.model.enums import LiquiditySide, OrderStatus
-from zq.model.events import OrderFilled
+from zq.model.events import OrderAccepted, OrderFilled, OrderUpdated
 from zq.sandbox import SandboxVenue
 
 EMA_CROSS = str(Path(__file__).resolve().parents[3] / "examples" / "ema_cross.py") + ":EmaCross"
@@ -45,7 +45,10 @@ async def assert_node_matches_venue(node: TradingNode, reader: VenueReader) -> N
     """The node's orders, fills and balances equal the venue's, one by one."""
     assert node.kernel is not None
     cache = node.kernel.cache
-    venue_orders = {o["clientOrderId"]: o for o in await reader.all_orders()}
+    # A modified order is a new venue order under the same client order id: the latest counts.
+    venue_orders = {
+        o["clientOrderId"]: o for o in sorted(await reader.all_orders(), key=lambda o: o["orderId"])
+    }
     node_orders = {str(o.client_order_id): o for o in cache.orders() if o.venue_order_id}
     assert set(node_orders) == set(venue_orders)
     for client_order_id, order in node_orders.items():
@@ -243,3 +246,59 @@ async def test_submits_whose_answers_are_lost_are_resolved_by_asking_the_venue(
     await node.shutdown()
     await assert_node_matches_venue(node, reader)
     assert await reader.open_orders() == []
+
+
+class ModifyOnce(RestingOrders):
+    """One resting bid, modified once accepted: 0.002 BTC, 1 % lower."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.updates: list[OrderUpdated] = []
+        self.on_updated = lambda: None
+
+    def on_order_accepted(self, event: OrderAccepted) -> None:
+        super().on_order_accepted(event)
+        order = self.cache.order(event.client_order_id)
+        instrument = self.cache.instrument(BTCUSDT)
+        assert order is not None and order.price is not None and instrument is not None
+        if not self.updates:
+            price = (order.price.as_decimal() * Decimal("0.99")).quantize(Decimal("0.01"))
+            self.modify_order(
+                order, instrument.make_qty(Decimal("0.002")), instrument.make_price(price)
+            )
+
+    def on_order_updated(self, event: OrderUpdated) -> None:
+        self.updates.append(event)
+        self.on_updated()
+
+
+@pytest.mark.asyncio
+async def test_a_limit_order_is_modified_by_cancel_replace_under_the_same_client_order_id(
+    venue: SandboxVenue, reader: VenueReader
+) -> None:
+    node = TradingNode(
+        node_config(venue, cancel_open_orders_on_stop=False),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    strategy = ModifyOnce()
+    strategy.on_updated = node.stop
+    node.add_strategy(strategy)
+    await node.run()
+
+    assert node.kernel is not None
+    (order,) = node.kernel.cache.orders()
+    (update,) = strategy.updates
+    assert order.status is OrderStatus.ACCEPTED
+    assert order.quantity.as_decimal() == Decimal("0.002")
+    assert order.price == update.price
+    venue_orders = sorted(await reader.all_orders(), key=lambda o: o["orderId"])
+    assert [(o["clientOrderId"], o["status"]) for o in venue_orders] == [
+        (str(order.client_order_id), "CANCELED"),
+        (str(order.client_order_id), "NEW"),
+    ]
+    replacement = venue_orders[1]
+    assert str(order.venue_order_id) == str(replacement["orderId"])
+    assert Decimal(replacement["origQty"]) == Decimal("0.002")
+    assert Decimal(replacement["price"]) == order.price.as_decimal()  # type: ignore[union-attr]
+    await assert_node_matches_venue(node, reader)
