@@ -808,6 +808,8 @@ class BinanceExecutionClient(ExecutionClient):
         ):
             ts = None if not ts_ms else ts_ms * _NS_PER_MS
             self._emit(order, self.generate_order_accepted(order, venue_order_id, ts))
+        else:
+            self.stale_reports += 1  # accepted already (or being cancelled: the end tells)
 
     def _fill(
         self,

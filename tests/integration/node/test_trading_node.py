@@ -21,13 +21,14 @@ from tests.integration.node.conftest import (
     VenueReader,
     closed_port,
     node_config,
+    sandbox_config,
 )
 from zq.backtest.config import StrategyConfig
 from zq.live.config import LiveVenueConfig, TradingNodeConfig
 from zq.live.node import NodeHealth, NodeStartError, TradingNode
 from zq.model.enums import LiquiditySide, OrderStatus
 from zq.model.events import OrderAccepted, OrderFilled, OrderUpdated
-from zq.sandbox import SandboxVenue
+from zq.sandbox import FaultConfig, SandboxVenue
 
 EMA_CROSS = str(Path(__file__).resolve().parents[3] / "examples" / "ema_cross.py") + ":EmaCross"
 
@@ -302,3 +303,36 @@ async def test_a_limit_order_is_modified_by_cancel_replace_under_the_same_client
     assert Decimal(replacement["origQty"]) == Decimal("0.002")
     assert Decimal(replacement["price"]) == order.price.as_decimal()  # type: ignore[union-attr]
     await assert_node_matches_venue(node, reader)
+
+
+@pytest.mark.asyncio
+async def test_duplicated_reordered_and_lost_stream_events_leave_the_node_equal_to_the_venue(
+    reader: VenueReader,
+) -> None:
+    # The user stream repeats 30 % of its events, holds back 30 % behind the next one, and
+    # every WebSocket is cut each second (events sent meanwhile are lost; the node reconciles
+    # its open and in-flight orders after each reconnect). ACK answers: no REST fills.
+    faults = FaultConfig(duplicate=0.3, reorder=0.3, disconnect_every=1.0, seed=11)
+    async with SandboxVenue(sandbox_config(faults=faults)) as venue:
+        reader.base = venue.url
+        config = node_config(
+            venue,
+            strategies=[
+                StrategyConfig(
+                    path=EMA_CROSS,
+                    params={"instrument_id": "BTCUSDT.BINANCE", "trade_size": "0.01"},
+                )
+            ],
+            run_seconds=4.0,
+            venue_options={"new_order_response": "ACK"},
+        )
+        node = TradingNode(config, credentials=CREDENTIALS, install_signal_handlers=False)
+        await node.run()
+        struck = venue.faults.counts
+        assert node.kernel is not None
+        orders = node.kernel.cache.orders()
+        assert orders and all(o.status is OrderStatus.FILLED for o in orders)
+        execution = node.execution_client()
+        assert execution.stale_reports > 0  # repeats were seen and dropped
+        assert execution.user_stream.websocket.stats.reconnects >= 2, struck
+        await assert_node_matches_venue(node, reader)
