@@ -27,7 +27,7 @@ from zq.live.recovery import rebuild
 from zq.portfolio import Portfolio
 
 ROOT = Path(__file__).resolve().parents[3]
-ORDERS = 400
+ORDERS = 1500
 
 
 def run_and_kill(path: Path, seed: int, synchronous: str) -> tuple[list[int], bool]:
