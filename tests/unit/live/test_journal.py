@@ -554,3 +554,14 @@ def test_a_damaged_journal_stops_the_rebuild_after_the_intact_records(path):
     # The cache holds the state of records 1..39, as the reference computes it.
     reference = reference_state(stream[:39])
     assert {o.client_order_id: o.status for o in cache.orders()} == reference.statuses
+
+
+def test_replay_decodes_the_same_values_when_its_memo_starts_over(path, monkeypatch):
+    import zq.live.journal as journal_module
+
+    stream = scripted_stream(seed=8, orders=40)
+    with journal_of(path, stream):
+        pass
+    monkeypatch.setattr(journal_module, "_MEMO_LIMIT", 5)
+    with Journal(path, readonly=True) as journal:
+        assert [r.entry for r in journal.replay()] == stream
