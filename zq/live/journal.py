@@ -185,8 +185,8 @@ class _Decoders:
     Replaying decodes the same identifiers, prices and amounts over and over (the trader,
     strategy, instrument and account of every event, an order's id in each of its events);
     they are immutable, so one instance per distinct value is shared (decoding an
-    ``OrderSubmitted`` alone went from about 11 µs to 2.5 µs). The memo lives as long as one replay, and starts over past
-    ``_MEMO_LIMIT`` values.
+    ``OrderSubmitted`` alone went from about 11 µs to 2.5 µs). The memo lives as long as
+    one replay, and starts over past ``_MEMO_LIMIT`` values.
     """
 
     __slots__ = ("_decoders", "_memo")
