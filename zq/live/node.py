@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -49,19 +50,32 @@ from zq.backtest.config import (
     resolve_strategy,
     strategy_params_type,
 )
+from zq.cache import Cache
 from zq.data.engine import DataEngine
 from zq.execution import ExecutionEngine
 from zq.kernel import Kernel, KernelConfig
 from zq.live.clients import BinanceDataClient, BinanceExecutionClient, binance_book_factory
 from zq.live.config import LiveVenueConfig, TradingNodeConfig, check_live_config
+from zq.live.journal import (
+    MARKER_RECONCILE,
+    MARKER_START,
+    MARKER_STOP,
+    Journal,
+    JournalError,
+    JournalMarker,
+)
+from zq.live.recovery import RecoveryError, RecoverySummary, rebuild
 from zq.model.currency import Currency
 from zq.model.enums import Environment, OmsType
+from zq.model.events import OrderEvent, OrderFilled
 from zq.model.identifiers import AccountId, ClientOrderId, InstrumentId, Venue
 from zq.model.instruments import CurrencyPair, Instrument
+from zq.model.position import PositionEvent
 from zq.portfolio import Portfolio
-from zq.portfolio.account import CashAccount
+from zq.portfolio.account import Account, CashAccount
 from zq.risk import RiskEngine
 from zq.strategy import Strategy
+from zq_core.bus import MessageBus
 from zq_core.fixed import Money
 
 __all__ = ["NodeHealth", "NodeStartError", "TradingNode", "run_node"]
@@ -149,6 +163,10 @@ class TradingNode:
         self.heartbeats = 0
         self.canceled_on_stop = 0
         self._pending_strategies: list[Strategy[Any]] = []
+        #: The journal (when configured) and what its rebuild found at start-up.
+        self.journal: Journal | None = None
+        self.recovery: RecoverySummary | None = None
+        self._journal_writer: _JournalWriter | None = None
         self._stop_requested: asyncio.Event | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
 
@@ -242,6 +260,9 @@ class TradingNode:
             self._build()
             for runtime in self.venues.values():
                 await self._connect(runtime)
+            self._recover()
+            for runtime in self.venues.values():
+                await self._open_streams(runtime)
             for runtime in self.venues.values():
                 await self._reconcile(runtime)
             for runtime in self.venues.values():
@@ -249,6 +270,8 @@ class TradingNode:
                 await runtime.data.connect()
             self._add_strategies()
             assert self.kernel is not None
+            if self.journal is not None:
+                self.journal.append(self._marker(MARKER_START), sync=True)
             self.kernel.start()
         except BaseException as error:
             self.health = NodeHealth.FAILED
@@ -348,6 +371,13 @@ class TradingNode:
         cache = self.kernel.cache
         for instrument in instruments:
             cache.add_instrument(instrument)
+
+    async def _open_streams(self, runtime: _VenueRuntime) -> None:
+        config = runtime.config
+        name = config.name
+        assert self.kernel is not None and runtime.http is not None
+        cache, http, timeout = self.kernel.cache, runtime.http, self.config.connect_timeout_s
+        where = f"venue {name} at {runtime.rest_url}"
         client_id = f"{name}-{config.adapter}"
         execution = BinanceExecutionClient(
             client_id,
@@ -370,6 +400,50 @@ class TradingNode:
         self._execution_engine.register_client(execution)
         runtime.data = BinanceDataClient(client_id, name, http, runtime.ws_url)
         self._data_engine.register_client(runtime.data)
+
+    # -- the journal -------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Open the journal (if configured) and rebuild the cache from it; journal from now on.
+
+        A restarted node thus knows its orders, positions and account before it reconciles
+        them with the venue; what the venue did meanwhile is then generated as events.
+        """
+        if self.config.journal is None:
+            return
+        assert self.kernel is not None and self.portfolio is not None
+        path = Path(self.config.journal)
+        if not path.is_absolute() and self.config.base_dir is not None:
+            path = Path(self.config.base_dir) / path
+        try:
+            journal = Journal(path)
+            self.journal = journal
+            self.recovery = rebuild(journal, self.kernel.cache, self.portfolio)
+        except (JournalError, RecoveryError) as error:
+            raise NodeStartError(f"journal {path}: {error}") from None
+        summary = self.recovery
+        if summary.records:
+            _log.info(
+                "journal %s: rebuilt %d records: orders %s, %d open, %d in flight, last marker %s",
+                path,
+                summary.records,
+                summary.orders_by_status,
+                len(summary.open_orders),
+                len(summary.inflight_orders),
+                None if summary.last_marker is None else summary.last_marker.name,
+            )
+        for runtime in self.venues.values():
+            for instrument in runtime.instruments:
+                journal.append(instrument)
+        journal.append(self._marker(MARKER_RECONCILE), sync=True)
+        writer = _JournalWriter(journal, self.kernel.cache)
+        writer.attach(self.kernel.bus)
+        self._journal_writer = writer
+
+    def _marker(self, name: str) -> JournalMarker:
+        return JournalMarker(
+            name=name, ts_event=time.time_ns(), info={"trader_id": self.config.trader_id}
+        )
 
     # -- reconciliation ----------------------------------------------------------------------
 
@@ -406,7 +480,15 @@ class TradingNode:
                     _log.info("%s: balance of %s %s not tracked", where, total, entry.asset)
                     continue
             balances[currency.code] = Money(total, currency)
-        cache.add_account(CashAccount(client.account_id, None, balances))
+        existing = cache.account(client.account_id)
+        if isinstance(existing, CashAccount):
+            rebuilt_account: CashAccount | None = existing  # from the journal
+        else:
+            rebuilt_account = None
+            opened_account = CashAccount(client.account_id, None, balances, time.time_ns())
+            cache.add_account(opened_account)
+            if self.journal is not None:
+                self.journal.append(opened_account.last_state, sync=True)
         for instrument in runtime.instruments:
             if isinstance(instrument, CurrencyPair):
                 base = balances.get(instrument.base_currency.code)
@@ -456,6 +538,26 @@ class TradingNode:
         for order in (*cache.orders_open(venue=venue), *cache.orders_inflight(venue=venue)):
             if str(order.client_order_id) not in still_open:
                 await client.reconcile_order(order)
+        if rebuilt_account is not None:
+            # What the journal and the reconciled orders do not explain (transfers, fees
+            # charged elsewhere, fills of unjournaled orders) is applied as a deposit or
+            # withdrawal, and said.
+            for money in balances.values():
+                change = money - rebuilt_account.balance(money.currency.code)
+                if change.raw == 0:
+                    continue
+                _log.warning(
+                    "%s: the venue's %s balance differs from the journal's by %s; applied",
+                    where,
+                    money.currency.code,
+                    change,
+                )
+                if change.raw > 0:
+                    state = rebuilt_account.deposit(change, time.time_ns())
+                else:
+                    state = rebuilt_account.withdraw(-change, time.time_ns())
+                if self.journal is not None:
+                    self.journal.append(state, sync=True)
         _log.info(
             "%s: reconciled: %d balance(s), %d open order(s), holdings %s",
             where,
@@ -467,15 +569,8 @@ class TradingNode:
     # -- strategies --------------------------------------------------------------------------
 
     def _add_strategies(self) -> None:
-        assert self.kernel is not None and self.portfolio is not None
-        kernel = self.kernel
         for strategy_config in self.config.strategies:
-            strategy = _strategy(strategy_config)
-            strategy.register(
-                kernel.trader_id, kernel.clock, kernel.bus, kernel.cache, self.portfolio
-            )
-            kernel.add_component(strategy)
-            self.strategies.append(strategy)
+            self.add_strategy(_strategy(strategy_config))
         pending, self._pending_strategies = self._pending_strategies, []
         for strategy in pending:
             self.add_strategy(strategy)
@@ -488,6 +583,10 @@ class TradingNode:
         assert self.portfolio is not None
         kernel = self.kernel
         strategy.register(kernel.trader_id, kernel.clock, kernel.bus, kernel.cache, self.portfolio)
+        if self.recovery is not None:
+            count = self.recovery.order_counts.get(strategy.id, 0)
+            if count > strategy.order_factory.count:
+                strategy.order_factory.set_count(count)  # never issue a journaled id again
         kernel.add_component(strategy)
         self.strategies.append(strategy)
 
@@ -512,6 +611,8 @@ class TradingNode:
         while True:
             await asyncio.sleep(interval)
             self.heartbeats += 1
+            if self.journal is not None:
+                self.journal.flush()
             health = self.check_health()
             assert self.kernel is not None
             cache = self.kernel.cache
@@ -607,8 +708,67 @@ class TradingNode:
                 await runtime.http.close()
             if runtime.sandbox is not None:
                 await runtime.sandbox.stop()
+        journal, self.journal = self.journal, None
+        if journal is not None and not journal.is_closed:
+            if self._journal_writer is not None and kernel is not None:
+                self._journal_writer.detach(kernel.bus)
+            journal.append(self._marker(MARKER_STOP), sync=True)
+            journal.close()
         if kernel is not None and not kernel.is_disposed:
             kernel.dispose()
+
+
+#: Every strategy's order and position event topics (``topics.order_events`` /
+#: ``topics.position_events`` of any strategy id).
+_ALL_ORDER_EVENTS = "events.order.*"
+_ALL_POSITION_EVENTS = "events.position.*"
+#: The journal hears each event before the strategies do.
+_JOURNAL_PRIORITY = 1_000_000
+
+
+class _JournalWriter:
+    """Append what the engines publish to the journal, before anyone else hears of it.
+
+    An order's ``OrderInitialized`` goes in before its first event; an event the engine
+    published without applying it (a refusal the order's state does not take) is left out,
+    as the rebuild could not re-apply it. After a fill's position events, the account's new
+    state. The write-ahead events (``OrderSubmitted``, pending update and cancel) are
+    published before the client is called, and the journal syncs them: they are on disk
+    before the venue hears of the order.
+    """
+
+    def __init__(self, journal: Journal, cache: Cache) -> None:
+        self.journal = journal
+        self.cache = cache
+        self._known: set[ClientOrderId] = {o.client_order_id for o in cache.orders()}
+        self._account_after_fill: AccountId | None = None
+
+    def attach(self, bus: MessageBus) -> None:
+        bus.subscribe(_ALL_ORDER_EVENTS, self.on_order_event, _JOURNAL_PRIORITY)
+        bus.subscribe(_ALL_POSITION_EVENTS, self.on_position_event, _JOURNAL_PRIORITY)
+
+    def detach(self, bus: MessageBus) -> None:
+        bus.unsubscribe(_ALL_ORDER_EVENTS, self.on_order_event)
+        bus.unsubscribe(_ALL_POSITION_EVENTS, self.on_position_event)
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        order = self.cache.order(event.client_order_id)
+        if order is None or order.events[-1] is not event:
+            return  # published without being applied
+        if order.client_order_id not in self._known:
+            self._known.add(order.client_order_id)
+            self.journal.append(order.init)
+        self.journal.append(event)
+        if isinstance(event, OrderFilled):
+            self._account_after_fill = event.account_id
+
+    def on_position_event(self, event: PositionEvent) -> None:
+        self.journal.append(event)
+        account_id, self._account_after_fill = self._account_after_fill, None
+        if account_id is not None:
+            account = self.cache.account(account_id)
+            if isinstance(account, Account):
+                self.journal.append(account.last_state)
 
 
 def _strategy(config: StrategyConfig) -> Strategy[Any]:
