@@ -3,8 +3,10 @@
 A :class:`Journal` is one embedded SQLite file (stdlib ``sqlite3``, WAL mode) holding an
 append-only log. Every record gets the next number of one global sequence (1, 2, 3... with no
 gap), its type name, a CRC-32 of its body and the body: the record in MessagePack
-(:func:`zq.model.serialization.to_msgpack`). Fills are also keyed by ``(venue, trade id)``, so
-a fill the journal already holds is refused (:class:`DuplicateFill`).
+(:func:`zq.model.serialization.to_msgpack`). Fills are also keyed by ``(instrument, trade id)``,
+so a fill the journal already holds is refused (:class:`DuplicateFill`). The instrument id
+names the venue too; the key is the instrument rather than the venue alone because venues such
+as Binance number trades per symbol, and two symbols' trades may share an id.
 
 Writes are batched: :meth:`Journal.append` adds the record to an open transaction, committed
 every ``batch_size`` records, on :meth:`Journal.flush` and whenever a record is appended with
@@ -114,10 +116,10 @@ _SCHEMA: Final = (
         body BLOB NOT NULL
     )""",
     """CREATE TABLE fills (
-        venue TEXT NOT NULL,
+        instrument_id TEXT NOT NULL,
         trade_id TEXT NOT NULL,
         seq INTEGER NOT NULL,
-        PRIMARY KEY (venue, trade_id)
+        PRIMARY KEY (instrument_id, trade_id)
     ) WITHOUT ROWID""",
 )
 
@@ -155,13 +157,13 @@ class JournalCorrupt(JournalError):
 
 
 class DuplicateFill(JournalError):
-    """A fill whose ``(venue, trade id)`` the journal already holds; nothing was written."""
+    """A fill whose ``(instrument, trade id)`` the journal already holds; nothing was written."""
 
     def __init__(self, path: Path, fill: OrderFilled, first_sequence: int) -> None:
         self.fill = fill
         self.first_sequence = first_sequence
         super().__init__(
-            f"journal {path}: fill {fill.instrument_id.venue}/{fill.trade_id} of order "
+            f"journal {path}: fill {fill.instrument_id}/{fill.trade_id} of order "
             f"{fill.client_order_id} is already journaled (record {first_sequence}); refused"
         )
 
@@ -385,7 +387,7 @@ class Journal:
         Raises
         ------
         DuplicateFill
-            If ``entry`` is a fill whose venue and trade id are already journaled; nothing
+            If ``entry`` is a fill whose instrument and trade id are already journaled; nothing
             is written.
         TypeError
             If ``entry`` is not something a journal holds.
@@ -423,12 +425,12 @@ class Journal:
         if self._pending == 0:
             db.execute("BEGIN IMMEDIATE")
         if isinstance(entry, OrderFilled):
-            key = (entry.instrument_id.venue, str(entry.trade_id))
+            key = (str(entry.instrument_id), str(entry.trade_id))
             try:
                 db.execute("INSERT INTO fills VALUES (?, ?, ?)", (*key, sequence))
             except sqlite3.IntegrityError:
                 row = db.execute(
-                    "SELECT seq FROM fills WHERE venue = ? AND trade_id = ?", key
+                    "SELECT seq FROM fills WHERE instrument_id = ? AND trade_id = ?", key
                 ).fetchone()
                 if self._pending == 0:
                     db.execute("ROLLBACK")
@@ -466,10 +468,11 @@ class Journal:
                 raise self._failed("the commit failed", exc) from exc
             self._pending = 0
 
-    def has_fill(self, venue: str, trade_id: str) -> bool:
-        """Return whether a fill of ``trade_id`` at ``venue`` is journaled (or pending)."""
+    def has_fill(self, instrument_id: str, trade_id: str) -> bool:
+        """Return whether a fill of trade ``trade_id`` of ``instrument_id`` is journaled."""
         row = self._connection.execute(
-            "SELECT 1 FROM fills WHERE venue = ? AND trade_id = ?", (str(venue), str(trade_id))
+            "SELECT 1 FROM fills WHERE instrument_id = ? AND trade_id = ?",
+            (str(instrument_id), str(trade_id)),
         ).fetchone()
         return row is not None
 

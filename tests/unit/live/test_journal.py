@@ -125,7 +125,7 @@ def test_commands_and_market_data_are_not_journaled(path):
         assert journal.last_sequence == 0
 
 
-# -- fills are unique by venue and trade id ----------------------------------------------------
+# -- fills are unique by instrument and trade id -----------------------------------------------
 
 
 def test_a_duplicate_fill_is_refused_and_nothing_is_written(path):
@@ -134,26 +134,32 @@ def test_a_duplicate_fill_is_refused_and_nothing_is_written(path):
     with Journal(path) as journal:
         first = journal.append(fill)
         journal.append(JournalMarker(name="after", ts_event=1))
-        with pytest.raises(DuplicateFill, match=rf"BINANCE/{fill.trade_id} .*\(record {first}\)"):
+        with pytest.raises(
+            DuplicateFill, match=rf"ETHUSDT.BINANCE/{fill.trade_id} .*\(record {first}\)"
+        ):
             journal.append(fill)
-        # Another order, same venue and trade id: still the same trade, still refused.
+        # Another order, same instrument and trade id: still the same trade, still refused.
         other = msgspec.structs.replace(fill, client_order_id=stream[3].client_order_id)
         with pytest.raises(DuplicateFill) as refused:
             journal.append(other)
         assert refused.value.first_sequence == first
         assert journal.last_sequence == 2
-        assert journal.has_fill("BINANCE", str(fill.trade_id))
+        assert journal.has_fill("ETHUSDT.BINANCE", str(fill.trade_id))
     with Journal(path) as journal:  # after a restart as well, from the committed file
         with pytest.raises(DuplicateFill):
             journal.append(fill)
-        # The same trade id at another venue is another trade.
-        elsewhere = msgspec.structs.replace(fill, instrument_id=InstrumentId("ETHUSDT.OKX"))
-        assert journal.append(elsewhere) == 3
-        assert not journal.has_fill("BINANCE", "T-999999")
+        # Binance numbers trades per symbol: the same id on another symbol is another trade,
+        # and so is the same id at another venue.
+        for instrument in ("BTCUSDT.BINANCE", "ETHUSDT.OKX"):
+            elsewhere = msgspec.structs.replace(fill, instrument_id=InstrumentId(instrument))
+            journal.append(elsewhere)
+            assert journal.has_fill(instrument, str(fill.trade_id))
+        assert not journal.has_fill("ETHUSDT.BINANCE", "T-999999")
     with Journal(path, readonly=True) as journal:
         assert [r.type_name for r in journal.replay()] == [
             "OrderFilled",
             "JournalMarker",
+            "OrderFilled",
             "OrderFilled",
         ]
 
