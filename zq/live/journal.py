@@ -64,6 +64,7 @@ __all__ = [
     "JournalRecord",
     "JournalVersionError",
     "requires_sync",
+    "salvage",
 ]
 
 #: The layout of the file this module writes; stored in the file (SQLite ``user_version``).
@@ -569,3 +570,35 @@ class Journal:
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
             raise JournalCorrupt(self.path, sequence, type_name, str(exc)) from exc
         return JournalRecord(sequence, type_name, entry)
+
+
+def salvage(source: str | Path, target: str | Path) -> tuple[int, JournalCorrupt | None]:
+    """Copy the readable records of a damaged journal into a new one, in order.
+
+    The records keep their sequence numbers (the copy is the intact prefix). A node is then
+    started on ``target``; what the lost tail held is found by reconciliation with the venue.
+
+    Returns
+    -------
+    tuple[int, JournalCorrupt or None]
+        How many records were copied, and the damage that stopped the copy (None when the
+        whole source was readable).
+
+    Raises
+    ------
+    JournalError
+        If ``target`` exists already, or a journal cannot be opened.
+    """
+    target = Path(target)
+    if target.exists():
+        raise JournalError(f"journal {target} exists; salvage writes a new file")
+    damage: JournalCorrupt | None = None
+    copied = 0
+    with Journal(source, readonly=True) as damaged, Journal(target) as copy:
+        try:
+            for record in damaged.replay():
+                copy.append(record.entry, sync=False)
+                copied += 1
+        except JournalCorrupt as exc:
+            damage = exc
+    return copied, damage

@@ -30,6 +30,7 @@ from zq.live.journal import (
     JournalMarker,
     JournalVersionError,
     requires_sync,
+    salvage,
 )
 from zq.live.recovery import RecoveryError, rebuild
 from zq.model.enums import OrderStatus
@@ -571,3 +572,22 @@ def test_replay_decodes_the_same_values_when_its_memo_starts_over(path, monkeypa
     monkeypatch.setattr(journal_module, "_MEMO_LIMIT", 5)
     with Journal(path, readonly=True) as journal:
         assert [r.entry for r in journal.replay()] == stream
+
+
+def test_salvage_copies_the_intact_prefix_into_a_journal_a_node_can_start_on(path, tmp_path):
+    stream = scripted_stream(seed=6, orders=80)
+    with journal_of(path, stream):
+        pass
+    raw_update(path, "UPDATE records SET crc = crc + 1 WHERE seq = 300")
+    target = tmp_path / "salvaged.journal"
+    copied, damage = salvage(path, target)
+    assert copied == 299
+    assert damage is not None and damage.sequence == 300
+    with Journal(target) as journal:  # opens for writing: the copy is sound
+        assert journal.last_sequence == 299
+        cache, portfolio = fresh()
+        summary = rebuild(journal, cache, portfolio)
+    assert_rebuilt(cache, summary, reference_state(stream[:299]))
+    with pytest.raises(JournalError, match="exists"):
+        salvage(path, target)
+    assert salvage(target, tmp_path / "again.journal") == (299, None)
