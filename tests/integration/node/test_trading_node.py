@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import msgspec
 import pytest
 
 from tests.integration.node.conftest import (
+    API_KEY,
     BTCUSDT,
     CREDENTIALS,
+    SECRET,
     RestingOrders,
     VenueReader,
     closed_port,
@@ -26,7 +29,7 @@ from tests.integration.node.conftest import (
 )
 from zq.backtest.config import StrategyConfig
 from zq.cache import Cache
-from zq.live.config import LiveVenueConfig, TradingNodeConfig
+from zq.live.config import LiveVenueConfig, TradingNodeConfig, load_live_config
 from zq.live.journal import Journal
 from zq.live.node import NodeHealth, NodeStartError, TradingNode
 from zq.live.recovery import rebuild
@@ -425,3 +428,68 @@ async def test_a_restarted_node_takes_its_account_and_positions_from_the_journal
         finally:
             await second.shutdown()
     await assert_node_matches_venue(second, reader)
+
+
+@pytest.mark.asyncio
+async def test_a_node_killed_with_sigkill_restarts_from_its_journal_equal_to_the_venue(
+    venue: SandboxVenue, reader: VenueReader, tmp_path: Path
+) -> None:
+    # `zq live` runs the EMA cross in another process, journaling; once the venue shows
+    # a few of its trades it is killed (no stop, no flush). A node started here on the same
+    # journal rebuilds, reconciles what the journal missed, and ends equal to the venue.
+    journal_path = tmp_path / "node.journal"
+    config_path = tmp_path / "live.toml"
+    config_path.write_text(
+        f"""
+journal = "{journal_path}"
+heartbeat_interval_s = 0.5
+
+[[venues]]
+venue = "remote"
+rest_url = "{venue.url}"
+ws_url = "{venue.ws_url}"
+credentials = {{ api_key_env = "ZQ_TEST_KEY", api_secret_env = "ZQ_TEST_SECRET" }}
+
+[[strategies]]
+path = "{EMA_CROSS}"
+params = {{ instrument_id = "BTCUSDT.BINANCE", trade_size = "0.01" }}
+"""
+    )
+    environment = {**os.environ, "ZQ_TEST_KEY": API_KEY, "ZQ_TEST_SECRET": SECRET}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "zq",
+        "live",
+        str(config_path),
+        env=environment,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            if len(await reader.trades()) >= 3:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    assert process.returncode == -signal.SIGKILL
+    venue_trades = len(await reader.trades())
+    assert venue_trades >= 3
+
+    restarted = TradingNode(
+        msgspec.structs.replace(load_live_config(config_path), run_seconds=0.5),
+        install_signal_handlers=False,
+        credentials=CREDENTIALS,
+    )
+    await restarted.run()
+    assert restarted.recovery is not None
+    assert restarted.recovery.last_marker is not None
+    assert restarted.recovery.last_marker.name == "start"  # it never stopped
+    assert restarted.kernel is not None
+    await assert_node_matches_venue(restarted, reader)
+    node_fills = [
+        e for o in restarted.kernel.cache.orders() for e in o.events if isinstance(e, OrderFilled)
+    ]
+    assert len(node_fills) == len(await reader.trades()) >= venue_trades
