@@ -619,7 +619,8 @@ class BinanceExecutionClient(ExecutionClient):
                 "%s: cancel of %s: %s; asking the venue", self.client_id, client_order_id, error
             )
             await self.reconcile_order(order)
-            self._emit(order, self._cancel_rejected(order, f"cancel unanswered: {error}"))
+            if order.status is OrderStatus.PENDING_CANCEL:  # the venue still has it working
+                self._emit(order, self._cancel_rejected(order, f"cancel unanswered: {error}"))
             return
         except BinanceError as error:
             self._emit(order, self._cancel_rejected(order, str(error)))
