@@ -1,21 +1,25 @@
 """The child process of the kill test: journals the scripted stream as a node would.
 
-``python -m tests.integration.live.journal_writer PATH SEED ORDERS SYNCHRONOUS`` appends the
-stream of :func:`tests.unit.live.stream.scripted_stream` (write-ahead markers synced, the rest
-in batches of 64) and prints, flushed, ``<sequence>`` each time an append returned with
-everything up to that sequence committed. It ends with ``done`` unless it is killed first.
+``python -m tests.integration.live.journal_writer PATH SEED SYNCHRONOUS`` appends the endless
+stream of :func:`tests.unit.live.stream.iter_stream` (write-ahead markers synced, the rest in
+batches of 64) and prints, flushed, ``<sequence>`` each time an append returned with everything
+up to that sequence committed. It writes until it is killed (or, as a safety net, until
+``LIMIT`` records, then prints ``done``), so the kill always lands while it writes.
 """
 
 from __future__ import annotations
 
 import sys
+from itertools import islice
 
-from tests.unit.live.stream import scripted_stream
+from tests.unit.live.stream import iter_stream
 from zq.live.journal import Journal, JournalMarker
 
+LIMIT = 200_000
 
-def main(path: str, seed: str, orders: str, synchronous: str) -> None:
-    stream = scripted_stream(int(seed), int(orders))
+
+def main(path: str, seed: str, synchronous: str) -> None:
+    stream = islice(iter_stream(int(seed)), LIMIT)
     assert synchronous in ("FULL", "NORMAL")
     with Journal(path, synchronous=synchronous, batch_size=64) as journal:  # type: ignore[arg-type]
         for entry in stream:

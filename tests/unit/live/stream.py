@@ -14,6 +14,7 @@ amount is exact at USDT's and ETH's 8 decimal places, so a test can recompute ba
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from decimal import Decimal
 
 import msgspec
@@ -198,13 +199,24 @@ class _Writer:
 
 def scripted_stream(seed: int, orders: int) -> list[JournalEntry]:
     """Return the entries a node would journal for ``orders`` orders (deterministic per seed)."""
+    return list(iter_stream(seed, orders))
+
+
+def iter_stream(seed: int, orders: int | None = None) -> Iterator[JournalEntry]:
+    """Yield the entries of the stream as they are made; without ``orders``, endlessly."""
     writer = _Writer(seed)
     active: list[tuple[Order, list[str]]] = []
     made = 0
     rng = writer.rng
-    while made < orders or active:
+
+    def more() -> bool:
+        return orders is None or made < orders
+
+    while more() or active:
+        yield from writer.out
+        writer.out.clear()
         writer.clock.set_time(writer.clock.timestamp_ns() + rng.randint(1, 5_000_000))
-        if made < orders and (len(active) < 3 or rng.random() < 0.3):
+        if more() and (len(active) < 3 or rng.random() < 0.3):
             active.append((writer.new_order(), list(rng.choice(SCENARIOS))))
             made += 1
             continue
@@ -213,4 +225,4 @@ def scripted_stream(seed: int, orders: int) -> list[JournalEntry]:
         writer.step(order, steps.pop(0))
         if not steps:
             active.pop(index)
-    return writer.out
+    yield from writer.out
