@@ -51,6 +51,7 @@ from zq.backtest.config import (
     strategy_params_type,
 )
 from zq.cache import Cache
+from zq.common.topics import ENDPOINT_EXECUTION
 from zq.data.engine import DataEngine
 from zq.execution import ExecutionEngine
 from zq.kernel import Kernel, KernelConfig
@@ -65,8 +66,9 @@ from zq.live.journal import (
     JournalMarker,
 )
 from zq.live.recovery import RecoveryError, RecoverySummary, rebuild
+from zq.model.commands import CancelOrder
 from zq.model.currency import Currency
-from zq.model.enums import Environment, OmsType
+from zq.model.enums import Environment, OmsType, OrderStatus
 from zq.model.events import OrderEvent, OrderFilled
 from zq.model.identifiers import AccountId, ClientOrderId, InstrumentId, Venue
 from zq.model.instruments import CurrencyPair, Instrument
@@ -672,16 +674,31 @@ class TradingNode:
         for runtime in self.venues.values():
             if runtime.execution is not None:
                 await runtime.execution.wait_idle(self.config.stop_timeout_s)
-        for strategy in self.strategies:
-            for instrument_id in {
-                o.instrument_id for o in cache.orders_open(strategy_id=strategy.id)
-            }:
-                self.canceled_on_stop += len(
-                    cache.orders_open(instrument_id=instrument_id, strategy_id=strategy.id)
+        # Every open order of the node is asked to cancel; one whose cancel was refused or
+        # lost (back to working) is asked again, at most every 0.25 s, until the deadline.
+        asked: dict[ClientOrderId, float] = {}
+        while True:
+            now = loop.time()
+            for order in cache.orders_open():
+                if order.status is OrderStatus.PENDING_CANCEL:
+                    continue
+                if now - asked.get(order.client_order_id, -1.0) < 0.25:
+                    continue
+                asked[order.client_order_id] = now
+                self.kernel.bus.send(
+                    ENDPOINT_EXECUTION,
+                    CancelOrder(
+                        trader_id=order.trader_id,
+                        strategy_id=order.strategy_id,
+                        instrument_id=order.instrument_id,
+                        client_order_id=order.client_order_id,
+                        venue_order_id=order.venue_order_id,
+                        ts_init=self.kernel.clock.timestamp_ns(),
+                    ),
                 )
-                strategy.cancel_all_orders(instrument_id)
-        while cache.orders_open() or cache.orders_inflight():
-            if loop.time() > deadline:
+            if not cache.orders_open() and not cache.orders_inflight():
+                break
+            if now > deadline:
                 _log.error(
                     "%s: %d order(s) still open after %g s of cancelling",
                     self.config.trader_id,
@@ -690,6 +707,7 @@ class TradingNode:
                 )
                 break
             await asyncio.sleep(0.01)
+        self.canceled_on_stop = len(asked)
 
     async def _close(self) -> None:
         if self._heartbeat_task is not None:

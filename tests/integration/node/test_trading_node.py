@@ -226,7 +226,8 @@ async def test_submits_whose_answers_are_lost_are_resolved_by_asking_the_venue(
 ) -> None:
     # 40 % of REST answers are lost after the venue acted, 20 % of requests are dropped
     # before it did: a lost submit may or may not have placed its order. Every order the
-    # venue has must be known to the node as working, every other one rejected.
+    # venue has must be known to the node as working, every other one rejected; then all
+    # are cancelled.
     node = TradingNode(
         node_config(venue, venue_options={"submit_resolve_delay_s": 0.05}),
         credentials=CREDENTIALS,
@@ -242,19 +243,20 @@ async def test_submits_whose_answers_are_lost_are_resolved_by_asking_the_venue(
         if strategy.placed == 12 and not cache.orders_inflight():
             break
         await asyncio.sleep(0.01)
-    venue.faults.update(drop_after=0.0, drop_before=0.0)
     execution = node.execution_client()
     assert execution.lost_submits > 0  # the faults struck
     assert execution.resolved_submits == execution.lost_submits
     assert not execution.unresolved
+    # The stop cancels under the same faults: a cancel whose answer is lost is asked again.
+    await node.shutdown()
+    venue.faults.update(drop_after=0.0, drop_before=0.0)
+    assert await reader.open_orders() == []
     venue_ids = {o["clientOrderId"] for o in await reader.all_orders()}
     for order in cache.orders():
         placed = str(order.client_order_id) in venue_ids
-        assert order.status is (OrderStatus.ACCEPTED if placed else OrderStatus.REJECTED)
-    assert len(venue_ids) == sum(o.status is OrderStatus.ACCEPTED for o in cache.orders())
-    await node.shutdown()
+        assert order.status is (OrderStatus.CANCELED if placed else OrderStatus.REJECTED)
+    assert node.canceled_on_stop == len(venue_ids)
     await assert_node_matches_venue(node, reader)
-    assert await reader.open_orders() == []
 
 
 class ModifyOnce(RestingOrders):
