@@ -192,6 +192,16 @@ class TradingNode:
             raise KeyError(f"venue {name} is not connected")
         return runtime.execution
 
+    @property
+    def data_engine(self) -> DataEngine:
+        """The node's DataEngine (built by :meth:`start`)."""
+        return self._data_engine
+
+    @property
+    def execution_engine(self) -> ExecutionEngine:
+        """The node's ExecutionEngine (built by :meth:`start`)."""
+        return self._execution_engine
+
     def data_client(self, name: str = "BINANCE") -> BinanceDataClient:
         """Return the data client of venue ``name``."""
         runtime = self.venues[name]

@@ -13,6 +13,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import msgspec
 import pytest
 
@@ -33,10 +34,12 @@ from zq.live.config import LiveVenueConfig, TradingNodeConfig, load_live_config
 from zq.live.journal import Journal
 from zq.live.node import NodeHealth, NodeStartError, TradingNode
 from zq.live.recovery import rebuild
+from zq.model.data import QuoteTick
 from zq.model.enums import LiquiditySide, OrderStatus
 from zq.model.events import OrderAccepted, OrderFilled, OrderUpdated
 from zq.portfolio import Portfolio
-from zq.sandbox import FaultConfig, SandboxVenue
+from zq.sandbox import FaultConfig, MarketConfig, SandboxVenue
+from zq.strategy import Strategy
 
 EMA_CROSS = str(Path(__file__).resolve().parents[3] / "examples" / "ema_cross.py") + ":EmaCross"
 
@@ -495,3 +498,82 @@ params = {{ instrument_id = "BTCUSDT.BINANCE", trade_size = "0.01" }}
         e for o in restarted.kernel.cache.orders() for e in o.events if isinstance(e, OrderFilled)
     ]
     assert len(node_fills) == len(await reader.trades()) >= venue_trades
+
+
+class BookWatcher(Strategy):  # type: ignore[type-arg]
+    """Subscribes to the L2 book and the quotes of BTCUSDT; keeps the quotes."""
+
+    def __init__(self) -> None:
+        super().__init__(strategy_id="Watcher-001", order_id_tag="002")
+        self.quotes: list[QuoteTick] = []
+
+    def on_start(self) -> None:
+        self.subscribe_book_deltas(BTCUSDT)
+        self.subscribe_quotes(BTCUSDT)
+
+    def on_quote(self, quote: QuoteTick) -> None:
+        self.quotes.append(quote)
+
+
+@pytest.mark.asyncio
+async def test_the_node_book_and_quotes_follow_the_venue_market() -> None:
+    def d(text: str) -> Decimal:
+        return Decimal(text)
+
+    async with (
+        SandboxVenue(sandbox_config(market=MarketConfig(kind="manual"))) as venue,
+        aiohttp.ClientSession() as session,
+    ):
+        venue.set_levels(
+            "BTCUSDT",
+            bids=[(d("60000"), d("1.5")), (d("59999.5"), d("2.00001"))],
+            asks=[(d("60001"), d("0.25")), (d("60002"), d("3"))],
+        )
+        node = TradingNode(
+            node_config(venue), credentials=CREDENTIALS, install_signal_handlers=False
+        )
+        watcher = BookWatcher()
+        node.add_strategy(watcher)
+        await node.start()
+        try:
+            engine = node.data_engine
+
+            async def book_shows(best_ask: str) -> bool:
+                for _ in range(300):
+                    book = engine.order_book(BTCUSDT)
+                    asks = [] if book is None else book.asks(1)
+                    if asks and asks[0][0].as_decimal() == d(best_ask):
+                        return True
+                    await asyncio.sleep(0.01)
+                return False
+
+            assert await book_shows("60001")
+            # The best bid goes, a better ask comes: diffs on the depth stream.
+            venue.set_levels(
+                "BTCUSDT", bids=[(d("60000"), d("0"))], asks=[(d("60000.5"), d("0.1"))]
+            )
+            assert await book_shows("60000.5")
+            async with session.get(f"{venue.url}/api/v3/depth?symbol=BTCUSDT&limit=10") as answer:
+                depth = await answer.json()
+            book = engine.order_book(BTCUSDT)
+            assert book is not None
+            levels = [(p.as_decimal(), s.as_decimal()) for p, s in book.bids(10)]
+            assert levels == [(d(p), d(s)) for p, s in depth["bids"]]
+            levels = [(p.as_decimal(), s.as_decimal()) for p, s in book.asks(10)]
+            assert levels == [(d(p), d(s)) for p, s in depth["asks"]]
+            assert levels[0] == (d("60000.5"), d("0.1"))
+            for _ in range(300):
+                if watcher.quotes and watcher.quotes[-1].ask_price.as_decimal() == d("60000.5"):
+                    break
+                await asyncio.sleep(0.01)
+            last = watcher.quotes[-1]
+            assert (last.bid_price.as_decimal(), last.bid_size.as_decimal()) == (
+                d("59999.5"),
+                d("2.00001"),
+            )
+            assert (last.ask_price.as_decimal(), last.ask_size.as_decimal()) == (
+                d("60000.5"),
+                d("0.1"),
+            )
+        finally:
+            await node.shutdown()
