@@ -77,7 +77,11 @@ def _backtest(path: str, report: str, progress: bool = False) -> int:
         print(f"zq backtest: {path}: {exc}", file=sys.stderr)
         return 2
     print(result.summary())
-    print("statistics (settled balance; open positions are valued when they close):")
+    interval = result.sample_interval_ns / 1e9
+    print(
+        f"statistics (mark-to-market equity sampled every {interval:g} s and at each fill; "
+        "returns annualized on calendar time; trades are closed round trips net of fees):"
+    )
     for name, value in result_statistics(result).items():
         shown = f"{value:,.6g}" if isinstance(value, float) else str(value)
         print(f"  {name:<32} {shown}")
