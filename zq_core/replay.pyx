@@ -370,6 +370,11 @@ cdef class ReplayLoop:
         # One row: ``row`` points at it in an array, or it is ``datum`` (row NULL).
         cdef list heap = self.heap
         cdef MatchingCore core = route.core
+        if ts < self.ts_last:
+            raise ValueError(
+                f"{route.series.kind} of {route.series.key}: ts_init {ts} is before the "
+                f"previous row's {self.ts_last} (a source must be in ts_init order)"
+            )
         if self.dirty:
             self._refresh()
         # 1. Timers due by now.

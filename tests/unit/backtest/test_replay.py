@@ -252,3 +252,11 @@ def test_rows_of_another_layout_than_the_series_kind_are_refused() -> None:
     )
     with pytest.raises(TypeError, match=r"rows of .* have dtype .*, expected .*zq.data.arrays"):
         node.run()
+
+
+def test_a_source_going_back_in_time_is_refused() -> None:
+    rows = _trades([START_NS + 5, START_NS + 9, START_NS + 7])
+    node = BacktestNode(_config("Recorder"), instruments=[INSTRUMENT], sources=[[(TRADES, rows)]])
+    with pytest.raises(ValueError, match=rf"trades of BTCUSDT.SIM: ts_init {START_NS + 7} is "
+                       rf"before the previous row's {START_NS + 9}"):
+        node.run()
