@@ -22,7 +22,7 @@ def main(seconds: float = 3.0) -> TradingNode:
     """Run the node for ``seconds`` and print what it did."""
     config = load_live_config(Path(__file__).parent / "configs" / "live_sandbox.toml")
     node = TradingNode(msgspec.structs.replace(config, run_seconds=seconds))
-    node.run_blocking()
+    node.run_live()
     assert node.kernel is not None
     orders = node.kernel.cache.orders()
     filled = [o for o in orders if o.status is OrderStatus.FILLED]

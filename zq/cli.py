@@ -109,7 +109,7 @@ def _live(path: str, seconds: float | None) -> int:
             config = msgspec.structs.replace(config, run_seconds=seconds)
         node = TradingNode(config)
         print(f"zq live {path}: starting (Ctrl-C or SIGTERM stops it)", flush=True)
-        node.run_blocking()
+        node.run_live()
     except ConfigError as exc:
         print(f"zq live: {exc}", file=sys.stderr)
         return 2

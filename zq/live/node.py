@@ -137,7 +137,7 @@ class TradingNode:
 
     Examples
     --------
-    >>> TradingNode(load_live_config("examples/configs/live_sandbox.toml")).run_blocking()
+    >>> TradingNode(load_live_config("examples/configs/live_sandbox.toml")).run_live()
     ... # doctest: +SKIP
     """
 
@@ -211,7 +211,7 @@ class TradingNode:
 
     # -- running -----------------------------------------------------------------------------
 
-    def run_blocking(self) -> None:
+    def run_live(self) -> None:
         """Run the node on a new uvloop loop until it is stopped."""
         from zq.kernel import run_live
 
@@ -866,5 +866,5 @@ async def _start_sandbox(config: LiveVenueConfig, base_dir: str | None) -> Any:
 def run_node(config: TradingNodeConfig) -> TradingNode:
     """Run a node from ``config`` on a new uvloop loop until it stops; return it."""
     node = TradingNode(config)
-    node.run_blocking()
+    node.run_live()
     return node
