@@ -7,6 +7,7 @@ what the data engine wants of it. :func:`object_runs` turns market data objects 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from zq.backtest.exchange import SimulatedExchange
 from zq.data.catalog.schema import DataKind, DataSeries
 from zq.data.engine import DataEngine
 from zq.model.data import Bar, BarType, OrderBookDelta, QuoteTick, TradeTick
-from zq.model.enums import AggressorSide, BookAction, OrderSide
+from zq.model.enums import AggressorSide, BookAction, BookType, OrderSide
 from zq.model.identifiers import InstrumentId, TradeId, Venue
 from zq.model.instruments import Instrument
 from zq_core.fixed import Price, Quantity
@@ -34,6 +35,16 @@ _OBJECT_KINDS: dict[type, DataKind] = {
 }
 
 Runs = Iterable[tuple[DataSeries, Any]]
+
+_log = logging.getLogger(__name__)
+
+#: The data each kind of venue book matches on. Other data still reaches the strategies
+#: (an L2 venue's quotes, say) but not the matching core.
+_FEEDS: dict[BookType, tuple[DataKind, ...]] = {
+    BookType.L1_MBP: (DataKind.QUOTES, DataKind.TRADES, DataKind.BARS),
+    BookType.L2_MBP: (DataKind.DELTAS, DataKind.TRADES),
+    BookType.L3_MBO: (DataKind.DELTAS, DataKind.TRADES),
+}
 
 
 class Resolver:
@@ -84,6 +95,13 @@ class Resolver:
         instrument_id = series.instrument_id
         exchange = self._exchanges.get(instrument_id.venue)
         core = None
+        if exchange is not None and kind not in _FEEDS[exchange.book_type]:
+            _log.info(
+                "%s of %s do not feed venue %s's matching (an %s venue matches on %s)",
+                kind.value, series.key, instrument_id.venue, exchange.book_type.name,
+                " and ".join(k.value for k in _FEEDS[exchange.book_type]),
+            )
+            exchange = None
         if exchange is not None and instrument_id in self._instruments:
             instrument = self._instruments[instrument_id]
             if (series.price_precision, series.size_precision) != (

@@ -260,3 +260,14 @@ def test_a_source_going_back_in_time_is_refused() -> None:
     with pytest.raises(ValueError, match=rf"trades of BTCUSDT.SIM: ts_init {START_NS + 7} is "
                        rf"before the previous row's {START_NS + 9}"):
         node.run()
+
+
+def test_quotes_reach_the_strategies_but_not_an_l2_venues_matching() -> None:
+    SEEN.clear()
+    config = msgspec.structs.replace(
+        _config("Recorder"), venues=[VenueConfig(account_type="MARGIN", book_type="L2_MBP")]
+    )
+    quotes = _quotes([START_NS + 1, START_NS + 2])
+    result = BacktestNode(config, instruments=[INSTRUMENT], sources=[[(QUOTES, quotes)]]).run()
+    assert result.data_count == 2
+    assert [kind for _, kind, _, _ in SEEN["Recorder-001"]] == ["quote", "quote"]
