@@ -13,6 +13,7 @@ Run it (a backtest of ``configs/market_maker.toml`` on the Binance USD-M BTCUSDT
 on a generated L2 market when the capture is not there)::
 
     python examples/market_maker.py [path/to/capture.gz | --generated]
+    zq backtest examples/configs/market_maker.toml
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import math
 import os
 import random
 import sys
+import tomllib
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -190,7 +192,11 @@ class MarketMaker(Strategy[MarketMakerParams]):
 
 
 def capture_data(path: Path, instrument: Instrument) -> list[OrderBookDelta | TradeTick]:
-    """Return the capture's book deltas and trades (an L2 venue is fed no quotes)."""
+    """Return the capture's book deltas and trades as objects (its quotes left out).
+
+    The config's ``binance`` source replays the capture by itself; this is the same market
+    for code that wants the objects (a reference simulator, a benchmark).
+    """
     from zq.data.loaders.binance import BinanceCaptureLoader
 
     loader = BinanceCaptureLoader(
@@ -331,21 +337,35 @@ def capture_path(argument: str | None = None) -> Path | None:
     return path if path.is_file() else None
 
 
+def example_config(capture: Path | None) -> Any:
+    """Return ``configs/market_maker.toml`` with its ``binance`` source reading ``capture``
+    (None: without data, for data given to the node)."""
+    from zq.backtest import parse_config
+
+    with CONFIG.open("rb") as file:
+        raw = tomllib.load(file)
+    if capture is None:
+        raw["data"] = []
+    else:
+        raw["data"][0]["path"] = str(Path(capture).resolve())
+    return parse_config(raw, str(CONFIG), CONFIG.parent)
+
+
 def main(source: str | None = None, *, generated_events: int = 100_000) -> Any:
     """Backtest the example config and print the result; return it.
 
     ``source`` is a capture file, ``"--generated"`` for a generated L2 market, or None for
     the shared data's capture when it is there (else a generated market).
     """
-    from zq.backtest import BacktestNode, load_config
+    from zq.backtest import BacktestNode
 
-    config = load_config(CONFIG)
-    (instrument,) = BacktestNode(config).instruments()
     path = None if source == "--generated" else capture_path(source)
+    config = example_config(path)
     if path is not None:
         print(f"replaying {path}")
-        data: list[Any] = capture_data(path, instrument)
+        data: list[Any] = []
     else:
+        (instrument,) = BacktestNode(config).instruments()
         print(f"no capture found: replaying a generated L2 market of {generated_events:,} events")
         data = list(generate_l2_market(instrument.id, generated_events))
     result = BacktestNode(config, data=data).run()

@@ -5,11 +5,13 @@ How the golden values were checked (none is trusted because the engine printed i
 
 - every fill (time, order, side, price, quantity) is predicted by ``ReferenceVenue``, a
   plain-Python queue simulator written here from the rules in
-  docs/concepts/simulated-exchange.md. It is given the strategy's own commands (submit,
+  docs/concepts/simulated-exchange.md. The engine replays the capture through the
+  config's ``binance`` source; the reference is given the strategy's own commands (submit,
   modify, cancel: send time, price, size, recorded as the strategy sent them and
-  cross-checked against the result's events) and the capture as the loader reads it (not
-  through the engine), applies the latency model and the conservative queue rule, and must
-  produce the engine's fills one by one, and the same accepted, rejected and updated orders;
+  cross-checked against the result's events) and the capture's deltas and trades as the
+  loader reads them (not through the engine), applies the latency model and the
+  conservative queue rule, and must produce the engine's fills one by one, and the same
+  accepted, rejected, updated and modify-rejected orders;
 - the realized PnL, the commissions and the final balance are recomputed from those fills
   in ``Decimal`` (netting with an average open price; maker fee 0.02 % rounded half-even to
   the cent of a USDT 10^-8) and must equal the result's;
@@ -49,7 +51,6 @@ from zq.backtest import (
     LatencyModel,
     ProbabilisticQueueModel,
     SimulatedExchange,
-    load_config,
 )
 from zq.backtest.config import resolve_strategy
 from zq.model.commands import ModifyOrder, SubmitOrder
@@ -87,7 +88,8 @@ MarketMaker: Any = resolve_strategy(f"{EXAMPLE}:MarketMaker")
 _example = __import__("sys").modules[MarketMaker.__module__]
 capture_data = _example.capture_data
 # BTCUSDT.BINANCE, the config's perpetual: tick 0.10 at precision 2, lot 0.001, maker 0.02 %.
-(PERPETUAL,) = BacktestNode(load_config(CONFIG)).instruments()
+example_config = _example.example_config
+(PERPETUAL,) = BacktestNode(example_config(None)).instruments()
 
 BUY, SELL = int(OrderSide.BUY), int(OrderSide.SELL)
 
@@ -428,10 +430,13 @@ class Run:
     cancel_ns: int
 
 
-def recorded_run(data: list[Any], **venue_changes: Any) -> Run:
-    """Backtest the example config on ``data`` with the recording strategy (and the venue
-    keys given changed)."""
-    config = load_config(CONFIG)
+def recorded_run(data: list[Any], capture: Path | None = None, **venue_changes: Any) -> Run:
+    """Backtest the example config with the recording strategy (and the venue keys given
+    changed): on ``capture`` through the config's binance source, else on ``data``.
+
+    ``data`` is also the market the reference replays (``Run.data``).
+    """
+    config = example_config(capture)
     strategy = msgspec.structs.replace(
         config.strategies[0], path=f"{Path(__file__).resolve()}:RecordingMarketMaker"
     )
@@ -440,7 +445,7 @@ def recorded_run(data: list[Any], **venue_changes: Any) -> Run:
     # The class the node will build (this file, loaded as a strategy file): clear its journal.
     recording = resolve_strategy(strategy.path)
     recording.journal = journal = []
-    result = BacktestNode(config, data=data).run()
+    result = BacktestNode(config, data=None if capture is not None else data).run()
     params = msgspec.convert(strategy.params, _example.MarketMakerParams, strict=False)
     latency = venue.latency
     cancel_ns = latency.entry_ns if latency.cancel_ns is None else latency.cancel_ns
@@ -449,7 +454,10 @@ def recorded_run(data: list[Any], **venue_changes: Any) -> Run:
 
 @pytest.fixture(scope="module")
 def run(market_data: Path) -> Run:
-    return recorded_run(capture_data(market_data / CAPTURE, PERPETUAL))
+    # The engine reads the capture through the config's binance source; the reference gets
+    # the same market from the loader directly.
+    capture = market_data / CAPTURE
+    return recorded_run(capture_data(capture, PERPETUAL), capture)
 
 
 def events_of(result: BacktestResult, kind: type) -> list[Any]:
@@ -458,7 +466,9 @@ def events_of(result: BacktestResult, kind: type) -> list[Any]:
 
 def test_market_maker_on_the_capture_gives_the_golden_counts_and_money(run: Run) -> None:
     result = run.result
-    assert result.data_count == 466_576  # 445,263 deltas + 21,313 trades (README of the data)
+    # 445,263 deltas, 66,089 bookTicker quotes and 21,313 trades (the data's README counts
+    # the messages; the loader's deltas are checked in tests/unit/data).
+    assert result.data_count == 445_263 + 66_089 + 21_313
     assert result.order_count == 365
     assert result.fill_count == 629
     assert not events_of(result, OrderDenied)
