@@ -73,7 +73,7 @@ from zq.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, QueryOr
 from zq.model.currency import Currency
 from zq.model.data import QuoteTick, TradeTick
 from zq.model.enums import BookType, LiquiditySide, OmsType, OrderSide, OrderStatus, OrderType
-from zq.model.events import OrderCancelRejected, OrderEvent
+from zq.model.events import OrderCancelRejected, OrderEvent, OrderFilled
 from zq.model.identifiers import (
     AccountId,
     ClientOrderId,
@@ -682,13 +682,15 @@ class BinanceExecutionClient(ExecutionClient):
             self._apply_replacement(order, instrument, placed, quantity)
             return
         except (BinanceUnknownStatusError, BinanceProtocolError) as error:
-            self._emit(
-                order,
-                self.generate_order_modify_rejected(
-                    order, f"modify unanswered: {error}", order.venue_order_id
-                ),
-            )
+            # Replaced or not? The query by client order id finds the newest venue order.
             await self.reconcile_order(order)
+            if order.status is OrderStatus.PENDING_UPDATE:
+                self._emit(
+                    order,
+                    self.generate_order_modify_rejected(
+                        order, f"modify unanswered: {error}", order.venue_order_id
+                    ),
+                )
             return
         except BinanceError as error:
             if old_id is not None:
@@ -772,12 +774,42 @@ class BinanceExecutionClient(ExecutionClient):
     async def _apply_queried(
         self, order: Order, instrument: Instrument, response: OrderResponse
     ) -> None:
-        """Apply an order as the venue shows it: accepted, its fills, then its end."""
+        """Apply an order as the venue shows it: replaced, accepted, its fills, then its end."""
         venue_order_id = VenueOrderId(str(response.order_id))
         status = response.status or ""
+        filled_here = sum(
+            (
+                e.last_qty.as_decimal()
+                for e in order.events
+                if isinstance(e, OrderFilled) and e.venue_order_id == venue_order_id
+            ),
+            Decimal(0),
+        )
+        previous = order.venue_order_id
+        if (
+            previous is not None
+            and previous != venue_order_id
+            and status in ("NEW", "PARTIALLY_FILLED")
+            and response.orig_qty is not None
+        ):
+            # A cancel-replace the node did not hear the answer of: the client order id now
+            # names a new venue order, for what had not filled before it.
+            self._replaced.add(int(str(previous)))
+            before = order.filled_qty.as_decimal() - filled_here
+            self._emit(
+                order,
+                self.generate_order_updated(
+                    order,
+                    quantity=instrument.make_qty(before + Decimal(response.orig_qty)),
+                    price=None
+                    if response.price is None
+                    else Price(Decimal(response.price), instrument.price_precision),
+                    venue_order_id=venue_order_id,
+                ),
+            )
         if status in _KNOWN_STATUSES:
             self._accept(order, venue_order_id, response.transact_time or response.time)
-        if _decimal(response.executed_qty) > order.filled_qty.as_decimal():
+        if _decimal(response.executed_qty) > filled_here:
             trades = await self.http.my_trades(instrument.raw_symbol, order_id=response.order_id)
             for trade in trades:
                 self._fill(

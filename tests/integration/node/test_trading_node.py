@@ -269,6 +269,7 @@ class ModifyOnce(RestingOrders):
         super().__init__(1)
         self.updates: list[OrderUpdated] = []
         self.on_updated = lambda: None
+        self.before_modify = lambda: None
 
     def on_order_accepted(self, event: OrderAccepted) -> None:
         super().on_order_accepted(event)
@@ -277,6 +278,7 @@ class ModifyOnce(RestingOrders):
         assert order is not None and order.price is not None and instrument is not None
         if not self.updates:
             price = (order.price.as_decimal() * Decimal("0.99")).quantize(Decimal("0.01"))
+            self.before_modify()
             self.modify_order(
                 order, instrument.make_qty(Decimal("0.002")), instrument.make_price(price)
             )
@@ -286,17 +288,27 @@ class ModifyOnce(RestingOrders):
         self.on_updated()
 
 
+@pytest.mark.parametrize("answer_lost", [False, True], ids=["answered", "answer-lost"])
 @pytest.mark.asyncio
 async def test_a_limit_order_is_modified_by_cancel_replace_under_the_same_client_order_id(
-    venue: SandboxVenue, reader: VenueReader
+    venue: SandboxVenue, reader: VenueReader, answer_lost: bool
 ) -> None:
+    # answer-lost: the venue replaces the order but its answer is dropped (every REST answer
+    # is lost for 50 ms); the node learns of the replacement by asking for the order.
     node = TradingNode(
-        node_config(venue, cancel_open_orders_on_stop=False),
+        node_config(venue, cancel_open_orders_on_stop=False, run_seconds=10.0),
         credentials=CREDENTIALS,
         install_signal_handlers=False,
     )
     strategy = ModifyOnce()
     strategy.on_updated = node.stop
+    if answer_lost:
+
+        def lose_answers() -> None:
+            venue.faults.update(drop_after=1.0)
+            asyncio.get_running_loop().call_later(0.05, lambda: venue.faults.update(drop_after=0.0))
+
+        strategy.before_modify = lose_answers
     node.add_strategy(strategy)
     await node.run()
 
@@ -315,6 +327,7 @@ async def test_a_limit_order_is_modified_by_cancel_replace_under_the_same_client
     assert str(order.venue_order_id) == str(replacement["orderId"])
     assert Decimal(replacement["origQty"]) == Decimal("0.002")
     assert Decimal(replacement["price"]) == order.price.as_decimal()  # type: ignore[union-attr]
+    assert (venue.faults.counts["dropped_after"] > 0) is answer_lost
     await assert_node_matches_venue(node, reader)
 
 
