@@ -653,15 +653,20 @@ class BinanceExecutionClient(ExecutionClient):
         old_id = int(str(order.venue_order_id)) if order.venue_order_id is not None else None
         if old_id is not None:
             self._replaced.add(old_id)  # its CANCELED report must not end the order
+        # A post-only order stays post-only (LIMIT_MAKER, which takes no time in force).
+        order_type = order_type_to_binance(order.order_type, post_only=order.post_only)
+        time_in_force = None
+        if order_type != "LIMIT_MAKER":
+            time_in_force = time_in_force_to_binance(order.time_in_force)
         try:
             result = await self.http.cancel_replace_order(
                 instrument.raw_symbol,
                 order_side_to_binance(order.side),
-                "LIMIT",
+                order_type,
                 cancel_client_order_id=str(order.client_order_id),
                 quantity=instrument.make_qty(remaining),
                 price=price,
-                time_in_force=time_in_force_to_binance(order.time_in_force),
+                time_in_force=time_in_force,
                 client_order_id=str(order.client_order_id),
                 response_type="FULL",
             )

@@ -241,7 +241,8 @@ class TradingNode:
                 await asyncio.wait_for(self._stop_requested.wait(), self.config.run_seconds)
             except TimeoutError:
                 _log.info("%s: ran %g s, stopping", self.config.trader_id, self.config.run_seconds)
-            await self.shutdown()
+            finally:
+                await self.shutdown()  # also when the run is cancelled
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
