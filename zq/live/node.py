@@ -31,6 +31,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -62,6 +63,7 @@ from zq.live.journal import (
     MARKER_START,
     MARKER_STOP,
     Journal,
+    JournalEntry,
     JournalError,
     JournalMarker,
 )
@@ -76,6 +78,7 @@ from zq.model.position import PositionEvent
 from zq.portfolio import Portfolio
 from zq.portfolio.account import Account, CashAccount
 from zq.risk import RiskEngine
+from zq.risk.engine import TradingState
 from zq.strategy import Strategy
 from zq_core.bus import MessageBus
 from zq_core.fixed import Money
@@ -196,6 +199,11 @@ class TradingNode:
     def data_engine(self) -> DataEngine:
         """The node's DataEngine (built by :meth:`start`)."""
         return self._data_engine
+
+    @property
+    def risk_engine(self) -> RiskEngine:
+        """The node's RiskEngine (its trading state is HALTED after a journal failure)."""
+        return self._risk_engine
 
     @property
     def execution_engine(self) -> ExecutionEngine:
@@ -325,6 +333,7 @@ class TradingNode:
             kernel.clock, kernel.bus, cache, book_factory=binance_book_factory(cache)
         )
         risk = RiskEngine(kernel.clock, kernel.bus, cache, portfolio, config.risk)
+        self._risk_engine = risk
         execution = ExecutionEngine(kernel.clock, kernel.bus, cache, portfolio)
         for component in (data_engine, risk, execution):
             kernel.add_component(component)
@@ -449,9 +458,16 @@ class TradingNode:
             for instrument in runtime.instruments:
                 journal.append(instrument)
         journal.append(self._marker(MARKER_RECONCILE), sync=True)
-        writer = _JournalWriter(journal, self.kernel.cache)
+        writer = _JournalWriter(journal, self.kernel.cache, self._journal_failed)
         writer.attach(self.kernel.bus)
         self._journal_writer = writer
+
+    def _journal_failed(self, error: Exception) -> None:
+        """A journal write failed: no new order may go out; the node stops."""
+        _log.error("%s: the journal failed, halting and stopping: %s", self.config.trader_id, error)
+        self._risk_engine.set_trading_state(TradingState.HALTED, f"journal failed: {error}")
+        self.health = NodeHealth.DEGRADED
+        self.stop()
 
     def _marker(self, name: str) -> JournalMarker:
         return JournalMarker(
@@ -625,7 +641,10 @@ class TradingNode:
             await asyncio.sleep(interval)
             self.heartbeats += 1
             if self.journal is not None:
-                self.journal.flush()
+                try:
+                    self.journal.flush()
+                except JournalError as error:
+                    self._journal_failed(error)
             health = self.check_health()
             assert self.kernel is not None
             cache = self.kernel.cache
@@ -738,11 +757,15 @@ class TradingNode:
             if runtime.sandbox is not None:
                 await runtime.sandbox.stop()
         journal, self.journal = self.journal, None
+        if self._journal_writer is not None and kernel is not None:
+            self._journal_writer.detach(kernel.bus)
         if journal is not None and not journal.is_closed:
-            if self._journal_writer is not None and kernel is not None:
-                self._journal_writer.detach(kernel.bus)
-            journal.append(self._marker(MARKER_STOP), sync=True)
-            journal.close()
+            failed = self._journal_writer is not None and self._journal_writer.failure
+            try:
+                if not failed:
+                    journal.append(self._marker(MARKER_STOP), sync=True)
+            finally:
+                journal.close()
         if kernel is not None and not kernel.is_disposed:
             kernel.dispose()
 
@@ -764,13 +787,29 @@ class _JournalWriter:
     state. The write-ahead events (``OrderSubmitted``, pending update and cancel) are
     published before the client is called, and the journal syncs them: they are on disk
     before the venue hears of the order.
+
+    A write that fails (a full disk, a closed journal) is handed to ``on_failure`` once and
+    nothing more is written: the node halts trading and stops.
     """
 
-    def __init__(self, journal: Journal, cache: Cache) -> None:
+    def __init__(
+        self, journal: Journal, cache: Cache, on_failure: Callable[[Exception], None]
+    ) -> None:
         self.journal = journal
         self.cache = cache
+        self._on_failure = on_failure
+        self.failure: Exception | None = None
         self._known: set[ClientOrderId] = {o.client_order_id for o in cache.orders()}
         self._account_after_fill: AccountId | None = None
+
+    def _append(self, entry: JournalEntry) -> None:
+        if self.failure is not None:
+            return
+        try:
+            self.journal.append(entry)
+        except (JournalError, OSError) as error:
+            self.failure = error
+            self._on_failure(error)
 
     def attach(self, bus: MessageBus) -> None:
         bus.subscribe(_ALL_ORDER_EVENTS, self.on_order_event, _JOURNAL_PRIORITY)
@@ -786,18 +825,18 @@ class _JournalWriter:
             return  # published without being applied
         if order.client_order_id not in self._known:
             self._known.add(order.client_order_id)
-            self.journal.append(order.init)
-        self.journal.append(event)
+            self._append(order.init)
+        self._append(event)
         if isinstance(event, OrderFilled):
             self._account_after_fill = event.account_id
 
     def on_position_event(self, event: PositionEvent) -> None:
-        self.journal.append(event)
+        self._append(event)
         account_id, self._account_after_fill = self._account_after_fill, None
         if account_id is not None:
             account = self.cache.account(account_id)
             if isinstance(account, Account):
-                self.journal.append(account.last_state)
+                self._append(account.last_state)
 
 
 def _strategy(config: StrategyConfig) -> Strategy[Any]:

@@ -38,6 +38,7 @@ from zq.model.data import QuoteTick
 from zq.model.enums import LiquiditySide, OrderStatus
 from zq.model.events import OrderAccepted, OrderFilled, OrderUpdated
 from zq.portfolio import Portfolio
+from zq.risk.engine import TradingState
 from zq.sandbox import FaultConfig, MarketConfig, SandboxVenue
 from zq.strategy import Strategy
 
@@ -590,3 +591,31 @@ async def test_the_node_book_and_quotes_follow_the_venue_market() -> None:
             )
         finally:
             await node.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_a_journal_that_fails_while_running_halts_trading_and_stops_the_node(
+    venue: SandboxVenue, reader: VenueReader, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    node = TradingNode(
+        node_config(venue, journal=str(tmp_path / "node.journal"), run_seconds=10.0),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+
+    def break_journal() -> None:
+        assert node.journal is not None
+        node.journal.close()  # the next write fails, as on a full disk
+
+    strategy = RestingOrders(3)
+    strategy.on_order_accepted = lambda event: break_journal()  # type: ignore[method-assign]
+    node.add_strategy(strategy)
+    with caplog.at_level("ERROR", logger="zq.live"):
+        await node.run()
+    assert any("the journal failed, halting and stopping" in r.message for r in caplog.records)
+    assert node.health is NodeHealth.STOPPED
+    assert node.risk_engine.trading_state is TradingState.HALTED
+    assert node.kernel is not None
+    orders = node.kernel.cache.orders()
+    assert orders and all(o.is_closed for o in orders)  # cancelled at the stop, or denied
+    assert await reader.open_orders() == []
