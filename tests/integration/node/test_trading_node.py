@@ -12,6 +12,7 @@ import signal
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -34,7 +35,7 @@ from zq.live.config import LiveVenueConfig, TradingNodeConfig, load_live_config
 from zq.live.journal import Journal
 from zq.live.node import NodeHealth, NodeStartError, TradingNode
 from zq.live.recovery import rebuild
-from zq.model.data import QuoteTick
+from zq.model.data import QuoteTick, TradeTick
 from zq.model.enums import LiquiditySide, OrderStatus
 from zq.model.events import OrderAccepted, OrderFilled, OrderUpdated
 from zq.portfolio import Portfolio
@@ -619,3 +620,54 @@ async def test_a_journal_that_fails_while_running_halts_trading_and_stops_the_no
     orders = node.kernel.cache.orders()
     assert orders and all(o.is_closed for o in orders)  # cancelled at the stop, or denied
     assert await reader.open_orders() == []
+
+
+class QuotesThenTrades(Strategy):  # type: ignore[type-arg]
+    """Subscribes to quotes and trades; drops the quotes after the first few."""
+
+    def __init__(self) -> None:
+        super().__init__(strategy_id="Streams-001", order_id_tag="003")
+        self.quotes = 0
+        self.trades = 0
+        self.trades_after_unsubscribe = 0
+        self.quotes_after_unsubscribe = 0
+        self.unsubscribed = False
+        self.probe: Any = lambda: ()
+        self.streams_later: tuple[str, ...] = ()
+
+    def on_start(self) -> None:
+        self.subscribe_quotes(BTCUSDT)
+        self.subscribe_trades(BTCUSDT)
+
+    def on_quote(self, quote: QuoteTick) -> None:
+        self.quotes += 1
+        if self.unsubscribed:
+            self.quotes_after_unsubscribe += 1
+        elif self.quotes == 5:
+            self.unsubscribe_quotes(BTCUSDT)
+            self.unsubscribed = True
+
+    def on_trade(self, trade: TradeTick) -> None:
+        self.trades += 1
+        if self.unsubscribed:
+            self.trades_after_unsubscribe += 1
+            if self.trades_after_unsubscribe == 10:
+                self.streams_later = tuple(self.probe())
+
+
+@pytest.mark.asyncio
+async def test_dropping_one_stream_of_an_instrument_keeps_its_others(venue: SandboxVenue) -> None:
+    node = TradingNode(
+        node_config(venue, run_seconds=1.5), credentials=CREDENTIALS, install_signal_handlers=False
+    )
+    strategy = QuotesThenTrades()
+    strategy.probe = lambda: node.data_client().market.websocket.streams
+    node.add_strategy(strategy)
+    await node.run()
+    assert strategy.unsubscribed
+    assert strategy.quotes_after_unsubscribe == 0
+    assert strategy.trades_after_unsubscribe >= 10
+    # At the venue: the trade stream alone is left (the adapter drops an instrument's
+    # streams together; the client subscribed the trades again).
+    assert strategy.streams_later == ("btcusdt@trade",)
+    assert node.data_client().errors == 0
