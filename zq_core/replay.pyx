@@ -32,6 +32,7 @@ cdef extern from "Python.h":
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
 
 cdef enum:
+    FLAG_LAST = 128     # BookFlags.LAST: the last delta of one venue event
     KIND_DELTAS = 0
     KIND_QUOTES = 1
     KIND_TRADES = 2
@@ -92,6 +93,7 @@ cdef class Route:
     cdef dict store                 # the cache's latest-datum map, or None
     cdef str topic                  # the topic published on, or None
     cdef dict stale                 # the cache's map of latest data not made yet, or None
+    cdef object on_last             # with book: callable(ts_event, ts_init) at LAST deltas
     cdef bint wanted                # an object is made for each row
     # --- The latest row nobody listened to (made into an object when the cache is asked)
     cdef ReplayLoop loop
@@ -100,7 +102,7 @@ cdef class Route:
     cdef object last_object
 
     cdef int set_data_side(self, tuple answer) except -1:
-        self.book, self.handler, self.store, self.topic, self.stale = answer
+        self.book, self.handler, self.store, self.topic, self.stale, self.on_last = answer
         self.wanted = self.handler is not None or self.topic is not None
         if self.pending and self.wanted:
             self._drop_pending()
@@ -151,7 +153,8 @@ cdef class ReplayLoop:
     resolver : object
         ``resolver.venue(series)`` returns ``(kind, key, price_precision, size_precision,
         exchange, core)`` (exchange and core None when no venue trades the series);
-        ``resolver.data(series)`` returns ``(book, handler, latest, topic, stale)``;
+        ``resolver.data(series)`` returns ``(book, handler, latest, topic, stale, on_last)``
+        (see ``DataEngine.replay_route``);
         ``resolver.dtype(kind)`` the numpy dtype of a kind's rows;
         ``resolver.make(kind)`` returns the callable building a datum object of a kind
         from ``(key, raw fields...)`` (see ``_make``), and ``resolver.trade_types()`` the
@@ -401,8 +404,14 @@ cdef class ReplayLoop:
         if route.book is not None:
             if row != NULL:
                 _apply_book_row(route.book, row, ts)
+                if route.on_last is not None and (<const DeltaRow*>row).flags & FLAG_LAST:
+                    self._sync(ts)
+                    route.on_last((<const DeltaRow*>row).ts_event, ts)
             else:
                 route.book.apply(datum)
+                if route.on_last is not None and datum.flags & FLAG_LAST:
+                    self._sync(ts)
+                    route.on_last(datum.ts_event, ts)
         # 4. Listeners, or the cache's latest datum made on demand.
         if route.wanted:
             if row != NULL:

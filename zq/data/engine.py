@@ -724,16 +724,24 @@ class DataEngine(Component):
 
     def replay_route(
         self, kind: str, key: InstrumentId | BarType, price_precision: int, size_precision: int
-    ) -> tuple[Any, Callable[[Any], None] | None, dict[Any, Any] | None, str | None,
-               dict[Any, Any] | None]:
+    ) -> tuple[
+        Any,
+        Callable[[Any], None] | None,
+        dict[Any, Any] | None,
+        str | None,
+        dict[Any, Any] | None,
+        Callable[[int, int], None] | None,
+    ]:
         """Say how a backtest replay loop should hand this engine a series' rows.
 
         ``kind`` is ``"deltas"``, ``"quotes"``, ``"trades"`` or ``"bars"``; ``key`` the
         instrument id (the bar type for bars). Returns ``(book, handler, latest, topic,
-        stale)``:
+        stale, on_last)``:
 
         - ``book``: a compiled book the loop applies delta rows to itself (nobody listens to
           the deltas, the instrument has a book at the rows' precisions), else None;
+        - ``on_last``: with ``book``, called as ``on_last(ts_event, ts_init)`` after each
+          delta flagged LAST (the end of a venue event) when someone wants the top levels;
         - ``handler``: a callable taking each datum object and doing everything ``process``
           does (aggregators, books with listeners, top-of-book snapshots), else None;
         - ``latest`` and ``topic``: without a handler, the loop stores each datum object in
@@ -747,40 +755,47 @@ class DataEngine(Component):
         if kind == "deltas":
             assert isinstance(key, InstrumentId)
             book = self._books.get(key)
-            if self.bus.has_subscribers(topics.book_deltas(key)) or key in self._tops:
-                return None, self._handle_delta, None, None, None
+            if self.bus.has_subscribers(topics.book_deltas(key)):
+                return None, self._handle_delta, None, None, None, None
             if book is None and key in self._book_types:
                 book = self._new_book(key, price_precision, size_precision)
             if book is None:
-                return None, None, None, None, None
+                return None, None, None, None, None, None
             if (
                 not isinstance(book, OrderBookBase)
                 or book.price_precision != price_precision
                 or book.size_precision != size_precision
             ):
-                return None, self._handle_delta, None, None, None
+                return None, self._handle_delta, None, None, None, None
             self._books_fed.add(key)
-            return book, None, None, None, None
+            on_last = partial(self._replay_tops, key) if key in self._tops else None
+            return book, None, None, None, None, on_last
         if kind == "bars":
             assert isinstance(key, BarType)
             topic = topics.bars(key)
             if self.bus.has_subscribers(topic):
-                return None, None, cache._bars, topic, None
-            return None, None, None, None, cache._stale_bars
+                return None, None, cache._bars, topic, None, None
+            return None, None, None, None, cache._stale_bars, None
         assert isinstance(key, InstrumentId)
         if kind == "trades":
             topic = topics.trades(key)
             if key in self._trade_aggregators:
-                return None, self._handle_trade, None, None, None
+                return None, self._handle_trade, None, None, None, None
             if self.bus.has_subscribers(topic):
-                return None, None, cache._trades, topic, None
-            return None, None, None, None, cache._stale_trades
+                return None, None, cache._trades, topic, None, None
+            return None, None, None, None, cache._stale_trades, None
         topic = topics.quotes(key)
         if key in self._quote_aggregators:
-            return None, self._handle_quote, None, None, None
+            return None, self._handle_quote, None, None, None, None
         if self.bus.has_subscribers(topic):
-            return None, None, cache._quotes, topic, None
-        return None, None, None, None, cache._stale_quotes
+            return None, None, cache._quotes, topic, None, None
+        return None, None, None, None, cache._stale_quotes, None
+
+    def _replay_tops(self, instrument_id: InstrumentId, ts_event: int, ts_init: int) -> None:
+        # The end of a venue event the replay loop applied in C: publish changed top levels.
+        book = self._books.get(instrument_id)
+        if book is not None and instrument_id in self._tops:
+            self._publish_tops(instrument_id, book, ts_event, ts_init)
 
     def _precisions(
         self, instrument_id: InstrumentId, price_precision: int | None, size_precision: int | None

@@ -200,7 +200,7 @@ def test_progress_is_called_every_n_rows() -> None:
             return 2, InstrumentId(series.key), 2, 5, None, None
 
         def data(self, series: DataSeries) -> tuple[Any, ...]:
-            return None, None, None, None, None
+            return None, None, None, None, None, None
 
         def make(self, kind: int) -> Any:
             return None
