@@ -7,6 +7,8 @@ way every run) and a count that only grows for the strategy's life.
 
 from __future__ import annotations
 
+import time
+
 from zq.common.clock import Clock
 from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
 from zq.model.events import OrderInitialized
@@ -48,6 +50,9 @@ class OrderFactory:
         self.clock = clock
         self._prefix_tags = f"{_tag(trader_id)}-{_tag(strategy_id)}"
         self._count = initial_count
+        # The "YYYYmmdd-HHMMSS" part of the ids, formatted once per second of clock time.
+        self._stamp_second = -1
+        self._stamp = ""
 
     @property
     def count(self) -> int:
@@ -71,8 +76,15 @@ class OrderFactory:
     def next_client_order_id(self) -> ClientOrderId:
         """Return a new client order id."""
         self._count += 1
-        stamp = self.clock.utc_now().strftime("%Y%m%d-%H%M%S")
-        return ClientOrderId(f"O-{stamp}-{self._prefix_tags}-{self._count}")
+        second = self.clock.timestamp_ns() // 1_000_000_000
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(second))
+        text = f"O-{self._stamp}-{self._prefix_tags}-{self._count}"
+        if len(text) > 64:
+            return ClientOrderId(text)  # long tags: let the identifier check the length
+        # Valid by construction: the tags come from checked identifiers.
+        return str.__new__(ClientOrderId, text)
 
     def _create(
         self,
