@@ -188,6 +188,10 @@ class Account:
         """Whether some balance or free margin is below zero (margin accounts only)."""
         return False
 
+    def _margin_call(self, balances: tuple[AccountBalance, ...]) -> bool:
+        # is_margin_call of these balances (computed once per state).
+        return False
+
     @property
     def last_state(self) -> AccountState:
         """The state after the latest change."""
@@ -269,13 +273,14 @@ class Account:
         return ()
 
     def _emit(self, reason: str, trade_id: str | None, ts_event: int) -> AccountState:
+        balances = tuple(self.balances().values())
         state = AccountState(
             account_id=self.id,
             account_type=self.account_type,
             base_currency=self.base_currency,
-            balances=tuple(self.balances().values()),
+            balances=balances,
             margins=self._margins(),
-            margin_call=self.is_margin_call,
+            margin_call=self._margin_call(balances),
             reason=reason,
             trade_id=trade_id,
             ts_event=ts_event,
@@ -458,7 +463,10 @@ class MarginAccount(Account):
 
     @property
     def is_margin_call(self) -> bool:
-        return any(balance.free.raw < 0 for balance in self.balances().values())
+        return self._margin_call(tuple(self.balances().values()))
+
+    def _margin_call(self, balances: tuple[AccountBalance, ...]) -> bool:
+        return any(balance.free.raw < 0 for balance in balances)
 
     def check_margin(self, instrument: Instrument, notional: Decimal) -> None:
         """Raise if opening ``notional`` more would need more margin than is free.
