@@ -20,11 +20,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from zq.risk import RiskLimits
+
+if TYPE_CHECKING:
+    from zq.strategy import Strategy
 
 __all__ = [
     "DATA_KEYS",
@@ -464,25 +467,7 @@ def check_config(config: BacktestConfig, source: str = "<config>") -> None:
         _check_instrument(instrument, f"{source}: instruments[{i}]")
     for i, data in enumerate(config.data):
         _check_data(data, f"{source}: data[{i}]", Path(config.base_dir or "."))
-    for i, strategy in enumerate(config.strategies):
-        try:
-            cls = resolve_strategy(strategy.path)
-        except (ImportError, AttributeError, ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"{source}: strategies[{i}].path = {strategy.path!r}: {exc}"
-            ) from None
-        params_type = strategy_params_type(cls)
-        if params_type is None:
-            if strategy.params:
-                raise ConfigError(
-                    f"{source}: strategies[{i}].params = {strategy.params!r}: "
-                    f"{strategy.path} takes no parameters"
-                )
-            continue
-        try:
-            msgspec.convert(strategy.params, params_type, strict=False)
-        except msgspec.ValidationError as exc:
-            raise _convert_error(source, strategy.params, exc, f"strategies[{i}].params") from None
+    check_strategies(config.strategies, source)
     start, end = config.start_ns, config.end_ns
     if start is not None and end is not None and end < start:
         raise ConfigError(f"{source}: end = {config.end}: before start = {config.start}")
@@ -682,3 +667,51 @@ def strategy_params_type(cls: type[Any]) -> type[msgspec.Struct] | None:
         if isinstance(candidate, type) and issubclass(candidate, msgspec.Struct):
             return candidate
     return None
+
+
+def check_strategies(strategies: list[StrategyConfig], source: str) -> None:
+    """Check that each strategy's class imports and its parameters convert.
+
+    Raises
+    ------
+    ConfigError
+        Naming the source, ``strategies[i].path`` or ``.params`` and the value.
+    """
+    for i, strategy in enumerate(strategies):
+        try:
+            cls = resolve_strategy(strategy.path)
+        except (ImportError, AttributeError, ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"{source}: strategies[{i}].path = {strategy.path!r}: {exc}"
+            ) from None
+        params_type = strategy_params_type(cls)
+        if params_type is None:
+            if strategy.params:
+                raise ConfigError(
+                    f"{source}: strategies[{i}].params = {strategy.params!r}: "
+                    f"{strategy.path} takes no parameters"
+                )
+            continue
+        try:
+            msgspec.convert(strategy.params, params_type, strict=False)
+        except msgspec.ValidationError as exc:
+            raise _convert_error(source, strategy.params, exc, f"strategies[{i}].params") from None
+
+
+def build_strategy(config: StrategyConfig) -> Strategy[Any]:
+    """Return a new instance of the configured strategy with its parameters."""
+    from zq.strategy import Strategy
+
+    cls = resolve_strategy(config.path)
+    params_type = strategy_params_type(cls)
+    kwargs: dict[str, Any] = {}
+    if config.strategy_id is not None:
+        kwargs["strategy_id"] = config.strategy_id
+    if config.order_id_tag is not None:
+        kwargs["order_id_tag"] = config.order_id_tag
+    if params_type is not None:
+        kwargs["params"] = msgspec.convert(config.params, params_type, strict=False)
+    strategy = cls(**kwargs)
+    if not isinstance(strategy, Strategy):
+        raise TypeError(f"{config.path} is not a zq Strategy")
+    return strategy

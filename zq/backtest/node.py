@@ -28,11 +28,9 @@ from zq.backtest.config import (
     BacktestConfig,
     DataConfig,
     InstrumentConfig,
-    StrategyConfig,
     VenueConfig,
+    build_strategy,
     parse_balance,
-    resolve_strategy,
-    strategy_params_type,
 )
 from zq.backtest.exchange import SimulatedExchange
 from zq.backtest.models import (
@@ -192,7 +190,7 @@ class BacktestNode:
             exchanges[name] = client.exchange
         for component in (data_engine, risk, execution):
             kernel.add_component(component)
-        self.strategies = [_strategy(c) for c in config.strategies]
+        self.strategies = [build_strategy(c) for c in config.strategies]
         for strategy in self.strategies:
             strategy.register(kernel.trader_id, clock, bus, cache, portfolio)
             kernel.add_component(strategy)
@@ -373,18 +371,3 @@ def _account(venue: VenueConfig) -> Account:
     return CashAccount(account_id, base, balances)
 
 
-def _strategy(config: StrategyConfig) -> Strategy[Any]:
-    cls = resolve_strategy(config.path)
-    params_type = strategy_params_type(cls)
-    kwargs: dict[str, Any] = {}
-    if config.strategy_id is not None:
-        kwargs["strategy_id"] = config.strategy_id
-    if config.order_id_tag is not None:
-        kwargs["order_id_tag"] = config.order_id_tag
-    if params_type is not None:
-        import msgspec
-
-        kwargs["params"] = msgspec.convert(config.params, params_type, strict=False)
-    strategy = cls(**kwargs)
-    assert isinstance(strategy, Strategy)
-    return strategy

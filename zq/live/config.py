@@ -24,9 +24,8 @@ from zq.backtest.config import (
     StrategyConfig,
     _absolute,
     _convert_error,
+    check_strategies,
     parse_balance,
-    resolve_strategy,
-    strategy_params_type,
 )
 from zq.risk import RiskLimits
 
@@ -226,22 +225,4 @@ def check_live_config(config: TradingNodeConfig, source: str = "<config>") -> No
             raise ConfigError(f"{source}: {key} = {value}: must be positive")
     if config.run_seconds is not None and not config.run_seconds > 0:
         raise ConfigError(f"{source}: run_seconds = {config.run_seconds}: must be positive")
-    for i, strategy in enumerate(config.strategies):
-        try:
-            cls = resolve_strategy(strategy.path)
-        except (ImportError, AttributeError, ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"{source}: strategies[{i}].path = {strategy.path!r}: {exc}"
-            ) from None
-        params_type = strategy_params_type(cls)
-        if params_type is None:
-            if strategy.params:
-                raise ConfigError(
-                    f"{source}: strategies[{i}].params = {strategy.params!r}: "
-                    f"{strategy.path} takes no parameters"
-                )
-            continue
-        try:
-            msgspec.convert(strategy.params, params_type, strict=False)
-        except msgspec.ValidationError as exc:
-            raise _convert_error(source, strategy.params, exc, f"strategies[{i}].params") from None
+    check_strategies(config.strategies, source)

@@ -38,18 +38,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from zq.adapters.binance.credentials import BinanceCredentials
 from zq.adapters.binance.errors import BinanceError
 from zq.adapters.binance.http import BinanceHttpClient
 from zq.adapters.binance.instruments import parse_exchange_info
 from zq.backtest.config import (
     ConfigError,
-    StrategyConfig,
+    build_strategy,
     parse_balance,
-    resolve_strategy,
-    strategy_params_type,
 )
 from zq.cache import Cache
 from zq.common.topics import ENDPOINT_EXECUTION
@@ -599,7 +595,7 @@ class TradingNode:
 
     def _add_strategies(self) -> None:
         for strategy_config in self.config.strategies:
-            self.add_strategy(_strategy(strategy_config))
+            self.add_strategy(build_strategy(strategy_config))
         pending, self._pending_strategies = self._pending_strategies, []
         for strategy in pending:
             self.add_strategy(strategy)
@@ -837,21 +833,6 @@ class _JournalWriter:
             account = self.cache.account(account_id)
             if isinstance(account, Account):
                 self._append(account.last_state)
-
-
-def _strategy(config: StrategyConfig) -> Strategy[Any]:
-    cls = resolve_strategy(config.path)
-    params_type = strategy_params_type(cls)
-    kwargs: dict[str, Any] = {}
-    if config.strategy_id is not None:
-        kwargs["strategy_id"] = config.strategy_id
-    if config.order_id_tag is not None:
-        kwargs["order_id_tag"] = config.order_id_tag
-    if params_type is not None:
-        kwargs["params"] = msgspec.convert(config.params, params_type, strict=False)
-    strategy = cls(**kwargs)
-    assert isinstance(strategy, Strategy)
-    return strategy
 
 
 def _split_symbol(symbol: str) -> tuple[str, str]:
