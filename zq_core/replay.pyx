@@ -22,6 +22,8 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
+cimport numpy as cnp
+
 from zq_core.book_base cimport DeltaRow, OrderBook
 from zq_core.bus cimport MessageBus
 from zq_core.fixed cimport price_from_raw_c, quantity_from_raw_c
@@ -30,6 +32,8 @@ from zq_core.matching cimport MatchingCore
 cdef extern from "Python.h":
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
+
+cnp.import_array()
 
 cdef enum:
     FLAG_LAST = 128     # BookFlags.LAST: the last delta of one venue event
@@ -241,7 +245,7 @@ cdef class ReplayLoop:
     cdef int _next_run(self, _Cursor cursor) except -1:
         # Move the cursor to the first row of its next non-empty run, or mark it done.
         cdef object rows
-        cdef object address
+        cdef cnp.ndarray array
         while True:
             item = next(cursor.source, None)
             if item is None:
@@ -261,18 +265,22 @@ cdef class ReplayLoop:
                 cursor.base = NULL
                 cursor.ts = rows[0].ts_init
                 return 0
-            if rows.dtype != cursor.route.dtype:
+            if not isinstance(rows, cnp.ndarray):
+                raise TypeError(f"rows of {series} are a {type(rows).__name__}: expected a numpy "
+                                "array (zq.data.arrays) or a list of data objects")
+            array = <cnp.ndarray>rows
+            dtype = <object>cnp.PyArray_DESCR(array)
+            if dtype is not cursor.route.dtype and dtype != cursor.route.dtype:
                 raise TypeError(
                     f"rows of {series} have dtype {rows.dtype}, expected {cursor.route.dtype} "
                     "(zq.data.arrays)"
                 )
-            if not rows.flags.c_contiguous:
-                rows = rows.copy()
+            if cnp.PyArray_NDIM(array) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(array):
+                array = cnp.PyArray_GETCONTIGUOUS(array).reshape(-1)
             cursor.objects = None
-            cursor.rows = rows
-            address = rows.__array_interface__["data"][0]
-            cursor.base = <const char*><size_t>address
-            cursor.itemsize = rows.itemsize
+            cursor.rows = array
+            cursor.base = <const char*>cnp.PyArray_DATA(array)
+            cursor.itemsize = cnp.PyArray_ITEMSIZE(array)
             cursor.ts = row_ts(cursor.base)
             return 0
 

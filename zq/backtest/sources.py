@@ -93,9 +93,17 @@ def open_sources(
         default.
     """
     base = Path(base_dir if base_dir is not None else config.base_dir or ".")
-    return [
-        open_source(data, instruments, base, config.start_ns, config.end_ns) for data in config.data
-    ]
+    start, end = config.start_ns, config.end_ns
+    sources: list[Iterator[Run]] = []
+    for data in config.data:
+        if data.kind == "catalog":
+            # One source per series: the replay loop merges them in C, in whole chunks.
+            catalog = _open_catalog(data, base)
+            streams = catalog.series_streams(data.kinds, data.instruments, start, end)
+            sources.extend(_clip(stream, start, end) for stream in streams)
+        else:
+            sources.append(open_source(data, instruments, base, start, end))
+    return sources
 
 
 def open_source(
@@ -179,10 +187,13 @@ def _generated(
 def _catalog(
     config: DataConfig, instruments: Instruments, base_dir: Path, start: Any, end: Any
 ) -> Iterator[Run]:
+    yield from _open_catalog(config, base_dir).stream(config.kinds, config.instruments, start, end)
+
+
+def _open_catalog(config: DataConfig, base_dir: Path) -> Any:
     from zq.data.catalog import ParquetDataCatalog
 
-    catalog = ParquetDataCatalog(_resolve(base_dir, _required(config.path, "path")))
-    yield from catalog.stream(config.kinds, config.instruments, start, end)
+    return ParquetDataCatalog(_resolve(base_dir, _required(config.path, "path")))
 
 
 def catalog_instruments(config: DataConfig, base_dir: Path | str = ".") -> list[Instrument]:

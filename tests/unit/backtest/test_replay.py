@@ -271,3 +271,28 @@ def test_quotes_reach_the_strategies_but_not_an_l2_venues_matching() -> None:
     result = BacktestNode(config, instruments=[INSTRUMENT], sources=[[(QUOTES, quotes)]]).run()
     assert result.data_count == 2
     assert [kind for _, kind, _, _ in SEEN["Recorder-001"]] == ["quote", "quote"]
+
+
+def test_a_catalog_replays_per_series_in_the_order_of_its_merged_stream(tmp_path: Any) -> None:
+    from zq.data.catalog import ParquetDataCatalog
+
+    catalog = ParquetDataCatalog(tmp_path / "catalog")
+    catalog.write_instrument(INSTRUMENT)
+    t = START_NS
+    # Trades and quotes interleave finely, with ties across kinds.
+    catalog.write_trades(ID, _trades([t + 1, t + 3, t + 3, t + 6, t + 8]))
+    catalog.write_quotes(ID, _quotes([t + 2, t + 3, t + 6, t + 7]))
+    SEEN.clear()
+    merged = catalog.stream()  # the catalog's own merge, as one source
+    BacktestNode(_config("Recorder"), instruments=[INSTRUMENT], sources=[merged]).run()
+    expected = SEEN.pop("Recorder-001")
+    SEEN.clear()
+    config = msgspec.structs.replace(
+        _config("Recorder"), data=[DataConfig(kind="catalog", path=str(tmp_path / "catalog"))]
+    )
+    result = BacktestNode(config).run()
+    assert result.data_count == 9
+    assert SEEN["Recorder-001"] == expected
+    assert [kind for _, kind, _, _ in expected] == [
+        "trade", "quote", "quote", "trade", "trade", "quote", "trade", "quote", "trade"
+    ]
