@@ -90,7 +90,10 @@ class MarketConfig:
     - ``"generated"``: a seeded random walk of a book around ``start_price``, one update every
       ``interval`` seconds, with trades;
     - ``"replay"``: a Binance raw capture (``path``) replayed at ``speed`` times real time
-      (``speed=0``: as fast as the loop allows), for the capture's symbol;
+      (``speed=0``: as fast as the loop allows), for the capture's symbol; with ``paused``
+      it does not run by itself but moves only when told (``venue.market.step()`` or
+      ``step_through_trade()``), which makes a replay deterministic for a client that
+      reacts to each event (the parity test);
     - ``"manual"``: nothing moves unless the Python API (``SandboxVenue.set_levels``,
       ``SandboxVenue.trade``) moves it; what tests use.
     """
@@ -104,6 +107,11 @@ class MarketConfig:
     levels: int = 20
     seed: int = 1
     loop: bool = True  # start a replay again from the top when it ends
+    paused: bool = False  # a replay moves only when told (ReplayMarket.step), never by itself
+
+    def __post_init__(self) -> None:
+        if self.paused and self.kind != "replay":
+            raise ValueError(f"only a replay market can be paused, not a {self.kind!r} one")
 
 
 @dataclass(slots=True)

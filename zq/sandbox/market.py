@@ -110,11 +110,14 @@ class GeneratedMarket:
 
 
 class ReplayMarket:
-    """Replay a Binance spot raw capture into one symbol, in (scaled) real time.
+    """Replay a Binance spot raw capture into one symbol, in (scaled) real time or by steps.
 
     Diffs and snapshots become book updates (a snapshot clears the book first), trades are
     printed as market trades; bookTicker lines are not needed, the venue derives its own
-    from the book. The capture's timing is kept, divided by ``speed`` (0: no waiting).
+    from the book. :meth:`run` keeps the capture's timing, divided by ``speed`` (0: no
+    waiting). A *paused* market (``MarketConfig.paused``) is not run: it moves only when
+    told, one event per :meth:`step` or up to the next trade per :meth:`step_through_trade`,
+    so a test can let a client react to each event before the market moves on.
 
     Parameters
     ----------
@@ -147,6 +150,10 @@ class ReplayMarket:
         self.loop = loop
         self.events = 0
         self.passes = 0
+        self._steps: Iterator[tuple[int, int, Any]] | None = None
+        self.finished = False  # a stepped replay reached the end of the capture
+        #: The capture time (``ts_init``) of the last event applied: where the market is.
+        self.last_ts: int | None = None
 
     def _loader(self) -> BinanceCaptureLoader:
         return BinanceCaptureLoader(
@@ -172,6 +179,42 @@ class ReplayMarket:
             (int(row["ts_init"]), 1, row) for row in chunk.trades
         ]
         yield from heapq.merge(groups, trades, key=lambda event: (event[0], event[1]))
+
+    def step(self) -> tuple[int, int] | None:
+        """Apply the next event of the capture; return its ``(ts_init, kind)`` (kind 0 a
+        book update, 1 a trade), or None at the end. Decoding happens on the caller's
+        thread, a chunk at a time."""
+        if self._steps is None:
+            self._steps = self._events()
+        event = next(self._steps, None)
+        if event is None:
+            self.finished = True
+            return None
+        ts, kind, rows = event
+        self.apply(kind, rows)
+        self.last_ts = ts
+        return ts, kind
+
+    def step_through_trade(self) -> int | None:
+        """Apply book updates up to and including the next trade; return the trade's
+        ``ts_init``, or None when the capture ends first (the updates before the end are
+        applied)."""
+        while (event := self.step()) is not None:
+            if event[1] == 1:
+                return event[0]
+        return None
+
+    def _events(self) -> Iterator[tuple[int, int, Any]]:
+        loader = self._loader()
+        for chunk in loader.chunks():
+            self._check_symbol(loader)
+            yield from self.events_of(chunk)
+
+    def _check_symbol(self, loader: BinanceCaptureLoader) -> None:
+        if loader.symbol is not None and loader.symbol != self.state.symbol:
+            raise ValueError(
+                f"{self.path}: the capture is of {loader.symbol}, not {self.state.symbol}"
+            )
 
     def apply(self, kind: int, rows: Any) -> None:
         """Apply one event of ``events_of``."""
@@ -206,10 +249,7 @@ class ReplayMarket:
             chunk = await asyncio.to_thread(next, chunks, None)
             if chunk is None:
                 return
-            if loader.symbol is not None and loader.symbol != self.state.symbol:
-                raise ValueError(
-                    f"{self.path}: the capture is of {loader.symbol}, not {self.state.symbol}"
-                )
+            self._check_symbol(loader)
             for ts, kind, rows in self.events_of(chunk):
                 if origin is None:
                     origin = ts
@@ -221,4 +261,5 @@ class ReplayMarket:
                 elif applied % 200 == 0:
                     await asyncio.sleep(0)
                 self.apply(kind, rows)
+                self.last_ts = ts
                 applied += 1

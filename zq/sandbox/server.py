@@ -176,7 +176,7 @@ class SandboxVenue:
         market: Coroutine[Any, Any, None] | None = None
         if isinstance(self.market, GeneratedMarket):
             market = self.market.run(self.config.market.interval)
-        elif isinstance(self.market, ReplayMarket):
+        elif isinstance(self.market, ReplayMarket) and not self.config.market.paused:
             market = self.market.run()
         if market is not None:
             self.market_task = asyncio.create_task(market, name="sandbox-market")

@@ -128,6 +128,10 @@ class StreamHub(ExchangeListener):
         if subscribers is not None:
             subscribers.discard(connection)
 
+    def subscribers(self, stream: str) -> int:
+        """Return how many connections receive ``stream`` (e.g. ``btcusdt@trade``)."""
+        return len(self._by_stream.get(stream, ()))
+
     def add(self, connection: Connection) -> None:
         """Register a new connection."""
         self.connections.add(connection)
