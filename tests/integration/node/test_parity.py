@@ -29,6 +29,7 @@ docs/live/parity.md describes the procedure and the results.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -220,14 +221,15 @@ class ReferenceMarket:
 def expected_fills(
     reference: ReferenceMarket, orders: list[tuple[int, str, int, int]]
 ) -> list[Fill]:
-    """Walk the reference book for ``(order number, side, raw quantity, arrival ts)``
-    orders, in arrival order; return the fills they should get."""
+    """Walk the reference book for ``(order number, side, raw quantity, market ts)``
+    orders in the order they reached the market (the market at ``ts`` then); return their
+    fills sorted by order number."""
     fills = []
-    for number, side, quantity, arrival in sorted(orders, key=lambda o: (o[3], o[0])):
-        reference.advance(arrival)
+    for number, side, quantity, ts in orders:
+        reference.advance(ts)
         for size, price in reference.market_order(side, quantity):
             fills.append((number, side, Decimal(size).scaleb(-8), Decimal(price).scaleb(-2)))
-    return fills
+    return sorted(fills, key=lambda fill: fill[0])  # stable: an order's parts keep their order
 
 
 def sandbox(capture: Path, *, paused: bool, speed: float = 0.0) -> VenueConfig:
@@ -266,6 +268,7 @@ class LiveRun:
         )
         self.trades: list[TradeTick] = []
         self.decided: dict[int, int] = {}  # order number -> trade index
+        self.known: dict[int, Decimal] = {}  # order number -> position the strategy knew
 
     async def start(self) -> None:
         node = self.node
@@ -283,7 +286,10 @@ class LiveRun:
         )
 
     def _on_order_event(self, event: Any) -> None:
-        self.decided.setdefault(order_number(event.client_order_id), len(self.trades) - 1)
+        number = order_number(event.client_order_id)
+        if number not in self.decided:
+            self.decided[number] = len(self.trades) - 1
+            self.known[number] = self.position()
 
     @property
     def orders(self) -> list[Order]:
@@ -363,4 +369,103 @@ async def test_paused_replay_with_zero_latency_gives_the_backtest_fills_one_by_o
         position
         == backtest_position
         == (Decimal("0.001") if decisions[-1][1] == "BUY" else Decimal("-0.001"))
+    )
+
+
+#: Replay speed of the free-running test: the capture's 346 s in about 14 s.
+SPEED = 25.0
+
+
+async def test_free_running_replay_fills_each_live_order_at_the_book_of_its_arrival(
+    market_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the market running by itself, a live order reaches a market that has moved on
+    since the trade it was decided on, and the strategy decides on the position it knows,
+    which lacks the fills still on their way. So fills differ from the backtest's; what
+    must hold is asserted instead:
+
+    - the strategy sees every trade of the capture, in order, so its signals are the
+      reference's: every order is sent on a reference cross;
+    - its side and quantity are what EmaCross computes from the cross's target (+-0.001)
+      and the position the node knew then (a sell cross may buy when fills of earlier
+      sells were still on their way);
+    - every fill is what the reference book gives the order when it reached the venue.
+    """
+    capture = market_data / CAPTURE
+    reference = ReferenceMarket(capture)
+    decisions = dict(reference.decisions())
+    trade_ts = reference.trades["ts_init"].tolist()
+    backtest_fills, backtest_decided, _ = run_backtest(capture)
+
+    venue = SandboxVenue(sandbox(capture, paused=True, speed=SPEED))
+    market = venue.market
+    assert isinstance(market, ReplayMarket)
+    # Where the market is when each order reaches the venue, in the order they reach it
+    # (instrumentation only: the exchange places the order as always).
+    arrivals: list[tuple[int, str, int, int]] = []  # number, side, raw qty, capture ts
+    place = venue.exchange.new_order
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        assert market.last_ts is not None
+        order = place(*args, **kwargs)
+        quantity = int(order.orig_qty.scaleb(8))
+        arrivals.append((order_number(order.client_order_id), order.side, quantity, market.last_ts))
+        return order
+
+    async with venue:
+        live = LiveRun(venue)
+        await live.start()
+        monkeypatch.setattr(venue.exchange, "new_order", recording)
+        try:
+            async with asyncio.timeout(40):
+                await market.run()  # the capture once, at SPEED times its pace, unpaused
+                total = len(trade_ts)
+                await until(lambda: len(live.trades) == total, "the last trades")
+                await until(lambda: all(o.is_closed for o in live.orders), "orders to close")
+            fills = live.fills()
+        finally:
+            await live.node.shutdown()
+
+    assert [t.price.raw for t in live.trades] == capture_trade_prices(reference)
+    # Orders on reference crosses only, on their side; the quantity from what was known.
+    assert len(arrivals) == len(live.decided) > 50
+    for number, side, quantity, _ in arrivals:
+        signal = decisions.get(live.decided[number])
+        assert signal is not None, f"order {number} sent on no cross"
+        target = Decimal("0.001") if signal == "BUY" else Decimal("-0.001")
+        sent = Decimal(quantity).scaleb(-8) * (1 if side == "BUY" else -1)
+        assert sent == target - live.known[number], number
+    # Every fill is the reference book's at the order's arrival, one by one.
+    assert fills == expected_fills(reference, arrivals)
+
+    # The differences, measured (docs/live/parity.md): crosses with no order, orders on a
+    # stale position, market time between the decision and the arrival, and, for orders
+    # sent on the same cross with the same quantity in both runs, how many got the same
+    # fills.
+    backtest_by_trade = {trade_ts.index(ts): n for n, ts in backtest_decided.items()}
+    same = differ = 0
+    for number, _, quantity, _ in arrivals:
+        twin = backtest_by_trade.get(live.decided[number])
+        mine = [f[1:] for f in fills if f[0] == number]
+        theirs = [f[1:] for f in backtest_fills if f[0] == twin]
+        if twin is None or sum(q for _, q, _ in theirs) != Decimal(quantity).scaleb(-8):
+            continue
+        same, differ = (same + 1, differ) if mine == theirs else (same, differ + 1)
+    lags = sorted(ts - trade_ts[live.decided[n]] for n, _, _, ts in arrivals)
+    # Stale: the position the strategy knew lacked fills of orders it had sent before.
+    signed = {
+        n: sum((q if s == "BUY" else -q for _, s, q, _ in group), Decimal(0))
+        for n, group in itertools.groupby(fills, key=lambda f: f[0])
+    }
+    stale = sum(
+        1
+        for n in live.known
+        if live.known[n] != sum((q for m, q in signed.items() if m < n), Decimal(0))
+    )
+    print(
+        f"\nparity at speed {SPEED}: {len(arrivals)} live orders on {len(decisions)} crosses, "
+        f"{len(fills)} fills (backtest {len(backtest_decided)} orders, {len(backtest_fills)} "
+        f"fills); {stale} orders sized on a stale position; market time from decision to "
+        f"arrival p50 {lags[len(lags) // 2] / 1e6:.1f} ms, max {lags[-1] / 1e6:.1f} ms; "
+        f"twin orders with the backtest's fills {same}, with other fills {differ}"
     )
