@@ -310,7 +310,13 @@ class LiveRun:
         ]
 
     def position(self) -> Decimal:
-        return self.node.portfolio.net_position(BTCUSDT, self.node.strategies[0].id)
+        portfolio = self.node.portfolio
+        assert portfolio is not None
+        return portfolio.net_position(BTCUSDT, self.node.strategies[0].id)
+
+    def received(self, count: int) -> Callable[[], bool]:
+        """A condition: the node has received ``count`` trades."""
+        return lambda: len(self.trades) == count
 
 
 def capture_trade_prices(reference: ReferenceMarket) -> list[int]:
@@ -337,7 +343,7 @@ async def test_paused_replay_with_zero_latency_gives_the_backtest_fills_one_by_o
             async with asyncio.timeout(45):
                 while market.step_through_trade() is not None:
                     steps += 1
-                    await until(lambda n=steps: len(live.trades) == n, f"trade {steps}")
+                    await until(live.received(steps), f"trade {steps}")
                     await until(lambda: all(o.is_closed for o in live.orders), "orders to close")
             fills = live.fills()
             position = live.position()
@@ -420,7 +426,7 @@ async def test_free_running_replay_fills_each_live_order_at_the_book_of_its_arri
             async with asyncio.timeout(40):
                 await market.run()  # the capture once, at SPEED times its pace, unpaused
                 total = len(trade_ts)
-                await until(lambda: len(live.trades) == total, "the last trades")
+                await until(live.received(total), "the last trades")
                 await until(lambda: all(o.is_closed for o in live.orders), "orders to close")
             fills = live.fills()
         finally:
