@@ -18,6 +18,7 @@ bus's subscriptions change; they can only change while Python code runs, so the 
 after each call into Python.
 """
 
+from cpython.object cimport PyTypeObject
 from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
@@ -184,7 +185,7 @@ cdef class ReplayLoop:
     cdef object data_engine
     cdef object trade_type
     cdef tuple aggressors
-    cdef object trade_id_type
+    cdef type trade_id_type
     cdef object make_quote
     cdef object make_bar
     cdef object make_delta
@@ -474,7 +475,7 @@ cdef class ReplayLoop:
                 price_from_raw_c(trade.price, pp),
                 quantity_from_raw_c(trade.size, sp),
                 self.aggressors[trade.aggressor_side],
-                str.__new__(self.trade_id_type, str(trade.trade_id)),  # digits: a valid id
+                _new_str(self.trade_id_type, str(trade.trade_id)),  # digits: a valid id
                 trade.ts_event,
                 trade.ts_init,
             )
@@ -561,6 +562,13 @@ cdef inline int _apply_book_row(OrderBook book, const char* row, int64_t ts) exc
         delta.ts_event,
     )
     return 0
+
+
+cdef inline object _new_str(type cls, str text):
+    # str.__new__(cls, text) for a str subclass, through str's tp_new in C (a Python-level
+    # str.__new__ call costs several times the allocation).
+    cdef tuple args = (text,)
+    return (<PyTypeObject*>str).tp_new(cls, <PyObject*>args, NULL)
 
 
 cdef inline bint _before(_Cursor a, _Cursor b) noexcept:

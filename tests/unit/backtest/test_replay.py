@@ -20,7 +20,7 @@ from zq.data.arrays import QUOTE_DTYPE, TRADE_DTYPE, trades_to_objects
 from zq.data.catalog.schema import DataKind, DataSeries
 from zq.demo import START_NS, demo_instrument
 from zq.model.data import QuoteTick, TradeTick
-from zq.model.identifiers import InstrumentId
+from zq.model.identifiers import InstrumentId, TradeId
 from zq.model.serialization import to_json
 from zq.strategy import Strategy
 
@@ -42,6 +42,7 @@ class Recorder(Strategy[None]):
         self.subscribe_quotes(ID)
 
     def on_trade(self, trade: TradeTick) -> None:
+        assert type(trade.trade_id) is TradeId  # made in C, still the identifier type
         SEEN[str(self.id)].append((trade.ts_init, "trade", trade.price.raw, str(trade.trade_id)))
 
     def on_quote(self, quote: QuoteTick) -> None:
