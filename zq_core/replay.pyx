@@ -162,8 +162,10 @@ cdef class ReplayLoop:
         (see ``DataEngine.replay_route``);
         ``resolver.dtype(kind)`` the numpy dtype of a kind's rows;
         ``resolver.make(kind)`` returns the callable building a datum object of a kind
-        from ``(key, raw fields...)`` (see ``_make``), and ``resolver.trade_types()`` the
-        ``(TradeTick, aggressor sides by value, TradeId)`` the loop builds trades with;
+        from ``(key, raw fields...)`` (see ``_make``), ``resolver.trade_types()`` the
+        ``(TradeTick, aggressor sides by value, TradeId)`` the loop builds trades with, and
+        ``resolver.delta_types()`` the ``(OrderBookDelta, actions by value, sides by
+        value)`` of deltas;
         ``resolver.data_engine.replay_version`` changes whenever ``data`` answers may
         change besides the bus's subscriptions.
     progress : callable, optional
@@ -188,7 +190,9 @@ cdef class ReplayLoop:
     cdef type trade_id_type
     cdef object make_quote
     cdef object make_bar
-    cdef object make_delta
+    cdef object delta_type
+    cdef tuple actions
+    cdef tuple sides
     cdef readonly Py_ssize_t count
     cdef readonly int64_t ts_last
 
@@ -210,7 +214,7 @@ cdef class ReplayLoop:
         self.trade_type, self.aggressors, self.trade_id_type = resolver.trade_types()
         self.make_quote = resolver.make(KIND_QUOTES)
         self.make_bar = resolver.make(KIND_BARS)
-        self.make_delta = resolver.make(KIND_DELTAS)
+        self.delta_type, self.actions, self.sides = resolver.delta_types()
         self.count = 0
         self.ts_last = 0
 
@@ -503,10 +507,20 @@ cdef class ReplayLoop:
                 bar.ts_init,
             )
         delta = <const DeltaRow*>row
-        return self.make_delta(
+        if delta.action >= len(self.actions) or self.actions[delta.action] is None:
+            raise ValueError(
+                f"deltas of {route.series.key}: the row at ts_init {delta.ts_init} has action "
+                f"{delta.action}, which is no BookAction"
+            )
+        if delta.side >= len(self.sides):
+            raise ValueError(
+                f"deltas of {route.series.key}: the row at ts_init {delta.ts_init} has side "
+                f"{delta.side}, which is no OrderSide"
+            )
+        return self.delta_type(
             route.key,
-            delta.action,
-            delta.side,
+            self.actions[delta.action],
+            self.sides[delta.side],
             price_from_raw_c(delta.price, pp),
             quantity_from_raw_c(delta.size, sp),
             delta.order_id,

@@ -20,7 +20,6 @@ from zq.model.data import Bar, BarType, OrderBookDelta, QuoteTick, TradeTick
 from zq.model.enums import AggressorSide, BookAction, BookType, OrderSide
 from zq.model.identifiers import InstrumentId, TradeId, Venue
 from zq.model.instruments import Instrument
-from zq_core.fixed import Price, Quantity
 
 __all__ = ["KIND_CODES", "Resolver", "object_runs"]
 
@@ -144,36 +143,25 @@ class Resolver:
         return TradeTick, tuple(AggressorSide(i) for i in range(len(AggressorSide))), TradeId
 
     def make(self, kind: int) -> Callable[..., Any]:
-        """Return the callable that makes a quote, bar or delta from raw fields (the loop
-        makes trades itself, see ``trade_types``)."""
+        """Return the callable that makes a quote or bar from raw fields (the loop makes
+        trades and deltas itself, see ``trade_types`` and ``delta_types``)."""
         name = _KIND_NAMES[kind]
-        if name == "trades":
-            raise ValueError("trades are made by the loop from trade_types()")
         if name == "quotes":
             return QuoteTick
         if name == "bars":
             return Bar
+        raise ValueError(f"the loop makes {name} itself (see trade_types, delta_types)")
+
+    def delta_types(
+        self,
+    ) -> tuple[type[OrderBookDelta], tuple[BookAction | None, ...], tuple[OrderSide, ...]]:
+        """Return what deltas are made of: the class, actions and sides by value."""
         actions = {int(action): action for action in BookAction}
-        sides = {int(side): side for side in OrderSide}
-
-        def make_delta(
-            key: InstrumentId,
-            action: int,
-            side: int,
-            price: Price,
-            size: Quantity,
-            order_id: int,
-            flags: int,
-            sequence: int,
-            ts_event: int,
-            ts_init: int,
-        ) -> OrderBookDelta:
-            return OrderBookDelta(
-                key, actions[action], sides[side], price, size, order_id, flags, sequence,
-                ts_event, ts_init,
-            )
-
-        return make_delta
+        return (
+            OrderBookDelta,
+            tuple(actions.get(i) for i in range(max(actions) + 1)),
+            tuple(OrderSide(i) for i in range(len(OrderSide))),
+        )
 
 
 def object_runs(

@@ -16,7 +16,13 @@ import pytest
 from zq.backtest import BacktestNode
 from zq.backtest.config import BacktestConfig, DataConfig, StrategyConfig, VenueConfig
 from zq.common.clock import TimeEvent
-from zq.data.arrays import QUOTE_DTYPE, TRADE_DTYPE, trades_to_objects
+from zq.data.arrays import (
+    DELTA_DTYPE,
+    QUOTE_DTYPE,
+    TRADE_DTYPE,
+    deltas_to_objects,
+    trades_to_objects,
+)
 from zq.data.catalog.schema import DataKind, DataSeries
 from zq.demo import START_NS, demo_instrument
 from zq.model.data import QuoteTick, TradeTick
@@ -212,6 +218,9 @@ def test_progress_is_called_every_n_rows() -> None:
         def dtype(self, kind: int) -> Any:
             return TRADE_DTYPE
 
+        def delta_types(self) -> tuple[Any, ...]:
+            return None, (), ()
+
     from zq.common.clock import TestClock
     from zq_core.bus import MessageBus
 
@@ -297,3 +306,49 @@ def test_a_catalog_replays_per_series_in_the_order_of_its_merged_stream(tmp_path
     assert [kind for _, kind, _, _ in expected] == [
         "trade", "quote", "quote", "trade", "trade", "quote", "trade", "quote", "trade"
     ]
+
+
+class DeltaRecorder(Strategy[None]):
+    """Record every book delta."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        self.subscribe_book_deltas(ID)
+
+    def on_book(self, book: Any) -> None:
+        SEEN[str(self.id)].append(book)
+
+
+def _deltas(rows: list[tuple[int, int, int, int, int]]) -> np.ndarray:
+    array = np.zeros(len(rows), dtype=DELTA_DTYPE)
+    for i, (ts, action, side, price, size) in enumerate(rows):
+        array[i]["ts_event"] = array[i]["ts_init"] = ts
+        array[i]["action"], array[i]["side"] = action, side
+        array[i]["price"], array[i]["size"] = price, size
+        array[i]["sequence"] = i + 1
+        array[i]["flags"] = 128
+    return array
+
+
+def test_delta_listeners_get_the_rows_as_objects() -> None:
+    SEEN.clear()
+    t = START_NS
+    rows = _deltas([(t + 1, 1, 1, 4_199_990, 10_000), (t + 1, 1, 2, 4_200_010, 20_000),
+                    (t + 2, 2, 1, 4_199_990, 5_000), (t + 3, 3, 2, 4_200_010, 0)])
+    config = msgspec.structs.replace(
+        _config("DeltaRecorder"), venues=[VenueConfig(account_type="MARGIN", book_type="L2_MBP")]
+    )
+    series = DataSeries(DataKind.DELTAS, str(ID), 2, 5)
+    BacktestNode(config, instruments=[INSTRUMENT], sources=[[(series, rows)]]).run()
+    assert SEEN["DeltaRecorder-001"] == list(deltas_to_objects(rows, ID, 2, 5))
+
+
+def test_a_delta_row_with_an_unknown_action_is_refused() -> None:
+    config = msgspec.structs.replace(
+        _config("DeltaRecorder"), venues=[VenueConfig(account_type="MARGIN", book_type="L2_MBP")]
+    )
+    rows = _deltas([(START_NS + 1, 1, 1, 4_199_990, 10_000), (START_NS + 2, 9, 1, 4_199_990, 1)])
+    series = DataSeries(DataKind.DELTAS, str(ID), 2, 5)
+    node = BacktestNode(config, instruments=[INSTRUMENT], sources=[[(series, rows)]])
+    with pytest.raises(ValueError, match=r"BTCUSDT.SIM: action 9 .*unknown action 9"):
+        node.run()
