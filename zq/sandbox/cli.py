@@ -28,6 +28,11 @@ def add_venue_arguments(parser: argparse.ArgumentParser) -> None:
         "--generated", action="store_true", help="a generated random-walk market (the default)"
     )
     parser.add_argument("--speed", type=float, default=1.0, help="replay speed (0: no waiting)")
+    parser.add_argument(
+        "--paused",
+        action="store_true",
+        help="with --replay: move the replay only on POST /sandbox/market/step",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated market")
     parser.add_argument(
         "--faults",
@@ -88,8 +93,10 @@ def run_venue(args: argparse.Namespace) -> int:
             path = Path(args.replay)
             if not path.is_file():
                 raise ValueError(f"--replay {path}: no such file")
-            market = MarketConfig(kind="replay", path=path, speed=args.speed)
+            market = MarketConfig(kind="replay", path=path, speed=args.speed, paused=args.paused)
         else:
+            if args.paused:
+                raise ValueError("--paused needs --replay")
             market = MarketConfig(kind="generated", seed=args.seed)
         config = VenueConfig(
             host=args.host,
@@ -111,6 +118,8 @@ def run_venue(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         async with venue:
             source = f"replay of {args.replay}" if args.replay else "generated market"
+            if args.paused:
+                source += " (paused: POST /sandbox/market/step moves it)"
             print(
                 f"zq venue: listening on {venue.url} (WebSocket {venue.ws_url}); "
                 f"symbols {', '.join(s.symbol for s in symbols)}; {source}; "

@@ -11,6 +11,7 @@ __all__ = [
     "DEPTH",
     "EXCHANGE_INFO",
     "FAULTS",
+    "MARKET_STEP",
     "MY_TRADES",
     "OPEN_ORDERS",
     "ORDER",
@@ -37,7 +38,8 @@ ACCOUNT: Final = "/api/v3/account"
 USER_DATA_STREAM: Final = "/api/v3/userDataStream"
 STREAM_RAW: Final = "/ws/{streams:.*}"  # /ws/<stream>/<stream>..., or /ws/<listenKey>
 STREAM_COMBINED: Final = "/stream"  # /stream?streams=<stream>/<stream>...
-FAULTS: Final = "/sandbox/faults"  # the admin endpoint (not Binance)
+FAULTS: Final = "/sandbox/faults"  # the admin endpoints (not Binance)
+MARKET_STEP: Final = "/sandbox/market/step"  # moves a paused replay
 
 #: Request weight of (method, path); DEPTH and GET OPEN_ORDERS depend on parameters.
 WEIGHTS: Final = {

@@ -159,6 +159,7 @@ class SandboxVenue:
             routes += [
                 web.get(endpoints.FAULTS, self._get_faults),
                 web.post(endpoints.FAULTS, self._set_faults),
+                web.post(endpoints.MARKET_STEP, self._step_market),
             ]
         app.add_routes(routes)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -852,6 +853,29 @@ class SandboxVenue:
 
     async def _get_faults(self, request: web.Request) -> web.Response:
         return _json(self.faults.to_json())
+
+    async def _step_market(self, request: web.Request) -> web.Response:
+        # Move a paused replay: {"trades": n} (up to and including the n-th next trade, the
+        # default is 1) or {"events": n}; answer where the market is.
+        market = self.market
+        if not isinstance(market, ReplayMarket) or not self.config.market.paused:
+            return _json({"error": "the market is not a paused replay"}, status=409)
+        try:
+            body = await request.json() if request.can_read_body else {}
+            if not isinstance(body, dict) or not set(body) <= {"trades", "events"} or len(body) > 1:
+                raise ValueError('the body must be {"trades": n} or {"events": n}')
+            unit, count = next(iter(body.items()), ("trades", 1))
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise ValueError(f"{unit} must be a positive integer, got {count!r}")
+        except ValueError as error:
+            return _json({"error": str(error)}, status=400)
+        move = market.step_through_trade if unit == "trades" else market.step
+        for _ in range(count):
+            if move() is None:
+                break
+        return _json(
+            {"events": market.events, "last_ts": market.last_ts, "finished": market.finished}
+        )
 
     async def _set_faults(self, request: web.Request) -> web.Response:
         try:

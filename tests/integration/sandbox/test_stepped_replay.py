@@ -7,6 +7,8 @@ dict book, not from the venue.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -119,3 +121,56 @@ def test_stepping_to_the_end_applies_every_event_once(market_data: Path) -> None
     final = book_at(deltas, int(deltas["ts_init"][-1]))
     for side in (1, 2):
         assert dict(exchange.symbols[SYMBOL].all_levels(side)) == final[side]
+
+
+@pytest.mark.asyncio
+async def test_step_endpoint_refuses_a_market_that_is_not_a_paused_replay(
+    session: aiohttp.ClientSession,
+) -> None:
+    async with SandboxVenue(manual_config()) as venue:
+        response = await session.post(f"{venue.url}/sandbox/market/step")
+        assert response.status == 409
+        assert await response.json() == {"error": "the market is not a paused replay"}
+
+
+@pytest.mark.realdata
+@pytest.mark.asyncio
+async def test_step_endpoint_moves_a_paused_replay_and_checks_its_body(
+    market_data: Path, session: aiohttp.ClientSession
+) -> None:
+    path = market_data / CAPTURE
+    _, trades = capture(path)
+    config = manual_config(market=MarketConfig(kind="replay", path=path, paused=True, loop=False))
+    async with SandboxVenue(config) as venue:
+        step = f"{venue.url}/sandbox/market/step"
+        for body, error in (
+            ({"trades": 0}, "trades must be a positive integer, got 0"),
+            ({"events": "2"}, "events must be a positive integer, got '2'"),
+            ({"trades": 1, "events": 1}, 'the body must be {"trades": n} or {"events": n}'),
+            ([1], 'the body must be {"trades": n} or {"events": n}'),
+        ):
+            async with session.post(step, json=body) as response:
+                assert (response.status, await response.json()) == (400, {"error": error})
+        assert venue.exchange.symbols[SYMBOL].next_trade_id == 1  # nothing moved
+        async with session.post(step) as response:  # one trade by default
+            first = await response.json()
+        assert first["last_ts"] == int(trades["ts_init"][0])
+        async with session.post(step, json={"trades": 5}) as response:
+            sixth = await response.json()
+        assert sixth["last_ts"] == int(trades["ts_init"][5])
+        assert venue.exchange.symbols[SYMBOL].next_trade_id == 7
+        async with session.post(step, json={"events": 1}) as response:
+            assert (await response.json())["events"] == sixth["events"] + 1
+        assert not sixth["finished"]
+
+
+def test_zq_venue_paused_needs_a_replay() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "zq", "venue", "--paused"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "zq venue: --paused needs --replay" in result.stderr
