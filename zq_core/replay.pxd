@@ -1,0 +1,119 @@
+# The contract of zq_core.replay: the compiled backtest replay loop (see replay.pyx).
+
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+
+from zq_core.book_base cimport OrderBook
+from zq_core.bus cimport MessageBus
+from zq_core.matching cimport MatchingCore
+
+
+# Rows of zq.data.arrays, read in place (little-endian, packed).
+cdef packed struct TradeRow:
+    int64_t ts_event
+    int64_t ts_init
+    int64_t price
+    int64_t size
+    uint64_t trade_id
+    uint8_t aggressor_side
+    uint8_t[7] _pad
+
+cdef packed struct QuoteRow:
+    int64_t ts_event
+    int64_t ts_init
+    int64_t bid_price
+    int64_t ask_price
+    int64_t bid_size
+    int64_t ask_size
+
+cdef packed struct BarRow:
+    int64_t ts_event
+    int64_t ts_init
+    int64_t open
+    int64_t high
+    int64_t low
+    int64_t close
+    int64_t volume
+
+
+cdef class ReplayLoop
+
+
+cdef class Route:
+    cdef readonly object series
+    cdef readonly int kind
+    cdef object dtype               # the numpy dtype of its rows
+    cdef Py_ssize_t itemsize        # ... and their size in bytes (at most 64)
+    cdef object key                 # InstrumentId, or BarType for bars
+    cdef uint8_t price_precision
+    cdef uint8_t size_precision
+    # --- The venue
+    cdef object exchange            # the SimulatedExchange, or None
+    cdef MatchingCore core          # the instrument's matching core, or None
+    cdef list venue_cores           # every core of the venue (expiries)
+    cdef list inbound               # the exchange's in-flight commands (a heap)
+    cdef list outbound              # the exchange's undelivered events (a heap)
+    # --- The data side
+    cdef OrderBook book             # the data engine's book (deltas applied in C), or None
+    cdef object handler             # callable(datum) doing all the data-side work, or None
+    cdef dict store                 # the cache's latest-datum map, or None
+    cdef str topic                  # the topic published on, or None
+    cdef dict stale                 # the cache's map of latest data not made yet, or None
+    cdef object on_last             # with book: callable(ts_event, ts_init) at LAST deltas
+    cdef bint wanted                # an object is made for each row
+    # --- The latest row nobody listened to (made into an object when the cache is asked)
+    cdef ReplayLoop loop
+    cdef bint pending
+    cdef char[64] last
+    cdef object last_object
+
+    cdef int set_data_side(self, tuple answer) except -1
+    cdef int _drop_pending(self) except -1
+
+
+cdef class _Cursor:
+    cdef object source
+    cdef object rows
+    cdef list objects               # the run when it is a list of datum objects
+    cdef const char* base
+    cdef Py_ssize_t itemsize
+    cdef Py_ssize_t at
+    cdef Py_ssize_t count
+    cdef Route route
+    cdef int64_t ts
+    cdef int rank
+    cdef int index
+    cdef bint done
+
+
+cdef class ReplayLoop:
+    cdef object clock
+    cdef list heap
+    cdef MessageBus bus
+    cdef object resolver
+    cdef object progress
+    cdef Py_ssize_t progress_every
+    cdef dict routes
+    cdef list cursors
+    cdef int64_t synced
+    cdef uint64_t bus_version
+    cdef object data_version
+    cdef bint dirty
+    cdef object data_engine
+    cdef object trade_type
+    cdef tuple aggressors
+    cdef type trade_id_type
+    cdef object make_quote
+    cdef object make_bar
+    cdef object delta_type
+    cdef tuple actions
+    cdef tuple sides
+    cdef readonly Py_ssize_t count
+    cdef readonly int64_t ts_last
+
+    cdef Route _route(self, series)
+    cdef int _next_run(self, _Cursor cursor) except -1
+    cdef int _sync(self, int64_t ts) except -1
+    cdef int _refresh(self) except -1
+    cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1
+    cdef bint _venue_due(self, Route route, int64_t ts) except -1
+    cdef object _make(self, Route route, const char* row)
