@@ -123,6 +123,7 @@ class ResultSampler(Component):
         self._held: dict[tuple[InstrumentId, StrategyId], tuple[str, str]] = {}
         self._instrument_names: dict[InstrumentId, str] = {}
         self._account_names: dict[object, str] = {}
+        self._last_fill: tuple[object, ...] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -160,6 +161,13 @@ class ResultSampler(Component):
         self.sample(event.ts_event)
 
     def _on_position_event(self, event: PositionEvent) -> None:
+        # A fill through zero publishes two events (closed, then opened) after the
+        # portfolio applied the whole fill: the first one's sample is already the final
+        # state, so one sample per fill.
+        fill = (event.ts_event, event.position_id, event.last_trade_id)
+        if fill == self._last_fill:
+            return
+        self._last_fill = fill
         self.sample(event.ts_event)
 
     # -- sampling ------------------------------------------------------------------------------
