@@ -349,6 +349,9 @@ async def test_paused_replay_with_zero_latency_gives_the_backtest_fills_one_by_o
             position = live.position()
         finally:
             await live.node.shutdown()
+        # What the node holds is what the venue did: the account's trades, in venue order.
+        venue_trades = venue.account(API_KEY).trades.get(SYMBOL, [])
+        assert [(t.qty, t.price) for t in venue_trades] == [(q, p) for _, _, q, p in fills]
 
     # Every trade of the capture reached the strategy, in the capture's order.
     assert steps == len(trade_ts)
@@ -431,6 +434,8 @@ async def test_free_running_replay_fills_each_live_order_at_the_book_of_its_arri
             fills = live.fills()
         finally:
             await live.node.shutdown()
+        venue_trades = venue.account(API_KEY).trades.get(SYMBOL, [])
+        assert sorted((t.qty, t.price) for t in venue_trades) == sorted(f[2:] for f in fills)
 
     assert [t.price.raw for t in live.trades] == capture_trade_prices(reference)
     # Orders on reference crosses only, on their side; the quantity from what was known.
