@@ -231,7 +231,8 @@ class ReplayMarket:
         self.events += 1
 
     async def run(self) -> None:
-        """Replay until the end (or forever with ``loop``)."""
+        """Replay from the top of the capture until the end (or forever with ``loop``), in
+        time; a paused market can be started this way once its clients are ready."""
         while True:
             await self._pass()
             self.passes += 1
