@@ -1,8 +1,8 @@
 # cython: language_level=3
 """The backtest replay loop: market data rows merged by time, dispatched in C.
 
-Sources are iterators of ``(series, rows)`` runs (``rows`` a numpy array in one of the
-layouts of ``zq.data.arrays``, in ``ts_init`` order). The loop merges the sources by
+Sources are iterators of ``(series, rows)`` runs in ``ts_init`` order (``rows`` a numpy
+array in one of the layouts of ``zq.data.arrays``, or a list of data objects). The loop merges the sources by
 ``(ts_init, kind rank, source index)`` and, for each row:
 
 1. fires the clock's timers due by the row's ``ts_init`` (Python, only when one is due);
