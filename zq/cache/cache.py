@@ -126,6 +126,7 @@ class Cache(CacheCore):
         "_index_closed",
         "_index_inflight",
         "_index_open",
+        "_order_books",
         "_positions_closed",
         "_positions_open",
     )
@@ -147,6 +148,7 @@ class Cache(CacheCore):
         self._init_indices()
 
     def _init_indices(self) -> None:
+        self._order_books: dict[InstrumentId, Any] = {}
         self._index_all = _OrderIndex()
         self._index_open = _OrderIndex()
         self._index_closed = _OrderIndex()
@@ -398,6 +400,21 @@ class Cache(CacheCore):
         return None
 
     # -- market data -----------------------------------------------------------------------
+
+    def add_order_book(self, instrument_id: InstrumentId, book: Any) -> None:
+        """Record the book the DataEngine keeps for an instrument (it updates it in place)."""
+        self._order_books[instrument_id] = book
+
+    def remove_order_book(self, instrument_id: InstrumentId) -> None:
+        """Forget an instrument's book (its last subscription ended)."""
+        self._order_books.pop(instrument_id, None)
+
+    def order_book(self, instrument_id: InstrumentId) -> Any:
+        """Return the book the DataEngine keeps for ``instrument_id``, or None.
+
+        It is the live object: read it, do not change it.
+        """
+        return self._order_books.get(instrument_id)
 
     def add_quote(self, quote: QuoteTick) -> None:
         """Record the latest quote of its instrument."""

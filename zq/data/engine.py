@@ -53,6 +53,7 @@ from zq.data.messages import (
     SubscribeBookDepth,
     SubscribeBookSnapshots,
     SubscribeInstrumentStatus,
+    SubscribeOrderBook,
     SubscribeQuotes,
     SubscribeTopOfBook,
     SubscribeTrades,
@@ -62,6 +63,7 @@ from zq.data.messages import (
     UnsubscribeBookDepth,
     UnsubscribeBookSnapshots,
     UnsubscribeInstrumentStatus,
+    UnsubscribeOrderBook,
     UnsubscribeQuotes,
     UnsubscribeTopOfBook,
     UnsubscribeTrades,
@@ -109,6 +111,7 @@ _COUNTERPARTS: dict[type[Unsubscribe], type[Subscribe]] = {
     UnsubscribeBookDeltas: SubscribeBookDeltas,
     UnsubscribeBookSnapshots: SubscribeBookSnapshots,
     UnsubscribeTopOfBook: SubscribeTopOfBook,
+    UnsubscribeOrderBook: SubscribeOrderBook,
     UnsubscribeBookDepth: SubscribeBookDepth,
     UnsubscribeInstrumentStatus: SubscribeInstrumentStatus,
 }
@@ -233,6 +236,7 @@ class DataEngine(Component):
             SubscribeBookDeltas: self._start_book_deltas,
             SubscribeBookSnapshots: self._start_book_snapshots,
             SubscribeTopOfBook: self._start_top_of_book,
+            SubscribeOrderBook: self._start_order_book,
             SubscribeBookDepth: self._start_book_depth,
             SubscribeInstrumentStatus: self._start_instrument_status,
         }
@@ -243,6 +247,7 @@ class DataEngine(Component):
             SubscribeBookDeltas: self._end_book_deltas,
             SubscribeBookSnapshots: self._end_book_snapshots,
             SubscribeTopOfBook: self._end_top_of_book,
+            SubscribeOrderBook: self._end_order_book,
             SubscribeBookDepth: self._end_book_depth,
             SubscribeInstrumentStatus: self._end_instrument_status,
         }
@@ -471,6 +476,12 @@ class DataEngine(Component):
                 self.clock.cancel_timer(self._snapshot_timer_name(key))
         self._release_book(command.instrument_id, command)
 
+    def _start_order_book(self, command: SubscribeOrderBook) -> None:
+        self._acquire_book(command.instrument_id, command.book_type, command)
+
+    def _end_order_book(self, command: SubscribeOrderBook) -> None:
+        self._release_book(command.instrument_id, command)
+
     def _start_top_of_book(self, command: SubscribeTopOfBook) -> None:
         key = (command.instrument_id, command.depth)
         self._acquire_book(command.instrument_id, command.book_type, command)
@@ -534,9 +545,7 @@ class DataEngine(Component):
                 raise
             instrument = self.cache.instrument(instrument_id)
             if instrument is not None:
-                self._books[instrument_id] = self._book_factory(
-                    instrument_id, book_type, instrument.price_precision, instrument.size_precision
-                )
+                self._new_book(instrument_id, instrument.price_precision, instrument.size_precision)
         else:
             self._acquire((_BOOK_DELTAS, instrument_id), holder)
 
@@ -546,6 +555,7 @@ class DataEngine(Component):
         if stream not in self._streams:
             del self._book_types[instrument_id]
             self._books.pop(instrument_id, None)
+            self.cache.remove_order_book(instrument_id)
             self._books_fed.discard(instrument_id)
 
     def _client_subscribe(self, client: DataClient, stream: _Stream) -> None:
@@ -878,6 +888,7 @@ class DataEngine(Component):
     def _new_book(self, instrument_id: InstrumentId, prices: int, sizes: int) -> OrderBook:
         book = self._book_factory(instrument_id, self._book_types[instrument_id], prices, sizes)
         self._books[instrument_id] = book
+        self.cache.add_order_book(instrument_id, book)
         return book
 
     def _publish_tops(

@@ -33,6 +33,7 @@ __all__ = [
     "SubscribeBookDepth",
     "SubscribeBookSnapshots",
     "SubscribeInstrumentStatus",
+    "SubscribeOrderBook",
     "SubscribeQuotes",
     "SubscribeTopOfBook",
     "SubscribeTrades",
@@ -42,6 +43,7 @@ __all__ = [
     "UnsubscribeBookDepth",
     "UnsubscribeBookSnapshots",
     "UnsubscribeInstrumentStatus",
+    "UnsubscribeOrderBook",
     "UnsubscribeQuotes",
     "UnsubscribeTopOfBook",
     "UnsubscribeTrades",
@@ -165,6 +167,26 @@ class UnsubscribeBookSnapshots(Unsubscribe, frozen=True, tag=True):
     book_type: BookType
     depth: int
     interval_ms: int
+    subscriber: str
+
+
+class SubscribeOrderBook(Subscribe, frozen=True, tag=True):
+    """Have the DataEngine keep the instrument's book; nothing is published.
+
+    The subscriber reads the book when it wants (``Actor.order_book``), for instance on a
+    timer: no callback runs per book change, so a backtest applies every delta in C.
+    """
+
+    instrument_id: InstrumentId
+    book_type: BookType
+    subscriber: str
+
+
+class UnsubscribeOrderBook(Unsubscribe, frozen=True, tag=True):
+    """Undo :class:`SubscribeOrderBook`."""
+
+    instrument_id: InstrumentId
+    book_type: BookType
     subscriber: str
 
 

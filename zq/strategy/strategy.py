@@ -28,12 +28,14 @@ from zq.data.messages import (
     SubscribeBars,
     SubscribeBookDeltas,
     SubscribeBookSnapshots,
+    SubscribeOrderBook,
     SubscribeQuotes,
     SubscribeTopOfBook,
     SubscribeTrades,
     UnsubscribeBars,
     UnsubscribeBookDeltas,
     UnsubscribeBookSnapshots,
+    UnsubscribeOrderBook,
     UnsubscribeQuotes,
     UnsubscribeTopOfBook,
     UnsubscribeTrades,
@@ -60,6 +62,7 @@ from zq.model.events import (
 from zq.model.identifiers import InstrumentId, PositionId, StrategyId, TraderId
 from zq.model.orders import Order
 from zq.strategy.order_factory import OrderFactory
+from zq_core.book_base import OrderBook
 from zq_core.bus import MessageBus
 from zq_core.fixed import Price, Quantity
 
@@ -417,6 +420,29 @@ class Actor(Component, Generic[P]):
                 instrument_id, book_type, depth, interval_ms, self.component_id
             ),
         )
+
+    def subscribe_order_book(
+        self, instrument_id: InstrumentId, book_type: BookType = BookType.L2_MBP
+    ) -> None:
+        """Have the instrument's book kept, to read with :meth:`order_book` (no callback
+        per change: read it on a timer, say)."""
+        self.bus.send(
+            ENDPOINT_DATA_EXECUTE, SubscribeOrderBook(instrument_id, book_type, self.component_id)
+        )
+
+    def unsubscribe_order_book(
+        self, instrument_id: InstrumentId, book_type: BookType = BookType.L2_MBP
+    ) -> None:
+        """Stop having the book kept for this component."""
+        self.bus.send(
+            ENDPOINT_DATA_EXECUTE, UnsubscribeOrderBook(instrument_id, book_type, self.component_id)
+        )
+
+    def order_book(self, instrument_id: InstrumentId) -> OrderBook | None:
+        """Return the instrument's book as the DataEngine keeps it (None before any book
+        subscription and until the instrument is known). Read it; do not change it."""
+        book: OrderBook | None = self.cache.order_book(instrument_id)
+        return book
 
     def subscribe_top_of_book(
         self, instrument_id: InstrumentId, depth: int = 1, book_type: BookType = BookType.L2_MBP

@@ -352,3 +352,44 @@ def test_a_delta_row_with_an_unknown_action_is_refused() -> None:
     node = BacktestNode(config, instruments=[INSTRUMENT], sources=[[(series, rows)]])
     with pytest.raises(ValueError, match=r"BTCUSDT.SIM: action 9 .*unknown action 9"):
         node.run()
+
+
+class BookReader(Strategy[None]):
+    """Keep the book without callbacks; read its top on a timer."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        self.subscribe_order_book(ID)
+        self.clock.set_timer("read", 10, self._read)
+
+    def _read(self, event: TimeEvent) -> None:
+        book = self.order_book(ID)
+        assert book is not None
+        SEEN[str(self.id)].append((event.ts_event, book.best_bid_raw(), book.best_ask_raw()))
+
+    def on_book(self, book: Any) -> None:
+        raise AssertionError("subscribe_order_book calls nothing back")
+
+
+def test_a_kept_book_is_read_on_a_timer_without_callbacks() -> None:
+    SEEN.clear()
+    t = START_NS
+    rows = _deltas([
+        (t + 1, 1, 1, 4_199_990, 10_000),   # bid 41999.90
+        (t + 1, 1, 2, 4_200_010, 20_000),   # ask 42000.10
+        (t + 12, 1, 1, 4_200_000, 5_000),   # a better bid
+        (t + 25, 3, 2, 4_200_010, 0),       # the ask leaves; none left
+        (t + 27, 1, 2, 4_200_020, 1_000),   # a new ask
+    ])
+    config = msgspec.structs.replace(
+        _config("BookReader"), venues=[VenueConfig(account_type="MARGIN", book_type="L2_MBP")]
+    )
+    series = DataSeries(DataKind.DELTAS, str(ID), 2, 5)
+    node = BacktestNode(config, instruments=[INSTRUMENT], sources=[[(series, rows)]])
+    node.run()
+    # The timer fires every 10 ns from the first delta's time (t + 1); at each tick the book
+    # holds the deltas before it (a timer fires before data of its own time).
+    assert SEEN["BookReader-001"] == [
+        (t + 11, 4_199_990, 4_200_010),
+        (t + 21, 4_200_000, 4_200_010),
+    ]
