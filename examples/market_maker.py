@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from zq.common.clock import TimeEvent
 from zq.data.arrays import DELTA_DTYPE, TRADE_DTYPE, deltas_to_objects, trades_to_objects
-from zq.model.data import BookFlags, OrderBookDelta, OrderBookDepth, TradeTick
+from zq.model.data import BookFlags, BookLevel, OrderBookDelta, OrderBookDepth, TradeTick
 from zq.model.enums import BookAction, OrderSide
 from zq.model.identifiers import InstrumentId
 from zq.model.instruments import Instrument
@@ -121,16 +121,14 @@ class MarketMaker(Strategy[MarketMakerParams]):
         self.tick = instrument.price_increment.raw
         self.price_precision = instrument.price_precision
         self.size = Quantity(self.params.order_size, instrument.size_precision)
-        self.subscribe_top_of_book(self.instrument_id)
+        # The book is kept (in C during a backtest) and read at each requote: no callback
+        # per book change.
+        self.subscribe_order_book(self.instrument_id)
         self.clock.set_timer(self.TIMER, self.params.interval_ms * 1_000_000, self.on_timer)
 
     def on_stop(self) -> None:
         if self.TIMER in self.clock.timer_names:
             self.clock.cancel_timer(self.TIMER)
-
-    def on_book(self, book: Any) -> None:
-        if isinstance(book, OrderBookDepth):
-            self.top = book
 
     # -- quoting ---------------------------------------------------------------------------
 
@@ -154,9 +152,26 @@ class MarketMaker(Strategy[MarketMakerParams]):
         best_ask = top.asks[0].price.raw // self.tick
         return min(bid, best_ask - 1), max(ask, best_bid + 1)
 
+    def read_top(self) -> OrderBookDepth | None:
+        """Return the best level of each side of the kept book, or None when one is empty."""
+        book = self.order_book(self.instrument_id)
+        if book is None:
+            return None
+        bids, asks = book.bids(1), book.asks(1)
+        if not bids or not asks:
+            return None
+        return OrderBookDepth(
+            self.instrument_id,
+            (BookLevel(*bids[0]),),
+            (BookLevel(*asks[0]),),
+            book.sequence,
+            book.ts_last,
+            self.clock.timestamp_ns(),
+        )
+
     def on_timer(self, event: TimeEvent) -> None:
-        top = self.top
-        if top is None or not top.bids or not top.asks:
+        top = self.top = self.read_top()
+        if top is None:
             return
         self.requotes += 1
         position = self.portfolio.net_position(self.instrument_id, self.id)
