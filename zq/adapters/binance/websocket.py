@@ -275,6 +275,7 @@ class BinanceWebSocketClient:
                 self.stats.connects += 1
                 self._connected.set()
                 connected_at = time.monotonic()
+                messages_before = self.stats.messages
                 if not first:
                     self.stats.reconnects += 1
                     await self._notify_reconnect()
@@ -289,8 +290,14 @@ class BinanceWebSocketClient:
                     if catch_up is not None:
                         catch_up.cancel()
                         await asyncio.gather(catch_up, return_exceptions=True)
-                if time.monotonic() - connected_at > self.backoff_max_s:
-                    self._attempt = 0  # it stayed up: the next drop is not a storm
+                if (
+                    time.monotonic() - connected_at > self.backoff_max_s
+                    or self.stats.messages > messages_before
+                ):
+                    # It stayed up, or it carried data: the next drop is not a storm (a venue
+                    # that cuts working connections every few seconds must not push the wait
+                    # to backoff_max_s and leave the streams down most of the time).
+                    self._attempt = 0
                 if self._stopping:
                     break
                 _log.info(
