@@ -112,10 +112,11 @@ class _Tasks:
         self._tasks: set[asyncio.Task[None]] = set()
         self.errors = 0
 
-    def spawn(self, what: str, coroutine: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, what: str, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine, name=f"{self._owner}: {what}")
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -395,6 +396,10 @@ class BinanceExecutionClient(ExecutionClient):
         self._tasks = _Tasks(client_id)
         #: Orders whose submit could not be resolved yet (asked again at reconciliation).
         self.unresolved: set[ClientOrderId] = set()
+        #: Orders with a cancel or modify task of this client running (how many).
+        self._commanding: dict[ClientOrderId, int] = {}
+        #: Cancels sent again for orders left PENDING_CANCEL by an earlier process.
+        self.resumed_cancels = 0
         #: Orders the client rejected as never placed; if the venue shows one, it is cancelled.
         self._declared_lost: set[ClientOrderId] = set()
         #: Venue order ids that a cancel-replace retired: their reports do not end the order.
@@ -468,8 +473,8 @@ class BinanceExecutionClient(ExecutionClient):
 
     def cancel_order(self, command: CancelOrder) -> None:
         """Cancel the order at the venue."""
-        self._tasks.spawn(
-            f"cancel {command.client_order_id}", self._cancel(command.client_order_id)
+        self._spawn_command(
+            "cancel", command.client_order_id, self._cancel(command.client_order_id)
         )
 
     def cancel_all_orders(self, command: CancelAllOrders) -> None:
@@ -480,7 +485,7 @@ class BinanceExecutionClient(ExecutionClient):
         ):
             if order.status is OrderStatus.PENDING_CANCEL:
                 coid = order.client_order_id
-                self._tasks.spawn(f"cancel {coid}", self._cancel(coid))
+                self._spawn_command("cancel", coid, self._cancel(coid))
 
     def modify_order(self, command: ModifyOrder) -> None:
         """Change the order with Binance's cancel-replace (limit orders only)."""
@@ -506,7 +511,7 @@ class BinanceExecutionClient(ExecutionClient):
                 ),
             )
             return
-        self._tasks.spawn(f"modify {order.client_order_id}", self._modify(command))
+        self._spawn_command("modify", order.client_order_id, self._modify(command))
 
     def query_order(self, command: QueryOrder) -> None:
         """Ask the venue for the order and apply what the node missed."""
@@ -515,6 +520,23 @@ class BinanceExecutionClient(ExecutionClient):
             self._tasks.spawn(f"query {order.client_order_id}", self.reconcile_order(order))
 
     # -- command tasks -------------------------------------------------------------------
+
+    def _spawn_command(
+        self, what: str, client_order_id: ClientOrderId, coroutine: Coroutine[Any, Any, None]
+    ) -> None:
+        # Counted until the task ends, so that a reconciliation tells a pending cancel or
+        # modify this client is working on from one an earlier process left unfinished.
+        commanding = self._commanding
+        commanding[client_order_id] = commanding.get(client_order_id, 0) + 1
+
+        def done(_: asyncio.Task[None]) -> None:
+            left = commanding[client_order_id] - 1
+            if left:
+                commanding[client_order_id] = left
+            else:
+                del commanding[client_order_id]
+
+        self._tasks.spawn(f"{what} {client_order_id}", coroutine).add_done_callback(done)
 
     def _instrument(self, instrument_id: InstrumentId) -> Instrument:
         instrument = self.cache.instrument(instrument_id)
@@ -758,6 +780,37 @@ class BinanceExecutionClient(ExecutionClient):
             return
         self.unresolved.discard(order.client_order_id)
         await self._apply_queried(order, instrument, response)
+        if order.client_order_id not in self._commanding:
+            self._settle_orphaned_command(order)
+
+    def _settle_orphaned_command(self, order: Order) -> None:
+        """Finish a cancel or modify that no task of this client is working on.
+
+        Only an earlier process (killed before the answer came, its journal rebuilt here)
+        leaves one: the venue still has the order working (the query just applied its end
+        otherwise). A cancel is sent again, the strategy having asked for it; a modify is
+        rejected, the query having found no replacement.
+        """
+        if order.status is OrderStatus.PENDING_CANCEL:
+            self.resumed_cancels += 1
+            _log.warning(
+                "%s: %s was being cancelled when the node stopped; cancelling it again",
+                self.client_id,
+                order.client_order_id,
+            )
+            self._spawn_command(
+                "cancel", order.client_order_id, self._cancel(order.client_order_id)
+            )
+        elif order.status is OrderStatus.PENDING_UPDATE:
+            self._emit(
+                order,
+                self.generate_order_modify_rejected(
+                    order,
+                    "the modify's answer was lost with the process that sent it, and the venue "
+                    "shows no replacement",
+                    order.venue_order_id,
+                ),
+            )
 
     async def reconcile_open_orders(self) -> None:
         """Reconcile every open or in-flight order of this venue (after a stream gap)."""

@@ -57,7 +57,7 @@ from zq.model.orders import Order
 from zq.sandbox import FaultConfig, MarketConfig, SandboxVenue
 from zq.strategy import Strategy
 
-ORDERS = int(os.environ.get("ZQ_FAULT_ORDERS", "1500"))
+ORDERS = int(os.environ.get("ZQ_FAULT_ORDERS", "10000"))
 FAULTS = FaultConfig(
     drop_before=0.05, drop_after=0.05, disconnect_every=2.0, duplicate=0.1, reorder=0.1, seed=7
 )
@@ -291,16 +291,20 @@ def report(
         f"unresolved {len(execution.unresolved)}, stale reports {execution.stale_reports}, "
         f"reports {execution.reports}, user-stream reconnects "
         f"{execution.user_stream.websocket.stats.reconnects}, reconciliations "
-        f"{execution.reconciliations}"
+        f"{execution.reconciliations}, cancels resumed after a restart {execution.resumed_cancels}"
     )
     print(f"  outcomes: {dict(sorted(outcomes.items()))}")
     for key, value in (extra or {}).items():
         print(f"  {key}: {value}")
 
 
-async def wait_for_churn(node: TradingNode, strategy: Any, timeout: float) -> None:
+async def wait_for_churn(
+    node: TradingNode, strategy: Any, timeout: float, venue: SandboxVenue | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while not strategy.finished:
+        if venue is not None and venue.market_task is not None and venue.market_task.done():
+            raise AssertionError(f"the venue's market stopped: {venue.market_task!r}")
         if time.monotonic() > deadline:
             assert node.kernel is not None
             stuck = [
@@ -308,7 +312,8 @@ async def wait_for_churn(node: TradingNode, strategy: Any, timeout: float) -> No
             ]
             raise AssertionError(
                 f"the churn did not finish in {timeout} s: {strategy.placed} placed, "
-                f"in flight: {stuck[:10]} ({len(stuck)})"
+                f"in flight: {stuck[:10]} ({len(stuck)}); market data: "
+                f"{node.data_client().market.websocket.stats}, {node.data_client().quotes} quotes"
             )
         await asyncio.sleep(0.05)
 
@@ -330,7 +335,7 @@ async def test_orders_under_dropped_answers_disconnects_and_repeated_events_all_
         await node.start()
         try:
             venue.faults.update(**dataclasses.asdict(FAULTS))
-            await wait_for_churn(node, strategy, max(30.0, ORDERS / 50))
+            await wait_for_churn(node, strategy, max(30.0, ORDERS / 50), venue)
             execution = node.execution_client()
             assert not execution.unresolved
         finally:
@@ -430,7 +435,7 @@ params = {{ orders = {orders}, seed = 1 }}
             resumed_from = len(restarted.kernel.cache.orders()) if restarted.kernel else 0
             assert 0 < resumed_from < orders
             assert restarted.recovery is not None
-            await wait_for_churn(restarted, strategy, max(30.0, orders / 50))
+            await wait_for_churn(restarted, strategy, max(30.0, orders / 50), venue)
         finally:
             await restarted.shutdown()
         venue.faults.update(drop_before=0.0, drop_after=0.0, disconnect_every=0.0)
