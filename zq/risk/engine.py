@@ -188,6 +188,10 @@ class RiskEngine(Component):
         self._limits = limits or RiskLimits()
         self._trading_state = TradingState.ACTIVE
         self._submit_times: deque[int] = deque()
+        # Per instrument: the settlement currency's precision when its notional is
+        # quantity x price exactly (linear, multiplier 1, min/max notional at that
+        # precision), else None; see _notional_passes.
+        self._integer_notional: dict[InstrumentId, int | None] = {}
         self.denied_count = 0
         self.passed_count = 0
         bus.register(ENDPOINT_RISK, self.execute)
@@ -447,6 +451,8 @@ class RiskEngine(Component):
         if not needs_value and instrument.max_notional is None:
             return
         price = self._valuation_price(order)
+        if price is not None and limit is None and self._notional_passes(instrument, order, price):
+            return
         if price is None:
             if limit is not None:
                 raise _Denied(
@@ -470,6 +476,26 @@ class RiskEngine(Component):
                 f"notional {value} {code} is above {instrument.id}'s max_notional "
                 f"{instrument.max_notional.as_decimal()}"
             )
+
+    def _notional_passes(self, instrument: Instrument, order: Order, price: Price) -> bool:
+        """Whether the order's notional is within the instrument's min/max notional, in
+        integers (the hot path: no Decimal, no Money); False means "not shown here", and
+        the exact check decides and words the denial.
+
+        The notional is rounded half-even at the currency's precision, as
+        ``Instrument.notional_value`` does.
+        """
+        precision = self._integer_notional.get(instrument.id, -1)
+        if precision == -1:
+            precision = _integer_notional_precision(instrument)
+            self._integer_notional[instrument.id] = precision
+        if precision is None:
+            return False
+        raw = _notional_raw(order.quantity, price, precision)
+        if raw is None:
+            return False
+        low, high = instrument.min_notional, instrument.max_notional
+        return (low is None or raw >= low.raw) and (high is None or raw <= high.raw)
 
     def _check_position(
         self, instrument: Instrument, order: Order, quantity: Quantity, net: Decimal
@@ -542,3 +568,34 @@ class RiskEngine(Component):
         if (order.status, type(event)) in ORDER_STATE_TABLE:
             order.apply(event)
             self.cache.update_order(order)
+
+
+def _integer_notional_precision(instrument: Instrument) -> int | None:
+    """The precision at which ``RiskEngine._notional_passes`` can value ``instrument``."""
+    multiplier = instrument.multiplier
+    if instrument.is_inverse or multiplier.raw != 10**multiplier.precision:
+        return None
+    precision = instrument.settlement_currency.precision
+    for bound in (instrument.min_notional, instrument.max_notional):
+        if bound is not None and (
+            bound.currency.code != instrument.settlement_currency.code
+            or bound.precision != precision
+        ):
+            return None
+    return precision
+
+
+def _notional_raw(quantity: Quantity, price: Price, precision: int) -> int | None:
+    """Return quantity x price as a raw integer at ``precision`` decimals, rounded half-even
+    (None for a negative product: the exact path handles it)."""
+    product = quantity.raw * price.raw
+    if product < 0:
+        return None
+    shift = quantity.precision + price.precision - precision
+    if shift <= 0:
+        return product * 10**-shift
+    unit = 10**shift
+    raw, remainder = divmod(product, unit)
+    if 2 * remainder > unit or (2 * remainder == unit and raw & 1):
+        raw += 1
+    return raw
