@@ -7,7 +7,8 @@
     REST answer, ``newOrderRespType=FULL``), p50/p99;
 (c) market-data throughput: WebSocket messages per second the node takes in and processes
     (L2 diff depth + bookTicker + trades) while the venue's generated market steps as fast as
-    it can;
+    it can. The venue (pure Python) is the slower side on this machine: the node's CPU share
+    and CPU time per message are printed too, and their inverse is the node's capacity;
 (d) a cancel sent while (c)'s flood runs: every one gets through; its latency (cancel_order
     to ``on_order_canceled``), p50/max.
 
@@ -281,9 +282,10 @@ async def throughput_run(venue: Venue, seconds: float) -> dict[str, float]:
         client = node.data_client()
         stats = client.market.websocket.stats
         before = (stats.messages, client.quotes, client.trades, client.delta_batches)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.sleep(seconds)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         after = (stats.messages, client.quotes, client.trades, client.delta_batches)
         errors = stats.handler_errors
     finally:
@@ -295,6 +297,11 @@ async def throughput_run(venue: Venue, seconds: float) -> dict[str, float]:
         "trades_per_s": rates[2],
         "depth_batches_per_s": rates[3],
         "handler_errors": float(errors),
+        # Below 100 %, the node kept up and the venue's process set the pace; the node's
+        # CPU time per message then bounds what it could take (1 / that).
+        "node_cpu_percent": 100 * cpu / elapsed,
+        "node_cpu_us_per_message": 1e6 * cpu / max(1, after[0] - before[0]),
+        "node_capacity_per_s": (after[0] - before[0]) / cpu if cpu else 0.0,
     }
 
 
