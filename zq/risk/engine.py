@@ -593,8 +593,9 @@ def _notional_raw(quantity: Quantity, price: Price, precision: int) -> int | Non
         return None
     shift = quantity.precision + price.precision - precision
     if shift <= 0:
-        return product * 10**-shift
-    unit = 10**shift
+        scale: int = 10**-shift
+        return product * scale
+    unit: int = 10**shift
     raw, remainder = divmod(product, unit)
     if 2 * remainder > unit or (2 * remainder == unit and raw & 1):
         raw += 1
