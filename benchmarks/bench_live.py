@@ -187,7 +187,8 @@ def instrument_node(node: TradingNode, probe: Probe) -> dict[str, list[int]]:
     Return the samples: ``total`` (frame to REST start) and its parts ``to_strategy``
     (frame to ``on_quote``), ``to_client`` (``on_quote`` to the execution client's
     ``submit_order``: order factory, cache, risk, execution engine) and ``to_rest`` (from
-    there to the REST call's start: the task's scheduling and the request's building).
+    there to the REST call's start: the task's scheduling and the request's building), and
+    ``rest`` (the REST call, start to answer decoded).
     """
     websocket = node.data_client().market.websocket
     clock_ns = websocket._clock_ns
@@ -201,7 +202,13 @@ def instrument_node(node: TradingNode, probe: Probe) -> dict[str, list[int]]:
     execution = node.execution_client()
     new_order = execution.http.new_order
     submit_order = execution.submit_order
-    samples: dict[str, list[int]] = {"total": [], "to_strategy": [], "to_client": [], "to_rest": []}
+    samples: dict[str, list[int]] = {
+        "total": [],
+        "to_strategy": [],
+        "to_client": [],
+        "to_rest": [],
+        "rest": [],
+    }
     at_client: dict[ClientOrderId, int] = {}
 
     def timed_submit_order(command: Any) -> None:
@@ -217,7 +224,10 @@ def instrument_node(node: TradingNode, probe: Probe) -> dict[str, list[int]]:
             samples["to_strategy"].append(probe.on_quote_stamp[coid] - stamp)
             samples["to_client"].append(at_client[coid] - probe.on_quote_stamp[coid])
             samples["to_rest"].append(start - at_client[coid])
-        return await new_order(*args, **kwargs)
+        try:
+            return await new_order(*args, **kwargs)
+        finally:
+            samples["rest"].append(perf() - start)
 
     execution.http.new_order = timed_new_order  # type: ignore[method-assign]
     execution.submit_order = timed_submit_order  # type: ignore[method-assign]
@@ -261,7 +271,9 @@ async def latency_run(venue: Venue, orders: int, flood: bool) -> dict[str, float
         "  on_quote->client p99": quantile(samples["to_client"], 0.99) / 1e3,
         "  client->REST p99": quantile(samples["to_rest"], 0.99) / 1e3,
         "ack_p50_us": quantile(probe.ack_ns, 0.5) / 1e3,
+        "  of which REST new_order p50": quantile(samples["rest"], 0.5) / 1e3,
         "ack_p99_us": quantile(probe.ack_ns, 0.99) / 1e3,
+        "  of which REST new_order p99": quantile(samples["rest"], 0.99) / 1e3,
         "cancel_p50_us": quantile(probe.cancel_ns, 0.5) / 1e3,
         "cancel_max_us": max(probe.cancel_ns) / 1e3,
         "cancels": float(len(probe.cancel_ns)),
