@@ -17,6 +17,9 @@ turns the venue's answers and its user data stream into order events:
 - cancel: ``DELETE /api/v3/order``; a cancel the venue refuses because the order is no longer
   open is a ``OrderCancelRejected``, then the order is reconciled (its fills and end come
   from the venue).
+- a cancel or modify an earlier process left pending (killed before the answer; its journal
+  rebuilt the order here) is finished when a reconciliation finds the order still working:
+  the cancel is sent again, the modify is rejected (the query found no replacement).
 - modify: Binance spot's cancel-replace (``STOP_ON_FAILURE``): the replacement reuses the
   client order id, and its quantity is the new total minus what already filled. The reports of
   the replaced venue order are not taken for the end of the zq order.
