@@ -43,6 +43,7 @@ from tests.integration.node.conftest import (
     CREDENTIALS,
     SECRET,
     SYMBOL,
+    RestingOrders,
     VenueReader,
     node_config,
     sandbox_config,
@@ -470,3 +471,70 @@ params = {{ orders = {orders}, seed = 1 }}
                 "last journal marker": restarted.recovery.last_marker,
             },
         )
+
+
+@pytest.mark.asyncio
+async def test_a_cancel_and_a_modify_left_pending_by_a_stopped_node_are_finished_on_restart(
+    tmp_path: Path,
+) -> None:
+    # The first node's cancel and modify find the venue gone (every request dropped before
+    # the venue acts, the queries that follow too): the orders stay PENDING_CANCEL and
+    # PENDING_UPDATE in its journal, as after a kill. The restarted node finds both still
+    # working at the venue: it sends the cancel again and rejects the modify.
+    journal = str(tmp_path / "node.journal")
+    async with (
+        SandboxVenue(sandbox_config()) as venue,
+        aiohttp.ClientSession() as session,
+    ):
+        reader = VenueReader(session, venue.url)
+        accepted = asyncio.Event()
+        first = TradingNode(
+            node_config(venue, journal=journal, cancel_open_orders_on_stop=False),
+            credentials=CREDENTIALS,
+            install_signal_handlers=False,
+        )
+        strategy = RestingOrders(2, on_all_accepted=accepted.set)
+        first.add_strategy(strategy)
+        await first.start()
+        try:
+            await asyncio.wait_for(accepted.wait(), 10)
+            assert first.kernel is not None
+            cancelled, modified = first.kernel.cache.orders()
+            assert modified.price is not None
+            venue.faults.update(drop_before=1.0)
+            strategy.cancel_order(cancelled)
+            strategy.modify_order(modified, modified.quantity, modified.price)
+            await first.execution_client().wait_idle(10)
+            assert cancelled.status is OrderStatus.PENDING_CANCEL
+            assert modified.status is OrderStatus.PENDING_UPDATE
+        finally:
+            await first.shutdown()
+        venue.faults.update(drop_before=0.0)
+
+        second = TradingNode(
+            node_config(venue, journal=journal, cancel_open_orders_on_stop=False),
+            credentials=CREDENTIALS,
+            install_signal_handlers=False,
+        )
+        await second.start()
+        try:
+            execution = second.execution_client()
+            await execution.wait_idle(10)
+            assert execution.resumed_cancels == 1
+        finally:
+            await second.shutdown()
+        assert second.kernel is not None
+        orders = {o.client_order_id: o for o in second.kernel.cache.orders()}
+        assert orders[cancelled.client_order_id].status is OrderStatus.CANCELED
+        again = orders[modified.client_order_id]
+        assert again.status is OrderStatus.ACCEPTED
+        assert [type(e).__name__ for e in again.events][-1] == "OrderModifyRejected"
+        venue_orders = {o["clientOrderId"]: o for o in await reader.all_orders()}
+        assert venue_orders[str(cancelled.client_order_id)]["status"] == "CANCELED"
+        assert venue_orders[str(modified.client_order_id)]["status"] == "NEW"
+        assert str(again.venue_order_id) == str(
+            venue_orders[str(modified.client_order_id)]["orderId"]
+        )
+        assert [o["clientOrderId"] for o in await reader.open_orders()] == [
+            str(modified.client_order_id)
+        ]
