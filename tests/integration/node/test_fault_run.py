@@ -16,7 +16,8 @@ Afterwards, read with the tests' own signed client:
 The order count is ``ZQ_FAULT_ORDERS`` (default 10,000, the run of issue 5: 22-32 s here).
 The second test runs ``ZQ_FAULT_KILL_ORDERS`` (default half of that) in a ``zq live`` process,
 kills it with SIGKILL half way, and restarts from its journal, which carries the run on to the
-end (~30 s here). ``-s`` prints the fault counters and the outcome counts.
+end (~30 s here). ``-s`` prints the fault counters and the outcome counts. The third test
+leaves a cancel and a modify pending in a node's journal and checks the restart finishes them.
 """
 
 from __future__ import annotations
