@@ -231,7 +231,11 @@ async def assert_node_equals_venue(
         # One venue order per submit, plus one per cancel-replace the node applied: a
         # client order id is never placed twice.
         updates = sum(isinstance(e, OrderUpdated) for e in order.events)
-        assert len(chain) == 1 + updates, (coid, len(chain), updates)
+        assert len(chain) == 1 + updates, (
+            coid,
+            [(o["orderId"], o["status"], o["origQty"], o["executedQty"]) for o in chain],
+            [(type(e).__name__, str(getattr(e, "venue_order_id", ""))) for e in order.events],
+        )
         assert all(o["status"] == "CANCELED" for o in chain[:-1]), coid
         latest = chain[-1]
         assert BINANCE_STATUS[order.status] == latest["status"], (coid, order.status, latest)
@@ -379,7 +383,6 @@ async def test_a_fault_run_killed_with_sigkill_half_way_restarts_from_its_journa
     started = time.monotonic()
     async with SandboxVenue(venue_config()) as venue, aiohttp.ClientSession() as session:
         reader = VenueReader(session, venue.url)
-        venue.faults.update(**dataclasses.asdict(FAULTS))
         journal_path = tmp_path / "node.journal"
         config_path = tmp_path / "live.toml"
         config_path.write_text(
@@ -417,6 +420,9 @@ params = {{ orders = {orders}, seed = 1 }}
             stderr=asyncio.subprocess.DEVNULL,
         )
         try:
+            # The faults strike once the node trades (its start-up gives up on a request
+            # after two retries; see below).
+            faulty = False
             for _ in range(1200):
                 try:  # the reader's requests are dropped too, now and then
                     latest = await reader.request(
@@ -424,6 +430,9 @@ params = {{ orders = {orders}, seed = 1 }}
                     )
                 except aiohttp.ClientError:
                     continue
+                if latest and not faulty:
+                    venue.faults.update(**dataclasses.asdict(FAULTS))
+                    faulty = True
                 if latest and int(latest[-1]["orderId"]) >= orders // 2:
                     break
                 assert process.returncode is None, "zq live ended before it was killed"
