@@ -743,17 +743,23 @@ class BinanceExecutionClient(ExecutionClient):
     def _apply_replacement(
         self, order: Order, instrument: Instrument, placed: OrderResponse, quantity: Quantity
     ) -> None:
-        self._emit(
-            order,
-            self.generate_order_updated(
+        venue_order_id = VenueOrderId(str(placed.order_id))
+        if order.venue_order_id == venue_order_id:
+            # A query (a reconciliation while the answer was on its way) found and applied
+            # the replacement first: one venue order, one OrderUpdated.
+            self.stale_reports += 1
+        else:
+            self._emit(
                 order,
-                quantity=quantity,
-                price=None
-                if placed.price is None
-                else Price(Decimal(placed.price), instrument.price_precision),
-                venue_order_id=VenueOrderId(str(placed.order_id)),
-            ),
-        )
+                self.generate_order_updated(
+                    order,
+                    quantity=quantity,
+                    price=None
+                    if placed.price is None
+                    else Price(Decimal(placed.price), instrument.price_precision),
+                    venue_order_id=venue_order_id,
+                ),
+            )
         self._apply_response(order, instrument, placed)
 
     # -- reconciliation --------------------------------------------------------------------
