@@ -2,8 +2,8 @@
 """The backtest replay loop: market data rows merged by time, dispatched in C.
 
 Sources are iterators of ``(series, rows)`` runs in ``ts_init`` order (``rows`` a numpy
-array in one of the layouts of ``zq.data.arrays``, or a list of data objects). The loop merges the sources by
-``(ts_init, kind rank, source index)`` and, for each row:
+array in one of the layouts of ``zq.data.arrays``, or a list of data objects). The loop
+merges the sources by ``(ts_init, kind rank, source index)`` and, for each row:
 
 1. fires the clock's timers due by the row's ``ts_init`` (Python, only when one is due);
 2. hands the row to the venue's matching core through its C entry point; the venue's
