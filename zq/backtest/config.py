@@ -418,14 +418,24 @@ def load_config(path: str | Path) -> BacktestConfig:
         the file, the key and the value.
     """
     path = Path(path)
+    return parse_config(read_toml(path), str(path), path.parent)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Return a TOML file's table.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or is not valid TOML, naming the file.
+    """
     try:
         with path.open("rb") as file:
-            raw = tomllib.load(file)
+            return tomllib.load(file)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(raw, str(path), path.parent)
 
 
 def check_config(config: BacktestConfig, source: str = "<config>") -> None:

@@ -12,7 +12,6 @@ file) they are read from.
 
 from __future__ import annotations
 
-import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +25,7 @@ from zq.backtest.config import (
     _convert_error,
     check_strategies,
     parse_balance,
+    read_toml,
 )
 from zq.risk import RiskLimits
 
@@ -158,14 +158,7 @@ def load_live_config(path: str | Path) -> TradingNodeConfig:
         If the file cannot be read or parsed, or a key or value is wrong.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as file:
-            raw = tomllib.load(file)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_live_config(raw, str(path), path.parent)
+    return parse_live_config(read_toml(path), str(path), path.parent)
 
 
 def check_live_config(config: TradingNodeConfig, source: str = "<config>") -> None:
