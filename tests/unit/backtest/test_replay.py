@@ -194,13 +194,12 @@ def test_rows_at_other_precisions_than_the_instrument_are_refused() -> None:
 
 
 def test_progress_is_called_every_n_rows() -> None:
-    from zq.backtest.replay import Resolver  # noqa: F401 (the loop's Python side)
     from zq_core.replay import ReplayLoop
 
     calls: list[tuple[int, int]] = []
     times = [START_NS + i for i in range(10)]
 
-    class _NoVenue:
+    class _NoVenue:  # a resolver for series no venue trades and nobody listens to
         data_engine = type("E", (), {"replay_version": 0})()
 
         def venue(self, series: DataSeries) -> tuple[Any, ...]:
