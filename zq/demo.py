@@ -9,19 +9,22 @@ through request/response, and prints what happened.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
+import numpy.typing as npt
 
 from zq.common import topics
 from zq.common.clock import TestClock, TimeEvent
 from zq.common.component import Component
+from zq.data.arrays import TRADE_DTYPE, trades_to_objects
 from zq.kernel import Kernel
 from zq.model.currency import Currency
 from zq.model.data import Bar, BarType, TradeTick
-from zq.model.enums import AggressorSide, AssetClass
-from zq.model.identifiers import InstrumentId, TradeId
+from zq.model.enums import AssetClass
+from zq.model.identifiers import InstrumentId
 from zq.model.instruments import CurrencyPair
 from zq_core.bus import Request
 from zq_core.fixed import Price, Quantity
@@ -45,26 +48,47 @@ def demo_instrument() -> CurrencyPair:
     )
 
 
-def generate_trades(instrument: CurrencyPair, count: int, seed: int) -> list[TradeTick]:
-    """Return ``count`` trades of a seeded random walk (prices in ticks, sizes in lots)."""
+#: Trades per block of the random walk: each block draws its own steps, sizes, gaps and sides.
+WALK_BLOCK = 65_536
+
+
+def trade_walk(count: int, seed: int) -> Iterator[npt.NDArray[np.void]]:
+    """Yield ``count`` trades of a seeded random walk as ``TRADE_DTYPE`` arrays.
+
+    Prices move -3..+3 ticks of 0.01 from 42,000.00, sizes are 1..199,999 lots of 0.00001,
+    trades are 1 to 80 ms apart from 2024-01-01 and trade ids count from 1. The walk is
+    drawn in blocks of :data:`WALK_BLOCK` trades, so a long walk never holds more than one
+    block's draws in memory.
+    """
     rng = np.random.default_rng(seed)
-    steps = rng.integers(-3, 4, size=count)
-    price_ticks = 4_200_000 + np.cumsum(steps)  # 42,000.00 in ticks of 0.01
-    size_lots = rng.integers(1, 200_000, size=count)  # in lots of 0.00001
-    gaps_ns = rng.integers(1_000_000, 80_000_000, size=count)  # 1 to 80 ms apart
-    times = START_NS + np.cumsum(gaps_ns)
-    sides = rng.integers(1, 3, size=count)
+    price, time_ns = 4_200_000, START_NS  # 42,000.00 in ticks of 0.01
+    for first in range(0, count, WALK_BLOCK):
+        n = min(WALK_BLOCK, count - first)
+        steps = rng.integers(-3, 4, size=n)
+        sizes = rng.integers(1, 200_000, size=n)  # in lots of 0.00001
+        gaps = rng.integers(1_000_000, 80_000_000, size=n)  # 1 to 80 ms apart
+        sides = rng.integers(1, 3, size=n)
+        rows = np.zeros(n, dtype=TRADE_DTYPE)
+        np.cumsum(steps, out=steps)
+        np.cumsum(gaps, out=gaps)
+        rows["price"] = steps + price
+        rows["ts_event"] = gaps + time_ns
+        rows["ts_init"] = rows["ts_event"]
+        rows["size"] = sizes
+        rows["trade_id"] = np.arange(first + 1, first + n + 1)
+        rows["aggressor_side"] = sides
+        price, time_ns = int(rows["price"][-1]), int(rows["ts_event"][-1])
+        yield rows
+
+
+def generate_trades(instrument: CurrencyPair, count: int, seed: int) -> list[TradeTick]:
+    """Return the ``count`` trades of :func:`trade_walk` as ``TradeTick`` objects."""
     return [
-        TradeTick(
-            instrument.id,
-            Price.from_raw(int(price_ticks[i]), 2),
-            Quantity.from_raw(int(size_lots[i]), 5),
-            AggressorSide(int(sides[i])),
-            TradeId(str(i + 1)),
-            int(times[i]),
-            int(times[i]),
+        trade
+        for rows in trade_walk(count, seed)
+        for trade in trades_to_objects(
+            rows, instrument.id, instrument.price_precision, instrument.size_precision
         )
-        for i in range(count)
     ]
 
 

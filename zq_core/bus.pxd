@@ -27,6 +27,17 @@ cdef class Subscription:
     cdef readonly bint active
 
 
+@cython.final
+cdef class Gate:
+    """A handler that passes each message to ``target`` while ``owner.<attr> is value``."""
+    cdef readonly object target
+    cdef readonly object owner
+    cdef readonly str attr
+    cdef readonly object value
+
+    cdef int deliver(self, object msg) except -1
+
+
 # --- request / response -----------------------------------------------------------------------
 
 @cython.final

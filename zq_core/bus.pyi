@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any, TypeAlias, final
 
 __all__ = [
+    "Gate",
     "MessageBus",
     "Request",
     "Response",
@@ -39,6 +40,21 @@ class Subscription:
     def is_wildcard(self) -> bool: ...
     @property
     def active(self) -> bool: ...
+
+@final
+class Gate:
+    """A handler passing each message to ``target`` while ``owner.<attr> is value``."""
+
+    def __init__(self, target: _Handler, owner: object, attr: str, value: object) -> None: ...
+    def __call__(self, msg: object) -> None: ...
+    @property
+    def target(self) -> _Handler: ...
+    @property
+    def owner(self) -> object: ...
+    @property
+    def attr(self) -> str: ...
+    @property
+    def value(self) -> object: ...
 
 @final
 class Response:

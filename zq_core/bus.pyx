@@ -23,6 +23,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_FromObject
 
 __all__ = [
+    "Gate",
     "MessageBus",
     "Request",
     "Response",
@@ -189,6 +190,47 @@ cdef class Subscription:
             f"Subscription(pattern={self.pattern!r}, handler={self.handler!r}, "
             f"priority={self.priority}, sequence={self.sequence}, active={self.active})"
         )
+
+
+@cython.final
+cdef class Gate:
+    """
+    A handler that passes each message on to ``target`` only while ``owner.<attr> is value``.
+
+    An actor subscribes a gate instead of a Python method that checks its own state and then
+    calls the user's callback: the bus makes the check and calls ``target`` itself, which saves
+    a Python call per message. Gates compare equal by identity; keep one per target.
+
+    Parameters
+    ----------
+    target : callable
+        Called with each message while the gate is open.
+    owner : object
+        The object whose attribute opens the gate.
+    attr : str
+        The attribute's name.
+    value : object
+        The gate is open while ``getattr(owner, attr) is value``.
+    """
+
+    def __init__(self, target, owner, str attr not None, value):
+        if not callable(target):
+            raise TypeError(f"Gate target must be callable, got {target!r}")
+        self.target = target
+        self.owner = owner
+        self.attr = attr
+        self.value = value
+
+    def __call__(self, msg):
+        self.deliver(msg)
+
+    cdef int deliver(self, object msg) except -1:
+        if getattr(self.owner, self.attr) is self.value:
+            self.target(msg)
+        return 0
+
+    def __repr__(self):
+        return f"Gate({self.target!r} while {self.attr} is {self.value!r})"
 
 
 @cython.final
@@ -545,6 +587,7 @@ cdef class MessageBus:
         cdef Py_ssize_t i = 0
         cdef Py_ssize_t n = PyTuple_GET_SIZE(subscriptions)
         cdef Subscription subscription = None
+        cdef object handler
         # try/finally rather than try/except: Cython's finally costs nothing until an exception
         # passes through it, while try/except saves the exception state on every entry.
         try:
@@ -554,7 +597,11 @@ cdef class MessageBus:
                 subscription = <Subscription>PyTuple_GET_ITEM(subscriptions, i)
                 i += 1
                 if subscription.active:
-                    subscription.handler(msg)
+                    handler = subscription.handler
+                    if type(handler) is Gate:
+                        (<Gate>handler).deliver(msg)
+                    else:
+                        handler(msg)
             subscription = None
         finally:
             if subscription is not None:
@@ -574,13 +621,18 @@ cdef class MessageBus:
         cdef Py_ssize_t i = 0
         cdef Py_ssize_t n = PyTuple_GET_SIZE(subscriptions)
         cdef Subscription subscription = None
+        cdef object handler
         while i < n:
             try:
                 while i < n:
                     subscription = <Subscription>PyTuple_GET_ITEM(subscriptions, i)
                     i += 1
                     if subscription.active:
-                        subscription.handler(msg)
+                        handler = subscription.handler
+                        if type(handler) is Gate:
+                            (<Gate>handler).deliver(msg)
+                        else:
+                            handler(msg)
                 return 0
             except Exception as exc:
                 self._report(exc, topic, subscription.handler, msg)

@@ -19,8 +19,9 @@ after each call into Python.
 """
 
 from cpython.object cimport PyTypeObject
-from cpython.ref cimport PyObject
-from libc.stdint cimport int64_t, uint8_t
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
+from cpython.unicode cimport PyUnicode_FromStringAndSize
+from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
 cimport numpy as cnp
@@ -33,6 +34,8 @@ from zq_core.matching cimport MatchingCore
 cdef extern from "Python.h":
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
+    void PyTuple_SET_ITEM(object, Py_ssize_t, PyObject*)
+    Py_ssize_t _refcount "Py_REFCNT"(PyObject*)
 
 cnp.import_array()
 
@@ -389,7 +392,7 @@ cdef class ReplayLoop:
                 price_from_raw_c(trade.price, pp),
                 quantity_from_raw_c(trade.size, sp),
                 self.aggressors[trade.aggressor_side],
-                _new_str(self.trade_id_type, str(trade.trade_id)),  # digits: a valid id
+                _new_id(self.trade_id_type, trade.trade_id),
                 trade.ts_event,
                 trade.ts_init,
             )
@@ -488,11 +491,35 @@ cdef inline int _apply_book_row(OrderBook book, const char* row, int64_t ts) exc
     return 0
 
 
-cdef inline object _new_str(type cls, str text):
-    # str.__new__(cls, text) for a str subclass, through str's tp_new in C (a Python-level
-    # str.__new__ call costs several times the allocation).
-    cdef tuple args = (text,)
-    return (<PyTypeObject*>str).tp_new(cls, <PyObject*>args, NULL)
+# The one-item argument tuple of _new_id, reused while nothing else holds it.
+cdef tuple _id_args = tuple([None])
+
+
+cdef object _new_id(type cls, int64_t value):
+    # cls(str(value)) for a str subclass: the digits written here and str's tp_new called in
+    # C (a Python-level call costs several times the allocations, and a fresh argument tuple
+    # per trade feeds the garbage collector).
+    global _id_args
+    cdef char digits[24]
+    cdef int at = 24
+    cdef uint64_t rest = <uint64_t>(-value) if value < 0 else <uint64_t>value
+    while True:
+        at -= 1
+        digits[at] = 48 + <char>(rest % 10)
+        rest //= 10
+        if rest == 0:
+            break
+    if value < 0:
+        at -= 1
+        digits[at] = 45  # '-'
+    text = PyUnicode_FromStringAndSize(digits + at, 24 - at)
+    if _refcount(<PyObject*>_id_args) != 1:
+        _id_args = tuple([None])
+    cdef PyObject* old = PyTuple_GET_ITEM(_id_args, 0)
+    Py_INCREF(text)
+    PyTuple_SET_ITEM(_id_args, 0, <PyObject*>text)
+    Py_DECREF(<object>old)
+    return (<PyTypeObject*>str).tp_new(cls, <PyObject*>_id_args, NULL)
 
 
 cdef inline bint _before(_Cursor a, _Cursor b) noexcept:

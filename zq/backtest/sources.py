@@ -40,7 +40,6 @@ from zq.backtest.config import (
     _InstrumentKeyError,
     _to_ns,
 )
-from zq.data.arrays import TRADE_DTYPE
 from zq.data.catalog.schema import DataKind, DataSeries
 from zq.data.errors import DataFormatError
 from zq.model.currency import Currency
@@ -156,29 +155,14 @@ def _clip(runs: Iterator[Run], start: int | None, end: int | None) -> Iterator[R
 def _generated(
     config: DataConfig, instruments: Instruments, base_dir: Path, start: Any, end: Any
 ) -> Iterator[Run]:
-    from zq.demo import START_NS, demo_instrument
+    from zq.demo import demo_instrument, trade_walk
 
     instrument = demo_instrument()
     if instrument.id not in instruments:
         raise ValueError(f"generated data trades {instrument.id}: add an instrument of kind 'demo'")
-    # The random walk of zq.demo.generate_trades, draw for draw, as one array.
-    count = config.count
-    rng = np.random.default_rng(config.seed)
-    steps = rng.integers(-3, 4, size=count)
-    sizes = rng.integers(1, 200_000, size=count)
-    gaps = rng.integers(1_000_000, 80_000_000, size=count)
-    times = START_NS + np.cumsum(gaps)
-    sides = rng.integers(1, 3, size=count)
-    rows = np.zeros(count, dtype=TRADE_DTYPE)
-    rows["ts_event"] = times
-    rows["ts_init"] = times
-    rows["price"] = 4_200_000 + np.cumsum(steps)
-    rows["size"] = sizes
-    rows["trade_id"] = np.arange(1, count + 1)
-    rows["aggressor_side"] = sides
     series = _series(DataKind.TRADES, instrument)
-    for first in range(0, count, 65_536):
-        yield series, rows[first : first + 65_536]
+    for rows in trade_walk(config.count, config.seed):
+        yield series, rows
 
 
 # -- catalog ---------------------------------------------------------------------------------

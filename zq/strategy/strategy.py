@@ -63,7 +63,7 @@ from zq.model.identifiers import InstrumentId, PositionId, StrategyId, TraderId
 from zq.model.orders import Order
 from zq.strategy.order_factory import OrderFactory
 from zq_core.book_base import OrderBook
-from zq_core.bus import MessageBus
+from zq_core.bus import Gate, MessageBus
 from zq_core.fixed import Price, Quantity
 
 __all__ = ["Actor", "NoParams", "PortfolioView", "PositionView", "Strategy"]
@@ -121,6 +121,7 @@ class Actor(Component, Generic[P]):
         self._bus: MessageBus | None = None
         self._cache: Cache | None = None
         self._portfolio: Any = None
+        self._gates: dict[str, Gate] = {}
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -293,25 +294,33 @@ class Actor(Component, Generic[P]):
         """Called with custom data from :meth:`subscribe_data` topics."""
 
     # Data reaches the user only while running (a stopped actor keeps its subscriptions).
-    def _handle_quote(self, quote: QuoteTick) -> None:
-        if self._state is _RUNNING:
-            self.on_quote(quote)
+    # The bus makes that check itself through a gate per callback (no Python call in
+    # between); a callback is looked up when its kind of data is first subscribed.
+    def _gate(self, callback: str) -> Gate:
+        gate = self._gates.get(callback)
+        if gate is None:
+            gate = self._gates[callback] = Gate(getattr(self, callback), self, "_state", _RUNNING)
+        return gate
 
-    def _handle_trade(self, trade: TradeTick) -> None:
-        if self._state is _RUNNING:
-            self.on_trade(trade)
+    @property
+    def _handle_quote(self) -> Gate:
+        return self._gate("on_quote")
 
-    def _handle_bar(self, bar: Bar) -> None:
-        if self._state is _RUNNING:
-            self.on_bar(bar)
+    @property
+    def _handle_trade(self) -> Gate:
+        return self._gate("on_trade")
 
-    def _handle_book(self, book: Any) -> None:
-        if self._state is _RUNNING:
-            self.on_book(book)
+    @property
+    def _handle_bar(self) -> Gate:
+        return self._gate("on_bar")
 
-    def _handle_data(self, data: Any) -> None:
-        if self._state is _RUNNING:
-            self.on_data(data)
+    @property
+    def _handle_book(self) -> Gate:
+        return self._gate("on_book")
+
+    @property
+    def _handle_data(self) -> Gate:
+        return self._gate("on_data")
 
     # -- subscriptions ---------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from tests.unit.core.topic_reference import (
     reference_matches,
 )
 from zq_core.bus import (
+    Gate,
     MessageBus,
     Request,
     Response,
@@ -1138,3 +1139,68 @@ def test_the_bus_name_must_not_be_empty() -> None:
 def test_the_bus_options_are_keyword_only() -> None:
     with pytest.raises(TypeError):
         MessageBus("TRADER-001")  # type: ignore[call-arg]
+
+
+# --- gates ------------------------------------------------------------------------------------
+
+
+class _Owner:
+    def __init__(self) -> None:
+        self.state = "stopped"
+
+
+def test_a_gate_passes_messages_only_while_its_owner_attribute_is_the_value() -> None:
+    bus = MessageBus()
+    owner = _Owner()
+    received: list[int] = []
+    gate = Gate(received.append, owner, "state", "running")
+    bus.subscribe("data.*", gate)
+    bus.publish("data.x", 1)
+    owner.state = "running"
+    bus.publish("data.x", 2)
+    gate(3)  # called directly, as a handler is
+    owner.state = "stopped"
+    bus.publish("data.x", 4)
+    assert received == [2, 3]
+    assert bus.is_subscribed("data.*", gate)
+    assert (gate.target, gate.owner, gate.attr, gate.value) == (
+        received.append,
+        owner,
+        "state",
+        "running",
+    )
+
+
+@pytest.mark.parametrize("raise_errors", [True, False])
+def test_an_error_raised_behind_a_gate_names_the_gate_and_follows_the_error_policy(
+    raise_errors: bool,
+) -> None:
+    reported: list[tuple[Any, ...]] = []
+    bus = (
+        MessageBus()
+        if raise_errors
+        else MessageBus(raise_errors=False, on_error=lambda *args: reported.append(args))
+    )
+    owner = _Owner()
+    owner.state = "running"
+
+    def fail(msg: object) -> None:
+        raise RuntimeError(f"bad {msg}")
+
+    after: list[object] = []
+    bus.subscribe("t", Gate(fail, owner, "state", "running"))
+    bus.subscribe("t", after.append)
+    if raise_errors:
+        with pytest.raises(RuntimeError, match="bad 1") as info:
+            bus.publish("t", 1)
+        assert any("Gate(" in note and "'t'" in note for note in info.value.__notes__)
+        assert after == []
+    else:
+        bus.publish("t", 1)
+        assert [type(args[0]) for args in reported] == [RuntimeError]
+        assert after == [1]  # the next subscriber still runs under the live policy
+
+
+def test_a_gate_refuses_a_target_that_cannot_be_called() -> None:
+    with pytest.raises(TypeError, match="callable"):
+        Gate(42, _Owner(), "state", "running")  # type: ignore[arg-type]
