@@ -52,8 +52,9 @@ from zq.common.topics import ENDPOINT_EXECUTION
 from zq.data.engine import DataEngine
 from zq.execution import ExecutionEngine
 from zq.kernel import Kernel, KernelConfig
-from zq.live.clients import BinanceDataClient, BinanceExecutionClient, binance_book_factory
 from zq.live.config import LiveVenueConfig, TradingNodeConfig, check_live_config
+from zq.live.data_client import BinanceDataClient, binance_book_factory
+from zq.live.execution_client import BinanceExecutionClient
 from zq.live.journal import (
     MARKER_RECONCILE,
     MARKER_START,

@@ -1,0 +1,447 @@
+"""The Binance adapter's trading as a node's execution client.
+
+:class:`BinanceExecutionClient` sends the ExecutionEngine's commands over signed REST and
+turns the venue's answers and its user data stream into order events (the rules are in
+:mod:`zq.live.reports`; the queries of the venue when an answer is lost, in
+:mod:`zq.live.reconciliation`):
+
+- submit: ``newClientOrderId`` is the zq client order id, so the venue's reports and a later
+  query name the order the node knows. An answer that never came leaves it unknown whether
+  the order exists: the client asks the venue for it by client order id (see
+  :meth:`~zq.live.reconciliation.BinanceReconciler._resolve_submit`). A client order id is
+  never sent twice.
+- cancel: ``DELETE /api/v3/order``; a cancel the venue refuses because the order is no longer
+  open is a ``OrderCancelRejected``, then the order is reconciled (its fills and end come
+  from the venue).
+- modify: Binance spot's cancel-replace (``STOP_ON_FAILURE``): the replacement reuses the
+  client order id, and its quantity is the new total minus what already filled. The reports of
+  the replaced venue order are not taken for the end of the zq order.
+
+Commands arrive synchronously from the engine; each starts a task on the running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterable
+from decimal import Decimal
+from typing import Any, Final
+
+from zq.adapters.binance import endpoints as ep
+from zq.adapters.binance.enums import (
+    order_side_to_binance,
+    order_type_to_binance,
+    time_in_force_to_binance,
+)
+from zq.adapters.binance.errors import (
+    BinanceCancelReplaceError,
+    BinanceError,
+    BinanceProtocolError,
+    BinanceUnknownStatusError,
+)
+from zq.adapters.binance.http import BinanceHttpClient
+from zq.adapters.binance.schemas import Account as BinanceAccount
+from zq.adapters.binance.schemas import OrderResponse
+from zq.adapters.binance.user_stream import BinanceUserStream
+from zq.cache import Cache
+from zq.common.clock import Clock
+from zq.live.reconciliation import BinanceReconciler
+from zq.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, QueryOrder, SubmitOrder
+from zq.model.enums import OmsType, OrderSide, OrderStatus, OrderType
+from zq.model.events import OrderCancelRejected
+from zq.model.identifiers import AccountId, ClientOrderId, Venue, VenueOrderId
+from zq.model.instruments import Instrument
+from zq.model.orders import Order
+from zq_core.fixed import Price, Quantity
+
+__all__ = ["BinanceExecutionClient"]
+
+_log = logging.getLogger("zq.live")
+
+_LIMIT_TYPES: Final = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_IF_TOUCHED})
+_TRIGGER_TYPES: Final = frozenset(
+    {
+        OrderType.STOP_MARKET,
+        OrderType.STOP_LIMIT,
+        OrderType.MARKET_IF_TOUCHED,
+        OrderType.LIMIT_IF_TOUCHED,
+    }
+)
+
+
+class BinanceExecutionClient(BinanceReconciler):
+    """Trade one Binance spot account: orders over signed REST, reports from the user stream.
+
+    Parameters
+    ----------
+    client_id : str
+        The client's id.
+    venue : Venue or str
+        The venue of the instruments it trades.
+    account_id : AccountId or str
+        The zq account of the venue (``VENUE-001``).
+    clock : Clock
+        The node's clock.
+    http : BinanceHttpClient
+        The signed REST client (with credentials).
+    ws_url : str
+        The stream server of the user data stream.
+    cache : Cache
+        The node's cache: orders and instruments are read from it.
+    resolve_attempts : int, default 5
+        Queries of an order whose submit got no answer.
+    resolve_delay_s : float, default 0.2
+        Wait before the first query; doubled after each.
+    new_order_response : str, default "FULL"
+        ``newOrderRespType``: ``FULL``, ``RESULT`` or ``ACK`` (with ``ACK`` the order's
+        acceptance and fills come from the user stream only).
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        venue: Venue | str,
+        account_id: AccountId | str,
+        clock: Clock,
+        http: BinanceHttpClient,
+        ws_url: str,
+        cache: Cache,
+        *,
+        oms_type: OmsType = OmsType.NETTING,
+        resolve_attempts: int = 5,
+        resolve_delay_s: float = 0.2,
+        new_order_response: str = "FULL",
+        heartbeat_s: float = 30.0,
+        backoff_initial_s: float = 0.1,
+        backoff_max_s: float = 30.0,
+    ) -> None:
+        super().__init__(
+            client_id,
+            venue,
+            account_id,
+            clock,
+            http,
+            cache,
+            oms_type,
+            resolve_attempts=resolve_attempts,
+            resolve_delay_s=resolve_delay_s,
+        )
+        self.new_order_response = new_order_response
+        self.user_stream = BinanceUserStream(
+            http,
+            ws_url,
+            self._on_user_event,
+            on_reconnect=self._on_stream_reconnect,
+            heartbeat_s=heartbeat_s,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+        )
+        #: Orders with a cancel or modify task of this client running (how many).
+        self._commanding: dict[ClientOrderId, int] = {}
+
+    @property
+    def errors(self) -> int:
+        """Command tasks that failed with an unexpected error."""
+        return self._tasks.errors
+
+    @property
+    def pending(self) -> int:
+        """Command tasks still running."""
+        return self._tasks.pending
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the user data stream is up."""
+        return self.user_stream.websocket.is_connected
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        """Open the user data stream and wait until it is connected.
+
+        Raises
+        ------
+        BinanceError
+            If the venue refuses the listenKey (bad key) or cannot be reached.
+        TimeoutError
+            If the stream does not connect within ``timeout`` seconds.
+        """
+        await self.user_stream.start()
+        await self.user_stream.wait_connected(timeout)
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait for every command in flight to get its answer; True if none is left."""
+        return await self._tasks.wait(timeout)
+
+    async def disconnect(self) -> None:
+        """Stop the command tasks and close the user data stream (and its listenKey)."""
+        await self._tasks.cancel()
+        await self.user_stream.stop()
+
+    # -- what the node reads at start-up ---------------------------------------------------
+
+    async def account(self) -> BinanceAccount:
+        """Return the venue's account (balances)."""
+        return await self.http.account()
+
+    async def open_orders(self, symbols: Iterable[str]) -> list[OrderResponse]:
+        """Return the venue's open orders of ``symbols``."""
+        found: list[OrderResponse] = []
+        for symbol in symbols:
+            found.extend(await self.http.open_orders(symbol))
+        return found
+
+    # -- commands (from the engine, synchronous) -------------------------------------------
+
+    def submit_order(self, command: SubmitOrder) -> None:
+        """Place the order (``newClientOrderId`` = its client order id)."""
+        self._tasks.spawn(f"submit {command.client_order_id}", self._submit(command))
+
+    def cancel_order(self, command: CancelOrder) -> None:
+        """Cancel the order at the venue."""
+        self._spawn_command(
+            "cancel", command.client_order_id, self._cancel(command.client_order_id)
+        )
+
+    def cancel_all_orders(self, command: CancelAllOrders) -> None:
+        """Cancel each open order of the strategy on the instrument (one request each)."""
+        side = None if command.order_side is OrderSide.NO_ORDER_SIDE else command.order_side
+        for order in self.cache.orders(
+            instrument_id=command.instrument_id, strategy_id=command.strategy_id, side=side
+        ):
+            if order.status is OrderStatus.PENDING_CANCEL:
+                coid = order.client_order_id
+                self._spawn_command("cancel", coid, self._cancel(coid))
+
+    def modify_order(self, command: ModifyOrder) -> None:
+        """Change the order with Binance's cancel-replace (limit orders only)."""
+        order = self.cache.order(command.client_order_id)
+        if order is None:
+            return
+        if order.order_type is not OrderType.LIMIT:
+            self._emit(
+                order,
+                self.generate_order_modify_rejected(
+                    order,
+                    f"{order.order_type.name} orders cannot be modified on Binance spot "
+                    "(cancel-replace is for LIMIT orders here): cancel and submit a new one",
+                    order.venue_order_id,
+                ),
+            )
+            return
+        if command.trigger_price is not None:
+            self._emit(
+                order,
+                self.generate_order_modify_rejected(
+                    order, "a LIMIT order has no trigger price to modify", order.venue_order_id
+                ),
+            )
+            return
+        self._spawn_command("modify", order.client_order_id, self._modify(command))
+
+    def query_order(self, command: QueryOrder) -> None:
+        """Ask the venue for the order and apply what the node missed."""
+        order = self.cache.order(command.client_order_id)
+        if order is not None:
+            self._tasks.spawn(f"query {order.client_order_id}", self.reconcile_order(order))
+
+    # -- command tasks -------------------------------------------------------------------
+
+    def _spawn_command(
+        self, what: str, client_order_id: ClientOrderId, coroutine: Coroutine[Any, Any, None]
+    ) -> None:
+        # Counted until the task ends, so that a reconciliation tells a pending cancel or
+        # modify this client is working on from one an earlier process left unfinished.
+        commanding = self._commanding
+        commanding[client_order_id] = commanding.get(client_order_id, 0) + 1
+
+        def done(_: asyncio.Task[None]) -> None:
+            left = commanding[client_order_id] - 1
+            if left:
+                commanding[client_order_id] = left
+            else:
+                del commanding[client_order_id]
+
+        self._tasks.spawn(f"{what} {client_order_id}", coroutine).add_done_callback(done)
+
+    def _has_command_running(self, client_order_id: ClientOrderId) -> bool:
+        return client_order_id in self._commanding
+
+    def _resume_cancel(self, order: Order) -> None:
+        coid = order.client_order_id
+        self._spawn_command("cancel", coid, self._cancel(coid))
+
+    async def _submit(self, command: SubmitOrder) -> None:
+        order = self.cache.order(command.client_order_id)
+        if order is None:
+            return
+        instrument = self._instrument(order.instrument_id)
+        init = command.order
+        try:
+            order_type = order_type_to_binance(init.order_type, post_only=init.post_only)
+            side = order_side_to_binance(init.side)
+            time_in_force = None
+            if init.order_type in _LIMIT_TYPES and order_type != "LIMIT_MAKER":
+                time_in_force = time_in_force_to_binance(init.time_in_force)
+        except ValueError as error:
+            self._emit(order, self.generate_order_rejected(order, str(error)))
+            return
+        try:
+            response = await self.http.new_order(
+                instrument.raw_symbol,
+                side,
+                order_type,
+                quantity=init.quantity,
+                price=init.price if init.order_type in _LIMIT_TYPES else None,
+                stop_price=init.trigger_price if init.order_type in _TRIGGER_TYPES else None,
+                time_in_force=time_in_force,
+                client_order_id=str(order.client_order_id),
+                response_type=self.new_order_response,
+            )
+        except (BinanceUnknownStatusError, BinanceProtocolError) as error:
+            self.lost_submits += 1
+            _log.warning(
+                "%s: submit of %s: %s; asking the venue",
+                self.client_id,
+                order.client_order_id,
+                error,
+            )
+            await self._resolve_submit(order, instrument)
+            return
+        except BinanceError as error:  # refused: nothing was placed
+            self._emit(order, self.generate_order_rejected(order, str(error)))
+            return
+        self._apply_response(order, instrument, response)
+
+    async def _cancel(self, client_order_id: ClientOrderId) -> None:
+        order = self.cache.order(client_order_id)
+        if order is None:
+            return
+        instrument = self._instrument(order.instrument_id)
+        try:
+            response = await self.http.cancel_order(
+                instrument.raw_symbol, client_order_id=str(client_order_id)
+            )
+        except (BinanceUnknownStatusError, BinanceProtocolError) as error:
+            _log.warning(
+                "%s: cancel of %s: %s; asking the venue", self.client_id, client_order_id, error
+            )
+            await self.reconcile_order(order)
+            if order.status is OrderStatus.PENDING_CANCEL:  # the venue still has it working
+                self._emit(order, self._cancel_rejected(order, f"cancel unanswered: {error}"))
+            return
+        except BinanceError as error:
+            self._emit(order, self._cancel_rejected(order, str(error)))
+            if error.code in (ep.ERROR_CANCEL_REJECTED, ep.ERROR_UNKNOWN_ORDER):
+                await self.reconcile_order(order)  # it filled or ended: learn how
+            return
+        self._apply_response(order, instrument, response)
+
+    def _cancel_rejected(self, order: Order, reason: str) -> OrderCancelRejected:
+        return self.generate_order_cancel_rejected(order, reason, order.venue_order_id)
+
+    async def _modify(self, command: ModifyOrder) -> None:
+        order = self.cache.order(command.client_order_id)
+        if order is None:
+            return
+        instrument = self._instrument(order.instrument_id)
+        quantity = command.quantity if command.quantity is not None else order.quantity
+        price = command.price if command.price is not None else order.price
+        remaining = quantity.as_decimal() - order.filled_qty.as_decimal()
+        if remaining <= 0:
+            self._emit(
+                order,
+                self.generate_order_modify_rejected(
+                    order,
+                    f"new quantity {quantity} is not above the filled {order.filled_qty}",
+                    order.venue_order_id,
+                ),
+            )
+            return
+        old_id = int(str(order.venue_order_id)) if order.venue_order_id is not None else None
+        if old_id is not None:
+            self._replaced.add(old_id)  # its CANCELED report must not end the order
+        # A post-only order stays post-only (LIMIT_MAKER, which takes no time in force).
+        order_type = order_type_to_binance(order.order_type, post_only=order.post_only)
+        time_in_force = None
+        if order_type != "LIMIT_MAKER":
+            time_in_force = time_in_force_to_binance(order.time_in_force)
+        try:
+            result = await self.http.cancel_replace_order(
+                instrument.raw_symbol,
+                order_side_to_binance(order.side),
+                order_type,
+                cancel_client_order_id=str(order.client_order_id),
+                quantity=instrument.make_qty(remaining),
+                price=price,
+                time_in_force=time_in_force,
+                client_order_id=str(order.client_order_id),
+                response_type="FULL",
+            )
+        except BinanceCancelReplaceError as error:
+            placed = error.result.placed()
+            if placed is None:
+                if old_id is not None and error.result.canceled() is None:
+                    self._replaced.discard(old_id)
+                self._emit(
+                    order,
+                    self.generate_order_modify_rejected(order, str(error), order.venue_order_id),
+                )
+                if error.result.canceled() is not None:
+                    self._emit(order, self.generate_order_canceled(order, order.venue_order_id))
+                else:
+                    await self.reconcile_order(order)
+                return
+            self._apply_replacement(order, instrument, placed, quantity)
+            return
+        except (BinanceUnknownStatusError, BinanceProtocolError) as error:
+            # Replaced or not? The query by client order id finds the newest venue order.
+            await self.reconcile_order(order)
+            if order.status is OrderStatus.PENDING_UPDATE:
+                self._emit(
+                    order,
+                    self.generate_order_modify_rejected(
+                        order, f"modify unanswered: {error}", order.venue_order_id
+                    ),
+                )
+            return
+        except BinanceError as error:
+            if old_id is not None:
+                self._replaced.discard(old_id)
+            self._emit(
+                order, self.generate_order_modify_rejected(order, str(error), order.venue_order_id)
+            )
+            return
+        placed = result.placed()
+        if placed is None:  # not expected with a 200
+            self._emit(
+                order,
+                self.generate_order_modify_rejected(
+                    order, "cancel-replace placed no order", order.venue_order_id
+                ),
+            )
+            return
+        self._apply_replacement(order, instrument, placed, quantity)
+
+    def _apply_replacement(
+        self, order: Order, instrument: Instrument, placed: OrderResponse, quantity: Quantity
+    ) -> None:
+        venue_order_id = VenueOrderId(str(placed.order_id))
+        if order.venue_order_id == venue_order_id:
+            # A query (a reconciliation while the answer was on its way) found and applied
+            # the replacement first: one venue order, one OrderUpdated.
+            self.stale_reports += 1
+        else:
+            self._emit(
+                order,
+                self.generate_order_updated(
+                    order,
+                    quantity=quantity,
+                    price=None
+                    if placed.price is None
+                    else Price(Decimal(placed.price), instrument.price_precision),
+                    venue_order_id=venue_order_id,
+                ),
+            )
+        self._apply_response(order, instrument, placed)
