@@ -20,7 +20,6 @@ after each call into Python.
 
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
-from cpython.unicode cimport PyUnicode_FromStringAndSize
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
@@ -36,6 +35,8 @@ cdef extern from "Python.h":
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
     void PyTuple_SET_ITEM(object, Py_ssize_t, PyObject*)
     Py_ssize_t _refcount "Py_REFCNT"(PyObject*)
+    object PyUnicode_New(Py_ssize_t, Py_UCS4)
+    void* PyUnicode_DATA(object)
 
 cnp.import_array()
 
@@ -387,14 +388,15 @@ cdef class ReplayLoop:
         cdef uint8_t sp = route.size_precision
         if route.kind == KIND_TRADES:
             trade = <const TradeRow*>row
+            ts_init = trade.ts_init
             return self.trade_type(
                 route.key,
                 price_from_raw_c(trade.price, pp),
                 quantity_from_raw_c(trade.size, sp),
                 self.aggressors[trade.aggressor_side],
                 _new_id(self.trade_id_type, trade.trade_id),
-                trade.ts_event,
-                trade.ts_init,
+                ts_init if trade.ts_event == trade.ts_init else trade.ts_event,
+                ts_init,
             )
         if route.kind == KIND_QUOTES:
             quote = <const QuoteRow*>row
@@ -495,24 +497,22 @@ cdef inline int _apply_book_row(OrderBook book, const char* row, int64_t ts) exc
 cdef tuple _id_args = tuple([None])
 
 
-cdef object _new_id(type cls, int64_t value):
+cdef object _new_id(type cls, uint64_t value):
     # cls(str(value)) for a str subclass: the digits written here and str's tp_new called in
     # C (a Python-level call costs several times the allocations, and a fresh argument tuple
     # per trade feeds the garbage collector).
     global _id_args
     cdef char digits[24]
     cdef int at = 24
-    cdef uint64_t rest = <uint64_t>(-value) if value < 0 else <uint64_t>value
+    cdef uint64_t rest = value
     while True:
         at -= 1
         digits[at] = 48 + <char>(rest % 10)
         rest //= 10
         if rest == 0:
             break
-    if value < 0:
-        at -= 1
-        digits[at] = 45  # '-'
-    text = PyUnicode_FromStringAndSize(digits + at, 24 - at)
+    text = PyUnicode_New(24 - at, 127)
+    memcpy(PyUnicode_DATA(text), digits + at, 24 - at)
     if _refcount(<PyObject*>_id_args) != 1:
         _id_args = tuple([None])
     cdef PyObject* old = PyTuple_GET_ITEM(_id_args, 0)

@@ -130,6 +130,22 @@ def test_sources_merge_by_time_then_kind_then_source() -> None:
     assert result.data_count == len(expected) == 9
 
 
+def test_trade_ids_and_times_made_in_c_equal_pythons() -> None:
+    SEEN.clear()
+    t = START_NS
+    trades = _trades([t + 1, t + 2, t + 3, t + 4, t + 5])
+    ids = [0, 9, 2**63 - 1, 2**63, 2**64 - 1]  # unsigned: no sign to lose
+    trades["trade_id"] = ids
+    trades["ts_event"][1] = t - 7  # stamped by the venue before it reached us
+    node = BacktestNode(_config("Recorder"), instruments=[INSTRUMENT], sources=[[(TRADES, trades)]])
+    node.run()
+    assert [tid for _, _, _, tid in SEEN["Recorder-001"]] == [str(i) for i in ids]
+    seen = list(trades_to_objects(trades, ID, 2, 5))
+    assert [(s.ts_event, s.ts_init) for s in seen] == [
+        (int(r["ts_event"]), int(r["ts_init"])) for r in trades
+    ]
+
+
 def test_mid_run_subscription_and_latest_trade_made_on_demand() -> None:
     SEEN.clear()
     step = 300_000_000  # a trade every 0.3 s; the timer ticks every second
