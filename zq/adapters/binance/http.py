@@ -204,8 +204,12 @@ class BinanceHttpClient:
         weight: int = 1,
         orders: int = 0,
         response_type: type[_T] = Any,  # type: ignore[assignment]
+        learns_limits: bool = False,
     ) -> _T:
         """Send one request and decode its answer as ``response_type``.
+
+        ``learns_limits``: the request reads the venue's rate limits; until they are known
+        only a 429/418 hold delays it (see :meth:`RateLimiter.wait_ms`).
 
         Raises
         ------
@@ -219,7 +223,7 @@ class BinanceHttpClient:
         attempt = 0
         resynced = False
         while True:
-            await self.limiter.acquire(weight, orders)
+            await self.limiter.acquire(weight, orders, learns_limits=learns_limits)
             query = encode_params(params)
             if security == Security.SIGNED:
                 assert self._signer is not None
@@ -346,6 +350,7 @@ class BinanceHttpClient:
             params,
             weight=ep.WEIGHT_EXCHANGE_INFO,
             response_type=dict[str, Any],
+            learns_limits=apply_rate_limits,
         )
         entries = info.get("rateLimits")
         if apply_rate_limits and isinstance(entries, list) and entries:

@@ -105,12 +105,17 @@ def _parse_suffix(suffix: str) -> int | None:
     return int(number) * _INTERVAL_MS[letter]
 
 
-#: Binance's published spot limits; ``exchangeInfo`` says what applies to an account.
+#: The limits a limiter keeps until the venue's are known (``exchangeInfo``'s ``rateLimits``).
+#: Deliberately low: the lowest Binance has published for spot (1,200 weight and 6,100 raw
+#: requests per IP, 50 orders per 10 s and 160,000 per day per account; it publishes 6,000,
+#: 61,000, 100 and 200,000 today). An account or venue may have less than the published
+#: figures, and a client that assumes too much before it knows is one that gets a 429, then
+#: an IP ban. Start-up costs a few dozen weight, far below either.
 DEFAULT_RATE_LIMITS: Final = (
-    RateLimit(RateLimitKind.REQUEST_WEIGHT, 60_000, 6_000),
-    RateLimit(RateLimitKind.RAW_REQUESTS, 300_000, 61_000),
-    RateLimit(RateLimitKind.ORDERS, 10_000, 100),
-    RateLimit(RateLimitKind.ORDERS, 86_400_000, 200_000),
+    RateLimit(RateLimitKind.REQUEST_WEIGHT, 60_000, 1_200),
+    RateLimit(RateLimitKind.RAW_REQUESTS, 300_000, 6_100),
+    RateLimit(RateLimitKind.ORDERS, 10_000, 50),
+    RateLimit(RateLimitKind.ORDERS, 86_400_000, 160_000),
 )
 
 
@@ -148,7 +153,9 @@ class RateLimiter:
     Parameters
     ----------
     limits
-        The limits to respect (default :data:`DEFAULT_RATE_LIMITS`).
+        The limits to respect. Default: the conservative :data:`DEFAULT_RATE_LIMITS` until
+        the venue's are set (:meth:`set_limits`, which the REST client's ``exchange_info``
+        calls with the venue's ``rateLimits``).
     time_ms
         The venue's clock in UNIX milliseconds (the REST client passes its server-time
         estimate); intervals are aligned on it.
@@ -156,7 +163,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        limits: Iterable[RateLimit] = DEFAULT_RATE_LIMITS,
+        limits: Iterable[RateLimit] | None = None,
         *,
         time_ms: Callable[[], int] = wall_time_ms,
     ) -> None:
@@ -164,10 +171,20 @@ class RateLimiter:
         self._windows: list[_Window] = []
         self._blocked_until_ms = 0
         self.stats = LimiterCounters()
-        self.set_limits(limits)
+        #: Whether the limits in force came from the venue (or were given) rather than
+        #: being the conservative defaults.
+        self.limits_known = limits is not None
+        self._set(DEFAULT_RATE_LIMITS if limits is None else limits)
 
     def set_limits(self, limits: Iterable[RateLimit]) -> None:
-        """Replace the limits (for example with those of ``exchangeInfo``), keeping counts."""
+        """Replace the limits (for example with those of ``exchangeInfo``), keeping counts.
+
+        From then on :attr:`limits_known` is true.
+        """
+        self._set(limits)
+        self.limits_known = True
+
+    def _set(self, limits: Iterable[RateLimit]) -> None:
         old = {(w.limit.kind, w.limit.interval_ms): w for w in self._windows}
         windows = []
         for limit in limits:
@@ -205,10 +222,19 @@ class RateLimiter:
             return 1
         return orders
 
-    def wait_ms(self, weight: int, orders: int = 0) -> int:
-        """Return how long a request of this cost would wait now (0: it may go)."""
+    def wait_ms(self, weight: int, orders: int = 0, *, learns_limits: bool = False) -> int:
+        """Return how long a request of this cost would wait now (0: it may go).
+
+        ``learns_limits``: the request reads the venue's limits (``exchangeInfo``) while
+        they are not known; it waits only for a hold after a 429/418. The assumed limits
+        cannot hold it: the venue's count of the IP's weight (taken from the headers, and
+        raised by other processes on the same IP) may stay above them although the venue's
+        real limit is far from reached, and the node could never learn it.
+        """
         now = self._time_ms()
         wait = max(0, self._blocked_until_ms - now)
+        if learns_limits and not self.limits_known:
+            return wait
         for window in self._windows:
             window.roll(now)
             cost = self._cost(window, weight, orders)
@@ -216,8 +242,10 @@ class RateLimiter:
                 wait = max(wait, window.end_ms - now)
         return wait
 
-    async def acquire(self, weight: int, orders: int = 0) -> None:
+    async def acquire(self, weight: int, orders: int = 0, *, learns_limits: bool = False) -> None:
         """Wait until a request of ``weight`` placing ``orders`` orders fits, then count it.
+
+        ``learns_limits``: see :meth:`wait_ms`.
 
         Raises
         ------
@@ -233,7 +261,7 @@ class RateLimiter:
                 )
         waited = False
         while True:
-            wait = self.wait_ms(weight, orders)
+            wait = self.wait_ms(weight, orders, learns_limits=learns_limits)
             if wait <= 0:
                 break
             if not waited:

@@ -47,7 +47,34 @@ def test_limits_from_exchange_info_entries():
         RateLimit(ORDERS, 86_400_000, 200_000),
         RateLimit(RateLimitKind.RAW_REQUESTS, 300_000, 61000),
     ]
-    assert set(limits) == set(DEFAULT_RATE_LIMITS)
+
+
+def test_before_the_venue_says_its_limits_the_limiter_keeps_conservative_ones():
+    # Binance's lowest published spot limits: 1,200 weight per minute, 6,100 raw requests
+    # per 5 minutes, 50 orders per 10 s, 160,000 per day (written out here, not read back).
+    limiter = RateLimiter(time_ms=lambda: 1_000_000)
+    assert not limiter.limits_known
+    assert set(limiter.limits) == {
+        RateLimit(WEIGHT, 60_000, 1_200),
+        RateLimit(RateLimitKind.RAW_REQUESTS, 300_000, 6_100),
+        RateLimit(ORDERS, 10_000, 50),
+        RateLimit(ORDERS, 86_400_000, 160_000),
+    }
+    assert set(DEFAULT_RATE_LIMITS) == set(limiter.limits)
+    # The clock stands still: the 51st order in the interval would wait for the next one.
+    for _ in range(50):
+        assert limiter.wait_ms(1, 1) == 0
+        asyncio.run(limiter.acquire(1, 1))
+    assert limiter.wait_ms(1, 1) == 10_000 - 1_000_000 % 10_000
+    # Once the venue's limits are set they replace the defaults; counts are kept.
+    limiter.set_limits([RateLimit(WEIGHT, 60_000, 6_000), RateLimit(ORDERS, 10_000, 100)])
+    assert limiter.limits_known
+    assert limiter.used(ORDERS, 10_000) == 50
+    assert limiter.wait_ms(1, 1) == 0
+
+
+def test_limits_given_at_construction_count_as_known():
+    assert RateLimiter([RateLimit(WEIGHT, 1000, 10)]).limits_known
 
 
 def test_malformed_exchange_info_limit_names_the_entry():
@@ -144,3 +171,20 @@ def test_set_limits_keeps_the_counts_of_limits_that_stay():
     limiter.set_limits([RateLimit(WEIGHT, 60_000, 600), RateLimit(ORDERS, 10_000, 5)])
     assert limiter.used(WEIGHT, 60_000) == 500
     assert limiter.wait_ms(101) > 0
+
+
+def test_the_request_that_learns_the_limits_is_held_only_by_a_429():
+    now = [1_000_000]  # venue time, ms; its minute interval ends at 1_020_000
+    limiter = RateLimiter(time_ms=lambda: now[0])
+    # Another process on the IP used 1,500 weight this minute: above the assumed 1,200.
+    limiter.observe({"X-MBX-USED-WEIGHT-1M": "1500"})
+    assert limiter.wait_ms(20) == 20_000  # an ordinary request waits for the next minute
+    assert limiter.wait_ms(20, learns_limits=True) == 0  # exchangeInfo goes
+    limiter.block(2.0)
+    assert limiter.wait_ms(20, learns_limits=True) == 2_000  # the venue said wait: it waits
+    now[0] += 2_000
+    assert limiter.wait_ms(20, learns_limits=True) == 0
+    # Known limits apply to every request again.
+    limiter.set_limits([RateLimit(WEIGHT, 60_000, 1_510)])
+    assert limiter.wait_ms(20, learns_limits=True) == 18_000
+    assert limiter.wait_ms(10, learns_limits=True) == 0
