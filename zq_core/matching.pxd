@@ -64,7 +64,8 @@ cdef class MatchingCore:
         self, int64_t bid, int64_t bid_size, int64_t ask, int64_t ask_size, int64_t ts
     ) except -1
     cdef int apply_delta_c(
-        self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts
+        self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts,
+        uint64_t sequence, int64_t ts_event,
     ) except -1
     cdef int apply_trade_c(self, int64_t price, int64_t size, int aggressor, int64_t ts) except -1
     cdef int apply_bar_c(

@@ -248,19 +248,23 @@ cdef class MatchingCore:
 
     def apply_delta(
         self, int action, int side, int64_t price, int64_t size, uint64_t order_id=0,
-        int64_t ts=0,
+        int64_t ts=0, uint64_t sequence=0,
     ):
-        """Apply one book delta (L2 or L3 core), then match."""
-        self.apply_delta_c(action, side, price, size, order_id, ts)
+        """Apply one book delta (L2 or L3 core) at ``ts``, then match.
+
+        The book records ``sequence`` and ``ts`` as its last sequence and event time.
+        """
+        self.apply_delta_c(action, side, price, size, order_id, ts, sequence, ts)
 
     cdef int apply_delta_c(
-        self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts
+        self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts,
+        uint64_t sequence, int64_t ts_event,
     ) except -1:
         cdef SimOrder order
         if self.book_type == BOOK_L1:
             raise ValueError("deltas feed an L2 or L3 matching core; quote an L1 core")
         self._expire(ts)
-        self.book._apply(action, side, price, size, order_id, 0, ts)
+        self.book._apply(action, side, price, size, order_id, sequence, ts_event)
         if action == ACTION_CLEAR:
             self._consumed.clear()
         elif self._consumed:

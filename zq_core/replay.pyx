@@ -327,15 +327,17 @@ cdef class ReplayLoop:
                 self._sync(ts)
                 route.exchange.advance_time(ts)  # turns the reports into events
                 self._refresh()
-        # 3. The data engine's book.
+        # 3. The data engine's book, unless it is the venue's (applied in 2.).
         if route.book is not None:
             if row != NULL:
-                _apply_book_row(route.book, row, ts)
+                if core is None or route.book is not core.book:
+                    _apply_book_row(route.book, row, ts)
                 if route.on_last is not None and (<const DeltaRow*>row).flags & FLAG_LAST:
                     self._sync(ts)
                     route.on_last((<const DeltaRow*>row).ts_event, ts)
             else:
-                route.book.apply(datum)
+                if core is None or route.book is not core.book:
+                    route.book.apply(datum)
                 if route.on_last is not None and datum.flags & FLAG_LAST:
                     self._sync(ts)
                     route.on_last(datum.ts_event, ts)
@@ -457,7 +459,8 @@ cdef int _apply_row(MatchingCore core, int kind, const char* row, int64_t ts) ex
     if kind == KIND_DELTAS:
         delta = <const DeltaRow*>row
         return core.apply_delta_c(
-            delta.action, delta.side, delta.price, delta.size, delta.order_id, ts
+            delta.action, delta.side, delta.price, delta.size, delta.order_id, ts,
+            delta.sequence, delta.ts_event,
         )
     if kind == KIND_QUOTES:
         quote = <const QuoteRow*>row
@@ -473,7 +476,8 @@ cdef int _apply_object(MatchingCore core, int kind, object d, int64_t ts) except
         return core.apply_trade_c(d.price.raw, d.size.raw, int(d.aggressor_side), ts)
     if kind == KIND_DELTAS:
         return core.apply_delta_c(
-            int(d.action), int(d.side), d.price.raw, d.size.raw, d.order_id, ts
+            int(d.action), int(d.side), d.price.raw, d.size.raw, d.order_id, ts, d.sequence,
+            d.ts_event,
         )
     if kind == KIND_QUOTES:
         return core.apply_quote_c(

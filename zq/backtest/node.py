@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from zq.backtest.client import BacktestExecutionClient
@@ -67,13 +68,14 @@ from zq.kernel import Kernel, KernelConfig
 from zq.model.currency import Currency
 from zq.model.enums import BookType, OmsType
 from zq.model.events import OrderEvent, OrderFilled
-from zq.model.identifiers import AccountId, Venue
+from zq.model.identifiers import AccountId, InstrumentId, Venue
 from zq.model.instruments import Instrument
 from zq.model.position import PositionEvent
 from zq.portfolio import Portfolio
 from zq.portfolio.account import Account, CashAccount, MarginAccount
 from zq.risk import RiskEngine
 from zq.strategy import Strategy
+from zq_core.book_base import OrderBook
 from zq_core.fixed import Money
 from zq_core.replay import ReplayLoop
 
@@ -162,11 +164,11 @@ class BacktestNode:
         portfolio = Portfolio(
             cache, oms_type_by_venue={v.name: OmsType[v.oms_type] for v in config.venues}
         )
-        data_engine = DataEngine(clock, bus, cache)
+        exchanges: dict[Venue, SimulatedExchange] = {}
+        data_engine = DataEngine(clock, bus, cache, venue_books=partial(_venue_book, exchanges))
         data_engine.register_client(ReplayDataClient())  # accepts the strategies' subscriptions
         risk = RiskEngine(clock, bus, cache, portfolio, config.risk)
         execution = ExecutionEngine(clock, bus, cache, portfolio)
-        exchanges: dict[Venue, SimulatedExchange] = {}
         for name, venue in venues.items():
             cache.add_account(_account(venue))
             client = BacktestExecutionClient(
@@ -351,6 +353,25 @@ def _generated(config: DataConfig, instruments: dict[Any, Instrument]) -> list[A
     from zq.backtest.sources import open_source, runs_to_objects
 
     return list(runs_to_objects(open_source(config, instruments)))
+
+
+def _venue_book(
+    exchanges: dict[Venue, SimulatedExchange],
+    instrument_id: InstrumentId,
+    book_type: BookType,
+    price_precision: int,
+    size_precision: int,
+) -> OrderBook | None:
+    # The book a simulated venue keeps of the market, for the data engine to read rather
+    # than keep a copy fed the same deltas (L2 and L3 venues; their books hold the market
+    # only: what our fills took is kept apart).
+    exchange = exchanges.get(instrument_id.venue)
+    if exchange is None or book_type is BookType.L1_MBP or exchange.book_type is not book_type:
+        return None
+    book: OrderBook = exchange.core(instrument_id).book
+    if (book.price_precision, book.size_precision) != (price_precision, size_precision):
+        return None
+    return book
 
 
 def _queue_model(venue: VenueConfig) -> QueueModel:

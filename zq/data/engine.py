@@ -143,6 +143,9 @@ class OrderBook(Protocol):
 
 #: Build an empty book: ``(instrument_id, book_type, price_precision, size_precision)``.
 BookFactory = Callable[[InstrumentId, BookType, int, int], OrderBook]
+#: ``(instrument_id, book_type, price_precision, size_precision)`` -> the book a simulated
+#: venue keeps of that market, or None (see ``DataEngine(venue_books=...)``).
+VenueBooks = Callable[[InstrumentId, BookType, int, int], "OrderBook | None"]
 
 _BOOK_CLASSES: dict[BookType, type[L1Book | L2Book | L3Book]] = {
     BookType.L1_MBP: L1Book,
@@ -194,6 +197,11 @@ class DataEngine(Component):
         The engine's component id; it also prefixes the names of its timers.
     book_factory : BookFactory, optional
         Builds the order books; default the compiled books of ``zq_core.book``.
+    venue_books : VenueBooks, optional
+        In a backtest: the books the simulated venues keep of the market. When one matches
+        a book the engine needs (type and precisions), the engine keeps that book instead of
+        a copy: the replay applies each delta to it once, before the engine sees the delta,
+        and the engine never applies a delta to it itself.
 
     Notes
     -----
@@ -210,12 +218,14 @@ class DataEngine(Component):
         *,
         component_id: str = "DataEngine",
         book_factory: BookFactory | None = None,
+        venue_books: VenueBooks | None = None,
     ) -> None:
         super().__init__(component_id)
         self.clock = clock
         self.bus = bus
         self.cache = cache
         self._book_factory: BookFactory = book_factory or default_book_factory
+        self._venue_books = venue_books
         self._clients: dict[str, DataClient] = {}
         self._routes: dict[Venue, DataClient] = {}
         self._default_client: DataClient | None = None
@@ -270,6 +280,7 @@ class DataEngine(Component):
         self._book_types: dict[InstrumentId, BookType] = {}
         self._books: dict[InstrumentId, OrderBook] = {}
         self._books_fed: set[InstrumentId] = set()
+        self._venue_fed: set[InstrumentId] = set()  # books the venues keep (venue_books)
         self._snapshot_holders: dict[tuple[InstrumentId, int, int], dict[Subscribe, None]] = {}
         self._top_holders: dict[tuple[InstrumentId, int], dict[Subscribe, None]] = {}
         # The top levels last published, per instrument and depth (None: not yet).
@@ -859,7 +870,8 @@ class DataEngine(Component):
         if book is None and instrument_id in self._book_types:
             book = self._new_book_for_delta(delta)
         if book is not None:
-            book.apply(delta)
+            if instrument_id not in self._venue_fed:
+                book.apply(delta)
             self._books_fed.add(instrument_id)
         self.bus.publish(topics.book_deltas(instrument_id), delta)
         if book is not None and delta.flags & _LAST and instrument_id in self._tops:
@@ -886,7 +898,14 @@ class DataEngine(Component):
         return self._new_book(delta.instrument_id, delta.price.precision, delta.size.precision)
 
     def _new_book(self, instrument_id: InstrumentId, prices: int, sizes: int) -> OrderBook:
-        book = self._book_factory(instrument_id, self._book_types[instrument_id], prices, sizes)
+        book_type = self._book_types[instrument_id]
+        book = None
+        if self._venue_books is not None:
+            book = self._venue_books(instrument_id, book_type, prices, sizes)
+        if book is None:
+            book = self._book_factory(instrument_id, book_type, prices, sizes)
+        else:
+            self._venue_fed.add(instrument_id)
         self._books[instrument_id] = book
         self.cache.add_order_book(instrument_id, book)
         return book

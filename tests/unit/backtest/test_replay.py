@@ -29,6 +29,7 @@ from zq.model.data import QuoteTick, TradeTick
 from zq.model.identifiers import InstrumentId, TradeId
 from zq.model.serialization import to_json
 from zq.strategy import Strategy
+from zq_core.book import L2Book
 
 INSTRUMENT = demo_instrument()
 ID = INSTRUMENT.id
@@ -408,3 +409,56 @@ def test_a_kept_book_is_read_on_a_timer_without_callbacks() -> None:
         (t + 11, 4_199_990, 4_200_010),
         (t + 21, 4_200_000, 4_200_010),
     ]
+
+
+class BookChecker(Strategy[None]):
+    """Subscribe to deltas and keep the book: at each delta, record the engine's book."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        self.subscribe_order_book(ID)
+        self.subscribe_book_deltas(ID)
+
+    def on_book(self, delta: Any) -> None:
+        book = self.order_book(ID)
+        assert book is not None
+        SEEN[str(self.id)].append(
+            (delta.sequence, book.sequence, book.bids(5), book.asks(5), book.update_count)
+        )
+
+
+@pytest.mark.parametrize("listen", [False, True])
+def test_the_engine_reads_the_venues_book_and_applies_each_delta_once(listen: bool) -> None:
+    # Reducing (FILL) deltas are not idempotent: a delta applied twice would show.
+    SEEN.clear()
+    t = START_NS
+    rows = _deltas([
+        (t + 1, 1, 1, 4_199_990, 10_000),
+        (t + 1, 1, 2, 4_200_010, 20_000),
+        (t + 2, 5, 1, 4_199_990, 3_000),    # FILL: 3,000 of the bid trade away
+        (t + 3, 5, 2, 4_200_010, 5_000),
+        (t + 4, 1, 1, 4_199_980, 7_000),
+        (t + 5, 3, 1, 4_199_990, 0),        # DELETE the best bid
+        (t + 30, 1, 2, 4_200_050, 1_000),   # after the BookReader's reads at t + 11 and t + 21
+    ])
+    name = "BookChecker" if listen else "BookReader"
+    config = msgspec.structs.replace(
+        _config(name), venues=[VenueConfig(account_type="MARGIN", book_type="L2_MBP")]
+    )
+    series = DataSeries(DataKind.DELTAS, str(ID), 2, 5)
+    BacktestNode(config, instruments=[INSTRUMENT], sources=[[(series, rows)]]).run()
+    # The reference: a fresh book fed each delta once, read the same way.
+    reference = L2Book(str(ID), 2, 5)
+    expected = []
+    for delta in deltas_to_objects(rows if listen else rows[:6], ID, 2, 5):
+        reference.apply(delta)
+        expected.append(
+            (delta.sequence, reference.sequence, reference.bids(5), reference.asks(5),
+             reference.update_count)
+        )
+    if listen:
+        assert SEEN["BookChecker-001"] == expected
+    else:  # read on the 10 ns timer: at t + 11 and t + 21 the book holds the first six
+        top = (reference.best_bid_raw(), reference.best_ask_raw())
+        assert top == (4_199_980, 4_200_010)
+        assert SEEN["BookReader-001"] == [(t + 11, *top), (t + 21, *top)]
