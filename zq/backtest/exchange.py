@@ -61,6 +61,22 @@ from zq_core.matching import (
 
 __all__ = ["SimulatedExchange"]
 
+_MAKER = LiquiditySide.MAKER
+_TAKER = LiquiditySide.TAKER
+
+# Matching reports answered by an event of the order's ids, venue order id and account.
+_PLAIN_EVENTS: dict[int, type[OrderAccepted | OrderCanceled | OrderExpired | OrderTriggered]] = {
+    REPORT_ACCEPTED: OrderAccepted,
+    REPORT_CANCELED: OrderCanceled,
+    REPORT_EXPIRED: OrderExpired,
+    REPORT_TRIGGERED: OrderTriggered,
+}
+# ... and those that add the venue's reason.
+_REFUSAL_EVENTS: dict[int, type[OrderModifyRejected | OrderCancelRejected]] = {
+    REPORT_MODIFY_REJECTED: OrderModifyRejected,
+    REPORT_CANCEL_REJECTED: OrderCancelRejected,
+}
+
 # Kinds of in-flight commands.
 _SUBMIT = 0
 _MODIFY = 1
@@ -77,6 +93,8 @@ class _Record:
     core: MatchingCore
     core_id: int
     venue_order_id: VenueOrderId
+    trader_id: TraderId
+    strategy_id: StrategyId
 
 
 class SimulatedExchange:
@@ -117,7 +135,10 @@ class SimulatedExchange:
         fee_model: FeeModel | None = None,
         reduce_only_limit: Callable[[InstrumentId, OrderSide], Quantity] | None = None,
     ) -> None:
-        self.venue = venue
+        self.venue = Venue(venue)
+        # The venue order and trade ids are "{venue}-{count}": checked once here for the
+        # longest count a run can reach, then made without validation.
+        TradeId(VenueOrderId(f"{self.venue}-{10**20}"))
         self.book_type = BookType(book_type)
         self.account_id = account_id if account_id is not None else AccountId(f"{venue}-001")
         self.fill_model = fill_model if fill_model is not None else FillModel()
@@ -298,8 +319,15 @@ class SimulatedExchange:
 
     def _send(self, arrival: int, kind: int, command: Any, ts: int) -> None:
         self._sequence += 1
-        heapq.heappush(self._inbound, (arrival, self._sequence, kind, command))
-        self.advance_time(max(self.ts_now, ts))
+        now = self.ts_now if self.ts_now > ts else ts
+        if arrival <= now and not self._inbound and not self._outbound:
+            # Nothing queued ahead of it: it arrives now, as advance_time would pop it first.
+            if arrival > self.ts_now:
+                self.ts_now = arrival
+            self._arrive(arrival, kind, command)
+        else:
+            heapq.heappush(self._inbound, (arrival, self._sequence, kind, command))
+        self.advance_time(now)
 
     def _arrive(self, ts: int, kind: int, command: Any) -> None:
         if kind == _SUBMIT:
@@ -351,7 +379,9 @@ class SimulatedExchange:
             self._instruments[order.instrument_id],
             core,
             self._order_count,
-            VenueOrderId(f"{self.venue}-{self._order_count}"),
+            str.__new__(VenueOrderId, f"{self.venue}-{self._order_count}"),  # checked form
+            TraderId(order.trader_id),
+            StrategyId(order.strategy_id),
         )
         self._records[order.client_order_id] = record
         self._by_core_id[record.core_id] = record
@@ -397,44 +427,54 @@ class SimulatedExchange:
         maker: bool,
         reason: str | None,
     ) -> OrderEvent:
-        ids = self._ids(record.order, ts)
-        venue_ids: dict[str, Any] = {
-            "venue_order_id": record.venue_order_id,
-            "account_id": self.account_id,
-        }
+        order = record.order
         instrument = record.instrument
         if kind == REPORT_FILLED:
             last_qty = Quantity.from_raw(quantity, instrument.size_precision)
             last_px = Price.from_raw(price, instrument.price_precision)
-            liquidity = LiquiditySide.MAKER if maker else LiquiditySide.TAKER
+            liquidity = _MAKER if maker else _TAKER
             self._trade_count += 1
             return OrderFilled(
-                **ids,
-                **venue_ids,
-                trade_id=TradeId(f"{self.venue}-{self._trade_count}"),
-                order_side=record.order.side,
-                order_type=record.order.order_type,
+                trader_id=record.trader_id,
+                strategy_id=record.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+                ts_event=ts,
+                ts_init=ts,
+                venue_order_id=record.venue_order_id,
+                account_id=self.account_id,
+                trade_id=str.__new__(TradeId, f"{self.venue}-{self._trade_count}"),  # checked form
+                order_side=order.side,
+                order_type=order.order_type,
                 last_qty=last_qty,
                 last_px=last_px,
                 commission=self.fee_model.commission(instrument, last_qty, last_px, liquidity),
                 liquidity_side=liquidity,
             )
-        if kind == REPORT_ACCEPTED:
-            return OrderAccepted(**ids, **venue_ids)
-        if kind == REPORT_REJECTED:
-            return OrderRejected(**ids, account_id=self.account_id, reason=reason or "")
-        if kind == REPORT_CANCELED:
-            return OrderCanceled(**ids, **venue_ids)
-        if kind == REPORT_EXPIRED:
-            return OrderExpired(**ids, **venue_ids)
-        if kind == REPORT_TRIGGERED:
-            return OrderTriggered(**ids, **venue_ids)
+        plain = _PLAIN_EVENTS.get(kind)
+        if plain is not None:
+            return plain(
+                trader_id=record.trader_id,
+                strategy_id=record.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+                ts_event=ts,
+                ts_init=ts,
+                venue_order_id=record.venue_order_id,
+                account_id=self.account_id,
+            )
         if kind == REPORT_UPDATED:
             sim = record.core.order(record.core_id)
             assert sim is not None  # the core keeps closed orders too
             return OrderUpdated(
-                **ids,
-                **venue_ids,
+                trader_id=record.trader_id,
+                strategy_id=record.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+                ts_event=ts,
+                ts_init=ts,
+                venue_order_id=record.venue_order_id,
+                account_id=self.account_id,
                 quantity=Quantity.from_raw(quantity, instrument.size_precision),
                 price=None if price < 0 else Price.from_raw(price, instrument.price_precision),
                 trigger_price=(
@@ -443,18 +483,30 @@ class SimulatedExchange:
                     else None
                 ),
             )
-        if kind == REPORT_MODIFY_REJECTED:
-            return OrderModifyRejected(**ids, **venue_ids, reason=reason or "")
-        if kind == REPORT_CANCEL_REJECTED:
-            return OrderCancelRejected(**ids, **venue_ids, reason=reason or "")
+        ids = self._ids(order, ts)
+        if kind == REPORT_REJECTED:
+            return OrderRejected(**ids, account_id=self.account_id, reason=reason or "")
+        refusal = _REFUSAL_EVENTS.get(kind)
+        if refusal is not None:
+            return refusal(
+                **ids,
+                venue_order_id=record.venue_order_id,
+                account_id=self.account_id,
+                reason=reason or "",
+            )
         raise ValueError(f"unknown matching report kind {kind}")
 
     def _emit(self, ts: int, event: OrderEvent) -> None:
         deliver = ts + self.latency_model.ack()
         self._sequence += 1
-        heapq.heappush(self._outbound, (deliver, self._sequence, event))
         if deliver <= self.ts_now:
+            if not self._outbound:
+                self._on_event(event)  # due now and nothing ahead of it: deliver at once
+                return
+            heapq.heappush(self._outbound, (deliver, self._sequence, event))
             self._flush(self.ts_now)
+        else:
+            heapq.heappush(self._outbound, (deliver, self._sequence, event))
 
     def _flush(self, ts: int) -> None:
         outbound = self._outbound

@@ -146,6 +146,9 @@ class MakerTakerFeeModel:
     def __init__(self, maker_fee: Decimal | None = None, taker_fee: Decimal | None = None):
         self.maker_fee = maker_fee
         self.taker_fee = taker_fee
+        # Per rate object (by id, the rate kept to pin the id): the rate as an integer
+        # over a power of ten, or None when it is not finite.
+        self._rates: dict[int, tuple[Decimal, tuple[int, int] | None]] = {}
 
     def commission(
         self,
@@ -155,7 +158,7 @@ class MakerTakerFeeModel:
         liquidity_side: LiquiditySide,
     ) -> Money:
         """Return notional × rate, exact in Decimal, rounded half-even to the currency."""
-        if liquidity_side == LiquiditySide.MAKER:
+        if liquidity_side == _MAKER:
             rate = instrument.maker_fee if self.maker_fee is None else self.maker_fee
         else:
             rate = instrument.taker_fee if self.taker_fee is None else self.taker_fee
@@ -164,8 +167,75 @@ class MakerTakerFeeModel:
             notional = quantity.as_decimal() * instrument.multiplier.as_decimal()
             notional /= price.as_decimal()
         else:
+            raw = self._linear_raw(instrument, quantity, price, rate, currency.precision)
+            if raw is not None:
+                return Money.from_raw(raw, currency)
             notional = (
                 quantity.as_decimal() * price.as_decimal() * instrument.multiplier.as_decimal()
             )
         exponent = Decimal(1).scaleb(-currency.precision)
         return Money((notional * rate).quantize(exponent, rounding=ROUND_HALF_EVEN), currency)
+
+    def _linear_raw(
+        self,
+        instrument: Instrument,
+        quantity: Quantity,
+        price: Price,
+        rate: Decimal,
+        precision: int,
+    ) -> int | None:
+        """The linear commission as a raw amount at ``precision`` decimals, in integers.
+
+        quantity × price × multiplier × rate is a product of integers over a power of ten;
+        rounded half-even (on the magnitude, as ``Decimal.quantize``) it is the Decimal
+        path's result whenever that path computes exactly: every factor's coefficient
+        divides the product, so a product under 10**27 leaves each Decimal intermediate
+        within the default 28 digits. Larger products return None (the Decimal path
+        decides).
+        """
+        entry = self._rates.get(id(rate))
+        if entry is None or entry[0] is not rate:
+            entry = self._rates[id(rate)] = (rate, _integer_ratio(rate))
+        ratio = entry[1]
+        if ratio is None:
+            return None
+        rate_coefficient, rate_scale = ratio
+        multiplier = instrument.multiplier
+        product = quantity.raw * price.raw * multiplier.raw * rate_coefficient
+        negative = product < 0
+        if negative:
+            product = -product
+        if product >= _EXACT_BOUND:
+            return None
+        shift = (
+            quantity.precision + price.precision + multiplier.precision + rate_scale - precision
+        )
+        if shift <= 0:
+            scale: int = 10**-shift
+            raw = product * scale
+        else:
+            unit: int = 10**shift
+            raw, remainder = divmod(product, unit)
+            if 2 * remainder > unit or (2 * remainder == unit and raw & 1):
+                raw += 1
+        return -raw if negative else raw
+
+
+_MAKER = LiquiditySide.MAKER
+# Products below this have at most 27 digits, so the Decimal path (28 digits) is exact.
+_EXACT_BOUND = 10**27
+
+
+def _integer_ratio(rate: Decimal) -> tuple[int, int] | None:
+    """Return ``(coefficient, scale)`` with ``rate == coefficient / 10**scale`` exactly, or
+    None for a rate that is not finite."""
+    if not rate.is_finite():
+        return None
+    sign, digits, exponent = rate.as_tuple()
+    assert isinstance(exponent, int)
+    coefficient = int("".join(map(str, digits)) or "0")
+    if sign:
+        coefficient = -coefficient
+    if exponent >= 0:
+        return coefficient * 10**exponent, 0
+    return coefficient, -exponent

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from zq.model.data import Bar, BarType, QuoteTick, TradeTick
-from zq.model.enums import OrderSide
+from zq.model.enums import OrderSide, OrderStatus
 from zq.model.identifiers import (
     AccountId,
     ClientOrderId,
@@ -31,6 +31,8 @@ __all__ = ["AccountLike", "Cache", "CacheError", "PositionLike"]
 
 _Index = dict[ClientOrderId, None]  # an insertion-ordered set
 _EMPTY: _Index = {}
+# What an order is indexed by, besides its id: (strategy, instrument, venue).
+_OrderKeys = tuple[StrategyId, InstrumentId, Venue]
 
 
 class CacheError(KeyError):
@@ -74,19 +76,28 @@ class _OrderIndex:
         self.by_instrument: dict[InstrumentId, _Index] = {}
         self.by_venue: dict[Venue, _Index] = {}
 
-    def add(self, order: Order) -> None:
-        coid = order.client_order_id
+    def add(self, coid: ClientOrderId, keys: _OrderKeys) -> None:
+        strategy_id, instrument_id, venue = keys
         self.ids[coid] = None
-        self.by_strategy.setdefault(order.strategy_id, {})[coid] = None
-        self.by_instrument.setdefault(order.instrument_id, {})[coid] = None
-        self.by_venue.setdefault(order.instrument_id.venue, {})[coid] = None
+        by_key = self.by_strategy.get(strategy_id)
+        if by_key is None:
+            by_key = self.by_strategy[strategy_id] = {}
+        by_key[coid] = None
+        by_key = self.by_instrument.get(instrument_id)
+        if by_key is None:
+            by_key = self.by_instrument[instrument_id] = {}
+        by_key[coid] = None
+        by_key = self.by_venue.get(venue)
+        if by_key is None:
+            by_key = self.by_venue[venue] = {}
+        by_key[coid] = None
 
-    def remove(self, order: Order) -> None:
-        coid = order.client_order_id
+    def remove(self, coid: ClientOrderId, keys: _OrderKeys) -> None:
+        strategy_id, instrument_id, venue = keys
         del self.ids[coid]
-        del self.by_strategy[order.strategy_id][coid]
-        del self.by_instrument[order.instrument_id][coid]
-        del self.by_venue[order.instrument_id.venue][coid]
+        del self.by_strategy[strategy_id][coid]
+        del self.by_instrument[instrument_id][coid]
+        del self.by_venue[venue][coid]
 
     def select(
         self,
@@ -126,9 +137,12 @@ class Cache(CacheCore):
         "_index_closed",
         "_index_inflight",
         "_index_open",
+        "_indexed",
         "_order_books",
+        "_order_keys",
         "_positions_closed",
         "_positions_open",
+        "_status_indices",
     )
 
     if TYPE_CHECKING:  # the compiled lookups, typed for users and mypy
@@ -153,6 +167,25 @@ class Cache(CacheCore):
         self._index_open = _OrderIndex()
         self._index_closed = _OrderIndex()
         self._index_inflight = _OrderIndex()
+        # The status-category indices each status belongs to, and per order the ones it is
+        # in and its index keys: update_order touches an index only when the order's
+        # category changes.
+        categories: dict[tuple[_OrderIndex, ...], tuple[_OrderIndex, ...]] = {}
+        self._status_indices: dict[OrderStatus, tuple[_OrderIndex, ...]] = {}
+        for status in OrderStatus:
+            indices = tuple(
+                index
+                for index, statuses in (
+                    (self._index_open, OPEN_STATUSES),
+                    (self._index_closed, CLOSED_STATUSES),
+                    (self._index_inflight, INFLIGHT_STATUSES),
+                )
+                if status in statuses
+            )
+            # One tuple object per category, so a same-category change is an identity test.
+            self._status_indices[status] = categories.setdefault(indices, indices)
+        self._indexed: dict[ClientOrderId, tuple[_OrderIndex, ...]] = {}
+        self._order_keys: dict[ClientOrderId, _OrderKeys] = {}
         self._positions_open: dict[PositionId, None] = {}
         self._positions_closed: dict[PositionId, None] = {}
 
@@ -203,7 +236,11 @@ class Cache(CacheCore):
         if coid in self._orders:
             raise CacheError(f"order {coid} is already in the cache; client order ids are unique")
         self._orders[coid] = order
-        self._index_all.add(order)
+        instrument_id = order.instrument_id
+        keys = (order.strategy_id, instrument_id, instrument_id.venue)
+        self._order_keys[coid] = keys
+        self._indexed[coid] = ()
+        self._index_all.add(coid, keys)
         self.update_order(order)
 
     def update_order(self, order: Order) -> None:
@@ -217,25 +254,25 @@ class Cache(CacheCore):
         coid = order.client_order_id
         if self._orders.get(coid) is not order:
             raise CacheError(f"order {coid} is not in the cache; add_order it first")
-        status = order.status
-        for index, statuses in (
-            (self._index_open, OPEN_STATUSES),
-            (self._index_closed, CLOSED_STATUSES),
-            (self._index_inflight, INFLIGHT_STATUSES),
-        ):
-            indexed = coid in index.ids
-            if status in statuses:
-                if not indexed:
-                    index.add(order)
-            elif indexed:
-                index.remove(order)
+        indices = self._status_indices[order.status]
+        indexed = self._indexed[coid]
+        if indices is not indexed:
+            keys = self._order_keys[coid]
+            for index in indexed:
+                if index not in indices:
+                    index.remove(coid, keys)
+            for index in indices:
+                if index not in indexed:
+                    index.add(coid, keys)
+            self._indexed[coid] = indices
         venue_order_id = order.venue_order_id
         if venue_order_id is not None:
-            previous = self._venue_order_ids.get(coid)
+            venue_order_ids = self._venue_order_ids
+            previous = venue_order_ids.get(coid)
             if previous != venue_order_id:
                 if previous is not None:
                     self._client_order_ids.pop(previous, None)
-                self._venue_order_ids[coid] = venue_order_id
+                venue_order_ids[coid] = venue_order_id
                 self._client_order_ids[venue_order_id] = coid
 
     def orders(

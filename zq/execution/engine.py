@@ -80,6 +80,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger("zq.execution")
+_NETTING = OmsType.NETTING
 
 
 class PositionEventLike(Protocol):
@@ -189,6 +190,11 @@ class ExecutionEngine(Component):
         self.portfolio = portfolio
         self._clients: dict[str, ExecutionClient] = {}
         self._routes: dict[Venue, ExecutionClient] = {}
+        # Per instrument: its venue's client (None: no client), and per (instrument,
+        # strategy) its netting position id; filled on first use, routes reset on
+        # registration.
+        self._instrument_routes: dict[InstrumentId, ExecutionClient | None] = {}
+        self._netting_ids: dict[tuple[InstrumentId, StrategyId], PositionId] = {}
         self._position_ids: dict[ClientOrderId, PositionId] = {}
         self._reset_counters()
         bus.register(ENDPOINT_EXECUTION, self.execute)
@@ -228,12 +234,20 @@ class ExecutionEngine(Component):
         client.set_event_sink(self.process)
         self._clients[client.client_id] = client
         self._routes[client.venue] = client
+        self._instrument_routes.clear()
         if self.is_running and not client.is_running:
             client.start()
 
     def client_for(self, venue: Venue) -> ExecutionClient | None:
         """Return the client serving ``venue``, or None."""
         return self._routes.get(venue)
+
+    def _client_for_instrument(self, instrument_id: InstrumentId) -> ExecutionClient | None:
+        routes = self._instrument_routes
+        if instrument_id in routes:
+            return routes[instrument_id]
+        client = routes[instrument_id] = self._routes.get(instrument_id.venue)
+        return client
 
     def _on_start(self) -> None:
         for client in self._clients.values():
@@ -250,6 +264,7 @@ class ExecutionEngine(Component):
 
     def _on_reset(self) -> None:
         self._position_ids.clear()
+        self._netting_ids.clear()
         self._reset_counters()
 
     # -- commands ------------------------------------------------------------------------
@@ -287,12 +302,14 @@ class ExecutionEngine(Component):
             )
 
     def _submit(self, command: SubmitOrder) -> None:
-        order = self.cache.order(command.client_order_id)
+        init = command.order
+        order = self.cache.order(init.client_order_id)
         if order is None:
-            order = Order.create(command.order)
+            order = Order.create(init)
             self.cache.add_order(order)
         now = self.clock.timestamp_ns()
-        client = self._routes.get(order.instrument_id.venue)
+        instrument_id = order.instrument_id
+        client = self._client_for_instrument(instrument_id)
         if client is None:
             known = ", ".join(sorted(self._routes)) or "none"
             self._apply_local(
@@ -300,10 +317,10 @@ class ExecutionEngine(Component):
                 OrderDenied(
                     trader_id=order.trader_id,
                     strategy_id=order.strategy_id,
-                    instrument_id=order.instrument_id,
+                    instrument_id=instrument_id,
                     client_order_id=order.client_order_id,
                     reason=(
-                        f"no execution client for venue {order.instrument_id.venue} "
+                        f"no execution client for venue {instrument_id.venue} "
                         f"(registered venues: {known})"
                     ),
                     ts_event=now,
@@ -320,7 +337,7 @@ class ExecutionEngine(Component):
             OrderSubmitted(
                 trader_id=order.trader_id,
                 strategy_id=order.strategy_id,
-                instrument_id=order.instrument_id,
+                instrument_id=instrument_id,
                 client_order_id=order.client_order_id,
                 account_id=client.account_id,
                 ts_event=now,
@@ -338,7 +355,7 @@ class ExecutionEngine(Component):
                 OrderRejected(
                     trader_id=order.trader_id,
                     strategy_id=order.strategy_id,
-                    instrument_id=order.instrument_id,
+                    instrument_id=instrument_id,
                     client_order_id=order.client_order_id,
                     account_id=client.account_id,
                     reason=f"execution client {client.client_id} failed to submit: {exc!r}",
@@ -368,7 +385,7 @@ class ExecutionEngine(Component):
                 f"{what} for unknown order {command.client_order_id}",
             )
             return
-        client = self._routes.get(order.instrument_id.venue)
+        client = self._client_for_instrument(order.instrument_id)
         reason = None
         if client is None:
             reason = f"no execution client for venue {order.instrument_id.venue}"
@@ -546,14 +563,20 @@ class ExecutionEngine(Component):
                 fill,
             )
             raise
-        for position_event in produced:
-            self.bus.publish(position_events(position_event.strategy_id), position_event)
+        if produced:
+            publish = self.bus.publish
+            for position_event in produced:
+                publish(position_events(position_event.strategy_id), position_event)
 
     def _position_id(self, order: Order) -> PositionId:
-        client = self._routes.get(order.instrument_id.venue)
-        oms = OmsType.NETTING if client is None else client.oms_type
-        if oms is OmsType.NETTING:
-            return PositionId(f"{order.instrument_id}-{order.strategy_id}")
+        client = self._client_for_instrument(order.instrument_id)
+        if client is None or client.oms_type is _NETTING:
+            key = (order.instrument_id, order.strategy_id)
+            position_id = self._netting_ids.get(key)
+            if position_id is None:
+                position_id = PositionId(f"{order.instrument_id}-{order.strategy_id}")
+                self._netting_ids[key] = position_id
+            return position_id
         known = self._position_ids.get(order.client_order_id) or order.position_id
         if known is not None:
             return known

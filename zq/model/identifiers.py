@@ -85,8 +85,10 @@ class Symbol(Identifier):
     __slots__ = ()
 
 
-#: Venue parts of instrument ids, made once (``InstrumentId.venue`` is read per order event).
+#: Venue parts of instrument ids, made once (``InstrumentId.venue`` is read per order event),
+#: by venue name and by instrument id.
 _VENUES: dict[str, Venue] = {}
+_INSTRUMENT_VENUES: dict[str, Venue] = {}
 
 
 class Venue(Identifier):
@@ -130,10 +132,13 @@ class InstrumentId(Identifier):
     @property
     def venue(self) -> Venue:
         """The venue part."""
-        part = self.rpartition(".")[2]
-        venue = _VENUES.get(part)
+        venue = _INSTRUMENT_VENUES.get(self)
         if venue is None:
-            venue = _VENUES[part] = Venue(part)  # validated once per venue name
+            part = self.rpartition(".")[2]
+            venue = _VENUES.get(part)
+            if venue is None:
+                venue = _VENUES[part] = Venue(part)  # validated once per venue name
+            _INSTRUMENT_VENUES[str(self)] = venue
         return venue
 
 

@@ -188,6 +188,77 @@ _TRIGGER_TYPES = frozenset(
 )
 
 
+# Enum members bound once: attribute access on an enum class costs a lookup per use.
+_INITIALIZED: Final = S.INITIALIZED
+_FILLED: Final = S.FILLED
+_PARTIALLY_FILLED: Final = S.PARTIALLY_FILLED
+_CANCELED: Final = S.CANCELED
+_EXPIRED: Final = S.EXPIRED
+_PENDING_STATUSES: Final = frozenset({S.PENDING_UPDATE, S.PENDING_CANCEL})
+_NO_LIQUIDITY_SIDE: Final = LiquiditySide.NO_LIQUIDITY_SIDE
+_NO_ORDER_SIDE: Final = OrderSide.NO_ORDER_SIDE
+_GTD: Final = TimeInForce.GTD
+_NOT_POST_ONLY: Final = frozenset({TimeInForce.IOC, TimeInForce.FOK})
+_DECIMAL_ZERO: Final = Decimal(0)
+
+# ORDER_STATE_TABLE keyed by event type, then state: Order.apply looks a transition up
+# without building a (state, type) key per event.
+_TRANSITIONS: Final[dict[type[OrderEvent], dict[OrderStatus, _Target]]] = {}
+for (_status, _kind), _target in ORDER_STATE_TABLE.items():
+    _TRANSITIONS.setdefault(_kind, {})[_status] = _target
+_NO_TRANSITIONS: Final[dict[OrderStatus, _Target]] = {}
+
+# Event types by the order fields they set (Order._apply_fields; fills set theirs in
+# Order._apply_fill). OrderDenied carries none of them.
+_HAS_ACCOUNT_ID: Final = frozenset(
+    kind for kind in _TRANSITIONS if "account_id" in kind.__struct_fields__
+)
+_HAS_VENUE_ORDER_ID: Final = frozenset(
+    kind for kind in _TRANSITIONS if "venue_order_id" in kind.__struct_fields__
+)
+_CARRIES_FIELDS: Final = (_HAS_ACCOUNT_ID | _HAS_VENUE_ORDER_ID) - {OrderFilled}
+
+def _specification_error(init: OrderInitialized) -> str | None:
+    """Return why the specification in ``init`` cannot be traded, or None."""
+    order_type = init.order_type
+    if init.side is _NO_ORDER_SIDE:
+        return "side must be BUY or SELL"
+    if init.quantity.raw <= 0:
+        return f"quantity must be positive, got {init.quantity}"
+    needs_price = order_type in _LIMIT_TYPES
+    needs_trigger = order_type in _TRIGGER_TYPES
+    price = init.price
+    if needs_price:
+        if price is None:
+            return "price is required"
+    elif price is not None:
+        return f"price {price} is not allowed"
+    trigger_price = init.trigger_price
+    if needs_trigger:
+        if trigger_price is None:
+            return "trigger_price is required"
+    elif trigger_price is not None:
+        return f"trigger_price {trigger_price} is not allowed"
+    time_in_force = init.time_in_force
+    expire_time_ns = init.expire_time_ns
+    if time_in_force is _GTD:
+        if expire_time_ns is None:
+            return "time in force GTD needs expire_time_ns"
+    elif expire_time_ns is not None:
+        return f"expire_time_ns is only for GTD, time in force is {time_in_force.name}"
+    if expire_time_ns is not None and expire_time_ns <= init.ts_init:
+        return f"expire_time_ns {expire_time_ns} is not after ts_init {init.ts_init}"
+    if init.post_only:
+        if not needs_price:
+            return "post_only applies to orders with a limit price"
+        if time_in_force in _NOT_POST_ONLY:
+            return f"post_only contradicts time in force {time_in_force.name}"
+    display_quantity = init.display_quantity
+    if display_quantity is not None and display_quantity > init.quantity:
+        return f"display_quantity {display_quantity} exceeds quantity {init.quantity}"
+    return None
+
+
 class Order:
     """An order, moved only by events. Build one with :meth:`create` (or an order factory).
 
@@ -239,6 +310,7 @@ class Order:
                 f"use Order.create for a {init.order_type.name} order (got {type(self).__name__})"
             )
         self._validate(init)
+        quantity = init.quantity
         self.init = init
         self.trader_id: TraderId = init.trader_id
         self.strategy_id: StrategyId = init.strategy_id
@@ -249,7 +321,7 @@ class Order:
         self.position_id: PositionId | None = init.position_id
         self.order_list_id: OrderListId | None = init.order_list_id
         self.side: OrderSide = init.side
-        self.quantity: Quantity = init.quantity
+        self.quantity: Quantity = quantity
         self.price: Price | None = init.price
         self.trigger_price: Price | None = init.trigger_price
         self.trigger_type: TriggerType = init.trigger_type
@@ -259,12 +331,12 @@ class Order:
         self.reduce_only: bool = init.reduce_only
         self.display_quantity: Quantity | None = init.display_quantity
         self.tags: tuple[str, ...] = init.tags
-        self.status: OrderStatus = S.INITIALIZED
-        self._previous_status: OrderStatus = S.INITIALIZED
-        self.filled_qty: Quantity = Quantity.from_raw(0, init.quantity.precision)
-        self.leaves_qty: Quantity = init.quantity
-        self._fill_value = Decimal(0)
-        self.liquidity_side: LiquiditySide = LiquiditySide.NO_LIQUIDITY_SIDE
+        self.status: OrderStatus = _INITIALIZED
+        self._previous_status: OrderStatus = _INITIALIZED
+        self.filled_qty: Quantity = Quantity.from_raw(0, quantity.precision)
+        self.leaves_qty: Quantity = quantity
+        self._fill_value = _DECIMAL_ZERO
+        self.liquidity_side: LiquiditySide = _NO_LIQUIDITY_SIDE
         self.is_triggered = False
         self.trade_ids: set[TradeId] = set()
         self.last_trade_id: TradeId | None = None
@@ -293,37 +365,9 @@ class Order:
         return order
 
     def _validate(self, init: OrderInitialized) -> None:
-        def refuse(reason: str) -> None:
+        reason = _specification_error(init)
+        if reason is not None:
             raise InvalidOrder(f"order {init.client_order_id} ({init.order_type.name}): {reason}")
-
-        if init.side is OrderSide.NO_ORDER_SIDE:
-            refuse("side must be BUY or SELL")
-        if init.quantity.raw <= 0:
-            refuse(f"quantity must be positive, got {init.quantity}")
-        needs_price = init.order_type in _LIMIT_TYPES
-        needs_trigger = init.order_type in _TRIGGER_TYPES
-        if needs_price and init.price is None:
-            refuse("price is required")
-        if not needs_price and init.price is not None:
-            refuse(f"price {init.price} is not allowed")
-        if needs_trigger and init.trigger_price is None:
-            refuse("trigger_price is required")
-        if not needs_trigger and init.trigger_price is not None:
-            refuse(f"trigger_price {init.trigger_price} is not allowed")
-        if init.time_in_force is TimeInForce.GTD:
-            if init.expire_time_ns is None:
-                refuse("time in force GTD needs expire_time_ns")
-        elif init.expire_time_ns is not None:
-            refuse(f"expire_time_ns is only for GTD, time in force is {init.time_in_force.name}")
-        if init.expire_time_ns is not None and init.expire_time_ns <= init.ts_init:
-            refuse(f"expire_time_ns {init.expire_time_ns} is not after ts_init {init.ts_init}")
-        if init.post_only:
-            if not needs_price:
-                refuse("post_only applies to orders with a limit price")
-            if init.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-                refuse(f"post_only contradicts time in force {init.time_in_force.name}")
-        if init.display_quantity is not None and init.display_quantity > init.quantity:
-            refuse(f"display_quantity {init.display_quantity} exceeds quantity {init.quantity}")
 
     # -- state machine ---------------------------------------------------------------------
 
@@ -342,51 +386,56 @@ class Order:
                 f"event {type(event).__name__} for order {event.client_order_id} "
                 f"applied to order {self.client_order_id}"
             )
-        target = ORDER_STATE_TABLE.get((self.status, type(event)))
+        kind = type(event)
+        status = self.status
+        target = _TRANSITIONS.get(kind, _NO_TRANSITIONS).get(status)
         if target is None:
             raise InvalidStateTransition(
-                f"order {self.client_order_id} in state {self.status.name} "
-                f"cannot apply {type(event).__name__}"
+                f"order {self.client_order_id} in state {status.name} "
+                f"cannot apply {kind.__name__}"
             )
-        if isinstance(event, OrderUpdated) and event.quantity < self.filled_qty:
-            raise InvalidStateTransition(
-                f"order {self.client_order_id}: update to quantity {event.quantity} is below "
-                f"the filled quantity {self.filled_qty}"
-            )
-        if isinstance(event, OrderFilled):
+        if kind is OrderFilled:
+            assert isinstance(event, OrderFilled)
             self._apply_fill(event)
             if self.leaves_qty.raw == 0:
-                new_status = S.FILLED
-            elif self.status in (S.CANCELED, S.EXPIRED):
-                new_status = self.status
+                new_status = _FILLED
+            elif status is _CANCELED or status is _EXPIRED:
+                new_status = status
             else:
-                new_status = S.PARTIALLY_FILLED
+                new_status = _PARTIALLY_FILLED
         else:
-            self._apply_fields(event)
-            if target == SAME:
-                new_status = self.status
-            elif target == PREVIOUS:
+            if kind is OrderUpdated:
+                assert isinstance(event, OrderUpdated)
+                if event.quantity < self.filled_qty:
+                    raise InvalidStateTransition(
+                        f"order {self.client_order_id}: update to quantity {event.quantity} "
+                        f"is below the filled quantity {self.filled_qty}"
+                    )
+            if kind in _CARRIES_FIELDS:
+                self._apply_fields(event, kind)
+            if target is SAME:
+                new_status = status
+            elif target is PREVIOUS:
                 new_status = self._previous_status
             else:
                 assert isinstance(target, OrderStatus)
                 new_status = target
-        if new_status in (S.PENDING_UPDATE, S.PENDING_CANCEL) and self.status not in (
-            S.PENDING_UPDATE,
-            S.PENDING_CANCEL,
-        ):
-            self._previous_status = self.status
+        if new_status in _PENDING_STATUSES and status not in _PENDING_STATUSES:
+            self._previous_status = status
         self.status = new_status
         self.ts_last = event.ts_event
         self.events.append(event)
 
-    def _apply_fields(self, event: OrderEvent) -> None:
-        account_id = getattr(event, "account_id", None)
-        if account_id is not None:
-            self.account_id = account_id
-        venue_order_id = getattr(event, "venue_order_id", None)
-        if venue_order_id is not None:
-            self.venue_order_id = venue_order_id
-        if isinstance(event, OrderTriggered):
+    def _apply_fields(self, event: OrderEvent, kind: type[OrderEvent]) -> None:
+        if kind in _HAS_ACCOUNT_ID:
+            account_id = getattr(event, "account_id", None)
+            if account_id is not None:
+                self.account_id = account_id
+        if kind in _HAS_VENUE_ORDER_ID:
+            venue_order_id = getattr(event, "venue_order_id", None)
+            if venue_order_id is not None:
+                self.venue_order_id = venue_order_id
+        if kind is OrderTriggered:
             self.is_triggered = True
         elif isinstance(event, OrderUpdated):
             self.quantity = event.quantity
@@ -397,34 +446,38 @@ class Order:
                 self.trigger_price = event.trigger_price
 
     def _apply_fill(self, fill: OrderFilled) -> None:
-        if fill.trade_id in self.trade_ids:
+        trade_id = fill.trade_id
+        if trade_id in self.trade_ids:
             raise DuplicateFillError(
-                f"order {self.client_order_id}: trade {fill.trade_id} was already applied"
+                f"order {self.client_order_id}: trade {trade_id} was already applied"
             )
-        if fill.last_qty.raw <= 0:
+        last_qty = fill.last_qty
+        if last_qty.raw <= 0:
             raise InvalidStateTransition(
-                f"order {self.client_order_id}: fill {fill.trade_id} has non-positive "
-                f"quantity {fill.last_qty}"
+                f"order {self.client_order_id}: fill {trade_id} has non-positive "
+                f"quantity {last_qty}"
             )
-        if fill.last_qty > self.leaves_qty:
+        if last_qty > self.leaves_qty:
             raise OverfillError(
-                f"order {self.client_order_id}: fill {fill.trade_id} of {fill.last_qty} exceeds "
+                f"order {self.client_order_id}: fill {trade_id} of {last_qty} exceeds "
                 f"leaves quantity {self.leaves_qty} (quantity {self.quantity}, "
                 f"filled {self.filled_qty})"
             )
-        self.filled_qty = self.filled_qty + fill.last_qty
-        self.leaves_qty = self.quantity - self.filled_qty
-        self._fill_value += fill.last_qty.as_decimal() * fill.last_px.as_decimal()
-        self.trade_ids.add(fill.trade_id)
-        self.last_trade_id = fill.trade_id
+        self.filled_qty = filled = self.filled_qty + last_qty
+        self.leaves_qty = self.quantity - filled
+        self._fill_value += last_qty.as_decimal() * fill.last_px.as_decimal()
+        self.trade_ids.add(trade_id)
+        self.last_trade_id = trade_id
         self.venue_order_id = fill.venue_order_id
         self.account_id = fill.account_id
         if fill.position_id is not None:
             self.position_id = fill.position_id
         self.liquidity_side = fill.liquidity_side
-        code = fill.commission.currency.code
-        previous = self.commissions.get(code)
-        self.commissions[code] = fill.commission if previous is None else previous + fill.commission
+        commission = fill.commission
+        code = commission.currency.code
+        commissions = self.commissions
+        previous = commissions.get(code)
+        commissions[code] = commission if previous is None else previous + commission
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -494,7 +547,7 @@ class MarketOrder(Order):
 
     def _validate(self, init: OrderInitialized) -> None:
         super()._validate(init)
-        if init.time_in_force is TimeInForce.GTD:
+        if init.time_in_force is _GTD:
             raise InvalidOrder(
                 f"order {init.client_order_id} (MARKET): time in force GTD is not allowed"
             )

@@ -56,6 +56,10 @@ class TradingState(IntEnum):
     HALTED = 3
 
 
+_HALTED = TradingState.HALTED
+_REDUCING = TradingState.REDUCING
+
+
 class TradingStateChanged(msgspec.Struct, frozen=True, gc=False, tag=True):
     """Published on ``TOPIC_TRADING_STATE`` when the trading state changes."""
 
@@ -264,17 +268,19 @@ class RiskEngine(Component):
             )
 
     def _handle_submit(self, command: SubmitOrder) -> None:
-        order = self.cache.order(command.client_order_id)
+        init = command.order
+        order = self.cache.order(init.client_order_id)
         if order is None:
             # Not sent by a Strategy (which caches first): cache it so the denial is not lost.
-            order = Order.create(command.order)
+            order = Order.create(init)
             self.cache.add_order(order)
         try:
             self._check_submit(order)
         except _Denied as denied:
             self._deny(order, str(denied))
             return
-        if not self._limits.bypass and self._limits.max_orders_per_interval is not None:
+        limits = self._limits
+        if not limits.bypass and limits.max_orders_per_interval is not None:
             self._submit_times.append(self.clock.timestamp_ns())
         self.passed_count += 1
         self.bus.send(ENDPOINT_EXECUTION, command)
@@ -325,14 +331,15 @@ class RiskEngine(Component):
 
     def _check_submit(self, order: Order) -> None:
         state = self._trading_state
-        if state is TradingState.HALTED:
+        if state is _HALTED:
             raise _Denied("trading is HALTED: no new order passes")
         instrument = self._instrument(order.instrument_id)
         limits = self._limits
         net = _ZERO
-        if state is TradingState.REDUCING or order.reduce_only or limits.max_position:
+        reducing = state is _REDUCING
+        if reducing or order.reduce_only or limits.max_position:
             net = self.portfolio.net_position(order.instrument_id, order.strategy_id)
-        if state is TradingState.REDUCING and not self._reduces(order, net):
+        if reducing and not self._reduces(order, net):
             raise _Denied(
                 f"trading is REDUCING: {order.side.name} {order.quantity} would not reduce "
                 f"the net position {net}"
@@ -345,15 +352,21 @@ class RiskEngine(Component):
         if limits.bypass:
             return
         self._check_quantity(instrument, order.quantity)
-        self._check_order_quantity_limit(instrument, order.quantity)
-        for name in ("price", "trigger_price"):
-            price = getattr(order, name)
-            if price is not None:
-                self._check_price(instrument, price, name)
-                self._check_band(instrument, price, name)
+        if limits.max_order_quantity:
+            self._check_order_quantity_limit(instrument, order.quantity)
+        price = order.price
+        if price is not None:
+            self._check_price(instrument, price, "price")
+            self._check_band(instrument, price, "price")
+        trigger_price = order.trigger_price
+        if trigger_price is not None:
+            self._check_price(instrument, trigger_price, "trigger_price")
+            self._check_band(instrument, trigger_price, "trigger_price")
         self._check_notional(instrument, order)
-        self._check_position(instrument, order, order.quantity, net)
-        self._check_throttle()
+        if limits.max_position:
+            self._check_position(instrument, order, order.quantity, net)
+        if limits.max_orders_per_interval is not None:
+            self._check_throttle()
 
     def _instrument(self, instrument_id: InstrumentId) -> Instrument:
         instrument = self.cache.instrument(instrument_id)

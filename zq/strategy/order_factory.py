@@ -13,10 +13,12 @@ from zq.common.clock import Clock
 from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
 from zq.model.events import OrderInitialized
 from zq.model.identifiers import ClientOrderId, InstrumentId, StrategyId, TraderId
-from zq.model.orders import Order
+from zq.model.orders import MarketOrder, Order
 from zq_core.fixed import Price, Quantity
 
 __all__ = ["OrderFactory"]
+
+_MARKET = OrderType.MARKET
 
 
 def _tag(identifier: str) -> str:
@@ -75,8 +77,11 @@ class OrderFactory:
 
     def next_client_order_id(self) -> ClientOrderId:
         """Return a new client order id."""
+        return self._next_id(self.clock.timestamp_ns())
+
+    def _next_id(self, now: int) -> ClientOrderId:
         self._count += 1
-        second = self.clock.timestamp_ns() // 1_000_000_000
+        second = now // 1_000_000_000
         if second != self._stamp_second:
             self._stamp_second = second
             self._stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(second))
@@ -109,7 +114,7 @@ class OrderFactory:
                 trader_id=self.trader_id,
                 strategy_id=self.strategy_id,
                 instrument_id=instrument_id,
-                client_order_id=self.next_client_order_id(),
+                client_order_id=self._next_id(now),
                 side=side,
                 order_type=order_type,
                 quantity=quantity,
@@ -144,14 +149,23 @@ class OrderFactory:
         InvalidOrder
             If the specification cannot be traded (for example time in force GTD).
         """
-        return self._create(
-            instrument_id,
-            side,
-            OrderType.MARKET,
-            quantity,
-            time_in_force=time_in_force,
-            reduce_only=reduce_only,
-            tags=tags,
+        # The fields a market order has; the others keep OrderInitialized's defaults.
+        now = self.clock.timestamp_ns()
+        return MarketOrder(
+            OrderInitialized(
+                trader_id=self.trader_id,
+                strategy_id=self.strategy_id,
+                instrument_id=instrument_id,
+                client_order_id=self._next_id(now),
+                side=side,
+                order_type=_MARKET,
+                quantity=quantity,
+                time_in_force=time_in_force,
+                reduce_only=reduce_only,
+                tags=tags,
+                ts_event=now,
+                ts_init=now,
+            )
         )
 
     def limit(

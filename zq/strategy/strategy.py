@@ -163,28 +163,43 @@ class Actor(Component, Generic[P]):
 
     def _need(self, value: Any, what: str) -> Any:
         if value is None:
-            raise RuntimeError(f"{self.component_id} is not registered: it has no {what} yet")
+            raise self._unregistered(what)
         return value
+
+    def _unregistered(self, what: str) -> RuntimeError:
+        return RuntimeError(f"{self.component_id} is not registered: it has no {what} yet")
 
     @property
     def trader_id(self) -> TraderId:
         """The node's trader id."""
-        return cast(TraderId, self._need(self._trader_id, "trader id"))
+        value = self._trader_id
+        if value is None:
+            raise self._unregistered("trader id")
+        return value
 
     @property
     def clock(self) -> Clock:
         """The node's clock: read the time, set timers and time alerts."""
-        return cast(Clock, self._need(self._clock, "clock"))
+        value = self._clock
+        if value is None:
+            raise self._unregistered("clock")
+        return value
 
     @property
     def bus(self) -> MessageBus:
         """The node's message bus."""
-        return cast(MessageBus, self._need(self._bus, "bus"))
+        value = self._bus
+        if value is None:
+            raise self._unregistered("bus")
+        return value
 
     @property
     def cache(self) -> Cache:
         """The node's cache (read it; the engines keep it)."""
-        return cast(Cache, self._need(self._cache, "cache"))
+        value = self._cache
+        if value is None:
+            raise self._unregistered("cache")
+        return value
 
     @property
     def portfolio(self) -> Any:
@@ -557,7 +572,10 @@ class Strategy(Actor[P]):
     @property
     def order_factory(self) -> OrderFactory:
         """Builds this strategy's orders (ids unique and deterministic)."""
-        return cast(OrderFactory, self._need(self._order_factory, "order factory"))
+        factory = self._order_factory
+        if factory is None:
+            raise self._unregistered("order factory")
+        return factory
 
     @property
     def portfolio(self) -> PortfolioView:

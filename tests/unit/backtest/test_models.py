@@ -1,0 +1,101 @@
+"""The fee model: its integer path gives the exact Decimal commission, to the last digit."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.unit.model.samples import instruments
+from zq.backtest.models import MakerTakerFeeModel
+from zq.model.enums import LiquiditySide
+from zq.model.instruments import Instrument
+from zq_core.fixed import Money, Price, Quantity
+
+SPOT, _INVERSE, FUTURE, EQUITY = instruments()
+
+
+def reference_commission(
+    instrument: Instrument, quantity: Quantity, price: Price, rate: Decimal
+) -> Money:
+    """quantity × price × multiplier × rate of a linear instrument, exact (60 digits), then
+    rounded half-even to the currency (the model's documented result)."""
+    currency = instrument.settlement_currency
+    q, p, m = quantity.as_decimal(), price.as_decimal(), instrument.multiplier.as_decimal()
+    with localcontext(prec=60):
+        exact = q * p * m * rate
+        exponent = Decimal(1).scaleb(-currency.precision)
+        return Money(exact.quantize(exponent, rounding=ROUND_HALF_EVEN), currency)
+
+
+def test_a_spot_taker_fill_pays_the_rate_on_its_notional() -> None:
+    # 0.01 BTC at 30,000.00 USDT is 300 USDT of notional; 0.1 % of it is 0.30 USDT.
+    fee = MakerTakerFeeModel().commission(
+        SPOT, Quantity.from_str("0.01000"), Price.from_str("30000.00"), LiquiditySide.TAKER
+    )
+    assert fee == Money("0.30", SPOT.settlement_currency)
+
+
+def test_a_future_fill_counts_the_multiplier() -> None:
+    # 3 ES at 4800.25 x 50 = 720,037.50 USD; at 0.0001 that is 72.00375, half-even 72.00.
+    model = MakerTakerFeeModel(taker_fee=Decimal("0.0001"))
+    fee = model.commission(FUTURE, Quantity(3, 0), Price.from_str("4800.25"), LiquiditySide.TAKER)
+    assert fee == Money("72.00", FUTURE.settlement_currency)
+
+
+def test_a_half_cent_rounds_to_the_even_cent_both_signs() -> None:
+    # 1 share at 0.25 x 0.1 = 0.025 exactly: half-even gives 0.02; a rebate gives -0.02.
+    assert MakerTakerFeeModel(taker_fee=Decimal("0.1")).commission(
+        EQUITY, Quantity(1, 0), Price.from_str("0.25"), LiquiditySide.TAKER
+    ) == Money("0.02", EQUITY.settlement_currency)
+    assert MakerTakerFeeModel(maker_fee=Decimal("-0.1")).commission(
+        EQUITY, Quantity(1, 0), Price.from_str("0.25"), LiquiditySide.MAKER
+    ) == Money("-0.02", EQUITY.settlement_currency)
+
+
+def test_a_product_too_large_for_integers_takes_the_decimal_path() -> None:
+    # 10**12 contracts x 10**6 x 50 x rate has more than 27 digits: Decimal decides.
+    quantity, price = Quantity(10**12, 0), Price.from_str("1000000.25")
+    model = MakerTakerFeeModel(taker_fee=Decimal("0.000123456789"))
+    fee = model.commission(FUTURE, quantity, price, LiquiditySide.TAKER)
+    assert fee == reference_commission(FUTURE, quantity, price, Decimal("0.000123456789"))
+
+
+rates = st.decimals(
+    min_value=Decimal("-0.01"), max_value=Decimal("0.01"), places=7, allow_nan=False
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    instrument=st.sampled_from([SPOT, FUTURE, EQUITY]),
+    quantity_raw=st.integers(min_value=1, max_value=10**12),
+    price_raw=st.integers(min_value=1, max_value=10**9),
+    rate=rates,
+    maker=st.booleans(),
+)
+def test_the_commission_equals_the_exact_decimal_reference(
+    instrument: Instrument, quantity_raw: int, price_raw: int, rate: Decimal, maker: bool
+) -> None:
+    quantity = Quantity.from_raw(quantity_raw, instrument.size_precision)
+    price = Price.from_raw(price_raw, instrument.price_precision)
+    side = LiquiditySide.MAKER if maker else LiquiditySide.TAKER
+    model = MakerTakerFeeModel(maker_fee=rate, taker_fee=rate)
+    assert model.commission(instrument, quantity, price, side) == reference_commission(
+        instrument, quantity, price, rate
+    )
+
+
+def test_a_rate_replaced_on_the_instrument_is_used() -> None:
+    # The model remembers rates by object; a new instrument with another rate gets its own.
+    model = MakerTakerFeeModel()
+    cheaper = msgspec.structs.replace(SPOT, taker_fee=Decimal("0.0005"))
+    quantity, price = Quantity.from_str("0.01000"), Price.from_str("30000.00")
+    assert model.commission(SPOT, quantity, price, LiquiditySide.TAKER).as_decimal() == Decimal(
+        "0.30"
+    )
+    assert model.commission(cheaper, quantity, price, LiquiditySide.TAKER).as_decimal() == (
+        Decimal("0.15")
+    )
