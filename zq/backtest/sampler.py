@@ -22,20 +22,39 @@ At each sample it records:
     currency's own balance row is reported as it is, so do not add rows of different
     currencies.
 
-Values are floats (this is the statistics edge); the PnL itself is computed exactly by
-:class:`~zq.model.position.Position` and rounded once here.
+Values are floats (this is the statistics edge); the PnL itself is computed exactly
+(``Decimal``) and rounded once here.
+
+How it stays cheap
+------------------
+A sample during the run only notes where things stand, in typed columns: its time, each
+instrument's mark as a raw integer and its precision, how many position events and account
+states had been published, and (when it changed) an account's currency list. The position
+events themselves are kept (the result holds them anyway). Values are computed once, when
+:attr:`ResultSampler.records` is read after the run: the open positions are rebuilt from
+their events, exactly as :class:`~zq.model.position.Position` keeps them (signed quantity and
+entry value), and each balance is read from the account state current at the sample. So a
+fill costs the sampler a few appends, whatever the number of positions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from zq.backtest.result import SampleRecords
 from zq.common import topics
 from zq.common.component import Component
-from zq.model.position import EXACT_CONTEXT, Position
+from zq.model.position import (
+    EXACT_CONTEXT,
+    PositionChanged,
+    PositionClosed,
+    PositionOpened,
+)
 from zq.portfolio.account import Account, CashAccount
 from zq_core.fixed import FIXED_PRECISION_MAX, Price
 
@@ -45,15 +64,25 @@ if TYPE_CHECKING:
     from zq.common.clock import Clock, TimeEvent
     from zq.model.identifiers import InstrumentId, StrategyId, Venue
     from zq.model.position import PositionEvent
+    from zq.portfolio.account import AccountState
     from zq_core.bus import MessageBus
     from zq_core.matching import MatchingCore
 
-__all__ = ["DEFAULT_SAMPLE_INTERVAL_NS", "SAMPLE_TIMER", "ResultSampler"]
+__all__ = ["DEFAULT_SAMPLE_INTERVAL_NS", "SAMPLE_TIMER", "ResultSampler", "mark_price"]
 
 #: One minute of data time.
 DEFAULT_SAMPLE_INTERVAL_NS = 60 * 1_000_000_000
 #: The name of the sampler's timer on the clock.
 SAMPLE_TIMER = "zq.backtest.sample"
+
+# The precision recorded for an instrument without a mark at a sample.
+_NO_MARK = -1
+# Raw integers up to 2**53 convert to float64 exactly, so raw / 10**p rounds once (as
+# Price.as_double and float(Decimal) do); larger ones take Python's exact int division.
+_EXACT_FLOAT_RAW = 1 << 53
+# Position's quantum for a reduction's share of the entry value and an inverse value.
+_QUANTUM = Decimal("1e-30")
+_ZERO = Decimal(0)
 
 
 def mark_price(core: MatchingCore) -> Price | None:
@@ -62,15 +91,19 @@ def mark_price(core: MatchingCore) -> Price | None:
     The mid of two prices of precision ``p`` is exact at precision ``p + 1``; at the
     largest precision it is rounded down (it stays inside the spread).
     """
+    raw, precision = _mark_raw(core, core.price_precision)
+    return None if precision == _NO_MARK else Price.from_raw(raw, precision)
+
+
+def _mark_raw(core: MatchingCore, precision: int) -> tuple[int, int]:
     book = core.book
     bid, ask = book.best_bid_raw(), book.best_ask_raw()
-    precision = core.price_precision
     if bid is not None and ask is not None:
         if precision < FIXED_PRECISION_MAX:
-            return Price.from_raw((bid + ask) * 5, precision + 1)
-        return Price.from_raw((bid + ask) // 2, precision)
+            return (bid + ask) * 5, precision + 1
+        return (bid + ask) // 2, precision
     last = core.last_trade
-    return None if last is None else Price.from_raw(last, precision)
+    return (0, _NO_MARK) if last is None else (last, precision)
 
 
 class ResultSampler(Component):
@@ -83,7 +116,7 @@ class ResultSampler(Component):
     bus : MessageBus
         The position events of ``strategy_ids`` are sampled (one sample per fill).
     cache : Cache
-        Where the accounts and positions are read.
+        Where the accounts, instruments and positions are read.
     exchanges : Mapping[Venue, SimulatedExchange]
         The simulated venues; their matching cores give the mark prices.
     strategy_ids : Iterable[StrategyId]
@@ -113,27 +146,64 @@ class ResultSampler(Component):
         self.bus = bus
         self.cache = cache
         self.interval_ns = interval_ns
-        self.records = SampleRecords()
-        self.sample_count = 0
         self._exchanges = dict(exchanges)
-        self._cores: dict[InstrumentId, MatchingCore] = {}
         self._topics = [topics.position_events(s) for s in strategy_ids]
-        # Every (instrument, strategy) ever held, in first-seen order (flat is sampled as 0),
-        # with the names recorded for it: one string per id, shared by every row.
-        self._held: dict[tuple[InstrumentId, StrategyId], tuple[str, str]] = {}
-        self._instrument_names: dict[InstrumentId, str] = {}
-        self._account_names: dict[object, str] = {}
-        self._last_fill: tuple[object, ...] | None = None
+        self._clear()
+
+    def _clear(self) -> None:
+        # One entry per sample in each column (the account columns: one per account).
+        self._ts = array("q")
+        self._position_counts = array("q")
+        self._position_events: list[PositionEvent] = []
+        self._instrument_ids: list[InstrumentId] = []
+        # Per instrument: its book's best bid and ask (bound), its core, its price precision,
+        # and the columns of its mark (raw, precision) at each sample.
+        self._marks: list[
+            tuple[
+                Callable[[], int | None],
+                Callable[[], int | None],
+                MatchingCore,
+                int,
+                array[int],
+                array[int],
+            ]
+        ] = []
+        self._accounts: list[_AccountColumns] = []
+        self._account_counts: list[tuple[list[AccountState], array[int]]] = []
+        self._last_fill: tuple[int, object, object] = (-1, None, None)
+        self._records: SampleRecords | None = None
+
+    @property
+    def sample_count(self) -> int:
+        """Samples taken so far."""
+        return len(self._ts)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _on_start(self) -> None:
-        self._cores = {}
+        self._clear()
         for instrument in self.cache.instruments():
             exchange = self._exchanges.get(instrument.id.venue)
             if exchange is not None:
-                self._cores[instrument.id] = exchange.core(instrument.id)
-                self._instrument_names[instrument.id] = str(instrument.id)
+                core = exchange.core(instrument.id)
+                book = core.book  # a core keeps its book for life
+                self._instrument_ids.append(instrument.id)
+                self._marks.append(
+                    (
+                        book.best_bid_raw,
+                        book.best_ask_raw,
+                        core,
+                        core.price_precision,
+                        array("q"),
+                        array("b"),
+                    )
+                )
+        self._accounts = [
+            _AccountColumns(account)
+            for account in self.cache.accounts()
+            if isinstance(account, Account)
+        ]
+        self._account_counts = [(a.states, a.counts) for a in self._accounts]
         now = self.clock.timestamp_ns()
         # The opening sample is stamped 1 ns before the start, so it stays apart from the
         # samples of fills at the first datum's time (samples at one instant keep the last).
@@ -161,71 +231,289 @@ class ResultSampler(Component):
         self.sample(event.ts_event)
 
     def _on_position_event(self, event: PositionEvent) -> None:
+        self._position_events.append(event)
         # A fill through zero publishes two events (closed, then opened) after the
-        # portfolio applied the whole fill: the first one's sample is already the final
-        # state, so one sample per fill.
-        fill = (event.ts_event, event.position_id, event.last_trade_id)
-        if fill == self._last_fill:
+        # portfolio applied the whole fill: one sample per fill, covering both events.
+        ts = event.ts_event
+        last_ts, last_position, last_trade = self._last_fill
+        if (
+            ts == last_ts
+            and event.position_id == last_position
+            and event.last_trade_id == last_trade
+        ):
+            self._position_counts[-1] = len(self._position_events)
             return
-        self._last_fill = fill
-        self.sample(event.ts_event)
+        self._last_fill = (ts, event.position_id, event.last_trade_id)
+        self.sample(ts)
 
     # -- sampling ------------------------------------------------------------------------------
 
     def sample(self, ts: int) -> None:
         """Record the mark prices, net positions and equity at ``ts``."""
-        self.sample_count += 1
-        records = self.records
-        marks: dict[InstrumentId, Price] = {}
-        for instrument_id, core in self._cores.items():
-            mark = mark_price(core)
-            if mark is not None:
-                marks[instrument_id] = mark
-                records.price_ts.append(ts)
-                records.price_instrument.append(self._instrument_names[instrument_id])
-                records.price_value.append(mark.as_double())
+        self._records = None
+        self._ts.append(ts)
+        self._position_counts.append(len(self._position_events))
+        for best_bid, best_ask, core, precision, raws, precisions in self._marks:
+            bid = best_bid()
+            ask = best_ask()
+            if bid is not None and ask is not None:
+                if precision < FIXED_PRECISION_MAX:
+                    raws.append((bid + ask) * 5)
+                    precisions.append(precision + 1)
+                else:
+                    raws.append((bid + ask) // 2)
+                    precisions.append(precision)
+            else:
+                last = core.last_trade
+                raws.append(0 if last is None else last)
+                precisions.append(_NO_MARK if last is None else precision)
+        for states, counts in self._account_counts:
+            counts.append(len(states))
 
-        net: dict[tuple[InstrumentId, StrategyId], Decimal] = {}
+    @property
+    def records(self) -> SampleRecords:
+        """The samples so far, computed (once) into :class:`SampleRecords` columns."""
+        if self._records is None:
+            self._records = self._compute()
+        return self._records
+
+    # -- computing the samples ---------------------------------------------------------------
+
+    def _compute(self) -> SampleRecords:
+        records = SampleRecords()
+        count = len(self._ts)
+        ts = np.frombuffer(self._ts, dtype=np.int64)
+        marks = self._record_prices(records, ts)
+        book = _PositionBook(self.cache, self._position_events)
+        held_names: list[tuple[str, str]] = []
+        with localcontext(EXACT_CONTEXT):
+            for sample in range(count):
+                at = int(ts[sample])
+                book.advance(self._position_counts[sample])
+                held_names.extend((str(i), str(s)) for i, s in book.held[len(held_names) :])
+                for pair, (instrument_name, strategy_name) in zip(
+                    book.held, held_names, strict=True
+                ):
+                    records.position_ts.append(at)
+                    records.position_instrument.append(instrument_name)
+                    records.position_strategy.append(strategy_name)
+                    records.position_qty.append(book.net(pair))
+                sample_marks = {
+                    instrument_id: mark
+                    for instrument_id, column in marks.items()
+                    if (mark := column[sample]) is not None
+                }
+                unrealized, market_value = book.valuations(sample_marks)
+                for account in self._accounts:
+                    name = account.name
+                    for code, balance in account.balances_at(sample).items():
+                        key = (name, code)
+                        gain = unrealized.get(key, _ZERO)
+                        added = market_value.get(key, _ZERO) if account.cash else gain
+                        records.equity_ts.append(at)
+                        records.equity_account.append(name)
+                        records.equity_currency.append(code)
+                        records.equity_balance.append(float(balance))
+                        records.equity_unrealized.append(float(gain))
+                        records.equity_value.append(float(balance + added))
+        return records
+
+    def _record_prices(
+        self, records: SampleRecords, ts: np.ndarray
+    ) -> dict[InstrumentId, list[Decimal | None]]:
+        # The price rows, sample by sample in instrument order, from the raw columns at
+        # once; returns each instrument's marks as decimals (None: no mark yet).
+        count, width = len(ts), len(self._marks)
+        if width == 0 or count == 0:
+            return {}
+        raws = np.empty((count, width), dtype=np.int64)
+        precisions = np.empty((count, width), dtype=np.int8)
+        for index, (*_, raw, precision) in enumerate(self._marks):
+            raws[:, index] = np.frombuffer(raw, dtype=np.int64)
+            precisions[:, index] = np.frombuffer(precision, dtype=np.int8)
+        present = (precisions != _NO_MARK).ravel()
+        names = np.array([str(i) for i in self._instrument_ids], dtype=object)
+        records.price_ts.frombytes(np.repeat(ts, width)[present].tobytes())
+        records.price_instrument.extend(np.tile(names, count)[present].tolist())
+        values = _raw_floats(raws.ravel()[present], precisions.ravel()[present])
+        records.price_value.frombytes(values.tobytes())
+        return {
+            instrument_id: [
+                None if p == _NO_MARK else Decimal(r).scaleb(-p)
+                for r, p in zip(raw, precision, strict=True)
+            ]
+            for instrument_id, (*_, raw, precision) in zip(
+                self._instrument_ids, self._marks, strict=True
+            )
+        }
+
+
+def _raw_floats(raws: np.ndarray, precisions: np.ndarray) -> np.ndarray:
+    """Return ``raw / 10**precision`` as float64, rounded once (as ``Price.as_double``)."""
+    values = raws.astype(np.float64) / np.power(10.0, precisions.astype(np.float64))
+    for index in np.flatnonzero(np.abs(raws) > _EXACT_FLOAT_RAW):
+        values[index] = int(raws[index]) / 10 ** int(precisions[index])
+    return values
+
+
+class _AccountColumns:
+    """One account's column: how many account states it had published at each sample.
+
+    Every balance change is followed by an account state before the fill's position events
+    (a margin update that adds a settlement currency, with a zero balance, comes just before
+    the fill's state), so the state current at a sample holds the balances of the account's
+    currencies then, in the account's order.
+    """
+
+    __slots__ = ("_balances", "_balances_count", "cash", "counts", "name", "states")
+
+    def __init__(self, account: Account) -> None:
+        self.name = str(account.id)
+        self.cash = isinstance(account, CashAccount)
+        self.states = account.events
+        self.counts = array("q")
+        self._balances: dict[str, Decimal] = {}
+        self._balances_count = -1
+
+    def balances_at(self, sample: int) -> dict[str, Decimal]:
+        """Return the balance of each currency at a sample, by currency code."""
+        count = self.counts[sample]
+        if count != self._balances_count:
+            state = self.states[count - 1] if count else None
+            self._balances = {} if state is None else _state_balances(state)
+            self._balances_count = count
+        return self._balances
+
+
+def _state_balances(state: AccountState) -> dict[str, Decimal]:
+    return {b.total.currency.code: b.total.as_decimal() for b in state.balances}
+
+
+class _OpenPosition:
+    """A position's exact state as :class:`Position` keeps it, rebuilt from its events."""
+
+    __slots__ = (
+        "account",
+        "currency",
+        "entry_value",
+        "instrument_id",
+        "inverse",
+        "last_px",
+        "multiplier",
+        "pair",
+        "signed_qty",
+    )
+
+    def __init__(self, event: PositionEvent, multiplier: Decimal, inverse: bool) -> None:
+        self.pair = (event.instrument_id, event.strategy_id)
+        self.instrument_id = event.instrument_id
+        self.multiplier = multiplier
+        self.inverse = inverse
+        self.currency = event.currency.code
+        self.account = str(event.account_id)
+        self.signed_qty = _ZERO
+        self.entry_value = _ZERO
+        self.last_px = event.last_px.as_decimal()
+
+    def value(self, qty: Decimal, px: Decimal) -> Decimal:
+        # The entry value of ``qty`` at ``px``: qty × px, or qty / px for inverse contracts.
+        return (qty / px).quantize(_QUANTUM) if self.inverse else qty * px
+
+    def apply(self, event: PositionEvent) -> None:
+        qty = event.last_qty.as_decimal()
+        px = event.last_px.as_decimal()
+        held = abs(self.signed_qty)
+        if isinstance(event, PositionOpened) or held == 0:
+            self.entry_value = self.value(qty, px)
+        elif isinstance(event, PositionClosed):
+            self.entry_value = _ZERO
+        elif abs(event.signed_qty) > held:
+            self.entry_value += self.value(qty, px)
+        else:
+            # The reduction's share of the entry value, rounded as the position rounds it.
+            self.entry_value -= (self.entry_value * qty / held).quantize(_QUANTUM)
+        self.signed_qty = event.signed_qty
+        self.account = str(event.account_id)
+        self.last_px = px
+
+    def unrealized(self, px: Decimal) -> Decimal:
+        qty = abs(self.signed_qty)
+        if self.inverse:
+            gain = self.entry_value - self.value(qty, px)
+        else:
+            gain = qty * px - self.entry_value
+        return gain * self.multiplier if self.signed_qty > 0 else -gain * self.multiplier
+
+
+class _PositionBook:
+    """The open positions after the first ``n`` position events, advanced sample by sample."""
+
+    def __init__(self, cache: Cache, events: list[PositionEvent]) -> None:
+        self._cache = cache
+        self._events = events
+        self._applied = 0
+        self._positions: dict[object, _OpenPosition] = {}
+        self._open: dict[object, _OpenPosition] = {}  # in the order they (re)opened
+        #: Every (instrument, strategy) held so far, in the order first held.
+        self.held: list[tuple[InstrumentId, StrategyId]] = []
+        self._sums: dict[tuple[InstrumentId, StrategyId], Decimal] = {}
+        self._net: dict[tuple[InstrumentId, StrategyId], float] = {}
+        self._instruments: dict[object, tuple[Decimal, bool]] = {}
+
+    def advance(self, count: int) -> None:
+        """Apply the position events up to the ``count``-th."""
+        events = self._events
+        while self._applied < count:
+            event = events[self._applied]
+            self._applied += 1
+            if not isinstance(event, PositionOpened | PositionChanged | PositionClosed):
+                continue
+            position = self._positions.get(event.position_id)
+            if position is None:
+                multiplier, inverse = self._instrument(event.instrument_id)
+                position = self._positions[event.position_id] = _OpenPosition(
+                    event, multiplier, inverse
+                )
+            before = position.signed_qty
+            position.apply(event)
+            pair = position.pair
+            if position.signed_qty == 0:
+                self._open.pop(event.position_id, None)
+            else:
+                self._open.setdefault(event.position_id, position)
+                if pair not in self._sums:
+                    self.held.append(pair)
+                    self._sums[pair] = _ZERO
+            if pair in self._sums:
+                # The net of the pair's open positions, kept exact; a float per change.
+                total = self._sums[pair] = self._sums[pair] + (position.signed_qty - before)
+                self._net[pair] = float(total)
+
+    def _instrument(self, instrument_id: InstrumentId) -> tuple[Decimal, bool]:
+        found = self._instruments.get(instrument_id)
+        if found is None:
+            instrument = self._cache.instrument(instrument_id)
+            if instrument is None:
+                raise ValueError(f"position events of {instrument_id}, which is not in the cache")
+            found = self._instruments[instrument_id] = (
+                instrument.multiplier.as_decimal(),
+                instrument.is_inverse,
+            )
+        return found
+
+    def net(self, pair: tuple[InstrumentId, StrategyId]) -> float:
+        return self._net[pair]
+
+    def valuations(
+        self, marks: Mapping[InstrumentId, Decimal]
+    ) -> tuple[dict[tuple[str, str], Decimal], dict[tuple[str, str], Decimal]]:
+        """Return the unrealized PnL and the market value per (account, currency)."""
         unrealized: dict[tuple[str, str], Decimal] = {}
         market_value: dict[tuple[str, str], Decimal] = {}
-        with localcontext(EXACT_CONTEXT):
-            for position in self.cache.positions_open():
-                if not isinstance(position, Position):
-                    continue
-                held = (position.instrument_id, position.strategy_id)
-                if held not in self._held:
-                    self._held[held] = (str(held[0]), str(held[1]))
-                net[held] = net.get(held, Decimal(0)) + position.signed_qty
-                mark = marks.get(position.instrument_id, position.last_px)
-                key = (str(position.account_id), position.currency.code)
-                unrealized[key] = unrealized.get(key, Decimal(0)) + (
-                    position.unrealized_pnl_decimal(mark)
-                )
-                value = position.signed_qty * mark.as_decimal() * position.multiplier
-                market_value[key] = market_value.get(key, Decimal(0)) + value
-
-        for held, (instrument_name, strategy_name) in self._held.items():
-            records.position_ts.append(ts)
-            records.position_instrument.append(instrument_name)
-            records.position_strategy.append(strategy_name)
-            records.position_qty.append(float(net.get(held, 0)))
-
-        for account in self.cache.accounts():
-            if not isinstance(account, Account):
-                continue
-            account_id = self._account_names.get(account.id)
-            if account_id is None:
-                account_id = self._account_names[account.id] = str(account.id)
-            cash = isinstance(account, CashAccount)
-            for currency in account.currencies():
-                key = (account_id, currency.code)
-                balance = account.balance(currency).as_decimal()
-                gain = unrealized.get(key, Decimal(0))
-                added = market_value.get(key, Decimal(0)) if cash else gain
-                records.equity_ts.append(ts)
-                records.equity_account.append(account_id)
-                records.equity_currency.append(currency.code)
-                records.equity_balance.append(float(balance))
-                records.equity_unrealized.append(float(gain))
-                records.equity_value.append(float(balance + added))
-
+        for position in self._open.values():
+            mark = marks.get(position.instrument_id, position.last_px)
+            key = (position.account, position.currency)
+            unrealized[key] = unrealized.get(key, _ZERO) + position.unrealized(mark)
+            value = position.signed_qty * mark * position.multiplier
+            market_value[key] = market_value.get(key, _ZERO) + value
+        return unrealized, market_value

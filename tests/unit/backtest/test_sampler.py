@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 import pytest
 
-from tests.unit.backtest.test_result import BTC, SECOND, T0, scripted_config, trade
-from zq.backtest import BacktestNode, StrategyConfig
+from tests.unit.backtest.test_result import BTC, SECOND, T0, Script, scripted_config, trade
+from zq.backtest import BacktestNode, StrategyConfig, VenueConfig
 from zq.backtest.sampler import DEFAULT_SAMPLE_INTERVAL_NS, ResultSampler, mark_price
 from zq.cache import Cache
 from zq.common.clock import TestClock
-from zq.model.data import QuoteTick
+from zq.model.data import QuoteTick, TradeTick
 from zq.model.enums import BookType
 from zq_core.bus import MessageBus
 from zq_core.fixed import Price, Quantity
@@ -127,3 +129,73 @@ def test_positions_history_keeps_each_strategy_apart() -> None:
     assert last.to_dict() == {"Long-001": 1.0, "Short-002": -2.0}
     # Before any fill nothing was held: the first rows come with the first fill.
     assert result.positions_history["ts"].min() == result.fills["ts_event"].min()
+
+
+# -- positions rebuilt from their events ----------------------------------------------------------
+
+# Scale-ins at three prices leave an average with no finite decimal expansion (607 / 6), and
+# the partial exits then take rounded shares of the entry value: the sampler, which rebuilds the
+# open positions from their events, must value them as the positions themselves do.
+AWKWARD_PRICES = ["100.00", "101.00", "103.00", "104.00", "99.00", "105.00", "102.00"]
+AWKWARD_ORDERS = {
+    "1": ("BUY", "3"),
+    "2": ("BUY", "1"),
+    "3": ("BUY", "2"),
+    "4": ("SELL", "1"),
+    "5": ("SELL", "2"),
+}
+REFERENCE: dict[str, object] = {}
+
+
+class ValuingScript(Script):
+    """The script, which on stop values its open positions at the last trade (the mark of
+    an L1 book built from trades) with the positions' own arithmetic."""
+
+    def on_trade(self, trade: TradeTick) -> None:
+        REFERENCE["mark"] = trade.price
+        super().on_trade(trade)
+
+    def on_stop(self) -> None:
+        mark = REFERENCE["mark"]
+        assert isinstance(mark, Price)
+        positions = self.cache.positions_open(strategy_id=self.id)
+        REFERENCE["unrealized"] = sum(
+            (p.unrealized_pnl_decimal(mark) for p in positions), Decimal(0)
+        )
+        REFERENCE["net"] = sum((p.signed_qty for p in positions), Decimal(0))
+
+
+@pytest.mark.parametrize("oms_type", ["NETTING", "HEDGING"])
+def test_equity_of_positions_rebuilt_from_events_matches_the_positions_own_pnl(oms_type) -> None:
+    config = msgspec.structs.replace(
+        scripted_config(),
+        venues=[
+            VenueConfig(
+                name="SIM",
+                account_type="MARGIN",
+                oms_type=oms_type,
+                starting_balances=["1000000 USDT"],
+            )
+        ],
+        strategies=[
+            StrategyConfig(
+                path="tests.unit.backtest.test_sampler:ValuingScript",
+                params={"orders": AWKWARD_ORDERS},
+            )
+        ],
+    )
+    data = [trade(i, p) for i, p in enumerate(AWKWARD_PRICES, start=1)]
+    REFERENCE.clear()
+    result = BacktestNode(config, data=data, sample_interval_ns=5 * SECOND).run()
+    unrealized = REFERENCE["unrealized"]
+    assert isinstance(unrealized, Decimal) and unrealized != 0
+    if oms_type == "NETTING":
+        # long 6 after the scale-ins (entry value 607), then 1 and 2 sold: 3 left.
+        assert REFERENCE["net"] == Decimal(3)
+    last = result.equity.iloc[-1]
+    assert last["unrealized"] == float(unrealized)
+    balance = result.balances["SIM-001"]["USDT"].as_decimal()
+    assert last["balance"] == float(balance)
+    assert last["equity"] == float(balance + unrealized)
+    held = result.positions_history.groupby("ts")["signed_qty"].sum()
+    assert held.iloc[-1] == float(REFERENCE["net"])  # type: ignore[arg-type]
