@@ -137,7 +137,7 @@ class BinanceExecutionClient(BinanceReconciler):
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )
-        #: Orders with a cancel or modify task of this client running (how many).
+        #: Orders with a submit, cancel or modify task of this client running (how many).
         self._commanding: dict[ClientOrderId, int] = {}
 
     @property
@@ -196,7 +196,7 @@ class BinanceExecutionClient(BinanceReconciler):
 
     def submit_order(self, command: SubmitOrder) -> None:
         """Place the order (``newClientOrderId`` = its client order id)."""
-        self._tasks.spawn(f"submit {command.client_order_id}", self._submit(command))
+        self._spawn_command("submit", command.client_order_id, self._submit(command))
 
     def cancel_order(self, command: CancelOrder) -> None:
         """Cancel the order at the venue."""
@@ -251,8 +251,9 @@ class BinanceExecutionClient(BinanceReconciler):
     def _spawn_command(
         self, what: str, client_order_id: ClientOrderId, coroutine: Coroutine[Any, Any, None]
     ) -> None:
-        # Counted until the task ends, so that a reconciliation tells a pending cancel or
-        # modify this client is working on from one an earlier process left unfinished.
+        # Counted until the task ends, so that a reconciliation leaves alone an order this
+        # client is working on (a submit waiting for its answer, a cancel or modify) and
+        # tells it from one an earlier process left unfinished.
         commanding = self._commanding
         commanding[client_order_id] = commanding.get(client_order_id, 0) + 1
 
@@ -327,14 +328,17 @@ class BinanceExecutionClient(BinanceReconciler):
             _log.warning(
                 "%s: cancel of %s: %s; asking the venue", self.client_id, client_order_id, error
             )
-            await self.reconcile_order(order)
+            # If the query is not answered either, the order is taken as still working
+            # (cancel rejected) and deferred: the stream or a later query tells its end,
+            # and a cancel can be asked again. Left PENDING_CANCEL, nothing would ask.
+            await self._reconcile_or_defer(order, "cancel unanswered")
             if order.status is OrderStatus.PENDING_CANCEL:  # the venue still has it working
                 self._emit(order, self._cancel_rejected(order, f"cancel unanswered: {error}"))
             return
         except BinanceError as error:
             self._emit(order, self._cancel_rejected(order, str(error)))
             if error.code in (ep.ERROR_CANCEL_REJECTED, ep.ERROR_UNKNOWN_ORDER):
-                await self.reconcile_order(order)  # it filled or ended: learn how
+                await self._reconcile_or_defer(order, "cancel refused")  # it ended: how?
             return
         self._apply_response(order, instrument, response)
 
@@ -391,13 +395,15 @@ class BinanceExecutionClient(BinanceReconciler):
                 if error.result.canceled() is not None:
                     self._emit(order, self.generate_order_canceled(order, order.venue_order_id))
                 else:
-                    await self.reconcile_order(order)
+                    await self._reconcile_or_defer(order, "modify refused")
                 return
             self._apply_replacement(order, instrument, placed, quantity)
             return
         except (BinanceUnknownStatusError, BinanceProtocolError) as error:
             # Replaced or not? The query by client order id finds the newest venue order.
-            await self.reconcile_order(order)
+            # Unanswered too: the modify is rejected and the order deferred; a later query
+            # applies the replacement if the venue made it.
+            await self._reconcile_or_defer(order, "modify unanswered")
             if order.status is OrderStatus.PENDING_UPDATE:
                 self._emit(
                     order,

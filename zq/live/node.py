@@ -528,8 +528,6 @@ class TradingNode:
                 order = None
             if order is None:
                 unknown.append(response)
-            else:
-                await client.reconcile_order(order)
         if unknown:
             listed = ", ".join(
                 f"{r.symbol} {r.side} {r.orig_qty} @ {r.price} ({r.client_order_id})"
@@ -558,12 +556,13 @@ class TradingNode:
                 _log.warning(
                     "%s: ignoring %d unknown open order(s): %s%s", where, len(unknown), listed, more
                 )
-        # Orders the node knows (from a journal) that are no longer open at the venue.
-        still_open = {r.client_order_id for r in opened}
-        venue = runtime.venue
-        for order in (*cache.orders_open(venue=venue), *cache.orders_inflight(venue=venue)):
-            if str(order.client_order_id) not in still_open:
-                await client.reconcile_order(order)
+        # The node's orders (from a journal) brought up to the venue's state: from the open
+        # orders just read and the account's trades per symbol; only an order gone from the
+        # venue without a trade explaining it is queried on its own.
+        try:
+            await client.catch_up(open_at_venue=opened)
+        except BinanceError as error:
+            raise NodeStartError(f"{where}: cannot reconcile the orders: {error}") from None
         if rebuilt_account is not None:
             # What the journal and the reconciled orders do not explain (transfers, fees
             # charged elsewhere, fills of unjournaled orders) is applied as a deposit or

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Final
 
 from zq.adapters.binance import endpoints as ep
 from zq.adapters.binance.enums import parse_liquidity_side
 from zq.adapters.binance.errors import BinanceError
 from zq.adapters.binance.http import BinanceHttpClient
-from zq.adapters.binance.schemas import OrderResponse
+from zq.adapters.binance.schemas import AccountTrade, OrderResponse
 from zq.cache import Cache
 from zq.common.clock import Clock
-from zq.live.reports import KNOWN_STATUSES, BinanceReports, decimal_or_zero
+from zq.live.reports import KNOWN_STATUSES, NS_PER_MS, BinanceReports, decimal_or_zero
 from zq.model.enums import OmsType, OrderStatus
 from zq.model.events import OrderFilled
 from zq.model.identifiers import AccountId, ClientOrderId, Venue, VenueOrderId
@@ -38,6 +40,12 @@ from zq_core.fixed import Price
 __all__ = ["BinanceReconciler"]
 
 _log = logging.getLogger("zq.live")
+
+#: Trades per ``myTrades`` page (Binance's largest).
+_TRADES_PAGE: Final = 1000
+#: How long before an order's creation its trades are looked for (clock differences).
+CATCH_UP_MARGIN_MS: Final = 60_000
+_DAY_MS: Final = 86_400_000
 
 
 class BinanceReconciler(BinanceReports):
@@ -64,13 +72,21 @@ class BinanceReconciler(BinanceReports):
             raise ValueError(f"resolve_attempts must be at least 1, got {resolve_attempts}")
         self.resolve_attempts = resolve_attempts
         self.resolve_delay_s = resolve_delay_s
-        #: Orders whose submit could not be resolved yet (asked again at reconciliation).
-        self.unresolved: set[ClientOrderId] = set()
         #: Cancels sent again for orders left PENDING_CANCEL by an earlier process.
         self.resumed_cancels = 0
         self.lost_submits = 0
         self.resolved_submits = 0
+        #: Submits that reached the deadline unresolved and were declared lost.
+        self.expired_submits = 0
         self.reconciliations = 0
+        self.catch_ups = 0
+        #: Trades read by a catch-up that belong to no order of this node.
+        self.foreign_trades = 0
+        #: Orders working at the venue that the node had ended, cancelled there.
+        self.orphans_cancelled = 0
+        #: Per symbol, the trade id the last catch-up read up to.
+        self._trade_cursor: dict[str, int] = {}
+        self._venue_orders_seeded = False
 
     # What the client that sends the commands tells (overridden there).
 
@@ -85,8 +101,16 @@ class BinanceReconciler(BinanceReports):
     # -- submits without an answer ---------------------------------------------------------
 
     async def _resolve_submit(self, order: Order, instrument: Instrument) -> None:
-        """Find out whether a submit without an answer placed the order."""
+        """Find out whether a submit without an answer placed the order.
+
+        Bounded: ``resolve_attempts`` queries, waiting ``resolve_delay_s`` before the first
+        and twice as long before each next. Outcomes: the order found (its status and its
+        fills applied), the order not found twice (rejected: never placed), or no answer to
+        any query (the deadline: rejected as declared lost, see :meth:`_declare_lost`).
+        """
         not_found = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         for attempt in range(self.resolve_attempts):
             await asyncio.sleep(self.resolve_delay_s * 2**attempt)
             if order.status is not OrderStatus.SUBMITTED:
@@ -113,24 +137,44 @@ class BinanceReconciler(BinanceReports):
                         return
                 continue
             self.resolved_submits += 1
-            self.unresolved.discard(order.client_order_id)
-            await self._apply_queried(order, instrument, response)
+            await self._apply_found_or_defer(order, instrument, response, "submit unanswered")
             return
-        self.unresolved.add(order.client_order_id)
-        _log.error(
-            "%s: order %s: submit unresolved after %d queries; it stays in flight and is "
-            "asked again at the next reconciliation",
-            self.client_id,
-            order.client_order_id,
-            self.resolve_attempts,
+        if order.status is not OrderStatus.SUBMITTED:
+            self.resolved_submits += 1
+            return
+        self._declare_lost(order, loop.time() - started)
+
+    def _declare_lost(self, order: Order, waited_s: float) -> None:
+        """End a submit that neither its answer nor any query resolved: the deadline.
+
+        The order is rejected (an ``OrderRejected`` the journal keeps, with the reason), so
+        the strategy knows it is not working. Whether the venue placed it is not known: if
+        the venue later shows it (its stream, an open-orders read at a reconciliation), the
+        client cancels it there and logs an error; its fills, if any came first, are not the
+        order's (it is rejected) and are reported as fills of an unknown order.
+        """
+        self.expired_submits += 1
+        self._declared_lost.add(order.client_order_id)
+        reason = (
+            f"submit deadline: no answer to the submit nor to {self.resolve_attempts} "
+            f"queries over {waited_s:.1f} s; declared lost (cancelled at the venue if it "
+            "shows up there)"
         )
+        _log.error("%s: order %s: %s", self.client_id, order.client_order_id, reason)
+        self._emit(order, self.generate_order_rejected(order, reason))
 
     # -- reconciliation --------------------------------------------------------------------
 
     async def reconcile_order(self, order: Order) -> None:
         """Ask the venue for ``order`` and generate the events the node missed.
 
-        An order the venue does not know is rejected if it was still being submitted.
+        An order the venue does not know is rejected if it was still being submitted (and
+        no submit of this client is waiting for its answer).
+
+        Raises
+        ------
+        BinanceError
+            If the venue does not answer (the order is then unchanged).
         """
         self.reconciliations += 1
         instrument = self._instrument(order.instrument_id)
@@ -141,7 +185,10 @@ class BinanceReconciler(BinanceReports):
         except BinanceError as error:
             if error.code != ep.ERROR_UNKNOWN_ORDER:
                 raise
-            if order.status is OrderStatus.SUBMITTED:
+            self.unresolved.discard(order.client_order_id)
+            if order.status is OrderStatus.SUBMITTED and not self._has_command_running(
+                order.client_order_id
+            ):
                 self._declared_lost.add(order.client_order_id)
                 self._emit(
                     order,
@@ -150,10 +197,80 @@ class BinanceReconciler(BinanceReports):
                     ),
                 )
             return
+        await self._apply_found(order, instrument, response)
+
+    async def _apply_found(
+        self,
+        order: Order,
+        instrument: Instrument,
+        response: OrderResponse,
+        trades: Mapping[int, list[AccountTrade]] | None = None,
+    ) -> None:
+        """Apply an order the venue showed (queried or listed open), then settle leftovers."""
         self.unresolved.discard(order.client_order_id)
-        await self._apply_queried(order, instrument, response)
+        status = response.status or ""
+        if order.status is OrderStatus.REJECTED and status in ("NEW", "PARTIALLY_FILLED"):
+            # Rejected here (declared lost, or taken as never placed), working there: nobody
+            # manages it, so it is cancelled.
+            _log.error(
+                "%s: order %s is %s here but %s at the venue: cancelling it there",
+                self.client_id,
+                order.client_order_id,
+                order.status.name,
+                status,
+            )
+            self.orphans_cancelled += 1
+            await self._cancel_orphan(response.symbol, response.order_id)
+            return
+        current = order.venue_order_id
+        if (order.is_closed and status in ("NEW", "PARTIALLY_FILLED")) or (
+            current is not None and response.order_id < int(str(current))
+        ):
+            # A listing read before the order's end or its replacement was applied (venue
+            # order ids grow): older than what the node knows.
+            self.stale_reports += 1
+            return
+        await self._apply_queried(order, instrument, response, trades)
         if not self._has_command_running(order.client_order_id):
             self._settle_orphaned_command(order)
+
+    async def _apply_found_or_defer(
+        self, order: Order, instrument: Instrument, response: OrderResponse, after: str
+    ) -> None:
+        """:meth:`_apply_found`; if reading its fills gets no answer, defer the order."""
+        try:
+            await self._apply_found(order, instrument, response)
+        except BinanceError as error:
+            self.unresolved.add(order.client_order_id)
+            _log.warning(
+                "%s: %s: %s; found at the venue, but its fills could not be read (%s); "
+                "asked again later",
+                self.client_id,
+                order.client_order_id,
+                after,
+                error,
+            )
+
+    async def _reconcile_or_defer(self, order: Order, after: str) -> bool:
+        """Reconcile ``order``; if the venue does not answer, defer it and return False.
+
+        A deferred order is in :attr:`unresolved`: the node asks for it again at each
+        heartbeat (and after a stream reconnect) until the venue answers. Used after a
+        command's own answer was lost or refused, where the order's state is in doubt.
+        """
+        try:
+            await self.reconcile_order(order)
+        except BinanceError as error:
+            self.unresolved.add(order.client_order_id)
+            _log.warning(
+                "%s: %s: %s, and the query got no answer either (%s); asked again later",
+                self.client_id,
+                order.client_order_id,
+                after,
+                error,
+            )
+            return False
+        return True
 
     def _settle_orphaned_command(self, order: Order) -> None:
         """Finish a cancel or modify that no task of this client is working on.
@@ -182,37 +299,203 @@ class BinanceReconciler(BinanceReports):
                 ),
             )
 
+    # -- catching up after a gap ----------------------------------------------------------
+
     async def reconcile_open_orders(self) -> None:
-        """Reconcile every open or in-flight order of this venue (after a stream gap)."""
-        orders = [
-            order
-            for order in (*self.cache.orders_open(), *self.cache.orders_inflight())
-            if order.instrument_id.venue == self.venue
-        ]
-        seen: set[ClientOrderId] = set()
-        for order in orders:
-            if order.client_order_id not in seen:
-                seen.add(order.client_order_id)
-                await self.reconcile_order(order)
+        """Bring every order of this venue up to date after a gap (see :meth:`catch_up`)."""
+        await self.catch_up()
 
     def _on_stream_reconnect(self) -> None:
-        _log.info("%s: user stream reconnected; reconciling open orders", self.client_id)
-        self._tasks.spawn("reconcile after reconnect", self.reconcile_open_orders())
+        _log.info("%s: user stream reconnected; catching up", self.client_id)
+        self._tasks.spawn("catch up after reconnect", self.catch_up())
+
+    async def catch_up(self, open_at_venue: Sequence[OrderResponse] | None = None) -> None:
+        """Generate what the node missed during a gap, account-wide, with few requests.
+
+        Per symbol of the venue: its open orders (``openOrders``, weight 6, unless the
+        caller read them: ``open_at_venue``) and the account's trades since the last
+        catch-up (``myTrades`` from the trade id it ended at, pages of 1,000, weight 20
+        each). The trades are applied to the orders they belong to (by venue order id);
+        the open orders bring replacements and acceptances; only an order the node has
+        working or in flight that is neither open at the venue nor finished by the trades
+        is queried on its own (weight 4: its cancel or expiry is in neither list). Trades
+        of orders the node does not know are counted in :attr:`foreign_trades` and logged.
+
+        Before the first catch-up (a fresh or restarted node), the trades are read from
+        the earliest creation of the orders the node has working or in flight (a minute
+        earlier, for clock differences): the orders it has ended have all their fills.
+        Without any such order there is nothing to miss.
+
+        Raises
+        ------
+        BinanceError
+            If the venue does not answer; what was read is applied, the next catch-up (or
+            a query) does the rest.
+        """
+        self.catch_ups += 1
+        symbols = {i.raw_symbol: i for i in self.cache.instruments(self.venue)}
+        if open_at_venue is None:
+            listed: list[OrderResponse] = []
+            for symbol in symbols:
+                listed.extend(await self.http.open_orders(symbol))
+            open_at_venue = listed
+        trades: dict[str, list[AccountTrade]] = {}
+        for symbol, instrument in symbols.items():
+            trades[symbol] = await self._trades_since_cursor(symbol, instrument)
+        self._seed_venue_orders()
+        for symbol, instrument in symbols.items():
+            await self._catch_up_symbol(
+                instrument, [r for r in open_at_venue if r.symbol == symbol], trades[symbol]
+            )
+
+    async def _catch_up_symbol(
+        self, instrument: Instrument, open_at_venue: list[OrderResponse], trades: list[AccountTrade]
+    ) -> None:
+        cache = self.cache
+        symbol = instrument.raw_symbol
+        by_order: dict[int, list[AccountTrade]] = {}
+        for trade in trades:
+            by_order.setdefault(trade.order_id, []).append(trade)
+        # 1. Trades of venue orders the node knows, oldest first.
+        for trade in trades:
+            coid = self._venue_orders.get((instrument.id, VenueOrderId(str(trade.order_id))))
+            order = None if coid is None else cache.order(coid)
+            if order is not None:
+                self._apply_trade(order, instrument, trade)
+        # 2. Its orders open at the venue: replacements, acceptances, fills of new ids.
+        seen: set[ClientOrderId] = set()
+        for response in open_at_venue:
+            try:
+                order = cache.order(ClientOrderId(response.client_order_id))
+            except ValueError:
+                order = None
+            if order is None:
+                continue  # not the node's: the start-up's policy says what to do
+            seen.add(order.client_order_id)
+            await self._apply_found(order, instrument, response, by_order)
+        # 3. Orders working or in flight here, gone there, and not finished by a trade: their
+        # cancel or expiry is in no list, so each is asked for.
+        for order in (
+            *cache.orders_open(instrument_id=instrument.id),
+            *cache.orders_inflight(instrument_id=instrument.id),
+        ):
+            coid = order.client_order_id
+            if coid in seen or order.is_closed or self._has_command_running(coid):
+                continue
+            seen.add(coid)
+            self.reconciliations += 1
+            try:
+                response = await self.http.query_order(symbol, client_order_id=str(coid))
+            except BinanceError as error:
+                if error.code != ep.ERROR_UNKNOWN_ORDER:
+                    raise
+                await self.reconcile_order(order)  # the not-found rules
+                continue
+            await self._apply_found(order, instrument, response, by_order)
+        # 4. What is left belongs to no order of the node.
+        foreign = [
+            t
+            for t in trades
+            if (instrument.id, VenueOrderId(str(t.order_id))) not in self._venue_orders
+        ]
+        if foreign:
+            self.foreign_trades += len(foreign)
+            _log.warning(
+                "%s: %d trade(s) of %s belong to no order of this node (placed elsewhere on "
+                "the account, or declared lost): %s%s",
+                self.client_id,
+                len(foreign),
+                symbol,
+                ", ".join(
+                    f"{t.id} (order {t.order_id}, {'buy' if t.is_buyer else 'sell'} "
+                    f"{t.qty} @ {t.price})"
+                    for t in foreign[:5]
+                ),
+                f" and {len(foreign) - 5} more" if len(foreign) > 5 else "",
+            )
+
+    async def _trades_since_cursor(self, symbol: str, instrument: Instrument) -> list[AccountTrade]:
+        """Read the account's trades of ``symbol`` the node may have missed, oldest first."""
+        http = self.http
+        cursor = self._trade_cursor.get(symbol)
+        found: list[AccountTrade] = []
+        read_on = True
+        if cursor is not None:
+            next_id = cursor + 1
+        else:
+            orders = (
+                *self.cache.orders_open(instrument_id=instrument.id),
+                *self.cache.orders_inflight(instrument_id=instrument.id),
+            )
+            if not orders:
+                return found
+            start = min(o.init.ts_init for o in orders) // NS_PER_MS - CATCH_UP_MARGIN_MS
+            now = http.server_time_ms()
+            # A startTime reads at most a day: walk the days up to the first trade, then
+            # page by trade id from there (unless that day reached now and was not full).
+            end = start - 1
+            while not found and end < now:
+                end = start + _DAY_MS - 1
+                found = await http.my_trades(
+                    symbol, start_time=start, end_time=end, limit=_TRADES_PAGE
+                )
+                start = end + 1
+            if not found:
+                return found
+            next_id = found[-1].id + 1
+            read_on = len(found) == _TRADES_PAGE or end < now
+        while read_on:
+            page = await http.my_trades(symbol, from_id=next_id, limit=_TRADES_PAGE)
+            found.extend(page)
+            read_on = len(page) == _TRADES_PAGE
+            if page:
+                next_id = page[-1].id + 1
+        if found:
+            self._trade_cursor[symbol] = max(found[-1].id, cursor or 0)
+        return found
+
+    def _seed_venue_orders(self) -> None:
+        """Index the venue order ids of the cache's orders, once (then ``_emit`` keeps it)."""
+        if self._venue_orders_seeded:
+            return
+        self._venue_orders_seeded = True
+        for order in self.cache.orders(venue=self.venue):
+            for event in order.events:
+                venue_order_id = getattr(event, "venue_order_id", None)
+                if venue_order_id is not None:
+                    key = (order.instrument_id, venue_order_id)
+                    self._venue_orders[key] = order.client_order_id
+
+    def _apply_trade(self, order: Order, instrument: Instrument, trade: AccountTrade) -> None:
+        self._fill(
+            order,
+            instrument,
+            VenueOrderId(str(trade.order_id)),
+            trade.id,
+            trade.qty,
+            trade.price,
+            trade.commission,
+            trade.commission_asset,
+            parse_liquidity_side(trade.is_maker),
+            trade.time,
+        )
 
     async def _apply_queried(
-        self, order: Order, instrument: Instrument, response: OrderResponse
+        self,
+        order: Order,
+        instrument: Instrument,
+        response: OrderResponse,
+        trades: Mapping[int, list[AccountTrade]] | None = None,
     ) -> None:
-        """Apply an order as the venue shows it: replaced, accepted, its fills, then its end."""
+        """Apply an order as the venue shows it: replaced, accepted, its fills, then its end.
+
+        Its fills come from ``trades`` (by venue order id, read for many orders at once)
+        and, for what they lack, from ``myTrades`` by order id. The end is applied once the
+        fills are in: if the venue does not answer, the order is left open.
+        """
         venue_order_id = VenueOrderId(str(response.order_id))
         status = response.status or ""
-        filled_here = sum(
-            (
-                e.last_qty.as_decimal()
-                for e in order.events
-                if isinstance(e, OrderFilled) and e.venue_order_id == venue_order_id
-            ),
-            Decimal(0),
-        )
+        filled_here = self._filled_on(order, venue_order_id)
         previous = order.venue_order_id
         if (
             previous is not None
@@ -237,19 +520,26 @@ class BinanceReconciler(BinanceReports):
             )
         if status in KNOWN_STATUSES:
             self._accept(order, venue_order_id, response.transact_time or response.time)
-        if decimal_or_zero(response.executed_qty) > filled_here:
-            trades = await self.http.my_trades(instrument.raw_symbol, order_id=response.order_id)
-            for trade in trades:
-                self._fill(
-                    order,
-                    instrument,
-                    venue_order_id,
-                    trade.id,
-                    trade.qty,
-                    trade.price,
-                    trade.commission,
-                    trade.commission_asset,
-                    parse_liquidity_side(trade.is_maker),
-                    trade.time,
-                )
+        executed = decimal_or_zero(response.executed_qty)
+        if trades is not None and executed > filled_here:
+            for trade in trades.get(response.order_id, ()):
+                self._apply_trade(order, instrument, trade)
+            filled_here = self._filled_on(order, venue_order_id)
+        if executed > filled_here:
+            for trade in await self.http.my_trades(
+                instrument.raw_symbol, order_id=response.order_id
+            ):
+                self._apply_trade(order, instrument, trade)
         self._end(order, venue_order_id, status, "")
+
+    @staticmethod
+    def _filled_on(order: Order, venue_order_id: VenueOrderId) -> Decimal:
+        """What ``order`` filled as venue order ``venue_order_id`` (one of a replaced one)."""
+        return sum(
+            (
+                e.last_qty.as_decimal()
+                for e in order.events
+                if isinstance(e, OrderFilled) and e.venue_order_id == venue_order_id
+            ),
+            Decimal(0),
+        )

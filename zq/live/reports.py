@@ -26,7 +26,7 @@ from zq.execution.client import ExecutionClient
 from zq.live.tasks import ClientTasks
 from zq.model.currency import Currency
 from zq.model.enums import LiquiditySide, OmsType, OrderStatus
-from zq.model.events import OrderEvent
+from zq.model.events import OrderAccepted, OrderEvent, OrderFilled, OrderUpdated
 from zq.model.identifiers import (
     AccountId,
     ClientOrderId,
@@ -44,6 +44,8 @@ __all__ = ["BinanceReports"]
 _log = logging.getLogger("zq.live")
 
 NS_PER_MS: Final = 1_000_000
+#: The events that name the venue order they are about.
+_NAMING_VENUE_ORDERS: Final = (OrderAccepted, OrderUpdated, OrderFilled)
 #: Binance order statuses that say the venue has (or had) the order working.
 KNOWN_STATUSES: Final = frozenset({"NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED"})
 
@@ -73,12 +75,17 @@ class BinanceReports(ExecutionClient):
         self.http = http
         self.cache = cache
         self._tasks = ClientTasks(client_id)
+        #: Orders whose state at the venue is in doubt (a lost answer, a query unanswered):
+        #: the node asks for each again at every heartbeat until the venue answers.
+        self.unresolved: set[ClientOrderId] = set()
         #: Orders the client rejected as never placed; if the venue shows one, it is cancelled.
         self._declared_lost: set[ClientOrderId] = set()
         #: Venue order ids that a cancel-replace retired: their reports do not end the order.
         self._replaced: set[int] = set()
         #: The venue's latest balances from the user stream: asset -> (free, locked).
         self.venue_balances: dict[str, tuple[Decimal, Decimal]] = {}
+        #: (instrument, venue order id) -> the client order id it was placed for.
+        self._venue_orders: dict[tuple[InstrumentId, VenueOrderId], ClientOrderId] = {}
         self.reports = 0
         self.stale_reports = 0
         self.unknown_reports = 0
@@ -95,6 +102,11 @@ class BinanceReports(ExecutionClient):
             self.stale_reports += 1
             return
         self._send_event(event)
+        if isinstance(event, _NAMING_VENUE_ORDERS) and event.venue_order_id is not None:
+            # Which order a venue order id (in a trade read account-wide) belongs to.
+            self._venue_orders[(order.instrument_id, event.venue_order_id)] = (
+                order.client_order_id
+            )
 
     def _accept(self, order: Order, venue_order_id: VenueOrderId, ts_ms: int | None) -> None:
         if order.status is OrderStatus.SUBMITTED or (
@@ -182,7 +194,17 @@ class BinanceReports(ExecutionClient):
             )
 
     async def _fetch_fills(self, order: Order, instrument: Instrument, order_id: int) -> None:
-        trades = await self.http.my_trades(instrument.raw_symbol, order_id=order_id)
+        try:
+            trades = await self.http.my_trades(instrument.raw_symbol, order_id=order_id)
+        except BinanceError as error:
+            self.unresolved.add(order.client_order_id)  # its query brings the fills
+            _log.warning(
+                "%s: fills of %s could not be read (%s); asked again later",
+                self.client_id,
+                order.client_order_id,
+                error,
+            )
+            return
         venue_order_id = VenueOrderId(str(order_id))
         for trade in trades:
             self._fill(
