@@ -1,8 +1,12 @@
 """Positions: the open quantity of one instrument held by one strategy, and its PnL.
 
 A :class:`Position` is built from its first fill and moved only by applying fills. It
-carries exact state (``Decimal``, never floats): the signed quantity, the *entry value* of
-the open quantity, the realized PnL and the commissions paid in each currency.
+carries exact state (never floats): the signed quantity, the *entry value* of the open
+quantity, the realized PnL and the commissions paid in each currency. The public values
+are ``Decimal``; inside, the position counts in integers (quantities in units of its size
+precision, values in units of 1e-30), which is what makes a fill cheap. The integers give
+the very numbers, ``Decimal`` exponents included, that ``Decimal`` arithmetic at 60 digits
+gives (``tests/unit/model/position_reference.py`` keeps that arithmetic as the oracle).
 
 The entry value is what makes the arithmetic exact. For a linear contract it is
 ``Σ qty × price`` of the open quantity; for an inverse contract ``Σ qty / price`` (the
@@ -35,7 +39,6 @@ from decimal import (
     DivisionByZero,
     InvalidOperation,
     Overflow,
-    localcontext,
 )
 from typing import TYPE_CHECKING
 
@@ -76,10 +79,21 @@ EXACT_CONTEXT = Context(
     prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
 )
 _ZERO = Decimal(0)
-# Divisions (a reduction's share of the entry value, an inverse value ``qty / price``) are
-# rounded to this fixed quantum, so that every stored value is a multiple of it and the
-# sums and differences that follow are exact (up to 1e29 in magnitude at 60 digits).
-_QUANTUM = Decimal("1e-30")
+_ONE = Decimal(1)
+# Values (entry and exit values) are integers in units of 10**-_SCALE. Divisions (a
+# reduction's share of the entry value, an inverse value ``qty / price``) round half-even
+# to that unit, so the sums and differences that follow are exact.
+_SCALE = 30
+_POW10 = tuple(10**k for k in range(2 * _SCALE + 20))
+# Decimal rounds a quotient at 60 significant digits before it is rounded to the unit. One
+# integer rounding gives the same result while ``divisor × (|quotient| + 1) < 10**59``
+# (the quotient is then at least half an ulp of 60 digits away from a rounding tie): see
+# _ratio. Products below 10**60 are exact at 60 digits.
+_ONE_ROUNDING_BOUND = 10**59
+_EXACT_PRODUCT_BOUND = 10**60
+
+_LONG, _SHORT, _FLAT = PositionSide.LONG, PositionSide.SHORT, PositionSide.FLAT
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
 
 
 class PositionError(ValueError):
@@ -142,11 +156,67 @@ POSITION_EVENT_TYPES: tuple[type[PositionEvent], ...] = (
 
 
 def _sign(side: OrderSide) -> int:
-    if side is OrderSide.BUY:
+    if side is _BUY:
         return 1
-    if side is OrderSide.SELL:
+    if side is _SELL:
         return -1
     raise PositionError(f"a fill needs a BUY or SELL side, got {side!r}")
+
+
+def _div_half_even(num: int, den: int) -> int:
+    """Return ``num / den`` rounded half-even to an integer (``den > 0``)."""
+    quotient, remainder = divmod(num, den)  # floor division: 0 <= remainder < den
+    twice = remainder + remainder
+    if twice > den or (twice == den and quotient & 1):
+        return quotient + 1
+    return quotient
+
+
+def _ratio(num: int, den: int) -> int:
+    """Return ``num / den`` rounded half-even to an integer, as Decimal rounds it.
+
+    Decimal divides at 60 significant digits, then quantizes: a double rounding. Within
+    the bound one rounding equals it (and costs a tenth); outside, Decimal does both.
+    """
+    if den > 0:
+        quotient = _div_half_even(num, den)
+        if den * (abs(quotient) + 1) < _ONE_ROUNDING_BOUND:
+            return quotient
+    divided = EXACT_CONTEXT.divide(Decimal(num), Decimal(den))
+    return int(divided.quantize(_ONE, context=EXACT_CONTEXT))
+
+
+def _share(units: int, part: int, whole: int) -> int:
+    """Return ``units × part / whole`` rounded half-even to an integer, as Decimal rounds it."""
+    num = units * part
+    if -_EXACT_PRODUCT_BOUND < num < _EXACT_PRODUCT_BOUND:
+        return _ratio(num, whole)
+    product = EXACT_CONTEXT.multiply(Decimal(units), Decimal(part))  # rounds at 60 digits
+    divided = EXACT_CONTEXT.divide(product, Decimal(whole))
+    return int(divided.quantize(_ONE, context=EXACT_CONTEXT))
+
+
+def _round(units: int, scale: int, precision: int) -> int:
+    """Return ``units × 10**-scale`` in raw units of ``10**-precision``, rounded half-even."""
+    shift = scale - precision
+    if shift <= 0:
+        return units * _POW10[-shift]
+    return _div_half_even(units, _POW10[shift])
+
+
+def _decimal(units: int, scale: int) -> Decimal:
+    """Return ``units × 10**-scale`` as a Decimal of exponent ``-scale``."""
+    return Decimal(units).scaleb(-scale, EXACT_CONTEXT)
+
+
+def _quotient(num: int, den: int, scale: int) -> Decimal:
+    """Return ``num / den × 10**-scale`` rounded at 60 significant digits, normalized."""
+    if den > 0:
+        quotient, remainder = divmod(num, den)
+        if remainder == 0:
+            return Decimal(quotient).scaleb(-scale, EXACT_CONTEXT).normalize(EXACT_CONTEXT)
+    divided = EXACT_CONTEXT.divide(Decimal(num), Decimal(den))
+    return divided.scaleb(-scale, EXACT_CONTEXT).normalize(EXACT_CONTEXT)
 
 
 class Position:
@@ -173,12 +243,20 @@ class Position:
     >>> events = position.apply(sell_fill)                  # doctest: +SKIP
     """
 
+    # The state in integers: ``_raw`` is the signed quantity in units of 10**-size_precision
+    # (``signed_qty`` is its Decimal, with the exponent Decimal arithmetic on the fills'
+    # quantities would give: ``-_places``); values are in units of 10**-_SCALE; PnL in
+    # units of 10**-_pnl_scale (a value times the multiplier's raw units).
     __slots__ = (
-        "_closed_qty",
+        "_closed_raw",
         "_closed_value",
         "_commissions",
         "_flat_avg_px_open",
+        "_multiplier_raw",
         "_open_value",
+        "_places",
+        "_pnl_scale",
+        "_raw",
         "_realized",
         "_round_trip_start",
         "_trade_ids",
@@ -224,9 +302,14 @@ class Position:
         self.instrument_id: InstrumentId = fill.instrument_id
         self.account_id: AccountId = fill.account_id
         self.currency: Currency = instrument.settlement_currency
-        self.multiplier: Decimal = instrument.multiplier.as_decimal()
+        multiplier = instrument.multiplier
+        self.multiplier: Decimal = multiplier.as_decimal()
+        self._multiplier_raw: int = multiplier.raw
+        self._pnl_scale: int = _SCALE + int(multiplier.precision)
         self.is_inverse: bool = instrument.is_inverse
         self.size_precision: int = max(instrument.size_precision, int(fill.last_qty.precision))
+        self._raw: int = 0
+        self._places: int = 0
         self.signed_qty: Decimal = _ZERO
         self.peak_qty: Quantity = Quantity.from_raw(0, self.size_precision)
         self.entry: OrderSide = fill.order_side
@@ -239,12 +322,12 @@ class Position:
         self.last_trade_id: TradeId = fill.trade_id
         self.last_qty: Quantity = fill.last_qty
         self.last_px: Price = fill.last_px
-        self._open_value: Decimal = _ZERO
-        self._closed_qty: Decimal = _ZERO
-        self._closed_value: Decimal = _ZERO
+        self._open_value: int = 0
+        self._closed_raw: int = 0
+        self._closed_value: int = 0
         self._flat_avg_px_open: Decimal = _ZERO
-        self._realized: Decimal = _ZERO
-        self._round_trip_start: Decimal = _ZERO
+        self._realized: int = 0
+        self._round_trip_start: int = 0
         self._commissions: dict[str, Money] = {}
         self._trade_ids: dict[TradeId, None] = {}
         self.last_events: list[PositionEvent] = []
@@ -261,41 +344,33 @@ class Position:
     @property
     def side(self) -> PositionSide:
         """LONG, SHORT or FLAT, from the sign of the quantity."""
-        if self.signed_qty > 0:
-            return PositionSide.LONG
-        if self.signed_qty < 0:
-            return PositionSide.SHORT
-        return PositionSide.FLAT
+        raw = self._raw
+        return _LONG if raw > 0 else _SHORT if raw < 0 else _FLAT
 
     @property
     def quantity(self) -> Quantity:
         """The open quantity, without sign."""
-        return self._quantity(abs(self.signed_qty))
-
-    def _quantity(self, value: Decimal) -> Quantity:
-        # Exact: a position's quantity never has more decimals than its size precision.
-        precision = self.size_precision
-        return Quantity.from_raw(int(value.scaleb(precision, EXACT_CONTEXT)), precision)
+        return Quantity.from_raw(abs(self._raw), self.size_precision)
 
     @property
     def is_open(self) -> bool:
         """Whether the position holds quantity."""
-        return self.signed_qty != 0
+        return self._raw != 0
 
     @property
     def is_closed(self) -> bool:
         """Whether the position is flat."""
-        return self.signed_qty == 0
+        return self._raw == 0
 
     @property
     def is_long(self) -> bool:
         """Whether the position is long."""
-        return self.signed_qty > 0
+        return self._raw > 0
 
     @property
     def is_short(self) -> bool:
         """Whether the position is short."""
-        return self.signed_qty < 0
+        return self._raw < 0
 
     @property
     def duration_ns(self) -> int:
@@ -318,29 +393,29 @@ class Position:
         Weighted by quantity for linear contracts; the harmonic mean for inverse ones.
         Exact when the quotient terminates, else rounded at 60 significant digits.
         """
-        with localcontext(EXACT_CONTEXT):
-            return self._avg_open()
+        return self._avg_open()
 
     def _avg_open(self) -> Decimal:
-        qty = abs(self.signed_qty)
-        if qty == 0:
+        held = abs(self._raw)
+        if held == 0:
             return self._flat_avg_px_open
+        # value / qty = (_open_value × 10**-_SCALE) / (held × 10**-size_precision)
         if self.is_inverse:
-            return (qty / self._open_value).normalize()
-        return (self._open_value / qty).normalize()
+            return _quotient(held * _POW10[_SCALE], self._open_value, self.size_precision)
+        return _quotient(self._open_value, held, _SCALE - self.size_precision)
 
     @property
     def avg_px_close(self) -> Decimal | None:
         """The average exit price of the current round trip, or None before any reduction."""
-        with localcontext(EXACT_CONTEXT):
-            return self._avg_close()
+        return self._avg_close()
 
     def _avg_close(self) -> Decimal | None:
-        if self._closed_qty == 0:
+        closed = self._closed_raw
+        if closed == 0:
             return None
         if self.is_inverse:
-            return (self._closed_qty / self._closed_value).normalize()
-        return (self._closed_value / self._closed_qty).normalize()
+            return _quotient(closed * _POW10[_SCALE], self._closed_value, self.size_precision)
+        return _quotient(self._closed_value, closed, _SCALE - self.size_precision)
 
     @property
     def entry_value(self) -> Decimal:
@@ -349,15 +424,14 @@ class Position:
         Linear: ``|qty| × avg_px_open × multiplier``; inverse: ``|qty| × multiplier /
         avg_px_open``. Margin is computed from it.
         """
-        with localcontext(EXACT_CONTEXT):
-            return self._open_value * self.multiplier
+        return _decimal(self._open_value * self._multiplier_raw, self._pnl_scale)
 
     # -- PnL -------------------------------------------------------------------------------
 
     @property
     def realized_pnl_decimal(self) -> Decimal:
         """The gross realized PnL over the position's life, unrounded."""
-        return self._realized
+        return _decimal(self._realized, self._pnl_scale)
 
     @property
     def realized_pnl(self) -> Money:
@@ -384,19 +458,18 @@ class Position:
 
     def unrealized_pnl_decimal(self, price: Price) -> Decimal:
         """Return the unrealized PnL of the open quantity at ``price``, unrounded."""
-        with localcontext(EXACT_CONTEXT):
-            return self._unrealized(price.as_decimal())
-
-    def _unrealized(self, px: Decimal) -> Decimal:
-        if self.signed_qty == 0:
+        if self._raw == 0:
             return _ZERO
-        qty = abs(self.signed_qty)
-        gain = (
-            self._open_value - self._value(qty, px)
-            if self.is_inverse
-            else qty * px - self._open_value
-        )
-        return gain * self.multiplier if self.signed_qty > 0 else -gain * self.multiplier
+        return _decimal(self._unrealized(price.raw, price.precision), self._pnl_scale)
+
+    def _unrealized(self, px_raw: int, px_precision: int) -> int:
+        # In units of 10**-_pnl_scale.
+        raw = self._raw
+        if raw == 0:
+            return 0
+        exit_value = self._value(abs(raw), self.size_precision, px_raw, px_precision)
+        gain = self._open_value - exit_value if self.is_inverse else exit_value - self._open_value
+        return gain * self._multiplier_raw if raw > 0 else -gain * self._multiplier_raw
 
     def unrealized_pnl(self, price: Price) -> Money:
         """Return the unrealized PnL at ``price`` in the settlement currency.
@@ -404,29 +477,25 @@ class Position:
         Linear: ``(price − avg_px_open) × signed_qty × multiplier``; inverse:
         ``signed_qty × multiplier × (1 / avg_px_open − 1 / price)`` in the base currency.
         """
-        return self._money(self.unrealized_pnl_decimal(price))
+        return self._money(self._unrealized(price.raw, price.precision))
 
     def total_pnl(self, price: Price) -> Money:
         """Return realized plus unrealized PnL at ``price`` (gross of commissions)."""
-        with localcontext(EXACT_CONTEXT):
-            return self._money(self._realized + self.unrealized_pnl_decimal(price))
+        return self._money(self._realized + self._unrealized(price.raw, price.precision))
 
     def notional_value(self, price: Price) -> Money:
         """Return the signed value of the open quantity at ``price`` (negative when short)."""
-        with localcontext(EXACT_CONTEXT):
-            px = price.as_decimal()
-            if self.is_inverse:
-                value = self.signed_qty * self.multiplier / px
-            else:
-                value = self.signed_qty * px * self.multiplier
-            return self._money(value)
+        ctx = EXACT_CONTEXT
+        px = price.as_decimal()
+        signed = ctx.multiply(self.signed_qty, self.multiplier)
+        value = ctx.divide(signed, px) if self.is_inverse else ctx.multiply(signed, px)
+        scaled = value.scaleb(self.currency.precision, ctx)
+        return Money.from_raw(int(scaled.to_integral_value(ROUND_HALF_EVEN, ctx)), self.currency)
 
-    def _money(self, value: Decimal) -> Money:
+    def _money(self, units: int) -> Money:
         # Rounded half-even to the currency's precision; built from raw units (fast path).
-        scaled = value.scaleb(self.currency.precision, EXACT_CONTEXT)
-        return Money.from_raw(
-            int(scaled.to_integral_value(ROUND_HALF_EVEN, EXACT_CONTEXT)), self.currency
-        )
+        currency = self.currency
+        return Money.from_raw(_round(units, self._pnl_scale, currency.precision), currency)
 
     # -- fills -----------------------------------------------------------------------------
 
@@ -456,126 +525,200 @@ class Position:
             strategy; the position is unchanged.
         """
         self.check(fill)
-        sign = _sign(fill.order_side)
-        self._trade_ids[fill.trade_id] = None
-        code = fill.commission.currency.code
+        return self._apply_checked(fill)
+
+    def _apply_checked(self, fill: OrderFilled) -> list[PositionEvent]:
+        # apply() after check(): the Portfolio checks before the account moves, then calls this.
+        buying = fill.order_side is _BUY
+        trade_id = fill.trade_id
+        self._trade_ids[trade_id] = None
+        commission = fill.commission
+        code = commission.currency.code
         previous = self._commissions.get(code)
-        self._commissions[code] = (
-            fill.commission if previous is None else previous + fill.commission
-        )
-        self.last_trade_id = fill.trade_id
-        self.last_qty = fill.last_qty
-        self.last_px = fill.last_px
+        self._commissions[code] = commission if previous is None else previous + commission
+        last_qty = fill.last_qty
+        last_px = fill.last_px
+        self.last_trade_id = trade_id
+        self.last_qty = last_qty
+        self.last_px = last_px
         self.ts_last = fill.ts_event
         self.ts_init = fill.ts_init
         self.account_id = fill.account_id
-        if fill.last_qty.precision > self.size_precision:
-            self.size_precision = int(fill.last_qty.precision)
 
-        events: list[PositionEvent] = []
-        with localcontext(EXACT_CONTEXT):
-            qty = fill.last_qty.as_decimal()
-            px = fill.last_px.as_decimal()
-            held = self.signed_qty
-            if held == 0:
-                self._open(fill, sign * qty, px)
-                events.append(self._event(PositionOpened, fill))
-            elif (held > 0) == (sign > 0):
-                self._increase(sign * qty, px)
-                events.append(self._event(PositionChanged, fill))
+        qty_precision = int(last_qty.precision)
+        precision = self.size_precision
+        if qty_precision > precision:
+            self._raise_size_precision(qty_precision)
+            precision = qty_precision
+        qty = last_qty.raw * _POW10[precision - qty_precision]  # in units of the position
+        px_raw, px_precision = last_px.raw, int(last_px.precision)
+        held = self._raw
+        places = self._places
+        events: list[PositionEvent]
+        if held == 0:
+            self._open(fill, qty if buying else -qty, qty_precision, px_raw, px_precision)
+            events = [self._event(PositionOpened, fill, last_qty)]
+        elif (held > 0) == buying:
+            signed = qty if buying else -qty
+            self._increase(signed, max(places, qty_precision), px_raw, px_precision)
+            events = [self._event(PositionChanged, fill, last_qty)]
+        else:
+            # Reduce by min(qty, |held|): Decimal's min keeps the fill's quantity on a tie,
+            # and with it the exponent of the result.
+            whole = abs(held)
+            if qty <= whole:
+                reduce, reduce_places = qty, qty_precision
             else:
-                reduce = min(qty, abs(held))
-                self._reduce(reduce, px)
-                if self.signed_qty != 0:
-                    events.append(self._event(PositionChanged, fill))
-                else:
-                    self.closing_order_id = fill.client_order_id
-                    self.ts_closed = fill.ts_event
-                    events.append(self._closed_event(fill, reduce))
-                    remainder = qty - reduce
-                    if remainder > 0:
-                        self._open(fill, sign * remainder, px)
-                        events.append(self._event(PositionOpened, fill, remainder))
+                reduce, reduce_places = whole, places
+            self._reduce(reduce, max(places, reduce_places), px_raw, px_precision)
+            if self._raw != 0:
+                events = [self._event(PositionChanged, fill, last_qty)]
+            else:
+                self.closing_order_id = fill.client_order_id
+                self.ts_closed = fill.ts_event
+                part = last_qty if reduce == qty else self._part(reduce, qty_precision)
+                events = [self._closed_event(fill, part)]
+                if qty > whole:
+                    remainder = qty - whole
+                    self._open(
+                        fill,
+                        remainder if buying else -remainder,
+                        max(qty_precision, places),
+                        px_raw,
+                        px_precision,
+                    )
+                    part = self._part(remainder, qty_precision)
+                    events.append(self._event(PositionOpened, fill, part))
         self.last_events = events
         return events
 
-    def _value(self, qty: Decimal, px: Decimal) -> Decimal:
-        return (qty / px).quantize(_QUANTUM) if self.is_inverse else qty * px
+    def _raise_size_precision(self, precision: int) -> None:
+        factor = _POW10[precision - self.size_precision]
+        self._raw *= factor
+        self._closed_raw *= factor
+        self.size_precision = precision
 
-    def _open(self, fill: OrderFilled, signed_qty: Decimal, px: Decimal) -> None:
-        self.signed_qty = signed_qty
-        self._open_value = self._value(abs(signed_qty), px)
+    def _part(self, raw: int, precision: int) -> Quantity:
+        # A part of the fill's quantity (closed or reopened) at the fill's precision.
+        shift = self.size_precision - precision
+        if raw % _POW10[shift] == 0:
+            return Quantity.from_raw(raw // _POW10[shift], precision)
+        return Quantity(_decimal(raw, self.size_precision), precision)
+
+    def _set_qty(self, raw: int, places: int) -> None:
+        self._raw = raw
+        self._places = places
+        # Exact: the quantity has at most `places` decimals.
+        coefficient = raw // _POW10[self.size_precision - places]
+        self.signed_qty = Decimal(coefficient).scaleb(-places, EXACT_CONTEXT)
+
+    def _value(self, qty: int, qty_precision: int, px_raw: int, px_precision: int) -> int:
+        # The value of `qty` at the price, in units of 10**-_SCALE: qty × px (linear), or
+        # qty / px (inverse) rounded half-even.
+        if self.is_inverse:
+            return _ratio(qty * _POW10[_SCALE - qty_precision + px_precision], px_raw)
+        return qty * px_raw * _POW10[_SCALE - qty_precision - px_precision]
+
+    def _open(
+        self, fill: OrderFilled, signed: int, places: int, px_raw: int, px_precision: int
+    ) -> None:
+        precision = self.size_precision
+        self._set_qty(signed, places)
+        self._open_value = self._value(abs(signed), precision, px_raw, px_precision)
         self.entry = fill.order_side
         self.opening_order_id = fill.client_order_id
         self.closing_order_id = None
         self.ts_opened = fill.ts_event
         self.ts_closed = None
-        self._closed_qty = _ZERO
-        self._closed_value = _ZERO
+        self._closed_raw = 0
+        self._closed_value = 0
         self._round_trip_start = self._realized
-        self.peak_qty = self._quantity(abs(signed_qty))
+        self.peak_qty = Quantity.from_raw(abs(signed), precision)
 
-    def _increase(self, signed_qty: Decimal, px: Decimal) -> None:
-        self.signed_qty += signed_qty
-        self._open_value += self._value(abs(signed_qty), px)
-        held = abs(self.signed_qty)
-        if held > self.peak_qty.as_decimal():
-            self.peak_qty = self._quantity(held)
+    def _increase(self, signed: int, places: int, px_raw: int, px_precision: int) -> None:
+        precision = self.size_precision
+        self._set_qty(self._raw + signed, places)
+        self._open_value += self._value(abs(signed), precision, px_raw, px_precision)
+        held = abs(self._raw)
+        peak = self.peak_qty
+        if held > peak.raw * _POW10[precision - int(peak.precision)]:
+            self.peak_qty = Quantity.from_raw(held, precision)
 
-    def _reduce(self, qty: Decimal, px: Decimal) -> None:
-        held = abs(self.signed_qty)
+    def _reduce(self, qty: int, places: int, px_raw: int, px_precision: int) -> None:
+        held = self._raw
+        whole = abs(held)
         # The removed share of the entry value; whatever it rounds to stays in the books
         # (realized now, or left in the open value), so realized + unrealized stays exact.
-        if qty == held:
+        if qty == whole:
             self._flat_avg_px_open = self._avg_open()
             removed = self._open_value
         else:
-            removed = (self._open_value * qty / held).quantize(_QUANTUM)
-        exit_value = self._value(qty, px)
+            removed = _share(self._open_value, qty, whole)
+        exit_value = self._value(qty, self.size_precision, px_raw, px_precision)
         gain = removed - exit_value if self.is_inverse else exit_value - removed
-        self._realized += gain * self.multiplier if self.signed_qty > 0 else -gain * self.multiplier
+        gain *= self._multiplier_raw
+        self._realized += gain if held > 0 else -gain
         self._open_value -= removed
-        self.signed_qty += -qty if self.signed_qty > 0 else qty
-        self._closed_qty += qty
+        self._set_qty(held - qty if held > 0 else held + qty, places)
+        self._closed_raw += qty
         self._closed_value += exit_value
 
-    def _fields(self, fill: OrderFilled, last_qty: Decimal | None) -> dict[str, object]:
-        return {
-            "trader_id": self.trader_id,
-            "strategy_id": self.strategy_id,
-            "instrument_id": self.instrument_id,
-            "position_id": self.id,
-            "account_id": self.account_id,
-            "opening_order_id": self.opening_order_id,
-            "entry": self.entry,
-            "side": self.side,
-            "signed_qty": self.signed_qty,
-            "quantity": self.quantity,
-            "peak_qty": self.peak_qty,
-            "last_trade_id": fill.trade_id,
-            "last_qty": fill.last_qty
-            if last_qty is None
-            else Quantity(last_qty, fill.last_qty.precision),
-            "last_px": fill.last_px,
-            "currency": self.currency,
-            "avg_px_open": self._avg_open(),
-            "avg_px_close": self._avg_close(),
-            "realized_pnl": self._money(self._realized),
-            "unrealized_pnl": self._money(self._unrealized(fill.last_px.as_decimal())),
-            "ts_opened": self.ts_opened,
-            "ts_event": fill.ts_event,
-            "ts_init": fill.ts_init,
-        }
-
     def _event(
-        self, kind: type[PositionEvent], fill: OrderFilled, last_qty: Decimal | None = None
+        self, kind: type[PositionEvent], fill: OrderFilled, last_qty: Quantity
     ) -> PositionEvent:
-        return kind(**self._fields(fill, last_qty))  # type: ignore[arg-type]
+        raw = self._raw
+        px = fill.last_px
+        return kind(
+            trader_id=self.trader_id,
+            strategy_id=self.strategy_id,
+            instrument_id=self.instrument_id,
+            position_id=self.id,
+            account_id=self.account_id,
+            opening_order_id=self.opening_order_id,
+            entry=self.entry,
+            side=_LONG if raw > 0 else _SHORT if raw < 0 else _FLAT,
+            signed_qty=self.signed_qty,
+            quantity=Quantity.from_raw(abs(raw), self.size_precision),
+            peak_qty=self.peak_qty,
+            last_trade_id=fill.trade_id,
+            last_qty=last_qty,
+            last_px=px,
+            currency=self.currency,
+            avg_px_open=self._avg_open(),
+            avg_px_close=self._avg_close(),
+            realized_pnl=self._money(self._realized),
+            unrealized_pnl=self._money(self._unrealized(px.raw, int(px.precision))),
+            ts_opened=self.ts_opened,
+            ts_event=fill.ts_event,
+            ts_init=fill.ts_init,
+        )
 
-    def _closed_event(self, fill: OrderFilled, closed_qty: Decimal) -> PositionClosed:
-        fields = self._fields(fill, closed_qty)
+    def _closed_event(self, fill: OrderFilled, last_qty: Quantity) -> PositionClosed:
+        # The position is flat: no open quantity, no unrealized PnL.
+        zero = Money.from_raw(0, self.currency)
         return PositionClosed(
-            **fields,  # type: ignore[arg-type]
+            trader_id=self.trader_id,
+            strategy_id=self.strategy_id,
+            instrument_id=self.instrument_id,
+            position_id=self.id,
+            account_id=self.account_id,
+            opening_order_id=self.opening_order_id,
+            entry=self.entry,
+            side=_FLAT,
+            signed_qty=self.signed_qty,
+            quantity=Quantity.from_raw(0, self.size_precision),
+            peak_qty=self.peak_qty,
+            last_trade_id=fill.trade_id,
+            last_qty=last_qty,
+            last_px=fill.last_px,
+            currency=self.currency,
+            avg_px_open=self._flat_avg_px_open,
+            avg_px_close=self._avg_close(),
+            realized_pnl=self._money(self._realized),
+            unrealized_pnl=zero,
+            ts_opened=self.ts_opened,
+            ts_event=fill.ts_event,
+            ts_init=fill.ts_init,
             closing_order_id=fill.client_order_id,
             round_trip_pnl=self._money(self._realized - self._round_trip_start),
             ts_closed=fill.ts_event,
