@@ -22,6 +22,7 @@ from zq.model.enums import (
     PriceType,
 )
 from zq.model.identifiers import InstrumentId, TradeId
+from zq_core.data import _register_types
 from zq_core.fixed import Price, Quantity
 
 __all__ = [
@@ -61,6 +62,9 @@ class TradeTick(msgspec.Struct, frozen=True, gc=False, tag=True):
     ts_event: int
     ts_init: int
 
+
+# The compiled trade (zq_core.data) hands out these Python types; zq_core never imports zq.
+_register_types(tuple(AggressorSide(value) for value in range(len(AggressorSide))), TradeId)
 
 _TIME_AGGREGATIONS = {
     BarAggregation.MILLISECOND,

@@ -73,3 +73,83 @@ def test_identifier_fields_decode_to_identifier_types():
 def test_malformed_message_is_refused_naming_the_field(payload, fragment):
     with pytest.raises(msgspec.ValidationError, match=fragment):
         from_json(payload)
+
+
+# --- The trade's wire format, pinned -------------------------------------------------------
+# Written down from the msgspec Struct TradeTick before it became a compiled class, and
+# checked field by field below: a trade must encode to the very same bytes.
+
+PINNED_TRADE_JSON = (
+    b'{"type":"TradeTick",'  # the union's tag: the class name, first
+    b'"instrument_id":"BTCUSDT.BINANCE",'  # identifiers as plain strings
+    b'"price":"42000.10",'  # Price as a decimal string, its precision (2) kept
+    b'"size":"0.500",'  # Quantity likewise (precision 3)
+    b'"aggressor_side":2,'  # AggressorSide.SELLER by value
+    b'"trade_id":"123456789",'
+    b'"ts_event":1700000000000000000,'
+    b'"ts_init":1700000000000000001}'
+)
+
+
+def _pinned_trade_msgpack() -> bytes:
+    # The same map by the MessagePack spec: fixmap (0x80 | 8 entries), fixstr (0xa0 | length)
+    # keys and strings, positive fixint 2, and uint 64 (0xcf + 8 bytes big-endian) for the
+    # nanosecond stamps (1.7e18 needs more than 32 bits).
+    def text(value: str) -> bytes:
+        assert len(value) < 32
+        return bytes([0xA0 | len(value)]) + value.encode()
+
+    def uint64(value: int) -> bytes:
+        return b"\xcf" + value.to_bytes(8, "big")
+
+    return b"".join(
+        [
+            bytes([0x80 | 8]),
+            text("type") + text("TradeTick"),
+            text("instrument_id") + text("BTCUSDT.BINANCE"),
+            text("price") + text("42000.10"),
+            text("size") + text("0.500"),
+            text("aggressor_side") + b"\x02",
+            text("trade_id") + text("123456789"),
+            text("ts_event") + uint64(1_700_000_000_000_000_000),
+            text("ts_init") + uint64(1_700_000_000_000_000_001),
+        ]
+    )
+
+
+def _pinned_trade():
+    from zq.model.data import TradeTick
+    from zq.model.enums import AggressorSide
+    from zq.model.identifiers import InstrumentId, TradeId
+    from zq_core.fixed import Price, Quantity
+
+    return TradeTick(
+        InstrumentId("BTCUSDT.BINANCE"),
+        Price.from_str("42000.10"),
+        Quantity.from_str("0.500"),
+        AggressorSide.SELLER,
+        TradeId("123456789"),
+        1_700_000_000_000_000_000,
+        1_700_000_000_000_000_001,
+    )
+
+
+def test_a_trade_encodes_to_the_pinned_json_and_msgpack():
+    trade = _pinned_trade()
+    assert to_json(trade) == PINNED_TRADE_JSON
+    assert to_msgpack(trade) == _pinned_trade_msgpack()
+
+
+@pytest.mark.parametrize("kind", [None, "TradeTick"])
+def test_the_pinned_trade_bytes_decode_to_the_trade(kind):
+    from zq.model.data import TradeTick
+
+    trade = _pinned_trade()
+    as_type = TradeTick if kind else None
+    for decoded in (
+        from_json(PINNED_TRADE_JSON, as_type),
+        from_msgpack(_pinned_trade_msgpack(), as_type),
+    ):
+        assert type(decoded) is TradeTick and decoded == trade
+        assert type(decoded.trade_id).__name__ == "TradeId"
+        assert decoded.aggressor_side is trade.aggressor_side

@@ -1,0 +1,49 @@
+# The contract of zq_core.data: the compiled TradeTick.
+#
+# A trade is one allocation holding raw integers: the price and size as fixed-point raws
+# with their precisions, the aggressor side's value and, for trades made from array rows,
+# the venue's numeric trade id. ``price``, ``size``, ``aggressor_side`` and ``trade_id`` are
+# made on first access and kept. The Python types it hands out (the AggressorSide members
+# and the TradeId class) live in ``zq`` and are registered by ``zq.model.data`` at import
+# (zq_core never imports zq).
+
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+
+
+cdef class TradeTick:
+    cdef readonly object instrument_id  # InstrumentId (a str)
+    cdef readonly int64_t ts_event
+    cdef readonly int64_t ts_init
+    # Fixed-point raws and precisions of the price and size.
+    cdef int64_t _price_raw
+    cdef int64_t _size_raw
+    cdef uint8_t _price_precision
+    cdef uint8_t _size_precision
+    # AggressorSide value: an index into the registered members.
+    cdef uint8_t _aggressor
+    # The trade id is the decimal digits of _id_raw (made on access) when _id_from_raw.
+    cdef bint _id_from_raw
+    cdef uint64_t _id_raw
+    # The Python objects, None until first asked for (or given to the constructor).
+    cdef object _price
+    cdef object _size
+    cdef object _trade_id
+
+    # (instrument_id, price, size, aggressor_side, trade_id, ts_event, ts_init)
+    cdef tuple _fields(self)
+
+
+# Build a trade from raw fields without validation (the replay loop's entry point): the
+# caller guarantees precisions in 0..9, size >= 0 and ``aggressor`` a registered value.
+# ``instrument_id`` must be a str (an InstrumentId); the trade id is ``str(trade_id)``.
+cdef TradeTick trade_from_raw(
+    object instrument_id,
+    int64_t price,
+    uint8_t price_precision,
+    int64_t size,
+    uint8_t size_precision,
+    uint8_t aggressor,
+    uint64_t trade_id,
+    int64_t ts_event,
+    int64_t ts_init,
+)
