@@ -27,9 +27,13 @@ def main(argv: list[str] | None = None) -> int:
         help="show a progress bar on stderr (default: when stderr is a terminal)",
     )
     # --- venue (zq.sandbox, issue 5) ---
-    from zq.sandbox.cli import add_venue_arguments
-
-    add_venue_arguments(commands.add_parser("venue", help="run the local sandbox exchange"))
+    # Its options are parsed by the sandbox's own parser once ``venue`` is the command, so
+    # the other commands do not import the sandbox (and aiohttp) to build theirs.
+    commands.add_parser(
+        "venue",
+        help="run the local sandbox exchange (zq venue --help: its options)",
+        add_help=False,
+    )
     # --- end venue ---
     # --- live (zq.live, issue 5) ---
     live = commands.add_parser(
@@ -38,13 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     live.add_argument("config", help="the node's TOML config file")
     live.add_argument("--seconds", type=float, help="stop after this many seconds")
     # --- end live ---
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "venue":  # zq.sandbox
+        from zq.sandbox.cli import add_venue_arguments, run_venue
+
+        venue = argparse.ArgumentParser(
+            prog="zq venue", description="run the local sandbox exchange"
+        )
+        add_venue_arguments(venue)
+        return run_venue(venue.parse_args(rest))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "live":  # zq.live
         return _live(args.config, args.seconds)
-    if args.command == "venue":  # zq.sandbox
-        from zq.sandbox.cli import run_venue
-
-        return run_venue(args)
     if args.command == "backtest":
         report = args.report
         if report is None:

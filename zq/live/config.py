@@ -119,6 +119,13 @@ class TradingNodeConfig(_Config, frozen=True, kw_only=True, forbid_unknown_field
     cancel_open_orders_on_stop: bool = True
     heartbeat_interval_s: float = 5.0
     connect_timeout_s: float = 10.0
+    #: Tries of each start-up step (reaching the venue, opening the user stream, reading and
+    #: reconciling its state) against transient failures, waiting ``startup_backoff_s``
+    #: before the second and twice as long before each next, at most
+    #: ``startup_backoff_max_s``.
+    startup_attempts: int = 5
+    startup_backoff_s: float = 0.5
+    startup_backoff_max_s: float = 10.0
     stop_timeout_s: float = 5.0
     run_seconds: float | None = None
     base_dir: str | None = None
@@ -212,6 +219,14 @@ def check_live_config(config: TradingNodeConfig, source: str = "<config>") -> No
                 raise ConfigError(f"{key} = {balance!r}: {exc}") from None
         if venue.sandbox.market == "replay" and venue.sandbox.path is None:
             raise ConfigError(f"{where}.sandbox.path: a replay market needs the capture's path")
+    if config.startup_attempts < 1:
+        raise ConfigError(f"{source}: startup_attempts = {config.startup_attempts}: at least 1")
+    if config.startup_backoff_s < 0 or config.startup_backoff_max_s < config.startup_backoff_s:
+        raise ConfigError(
+            f"{source}: startup_backoff_s = {config.startup_backoff_s}, startup_backoff_max_s "
+            f"= {config.startup_backoff_max_s}: need 0 <= startup_backoff_s <= "
+            "startup_backoff_max_s"
+        )
     for key in ("heartbeat_interval_s", "connect_timeout_s", "stop_timeout_s"):
         value = getattr(config, key)
         if not value > 0:

@@ -31,15 +31,20 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from zq.adapters.binance.credentials import BinanceCredentials
-from zq.adapters.binance.errors import BinanceError
+from zq.adapters.binance.errors import (
+    BinanceError,
+    BinanceIpBannedError,
+    BinanceRateLimitError,
+    BinanceUnknownStatusError,
+)
 from zq.adapters.binance.http import BinanceHttpClient
 from zq.adapters.binance.instruments import parse_exchange_info
 from zq.backtest.config import (
@@ -83,6 +88,7 @@ from zq_core.fixed import Money
 __all__ = ["NodeHealth", "NodeStartError", "TradingNode", "run_node"]
 
 _log = logging.getLogger("zq.live")
+_T = TypeVar("_T")
 
 #: The account every sandbox venue started by a node has.
 SANDBOX_API_KEY = "sandbox-api-key"
@@ -377,15 +383,19 @@ class TradingNode:
         )
         runtime.http = http
         timeout = self.config.connect_timeout_s
-        try:
+
+        async def reach() -> Any:
             await http.connect()
             await asyncio.wait_for(http.sync_time(), timeout)
-            info = await asyncio.wait_for(http.exchange_info(config.symbols), timeout)
+            return await asyncio.wait_for(http.exchange_info(config.symbols), timeout)
+
+        info = await self._retrying(
+            f"{where} is unreachable or refused the start-up requests", reach
+        )
+        try:
             instruments = parse_exchange_info(info, name, symbols=config.symbols)
-        except (BinanceError, TimeoutError, ValueError) as error:
-            raise NodeStartError(
-                f"{where} is unreachable or refused the start-up requests: {error}"
-            ) from None
+        except ValueError as error:
+            raise NodeStartError(f"{where}: its exchangeInfo cannot be used: {error}") from None
         runtime.instruments = list(instruments)
         cache = self.kernel.cache
         for instrument in instruments:
@@ -412,13 +422,53 @@ class TradingNode:
             new_order_response=config.new_order_response,
         )
         runtime.execution = execution
-        try:
-            await execution.connect(timeout)
-        except (BinanceError, TimeoutError) as error:
-            raise NodeStartError(f"{where}: the user data stream did not open: {error!r}") from None
+
+        async def open_stream() -> None:
+            try:
+                await execution.connect(timeout)
+            except BaseException:
+                await execution.disconnect()  # the next attempt starts clean
+                raise
+
+        await self._retrying(f"{where}: the user data stream did not open", open_stream)
         self._execution_engine.register_client(execution)
         runtime.data = BinanceDataClient(client_id, name, http, runtime.ws_url)
         self._data_engine.register_client(runtime.data)
+
+    async def _retrying(self, failure: str, step: Callable[[], Awaitable[_T]]) -> _T:
+        """Run a start-up step, again after a transient failure (``startup_attempts`` in all,
+        waiting ``startup_backoff_s``, doubled each time up to ``startup_backoff_max_s``).
+
+        Raises
+        ------
+        NodeStartError
+            ``failure`` (naming the venue) with the attempts made and the last error, at once
+            for an error that a retry would not change (refused credentials, a request the
+            venue rejects).
+        """
+        config = self.config
+        delay = config.startup_backoff_s
+        for attempt in range(1, config.startup_attempts + 1):
+            try:
+                return await step()
+            except (BinanceError, TimeoutError, OSError) as error:
+                if not _transient(error):
+                    raise NodeStartError(f"{failure}: {error!r}") from None
+                if attempt == config.startup_attempts:
+                    raise NodeStartError(
+                        f"{failure} ({attempt} attempt(s), the last error: {error!r})"
+                    ) from None
+                _log.warning(
+                    "%s (attempt %d of %d: %r); again in %.2f s",
+                    failure,
+                    attempt,
+                    config.startup_attempts,
+                    error,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, config.startup_backoff_max_s)
+        raise AssertionError("unreachable: startup_attempts is at least 1")
 
     # -- the journal -------------------------------------------------------------------------
 
@@ -478,13 +528,13 @@ class TradingNode:
         assert self.kernel is not None and runtime.execution is not None
         config, client, cache = runtime.config, runtime.execution, self.kernel.cache
         where = f"venue {config.name} at {runtime.rest_url}"
-        try:
-            account = await client.account()
-            opened = await client.open_orders(config.symbols)
-        except BinanceError as error:
-            raise NodeStartError(
-                f"{where}: cannot read the account to reconcile: {error}"
-            ) from None
+
+        async def read_state() -> tuple[Any, list[Any]]:
+            return await client.account(), await client.open_orders(config.symbols)
+
+        account, opened = await self._retrying(
+            f"{where}: cannot read the account to reconcile", read_state
+        )
         if not account.can_trade:
             raise NodeStartError(f"{where}: the account may not trade (canTrade is false)")
         # Balances: total = free + locked, in the currencies the node knows.
@@ -559,10 +609,15 @@ class TradingNode:
         # The node's orders (from a journal) brought up to the venue's state: from the open
         # orders just read and the account's trades per symbol; only an order gone from the
         # venue without a trade explaining it is queried on its own.
-        try:
-            await client.catch_up(open_at_venue=opened)
-        except BinanceError as error:
-            raise NodeStartError(f"{where}: cannot reconcile the orders: {error}") from None
+        first_try = [True]
+
+        async def catch_up() -> None:
+            # Retried from a fresh read of the open orders (the first read is now older).
+            listed = opened if first_try[0] else await client.open_orders(config.symbols)
+            first_try[0] = False
+            await client.catch_up(open_at_venue=listed)
+
+        await self._retrying(f"{where}: cannot reconcile the orders", catch_up)
         if rebuilt_account is not None:
             # What the journal and the reconciled orders do not explain (transfers, fees
             # charged elsewhere, fills of unjournaled orders) is applied as a deposit or
@@ -833,6 +888,19 @@ class _JournalWriter:
             account = self.cache.account(account_id)
             if isinstance(account, Account):
                 self._append(account.last_state)
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether a start-up request may succeed when tried again: no answer, a timeout, a
+    venue error (5xx) or a rate limit; not a refusal (bad credentials, a bad request) nor
+    an IP ban."""
+    if isinstance(error, BinanceIpBannedError):
+        return False
+    if isinstance(error, (BinanceUnknownStatusError, BinanceRateLimitError)):
+        return True
+    if isinstance(error, BinanceError):
+        return error.status == 0 or error.status >= 500
+    return isinstance(error, (TimeoutError, OSError))
 
 
 def _split_symbol(symbol: str) -> tuple[str, str]:

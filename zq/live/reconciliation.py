@@ -307,7 +307,7 @@ class BinanceReconciler(BinanceReports):
 
     def _on_stream_reconnect(self) -> None:
         _log.info("%s: user stream reconnected; catching up", self.client_id)
-        self._tasks.spawn("catch up after reconnect", self.catch_up())
+        self._tasks.spawn("catch up after reconnect", self._catch_up_until_done())
 
     async def catch_up(self, open_at_venue: Sequence[OrderResponse] | None = None) -> None:
         """Generate what the node missed during a gap, account-wide, with few requests.
@@ -344,9 +344,27 @@ class BinanceReconciler(BinanceReports):
             trades[symbol] = await self._trades_since_cursor(symbol, instrument)
         self._seed_venue_orders()
         for symbol, instrument in symbols.items():
+            read = trades[symbol]
             await self._catch_up_symbol(
-                instrument, [r for r in open_at_venue if r.symbol == symbol], trades[symbol]
+                instrument, [r for r in open_at_venue if r.symbol == symbol], read
             )
+            if read:  # applied: the next catch-up reads on from here
+                self._trade_cursor[symbol] = max(read[-1].id, self._trade_cursor.get(symbol, 0))
+
+    async def _catch_up_until_done(self) -> None:
+        """Catch up, again and again (backing off) until the venue answers every request."""
+        delay = 0.25
+        while True:
+            try:
+                await self.catch_up()
+            except BinanceError as error:
+                _log.warning(
+                    "%s: catching up failed (%s); again in %.2f s", self.client_id, error, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            else:
+                return
 
     async def _catch_up_symbol(
         self, instrument: Instrument, open_at_venue: list[OrderResponse], trades: list[AccountTrade]
@@ -450,8 +468,6 @@ class BinanceReconciler(BinanceReports):
             read_on = len(page) == _TRADES_PAGE
             if page:
                 next_id = page[-1].id + 1
-        if found:
-            self._trade_cursor[symbol] = max(found[-1].id, cursor or 0)
         return found
 
     def _seed_venue_orders(self) -> None:

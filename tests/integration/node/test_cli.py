@@ -34,3 +34,30 @@ def test_zq_live_refuses_a_bad_config_naming_the_key(tmp_path: Path) -> None:
     done = zq("live", str(config))
     assert done.returncode == 2
     assert f"zq live: {config}: venues[0].adapter = 'ftx'" in done.stderr
+
+
+def test_commands_other_than_venue_and_live_do_not_import_the_sandbox_or_aiohttp() -> None:
+    # Building the parser used to import zq.sandbox (and with it aiohttp) for every command.
+    probe = (
+        "import sys\n"
+        "from zq.cli import main\n"
+        "code = main(['backtest', 'no-such-config.toml', '--report', ''])\n"
+        "loaded = [m for m in sys.modules if m == 'aiohttp' or m.startswith('zq.sandbox')]\n"
+        "print(code, loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "2 []", (done.stdout, done.stderr)
+
+
+def test_zq_venue_parses_its_own_options() -> None:
+    shown = zq("venue", "--help")
+    assert shown.returncode == 0
+    assert "usage: zq venue" in shown.stdout and "--faults" in shown.stdout
+    refused = zq("venue", "--replay", "x.jsonl", "--generated")
+    assert refused.returncode == 2
+    assert "zq venue: error: argument --generated: not allowed with argument --replay" in (
+        refused.stderr
+    )
+    assert "unrecognized arguments: --bogus" in zq("backtest", "x.toml", "--bogus").stderr

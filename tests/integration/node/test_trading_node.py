@@ -170,12 +170,15 @@ async def test_a_node_whose_venue_is_unreachable_refuses_to_start() -> None:
     config = TradingNodeConfig(
         venues=[LiveVenueConfig(venue="remote", rest_url=url, ws_url=url.replace("http", "ws"))],
         connect_timeout_s=2.0,
+        startup_attempts=3,
+        startup_backoff_s=0.05,
     )
     node = TradingNode(config, credentials=CREDENTIALS, install_signal_handlers=False)
     with pytest.raises(NodeStartError) as raised:
         await node.run()
     message = str(raised.value)
     assert f"venue BINANCE at {url} is unreachable" in message
+    assert "(3 attempt(s), the last error:" in message
     assert "GET /api/v3/time" in message  # the first request made, and how it failed
     assert node.health is NodeHealth.FAILED
 
