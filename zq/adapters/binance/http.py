@@ -1,4 +1,6 @@
-"""An async REST client for the Binance spot API (``/api/v3``) on aiohttp.
+"""An async REST client for the Binance spot API (``/api/v3``).
+
+Requests go over persistent HTTP/1.1 connections (:mod:`zq.adapters.binance.transport`).
 
 Signed requests carry ``timestamp`` (the venue's clock, estimated from ``GET
 /api/v3/time``), ``recvWindow`` and an HMAC-SHA256 ``signature`` of the query string. Every
@@ -30,9 +32,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-import aiohttp
 import msgspec
-from yarl import URL
 
 from zq.adapters.binance import endpoints as ep
 from zq.adapters.binance.credentials import BinanceCredentials
@@ -56,6 +56,7 @@ from zq.adapters.binance.schemas import (
     ServerTime,
 )
 from zq.adapters.binance.signing import ParamValue, Signer, encode_params
+from zq.adapters.binance.transport import HttpTransport, HttpTransportError
 from zq_core.fixed import Price, Quantity
 
 __all__ = ["BinanceHttpClient", "Security"]
@@ -134,29 +135,34 @@ class BinanceHttpClient:
         self.base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._signer = Signer(credentials.secret_bytes) if credentials is not None else None
+        self._key_header = (
+            {ep.HEADER_API_KEY: credentials.api_key} if credentials is not None else None
+        )
         self.recv_window_ms = recv_window_ms
         self.time_offset_ms = 0
         self.limiter = limiter if limiter is not None else RateLimiter(time_ms=self.server_time_ms)
         self.max_retries = max_retries
         self.max_retry_wait_s = max_retry_wait_s
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
+        self.timeout_s = timeout_s
+        self._transport: HttpTransport | None = None
         self.time_syncs = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Open the HTTP session (kept alive across requests)."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout, headers={"Accept": "application/json"}
+        """Get ready to send (connections open with the first requests and are kept alive)."""
+        if self._transport is None or self._transport.is_closed:
+            self._transport = HttpTransport(
+                self.base_url,
+                timeout_s=self.timeout_s,
+                default_headers={"Accept": "application/json", "User-Agent": "zq"},
             )
 
     async def close(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the connections."""
+        if self._transport is not None:
+            await self._transport.close()
+            self._transport = None
 
     async def __aenter__(self) -> BinanceHttpClient:
         await self.connect()
@@ -275,22 +281,20 @@ class BinanceHttpClient:
     async def _send(
         self, method: str, path: str, query: str, security: int
     ) -> tuple[int, Mapping[str, str], bytes]:
-        if self._session is None or self._session.closed:
+        if self._transport is None or self._transport.is_closed:
             await self.connect()
-        assert self._session is not None
-        url = URL(
-            f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}", encoded=True
-        )
-        headers = {}
+        assert self._transport is not None
+        headers = None
         if security != Security.NONE:
             assert self._credentials is not None
-            headers[ep.HEADER_API_KEY] = self._credentials.api_key
+            headers = self._key_header
         try:
-            async with self._session.request(method, url, headers=headers) as response:
-                body = await response.read()
-                return response.status, response.headers, body
-        except (TimeoutError, aiohttp.ClientError, OSError) as error:
-            # The message of some aiohttp errors holds the URL, so the signed query: drop it.
+            answer = await self._transport.request(
+                method, f"{path}?{query}" if query else path, headers
+            )
+            return answer.status, answer.headers, answer.body
+        except (TimeoutError, HttpTransportError, OSError) as error:
+            # Never the signed query in a message (the transport's do not hold it anyway).
             text = str(error).replace(query, "<query>") if query else str(error)
             raise BinanceUnknownStatusError(
                 None, f"no answer ({type(error).__name__}: {text})", 0, f"{method} {path}"
@@ -317,7 +321,7 @@ class BinanceHttpClient:
 
     @staticmethod
     def _retry_after(headers: Mapping[str, str]) -> float:
-        value = headers.get(ep.HEADER_RETRY_AFTER)
+        value = headers.get(ep.HEADER_RETRY_AFTER.lower())  # the transport's names are lower case
         if value is None:
             return _DEFAULT_RETRY_AFTER_S
         try:

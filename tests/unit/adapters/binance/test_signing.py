@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import urlencode
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from zq.adapters.binance.signing import Signer, encode_params
 
@@ -51,3 +55,26 @@ def test_booleans_are_written_as_binance_expects():
 
 def test_signer_repr_hides_the_key():
     assert "Nhq" not in repr(Signer(DOC_SECRET))
+
+
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=12),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30)),
+        max_size=8,
+    )
+)
+def test_encoded_params_are_what_urlencode_gives(params):
+    # The reference: the standard library's encoding of the same pairs, None left out.
+    pairs = [
+        (name, ("true" if value else "false") if isinstance(value, bool) else str(value))
+        for name, value in params.items()
+        if value is not None
+    ]
+    assert encode_params(params) == urlencode(pairs)
+
+
+def test_order_parameters_are_sent_as_they_are():
+    params = {"newClientOrderId": "O-20261123-0001_a.b~c", "price": "60000.01", "quantity": 1}
+    assert encode_params(params) == "newClientOrderId=O-20261123-0001_a.b~c&price=60000.01&quantity=1"
+    assert encode_params({"symbols": '["BTCUSDT"]'}) == "symbols=%5B%22BTCUSDT%22%5D"

@@ -1,0 +1,268 @@
+"""The HTTP/1.1 transport against scripted servers on loopback: framing (length, chunked,
+to the close), keep-alive reuse, and what each kind of failure leaves behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+import pytest_asyncio
+
+from zq.adapters.binance.transport import HttpTransport, HttpTransportError
+
+#: Given the request bytes received so far on a connection and the number of the request on
+#: it, return what to write back (None: nothing yet), and whether to close afterwards.
+Script = Callable[[bytes, int], tuple[bytes | None, bool]]
+
+
+class ScriptedServer:
+    """A TCP server on loopback answering each whole request head as ``script`` says."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        number = 0
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                self.requests.append(head)
+                answer, close = self.script(head, number)
+                number += 1
+                if answer is not None:
+                    writer.write(answer)
+                    await writer.drain()
+                if close:
+                    return
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def ok(body: bytes, extra: str = "") -> bytes:
+    return (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{extra}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+@pytest_asyncio.fixture
+async def serve() -> AsyncIterator[Callable[[Script], asyncio.Future[tuple[ScriptedServer, str]]]]:
+    servers: list[ScriptedServer] = []
+
+    async def start(script: Script) -> tuple[ScriptedServer, str]:
+        server = ScriptedServer(script)
+        servers.append(server)
+        return server, await server.start()
+
+    yield start  # type: ignore[misc]
+    for server in servers:
+        await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_requests_share_one_kept_alive_connection_and_read_headers(serve):
+    server, url = await serve(lambda head, n: (ok(b'{"n":%d}' % n, "X-MBX-USED-WEIGHT-1M: 7\r\n"), False))
+    transport = HttpTransport(url, default_headers={"Accept": "application/json"})
+    try:
+        for n in range(3):
+            answer = await transport.request("GET", f"/api/v3/time?x={n}", {"X-MBX-APIKEY": "k"})
+            assert (answer.status, answer.body) == (200, b'{"n":%d}' % n)
+            assert answer.headers["x-mbx-used-weight-1m"] == "7"
+        post = await transport.request("POST", "/api/v3/order?symbol=BTCUSDT")
+        assert post.status == 200
+    finally:
+        await transport.close()
+    assert server.connections == 1 and transport.connections_opened == 1
+    first = server.requests[0].decode()
+    assert first.startswith("GET /api/v3/time?x=0 HTTP/1.1\r\n")
+    assert f"Host: {url.removeprefix('http://')}\r\n" in first
+    assert "Accept: application/json\r\n" in first and "X-MBX-APIKEY: k\r\n" in first
+    assert "Content-Length" not in first  # a GET has no body
+    assert "Content-Length: 0\r\n" in server.requests[3].decode()  # a POST says it has none
+
+
+@pytest.mark.asyncio
+async def test_a_chunked_answer_is_put_together(serve):
+    # Chunks of 4 and 11 bytes (hex "b"), a chunk extension, a trailer, then the end.
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'4\r\n{"a"\r\nb;ext=1\r\n:[1,2,3,4]}\r\n0\r\nX-Trailer: t\r\n\r\n'
+    )
+    _, url = await serve(lambda head, n: (chunked, False))
+    transport = HttpTransport(url)
+    try:
+        answer = await transport.request("GET", "/x")
+        assert answer.body == b'{"a":[1,2,3,4]}'
+        assert (await transport.request("GET", "/y")).body == b'{"a":[1,2,3,4]}'
+    finally:
+        await transport.close()
+    assert transport.connections_opened == 1
+
+
+@pytest.mark.asyncio
+async def test_an_answer_without_length_runs_to_the_close_and_the_next_request_reconnects(serve):
+    _, url = await serve(lambda head, n: (b"HTTP/1.1 500 Oops\r\n\r\nbody up to the close", True))
+    transport = HttpTransport(url)
+    try:
+        first = await transport.request("GET", "/x")
+        assert (first.status, first.body) == (500, b"body up to the close")
+        await transport.request("GET", "/x")
+    finally:
+        await transport.close()
+    assert transport.connections_opened == 2
+
+
+@pytest.mark.asyncio
+async def test_connection_close_is_honoured(serve):
+    server, url = await serve(lambda head, n: (ok(b"{}", "Connection: close\r\n"), True))
+    transport = HttpTransport(url)
+    try:
+        for _ in range(2):
+            assert (await transport.request("GET", "/x")).body == b"{}"
+    finally:
+        await transport.close()
+    assert server.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_an_interim_100_continue_is_skipped(serve):
+    _, url = await serve(lambda head, n: (b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"[]"), False))
+    transport = HttpTransport(url)
+    try:
+        assert (await transport.request("POST", "/x")).body == b"[]"
+    finally:
+        await transport.close()
+
+
+@pytest.mark.asyncio
+async def test_a_connection_dropped_without_an_answer_fails_the_request_only(serve):
+    # The first request on each connection is dropped unanswered; later ones are answered.
+    _, url = await serve(lambda head, n: (None, True) if b"drop" in head else (ok(b"{}"), False))
+    transport = HttpTransport(url)
+    try:
+        with pytest.raises(HttpTransportError, match="closed before the answer"):
+            await transport.request("POST", "/drop")
+        assert (await transport.request("POST", "/fine")).status == 200
+    finally:
+        await transport.close()
+
+
+@pytest.mark.asyncio
+async def test_an_answer_cut_halfway_fails_and_is_not_read_as_the_next_one(serve):
+    def script(head: bytes, n: int) -> tuple[bytes | None, bool]:
+        if b"cut" in head:
+            return ok(b'{"long": "body"}')[:-5], True
+        return ok(b'{"n":2}'), False
+
+    _, url = await serve(script)
+    transport = HttpTransport(url)
+    try:
+        with pytest.raises(HttpTransportError):
+            await transport.request("GET", "/cut")
+        assert (await transport.request("GET", "/next")).body == b'{"n":2}'
+    finally:
+        await transport.close()
+
+
+@pytest.mark.asyncio
+async def test_a_late_answer_times_out_and_its_connection_is_not_reused(serve):
+    def script(head: bytes, n: int) -> tuple[bytes | None, bool]:
+        if b"slow" in head:
+            return None, False  # never answered on this connection
+        return ok(b'{"fast":1}'), False
+
+    server, url = await serve(script)
+    transport = HttpTransport(url, timeout_s=0.2)
+    try:
+        with pytest.raises(TimeoutError):
+            await transport.request("GET", "/slow")
+        assert (await transport.request("GET", "/fast")).body == b'{"fast":1}'
+    finally:
+        await transport.close()
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SPDY/3 200 OK\r\n\r\n",
+        b"HTTP/1.1 2xx OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}extra",
+    ],
+)
+@pytest.mark.asyncio
+async def test_a_malformed_answer_is_an_error_naming_what_is_wrong(serve, answer):
+    _, url = await serve(lambda head, n: (answer, False))
+    transport = HttpTransport(url)
+    try:
+        with pytest.raises(HttpTransportError) as caught:
+            await transport.request("GET", "/x")
+    finally:
+        await transport.close()
+    assert str(caught.value)  # says what was wrong; the request line is never in it
+    assert "/x" not in str(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_concurrent_requests_open_more_connections_and_keep_a_few(serve):
+    _, url = await serve(lambda head, n: (ok(b"{}"), False))
+    transport = HttpTransport(url, max_idle=2)
+    try:
+        answers = await asyncio.gather(*(transport.request("GET", f"/{i}") for i in range(5)))
+        assert [a.status for a in answers] == [200] * 5
+        assert transport.connections_opened == 5
+        await asyncio.gather(*(transport.request("GET", f"/{i}") for i in range(2)))
+        assert transport.connections_opened == 5  # two were kept idle and reused
+    finally:
+        await transport.close()
+
+
+@pytest.mark.asyncio
+async def test_an_idle_connection_past_its_time_is_replaced(serve):
+    server, url = await serve(lambda head, n: (ok(b"{}"), False))
+    transport = HttpTransport(url, idle_timeout_s=0.05)
+    try:
+        await transport.request("GET", "/a")
+        await asyncio.sleep(0.1)
+        await transport.request("GET", "/b")
+    finally:
+        await transport.close()
+    assert server.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_a_closed_transport_refuses_requests():
+    transport = HttpTransport("http://127.0.0.1:9")
+    await transport.close()
+    with pytest.raises(HttpTransportError, match="closed"):
+        await transport.request("GET", "/x")
+
+
+def test_only_http_base_urls_without_a_path_are_taken():
+    with pytest.raises(ValueError, match="http"):
+        HttpTransport("ws://127.0.0.1:80")
+    with pytest.raises(ValueError, match="path"):
+        HttpTransport("http://127.0.0.1:80/api")
+    assert HttpTransport("https://api.binance.com").port == 443
