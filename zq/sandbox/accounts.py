@@ -15,9 +15,22 @@ _EIGHT: Final = Decimal("0.00000001")
 _ZERO: Final = Decimal(0)
 
 
+#: Formatted values, by value: a venue writes the same prices, sizes and zeros over and over
+#: (an executionReport has eighteen decimals). Equal decimals format alike (``1.0`` and
+#: ``1.00`` quantize to the same text), so the value is the key. Cleared when full.
+_FORMATTED: dict[Decimal, str] = {}
+_FORMATTED_MAX: Final = 4096
+
+
 def format_decimal(value: Decimal) -> str:
     """Write a decimal the way Binance does: eight decimals."""
-    return f"{value.quantize(_EIGHT):f}"
+    text = _FORMATTED.get(value)
+    if text is None:
+        text = f"{value.quantize(_EIGHT):f}"
+        if len(_FORMATTED) >= _FORMATTED_MAX:
+            _FORMATTED.clear()
+        _FORMATTED[value] = text
+    return text
 
 
 def now_ms() -> int:
