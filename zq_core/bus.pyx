@@ -233,6 +233,14 @@ cdef class Gate:
         return f"Gate({self.target!r} while {self.attr} is {self.value!r})"
 
 
+cdef inline int _deliver(object handler, object msg) except -1:
+    # A gate's check is made here, in C; any other handler is called.
+    if type(handler) is Gate:
+        return (<Gate>handler).deliver(msg)
+    handler(msg)
+    return 0
+
+
 @cython.final
 @cython.freelist(32)
 cdef class Response:
@@ -587,7 +595,6 @@ cdef class MessageBus:
         cdef Py_ssize_t i = 0
         cdef Py_ssize_t n = PyTuple_GET_SIZE(subscriptions)
         cdef Subscription subscription = None
-        cdef object handler
         # try/finally rather than try/except: Cython's finally costs nothing until an exception
         # passes through it, while try/except saves the exception state on every entry.
         try:
@@ -597,11 +604,7 @@ cdef class MessageBus:
                 subscription = <Subscription>PyTuple_GET_ITEM(subscriptions, i)
                 i += 1
                 if subscription.active:
-                    handler = subscription.handler
-                    if type(handler) is Gate:
-                        (<Gate>handler).deliver(msg)
-                    else:
-                        handler(msg)
+                    _deliver(subscription.handler, msg)
             subscription = None
         finally:
             if subscription is not None:
@@ -621,18 +624,13 @@ cdef class MessageBus:
         cdef Py_ssize_t i = 0
         cdef Py_ssize_t n = PyTuple_GET_SIZE(subscriptions)
         cdef Subscription subscription = None
-        cdef object handler
         while i < n:
             try:
                 while i < n:
                     subscription = <Subscription>PyTuple_GET_ITEM(subscriptions, i)
                     i += 1
                     if subscription.active:
-                        handler = subscription.handler
-                        if type(handler) is Gate:
-                            (<Gate>handler).deliver(msg)
-                        else:
-                            handler(msg)
+                        _deliver(subscription.handler, msg)
                 return 0
             except Exception as exc:
                 self._report(exc, topic, subscription.handler, msg)
