@@ -105,6 +105,24 @@ def _parse_suffix(suffix: str) -> int | None:
     return int(number) * _INTERVAL_MS[letter]
 
 
+#: What a header name means for the limits: (kind, interval, None when the suffix is not
+#: an interval), or None for another header. A server sends the same few names every time:
+#: they are read once.
+_HeaderMeaning = tuple[RateLimitKind, int | None] | None
+_HEADER_NAMES: dict[str, _HeaderMeaning] = {}
+_HEADER_NAMES_MAX: Final = 1024
+_UNSEEN: Final[Any] = object()
+
+
+def _header_meaning(name: str) -> _HeaderMeaning:
+    upper = name.upper()
+    if upper.startswith(HEADER_USED_WEIGHT_PREFIX):
+        return RateLimitKind.REQUEST_WEIGHT, _parse_suffix(upper[len(HEADER_USED_WEIGHT_PREFIX) :])
+    if upper.startswith(HEADER_ORDER_COUNT_PREFIX):
+        return RateLimitKind.ORDERS, _parse_suffix(upper[len(HEADER_ORDER_COUNT_PREFIX) :])
+    return None
+
+
 #: The limits a limiter keeps until the venue's are known (``exchangeInfo``'s ``rateLimits``).
 #: Deliberately low: the lowest Binance has published for spot (1,200 weight and 6,100 raw
 #: requests per IP, 50 orders per 10 s and 160,000 per day per account; it publishes 6,000,
@@ -277,17 +295,16 @@ class RateLimiter:
     def observe(self, headers: Mapping[str, str]) -> None:
         """Take the venue's counts from response headers (case-insensitive names)."""
         now = self._time_ms()
+        names = _HEADER_NAMES
         for name, value in headers.items():
-            upper = name.upper()
-            if upper.startswith(HEADER_USED_WEIGHT_PREFIX):
-                kind = RateLimitKind.REQUEST_WEIGHT
-                suffix = upper[len(HEADER_USED_WEIGHT_PREFIX) :]
-            elif upper.startswith(HEADER_ORDER_COUNT_PREFIX):
-                kind = RateLimitKind.ORDERS
-                suffix = upper[len(HEADER_ORDER_COUNT_PREFIX) :]
-            else:
+            meaning = names.get(name, _UNSEEN)
+            if meaning is _UNSEEN:
+                meaning = _header_meaning(name)
+                if len(names) < _HEADER_NAMES_MAX:
+                    names[name] = meaning
+            if meaning is None:
                 continue
-            interval = _parse_suffix(suffix)
+            kind, interval = meaning
             if interval is None or not value.strip().isdigit():
                 _log.debug("ignoring rate-limit header %s: %r", name, value)
                 continue

@@ -27,6 +27,7 @@ __all__ = ["MarketDataParser", "TradeMessage", "market_size_precision", "parse_l
 _NS_PER_MS: Final = 1_000_000
 _LEVEL_PAIR: Final = b'["",""]'  # one level once digits and dots are removed
 _BULK_LEVELS: Final = 16  # below this, numpy's fixed cost exceeds a per-value parse
+_MEMO_MAX: Final = 4096  # parsed prices and sizes a MarketDataParser keeps
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -148,7 +149,14 @@ class MarketDataParser:
         The precision of sizes; default :func:`market_size_precision`.
     """
 
-    __slots__ = ("_instrument_id", "_price_precision", "_size_precision", "_streams")
+    __slots__ = (
+        "_instrument_id",
+        "_price_precision",
+        "_prices",
+        "_size_precision",
+        "_sizes",
+        "_streams",
+    )
 
     def __init__(self, instrument: Instrument, size_precision: int | None = None) -> None:
         self._instrument_id = instrument.id
@@ -158,16 +166,30 @@ class MarketDataParser:
         )
         symbol = instrument.raw_symbol.lower()
         self._streams = (f"{symbol}@trade", f"{symbol}@bookTicker")
+        # Values already parsed, by text: a quote stream repeats the same prices (and many
+        # sizes) message after message. Each memo is cleared when full.
+        self._prices: dict[str, Price] = {}
+        self._sizes: dict[str, Quantity] = {}
 
     def _price(self, text: str, stream: str, field: str) -> Price:
-        return Price.from_raw(
-            _raw(text, self._price_precision, stream, field), self._price_precision
-        )
+        price = self._prices.get(text)
+        if price is None:
+            precision = self._price_precision
+            price = Price.from_raw(_raw(text, precision, stream, field), precision)
+            if len(self._prices) >= _MEMO_MAX:
+                self._prices.clear()
+            self._prices[text] = price
+        return price
 
     def _size(self, text: str, stream: str, field: str) -> Quantity:
-        return Quantity.from_raw(
-            _raw(text, self._size_precision, stream, field), self._size_precision
-        )
+        size = self._sizes.get(text)
+        if size is None:
+            precision = self._size_precision
+            size = Quantity.from_raw(_raw(text, precision, stream, field), precision)
+            if len(self._sizes) >= _MEMO_MAX:
+                self._sizes.clear()
+            self._sizes[text] = size
+        return size
 
     def trade(self, payload: bytes, ts_init: int) -> TradeTick:
         """Return a ``trade`` message as a TradeTick (``m`` true: the seller aggressed)."""

@@ -7,6 +7,7 @@ import pytest
 from zq.adapters.binance.errors import BinanceStreamError
 from zq.adapters.binance.instruments import parse_symbol
 from zq.adapters.binance.parsing import MarketDataParser, market_size_precision, parse_levels
+from zq.data.loaders._binance_decimal import decimal_to_raw
 from zq.model.enums import AggressorSide
 from zq_core.fixed import Price, Quantity
 
@@ -84,3 +85,21 @@ def test_bulk_parsing_names_the_bad_level():
     levels = ",".join(['["1.00","1"]'] * 20 + ['["1.005","1"]'])
     with pytest.raises(BinanceStreamError, match=r"stream s field b\[20\]\[0\]: .*more than 2 decimals"):
         parse_levels(f"[{levels}]".encode(), 2, 8, "s", "b")
+
+
+def test_repeated_and_many_distinct_values_parse_as_the_exact_parser_says():
+    # Parsed values are remembered by text (and forgotten past a few thousand); each answer
+    # must still be decimal_to_raw's, computed here independently.
+    parser = MarketDataParser(INSTRUMENT)
+    for step in [*range(5000), *range(0, 5000, 7)]:
+        bid = f"{60000 + step / 100:.8f}"
+        size = f"{(step % 977) / 1000:.8f}"
+        message = BOOK_TICKER.replace(b"61837.63000000", bid.encode()).replace(
+            b"3.78826000", size.encode()
+        )
+        quote = parser.quote(message, ts_init=1)
+        assert quote.bid_price.raw == decimal_to_raw(bid, 2)
+        assert quote.bid_size.raw == decimal_to_raw(size, 8)
+    # A value seen before in a good message is still refused where it is too precise.
+    with pytest.raises(BinanceStreamError, match="b"):
+        parser.quote(BOOK_TICKER.replace(b"61837.63000000", b"61837.63100000"), ts_init=1)
