@@ -485,7 +485,7 @@ class TradingNode:
         if not path.is_absolute() and self.config.base_dir is not None:
             path = Path(self.config.base_dir) / path
         try:
-            journal = Journal(path)
+            journal = Journal(path, synchronous=self.config.journal_synchronous)
             self.journal = journal
             self.recovery = rebuild(journal, self.kernel.cache, self.portfolio)
         except (JournalError, RecoveryError) as error:

@@ -453,18 +453,21 @@ async def test_a_restarted_node_takes_its_account_and_positions_from_the_journal
     await assert_node_matches_venue(second, reader)
 
 
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
 @pytest.mark.asyncio
 async def test_a_node_killed_with_sigkill_restarts_from_its_journal_equal_to_the_venue(
-    venue: SandboxVenue, reader: VenueReader, tmp_path: Path
+    venue: SandboxVenue, reader: VenueReader, tmp_path: Path, synchronous: str
 ) -> None:
     # `zq live` runs the EMA cross in another process, journaling; once the venue shows
     # a few of its trades it is killed (no stop, no flush). A node started here on the same
     # journal rebuilds, reconciles what the journal missed, and ends equal to the venue.
+    # Both synchronous modes survive the death of the process (NORMAL not a power loss).
     journal_path = tmp_path / "node.journal"
     config_path = tmp_path / "live.toml"
     config_path.write_text(
         f"""
 journal = "{journal_path}"
+journal_synchronous = "{synchronous}"
 heartbeat_interval_s = 0.5
 
 [[venues]]
@@ -501,12 +504,26 @@ params = {{ instrument_id = "BTCUSDT.BINANCE", trade_size = "0.01" }}
     venue_trades = len(await reader.trades())
     assert venue_trades >= 3
 
+    config = load_live_config(config_path)
+    assert config.journal_synchronous == synchronous
     restarted = TradingNode(
-        msgspec.structs.replace(load_live_config(config_path), run_seconds=0.5),
+        msgspec.structs.replace(config, run_seconds=0.5),
         install_signal_handlers=False,
         credentials=CREDENTIALS,
     )
-    await restarted.run()
+    await restarted.start()
+    try:
+        assert restarted.journal is not None
+        assert restarted.journal.synchronous == synchronous
+        # What SQLite itself runs with (its codes: FULL 2, NORMAL 1).
+        db = restarted.journal._db
+        assert db is not None
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == {"FULL": 2, "NORMAL": 1}[
+            synchronous
+        ]
+        await asyncio.sleep(0.5)
+    finally:
+        await restarted.shutdown()
     assert restarted.recovery is not None
     assert restarted.recovery.last_marker is not None
     assert restarted.recovery.last_marker.name == "start"  # it never stopped
