@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from zq.backtest.exchange import SimulatedExchange
 from zq.backtest.models import FeeModel, FillModel, LatencyModel, QueueModel
 from zq.common.clock import Clock
-from zq.execution.client import ExecutionClient
+from zq.execution.client import EventSink, ExecutionClient
 from zq.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, QueryOrder, SubmitOrder
 from zq.model.enums import BookType, OmsType
 from zq.model.identifiers import AccountId, Venue
@@ -68,6 +68,11 @@ class BacktestExecutionClient(ExecutionClient):
             latency_model=latency_model,
             fee_model=fee_model,
         )
+
+    def set_event_sink(self, sink: EventSink) -> None:
+        """Set where the client's events go; the exchange then hands them there directly."""
+        super().set_event_sink(sink)
+        self.exchange.set_event_handler(sink)
 
     def submit_order(self, command: SubmitOrder) -> None:
         """Send the order to the exchange (it arrives after the entry latency)."""

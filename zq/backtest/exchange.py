@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -77,6 +77,14 @@ _REFUSAL_EVENTS: dict[int, type[OrderModifyRejected | OrderCancelRejected]] = {
     REPORT_CANCEL_REJECTED: OrderCancelRejected,
 }
 
+_IdentifierT = TypeVar("_IdentifierT", TraderId, StrategyId)
+
+
+def _checked(kind: type[_IdentifierT], value: str) -> _IdentifierT:
+    """``value`` as a ``kind`` (validated unless it already is one)."""
+    return value if type(value) is kind else kind(value)
+
+
 # Kinds of in-flight commands.
 _SUBMIT = 0
 _MODIFY = 1
@@ -84,9 +92,8 @@ _CANCEL = 2
 _CANCEL_ALL = 3
 
 
-@dataclass(slots=True)
-class _Record:
-    """What the exchange keeps of one order to build its events."""
+class _Record(msgspec.Struct, gc=False):
+    """What the exchange keeps of one order to build its events (a struct: made per order)."""
 
     order: OrderInitialized
     instrument: Instrument
@@ -180,6 +187,10 @@ class SimulatedExchange:
             core.reduce_only_limit = self._reduce_only_limit_for(instrument)
         self._instruments[instrument.id] = instrument
         self._cores[instrument.id] = core
+
+    def set_event_handler(self, on_event: Callable[[OrderEvent], None]) -> None:
+        """Send the events to ``on_event`` from now on."""
+        self._on_event = on_event
 
     def core(self, instrument_id: InstrumentId) -> MatchingCore:
         """Return the matching core of an instrument."""
@@ -324,7 +335,10 @@ class SimulatedExchange:
             # Nothing queued ahead of it: it arrives now, as advance_time would pop it first.
             if arrival > self.ts_now:
                 self.ts_now = arrival
-            self._arrive(arrival, kind, command)
+            if kind == _SUBMIT:
+                self._arrive_submit(arrival, command)
+            else:
+                self._arrive(arrival, kind, command)
         else:
             heapq.heappush(self._inbound, (arrival, self._sequence, kind, command))
         self.advance_time(now)
@@ -380,8 +394,8 @@ class SimulatedExchange:
             core,
             self._order_count,
             str.__new__(VenueOrderId, f"{self.venue}-{self._order_count}"),  # checked form
-            TraderId(order.trader_id),
-            StrategyId(order.strategy_id),
+            _checked(TraderId, order.trader_id),
+            _checked(StrategyId, order.strategy_id),
         )
         self._records[order.client_order_id] = record
         self._by_core_id[record.core_id] = record

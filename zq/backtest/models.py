@@ -109,15 +109,15 @@ class LatencyModel:
 
     def entry(self) -> int:
         """Return the next order entry (submit, modify) latency."""
-        return self._draw(self.entry_ns)
+        return self.entry_ns if self.jitter_ns == 0 else self._draw(self.entry_ns)
 
     def cancel(self) -> int:
         """Return the next cancel latency."""
-        return self._draw(self.cancel_ns)
+        return self.cancel_ns if self.jitter_ns == 0 else self._draw(self.cancel_ns)
 
     def ack(self) -> int:
         """Return the next acknowledgement latency."""
-        return self._draw(self.ack_ns)
+        return self.ack_ns if self.jitter_ns == 0 else self._draw(self.ack_ns)
 
 
 class FeeModel(Protocol):

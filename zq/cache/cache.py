@@ -31,8 +31,6 @@ __all__ = ["AccountLike", "Cache", "CacheError", "PositionLike"]
 
 _Index = dict[ClientOrderId, None]  # an insertion-ordered set
 _EMPTY: _Index = {}
-# What an order is indexed by, besides its id: (strategy, instrument, venue).
-_OrderKeys = tuple[StrategyId, InstrumentId, Venue]
 
 
 class CacheError(KeyError):
@@ -65,47 +63,68 @@ class AccountLike(Protocol):
 class _OrderIndex:
     """The client order ids of one status category, also keyed by strategy, instrument, venue.
 
-    Each dict is an insertion-ordered set: ids come out in the order they entered it.
+    Each dict is an insertion-ordered set: ids come out in the order they entered it. The
+    keyed dicts are built by the first query that filters (from the ids, in their order)
+    and kept from then on, so a run that never filters a category pays one dict insert
+    and one delete per order entering and leaving it.
     """
 
-    __slots__ = ("by_instrument", "by_strategy", "by_venue", "ids")
+    __slots__ = ("by_instrument", "by_strategy", "by_venue", "ids", "keyed")
 
     def __init__(self) -> None:
         self.ids: _Index = {}
+        self.keyed = False
         self.by_strategy: dict[StrategyId, _Index] = {}
         self.by_instrument: dict[InstrumentId, _Index] = {}
         self.by_venue: dict[Venue, _Index] = {}
 
-    def add(self, coid: ClientOrderId, keys: _OrderKeys) -> None:
-        strategy_id, instrument_id, venue = keys
+    def add(self, coid: ClientOrderId, order: Order) -> None:
         self.ids[coid] = None
-        by_key = self.by_strategy.get(strategy_id)
+        if self.keyed:
+            self._add_keys(coid, order)
+
+    def _add_keys(self, coid: ClientOrderId, order: Order) -> None:
+        instrument_id = order.instrument_id
+        by_key = self.by_strategy.get(order.strategy_id)
         if by_key is None:
-            by_key = self.by_strategy[strategy_id] = {}
+            by_key = self.by_strategy[order.strategy_id] = {}
         by_key[coid] = None
         by_key = self.by_instrument.get(instrument_id)
         if by_key is None:
             by_key = self.by_instrument[instrument_id] = {}
         by_key[coid] = None
+        venue = instrument_id.venue
         by_key = self.by_venue.get(venue)
         if by_key is None:
             by_key = self.by_venue[venue] = {}
         by_key[coid] = None
 
-    def remove(self, coid: ClientOrderId, keys: _OrderKeys) -> None:
-        strategy_id, instrument_id, venue = keys
+    def remove(self, coid: ClientOrderId, order: Order) -> None:
         del self.ids[coid]
-        del self.by_strategy[strategy_id][coid]
-        del self.by_instrument[instrument_id][coid]
-        del self.by_venue[venue][coid]
+        if self.keyed:
+            instrument_id = order.instrument_id
+            del self.by_strategy[order.strategy_id][coid]
+            del self.by_instrument[instrument_id][coid]
+            del self.by_venue[instrument_id.venue][coid]
+
+    def build_keys(self, orders: dict[ClientOrderId, Order]) -> None:
+        """Key the ids (once; later adds and removes keep the keyed dicts)."""
+        if not self.keyed:
+            for coid in self.ids:
+                self._add_keys(coid, orders[coid])
+            self.keyed = True
 
     def select(
         self,
         venue: Venue | None,
         instrument_id: InstrumentId | None,
         strategy_id: StrategyId | None,
+        orders: dict[ClientOrderId, Order],
     ) -> Iterable[ClientOrderId]:
         """Return the ids matching every given filter, smallest candidate set first."""
+        if venue is None and instrument_id is None and strategy_id is None:
+            return self.ids
+        self.build_keys(orders)
         candidates: list[_Index] = []
         if instrument_id is not None:
             candidates.append(self.by_instrument.get(instrument_id, _EMPTY))
@@ -113,8 +132,6 @@ class _OrderIndex:
             candidates.append(self.by_strategy.get(strategy_id, _EMPTY))
         if venue is not None:
             candidates.append(self.by_venue.get(venue, _EMPTY))
-        if not candidates:
-            return self.ids
         if len(candidates) == 1:
             return candidates[0]
         candidates.sort(key=len)
@@ -139,7 +156,6 @@ class Cache(CacheCore):
         "_index_open",
         "_indexed",
         "_order_books",
-        "_order_keys",
         "_positions_closed",
         "_positions_open",
         "_status_indices",
@@ -168,8 +184,7 @@ class Cache(CacheCore):
         self._index_closed = _OrderIndex()
         self._index_inflight = _OrderIndex()
         # The status-category indices each status belongs to, and per order the ones it is
-        # in and its index keys: update_order touches an index only when the order's
-        # category changes.
+        # in: update_order touches an index only when the order's category changes.
         categories: dict[tuple[_OrderIndex, ...], tuple[_OrderIndex, ...]] = {}
         self._status_indices: dict[OrderStatus, tuple[_OrderIndex, ...]] = {}
         for status in OrderStatus:
@@ -185,7 +200,6 @@ class Cache(CacheCore):
             # One tuple object per category, so a same-category change is an identity test.
             self._status_indices[status] = categories.setdefault(indices, indices)
         self._indexed: dict[ClientOrderId, tuple[_OrderIndex, ...]] = {}
-        self._order_keys: dict[ClientOrderId, _OrderKeys] = {}
         self._positions_open: dict[PositionId, None] = {}
         self._positions_closed: dict[PositionId, None] = {}
 
@@ -236,11 +250,8 @@ class Cache(CacheCore):
         if coid in self._orders:
             raise CacheError(f"order {coid} is already in the cache; client order ids are unique")
         self._orders[coid] = order
-        instrument_id = order.instrument_id
-        keys = (order.strategy_id, instrument_id, instrument_id.venue)
-        self._order_keys[coid] = keys
         self._indexed[coid] = ()
-        self._index_all.add(coid, keys)
+        self._index_all.add(coid, order)
         self.update_order(order)
 
     def update_order(self, order: Order) -> None:
@@ -257,13 +268,12 @@ class Cache(CacheCore):
         indices = self._status_indices[order.status]
         indexed = self._indexed[coid]
         if indices is not indexed:
-            keys = self._order_keys[coid]
             for index in indexed:
                 if index not in indices:
-                    index.remove(coid, keys)
+                    index.remove(coid, order)
             for index in indices:
                 if index not in indexed:
-                    index.add(coid, keys)
+                    index.add(coid, order)
             self._indexed[coid] = indices
         venue_order_id = order.venue_order_id
         if venue_order_id is not None:
@@ -345,7 +355,7 @@ class Cache(CacheCore):
         side: OrderSide | None,
     ) -> list[Order]:
         orders = self._orders
-        selected = index.select(venue, instrument_id, strategy_id)
+        selected = index.select(venue, instrument_id, strategy_id, orders)
         if side is None:
             return [orders[c] for c in selected]
         return [order for order in map(orders.__getitem__, selected) if order.side is side]
@@ -493,6 +503,7 @@ class Cache(CacheCore):
             ("inflight", self._index_inflight, lambda o: o.is_inflight),
         ]
         for category, index, member in categories:
+            index.build_keys(self._orders)
             members = [o for o in orders if member(o)]
             compare(category, index.ids, (o.client_order_id for o in members))
             keyed: list[tuple[str, dict[Any, _Index], Callable[[Order], Any]]] = [

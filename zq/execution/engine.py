@@ -608,9 +608,9 @@ class ExecutionEngine(Component):
         self.bus.publish(order_events(order.strategy_id), event)
         return True
 
-    def _apply_local(self, order: Order, event: OrderEvent) -> bool:
-        """Apply an event the engine made itself (submitted, pending, denied, rejected)."""
-        return self._apply_venue(order, event)
+    # An event the engine made itself (submitted, pending, denied, rejected) is applied the
+    # same way.
+    _apply_local = _apply_venue
 
     def _report(
         self,

@@ -203,10 +203,18 @@ _DECIMAL_ZERO: Final = Decimal(0)
 
 # ORDER_STATE_TABLE keyed by event type, then state: Order.apply looks a transition up
 # without building a (state, type) key per event.
+_STATUS_VALUES: Final = frozenset(int(status) for status in OrderStatus)
 _TRANSITIONS: Final[dict[type[OrderEvent], dict[OrderStatus, _Target]]] = {}
 for (_status, _kind), _target in ORDER_STATE_TABLE.items():
     _TRANSITIONS.setdefault(_kind, {})[_status] = _target
-_NO_TRANSITIONS: Final[dict[OrderStatus, _Target]] = {}
+# ... and as rows indexed by the state's value (None: no transition).
+_TRANSITION_ROWS: Final[dict[type[OrderEvent], tuple[_Target | None, ...]]] = {
+    kind: tuple(
+        targets.get(OrderStatus(value)) if value in _STATUS_VALUES else None
+        for value in range(max(OrderStatus) + 1)
+    )
+    for kind, targets in _TRANSITIONS.items()
+}
 
 # Event types by the order fields they set (Order._apply_fields; fills set theirs in
 # Order._apply_fill). OrderDenied carries none of them.
@@ -217,6 +225,7 @@ _HAS_VENUE_ORDER_ID: Final = frozenset(
     kind for kind in _TRANSITIONS if "venue_order_id" in kind.__struct_fields__
 )
 _CARRIES_FIELDS: Final = (_HAS_ACCOUNT_ID | _HAS_VENUE_ORDER_ID) - {OrderFilled}
+
 
 def _specification_error(init: OrderInitialized) -> str | None:
     """Return why the specification in ``init`` cannot be traded, or None."""
@@ -388,11 +397,11 @@ class Order:
             )
         kind = type(event)
         status = self.status
-        target = _TRANSITIONS.get(kind, _NO_TRANSITIONS).get(status)
+        row = _TRANSITION_ROWS.get(kind)
+        target = None if row is None else row[status]
         if target is None:
             raise InvalidStateTransition(
-                f"order {self.client_order_id} in state {status.name} "
-                f"cannot apply {kind.__name__}"
+                f"order {self.client_order_id} in state {status.name} cannot apply {kind.__name__}"
             )
         if kind is OrderFilled:
             assert isinstance(event, OrderFilled)

@@ -333,7 +333,9 @@ class RiskEngine(Component):
         state = self._trading_state
         if state is _HALTED:
             raise _Denied("trading is HALTED: no new order passes")
-        instrument = self._instrument(order.instrument_id)
+        instrument = self.cache.instrument(order.instrument_id)
+        if instrument is None:
+            raise _Denied(f"instrument {order.instrument_id} is not in the cache")
         limits = self._limits
         net = _ZERO
         reducing = state is _REDUCING

@@ -619,16 +619,19 @@ class Strategy(Actor[P]):
             raise ValueError(
                 f"{self.id} cannot submit {order.client_order_id} of {order.strategy_id}"
             )
-        self.cache.add_order(order)
-        self.bus.send(
+        cache, bus, clock, trader_id = self._cache, self._bus, self._clock, self._trader_id
+        if cache is None or bus is None or clock is None or trader_id is None:
+            raise self._unregistered("cache")  # register() sets them all at once
+        cache.add_order(order)
+        bus.send(
             ENDPOINT_RISK,
             SubmitOrder(
-                trader_id=self.trader_id,
+                trader_id=trader_id,
                 strategy_id=self.id,
                 instrument_id=order.instrument_id,
                 order=order.init,
                 position_id=position_id,
-                ts_init=self.clock.timestamp_ns(),
+                ts_init=clock.timestamp_ns(),
             ),
         )
 

@@ -15,7 +15,14 @@ from zq.model.events import (
     OrderSubmitted,
     OrderUpdated,
 )
-from zq.model.identifiers import ClientOrderId, InstrumentId, StrategyId, Venue, VenueOrderId
+from zq.model.identifiers import (
+    ClientOrderId,
+    InstrumentId,
+    StrategyId,
+    TradeId,
+    Venue,
+    VenueOrderId,
+)
 from zq.model.orders import DuplicateFillError, InvalidStateTransition, Order, OverfillError
 from zq_core.fixed import Quantity
 
@@ -214,3 +221,54 @@ def test_indices_equal_a_recomputation_after_any_sequence_of_valid_events(specs,
         reference_check(cache, orders)
     reference_check(cache, orders)
     assert {o.status for o in orders} <= set(OrderStatus)
+
+
+def filtered_queries(cache: Cache) -> list[list[ClientOrderId]]:
+    """Every filtered query of every category, as id lists (their order matters)."""
+    results = []
+    for query in (cache.orders, cache.orders_open, cache.orders_inflight, cache.orders_closed):
+        for venue in (None, Venue("BINANCE"), Venue("GLBX")):
+            for instrument in (None, *INSTRUMENTS):
+                for strategy in (None, *STRATEGIES):
+                    results.append(
+                        ids(query(venue=venue, instrument_id=instrument, strategy_id=strategy))
+                    )
+    return results
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    specs=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=8
+    ),
+    steps=st.lists(
+        st.tuples(st.integers(0, 7), st.sampled_from(EVENT_KINDS), st.integers(1, 6)), max_size=60
+    ),
+)
+def test_filtered_queries_first_asked_late_equal_those_asked_all_along(specs, steps):
+    # The keyed indices are built by the first filtered query: one cache is queried after
+    # every event (keyed early), the other only at the end (keyed from its ids then). Both
+    # must give the same orders in the same order (the order they entered the state).
+    early, late = Cache(), Cache()
+    pairs = [(new_order(n, *spec), new_order(n, *spec)) for n, spec in enumerate(specs)]
+    for mine, theirs in pairs:
+        early.add_order(mine)
+        late.add_order(theirs)
+    filtered_queries(early)
+    for index, kind, quantity in steps:
+        for cache, order in zip((early, late), pairs[index % len(pairs)], strict=True):
+            extra = {}
+            if kind is OrderFilled:
+                extra["last_qty"] = Quantity(quantity, 0)
+                extra["trade_id"] = TradeId(f"T-{len(order.events)}")
+            if kind is OrderUpdated:
+                extra["quantity"] = order.quantity + Quantity(quantity, 0)
+            try:
+                order.apply(make_event(kind, order, **extra))
+            except (InvalidStateTransition, OverfillError, DuplicateFillError):
+                continue
+            cache.update_order(order)
+        filtered_queries(early)
+    assert filtered_queries(late) == filtered_queries(early)
+    assert late.check_integrity() == [] and early.check_integrity() == []
+    reference_check(late, [theirs for _, theirs in pairs])
