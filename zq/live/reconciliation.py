@@ -31,7 +31,6 @@ from zq.cache import Cache
 from zq.common.clock import Clock
 from zq.live.reports import KNOWN_STATUSES, NS_PER_MS, BinanceReports, decimal_or_zero
 from zq.model.enums import OmsType, OrderStatus
-from zq.model.events import OrderFilled
 from zq.model.identifiers import AccountId, ClientOrderId, Venue, VenueOrderId
 from zq.model.instruments import Instrument
 from zq.model.orders import Order
@@ -511,7 +510,7 @@ class BinanceReconciler(BinanceReports):
         """
         venue_order_id = VenueOrderId(str(response.order_id))
         status = response.status or ""
-        filled_here = self._filled_on(order, venue_order_id)
+        filled_here = self._filled_as(order, venue_order_id)
         previous = order.venue_order_id
         if (
             previous is not None
@@ -540,22 +539,10 @@ class BinanceReconciler(BinanceReports):
         if trades is not None and executed > filled_here:
             for trade in trades.get(response.order_id, ()):
                 self._apply_trade(order, instrument, trade)
-            filled_here = self._filled_on(order, venue_order_id)
+            filled_here = self._filled_as(order, venue_order_id)
         if executed > filled_here:
             for trade in await self.http.my_trades(
                 instrument.raw_symbol, order_id=response.order_id
             ):
                 self._apply_trade(order, instrument, trade)
         self._end(order, venue_order_id, status, "")
-
-    @staticmethod
-    def _filled_on(order: Order, venue_order_id: VenueOrderId) -> Decimal:
-        """What ``order`` filled as venue order ``venue_order_id`` (one of a replaced one)."""
-        return sum(
-            (
-                e.last_qty.as_decimal()
-                for e in order.events
-                if isinstance(e, OrderFilled) and e.venue_order_id == venue_order_id
-            ),
-            Decimal(0),
-        )

@@ -277,6 +277,25 @@ class BinanceReports(ExecutionClient):
         elif kind in ("CANCELED", "EXPIRED", "TRADE_PREVENTION", "REJECTED"):
             status = "EXPIRED" if kind == "TRADE_PREVENTION" else kind
             self._end(order, venue_order_id, status, report.reject_reason)
+            if decimal_or_zero(report.cumulative_qty) > self._filled_as(order, venue_order_id):
+                # A fill of this venue order the stream did not bring (lost in a gap, or
+                # still held back): read its trades (a late fill still applies after the end).
+                self._tasks.spawn(
+                    f"fills of {client_order_id}",
+                    self._fetch_fills(order, instrument, report.order_id),
+                )
+
+    @staticmethod
+    def _filled_as(order: Order, venue_order_id: VenueOrderId) -> Decimal:
+        """What ``order`` filled as venue order ``venue_order_id`` (one of a replaced one)."""
+        return sum(
+            (
+                e.last_qty.as_decimal()
+                for e in order.events
+                if isinstance(e, OrderFilled) and e.venue_order_id == venue_order_id
+            ),
+            Decimal(0),
+        )
 
     async def _cancel_orphan(self, symbol: str, order_id: int) -> None:
         try:

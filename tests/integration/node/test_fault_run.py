@@ -304,6 +304,11 @@ def report(
         f"{execution.user_stream.websocket.stats.reconnects}, reconciliations "
         f"{execution.reconciliations}, cancels resumed after a restart {execution.resumed_cancels}"
     )
+    print(
+        f"  catch-ups {execution.catch_ups}, trades of no order of the node "
+        f"{execution.foreign_trades}, submits past their deadline {execution.expired_submits}, "
+        f"orphans cancelled {execution.orphans_cancelled}, task errors {execution.errors}"
+    )
     print(f"  outcomes: {dict(sorted(outcomes.items()))}")
     for key, value in (extra or {}).items():
         print(f"  {key}: {value}")

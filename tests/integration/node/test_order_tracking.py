@@ -383,3 +383,37 @@ async def test_a_cancel_whose_answer_and_queries_are_lost_leaves_the_order_worki
         assert [o["status"] for o in await manual_reader.all_orders()] == ["CANCELED"]
     finally:
         await node.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_an_end_reported_after_a_gap_that_lost_a_fill_brings_that_fill(
+    manual: SandboxVenue, manual_reader: VenueReader
+) -> None:
+    # The order half fills while the stream is down; the stream comes back, then the order
+    # is cancelled: the cancel's report says 0.001 filled, which the node never heard of.
+    node = TradingNode(
+        node_config(manual, cancel_open_orders_on_stop=False),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    strategy = Orders()
+    node.add_strategy(strategy)
+    await node.start()
+    try:
+        execution = node.execution_client()
+        order = strategy.limit(OrderSide.BUY, "0.002", Decimal("50000"))
+        await until(lambda: order.status is OrderStatus.ACCEPTED)
+        await execution.user_stream.stop()
+        manual.trade(SYMBOL, Decimal("50000"), Decimal("0.001"), buyer_is_maker=True)
+        await execution.user_stream.start()
+        await execution.user_stream.wait_connected(5)
+        await manual_reader.request(
+            "DELETE", ORDER, symbol=SYMBOL, origClientOrderId=str(order.client_order_id)
+        )
+        await until(lambda: order.status is OrderStatus.CANCELED and order.filled_qty.raw > 0)
+        await execution.wait_idle(5)
+        assert order.filled_qty.as_decimal() == Decimal("0.001")
+        trades = await venue_trades_by_order(manual_reader)
+        assert_fills_equal_venue(order, trades[str(order.venue_order_id)])
+    finally:
+        await node.shutdown()
