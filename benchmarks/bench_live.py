@@ -1,33 +1,52 @@
 """Live benchmarks: a TradingNode against a sandbox venue in another process, over loopback.
 
 (a) tick-to-order: a bookTicker frame read off the WebSocket (the adapter stamps it) to the
-    start of the REST call placing the order the strategy sent from that quote's
-    ``on_quote``, p50/p99;
+    order's request written to the REST connection's socket ("out of the adapter"), for the
+    order the strategy sent from that quote's ``on_quote``, p50/p99, and its legs: frame ->
+    ``on_quote`` (envelope and quote decoding, DataEngine, bus), ``on_quote`` -> the
+    execution client (order factory, cache, RiskEngine, ExecutionEngine; the journal's synced
+    write when there is one), -> the REST call (the task's start), -> written (rate limiter,
+    query, HMAC, the HTTP request);
 (b) submit -> acknowledgement: ``Strategy.submit_order`` to ``on_order_accepted`` (the venue's
-    REST answer, ``newOrderRespType=FULL``), p50/p99;
+    REST answer, ``newOrderRespType=FULL``), p50/p99, and its legs, stamped on both sides of
+    the socket (one monotonic clock for both processes): node submit -> written, written ->
+    read by the venue (the venue process waking up), the venue's HTTP server until the handler,
+    the handler (signature, checks, matching, JSON), -> written back, -> read by the node (the
+    node waking up), -> ``on_order_accepted`` (answer decoding, events, engine, strategy);
 (c) market-data throughput: WebSocket messages per second the node takes in and processes
     (L2 diff depth + bookTicker + trades) while the venue's generated market steps as fast as
     it can. The venue (pure Python) is the slower side on this machine: the node's CPU share
     and CPU time per message are printed too, and their inverse is the node's capacity;
 (d) a cancel sent while (c)'s flood runs: every one gets through; its latency (cancel_order
-    to ``on_order_canceled``), p50/max.
+    to ``on_order_canceled``), p50/max;
+(e) (a)+(b) with the node's journal (``synchronous`` FULL, then NORMAL): the submit's
+    in-flight record is committed before the REST call.
 
 The venue runs in its own process (this script started with ``--serve``) so that the node's
-process is measured alone. The timing points are wrappers set from here on the adapter's
-WebSocket clock and the REST client's ``new_order``: nothing is added to the node's code.
-Each case runs ``--runs`` times with a fresh node; the median of the runs' figures is printed.
+process is measured alone. The timing points are wrappers set from here (on the adapter's
+WebSocket clock, the execution client, the REST client, the HTTP connection's writes and reads,
+and in the venue's process on its HTTP server): nothing is added to the node's or the venue's
+code. Each case runs ``--runs`` times with a fresh node; the median of the runs' figures is
+printed, with the load averages before and after: on a shared 2-core machine the p99s follow
+the other processes (a woken process waits for a CPU), so read them with the load.
+``--gc-freeze`` moves what start-up allocated out of the collector's reach in both processes.
 
-Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300]``.
+Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300] [--gc-freeze]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import os
+import re
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -38,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from zq.adapters.binance import BinanceCredentials
+from zq.adapters.binance import transport as http_transport
 from zq.live.config import LiveVenueConfig, TradingNodeConfig
 from zq.live.node import TradingNode
 from zq.model.data import QuoteTick, TradeTick
@@ -45,20 +65,75 @@ from zq.model.enums import OrderSide
 from zq.model.events import OrderAccepted, OrderCanceled
 from zq.model.identifiers import ClientOrderId, InstrumentId
 from zq.strategy import Strategy
+from zq_core.fixed import Price
 
 API_KEY = "bench-key"
 SECRET = "bench-secret"
 BTCUSDT = InstrumentId("BTCUSDT.BINANCE")
+_CLIENT_ORDER_ID = re.compile(rb"newClientOrderId=([^& ]+)")
+perf = time.perf_counter_ns  # CLOCK_MONOTONIC: one clock for both processes
 
 
 # -- the venue process -----------------------------------------------------------------------
 
 
-def serve(interval: float) -> None:
-    """Run a sandbox venue (generated market stepping every ``interval`` s) until killed."""
+def _stamp_venue(stamps: dict[str, dict[str, int]]) -> None:
+    """Stamp each new order's request in the venue: read, handler start and end, written.
+
+    Wrappers on aiohttp's server protocol and writer, and on the venue's middleware (the
+    benchmark's own; the venue's code is unchanged).
+    """
+    from aiohttp import http_writer, web, web_protocol
+
+    from zq.sandbox import SandboxVenue
+
+    current: dict[str, Any] = {}
+    data_received = web_protocol.RequestHandler.data_received
+
+    def read(self: Any, data: bytes) -> Any:
+        if data[:5] == b"POST ":
+            found = _CLIENT_ORDER_ID.search(data)
+            if found:
+                current.clear()
+                current["id"] = found.group(1).decode()
+                current["read"] = perf()
+        return data_received(self, data)
+
+    middleware = SandboxVenue._middleware
+
+    async def timed(self: Any, request: Any, handler: Any) -> Any:
+        mine = "id" in current and request.method == "POST" and "handler" not in current
+        if mine:
+            current["handler"] = perf()
+        response = await middleware(self, request, handler)
+        if mine:
+            current["handled"] = perf()
+        return response
+
+    writelines = http_writer.StreamWriter._writelines
+
+    def written(self: Any, chunks: Any) -> Any:
+        if "handled" in current:
+            current["written"] = perf()
+            stamps[current.pop("id")] = dict(current)
+            current.clear()
+        return writelines(self, chunks)
+
+    web_protocol.RequestHandler.data_received = read  # type: ignore[method-assign]
+    SandboxVenue._middleware = web.middleware(timed)  # type: ignore[method-assign]
+    http_writer.StreamWriter._writelines = written  # type: ignore[method-assign]
+
+
+def serve(interval: float, stamps_path: str | None, freeze: bool) -> None:
+    """Run a sandbox venue (generated market stepping every ``interval`` s) until SIGTERM;
+    then write the stamps of the orders' requests to ``stamps_path``."""
     import uvloop
 
     from zq.sandbox import AccountConfig, MarketConfig, SandboxVenue, VenueConfig
+
+    stamps: dict[str, dict[str, int]] = {}
+    if stamps_path:
+        _stamp_venue(stamps)
 
     async def main() -> None:
         config = VenueConfig(
@@ -70,9 +145,16 @@ def serve(interval: float) -> None:
             orders_per_day=10_000_000,
             weight_limit=1_000_000_000,
         )
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         async with SandboxVenue(config) as venue:
+            if freeze:
+                gc.collect()
+                gc.freeze()
             print(json.dumps({"url": venue.url, "ws_url": venue.ws_url}), flush=True)
-            await asyncio.Event().wait()
+            await stop.wait()
+        if stamps_path:
+            Path(stamps_path).write_text(json.dumps(stamps))
 
     uvloop.run(main())
 
@@ -80,12 +162,12 @@ def serve(interval: float) -> None:
 class Venue:
     """The venue subprocess."""
 
-    def __init__(self, interval: float) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--interval", str(interval)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+    def __init__(self, interval: float, freeze: bool = False) -> None:
+        handle, self.stamps_path = tempfile.mkstemp(prefix="zq-bench-venue-", suffix=".json")
+        os.close(handle)
+        command = [sys.executable, __file__, "--serve", "--interval", str(interval)]
+        command += ["--stamps", self.stamps_path] + (["--gc-freeze"] if freeze else [])
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line:
@@ -94,9 +176,16 @@ class Venue:
         self.url: str = urls["url"]
         self.ws_url: str = urls["ws_url"]
 
-    def close(self) -> None:
+    def close(self) -> dict[str, dict[str, int]]:
+        """Stop the venue; return its stamps by client order id."""
         self.process.terminate()
         self.process.wait(10)
+        path = Path(self.stamps_path)
+        try:
+            text = path.read_text()
+            return json.loads(text) if text else {}
+        finally:
+            path.unlink(missing_ok=True)
 
 
 # -- the node ----------------------------------------------------------------------------------
@@ -105,7 +194,9 @@ class Venue:
 class Probe(Strategy):  # type: ignore[type-arg]
     """One order at a time: submit far from the market on a quote, cancel once accepted.
 
-    ``received`` is the stamp (perf_counter_ns) of the WebSocket frame being dispatched.
+    ``received`` is the stamp of the WebSocket frame being dispatched. The order's price is
+    90 % of the bid, computed on the raw integer (a probe measures the framework, not Decimal
+    arithmetic); its quantity is made once.
     """
 
     def __init__(self, orders: int, book: bool = False) -> None:
@@ -118,13 +209,19 @@ class Probe(Strategy):  # type: ignore[type-arg]
         self.quote_stamp: dict[ClientOrderId, int] = {}
         self.on_quote_stamp: dict[ClientOrderId, int] = {}
         self.submitted: dict[ClientOrderId, int] = {}
+        self.accepted: dict[ClientOrderId, int] = {}
         self.cancel_sent: dict[ClientOrderId, int] = {}
         self.ack_ns: list[int] = []
         self.cancel_ns: list[int] = []
         self.trades = 0
         self.on_finished: Callable[[], None] = lambda: None
+        self._quantity: Any = None
+        self._tick = 1
 
     def on_start(self) -> None:
+        instrument = self.cache.instrument(BTCUSDT)
+        assert instrument is not None
+        self._quantity = instrument.make_qty(Decimal("0.001"))
         self.subscribe_quotes(BTCUSDT)
         if self.book:
             self.subscribe_book_deltas(BTCUSDT)
@@ -134,42 +231,41 @@ class Probe(Strategy):  # type: ignore[type-arg]
         self.trades += 1
 
     def on_quote(self, quote: QuoteTick) -> None:
-        entered = time.perf_counter_ns()
+        entered = perf()
         if not self.armed or self.working is not None or len(self.submitted) >= self.orders:
             return
-        instrument = self.cache.instrument(BTCUSDT)
-        assert instrument is not None
-        stamp = self.received
-        order = self.order_factory.limit(
-            BTCUSDT,
-            OrderSide.BUY,
-            instrument.make_qty(Decimal("0.001")),
-            instrument.make_price(
-                (quote.bid_price.as_decimal() * Decimal("0.9")).quantize(Decimal("0.01"))
-            ),
-        )
-        self.working = order.client_order_id
-        self.quote_stamp[order.client_order_id] = stamp
-        self.on_quote_stamp[order.client_order_id] = entered
-        self.submitted[order.client_order_id] = time.perf_counter_ns()
+        bid = quote.bid_price
+        price = Price.from_raw(bid.raw * 9 // 10, bid.precision)
+        order = self.order_factory.limit(BTCUSDT, OrderSide.BUY, self._quantity, price)
+        coid = order.client_order_id
+        self.working = coid
+        self.quote_stamp[coid] = self.received
+        self.on_quote_stamp[coid] = entered
+        self.submitted[coid] = perf()
         self.submit_order(order)
 
     def on_order_accepted(self, event: OrderAccepted) -> None:
-        now = time.perf_counter_ns()
+        now = perf()
+        self.accepted[event.client_order_id] = now
         self.ack_ns.append(now - self.submitted[event.client_order_id])
         order = self.cache.order(event.client_order_id)
         assert order is not None
-        self.cancel_sent[event.client_order_id] = time.perf_counter_ns()
+        self.cancel_sent[event.client_order_id] = perf()
         self.cancel_order(order)
 
     def on_order_canceled(self, event: OrderCanceled) -> None:
-        self.cancel_ns.append(time.perf_counter_ns() - self.cancel_sent[event.client_order_id])
+        self.cancel_ns.append(perf() - self.cancel_sent[event.client_order_id])
         self.working = None
         if len(self.cancel_ns) >= self.orders:
             self.on_finished()
 
 
-def node_config(venue: Venue) -> TradingNodeConfig:
+def node_config(venue: Venue, journal: str | None = None) -> TradingNodeConfig:
+    synchronous: Any = "FULL"
+    path = None
+    if journal is not None:
+        synchronous = journal
+        path = str(Path(tempfile.mkdtemp(prefix="zq-bench-journal-")) / "node.journal")
     return TradingNodeConfig(
         venues=[
             LiveVenueConfig(
@@ -178,21 +274,33 @@ def node_config(venue: Venue) -> TradingNodeConfig:
         ],
         heartbeat_interval_s=1.0,
         stop_timeout_s=5.0,
+        journal=path,
+        journal_synchronous=synchronous,
     )
 
 
-def instrument_node(node: TradingNode, probe: Probe) -> dict[str, list[int]]:
-    """Stamp WebSocket frames, the execution client's command and REST order starts.
+class Stamps:
+    """The node's timing points of each probe order (perf_counter_ns), by client order id."""
 
-    Return the samples: ``total`` (frame to REST start) and its parts ``to_strategy``
-    (frame to ``on_quote``), ``to_client`` (``on_quote`` to the execution client's
-    ``submit_order``: order factory, cache, risk, execution engine) and ``to_rest`` (from
-    there to the REST call's start: the task's scheduling and the request's building), and
-    ``rest`` (the REST call, start to answer decoded).
-    """
+    def __init__(self) -> None:
+        self.at_client: dict[ClientOrderId, int] = {}
+        self.at_rest: dict[ClientOrderId, int] = {}
+        self.written: dict[ClientOrderId, int] = {}
+        self.answer_read: dict[ClientOrderId, int] = {}
+        self.rest: list[int] = []
+        self.gc_pauses: list[int] = []
+        self.undo: list[Callable[[], None]] = []
+
+    def restore(self) -> None:
+        for undo in reversed(self.undo):
+            undo()
+
+
+def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
+    """Wrap the node's adapter and clients with timing points (undone by ``restore``)."""
+    stamps = Stamps()
     websocket = node.data_client().market.websocket
     clock_ns = websocket._clock_ns
-    perf = time.perf_counter_ns
 
     def stamped() -> int:
         probe.received = perf()
@@ -202,46 +310,115 @@ def instrument_node(node: TradingNode, probe: Probe) -> dict[str, list[int]]:
     execution = node.execution_client()
     new_order = execution.http.new_order
     submit_order = execution.submit_order
-    samples: dict[str, list[int]] = {
-        "total": [],
-        "to_strategy": [],
-        "to_client": [],
-        "to_rest": [],
-        "rest": [],
-    }
-    at_client: dict[ClientOrderId, int] = {}
 
     def timed_submit_order(command: Any) -> None:
-        at_client[command.client_order_id] = perf()
+        stamps.at_client[command.client_order_id] = perf()
         submit_order(command)
 
     async def timed_new_order(*args: Any, **kwargs: Any) -> Any:
         start = perf()
-        coid = ClientOrderId(kwargs["client_order_id"])
-        stamp = probe.quote_stamp.get(coid)
-        if stamp:
-            samples["total"].append(start - stamp)
-            samples["to_strategy"].append(probe.on_quote_stamp[coid] - stamp)
-            samples["to_client"].append(at_client[coid] - probe.on_quote_stamp[coid])
-            samples["to_rest"].append(start - at_client[coid])
+        stamps.at_rest[ClientOrderId(kwargs["client_order_id"])] = start
         try:
             return await new_order(*args, **kwargs)
         finally:
-            samples["rest"].append(perf() - start)
+            stamps.rest.append(perf() - start)
 
     execution.http.new_order = timed_new_order  # type: ignore[method-assign]
     execution.submit_order = timed_submit_order  # type: ignore[method-assign]
-    return samples
+
+    # The bytes on the socket: a new order's request written, the first bytes of its answer
+    # parsed (the transport calls _parse from data_received; uvloop binds data_received
+    # when a connection opens, so wrapping it would miss connections opened at start-up).
+    connection = http_transport._Connection
+    send, parse = connection.send, connection._parse
+    reading: dict[int, ClientOrderId] = {}  # by connection: the order its answer is for
+
+    def timed_send(self: Any, request: bytes) -> Any:
+        found = _CLIENT_ORDER_ID.search(request) if request[:5] == b"POST " else None
+        reading.pop(id(self), None)
+        if found:
+            coid = ClientOrderId(found.group(1).decode())
+            stamps.written[coid] = perf()
+            reading[id(self)] = coid
+        return send(self, request)
+
+    def timed_parse(self: Any) -> None:
+        coid = reading.pop(id(self), None)
+        if coid is not None:
+            stamps.answer_read[coid] = perf()
+        parse(self)
+
+    connection.send = timed_send  # type: ignore[method-assign]
+    connection._parse = timed_parse  # type: ignore[method-assign]
+
+    def restore_connection() -> None:
+        connection.send = send  # type: ignore[method-assign]
+        connection._parse = parse  # type: ignore[method-assign]
+
+    stamps.undo.append(restore_connection)
+
+    started = [0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = perf()
+        else:
+            stamps.gc_pauses.append(perf() - started[0])
+
+    gc.callbacks.append(on_gc)
+    stamps.undo.append(lambda: gc.callbacks.remove(on_gc))
+    return stamps
 
 
 def quantile(values: list[int], q: float) -> float:
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
 
 
-async def latency_run(venue: Venue, orders: int, flood: bool) -> dict[str, float]:
+def legs(
+    probe: Probe, stamps: Stamps, venue_stamps: dict[str, dict[str, int]]
+) -> dict[str, list[int]]:
+    """Each leg's samples (ns) over the orders stamped at every point."""
+    out: dict[str, list[int]] = {}
+
+    def add(name: str, value: int) -> None:
+        out.setdefault(name, []).append(value)
+
+    for coid, frame in probe.quote_stamp.items():
+        if coid not in stamps.written or coid not in stamps.at_rest:
+            continue
+        on_quote, client = probe.on_quote_stamp[coid], stamps.at_client[coid]
+        rest, written = stamps.at_rest[coid], stamps.written[coid]
+        add("tick_to_order", written - frame)
+        add("  frame->on_quote", on_quote - frame)
+        add("  on_quote->client", client - on_quote)
+        add("  client->REST call", rest - client)
+        add("  REST call->written", written - rest)
+        add("tick_to_REST_call", rest - frame)
+    for coid, submitted in probe.submitted.items():
+        venue = venue_stamps.get(str(coid))
+        if not venue or not (coid in probe.accepted and coid in stamps.answer_read):
+            continue
+        accepted, read = probe.accepted[coid], stamps.answer_read[coid]
+        written = stamps.written[coid]
+        add("submit_to_ack", accepted - submitted)
+        add("  submit->written", written - submitted)
+        add("  written->venue read", venue["read"] - written)
+        add("  venue read->handler", venue["handler"] - venue["read"])
+        add("  venue handler", venue["handled"] - venue["handler"])
+        add("  venue handler->written", venue["written"] - venue["handled"])
+        add("  venue written->node read", read - venue["written"])
+        add("  node read->on_order_accepted", accepted - read)
+    return out
+
+
+async def latency_run(
+    venue: Venue, orders: int, flood: bool, freeze: bool = False, journal: str | None = None
+) -> tuple[Probe, Stamps, float]:
     node = TradingNode(
-        node_config(venue),
+        node_config(venue, journal),
         credentials={"BINANCE": BinanceCredentials(API_KEY, SECRET)},
         install_signal_handlers=False,
     )
@@ -250,8 +427,11 @@ async def latency_run(venue: Venue, orders: int, flood: bool) -> dict[str, float
     probe.on_finished = finished.set
     node.add_strategy(probe)
     await node.start()
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    stamps = instrument_node(node, probe)
     try:
-        samples = instrument_node(node, probe)
         await asyncio.sleep(0.3)
         messages = node.data_client().market.websocket.stats.messages
         started = time.perf_counter()
@@ -260,25 +440,44 @@ async def latency_run(venue: Venue, orders: int, flood: bool) -> dict[str, float
         elapsed = time.perf_counter() - started
         messages = node.data_client().market.websocket.stats.messages - messages
     finally:
+        stamps.restore()
         await node.shutdown()
-    return {
-        "tick_to_order_p50_us": quantile(samples["total"], 0.5) / 1e3,
-        "tick_to_order_p99_us": quantile(samples["total"], 0.99) / 1e3,
-        "  frame->on_quote p50": quantile(samples["to_strategy"], 0.5) / 1e3,
-        "  on_quote->client p50": quantile(samples["to_client"], 0.5) / 1e3,
-        "  client->REST p50": quantile(samples["to_rest"], 0.5) / 1e3,
-        "  frame->on_quote p99": quantile(samples["to_strategy"], 0.99) / 1e3,
-        "  on_quote->client p99": quantile(samples["to_client"], 0.99) / 1e3,
-        "  client->REST p99": quantile(samples["to_rest"], 0.99) / 1e3,
-        "ack_p50_us": quantile(probe.ack_ns, 0.5) / 1e3,
-        "  of which REST new_order p50": quantile(samples["rest"], 0.5) / 1e3,
-        "ack_p99_us": quantile(probe.ack_ns, 0.99) / 1e3,
-        "  of which REST new_order p99": quantile(samples["rest"], 0.99) / 1e3,
-        "cancel_p50_us": quantile(probe.cancel_ns, 0.5) / 1e3,
-        "cancel_max_us": max(probe.cancel_ns) / 1e3,
-        "cancels": float(len(probe.cancel_ns)),
-        "messages_per_s": messages / elapsed,
-    }
+        if freeze:
+            gc.unfreeze()
+    return probe, stamps, messages / elapsed
+
+
+def summary(
+    probe: Probe, stamps: Stamps, rate: float, venue_stamps: dict[str, dict[str, int]]
+) -> dict[str, float]:
+    """One run's figures in µs: each leg's p50 and p99, the ack and cancel, the GC."""
+    result: dict[str, float] = {}
+    for name, values in legs(probe, stamps, venue_stamps).items():
+        result[f"{name} p50"] = quantile(values, 0.5) / 1e3
+        result[f"{name} p99"] = quantile(values, 0.99) / 1e3
+    result["REST new_order p50"] = quantile(stamps.rest, 0.5) / 1e3
+    result["REST new_order p99"] = quantile(stamps.rest, 0.99) / 1e3
+    result["cancel p50"] = quantile(probe.cancel_ns, 0.5) / 1e3
+    result["cancel max"] = max(probe.cancel_ns, default=0) / 1e3
+    result["cancels"] = float(len(probe.cancel_ns))
+    result["node GC collections"] = float(len(stamps.gc_pauses))
+    result["node GC pause max"] = max(stamps.gc_pauses, default=0) / 1e3
+    result["messages_per_s"] = rate
+    return result
+
+
+async def latency_case(
+    args: argparse.Namespace, orders: int, flood: bool, journal: str | None = None
+) -> list[dict[str, float]]:
+    """Run the latency runs on one venue process; join the venue's stamps at its end."""
+    venue = Venue(interval=0.0 if flood else 0.01, freeze=args.gc_freeze)
+    runs: list[tuple[Probe, Stamps, float]] = []
+    try:
+        for _ in range(args.runs):
+            runs.append(await latency_run(venue, orders, flood, args.gc_freeze, journal))
+    finally:
+        venue_stamps = venue.close()
+    return [summary(probe, stamps, rate, venue_stamps) for probe, stamps, rate in runs]
 
 
 async def throughput_run(venue: Venue, seconds: float) -> dict[str, float]:
@@ -321,41 +520,53 @@ def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
-def show(title: str, runs: list[dict[str, float]]) -> None:
-    print(f"\n{title} (median of {len(runs)} runs)")
+def load() -> str:
+    return "load averages " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def show(title: str, runs: list[dict[str, float]], load_before: str) -> None:
+    print(f"\n{title} (median of {len(runs)} runs; {load_before} before, {load()} after)")
     for key, value in medians(runs).items():
         spread = ", ".join(f"{run[key]:.0f}" for run in runs)
-        print(f"  {key:<24} {value:12,.1f}   [{spread}]")
+        print(f"  {key:<34} {value:12,.1f}   [{spread}]")
 
 
 async def main(args: argparse.Namespace) -> None:
-    quiet = Venue(interval=0.01)  # a market moving every 10 ms
+    print(f"{os.cpu_count()} CPUs; gc.freeze after start-up: {args.gc_freeze}")
+    before = load()
+    runs = await latency_case(args, args.orders, flood=False)
+    show(f"(a)+(b) tick-to-order and submit->ack, {args.orders} orders per run", runs, before)
+    flood = Venue(interval=0.0, freeze=args.gc_freeze)  # as fast as the venue can step
     try:
-        runs = [await latency_run(quiet, args.orders, flood=False) for _ in range(args.runs)]
-        show(f"(a)+(b) tick-to-order and submit->ack, {args.orders} orders per run", runs)
-    finally:
-        quiet.close()
-    flood = Venue(interval=0.0)  # as fast as the venue's process can step
-    try:
+        before = load()
         runs = [await throughput_run(flood, args.seconds) for _ in range(args.runs)]
-        show(f"(c) market-data throughput over {args.seconds} s", runs)
-        runs = [await latency_run(flood, args.cancels, flood=True) for _ in range(args.runs)]
-        show(f"(d) cancels under the flood, {args.cancels} per run", runs)
+        show(f"(c) market-data throughput over {args.seconds} s", runs, before)
     finally:
         flood.close()
+    before = load()
+    runs = await latency_case(args, args.cancels, flood=True)
+    show(f"(d) cancels under the flood, {args.cancels} per run", runs, before)
+    for synchronous in ("FULL", "NORMAL"):
+        before = load()
+        runs = await latency_case(args, args.orders, flood=False, journal=synchronous)
+        show(f"(e) (a)+(b) with the journal, synchronous={synchronous}", runs, before)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=float, default=0.01, help=argparse.SUPPRESS)
+    parser.add_argument("--stamps", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--orders", type=int, default=300, help="orders per latency run")
     parser.add_argument("--cancels", type=int, default=50, help="cancels per flood run")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of a throughput run")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() after start-up in both processes"
+    )
     arguments = parser.parse_args()
     if arguments.serve:
-        serve(arguments.interval)
+        serve(arguments.interval, arguments.stamps, arguments.gc_freeze)
     else:
         import uvloop
 
