@@ -18,25 +18,21 @@ bus's subscriptions change; they can only change while Python code runs, so the 
 after each call into Python.
 """
 
-from cpython.object cimport PyTypeObject
-from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
-from libc.stdint cimport int64_t, uint8_t, uint64_t
+from cpython.ref cimport PyObject
+from libc.stdint cimport int64_t, uint8_t
 from libc.string cimport memcpy
 
 cimport numpy as cnp
 
 from zq_core.book_base cimport DeltaRow, OrderBook
 from zq_core.bus cimport MessageBus
+from zq_core.data cimport trade_from_raw
 from zq_core.fixed cimport price_from_raw_c, quantity_from_raw_c
 from zq_core.matching cimport MatchingCore
 
 cdef extern from "Python.h":
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
-    void PyTuple_SET_ITEM(object, Py_ssize_t, PyObject*)
-    Py_ssize_t _refcount "Py_REFCNT"(PyObject*)
-    object PyUnicode_New(Py_ssize_t, Py_UCS4)
-    void* PyUnicode_DATA(object)
 
 cnp.import_array()
 
@@ -389,16 +385,16 @@ cdef class ReplayLoop:
         cdef uint8_t pp = route.price_precision
         cdef uint8_t sp = route.size_precision
         if route.kind == KIND_TRADES:
+            # One allocation: the trade makes its price, size and id when they are read.
             trade = <const TradeRow*>row
-            ts_init = trade.ts_init
-            return self.trade_type(
-                route.key,
-                price_from_raw_c(trade.price, pp),
-                quantity_from_raw_c(trade.size, sp),
-                self.aggressors[trade.aggressor_side],
-                _new_id(self.trade_id_type, trade.trade_id),
-                ts_init if trade.ts_event == trade.ts_init else trade.ts_event,
-                ts_init,
+            if trade.aggressor_side >= len(self.aggressors):
+                raise ValueError(
+                    f"trades of {route.series.key}: the row at ts_init {trade.ts_init} has "
+                    f"aggressor side {trade.aggressor_side}, which is no AggressorSide"
+                )
+            return trade_from_raw(
+                route.key, trade.price, pp, trade.size, sp, trade.aggressor_side,
+                trade.trade_id, trade.ts_event, trade.ts_init,
             )
         if route.kind == KIND_QUOTES:
             quote = <const QuoteRow*>row
@@ -495,35 +491,6 @@ cdef inline int _apply_book_row(OrderBook book, const char* row, int64_t ts) exc
         delta.ts_event,
     )
     return 0
-
-
-# The one-item argument tuple of _new_id, reused while nothing else holds it.
-cdef tuple _id_args = tuple([None])
-
-
-cdef object _new_id(type cls, uint64_t value):
-    # cls(str(value)) for a str subclass: the digits written here and str's tp_new called in
-    # C (a Python-level call costs several times the allocations, and a fresh argument tuple
-    # per trade feeds the garbage collector).
-    global _id_args
-    cdef char digits[24]
-    cdef int at = 24
-    cdef uint64_t rest = value
-    while True:
-        at -= 1
-        digits[at] = 48 + <char>(rest % 10)
-        rest //= 10
-        if rest == 0:
-            break
-    text = PyUnicode_New(24 - at, 127)
-    memcpy(PyUnicode_DATA(text), digits + at, 24 - at)
-    if _refcount(<PyObject*>_id_args) != 1:
-        _id_args = tuple([None])
-    cdef PyObject* old = PyTuple_GET_ITEM(_id_args, 0)
-    Py_INCREF(text)
-    PyTuple_SET_ITEM(_id_args, 0, <PyObject*>text)
-    Py_DECREF(<object>old)
-    return (<PyTypeObject*>str).tp_new(cls, <PyObject*>_id_args, NULL)
 
 
 cdef inline bint _before(_Cursor a, _Cursor b) noexcept:

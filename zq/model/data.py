@@ -2,7 +2,9 @@
 
 Every item carries ``ts_event`` (when it happened at the venue) and ``ts_init`` (when zq
 created the object), both UNIX nanoseconds. Items are frozen ``msgspec.Struct`` values,
-so they are cheap to create and serialize (see :mod:`zq.model.serialization`).
+so they are cheap to create and serialize (see :mod:`zq.model.serialization`), except
+``TradeTick``: the compiled ``zq_core.data.TradeTick``, as immutable and serializable, and
+made by the backtest replay loop in one allocation.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from zq.model.enums import (
     PriceType,
 )
 from zq.model.identifiers import InstrumentId, TradeId
-from zq_core.data import _register_types
+from zq_core.data import TradeTick, _register_types
 from zq_core.fixed import Price, Quantity
 
 __all__ = [
@@ -51,19 +53,9 @@ class QuoteTick(msgspec.Struct, frozen=True, gc=False, tag=True):
     ts_init: int
 
 
-class TradeTick(msgspec.Struct, frozen=True, gc=False, tag=True):
-    """One trade printed by the venue; ``aggressor_side`` says who crossed the spread."""
-
-    instrument_id: InstrumentId
-    price: Price
-    size: Quantity
-    aggressor_side: AggressorSide
-    trade_id: TradeId
-    ts_event: int
-    ts_init: int
-
-
-# The compiled trade (zq_core.data) hands out these Python types; zq_core never imports zq.
+# TradeTick is compiled (zq_core.data: one allocation holding raw fields, the price, size,
+# aggressor side and trade id made on access); it hands out these types, and zq_core never
+# imports zq.
 _register_types(tuple(AggressorSide(value) for value in range(len(AggressorSide))), TradeId)
 
 _TIME_AGGREGATIONS = {

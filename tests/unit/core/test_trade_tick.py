@@ -11,13 +11,20 @@ import pickle
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import zq.model.data  # noqa: F401  (registers the AggressorSide and TradeId types)
+from zq.backtest import BacktestNode
+from zq.backtest.config import BacktestConfig, StrategyConfig, VenueConfig
+from zq.data.arrays import TRADE_DTYPE, trades_to_objects
+from zq.data.catalog.schema import DataKind, DataSeries
+from zq.demo import START_NS, demo_instrument
 from zq.model.enums import AggressorSide
 from zq.model.identifiers import InstrumentId, TradeId
+from zq.strategy import Strategy
 from zq_core.data import TradeTick
 from zq_core.fixed import FIXED_PRECISION_MAX, Price, Quantity
 
@@ -297,3 +304,64 @@ def test_bad_raw_fields_are_refused_naming_the_field(fields, fragment):
         return
     with pytest.raises((ValueError, TypeError), match=fragment):
         TradeTick.from_raw(*fields)
+
+
+# --- Made by the replay loop (trade_from_raw) ----------------------------------------------
+
+received: list[TradeTick] = []
+
+
+class Collector(Strategy[None]):
+    """Keep every trade received."""
+
+    def on_start(self) -> None:
+        self.subscribe_trades(demo_instrument().id)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        received.append(trade)
+
+
+def _replay(rows: np.ndarray) -> None:
+    instrument = demo_instrument()
+    series = DataSeries(DataKind.TRADES, str(instrument.id), 2, 5)
+    config = BacktestConfig(
+        venues=[VenueConfig(account_type="MARGIN")],
+        strategies=[StrategyConfig(path=f"{__name__}:Collector", strategy_id="Collector-001")],
+    )
+    received.clear()
+    BacktestNode(config, instruments=[instrument], sources=[[(series, rows)]]).run()
+
+
+def _rows(count: int) -> np.ndarray:
+    rows = np.zeros(count, dtype=TRADE_DTYPE)
+    rows["ts_init"] = START_NS + np.arange(count) * 1_000
+    rows["ts_event"] = rows["ts_init"] - 7
+    rows["price"] = 4_200_000 + np.arange(count) * 3
+    rows["size"] = 100_000 + np.arange(count)
+    rows["trade_id"] = [0, 2**64 - 1, 12_345, 7][:count]
+    rows["aggressor_side"] = [0, 1, 2, 1][:count]
+    return rows
+
+
+def test_trades_replayed_from_rows_equal_the_python_loaders_trades():
+    rows = _rows(4)
+    _replay(rows)
+    instrument_id = demo_instrument().id
+    expected = list(trades_to_objects(rows, instrument_id, 2, 5))  # built field by field
+    assert received == expected
+    assert [type(t.trade_id) for t in received] == [TradeId] * 4
+    assert [t.trade_id for t in received] == ["0", "18446744073709551615", "12345", "7"]
+    assert [t.aggressor_side for t in received] == [
+        AggressorSide.NO_AGGRESSOR,
+        AggressorSide.BUYER,
+        AggressorSide.SELLER,
+        AggressorSide.BUYER,
+    ]
+    assert received[1].price == Price.from_str("42000.03")  # raw 4_200_003 at precision 2
+
+
+def test_a_row_with_an_unknown_aggressor_side_is_refused_naming_it():
+    rows = _rows(2)
+    rows["aggressor_side"][1] = 9
+    with pytest.raises(ValueError, match=r"ts_init \d+ has aggressor side 9, which is no"):
+        _replay(rows)

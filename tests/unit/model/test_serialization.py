@@ -153,3 +153,40 @@ def test_the_pinned_trade_bytes_decode_to_the_trade(kind):
         assert type(decoded) is TradeTick and decoded == trade
         assert type(decoded.trade_id).__name__ == "TradeId"
         assert decoded.aggressor_side is trade.aggressor_side
+
+
+def test_a_trade_made_from_raw_fields_encodes_to_the_same_bytes():
+    from zq.model.data import TradeTick
+    from zq.model.identifiers import InstrumentId
+
+    # 42000.10 at precision 2, 0.500 at precision 3, SELLER (2): as the replay loop makes it.
+    trade = TradeTick.from_raw(
+        InstrumentId("BTCUSDT.BINANCE"),
+        4_200_010,
+        2,
+        500,
+        3,
+        2,
+        123_456_789,
+        1_700_000_000_000_000_000,
+        1_700_000_000_000_000_001,
+    )
+    assert trade == _pinned_trade()
+    assert to_json(trade) == PINNED_TRADE_JSON
+    assert to_msgpack(trade) == _pinned_trade_msgpack()
+
+
+def test_trades_nested_in_a_list_round_trip_and_bad_ones_name_the_field():
+    from zq.model.data import TradeTick
+
+    trades = [_pinned_trade(), _pinned_trade()]
+    assert to_json(trades) == b"[" + PINNED_TRADE_JSON + b"," + PINNED_TRADE_JSON + b"]"
+    for decoded in (
+        from_json(to_json(trades), list[TradeTick]),
+        from_msgpack(to_msgpack(trades), list[TradeTick]),
+    ):
+        assert [type(t) for t in decoded] == [TradeTick, TradeTick]
+        assert decoded == trades
+    bad = b"[" + PINNED_TRADE_JSON.replace(b'"0.500"', b'"-0.5"') + b"]"
+    with pytest.raises(msgspec.ValidationError, match=r"Quantity '-0.5'.*size"):
+        from_json(bad, list[TradeTick])
