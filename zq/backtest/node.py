@@ -18,6 +18,7 @@ The replay loop is compiled (``zq_core.replay``). For each datum, in order:
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
@@ -267,6 +268,24 @@ class BacktestNode:
         kernel.dispose()
 
     def _result(
+        self,
+        kernel: Kernel,
+        events: list[OrderEvent | PositionEvent],
+        count: int,
+        elapsed: float,
+    ) -> BacktestResult:
+        # The frames are built from many small objects while every object of the run is
+        # alive: a full garbage collection then walks them all, for nothing (building the
+        # frames makes no cycles), so the collector waits until the result is built.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._build_result(kernel, events, count, elapsed)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _build_result(
         self,
         kernel: Kernel,
         events: list[OrderEvent | PositionEvent],

@@ -28,7 +28,7 @@ exit, ``gross_pnl == ±(avg_px_close − avg_px_open) × quantity × multiplier`
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
@@ -45,7 +45,7 @@ from zq.model.position import (
     PositionEvent,
     PositionOpened,
 )
-from zq_core.fixed import Money
+from zq_core.fixed import FIXED_PRECISION_MAX, Money, Quantity
 
 __all__ = [
     "ACCOUNT_HISTORY_COLUMNS",
@@ -179,11 +179,52 @@ def _empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(columns=columns)
 
 
-def _f(value: Any) -> float | None:
-    # Prices, quantities and money become floats at this edge (statistics, charts).
-    if value is None:
-        return None
-    return float(value.as_decimal() if hasattr(value, "as_decimal") else value)
+# -- building columns ------------------------------------------------------------------------------
+#
+# The frames are built column by column from lists the comprehensions below fill in one pass
+# each; no per-row function calls where a C-level attribute read or dict lookup does. Prices,
+# quantities and money become floats through ``as_double`` (raw / 10**precision, rounded
+# once, as ``float(value.as_decimal())``); ids go to pandas as they are (their str values).
+
+
+def _doubles(values: list[Any]) -> Any:
+    """Fixed-point values as float64; with a None among them (or none at all), a list of
+    floats and None, which pandas makes a float64 column with NaN, or an object column when
+    every value is None (as the frames always had)."""
+    if values:
+        try:
+            return np.array([value.as_double() for value in values], dtype=np.float64)
+        except AttributeError:  # a None
+            pass
+    return [None if value is None else value.as_double() for value in values]
+
+
+def _decimals(values: list[Any]) -> list[float | None]:
+    return [None if value is None else float(value) for value in values]
+
+
+def _names(values: list[Any]) -> list[str]:
+    """The ``name`` of each member of one enum in ``values`` (looked up, not read per row)."""
+    # One enum per column: IntEnum members of different enums compare equal as ints.
+    names = {value: value.name for value in set(values)}
+    return [names[value] for value in values]
+
+
+def _strings(values: list[Any]) -> list[Any]:
+    # Identifiers are str subclasses: pandas stores their text as it does a str's. A None
+    # where a string is expected becomes "None", as it always has.
+    if None not in values:
+        return values
+    return [value if isinstance(value, str) else str(value) for value in values]
+
+
+def _strings_or_none(values: list[Any]) -> list[Any]:
+    return [value if value is None or isinstance(value, str) else str(value) for value in values]
+
+
+def _nullable_ints(values: list[int | None]) -> Any:
+    # Through float64 (None makes NaN) nanoseconds would lose digits.
+    return pd.array(values, dtype="Int64")
 
 
 # -- orders, fills, positions, accounts ----------------------------------------------------------
@@ -205,44 +246,25 @@ ORDER_COLUMNS = [
 ]
 
 
-def _frame(
-    items: list[Any], columns: dict[str, Callable[[Any], Any]], nullable: tuple[str, ...] = ()
-) -> pd.DataFrame:
-    # Column by column: a long run has hundreds of thousands of rows, and a dict per row
-    # would double the memory the frame needs while it is built.
-    data: dict[str, Any] = {}
-    for name, get in columns.items():
-        values = [get(item) for item in items]
-        # Nullable integers (times that may be missing) from the Python ints: through
-        # float64 (None makes NaN) nanoseconds would lose digits.
-        data[name] = pd.array(values, dtype="Int64") if name in nullable else values
-    return pd.DataFrame(data, columns=list(columns))
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-_ORDER_GETTERS: dict[str, Callable[[Any], Any]] = {
-    "client_order_id": lambda o: str(o.client_order_id),
-    "venue_order_id": lambda o: _str_or_none(o.venue_order_id),
-    "strategy_id": lambda o: str(o.strategy_id),
-    "instrument_id": lambda o: str(o.instrument_id),
-    "side": lambda o: o.side.name,
-    "type": lambda o: o.order_type.name,
-    "quantity": lambda o: _f(o.quantity),
-    "price": lambda o: _f(o.price),
-    "time_in_force": lambda o: o.time_in_force.name,
-    "status": lambda o: o.status.name,
-    "filled_qty": lambda o: _f(o.filled_qty),
-    "avg_px": lambda o: _f(o.avg_px),
-    "ts_init": lambda o: o.init.ts_init,
-}
-
-
-def orders_frame(orders: list[Any]) -> pd.DataFrame:
+def orders_frame(orders: Iterable[Any]) -> pd.DataFrame:
     """Return one row per order, in its final state."""
-    return _frame(list(orders), _ORDER_GETTERS)
+    rows = list(orders)
+    data = {
+        "client_order_id": _strings([o.client_order_id for o in rows]),
+        "venue_order_id": _strings_or_none([o.venue_order_id for o in rows]),
+        "strategy_id": _strings([o.strategy_id for o in rows]),
+        "instrument_id": _strings([o.instrument_id for o in rows]),
+        "side": _names([o.side for o in rows]),
+        "type": _names([o.order_type for o in rows]),
+        "quantity": _doubles([o.quantity for o in rows]),
+        "price": _doubles([o.price for o in rows]),
+        "time_in_force": _names([o.time_in_force for o in rows]),
+        "status": _names([o.status for o in rows]),
+        "filled_qty": _doubles([o.filled_qty for o in rows]),
+        "avg_px": _decimals([o.avg_px for o in rows]),
+        "ts_init": [o.init.ts_init for o in rows],
+    }
+    return pd.DataFrame(data, columns=ORDER_COLUMNS)
 
 
 FILL_COLUMNS = [
@@ -262,26 +284,26 @@ FILL_COLUMNS = [
 ]
 
 
-_FILL_GETTERS: dict[str, Callable[[Any], Any]] = {
-    "ts_event": lambda f: f.ts_event,
-    "client_order_id": lambda f: str(f.client_order_id),
-    "venue_order_id": lambda f: str(f.venue_order_id),
-    "trade_id": lambda f: str(f.trade_id),
-    "strategy_id": lambda f: str(f.strategy_id),
-    "instrument_id": lambda f: str(f.instrument_id),
-    "account_id": lambda f: str(f.account_id),
-    "side": lambda f: f.order_side.name,
-    "last_qty": lambda f: _f(f.last_qty),
-    "last_px": lambda f: _f(f.last_px),
-    "commission": lambda f: _f(f.commission),
-    "commission_currency": lambda f: f.commission.currency.code,
-    "liquidity_side": lambda f: f.liquidity_side.name,
-}
-
-
-def fills_frame(fills: list[OrderFilled]) -> pd.DataFrame:
+def fills_frame(fills: Iterable[OrderFilled]) -> pd.DataFrame:
     """Return one row per fill, in the order they happened."""
-    return _frame(list(fills), _FILL_GETTERS)
+    rows = list(fills)
+    commissions = [f.commission for f in rows]
+    data = {
+        "ts_event": [f.ts_event for f in rows],
+        "client_order_id": _strings([f.client_order_id for f in rows]),
+        "venue_order_id": _strings([f.venue_order_id for f in rows]),
+        "trade_id": _strings([f.trade_id for f in rows]),
+        "strategy_id": _strings([f.strategy_id for f in rows]),
+        "instrument_id": _strings([f.instrument_id for f in rows]),
+        "account_id": _strings([f.account_id for f in rows]),
+        "side": _names([f.order_side for f in rows]),
+        "last_qty": _doubles([f.last_qty for f in rows]),
+        "last_px": _doubles([f.last_px for f in rows]),
+        "commission": _doubles(commissions),
+        "commission_currency": [c.currency.code for c in commissions],
+        "liquidity_side": _names([f.liquidity_side for f in rows]),
+    }
+    return pd.DataFrame(data, columns=FILL_COLUMNS)
 
 
 POSITION_COLUMNS = [
@@ -300,28 +322,27 @@ POSITION_COLUMNS = [
 ]
 
 
-_POSITION_GETTERS: dict[str, Callable[[Any], Any]] = {
-    "position_id": lambda p: str(p.id),
-    "strategy_id": lambda p: str(p.strategy_id),
-    "instrument_id": lambda p: str(p.instrument_id),
-    "side": lambda p: p.side.name,
-    "signed_qty": lambda p: float(p.signed_qty),
-    "peak_qty": lambda p: _f(p.peak_qty),
-    "avg_px_open": lambda p: float(p.avg_px_open),
-    "avg_px_close": lambda p: _f(p.avg_px_close),
-    "realized_pnl": lambda p: _f(p.realized_pnl),
-    "currency": lambda p: p.currency.code,
-    "ts_opened": lambda p: p.ts_opened,
-    "ts_closed": lambda p: p.ts_closed,
-}
-
-
-def positions_frame(positions: list[Any]) -> pd.DataFrame:
+def positions_frame(positions: Iterable[Any]) -> pd.DataFrame:
     """Return one row per position, in its final state (its last round trip's fields).
 
     ``ts_closed`` is a nullable integer: missing while the position is open.
     """
-    return _frame(list(positions), _POSITION_GETTERS, nullable=("ts_closed",))
+    rows = list(positions)
+    data = {
+        "position_id": _strings([p.id for p in rows]),
+        "strategy_id": _strings([p.strategy_id for p in rows]),
+        "instrument_id": _strings([p.instrument_id for p in rows]),
+        "side": _names([p.side for p in rows]),
+        "signed_qty": [float(p.signed_qty) for p in rows],
+        "peak_qty": _doubles([p.peak_qty for p in rows]),
+        "avg_px_open": [float(p.avg_px_open) for p in rows],
+        "avg_px_close": _decimals([p.avg_px_close for p in rows]),
+        "realized_pnl": _doubles([p.realized_pnl for p in rows]),
+        "currency": [p.currency.code for p in rows],
+        "ts_opened": [p.ts_opened for p in rows],
+        "ts_closed": _nullable_ints([p.ts_closed for p in rows]),
+    }
+    return pd.DataFrame(data, columns=POSITION_COLUMNS)
 
 
 ACCOUNT_HISTORY_COLUMNS = [
@@ -336,19 +357,7 @@ ACCOUNT_HISTORY_COLUMNS = [
 ]
 
 
-_ACCOUNT_GETTERS: dict[str, Callable[[Any], Any]] = {
-    "ts_event": lambda row: row[0].ts_event,
-    "account_id": lambda row: str(row[0].account_id),
-    "reason": lambda row: row[0].reason,
-    "currency": lambda row: row[1].total.currency.code,
-    "total": lambda row: _f(row[1].total),
-    "locked": lambda row: _f(row[1].locked),
-    "free": lambda row: _f(row[1].free),
-    "margin_call": lambda row: row[0].margin_call,
-}
-
-
-def accounts_frame(accounts: list[Any]) -> pd.DataFrame:
+def accounts_frame(accounts: Iterable[Any]) -> pd.DataFrame:
     """Return one row per account change and currency (the settled balances)."""
     rows = [
         (state, balance)
@@ -356,7 +365,18 @@ def accounts_frame(accounts: list[Any]) -> pd.DataFrame:
         for state in account.events
         for balance in state.balances
     ]
-    return _frame(rows, _ACCOUNT_GETTERS)
+    totals = [balance.total for _, balance in rows]
+    data = {
+        "ts_event": [state.ts_event for state, _ in rows],
+        "account_id": _strings([state.account_id for state, _ in rows]),
+        "reason": [state.reason for state, _ in rows],
+        "currency": [total.currency.code for total in totals],
+        "total": _doubles(totals),
+        "locked": _doubles([balance.locked for _, balance in rows]),
+        "free": _doubles([balance.free for _, balance in rows]),
+        "margin_call": [state.margin_call for state, _ in rows],
+    }
+    return pd.DataFrame(data, columns=ACCOUNT_HISTORY_COLUMNS)
 
 
 # -- round trips ---------------------------------------------------------------------------------
@@ -381,107 +401,114 @@ ROUND_TRIP_COLUMNS: list[str] = [
     "fill_count",
 ]
 
+# Quantities and prices of a round trip are summed as integers at the largest fixed-point
+# precision (exact for any mix of precisions); fees as an integer at the currency's precision
+# plus _FEE_DIGITS, which holds exactly every share of a commission split by a quantity ratio
+# whose reduced denominator divides 10**_FEE_DIGITS; after any other share the round trip's
+# fees are a 60-digit Decimal, summed as the exact arithmetic always summed them.
+_SCALE_DIGITS = FIXED_PRECISION_MAX
+_SCALE = 10**_SCALE_DIGITS
+_FEE_DIGITS = 12
+_FEE_SCALE = 10**_FEE_DIGITS
+_POW10 = [10**k for k in range(_SCALE_DIGITS + 1)]
+_POW10_PX = [10**k for k in range(_SCALE_DIGITS + 1)]
+_EXACT_FLOAT_RAW = 1 << 53
+
 
 class _RoundTrip:
-    """One round trip being built from its position's events (exact decimals)."""
+    """One round trip being built from its position's events (exact integers)."""
 
     __slots__ = (
-        "account_id",
-        "currency",
         "entry_qty",
         "entry_value",
+        "event",
         "exit_qty",
         "exit_value",
+        "fee_decimal",
+        "fee_digits",
         "fees",
         "fill_count",
         "held",
-        "instrument_id",
         "inverse",
         "peak",
-        "position_id",
         "realized_end",
         "realized_start",
-        "side",
-        "strategy_id",
         "ts_closed",
-        "ts_opened",
     )
 
-    def __init__(
-        self, event: PositionOpened, inverse: bool, name: Callable[[object], str]
-    ) -> None:
-        self.position_id = name(event.position_id)
-        self.strategy_id = name(event.strategy_id)
-        self.instrument_id = name(event.instrument_id)
-        self.account_id = name(event.account_id)
-        self.side = "LONG" if event.entry is OrderSide.BUY else "SHORT"
-        self.currency = event.currency.code
+    def __init__(self, event: PositionOpened, inverse: bool) -> None:
+        self.event = event  # the opening event: ids, side, currency, ts_opened
         self.inverse = inverse
         # Realized PnL of the position before this round trip: the round trip's own is
         # what it adds (a reopened NETTING position keeps its earlier PnL).
-        self.realized_start = event.realized_pnl.as_decimal()
-        self.realized_end = self.realized_start
-        self.entry_qty = self.entry_value = Decimal(0)
-        self.exit_qty = self.exit_value = Decimal(0)
-        self.held = Decimal(0)
-        self.peak = Decimal(0)
-        self.fees = Decimal(0)
+        self.realized_start = self.realized_end = event.realized_pnl.raw
+        self.entry_qty = self.exit_qty = 0
+        # Linear: sums of qty × px (integers at twice the scale); inverse: sums of the
+        # 60-digit Decimal quotients qty / px, as the reference computes them.
+        self.entry_value: int | Decimal = Decimal(0) if inverse else 0
+        self.exit_value: int | Decimal = Decimal(0) if inverse else 0
+        self.held = self.peak = Decimal(0)
+        # Commissions in the settlement currency, as an integer at its precision plus
+        # _FEE_DIGITS while every share is exact there, else as a Decimal.
+        self.fees = 0
+        self.fee_digits = event.currency.precision + _FEE_DIGITS
+        self.fee_decimal: Decimal | None = None  # once a share has no exact integer form
         self.fill_count = 0
-        self.ts_opened = event.ts_event
         self.ts_closed: int | None = None
 
-    def add(self, event: PositionEvent, fee: Decimal) -> None:
-        qty = event.last_qty.as_decimal()
-        px = event.last_px.as_decimal()
-        value = qty / px if self.inverse else qty * px
+    def add(self, event: PositionEvent, fill: OrderFilled, closed: bool) -> None:
+        qty_value = event.last_qty
+        px_value = event.last_px
+        qty = qty_value.raw * _POW10[_SCALE_DIGITS - qty_value.precision]
+        if self.inverse:
+            value: int | Decimal = qty_value.as_decimal() / px_value.as_decimal()
+        else:
+            value = qty * px_value.raw * _POW10[_SCALE_DIGITS - px_value.precision]
         held = abs(event.signed_qty)
-        if isinstance(event, PositionClosed) or held < self.held:
+        if closed or held < self.held:
             self.exit_qty += qty
             self.exit_value += value
         else:
             self.entry_qty += qty
             self.entry_value += value
         self.held = held
-        self.peak = max(self.peak, held)
-        self.fees += fee
+        if held > self.peak:
+            self.peak = held
+        commission = fill.commission
+        if commission.currency.code == event.currency.code:
+            self._add_fee(commission, qty_value, fill.last_qty)
         self.fill_count += 1
-        self.realized_end = event.realized_pnl.as_decimal()
-        if isinstance(event, PositionClosed):
-            self.ts_closed = event.ts_closed
+        self.realized_end = event.realized_pnl.raw
+        if closed:
+            self.ts_closed = event.ts_closed  # type: ignore[attr-defined]
 
-    def average(self, qty: Decimal, value: Decimal) -> float | None:
+    def _add_fee(self, commission: Money, part: Quantity, fill_qty: Quantity) -> None:
+        # fee = commission × part / fill quantity (a fill through zero is shared by quantity)
+        part_raw = part.raw * _POW10[_SCALE_DIGITS - part.precision]
+        fill_raw = fill_qty.raw * _POW10[_SCALE_DIGITS - fill_qty.precision]
+        if self.fee_decimal is None:
+            numerator = commission.raw * part_raw * _FEE_SCALE
+            if numerator % fill_raw == 0:
+                self.fees += numerator // fill_raw
+                return
+            self.fee_decimal = Decimal(self.fees).scaleb(-self.fee_digits)
+        self.fee_decimal += commission.as_decimal() * part.as_decimal() / fill_qty.as_decimal()
+
+    def fees_decimal(self) -> Decimal:
+        if self.fee_decimal is not None:
+            return self.fee_decimal
+        return Decimal(self.fees).scaleb(-self.fee_digits)
+
+    def average(self, qty: int, value: int | Decimal) -> float | None:
         if qty == 0:
             return None
-        return float(qty / value if self.inverse else value / qty)
-
-    @property
-    def gross_pnl(self) -> Decimal:
-        return self.realized_end - self.realized_start
-
-    @property
-    def duration_ns(self) -> int | None:
-        return None if self.ts_closed is None else self.ts_closed - self.ts_opened
+        quantity = Decimal(qty).scaleb(-_SCALE_DIGITS)
+        if self.inverse:
+            return float(quantity / value)
+        return float(Decimal(value).scaleb(-2 * _SCALE_DIGITS) / quantity)
 
 
-_ROUND_TRIP_GETTERS: dict[str, Callable[[_RoundTrip], Any]] = {
-    "position_id": lambda t: t.position_id,
-    "strategy_id": lambda t: t.strategy_id,
-    "instrument_id": lambda t: t.instrument_id,
-    "account_id": lambda t: t.account_id,
-    "side": lambda t: t.side,
-    "quantity": lambda t: float(t.entry_qty),
-    "peak_qty": lambda t: float(t.peak),
-    "avg_px_open": lambda t: t.average(t.entry_qty, t.entry_value),
-    "avg_px_close": lambda t: t.average(t.exit_qty, t.exit_value),
-    "gross_pnl": lambda t: float(t.gross_pnl),
-    "fees": lambda t: float(t.fees),
-    "net_pnl": lambda t: float(t.gross_pnl - t.fees),
-    "currency": lambda t: t.currency,
-    "ts_opened": lambda t: t.ts_opened,
-    "ts_closed": lambda t: t.ts_closed,
-    "duration_ns": lambda t: t.duration_ns,
-    "fill_count": lambda t: t.fill_count,
-}
+_POSITION_KINDS = (PositionOpened, PositionChanged, PositionClosed)
 
 
 def round_trips_frame(
@@ -510,60 +537,302 @@ def round_trips_frame(
         was not opened.
     """
     inverse_ids = set(inverse)
-    names: dict[object, str] = {}
-
-    def name(identifier: object) -> str:
-        # One string per id, shared by the rows (a long run has many round trips).
-        found = names.get(identifier)
-        if found is None:
-            found = names[identifier] = str(identifier)
-        return found
-
-    fills: dict[tuple[str, str], OrderFilled] = {}
-    open_trips: dict[str, _RoundTrip] = {}
-    trips: list[_RoundTrip] = []
-    with localcontext(EXACT_CONTEXT):
-        for event in events:
-            if isinstance(event, OrderFilled):
-                fills[(str(event.instrument_id), str(event.trade_id))] = event
-                continue
-            if not isinstance(event, PositionOpened | PositionChanged | PositionClosed):
-                continue
-            fill = fills.get((str(event.instrument_id), str(event.last_trade_id)))
+    fills: dict[tuple[object, object], OrderFilled] = {}
+    position_events: list[PositionEvent] = []
+    position_fills: list[OrderFilled] = []
+    # What each event type is (a fill, a position event or neither), found once per type.
+    kinds: dict[type, int] = {}
+    for event in events:
+        kind = kinds.get(type(event))
+        if kind is None:
+            kind = isinstance(event, OrderFilled) + 2 * isinstance(event, _POSITION_KINDS)
+            kinds[type(event)] = kind
+        if kind == 1:
+            fill_event: OrderFilled = event  # type: ignore[assignment]
+            fills[(fill_event.instrument_id, fill_event.trade_id)] = fill_event
+        elif kind == 2:
+            assert isinstance(event, _POSITION_KINDS)
+            fill = fills.get((event.instrument_id, event.last_trade_id))
             if fill is None:
                 raise ValueError(
                     f"position {event.position_id}: event {type(event).__name__} names trade "
                     f"{event.last_trade_id}, whose fill was not seen before it"
                 )
-            fee = Decimal(0)
-            if fill.commission.currency.code == event.currency.code:
-                # A fill through zero is split between two round trips: each gets the
-                # commission in proportion to its part of the fill's quantity.
-                fee = (
-                    fill.commission.as_decimal()
-                    * event.last_qty.as_decimal()
-                    / fill.last_qty.as_decimal()
-                )
-            key = str(event.position_id)
-            if isinstance(event, PositionOpened):
-                trip = _RoundTrip(event, name(event.instrument_id) in inverse_ids, name)
-                open_trips[key] = trip
-                trips.append(trip)
-            else:
-                found = open_trips.get(key)
-                if found is None:
-                    raise ValueError(
-                        f"position {event.position_id}: {type(event).__name__} at "
-                        f"{event.ts_event} without an open round trip"
-                    )
-                trip = found
-            trip.add(event, fee)
-            if isinstance(event, PositionClosed):
-                del open_trips[key]
+            position_events.append(event)
+            position_fills.append(fill)
     with localcontext(EXACT_CONTEXT):
-        return _frame(
-            trips, _ROUND_TRIP_GETTERS, nullable=("ts_opened", "ts_closed", "duration_ns")
+        if not inverse_ids or not any(
+            str(e.instrument_id) in inverse_ids for e in position_events
+        ):
+            frame = _round_trips_columnar(position_events, position_fills)
+            if frame is not None:
+                return frame
+        return _round_trips_one_by_one(position_events, position_fills, inverse_ids)
+
+
+def _round_trips_one_by_one(
+    events: list[PositionEvent], fills: list[OrderFilled], inverse_ids: set[str]
+) -> pd.DataFrame:
+    # Any mix of instruments, precisions and magnitudes; reports a position event that
+    # names no open round trip.
+    open_trips: dict[object, _RoundTrip] = {}
+    trips: list[_RoundTrip] = []
+    for event, fill in zip(events, fills, strict=True):
+        key = event.position_id
+        if isinstance(event, PositionOpened):
+            trip = _RoundTrip(event, str(event.instrument_id) in inverse_ids)
+            open_trips[key] = trip
+            trips.append(trip)
+        else:
+            found = open_trips.get(key)
+            if found is None:
+                raise ValueError(
+                    f"position {key}: {type(event).__name__} at "
+                    f"{event.ts_event} without an open round trip"
+                )
+            trip = found
+        closed = isinstance(event, PositionClosed)
+        trip.add(event, fill, closed)
+        if closed:
+            del open_trips[key]
+    return _round_trip_rows(trips)
+
+
+# Products and sums below stay under this bound in int64 (checked before they are formed).
+_INT64_SAFE = 1 << 62
+
+
+def _uniform(values: list[int]) -> int | None:
+    distinct = set(values)
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def _round_trips_columnar(
+    events: list[PositionEvent], fills: list[OrderFilled]
+) -> pd.DataFrame | None:
+    """The round trips computed column-wise with exact int64 arithmetic, or None when the
+    events do not allow it (mixed precisions, magnitudes past int64, a position event with
+    no open round trip): :func:`_round_trips_one_by_one` then computes them."""
+    count = len(events)
+    if count == 0:
+        return None
+    last_qty = [e.last_qty for e in events]
+    last_px = [e.last_px for e in events]
+    held_qty = [e.quantity for e in events]
+    fill_qty = [f.last_qty for f in fills]
+    qty_precision = _uniform([q.precision for q in last_qty + fill_qty])
+    px_precision = _uniform([p.precision for p in last_px])
+    held_precision = _uniform([q.precision for q in held_qty])
+    currency_precision = _uniform([e.realized_pnl.precision for e in events])
+    if None in (qty_precision, px_precision, held_precision, currency_precision):
+        return None
+    assert qty_precision is not None and px_precision is not None
+    assert held_precision is not None and currency_precision is not None
+    qty = np.array([q.raw for q in last_qty], dtype=np.int64)
+    px = np.array([p.raw for p in last_px], dtype=np.int64)
+    held = np.array([q.raw for q in held_qty], dtype=np.int64)
+    kinds = np.array(
+        [2 if isinstance(e, PositionClosed) else isinstance(e, PositionOpened) for e in events],
+        dtype=np.int8,
+    )
+    opened_flags = kinds == 1
+    closed_flags = kinds == 2
+    codes: dict[object, int] = {}
+    position = np.array(
+        [codes.setdefault(e.position_id, len(codes)) for e in events], dtype=np.int64
+    )
+    # Each event's round trip: the last opening of its position at or before it; none (an
+    # error, reported by the one-by-one path) if the position closed since or never opened.
+    order = np.argsort(position, kind="stable")
+    rows = np.arange(count)
+    sorted_position = position[order]
+    group_start = np.zeros(count, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_position[1:] != sorted_position[:-1]])
+    group_start[starts] = starts
+    group_start = np.maximum.accumulate(group_start)
+    last_open = np.maximum.accumulate(np.where(opened_flags[order], rows, -1))
+    last_close = np.maximum.accumulate(np.where(closed_flags[order], rows, -1))
+    previous_close = np.r_[-1, last_close[:-1]]
+    if np.any(last_open < group_start) or np.any(
+        ~opened_flags[order] & (previous_close >= last_open)
+    ):
+        return None
+    trip_number = np.cumsum(opened_flags) - 1
+    trip = np.empty(count, dtype=np.int64)
+    trip[order] = trip_number[order[last_open]]
+    trips = int(opened_flags.sum())
+    # Held before the event, within its round trip (0 at the opening).
+    sorted_held = held[order]
+    previous_held = np.r_[0, sorted_held[:-1]]
+    previous_held[opened_flags[order]] = 0
+    before = np.empty(count, dtype=np.int64)
+    before[order] = previous_held
+    exits = closed_flags | (held < before)
+    entries = ~exits
+    longest = int(np.bincount(trip, minlength=trips).max())
+    if int(np.abs(qty).max()) * int(np.abs(px).max()) * longest >= _INT64_SAFE:
+        return None
+    value = qty * px
+    entry_qty = _sum_by(trip, qty, entries, trips)
+    exit_qty = _sum_by(trip, qty, exits, trips)
+    entry_value = _sum_by(trip, value, entries, trips)
+    exit_value = _sum_by(trip, value, exits, trips)
+    peak = np.zeros(trips, dtype=np.int64)
+    np.maximum.at(peak, trip, held)
+    fill_count = np.bincount(trip, minlength=trips).astype(np.int64)
+    realized = np.array([e.realized_pnl.raw for e in events], dtype=np.int64)
+    opening = np.flatnonzero(opened_flags)
+    last_event = np.zeros(trips, dtype=np.int64)
+    np.maximum.at(last_event, trip, rows)
+    if np.abs(realized).max() >= _INT64_SAFE // 2:
+        return None
+    gross_raw = realized[last_event] - realized[opening]
+    # Fees: each share commission × part / fill quantity, exact at _FEE_DIGITS more digits
+    # where it divides; the round trips with another share sum theirs as Decimals.
+    commissions = [f.commission for f in fills]
+    charged = np.array(
+        [c.currency.code == e.currency.code for c, e in zip(commissions, events, strict=True)],
+        dtype=bool,
+    )
+    commission = np.array([c.raw for c in commissions], dtype=np.int64)
+    fill_raw = np.array([q.raw for q in fill_qty], dtype=np.int64)
+    product_bound = int(np.abs(commission).max()) * int(np.abs(qty).max()) * longest
+    fee_digits = 0
+    while fee_digits < _FEE_DIGITS and product_bound * 10 ** (fee_digits + 1) < _INT64_SAFE:
+        fee_digits += 1
+    if product_bound * 10**fee_digits >= _INT64_SAFE:
+        return None
+    numerator = commission * qty * 10**fee_digits
+    exact_share = numerator % fill_raw == 0
+    share = np.where(charged & exact_share, numerator // fill_raw, 0)
+    fee_raw = _sum_by(trip, share, charged, trips)
+    decimal_trips = np.unique(trip[charged & ~exact_share])
+    gross_scaled_bound = int(np.abs(gross_raw).max(initial=0)) * 10**fee_digits
+    if gross_scaled_bound + int(np.abs(fee_raw).max(initial=0)) >= _INT64_SAFE:
+        return None
+    fee_scale = currency_precision + fee_digits
+    gross = _raw_floats(gross_raw, currency_precision)
+    fees: Any = _raw_floats(fee_raw, fee_scale)
+    net: Any = _raw_floats(gross_raw * 10**fee_digits - fee_raw, fee_scale)
+    if len(decimal_trips):
+        fees = fees.astype(object)
+        net = net.astype(object)
+        members = np.flatnonzero(np.isin(trip, decimal_trips) & charged)
+        sums: dict[int, Decimal] = {}
+        for row in members.tolist():
+            share_value = (
+                commissions[row].as_decimal()
+                * last_qty[row].as_decimal()
+                / fill_qty[row].as_decimal()
+            )
+            number = int(trip[row])
+            sums[number] = sums.get(number, Decimal(0)) + share_value
+        for number, total in sums.items():
+            gross_value = Decimal(int(gross_raw[number])).scaleb(-currency_precision)
+            fees[number] = float(total)
+            net[number] = float(gross_value - total)
+        fees = fees.astype(np.float64)
+        net = net.astype(np.float64)
+    opened = [events[i] for i in opening.tolist()]
+    closing = np.full(trips, -1, dtype=np.int64)
+    closing[trip[closed_flags]] = np.flatnonzero(closed_flags)
+    ts_opened = np.array([e.ts_event for e in opened], dtype=np.int64)
+    is_closed = closing >= 0
+    ts_closed = np.zeros(trips, dtype=np.int64)
+    ts_closed[is_closed] = [
+        getattr(events[i], "ts_closed") for i in closing[is_closed].tolist()  # noqa: B009
+    ]
+    data = {
+        "position_id": _strings([e.position_id for e in opened]),
+        "strategy_id": _strings([e.strategy_id for e in opened]),
+        "instrument_id": _strings([e.instrument_id for e in opened]),
+        "account_id": _strings([e.account_id for e in opened]),
+        "side": ["LONG" if e.entry is OrderSide.BUY else "SHORT" for e in opened],
+        "quantity": _raw_floats(entry_qty, qty_precision),
+        "peak_qty": _raw_floats(peak, held_precision),
+        "avg_px_open": _averages(entry_value, entry_qty, qty_precision, px_precision),
+        "avg_px_close": _averages(exit_value, exit_qty, qty_precision, px_precision),
+        "gross_pnl": gross,
+        "fees": fees,
+        "net_pnl": net,
+        "currency": [e.currency.code for e in opened],
+        "ts_opened": pd.arrays.IntegerArray(ts_opened, np.zeros(trips, dtype=bool)),
+        "ts_closed": pd.arrays.IntegerArray(ts_closed, ~is_closed),
+        "duration_ns": pd.arrays.IntegerArray(ts_closed - ts_opened, ~is_closed),
+        "fill_count": fill_count,
+    }
+    return pd.DataFrame(data, columns=ROUND_TRIP_COLUMNS)
+
+
+def _sum_by(group: Any, values: Any, where: Any, groups: int) -> Any:
+    """Sum int64 ``values`` per group where ``where`` holds (exact, unlike bincount)."""
+    total = np.zeros(groups, dtype=np.int64)
+    np.add.at(total, group[where], values[where])
+    return total
+
+
+def _raw_floats(raws: Any, precision: int) -> Any:
+    """``raw / 10**precision`` as float64, rounded once (as ``as_double`` and
+    ``float(Decimal)`` round): exact doubles divide in one rounding; past 2**53 Python's
+    integer division does it."""
+    values = raws.astype(np.float64) / 10.0**precision
+    if precision > 22:  # 10**precision is no longer an exact double
+        return np.array([int(r) / 10**precision for r in raws.tolist()], dtype=np.float64)
+    for index in np.flatnonzero(np.abs(raws) > _EXACT_FLOAT_RAW).tolist():
+        values[index] = int(raws[index]) / 10**precision
+    return values
+
+
+def _averages(value: Any, qty: Any, qty_precision: int, px_precision: int) -> Any:
+    """Average prices ``value / qty`` as floats (None without quantity), as the exact
+    arithmetic gives them: the quotient rounded at 60 digits, then to a float."""
+    out: list[float | None] = []
+    for v, q in zip(value.tolist(), qty.tolist(), strict=True):
+        if q == 0:
+            out.append(None)
+        elif v % q == 0:
+            out.append((v // q) / _POW10_PX[px_precision])
+        else:
+            amount = Decimal(v).scaleb(-(qty_precision + px_precision))
+            out.append(float(amount / Decimal(q).scaleb(-qty_precision)))
+    if out and all(a is not None for a in out):
+        return np.array(out, dtype=np.float64)
+    return out
+
+
+def _round_trip_rows(trips: list[_RoundTrip]) -> pd.DataFrame:
+    opened = [t.event for t in trips]
+    gross: list[Decimal] = []
+    fees: list[Decimal] = []
+    for trip, event in zip(trips, opened, strict=True):
+        gross.append(
+            Decimal(trip.realized_end - trip.realized_start).scaleb(-event.realized_pnl.precision)
         )
+        fees.append(trip.fees_decimal())
+    ts_opened = [e.ts_event for e in opened]
+    ts_closed = [t.ts_closed for t in trips]
+    data = {
+        "position_id": _strings([e.position_id for e in opened]),
+        "strategy_id": _strings([e.strategy_id for e in opened]),
+        "instrument_id": _strings([e.instrument_id for e in opened]),
+        "account_id": _strings([e.account_id for e in opened]),
+        "side": ["LONG" if e.entry is OrderSide.BUY else "SHORT" for e in opened],
+        "quantity": [t.entry_qty / _SCALE for t in trips],
+        "peak_qty": [float(t.peak) for t in trips],
+        "avg_px_open": [t.average(t.entry_qty, t.entry_value) for t in trips],
+        "avg_px_close": [t.average(t.exit_qty, t.exit_value) for t in trips],
+        "gross_pnl": [float(g) for g in gross],
+        "fees": [float(f) for f in fees],
+        "net_pnl": [float(g - f) for g, f in zip(gross, fees, strict=True)],
+        "currency": [e.currency.code for e in opened],
+        "ts_opened": _nullable_ints(ts_opened),  # type: ignore[arg-type]
+        "ts_closed": _nullable_ints(ts_closed),
+        "duration_ns": _nullable_ints(
+            [None if c is None else c - o for o, c in zip(ts_opened, ts_closed, strict=True)]
+        ),
+        "fill_count": [t.fill_count for t in trips],
+    }
+    return pd.DataFrame(data, columns=ROUND_TRIP_COLUMNS)
 
 
 # -- samples ---------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ import numpy as np
 from zq.backtest.result import SampleRecords
 from zq.common import topics
 from zq.common.component import Component
+from zq.model.enums import PositionSide
 from zq.model.position import (
     EXACT_CONTEXT,
     PositionChanged,
@@ -281,13 +282,32 @@ class ResultSampler(Component):
 
     def _compute(self) -> SampleRecords:
         records = SampleRecords()
-        count = len(self._ts)
         ts = np.frombuffer(self._ts, dtype=np.int64)
-        marks = self._record_prices(records, ts)
+        self._record_prices(records, ts)
+        rows = _linear_rows(self, ts)
+        if rows is None:
+            self._record_exactly(records, ts)
+            return records
+        position_rows, equity_rows = rows
+        records.position_ts.frombytes(position_rows[0].tobytes())
+        records.position_instrument.extend(position_rows[1])
+        records.position_strategy.extend(position_rows[2])
+        records.position_qty.frombytes(position_rows[3].tobytes())
+        records.equity_ts.frombytes(equity_rows[0].tobytes())
+        records.equity_account.extend(equity_rows[1])
+        records.equity_currency.extend(equity_rows[2])
+        records.equity_balance.frombytes(equity_rows[3].tobytes())
+        records.equity_unrealized.frombytes(equity_rows[4].tobytes())
+        records.equity_value.frombytes(equity_rows[5].tobytes())
+        return records
+
+    def _record_exactly(self, records: SampleRecords, ts: np.ndarray) -> None:
+        # Any instrument (inverse ones too), sample by sample with exact Decimals.
+        marks = self._decimal_marks()
         book = _PositionBook(self.cache, self._position_events)
         held_names: list[tuple[str, str]] = []
         with localcontext(EXACT_CONTEXT):
-            for sample in range(count):
+            for sample in range(len(ts)):
                 at = int(ts[sample])
                 book.advance(self._position_counts[sample])
                 held_names.extend((str(i), str(s)) for i, s in book.held[len(held_names) :])
@@ -316,27 +336,8 @@ class ResultSampler(Component):
                         records.equity_balance.append(float(balance))
                         records.equity_unrealized.append(float(gain))
                         records.equity_value.append(float(balance + added))
-        return records
 
-    def _record_prices(
-        self, records: SampleRecords, ts: np.ndarray
-    ) -> dict[InstrumentId, list[Decimal | None]]:
-        # The price rows, sample by sample in instrument order, from the raw columns at
-        # once; returns each instrument's marks as decimals (None: no mark yet).
-        count, width = len(ts), len(self._marks)
-        if width == 0 or count == 0:
-            return {}
-        raws = np.empty((count, width), dtype=np.int64)
-        precisions = np.empty((count, width), dtype=np.int8)
-        for index, (*_, raw, precision) in enumerate(self._marks):
-            raws[:, index] = np.frombuffer(raw, dtype=np.int64)
-            precisions[:, index] = np.frombuffer(precision, dtype=np.int8)
-        present = (precisions != _NO_MARK).ravel()
-        names = np.array([str(i) for i in self._instrument_ids], dtype=object)
-        records.price_ts.frombytes(np.repeat(ts, width)[present].tobytes())
-        records.price_instrument.extend(np.tile(names, count)[present].tolist())
-        values = _raw_floats(raws.ravel()[present], precisions.ravel()[present])
-        records.price_value.frombytes(values.tobytes())
+    def _decimal_marks(self) -> dict[InstrumentId, list[Decimal | None]]:
         return {
             instrument_id: [
                 None if p == _NO_MARK else Decimal(r).scaleb(-p)
@@ -346,6 +347,29 @@ class ResultSampler(Component):
                 self._instrument_ids, self._marks, strict=True
             )
         }
+
+    def _record_prices(self, records: SampleRecords, ts: np.ndarray) -> None:
+        # The price rows, sample by sample in instrument order, from the raw columns at once.
+        count, width = len(ts), len(self._marks)
+        if width == 0 or count == 0:
+            return
+        raws, precisions = self._mark_matrix()
+        present = (precisions != _NO_MARK).ravel()
+        names = np.array([str(i) for i in self._instrument_ids], dtype=object)
+        records.price_ts.frombytes(np.repeat(ts, width)[present].tobytes())
+        records.price_instrument.extend(np.tile(names, count)[present].tolist())
+        values = _raw_floats(raws.ravel()[present], precisions.ravel()[present])
+        records.price_value.frombytes(values.tobytes())
+
+    def _mark_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """The marks as (samples × instruments) raw and precision matrices."""
+        count, width = len(self._ts), len(self._marks)
+        raws = np.empty((count, width), dtype=np.int64)
+        precisions = np.empty((count, width), dtype=np.int8)
+        for index, (*_, raw, precision) in enumerate(self._marks):
+            raws[:, index] = np.frombuffer(raw, dtype=np.int64)
+            precisions[:, index] = np.frombuffer(precision, dtype=np.int8)
+        return raws, precisions
 
 
 def _raw_floats(raws: np.ndarray, precisions: np.ndarray) -> np.ndarray:
@@ -517,3 +541,290 @@ class _PositionBook:
             value = position.signed_qty * mark * position.multiplier
             market_value[key] = market_value.get(key, _ZERO) + value
         return unrealized, market_value
+
+
+# -- the samples of linear positions, column-wise -------------------------------------------------
+#
+# For linear contracts a position's unrealized PnL is linear in the mark: with ``S`` its signed
+# quantity, ``V`` its entry value and ``k`` the multiplier, ``S × mark × k − sign(S) × V × k``.
+# So per (account, currency, instrument) two exact integers, A = Σ S × k and
+# C = Σ sign(S) × V × k, kept while the events are replayed, value every sample:
+# ``unrealized = A × mark − C`` and, for a cash account, ``market value = A × mark``. The sums
+# run in int64 at fixed scales (checked against overflow first) and become floats rounded once,
+# as float(Decimal) rounds the exact values. Anything else (an inverse contract, mixed
+# precisions, a reduction whose share of the entry value is not exact at the fills' scale, a
+# position without a mark) is valued sample by sample with Decimals instead.
+
+_SAFE = 1 << 62
+
+_PositionRows = tuple[np.ndarray, list[str], list[str], np.ndarray]
+_EquityRows = tuple[np.ndarray, list[str], list[str], np.ndarray, np.ndarray, np.ndarray]
+
+
+class _Column:
+    """A and C (see above) and the open positions of one (account, currency, instrument),
+    with their values at each sample."""
+
+    __slots__ = ("a", "a_at", "c", "c_at", "open", "open_at")
+
+    def __init__(self, samples_before: int) -> None:
+        self.a = self.c = self.open = 0
+        self.a_at = [0] * samples_before
+        self.c_at = [0] * samples_before
+        self.open_at = [0] * samples_before
+
+
+def _linear_rows(
+    sampler: ResultSampler, ts: np.ndarray
+) -> tuple[_PositionRows, _EquityRows] | None:
+    replay = _LinearReplay(sampler)
+    if not replay.run(len(ts)):
+        return None
+    positions = replay.position_rows(ts)
+    equity = replay.equity_rows(ts)
+    if positions is None or equity is None:
+        return None
+    return positions, equity
+
+
+class _LinearReplay:
+    """The position events replayed in integers, sample by sample (see above)."""
+
+    def __init__(self, sampler: ResultSampler) -> None:
+        self.sampler = sampler
+        self.mark_index = {iid: k for k, iid in enumerate(sampler._instrument_ids)}
+        # instrument -> (mark column, multiplier raw, multiplier precision, price precision)
+        self.instruments: dict[object, list[int]] = {}
+        self.qty_precision = -1
+        self.signed: dict[object, int] = {}
+        self.value: dict[object, int] = {}
+        self.column_of: dict[object, tuple[object, str, object]] = {}
+        self.columns: dict[tuple[object, str, object], _Column] = {}
+        self.nets: dict[tuple[object, object], int] = {}
+        self.net_at: dict[tuple[object, object], list[int]] = {}
+        self.first_held: dict[tuple[object, object], int] = {}
+
+    def run(self, samples: int) -> bool:
+        events = self.sampler._position_events
+        counts = self.sampler._position_counts
+        applied = 0
+        columns = self.columns
+        nets, net_at = self.nets, self.net_at
+        for sample in range(samples):
+            target = counts[sample]
+            while applied < target:
+                if not self.apply(events[applied], sample):
+                    return False
+                applied += 1
+            for column in columns.values():
+                column.a_at.append(column.a)
+                column.c_at.append(column.c)
+                column.open_at.append(column.open)
+            for pair, total in nets.items():
+                net_at[pair].append(total)
+        return True
+
+    def apply(self, event: PositionEvent, sample: int) -> bool:
+        if isinstance(event, PositionOpened):
+            opened, closed = True, False
+        elif isinstance(event, PositionClosed):
+            opened, closed = False, True
+        elif isinstance(event, PositionChanged):
+            opened = closed = False
+        else:
+            return True
+        instrument_id = event.instrument_id
+        facts = self.instruments.get(instrument_id)
+        if facts is None:
+            instrument = self.sampler.cache.instrument(instrument_id)
+            mark_column = self.mark_index.get(instrument_id)
+            if instrument is None or instrument.is_inverse or mark_column is None:
+                return False
+            contract = instrument.multiplier
+            facts = [mark_column, contract.raw, contract.precision, event.last_px.precision]
+            self.instruments[instrument_id] = facts
+        qty, px, size = event.last_qty, event.last_px, event.quantity
+        if self.qty_precision < 0:
+            self.qty_precision = qty.precision
+        if not (qty.precision == size.precision == self.qty_precision and px.precision == facts[3]):
+            return False
+        side = event.side
+        new = size.raw if side is PositionSide.LONG else 0
+        if side is PositionSide.SHORT:
+            new = -size.raw
+        position_id = event.position_id
+        old = self.signed.get(position_id, 0)
+        old_value = self.value.get(position_id, 0)
+        held = abs(old)
+        if opened or held == 0:
+            value = qty.raw * px.raw
+        elif closed:
+            value = 0
+        elif abs(new) > held:
+            value = old_value + qty.raw * px.raw
+        else:
+            # The reduction's share of the entry value, exact at the fills' scale or not here.
+            removed, remainder = divmod(old_value * qty.raw, held)
+            if remainder:
+                return False
+            value = old_value - removed
+        key = (event.account_id, event.currency.code, instrument_id)
+        known = self.column_of.setdefault(position_id, key)
+        if known != key:
+            return False  # the position moved to another account
+        column = self.columns.get(key)
+        if column is None:
+            column = self.columns[key] = _Column(sample)
+        multiplier = facts[1]
+        column.a += (new - old) * multiplier
+        column.c += (_sign(new) * value - _sign(old) * old_value) * multiplier
+        column.open += (new != 0) - (old != 0)
+        self.signed[position_id] = new
+        self.value[position_id] = value
+        pair = (instrument_id, event.strategy_id)
+        if pair not in self.nets and new != 0:
+            self.nets[pair] = 0
+            self.net_at[pair] = [0] * sample
+            self.first_held[pair] = sample
+        if pair in self.nets:
+            self.nets[pair] += new - old
+        return True
+
+    def position_rows(self, ts: np.ndarray) -> _PositionRows | None:
+        pairs = list(self.nets)
+        count = len(ts)
+        if not pairs or count == 0:
+            return np.zeros(0, np.int64), [], [], np.zeros(0, np.float64)
+        try:
+            nets = np.array([self.net_at[pair] for pair in pairs], dtype=np.int64).T
+        except OverflowError:
+            return None
+        first = np.array([self.first_held[pair] for pair in pairs], dtype=np.int64)
+        held = (np.arange(count)[:, None] >= first[None, :]).ravel()
+        width = len(pairs)
+        instruments = np.array([str(p[0]) for p in pairs], dtype=object)
+        strategies = np.array([str(p[1]) for p in pairs], dtype=object)
+        qty = _raw_floats(nets.ravel()[held], np.full(int(held.sum()), self.qty_precision))
+        return (
+            np.repeat(ts, width)[held],
+            np.tile(instruments, count)[held].tolist(),
+            np.tile(strategies, count)[held].tolist(),
+            qty,
+        )
+
+    def _gains(
+        self, count: int
+    ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] | None:
+        """Per (account, currency): the unrealized PnL and the market value of the positions
+        at each sample, as int64 at one scale (returned with them)."""
+        sampler = self.sampler
+        raws, precisions = sampler._mark_matrix()
+        # (scale of A × mark, scale of C, mark, A, C) per instrument column of a key
+        parts: dict[tuple[str, str], list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]]
+        parts = {}
+        for (account, code, instrument_id), column in self.columns.items():
+            mark_column, _, multiplier_precision, px_precision = self.instruments[instrument_id]
+            core_precision = sampler._marks[mark_column][3]
+            mark_scale = core_precision + (core_precision < FIXED_PRECISION_MAX)
+            precision = precisions[:, mark_column].astype(np.int64)
+            missing = precision == _NO_MARK
+            if np.any(missing & (np.array(column.open_at, dtype=np.int64) > 0)):
+                return None  # valued at the position's last fill price: the exact path
+            # A mid is recorded at the mark scale, a last trade one digit short of it.
+            short = ~missing & (precision < mark_scale)
+            mark = np.where(short, raws[:, mark_column] * 10, raws[:, mark_column])
+            try:
+                a = np.array(column.a_at, dtype=np.int64)
+                c = np.array(column.c_at, dtype=np.int64)
+            except OverflowError:
+                return None
+            a_scale = self.qty_precision + multiplier_precision
+            parts.setdefault((str(account), code), []).append(
+                (a_scale + mark_scale, a_scale + px_precision, mark, a, c)
+            )
+        gains: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = {}
+        for key, terms in parts.items():
+            scale = max(max(worth_scale, c_scale) for worth_scale, c_scale, *_ in terms)
+            bound = sum(
+                _max_abs(a) * _max_abs(mark) * 10 ** (scale - worth_scale)
+                + _max_abs(c) * 10 ** (scale - c_scale)
+                for worth_scale, c_scale, mark, a, c in terms
+            )
+            if bound >= _SAFE:
+                return None
+            unrealized = np.zeros(count, dtype=np.int64)
+            worth_total = np.zeros(count, dtype=np.int64)
+            for worth_scale, c_scale, mark, a, c in terms:
+                worth = a * mark * 10 ** (scale - worth_scale)
+                worth_total += worth
+                unrealized += worth - c * 10 ** (scale - c_scale)
+            gains[key] = (unrealized, worth_total, scale)
+        return gains
+
+    def equity_rows(self, ts: np.ndarray) -> _EquityRows | None:
+        count = len(ts)
+        gains = self._gains(count)
+        if gains is None:
+            return None
+        pieces: list[tuple[np.ndarray, str, str, np.ndarray, np.ndarray, np.ndarray]] = []
+        for account in self.sampler._accounts:
+            counts = np.frombuffer(account.counts, dtype=np.int64)
+            used = np.unique(counts[counts > 0])
+            currencies: dict[str, int] = {}  # code -> precision, in the account's order
+            table: list[dict[str, int]] = []
+            for number in used.tolist():
+                row: dict[str, int] = {}
+                for balance in account.states[number - 1].balances:
+                    total = balance.total
+                    currencies.setdefault(total.currency.code, total.precision)
+                    row[total.currency.code] = total.raw
+                table.append(row)
+            if not table:
+                continue
+            state_of = np.minimum(np.searchsorted(used, counts), len(table) - 1)
+            for code, precision in currencies.items():
+                present = (counts > 0) & np.array([code in row for row in table])[state_of]
+                balance = np.array([row.get(code, 0) for row in table], dtype=np.int64)[state_of]
+                zero = np.zeros(count, dtype=np.int64)
+                gain, worth, scale = gains.get((account.name, code), (zero, zero, precision))
+                lift = 10 ** max(precision - scale, 0)  # to the finer of the two scales
+                scale = max(scale, precision)
+                gain, worth = gain * lift, worth * lift
+                added = worth if account.cash else gain
+                if _max_abs(balance) * 10 ** (scale - precision) + _max_abs(added) >= _SAFE:
+                    return None
+                total = balance * 10 ** (scale - precision) + added
+                pieces.append(
+                    (
+                        present,
+                        account.name,
+                        code,
+                        _raw_floats(balance, np.full(count, precision)),
+                        _raw_floats(gain, np.full(count, scale)),
+                        _raw_floats(total, np.full(count, scale)),
+                    )
+                )
+        if not pieces:
+            empty = np.zeros(0, np.float64)
+            return np.zeros(0, np.int64), [], [], empty, empty, empty
+        # Rows go sample by sample, then account by account, currency by currency.
+        present = np.stack([p[0] for p in pieces], axis=1).ravel()
+        width = len(pieces)
+        names = np.array([p[1] for p in pieces], dtype=object)
+        codes = np.array([p[2] for p in pieces], dtype=object)
+        return (
+            np.repeat(ts, width)[present],
+            np.tile(names, count)[present].tolist(),
+            np.tile(codes, count)[present].tolist(),
+            np.stack([p[3] for p in pieces], axis=1).ravel()[present],
+            np.stack([p[4] for p in pieces], axis=1).ravel()[present],
+            np.stack([p[5] for p in pieces], axis=1).ravel()[present],
+        )
+
+
+def _sign(value: int) -> int:
+    return (value > 0) - (value < 0)
+
+
+def _max_abs(values: np.ndarray) -> int:
+    return int(np.abs(values).max(initial=0))
