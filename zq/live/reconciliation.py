@@ -1,14 +1,19 @@
-"""Asking the venue: lost submit answers resolved, orders reconciled, missed fills fetched.
+"""Asking the venue: lost answers resolved, orders reconciled, gaps caught up.
 
 An answer that never came (a timeout, a dropped connection, a 5xx) leaves it unknown whether
-the venue acted. :class:`BinanceReconciler` asks the venue for the order by client order id
-and generates the events the node missed (the order accepted, replaced, filled, ended):
+the venue acted. :class:`BinanceReconciler` asks the venue and generates the events the node
+missed (the order accepted, replaced, filled, ended), never editing an order's state:
 
-- a submit without an answer is queried up to ``resolve_attempts`` times; an order the
-  venue does not have (asked twice) is rejected; one that cannot be resolved stays in
-  flight, in :attr:`BinanceReconciler.unresolved`, and is asked again at each
-  reconciliation. A client order id is never sent twice.
-- after a user-stream gap (a reconnect) every open or in-flight order is reconciled.
+- a submit without an answer is queried by client order id up to ``resolve_attempts``
+  times: found, its state and its fills (``myTrades`` by order id) are applied; not found
+  twice, it is rejected; no query answered by then (the deadline), it is rejected as
+  declared lost. A client order id is never sent twice. An order rejected so that the venue
+  shows working later is cancelled there.
+- an order whose cancel, modify or fills got no answer, nor the query that followed, is in
+  :attr:`unresolved` and asked for again at each heartbeat until the venue answers.
+- after a user-stream gap (a reconnect) and at start-up, :meth:`catch_up` reads the open
+  orders and the account's trades per symbol (from the trade id the last catch-up ended at)
+  and queries only the orders those do not account for.
 - a cancel or modify an earlier process left pending (killed before the answer; its journal
   rebuilt the order here) is finished when a reconciliation finds the order still working:
   the cancel is sent again, the modify is rejected (the query found no replacement).
@@ -81,8 +86,6 @@ class BinanceReconciler(BinanceReports):
         self.catch_ups = 0
         #: Trades read by a catch-up that belong to no order of this node.
         self.foreign_trades = 0
-        #: Orders working at the venue that the node had ended, cancelled there.
-        self.orphans_cancelled = 0
         #: Per symbol, the trade id the last catch-up read up to.
         self._trade_cursor: dict[str, int] = {}
         self._venue_orders_seeded = False
@@ -90,7 +93,7 @@ class BinanceReconciler(BinanceReports):
     # What the client that sends the commands tells (overridden there).
 
     def _has_command_running(self, client_order_id: ClientOrderId) -> bool:
-        """Whether a cancel or modify task of this client is working on the order."""
+        """Whether a submit, cancel or modify task of this client is working on the order."""
         raise NotImplementedError
 
     def _resume_cancel(self, order: Order) -> None:

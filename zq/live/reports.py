@@ -86,6 +86,8 @@ class BinanceReports(ExecutionClient):
         self.venue_balances: dict[str, tuple[Decimal, Decimal]] = {}
         #: (instrument, venue order id) -> the client order id it was placed for.
         self._venue_orders: dict[tuple[InstrumentId, VenueOrderId], ClientOrderId] = {}
+        #: Orders working at the venue that the node had rejected, cancelled there.
+        self.orphans_cancelled = 0
         self.reports = 0
         self.stale_reports = 0
         self.unknown_reports = 0
@@ -250,6 +252,7 @@ class BinanceReports(ExecutionClient):
                 self.client_id,
                 client_order_id,
             )
+            self.orphans_cancelled += 1
             self._tasks.spawn(
                 f"cancel orphan {client_order_id}",
                 self._cancel_orphan(report.symbol, report.order_id),

@@ -75,6 +75,10 @@ class JournalingEngine(ExecutionEngine):
             self.journal.append(event)
         return applied
 
+    # The engine applies its own events (submitted, pending, denied) the same way, under a
+    # second name bound to the base method: hooked too.
+    _apply_local = _apply_venue
+
 
 class SometimesSilentClient(InstantClient):
     """Answers at once, except for the orders it was told to lose the response of."""
