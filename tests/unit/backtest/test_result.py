@@ -29,6 +29,8 @@ import msgspec
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from zq.backtest import BacktestConfig, BacktestNode, StrategyConfig, VenueConfig
 from zq.backtest.report import periods_per_year, result_equity, result_statistics
@@ -344,3 +346,129 @@ def test_sampling_frequency_reads_as_a_pandas_alias() -> None:
     assert sampling_frequency(3_600 * SECOND) == "1h"
     assert sampling_frequency(1_500) == "1500ns"
     assert pd.Timedelta(sampling_frequency(90 * SECOND)) == pd.Timedelta(90 * SECOND)
+
+
+# -- the frames against a plain reference ------------------------------------------------------
+#
+# tests/unit/backtest/result_reference.py computes the frames row by row with Decimals (as they
+# were first computed); the library builds them column-wise in integers. They must agree bit for
+# bit, on the scripts above, on scale-ins whose average has no finite expansion, in hedging
+# mode, on a cash account, on the EMA example and on random scripts.
+
+FRAMES = ("orders", "fills", "positions", "account_history", "round_trips")
+
+
+def assert_same_frame(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(left, right, check_exact=True)
+    for column in left.columns:
+        if left[column].dtype.kind == "f":  # bit for bit (NaN where NaN, -0.0 apart from 0.0)
+            assert left[column].to_numpy().tobytes() == right[column].to_numpy().tobytes(), column
+        elif left[column].dtype == object:
+            assert [type(v) for v in left[column]] == [type(v) for v in right[column]], column
+
+
+def run_with_reference(monkeypatch, config, **kwargs):
+    """Run a backtest; return its result and the reference frames of the same run."""
+    from tests.unit.backtest import result_reference as reference
+    from zq.model.events import OrderFilled
+    from zq.portfolio.account import Account
+
+    references: dict[str, pd.DataFrame] = {}
+    build = BacktestNode._build_result
+
+    def build_and_refer(self, kernel, events, count, elapsed):
+        cache = kernel.cache
+        inverse = [str(i.id) for i in cache.instruments() if i.is_inverse]
+        references["orders"] = reference.orders_frame(cache.orders())
+        references["fills"] = reference.fills_frame([e for e in events if isinstance(e, OrderFilled)])
+        references["positions"] = reference.positions_frame(cache.positions())
+        references["account_history"] = reference.accounts_frame(
+            [a for a in cache.accounts() if isinstance(a, Account)]
+        )
+        references["round_trips"] = reference.round_trips_frame(events, inverse)
+        return build(self, kernel, events, count, elapsed)
+
+    monkeypatch.setattr(BacktestNode, "_build_result", build_and_refer)
+    result = BacktestNode(config, **kwargs).run()
+    monkeypatch.setattr(BacktestNode, "_build_result", build)
+    return result, references
+
+
+def script_config(orders: dict[str, tuple[str, str]], oms_type: str = "NETTING",
+                  account_type: str = "MARGIN") -> BacktestConfig:
+    return BacktestConfig(
+        venues=[VenueConfig(name="SIM", account_type=account_type, oms_type=oms_type,
+                            starting_balances=["1000000 USDT"])],
+        strategies=[StrategyConfig(path="tests.unit.backtest.test_result:Script",
+                                   params={"orders": orders})],
+    )
+
+
+def check_against_the_reference(monkeypatch, config, **kwargs) -> None:
+    import zq.backtest.result as result_module
+
+    run, references = run_with_reference(monkeypatch, config, **kwargs)
+    assert len(references["orders"]) == run.order_count
+    for name in FRAMES:
+        assert_same_frame(getattr(run, name), references[name])
+    # The one-by-one round trips (inverse contracts, mixed precisions) agree too.
+    monkeypatch.setattr(result_module, "_round_trips_columnar", lambda events, fills: None)
+    again = BacktestNode(config, **kwargs).run()
+    monkeypatch.undo()
+    assert_same_frame(again.round_trips, references["round_trips"])
+
+
+AWKWARD = (
+    ["100.00", "101.00", "103.00", "104.00", "99.00", "105.00", "102.00", "97.00"],
+    {"1": ("BUY", "3"), "2": ("BUY", "1"), "3": ("BUY", "2"), "4": ("SELL", "1"),
+     "5": ("SELL", "2"), "6": ("SELL", "7"), "7": ("BUY", "0.33333")},
+)
+
+
+@pytest.mark.parametrize("oms_type", ["NETTING", "HEDGING"])
+@pytest.mark.parametrize("script", ["by_hand", "awkward"])
+def test_frames_equal_the_reference_on_the_scripts(monkeypatch, oms_type, script) -> None:
+    prices, orders = (PRICES, ORDERS) if script == "by_hand" else AWKWARD
+    data = [trade(i, p) for i, p in enumerate(prices, start=1)]
+    check_against_the_reference(
+        monkeypatch, script_config(orders, oms_type), data=data, sample_interval_ns=5 * SECOND
+    )
+
+
+def test_frames_equal_the_reference_on_a_cash_account(monkeypatch) -> None:
+    orders = {"1": ("BUY", "1"), "2": ("BUY", "0.5"), "3": ("SELL", "1.25")}
+    data = [trade(i, p) for i, p in enumerate(["100.00", "130.00", "90.00", "95.00"], start=1)]
+    check_against_the_reference(
+        monkeypatch, script_config(orders, account_type="CASH"), data=data,
+        sample_interval_ns=5 * SECOND,
+    )
+
+
+def test_frames_equal_the_reference_on_the_ema_example(monkeypatch) -> None:
+    from tests.unit.backtest.test_node import load_example
+
+    check_against_the_reference(monkeypatch, load_example(count=20_000))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    moves=st.lists(st.integers(min_value=-300, max_value=300), min_size=2, max_size=25),
+    orders=st.dictionaries(
+        st.integers(min_value=1, max_value=25),
+        st.tuples(st.sampled_from(["BUY", "SELL"]),
+                  st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("9"), places=5)),
+        max_size=15,
+    ),
+    oms_type=st.sampled_from(["NETTING", "HEDGING"]),
+)
+def test_frames_equal_the_reference_on_random_scripts(monkeypatch, moves, orders, oms_type) -> None:
+    price = 100_00
+    prices = []
+    for move in moves:
+        price = max(price + move, 1)
+        prices.append(f"{price // 100}.{price % 100:02d}")
+    script = {str(k): (side, str(qty)) for k, (side, qty) in orders.items()}
+    data = [trade(i, p) for i, p in enumerate(prices, start=1)]
+    check_against_the_reference(
+        monkeypatch, script_config(script, oms_type), data=data, sample_interval_ns=5 * SECOND
+    )

@@ -199,3 +199,41 @@ def test_equity_of_positions_rebuilt_from_events_matches_the_positions_own_pnl(o
     assert last["equity"] == float(balance + unrealized)
     held = result.positions_history.groupby("ts")["signed_qty"].sum()
     assert held.iloc[-1] == float(REFERENCE["net"])  # type: ignore[arg-type]
+
+
+# -- integer columns against Decimals ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["ema", "cash", "hedging"])
+def test_linear_samples_in_integers_equal_the_decimal_samples(monkeypatch, case) -> None:
+    # Linear positions are valued column-wise in int64 (A × mark − C); the sample-by-sample
+    # Decimal valuation, which takes every other case, must give the same rows bit for bit.
+    import zq.backtest.sampler as sampler_module
+    from tests.unit.backtest.test_node import load_example
+    from tests.unit.backtest.test_result import assert_same_frame, script_config
+
+    kwargs: dict[str, object] = {"sample_interval_ns": 5 * SECOND}
+    if case == "ema":
+        config, kwargs = load_example(count=20_000), {}
+    else:
+        orders = {"1": ("BUY", "1"), "2": ("BUY", "0.5"), "3": ("SELL", "1.25"), "5": ("SELL", "1")}
+        oms_type, account_type = ("NETTING", "CASH") if case == "cash" else ("HEDGING", "MARGIN")
+        config = script_config(orders, oms_type, account_type)
+        prices = ["100.00", "130.00", "90.00", "95.00", "97.50", "99.00"]
+        kwargs["data"] = [trade(i, p) for i, p in enumerate(prices, start=1)]
+    used: list[bool] = []
+    linear_rows = sampler_module._linear_rows
+
+    def noting(*args):  # type: ignore[no-untyped-def]
+        rows = linear_rows(*args)
+        used.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(sampler_module, "_linear_rows", noting)
+    fast = BacktestNode(config, **kwargs).run()  # type: ignore[arg-type]
+    assert used == [True]
+    monkeypatch.setattr(sampler_module, "_linear_rows", lambda *args: None)
+    exact = BacktestNode(config, **kwargs).run()  # type: ignore[arg-type]
+    assert len(fast.equity) > 5 and fast.fill_count > 0
+    for name in ("equity", "prices", "positions_history"):
+        assert_same_frame(getattr(fast, name), getattr(exact, name))
