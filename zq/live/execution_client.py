@@ -269,6 +269,9 @@ class BinanceExecutionClient(BinanceReconciler):
     def _has_command_running(self, client_order_id: ClientOrderId) -> bool:
         return client_order_id in self._commanding
 
+    def _has_any_command_running(self) -> bool:
+        return bool(self._commanding)
+
     def _resume_cancel(self, order: Order) -> None:
         coid = order.client_order_id
         self._spawn_command("cancel", coid, self._cancel(coid))

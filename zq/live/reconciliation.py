@@ -89,11 +89,17 @@ class BinanceReconciler(BinanceReports):
         #: Per symbol, the trade id the last catch-up read up to.
         self._trade_cursor: dict[str, int] = {}
         self._venue_orders_seeded = False
+        #: Per symbol, trades a catch-up could not attribute while commands were running.
+        self._unattributed: dict[str, dict[int, AccountTrade]] = {}
 
     # What the client that sends the commands tells (overridden there).
 
     def _has_command_running(self, client_order_id: ClientOrderId) -> bool:
         """Whether a submit, cancel or modify task of this client is working on the order."""
+        raise NotImplementedError
+
+    def _has_any_command_running(self) -> bool:
+        """Whether any submit, cancel or modify task of this client is running."""
         raise NotImplementedError
 
     def _resume_cancel(self, order: Order) -> None:
@@ -412,12 +418,25 @@ class BinanceReconciler(BinanceReports):
                 await self.reconcile_order(order)  # the not-found rules
                 continue
             await self._apply_found(order, instrument, response, by_order)
-        # 4. What is left belongs to no order of the node.
-        foreign = [
-            t
-            for t in trades
-            if (instrument.id, VenueOrderId(str(t.order_id))) not in self._venue_orders
-        ]
+        # 4. What is left belongs to no order of the node, unless a submit or modify still
+        # waiting for its answer placed it (its venue order id not known yet): while one
+        # is, such trades wait for the next catch-up, where they are applied if their order
+        # was heard of meanwhile, and said to be no order's otherwise.
+        previous = self._unattributed.pop(symbol, {})
+        unknown: dict[int, AccountTrade] = {}
+        for trade in (*previous.values(), *trades):
+            coid = self._venue_orders.get((instrument.id, VenueOrderId(str(trade.order_id))))
+            order = None if coid is None else cache.order(coid)
+            if order is None:
+                unknown[trade.id] = trade
+            elif trade.id in previous:
+                self._apply_trade(order, instrument, trade)
+        foreign = [t for i, t in unknown.items() if i in previous]
+        fresh = {i: t for i, t in unknown.items() if i not in previous}
+        if fresh and self._has_any_command_running():
+            self._unattributed[symbol] = fresh
+        else:
+            foreign.extend(fresh.values())
         if foreign:
             self.foreign_trades += len(foreign)
             _log.warning(

@@ -417,3 +417,47 @@ async def test_an_end_reported_after_a_gap_that_lost_a_fill_brings_that_fill(
         assert_fills_equal_venue(order, trades[str(order.venue_order_id)])
     finally:
         await node.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_a_trade_of_an_order_whose_submit_is_unanswered_is_not_called_foreign(
+    manual: SandboxVenue, manual_reader: VenueReader
+) -> None:
+    # A catch-up runs while the node's marketable submit waits for its (delayed) answer: the
+    # order's trade names a venue order id the node does not know yet. It waits for the next
+    # catch-up; an order placed elsewhere on the account is then said to be no order's.
+    manual.set_levels(SYMBOL, asks=[(Decimal("60000"), Decimal("0.002"))])
+    node = TradingNode(
+        node_config(manual, cancel_open_orders_on_stop=False),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    strategy = Orders()
+    node.add_strategy(strategy)
+    await node.start()
+    try:
+        execution = node.execution_client()
+        await execution.user_stream.stop()
+        manual.faults.update(delay=1.0, delay_seconds=2.0)
+        order = strategy.limit(OrderSide.BUY, "0.001", Decimal("60000"))
+        await until(lambda: manual.faults.counts["delayed"] == 1)  # placed, answer held
+        manual.faults.update(delay=0.0)
+        await manual_reader.place(
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.001",
+            price="60000",
+            newClientOrderId="elsewhere-2",
+        )  # fills against the rest of the level at once
+        await execution.reconcile_open_orders()
+        assert order.status is OrderStatus.SUBMITTED  # the answer is still on its way
+        assert execution.foreign_trades == 0
+        await execution.wait_idle(5)
+        assert order.status is OrderStatus.FILLED
+        await execution.reconcile_open_orders()
+        assert execution.foreign_trades == 1  # elsewhere-2's, and only it
+        trades = await venue_trades_by_order(manual_reader)
+        assert_fills_equal_venue(order, trades[str(order.venue_order_id)])
+    finally:
+        await node.shutdown()
