@@ -12,7 +12,9 @@ turns the venue's answers and its user data stream into order events (the rules 
   never sent twice.
 - cancel: ``DELETE /api/v3/order``; a cancel the venue refuses because the order is no longer
   open is a ``OrderCancelRejected``, then the order is reconciled (its fills and end come
-  from the venue).
+  from the venue). A cancel without an answer is resolved by a query; without an answer to
+  that either, the cancel is rejected (the order taken as working) and the order asked for
+  again at each heartbeat.
 - modify: Binance spot's cancel-replace (``STOP_ON_FAILURE``): the replacement reuses the
   client order id, and its quantity is the new total minus what already filled. The reports of
   the replaced venue order are not taken for the end of the zq order.
@@ -90,7 +92,8 @@ class BinanceExecutionClient(BinanceReconciler):
     cache : Cache
         The node's cache: orders and instruments are read from it.
     resolve_attempts : int, default 5
-        Queries of an order whose submit got no answer.
+        Queries of an order whose submit got no answer; none answered, the order is
+        rejected as declared lost (the submit deadline).
     resolve_delay_s : float, default 0.2
         Wait before the first query; doubled after each.
     new_order_response : str, default "FULL"
