@@ -155,10 +155,12 @@ class Cache(CacheCore):
         "_index_inflight",
         "_index_open",
         "_indexed",
+        "_initial_category",
+        "_moves",
         "_order_books",
         "_positions_closed",
         "_positions_open",
-        "_status_indices",
+        "_status_category",
     )
 
     if TYPE_CHECKING:  # the compiled lookups, typed for users and mypy
@@ -183,10 +185,11 @@ class Cache(CacheCore):
         self._index_open = _OrderIndex()
         self._index_closed = _OrderIndex()
         self._index_inflight = _OrderIndex()
-        # The status-category indices each status belongs to, and per order the ones it is
-        # in: update_order touches an index only when the order's category changes.
-        categories: dict[tuple[_OrderIndex, ...], tuple[_OrderIndex, ...]] = {}
-        self._status_indices: dict[OrderStatus, tuple[_OrderIndex, ...]] = {}
+        # Each status's category (the status indices it belongs to, numbered) and per order
+        # the category it is indexed in: update_order touches an index only when the
+        # order's category changes.
+        categories: list[tuple[_OrderIndex, ...]] = []
+        self._status_category: list[int] = [0] * (max(OrderStatus) + 1)
         for status in OrderStatus:
             indices = tuple(
                 index
@@ -197,9 +200,22 @@ class Cache(CacheCore):
                 )
                 if status in statuses
             )
-            # One tuple object per category, so a same-category change is an identity test.
-            self._status_indices[status] = categories.setdefault(indices, indices)
-        self._indexed: dict[ClientOrderId, tuple[_OrderIndex, ...]] = {}
+            if indices not in categories:
+                categories.append(indices)
+            self._status_category[status] = categories.index(indices)
+        # Per pair of categories (from, to): the indices the order leaves and enters.
+        self._moves: list[list[tuple[tuple[_OrderIndex, ...], tuple[_OrderIndex, ...]]]] = [
+            [
+                (
+                    tuple(i for i in before if i not in after),
+                    tuple(i for i in after if i not in before),
+                )
+                for after in categories
+            ]
+            for before in categories
+        ]
+        self._initial_category = self._status_category[OrderStatus.INITIALIZED]
+        self._indexed: dict[ClientOrderId, int] = {}  # the category the order is indexed in
         self._positions_open: dict[PositionId, None] = {}
         self._positions_closed: dict[PositionId, None] = {}
 
@@ -250,7 +266,7 @@ class Cache(CacheCore):
         if coid in self._orders:
             raise CacheError(f"order {coid} is already in the cache; client order ids are unique")
         self._orders[coid] = order
-        self._indexed[coid] = ()
+        self._indexed[coid] = self._initial_category
         self._index_all.add(coid, order)
         self.update_order(order)
 
@@ -265,16 +281,15 @@ class Cache(CacheCore):
         coid = order.client_order_id
         if self._orders.get(coid) is not order:
             raise CacheError(f"order {coid} is not in the cache; add_order it first")
-        indices = self._status_indices[order.status]
+        category = self._status_category[order.status]
         indexed = self._indexed[coid]
-        if indices is not indexed:
-            for index in indexed:
-                if index not in indices:
-                    index.remove(coid, order)
-            for index in indices:
-                if index not in indexed:
-                    index.add(coid, order)
-            self._indexed[coid] = indices
+        if category != indexed:
+            leaves, enters = self._moves[indexed][category]
+            for index in leaves:
+                index.remove(coid, order)
+            for index in enters:
+                index.add(coid, order)
+            self._indexed[coid] = category
         venue_order_id = order.venue_order_id
         if venue_order_id is not None:
             venue_order_ids = self._venue_order_ids
