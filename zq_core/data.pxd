@@ -33,6 +33,10 @@ cdef class TradeTick:
     cdef tuple _fields(self)
 
 
+# How many aggressor sides are registered: a raw value is valid below it.
+cdef Py_ssize_t aggressor_count() noexcept
+
+
 # Build a trade from raw fields without validation (the replay loop's entry point): the
 # caller guarantees precisions in 0..9, size >= 0 and ``aggressor`` a registered value.
 # ``instrument_id`` must be a str (an InstrumentId); the trade id is ``str(trade_id)``.

@@ -53,6 +53,10 @@ def _register_types(tuple aggressor_sides not None, type trade_id not None):
     _TRADE_ID = trade_id
 
 
+cdef Py_ssize_t aggressor_count() noexcept:
+    return len(_AGGRESSORS)
+
+
 cdef inline int _check_registered() except -1:
     if _TRADE_ID is None:
         raise RuntimeError(

@@ -99,9 +99,6 @@ cdef class ReplayLoop:
     cdef object data_version
     cdef bint dirty
     cdef object data_engine
-    cdef object trade_type
-    cdef tuple aggressors
-    cdef type trade_id_type
     cdef object make_quote
     cdef object make_bar
     cdef object delta_type

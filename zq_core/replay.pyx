@@ -26,7 +26,7 @@ cimport numpy as cnp
 
 from zq_core.book_base cimport DeltaRow, OrderBook
 from zq_core.bus cimport MessageBus
-from zq_core.data cimport trade_from_raw
+from zq_core.data cimport aggressor_count, trade_from_raw
 from zq_core.fixed cimport price_from_raw_c, quantity_from_raw_c
 from zq_core.matching cimport MatchingCore
 
@@ -96,10 +96,9 @@ cdef class ReplayLoop:
         (see ``DataEngine.replay_route``);
         ``resolver.dtype(kind)`` the numpy dtype of a kind's rows;
         ``resolver.make(kind)`` returns the callable building a datum object of a kind
-        from ``(key, raw fields...)`` (see ``_make``), ``resolver.trade_types()`` the
-        ``(TradeTick, aggressor sides by value, TradeId)`` the loop builds trades with, and
-        ``resolver.delta_types()`` the ``(OrderBookDelta, actions by value, sides by
-        value)`` of deltas;
+        from ``(key, raw fields...)`` (see ``_make``; trades are made by
+        ``zq_core.data.trade_from_raw``), and ``resolver.delta_types()`` the
+        ``(OrderBookDelta, actions by value, sides by value)`` of deltas;
         ``resolver.data_engine.replay_version`` changes whenever ``data`` answers may
         change besides the bus's subscriptions.
     progress : callable, optional
@@ -121,7 +120,6 @@ cdef class ReplayLoop:
         self.data_engine = resolver.data_engine
         self.data_version = self.data_engine.replay_version
         self.dirty = False
-        self.trade_type, self.aggressors, self.trade_id_type = resolver.trade_types()
         self.make_quote = resolver.make(KIND_QUOTES)
         self.make_bar = resolver.make(KIND_BARS)
         self.delta_type, self.actions, self.sides = resolver.delta_types()
@@ -387,7 +385,7 @@ cdef class ReplayLoop:
         if route.kind == KIND_TRADES:
             # One allocation: the trade makes its price, size and id when they are read.
             trade = <const TradeRow*>row
-            if trade.aggressor_side >= len(self.aggressors):
+            if trade.aggressor_side >= aggressor_count():
                 raise ValueError(
                     f"trades of {route.series.key}: the row at ts_init {trade.ts_init} has "
                     f"aggressor side {trade.aggressor_side}, which is no AggressorSide"

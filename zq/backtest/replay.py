@@ -17,8 +17,8 @@ from zq.backtest.exchange import SimulatedExchange
 from zq.data.catalog.schema import DataKind, DataSeries
 from zq.data.engine import DataEngine
 from zq.model.data import Bar, BarType, OrderBookDelta, QuoteTick, TradeTick
-from zq.model.enums import AggressorSide, BookAction, BookType, OrderSide
-from zq.model.identifiers import InstrumentId, TradeId, Venue
+from zq.model.enums import BookAction, BookType, OrderSide
+from zq.model.identifiers import InstrumentId, Venue
 from zq.model.instruments import Instrument
 
 __all__ = ["KIND_CODES", "Resolver", "object_runs"]
@@ -138,19 +138,15 @@ class Resolver:
         """Return the numpy dtype of the rows of ``kind``."""
         return DataKind(_KIND_NAMES[kind]).dtype
 
-    def trade_types(self) -> tuple[type[TradeTick], tuple[AggressorSide, ...], type[TradeId]]:
-        """Return what trades are made of: the class, aggressor sides by value, the id."""
-        return TradeTick, tuple(AggressorSide(i) for i in range(len(AggressorSide))), TradeId
-
     def make(self, kind: int) -> Callable[..., Any]:
         """Return the callable that makes a quote or bar from raw fields (the loop makes
-        trades and deltas itself, see ``trade_types`` and ``delta_types``)."""
+        trades and deltas itself, see ``delta_types``)."""
         name = _KIND_NAMES[kind]
         if name == "quotes":
             return QuoteTick
         if name == "bars":
             return Bar
-        raise ValueError(f"the loop makes {name} itself (see trade_types, delta_types)")
+        raise ValueError(f"the loop makes {name} itself")
 
     def delta_types(
         self,

@@ -228,9 +228,6 @@ def test_progress_is_called_every_n_rows() -> None:
         def make(self, kind: int) -> Any:
             return None
 
-        def trade_types(self) -> tuple[Any, ...]:
-            return TradeTick, (), str
-
         def dtype(self, kind: int) -> Any:
             return TRADE_DTYPE
 
