@@ -537,29 +537,7 @@ def round_trips_frame(
         was not opened.
     """
     inverse_ids = set(inverse)
-    fills: dict[tuple[object, object], OrderFilled] = {}
-    position_events: list[PositionEvent] = []
-    position_fills: list[OrderFilled] = []
-    # What each event type is (a fill, a position event or neither), found once per type.
-    kinds: dict[type, int] = {}
-    for event in events:
-        kind = kinds.get(type(event))
-        if kind is None:
-            kind = isinstance(event, OrderFilled) + 2 * isinstance(event, _POSITION_KINDS)
-            kinds[type(event)] = kind
-        if kind == 1:
-            fill_event: OrderFilled = event  # type: ignore[assignment]
-            fills[(fill_event.instrument_id, fill_event.trade_id)] = fill_event
-        elif kind == 2:
-            assert isinstance(event, _POSITION_KINDS)
-            fill = fills.get((event.instrument_id, event.last_trade_id))
-            if fill is None:
-                raise ValueError(
-                    f"position {event.position_id}: event {type(event).__name__} names trade "
-                    f"{event.last_trade_id}, whose fill was not seen before it"
-                )
-            position_events.append(event)
-            position_fills.append(fill)
+    position_events, position_fills = _with_fills(list(events))
     with localcontext(EXACT_CONTEXT):
         if not inverse_ids or not any(
             str(e.instrument_id) in inverse_ids for e in position_events
@@ -568,6 +546,41 @@ def round_trips_frame(
             if frame is not None:
                 return frame
         return _round_trips_one_by_one(position_events, position_fills, inverse_ids)
+
+
+def _with_fills(events: list[Any]) -> tuple[list[PositionEvent], list[OrderFilled]]:
+    """The position events, each with the fill it names (the last fill of that trade id
+    published before it)."""
+    types = set(map(type, events))
+    fill_types = {t for t in types if issubclass(t, OrderFilled)}
+    position_types = {t for t in types if issubclass(t, _POSITION_KINDS)}
+    fill_rows = [i for i, e in enumerate(events) if type(e) in fill_types]
+    fill_at = {(events[i].instrument_id, events[i].trade_id): i for i in fill_rows}
+    if len(fill_at) == len(fill_rows):  # trade ids unique per instrument: no replays to follow
+        position_rows = [i for i, e in enumerate(events) if type(e) in position_types]
+        found = [
+            fill_at.get((events[i].instrument_id, events[i].last_trade_id), -1)
+            for i in position_rows
+        ]
+        if all(0 <= f < i for f, i in zip(found, position_rows, strict=True)):
+            return [events[i] for i in position_rows], [events[f] for f in found]
+    # One by one: a trade id seen twice, or a position event whose fill did not come first.
+    fills: dict[tuple[object, object], OrderFilled] = {}
+    position_events: list[PositionEvent] = []
+    position_fills: list[OrderFilled] = []
+    for event in events:
+        if type(event) in fill_types:
+            fills[(event.instrument_id, event.trade_id)] = event
+        elif type(event) in position_types:
+            fill = fills.get((event.instrument_id, event.last_trade_id))
+            if fill is None:
+                raise ValueError(
+                    f"position {event.position_id}: event {type(event).__name__} names trade "
+                    f"{event.last_trade_id}, whose fill was not seen before it"
+                )
+            position_events.append(event)
+            position_fills.append(fill)
+    return position_events, position_fills
 
 
 def _round_trips_one_by_one(

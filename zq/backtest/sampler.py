@@ -42,7 +42,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, localcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,6 +54,7 @@ from zq.model.position import (
     EXACT_CONTEXT,
     PositionChanged,
     PositionClosed,
+    PositionEvent,
     PositionOpened,
 )
 from zq.portfolio.account import Account, CashAccount
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
     from zq.cache import Cache
     from zq.common.clock import Clock, TimeEvent
     from zq.model.identifiers import InstrumentId, StrategyId, Venue
-    from zq.model.position import PositionEvent
     from zq.portfolio.account import AccountState
     from zq_core.bus import MessageBus
     from zq_core.matching import MatchingCore
@@ -556,6 +556,9 @@ class _PositionBook:
 # position without a mark) is valued sample by sample with Decimals instead.
 
 _SAFE = 1 << 62
+_OPENED, _CHANGED, _CLOSED = 0, 1, 2
+_EVENT_KINDS = {PositionOpened: _OPENED, PositionChanged: _CHANGED, PositionClosed: _CLOSED}
+_SHORT = PositionSide.SHORT
 
 _PositionRows = tuple[np.ndarray, list[str], list[str], np.ndarray]
 _EquityRows = tuple[np.ndarray, list[str], list[str], np.ndarray, np.ndarray, np.ndarray]
@@ -565,9 +568,10 @@ class _Column:
     """A and C (see above) and the open positions of one (account, currency, instrument),
     with their values at each sample."""
 
-    __slots__ = ("a", "a_at", "c", "c_at", "open", "open_at")
+    __slots__ = ("a", "a_at", "c", "c_at", "multiplier", "open", "open_at")
 
-    def __init__(self, samples_before: int) -> None:
+    def __init__(self, samples_before: int, multiplier: int) -> None:
+        self.multiplier = multiplier  # the instrument's multiplier, raw
         self.a = self.c = self.open = 0
         self.a_at = [0] * samples_before
         self.c_at = [0] * samples_before
@@ -596,9 +600,7 @@ class _LinearReplay:
         # instrument -> (mark column, multiplier raw, multiplier precision, price precision)
         self.instruments: dict[object, list[int]] = {}
         self.qty_precision = -1
-        self.signed: dict[object, int] = {}
-        self.value: dict[object, int] = {}
-        self.column_of: dict[object, tuple[object, str, object]] = {}
+        self.positions: dict[object, list[Any]] = {}
         self.columns: dict[tuple[object, str, object], _Column] = {}
         self.nets: dict[tuple[object, object], int] = {}
         self.net_at: dict[tuple[object, object], list[int]] = {}
@@ -625,70 +627,78 @@ class _LinearReplay:
         return True
 
     def apply(self, event: PositionEvent, sample: int) -> bool:
-        if isinstance(event, PositionOpened):
-            opened, closed = True, False
-        elif isinstance(event, PositionClosed):
-            opened, closed = False, True
-        elif isinstance(event, PositionChanged):
-            opened = closed = False
+        kind = _EVENT_KINDS.get(type(event))
+        if kind is None:
+            return not isinstance(event, PositionEvent)  # an unknown position event: exactly
+        qty, px, size = event.last_qty, event.last_px, event.quantity
+        position_id = event.position_id
+        state = self.positions.get(position_id)
+        if state is None:
+            state = self._track(event, sample)
+            if state is None:
+                return False
+        signed, value, column, pair, account, px_precision = state
+        if (
+            qty.precision != self.qty_precision
+            or size.precision != self.qty_precision
+            or px.precision != px_precision
+            or event.account_id != account
+        ):
+            return False  # mixed precisions, or the position moved to another account
+        side = event.side
+        new = size.raw if side is PositionSide.LONG else -size.raw if side is _SHORT else 0
+        held = signed if signed >= 0 else -signed
+        if kind == _OPENED or held == 0:
+            entry = qty.raw * px.raw
+        elif kind == _CLOSED:
+            entry = 0
+        elif (new if new >= 0 else -new) > held:
+            entry = value + qty.raw * px.raw
         else:
-            return True
+            # The reduction's share of the entry value, exact at the fills' scale or not here.
+            removed, remainder = divmod(value * qty.raw, held)
+            if remainder:
+                return False
+            entry = value - removed
+        multiplier = column.multiplier
+        column.a += (new - signed) * multiplier
+        column.c += (
+            ((new > 0) - (new < 0)) * entry - ((signed > 0) - (signed < 0)) * value
+        ) * multiplier
+        column.open += (new != 0) - (signed != 0)
+        state[0] = new
+        state[1] = entry
+        nets = self.nets
+        if pair not in nets and new != 0:
+            nets[pair] = 0
+            self.net_at[pair] = [0] * sample
+            self.first_held[pair] = sample
+        if pair in nets:
+            nets[pair] += new - signed
+        return True
+
+    def _track(self, event: PositionEvent, sample: int) -> list[Any] | None:
+        """Start following a position: its state [signed qty, entry value, column, (instrument,
+        strategy), account, price precision]; None if it needs the exact path."""
         instrument_id = event.instrument_id
         facts = self.instruments.get(instrument_id)
         if facts is None:
             instrument = self.sampler.cache.instrument(instrument_id)
             mark_column = self.mark_index.get(instrument_id)
             if instrument is None or instrument.is_inverse or mark_column is None:
-                return False
+                return None
             contract = instrument.multiplier
             facts = [mark_column, contract.raw, contract.precision, event.last_px.precision]
             self.instruments[instrument_id] = facts
-        qty, px, size = event.last_qty, event.last_px, event.quantity
         if self.qty_precision < 0:
-            self.qty_precision = qty.precision
-        if not (qty.precision == size.precision == self.qty_precision and px.precision == facts[3]):
-            return False
-        side = event.side
-        new = size.raw if side is PositionSide.LONG else 0
-        if side is PositionSide.SHORT:
-            new = -size.raw
-        position_id = event.position_id
-        old = self.signed.get(position_id, 0)
-        old_value = self.value.get(position_id, 0)
-        held = abs(old)
-        if opened or held == 0:
-            value = qty.raw * px.raw
-        elif closed:
-            value = 0
-        elif abs(new) > held:
-            value = old_value + qty.raw * px.raw
-        else:
-            # The reduction's share of the entry value, exact at the fills' scale or not here.
-            removed, remainder = divmod(old_value * qty.raw, held)
-            if remainder:
-                return False
-            value = old_value - removed
+            self.qty_precision = event.last_qty.precision
         key = (event.account_id, event.currency.code, instrument_id)
-        known = self.column_of.setdefault(position_id, key)
-        if known != key:
-            return False  # the position moved to another account
         column = self.columns.get(key)
         if column is None:
-            column = self.columns[key] = _Column(sample)
-        multiplier = facts[1]
-        column.a += (new - old) * multiplier
-        column.c += (_sign(new) * value - _sign(old) * old_value) * multiplier
-        column.open += (new != 0) - (old != 0)
-        self.signed[position_id] = new
-        self.value[position_id] = value
-        pair = (instrument_id, event.strategy_id)
-        if pair not in self.nets and new != 0:
-            self.nets[pair] = 0
-            self.net_at[pair] = [0] * sample
-            self.first_held[pair] = sample
-        if pair in self.nets:
-            self.nets[pair] += new - old
-        return True
+            column = self.columns[key] = _Column(sample, facts[1])
+        state = [0, 0, column, (instrument_id, event.strategy_id), event.account_id, facts[3]]
+        self.positions[event.position_id] = state
+        return state
 
     def position_rows(self, ts: np.ndarray) -> _PositionRows | None:
         pairs = list(self.nets)
@@ -820,10 +830,6 @@ class _LinearReplay:
             np.stack([p[4] for p in pieces], axis=1).ravel()[present],
             np.stack([p[5] for p in pieces], axis=1).ravel()[present],
         )
-
-
-def _sign(value: int) -> int:
-    return (value > 0) - (value < 0)
 
 
 def _max_abs(values: np.ndarray) -> int:
