@@ -91,7 +91,8 @@ cdef class MessageBus:
     cdef readonly uint64_t responses
     cdef readonly uint64_t errors
     cdef readonly uint64_t resolutions  # full topic resolutions (cache misses)
-    # Bumped by every subscribe and unsubscribe: a reader that cached routes re-resolves.
+    # Bumped by every subscribe and unsubscribe (and bump_version): a reader that cached
+    # routes re-resolves.
     cdef readonly uint64_t version
 
     # Hot paths, callable from Python and at C speed from cimporting modules.

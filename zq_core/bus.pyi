@@ -113,8 +113,10 @@ class MessageBus:
     def resolutions(self) -> int: ...
     @property
     def version(self) -> int:
-        """Bumped by every subscribe and unsubscribe."""
+        """Bumped by every subscribe and unsubscribe, and by ``bump_version``."""
         ...
+    def bump_version(self) -> None:
+        """Bump ``version`` without a subscription change (readers keyed on it ask again)."""
     @property
     def pending_requests(self) -> int: ...
 

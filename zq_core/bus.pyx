@@ -494,6 +494,16 @@ cdef class MessageBus:
                     return True
         return False
 
+    def bump_version(self):
+        """
+        Bump ``version`` without a subscription change.
+
+        A component whose answers depend on more than the bus's subscriptions (the data
+        engine's stream subscriptions) calls it when those change, so that a reader keyed
+        on ``version`` (the backtest replay loop) asks again.
+        """
+        self.version += 1
+
     def subscriptions(self, pattern=None):
         """
         Return the subscriptions, in subscription order.

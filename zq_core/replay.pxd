@@ -4,6 +4,7 @@ from libc.stdint cimport int64_t, uint8_t, uint64_t
 
 from zq_core.book_base cimport OrderBook
 from zq_core.bus cimport MessageBus
+from zq_core.clock cimport TimeCell
 from zq_core.matching cimport MatchingCore
 
 
@@ -87,6 +88,7 @@ cdef class _Cursor:
 
 cdef class ReplayLoop:
     cdef object clock
+    cdef TimeCell now                   # the clock's time, set before Python runs
     cdef list heap
     cdef MessageBus bus
     cdef object resolver
@@ -96,9 +98,7 @@ cdef class ReplayLoop:
     cdef list cursors
     cdef int64_t synced
     cdef uint64_t bus_version
-    cdef object data_version
     cdef bint dirty
-    cdef object data_engine
     cdef object make_quote
     cdef object make_bar
     cdef object delta_type

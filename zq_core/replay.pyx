@@ -86,7 +86,7 @@ cdef class ReplayLoop:
     Parameters
     ----------
     clock : TestClock
-        The kernel's clock (its ``_heap`` and ``_time_ns`` are read and set in place).
+        The kernel's clock (its ``_heap`` is read and its time cell ``_now`` set in place).
     bus : MessageBus
         The kernel's bus; its ``version`` says when to re-resolve the data side.
     resolver : object
@@ -99,8 +99,7 @@ cdef class ReplayLoop:
         from ``(key, raw fields...)`` (see ``_make``; trades are made by
         ``zq_core.data.trade_from_raw``), and ``resolver.delta_types()`` the
         ``(OrderBookDelta, actions by value, sides by value)`` of deltas;
-        ``resolver.data_engine.replay_version`` changes whenever ``data`` answers may
-        change besides the bus's subscriptions.
+        ``data`` answers hold until the bus's ``version`` changes.
     progress : callable, optional
         Called as ``progress(rows, ts_init)`` every ``progress_every`` rows.
     """
@@ -109,6 +108,7 @@ cdef class ReplayLoop:
                  Py_ssize_t progress_every=65_536):
         self.clock = clock
         self.heap = clock._heap
+        self.now = clock._now
         self.bus = bus
         self.resolver = resolver
         self.progress = progress
@@ -117,8 +117,6 @@ cdef class ReplayLoop:
         self.cursors = []
         self.synced = -1
         self.bus_version = bus.version
-        self.data_engine = resolver.data_engine
-        self.data_version = self.data_engine.replay_version
         self.dirty = False
         self.make_quote = resolver.make(KIND_QUOTES)
         self.make_bar = resolver.make(KIND_BARS)
@@ -272,7 +270,7 @@ cdef class ReplayLoop:
     cdef int _sync(self, int64_t ts) except -1:
         # Before Python runs: the clock reads the row's time.
         if self.synced != ts:
-            self.clock._time_ns = ts
+            self.now.ns = ts
             self.synced = ts
         self.dirty = True
         return 0
@@ -281,11 +279,9 @@ cdef class ReplayLoop:
         # After Python ran: re-resolve the data side if subscriptions may have changed.
         cdef Route route
         self.dirty = False
-        version = self.data_engine.replay_version
-        if self.bus.version == self.bus_version and version == self.data_version:
+        if self.bus.version == self.bus_version:
             return 0
         self.bus_version = self.bus.version
-        self.data_version = version
         for route in self.routes.values():
             route.set_data_side(tuple(self.resolver.data(route.series)))
         return 0

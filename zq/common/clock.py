@@ -18,6 +18,8 @@ from typing import ClassVar
 
 import msgspec
 
+from zq_core.clock import TimeCell
+
 __all__ = [
     "Clock",
     "LiveClock",
@@ -324,7 +326,7 @@ class TestClock(Clock):
         _check_time("time_ns", time_ns)
         if time_ns < 0:
             raise ValueError(f"time_ns must not be negative, got {time_ns}")
-        self._time_ns = time_ns
+        self._now = TimeCell(time_ns)  # set in C by the backtest replay loop
         # Entries are (next_ns, name, sequence, timer); the sequence breaks ties with stale
         # entries of a cancelled timer of the same name, so timers are never compared.
         self._heap: list[tuple[int, str, int, _Timer]] = []
@@ -334,7 +336,7 @@ class TestClock(Clock):
 
     def timestamp_ns(self) -> int:
         """Return the clock's time in UNIX nanoseconds."""
-        return self._time_ns
+        return self._now.ns
 
     def set_time(self, time_ns: int) -> None:
         """Set the clock's time without firing anything.
@@ -356,9 +358,9 @@ class TestClock(Clock):
         if time_ns < 0:
             raise ValueError(f"time_ns must not be negative, got {time_ns}")
         if self._timers:
-            if time_ns < self._time_ns:
+            if time_ns < self._now.ns:
                 raise ValueError(
-                    f"cannot set the time back from {self._time_ns} to {time_ns} while timers "
+                    f"cannot set the time back from {self._now.ns} to {time_ns} while timers "
                     f"are set: {', '.join(self.timer_names)}"
                 )
             self._drop_stale_head()
@@ -368,7 +370,7 @@ class TestClock(Clock):
                     f"cannot set the time to {time_ns}: timer {name!r} is due at {due_ns}; "
                     "use advance_time to fire it"
                 )
-        self._time_ns = time_ns
+        self._now.ns = time_ns
 
     def advance_time(self, to_ns: int) -> list[TimeEvent]:
         """Move the clock to ``to_ns``, firing every timer and alert due at or before it.
@@ -400,8 +402,8 @@ class TestClock(Clock):
             If called from a callback during another ``advance_time``.
         """
         _check_time("to_ns", to_ns)
-        if to_ns < self._time_ns:
-            raise ValueError(f"cannot advance the clock backwards from {self._time_ns} to {to_ns}")
+        if to_ns < self._now.ns:
+            raise ValueError(f"cannot advance the clock backwards from {self._now.ns} to {to_ns}")
         if self._advancing:
             raise RuntimeError("cannot advance a TestClock from one of its timer callbacks")
         events: list[TimeEvent] = []
@@ -414,7 +416,7 @@ class TestClock(Clock):
                 if timers.get(name) is not timer:
                     self._stale -= 1  # cancelled, and maybe replaced under the same name
                     continue
-                self._time_ns = due_ns
+                self._now.ns = due_ns
                 event = self._make_event(timer, due_ns)
                 if timer.rearm():
                     self._push(timer)
@@ -422,7 +424,7 @@ class TestClock(Clock):
                     del timers[name]
                 events.append(event)
                 timer.callback(event)
-            self._time_ns = to_ns
+            self._now.ns = to_ns
         finally:
             self._advancing = False
         return events

@@ -266,8 +266,6 @@ class DataEngine(Component):
         bus.register(ENDPOINT_DATA_PROCESS, self.process)
 
     def _init_state(self) -> None:
-        #: Bumped by every subscribe and unsubscribe command (see ``replay_route``).
-        self.replay_version = 0
         self._held: dict[Subscribe, None] = {}
         self._streams: dict[_Stream, _StreamState] = {}
         # Bar aggregation: who holds each internal bar type, its aggregator, by instrument.
@@ -376,7 +374,7 @@ class DataEngine(Component):
         NotImplementedError
             If the client does not serve the stream.
         """
-        self.replay_version += 1
+        self.bus.bump_version()  # replay_route answers may change (see there)
         if isinstance(command, Unsubscribe):
             counterpart = _COUNTERPARTS[type(command)]
             subscription = counterpart(**msgspec.structs.asdict(command))
@@ -770,7 +768,8 @@ class DataEngine(Component):
           listens;
         - ``stale``: when nobody listens, the cache's map of latest data to make on demand.
 
-        The answer holds until ``replay_version`` or the bus's subscriptions change.
+        The answer holds until the bus's ``version`` changes (the engine bumps it with each
+        subscribe and unsubscribe command).
         """
         cache = self.cache
         if kind == "deltas":

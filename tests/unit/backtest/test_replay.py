@@ -217,8 +217,6 @@ def test_progress_is_called_every_n_rows() -> None:
     times = [START_NS + i for i in range(10)]
 
     class _NoVenue:  # a resolver for series no venue trades and nobody listens to
-        data_engine = type("E", (), {"replay_version": 0})()
-
         def venue(self, series: DataSeries) -> tuple[Any, ...]:
             return 2, InstrumentId(series.key), 2, 5, None, None
 

@@ -1204,3 +1204,11 @@ def test_an_error_raised_behind_a_gate_names_the_gate_and_follows_the_error_poli
 def test_a_gate_refuses_a_target_that_cannot_be_called() -> None:
     with pytest.raises(TypeError, match="callable"):
         Gate(42, _Owner(), "state", "running")  # type: ignore[arg-type]
+
+
+def test_bump_version_moves_the_version_without_a_subscription() -> None:
+    bus = MessageBus()
+    before = bus.version
+    bus.bump_version()
+    assert bus.version == before + 1
+    assert bus.subscriptions() == ()
