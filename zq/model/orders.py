@@ -198,6 +198,7 @@ _PENDING_STATUSES: Final = frozenset({S.PENDING_UPDATE, S.PENDING_CANCEL})
 _NO_LIQUIDITY_SIDE: Final = LiquiditySide.NO_LIQUIDITY_SIDE
 _NO_ORDER_SIDE: Final = OrderSide.NO_ORDER_SIDE
 _GTD: Final = TimeInForce.GTD
+_MARKET: Final = OrderType.MARKET
 _NOT_POST_ONLY: Final = frozenset({TimeInForce.IOC, TimeInForce.FOK})
 _DECIMAL_ZERO: Final = Decimal(0)
 
@@ -265,6 +266,8 @@ def _specification_error(init: OrderInitialized) -> str | None:
     display_quantity = init.display_quantity
     if display_quantity is not None and display_quantity > init.quantity:
         return f"display_quantity {display_quantity} exceeds quantity {init.quantity}"
+    if order_type is _MARKET and time_in_force is _GTD:
+        return "time in force GTD is not allowed"
     return None
 
 
@@ -318,7 +321,9 @@ class Order:
             raise TypeError(
                 f"use Order.create for a {init.order_type.name} order (got {type(self).__name__})"
             )
-        self._validate(init)
+        reason = _specification_error(init)
+        if reason is not None:
+            raise InvalidOrder(f"order {init.client_order_id} ({init.order_type.name}): {reason}")
         quantity = init.quantity
         self.init = init
         self.trader_id: TraderId = init.trader_id
@@ -372,11 +377,6 @@ class Order:
         for event in iterator:
             order.apply(event)
         return order
-
-    def _validate(self, init: OrderInitialized) -> None:
-        reason = _specification_error(init)
-        if reason is not None:
-            raise InvalidOrder(f"order {init.client_order_id} ({init.order_type.name}): {reason}")
 
     # -- state machine ---------------------------------------------------------------------
 
@@ -553,13 +553,6 @@ class MarketOrder(Order):
 
     __slots__ = ()
     order_type = OrderType.MARKET
-
-    def _validate(self, init: OrderInitialized) -> None:
-        super()._validate(init)
-        if init.time_in_force is _GTD:
-            raise InvalidOrder(
-                f"order {init.client_order_id} (MARKET): time in force GTD is not allowed"
-            )
 
 
 class LimitOrder(Order):

@@ -76,6 +76,10 @@ def test_create_builds_the_class_of_the_order_type(order_type, cls):
             {"order_type": OrderType.LIMIT, "display_quantity": Quantity.from_str("11")},
             "display_quantity",
         ),
+        (
+            {"order_type": OrderType.MARKET, "time_in_force": TimeInForce.GTD, "expire_time_ns": 9},
+            r"\(MARKET\): time in force GTD is not allowed",
+        ),
     ],
 )
 def test_invalid_order_specification_is_refused_with_the_reason(kwargs, fragment):
