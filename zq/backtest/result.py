@@ -554,16 +554,19 @@ def _with_fills(events: list[Any]) -> tuple[list[PositionEvent], list[OrderFille
     types = set(map(type, events))
     fill_types = {t for t in types if issubclass(t, OrderFilled)}
     position_types = {t for t in types if issubclass(t, _POSITION_KINDS)}
-    fill_rows = [i for i, e in enumerate(events) if type(e) in fill_types]
+    code_of = {t: 1 if t in fill_types else 2 if t in position_types else 0 for t in types}
+    codes = np.array([code_of[type(e)] for e in events], dtype=np.int8)
+    fill_rows = np.flatnonzero(codes == 1).tolist()
     fill_at = {(events[i].instrument_id, events[i].trade_id): i for i in fill_rows}
     if len(fill_at) == len(fill_rows):  # trade ids unique per instrument: no replays to follow
-        position_rows = [i for i, e in enumerate(events) if type(e) in position_types]
-        found = [
-            fill_at.get((events[i].instrument_id, events[i].last_trade_id), -1)
-            for i in position_rows
-        ]
-        if all(0 <= f < i for f, i in zip(found, position_rows, strict=True)):
-            return [events[i] for i in position_rows], [events[f] for f in found]
+        position_rows = np.flatnonzero(codes == 2)
+        positions = [events[i] for i in position_rows.tolist()]
+        found = np.array(
+            [fill_at.get((e.instrument_id, e.last_trade_id), -1) for e in positions],
+            dtype=np.int64,
+        )
+        if np.all((found >= 0) & (found < position_rows)):
+            return positions, [events[f] for f in found.tolist()]
     # One by one: a trade id seen twice, or a position event whose fill did not come first.
     fills: dict[tuple[object, object], OrderFilled] = {}
     position_events: list[PositionEvent] = []
@@ -644,10 +647,11 @@ def _round_trips_columnar(
     qty = np.array([q.raw for q in last_qty], dtype=np.int64)
     px = np.array([p.raw for p in last_px], dtype=np.int64)
     held = np.array([q.raw for q in held_qty], dtype=np.int64)
-    kinds = np.array(
-        [2 if isinstance(e, PositionClosed) else isinstance(e, PositionOpened) for e in events],
-        dtype=np.int8,
-    )
+    kind_of = {
+        t: 2 if issubclass(t, PositionClosed) else int(issubclass(t, PositionOpened))
+        for t in set(map(type, events))
+    }
+    kinds = np.array([kind_of[type(e)] for e in events], dtype=np.int8)
     opened_flags = kinds == 1
     closed_flags = kinds == 2
     codes: dict[object, int] = {}

@@ -472,3 +472,53 @@ def test_frames_equal_the_reference_on_random_scripts(monkeypatch, moves, orders
     check_against_the_reference(
         monkeypatch, script_config(script, oms_type), data=data, sample_interval_ns=5 * SECOND
     )
+
+
+def perpetual(inverse: bool):
+    from zq.model.currency import Currency
+    from zq.model.enums import AssetClass
+    from zq.model.instruments import CryptoPerpetual
+
+    return CryptoPerpetual(
+        id=BTC,
+        raw_symbol="BTCUSDT",
+        asset_class=AssetClass.CRYPTOCURRENCY,
+        quote_currency=Currency.from_str("USDT"),
+        base_currency=Currency.from_str("BTC"),
+        price_increment=Price.from_str("0.01"),
+        size_increment=Quantity.from_str("0.00001"),
+        multiplier=Quantity.from_str("10") if inverse else Quantity.from_str("0.5"),
+        taker_fee=Decimal("0.0007"),
+        maker_fee=Decimal("0.0002"),
+        inverse=inverse,
+    )
+
+
+@pytest.mark.parametrize("inverse", [True, False])
+def test_frames_and_samples_of_perpetuals_equal_the_reference(monkeypatch, inverse) -> None:
+    # An inverse contract (harmonic averages, values qty / px, PnL settled in BTC) takes the
+    # Decimal paths of the round trips and of the sampler; a linear one with a multiplier
+    # of 0.5 the integer paths. Both against the row-by-row reference, and the samples
+    # against the Decimal samples.
+    import zq.backtest.sampler as sampler_module
+
+    orders = {"1": ("BUY", "3"), "2": ("BUY", "1"), "3": ("SELL", "1.5"), "4": ("SELL", "4"),
+              "6": ("BUY", "2.5")}
+    config = msgspec.structs.replace(
+        script_config(orders),
+        venues=[VenueConfig(name="SIM", account_type="MARGIN",
+                            starting_balances=["1000 BTC", "1000000 USDT"])],
+    )
+    prices = ["100.00", "103.00", "97.00", "101.00", "99.00", "98.50", "104.00"]
+    kwargs = {
+        "data": [trade(i, p) for i, p in enumerate(prices, start=1)],
+        "instruments": [perpetual(inverse)],
+        "sample_interval_ns": 5 * SECOND,
+    }
+    check_against_the_reference(monkeypatch, config, **kwargs)
+    fast = BacktestNode(config, **kwargs).run()
+    assert fast.round_trip_count >= 2
+    monkeypatch.setattr(sampler_module, "_linear_rows", lambda *args: None)
+    exact = BacktestNode(config, **kwargs).run()
+    for name in ("equity", "prices", "positions_history"):
+        assert_same_frame(getattr(fast, name), getattr(exact, name))
