@@ -68,14 +68,22 @@ cdef packed struct DeltaRow:
 cdef struct Level:
     int64_t key        # price on the bid side, ~price on the ask side
     int64_t size       # total size at the level, > 0 while the level exists
-    int32_t head       # L3: first order in time priority (pool index), -1 in L1/L2 books
-    int32_t tail       # L3: last order, -1 in L1/L2 books
-    int32_t count      # L3: orders at the level, 0 in L1/L2 books
+
+
+# The orders at one level of an L3 book, in time priority. Kept in an array parallel to the
+# levels (L1 and L2 books have none), so that the levels an insertion or removal moves are
+# 16 bytes each.
+cdef struct Queue:
+    int32_t head       # first order in time priority (pool index), -1 when none
+    int32_t tail       # last order, -1 when none
+    int32_t count      # orders at the level
     int32_t _pad
 
 
 cdef struct Ladder:
     Level* levels      # levels[0 .. count-1], keys strictly ascending, best last
+    Queue* queues      # L3 books: queues[i] holds the orders of levels[i]; else NULL
+    bint queued        # whether the ladder keeps queues (set once, before the first level)
     Py_ssize_t count
     Py_ssize_t capacity
 
@@ -151,7 +159,8 @@ cdef int refuse_action(
     OrderBook book, int action, int side, int64_t price, uint64_t order_id, uint64_t sequence
 ) except -1
 
-# Grow a ladder's array (amortized doubling); MemoryError leaves it unchanged.
+# Grow a ladder's arrays (amortized doubling; the queues too when ``queued``); MemoryError
+# leaves its contents and capacity unchanged.
 cdef int ladder_grow(Ladder* ladder) except -1
 
 
@@ -209,17 +218,22 @@ cdef inline Py_ssize_t ladder_find(const Ladder* ladder, int64_t key, bint* foun
 
 cdef inline int ladder_insert(Ladder* ladder, Py_ssize_t at, int64_t key, int64_t size) except -1:
     """Insert an empty-queue level at index ``at`` (from ladder_find). MemoryError: unchanged."""
-    cdef Level* level
+    cdef Queue* queue
     if ladder.count == ladder.capacity:
         ladder_grow(ladder)
     if at < ladder.count:
         memmove(&ladder.levels[at + 1], &ladder.levels[at], (ladder.count - at) * sizeof(Level))
-    level = &ladder.levels[at]
-    level.key = key
-    level.size = size
-    level.head = -1
-    level.tail = -1
-    level.count = 0
+    ladder.levels[at].key = key
+    ladder.levels[at].size = size
+    if ladder.queues is not NULL:
+        if at < ladder.count:
+            memmove(
+                &ladder.queues[at + 1], &ladder.queues[at], (ladder.count - at) * sizeof(Queue)
+            )
+        queue = &ladder.queues[at]
+        queue.head = -1
+        queue.tail = -1
+        queue.count = 0
     ladder.count += 1
     return 0
 
@@ -229,3 +243,7 @@ cdef inline void ladder_remove(Ladder* ladder, Py_ssize_t at) noexcept nogil:
     ladder.count -= 1
     if at < ladder.count:
         memmove(&ladder.levels[at], &ladder.levels[at + 1], (ladder.count - at) * sizeof(Level))
+        if ladder.queues is not NULL:
+            memmove(
+                &ladder.queues[at], &ladder.queues[at + 1], (ladder.count - at) * sizeof(Queue)
+            )

@@ -162,9 +162,15 @@ def format_raw(raw, precision):
 cdef int ladder_grow(Ladder* ladder) except -1:
     cdef Py_ssize_t capacity = ladder.capacity * 2 if ladder.capacity else _LADDER_FIRST_CAPACITY
     cdef Level* levels = <Level*>realloc(ladder.levels, capacity * sizeof(Level))
+    cdef Queue* queues
     if levels is NULL:
         raise MemoryError(f"cannot grow a book side to {capacity} levels")
-    ladder.levels = levels
+    ladder.levels = levels  # larger; the capacity says how much is used until both grew
+    if ladder.queued:
+        queues = <Queue*>realloc(ladder.queues, capacity * sizeof(Queue))
+        if queues is NULL:
+            raise MemoryError(f"cannot grow a book side to {capacity} levels")
+        ladder.queues = queues
     ladder.capacity = capacity
     return 0
 
@@ -228,6 +234,8 @@ cdef class OrderBook:
     def __dealloc__(self):
         free(self._bids.levels)
         free(self._asks.levels)
+        free(self._bids.queues)
+        free(self._asks.queues)
 
     def __repr__(self):
         return (
@@ -277,16 +285,7 @@ cdef class OrderBook:
         return 0
 
     cdef int _check_orders(self) except -1:
-        cdef Ladder* ladder
-        cdef int side
-        cdef Py_ssize_t i
-        for side in (SIDE_BID, SIDE_ASK):
-            ladder = self._ladder(side)
-            for i in range(ladder.count):
-                if ladder.levels[i].count or ladder.levels[i].head != -1:
-                    raise self._inconsistent(
-                        f"a {_SIDE_NAMES[side]} level holds orders in a book without orders"
-                    )
+        # A book without orders keeps no queues: nothing to check.
         return 0
 
     cdef Ladder* _ladder(self, int side) except NULL:
@@ -642,7 +641,9 @@ cdef class OrderBook:
             level = &ladder.levels[ladder.count - 1 - i]
             price_view[i] = side_key(side, level.key)
             size_view[i] = level.size
-            count_view[i] = level.count
+            count_view[i] = (
+                ladder.queues[ladder.count - 1 - i].count if ladder.queues is not NULL else 0
+            )
         return {f"{name}_price": prices, f"{name}_size": sizes, f"{name}_count": counts}
 
     def to_pandas(self, depth=None):

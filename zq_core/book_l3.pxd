@@ -8,7 +8,7 @@
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
-from zq_core.book_base cimport Ladder, Level, OrderBook
+from zq_core.book_base cimport Ladder, Level, OrderBook, Queue
 
 
 cdef struct Order:
@@ -60,7 +60,9 @@ cdef class L3Book(OrderBook):
     ) except -1
     cdef int _clear_side(self, int side) except -1
     cdef int _check_orders(self) except -1
-    cdef Py_ssize_t _check_queue(self, int side, const Level* level) except -1
+    cdef Py_ssize_t _check_queue(
+        self, int side, const Level* level, const Queue* queue
+    ) except -1
 
     # --- One action each; they check everything before changing anything.
     cdef int _add(
@@ -84,8 +86,8 @@ cdef class L3Book(OrderBook):
     cdef int _reserve(self) except -1
     cdef int32_t _take_slot(self) noexcept
     cdef Py_ssize_t _locate(self, const Order* order, Ladder* ladder) except -1
-    cdef void _append(self, Level* level, int32_t index) noexcept
-    cdef void _unlink(self, Level* level, int32_t index) noexcept
+    cdef void _append(self, Level* level, Queue* queue, int32_t index) noexcept
+    cdef void _unlink(self, Level* level, Queue* queue, int32_t index) noexcept
     cdef int _remove(self, int32_t index) except -1
     cdef int32_t _find(self, uint64_t order_id) noexcept
     cdef object _level_fault(self, int side, const Level* level, str problem)

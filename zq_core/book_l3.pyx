@@ -22,6 +22,7 @@ from zq_core.book_base cimport (
     Ladder,
     Level,
     OrderBook,
+    Queue,
     add_overflow,
     ladder_find,
     ladder_grow,
@@ -181,6 +182,8 @@ cdef class L3Book(OrderBook):
             raise MemoryError("cannot allocate the order pool")
         self._pool_capacity = _POOL_FIRST_CAPACITY
         _index_init(&self._index, _INDEX_FIRST_CAPACITY, _INDEX_FIRST_SHIFT)
+        self._bids.queued = True
+        self._asks.queued = True
 
     def __init__(
         self, instrument_id, price_precision, size_precision, modify_rule="keep_on_decrease",
@@ -289,7 +292,7 @@ cdef class L3Book(OrderBook):
         order.price = price
         order.size = size
         order.side = side
-        self._append(&ladder.levels[at], index)
+        self._append(&ladder.levels[at], &ladder.queues[at], index)
         _index_put(&self._index, order_id, index)
         return 1
 
@@ -300,6 +303,7 @@ cdef class L3Book(OrderBook):
         cdef Order* order
         cdef Ladder* ladder
         cdef Level* level
+        cdef Queue* queue
         cdef Py_ssize_t at, to
         cdef bint found = False
         cdef int64_t key, total
@@ -316,6 +320,7 @@ cdef class L3Book(OrderBook):
         ladder = &self._bids if side == SIDE_BID else &self._asks
         at = self._locate(order, ladder)
         level = &ladder.levels[at]
+        queue = &ladder.queues[at]
         if price == order.price:
             if size <= order.size and self._keep_on_decrease:
                 level.size -= order.size - size
@@ -323,9 +328,9 @@ cdef class L3Book(OrderBook):
                 return 1
             if add_overflow(level.size - order.size, size, &total):
                 return _refuse_overflow(self, ACTION_UPDATE, side, price, order_id, sequence)
-            self._unlink(level, index)
+            self._unlink(level, queue, index)
             order.size = size
-            self._append(level, index)
+            self._append(level, queue, index)
             return 1
         key = side_key(side, price)
         to = ladder_find(ladder, key, &found)
@@ -334,8 +339,9 @@ cdef class L3Book(OrderBook):
         if not found and ladder.count == ladder.capacity:
             ladder_grow(ladder)  # now, so nothing can fail once the order has moved
             level = &ladder.levels[at]
-        self._unlink(level, index)
-        if not level.count:
+            queue = &ladder.queues[at]
+        self._unlink(level, queue, index)
+        if not queue.count:
             ladder_remove(ladder, at)
             if to > at:
                 to -= 1
@@ -343,7 +349,7 @@ cdef class L3Book(OrderBook):
             ladder_insert(ladder, to, key, 0)
         order.price = price
         order.size = size
-        self._append(&ladder.levels[to], index)
+        self._append(&ladder.levels[to], &ladder.queues[to], index)
         return 1
 
     cdef int _reduce(
@@ -392,7 +398,7 @@ cdef class L3Book(OrderBook):
             return 0
         ladder = &self._bids if side == SIDE_BID else &self._asks
         for i in range(ladder.count):
-            index = ladder.levels[i].head
+            index = ladder.queues[i].head
             while index >= 0:
                 following = self._orders[index].next
                 _index_delete(&self._index, self._orders[index].id)
@@ -446,29 +452,29 @@ cdef class L3Book(OrderBook):
             )
         return at
 
-    cdef void _append(self, Level* level, int32_t index) noexcept:
+    cdef void _append(self, Level* level, Queue* queue, int32_t index) noexcept:
         cdef Order* order = &self._orders[index]
-        order.prev = level.tail
+        order.prev = queue.tail
         order.next = -1
-        if level.tail >= 0:
-            self._orders[level.tail].next = index
+        if queue.tail >= 0:
+            self._orders[queue.tail].next = index
         else:
-            level.head = index
-        level.tail = index
-        level.count += 1
+            queue.head = index
+        queue.tail = index
+        queue.count += 1
         level.size += order.size
 
-    cdef void _unlink(self, Level* level, int32_t index) noexcept:
+    cdef void _unlink(self, Level* level, Queue* queue, int32_t index) noexcept:
         cdef Order* order = &self._orders[index]
         if order.prev >= 0:
             self._orders[order.prev].next = order.next
         else:
-            level.head = order.next
+            queue.head = order.next
         if order.next >= 0:
             self._orders[order.next].prev = order.prev
         else:
-            level.tail = order.prev
-        level.count -= 1
+            queue.tail = order.prev
+        queue.count -= 1
         level.size -= order.size
 
     cdef int _remove(self, int32_t index) except -1:
@@ -476,8 +482,8 @@ cdef class L3Book(OrderBook):
         cdef Order* order = &self._orders[index]
         cdef Ladder* ladder = &self._bids if order.side == SIDE_BID else &self._asks
         cdef Py_ssize_t at = self._locate(order, ladder)
-        self._unlink(&ladder.levels[at], index)
-        if not ladder.levels[at].count:
+        self._unlink(&ladder.levels[at], &ladder.queues[at], index)
+        if not ladder.queues[at].count:
             ladder_remove(ladder, at)
         _index_delete(&self._index, order.id)
         order.side = 0
@@ -520,7 +526,7 @@ cdef class L3Book(OrderBook):
             return queue
         at = ladder_find(ladder, side_key(side, raw), &found)
         if found:
-            index = ladder.levels[at].head
+            index = ladder.queues[at].head
             while index >= 0:
                 queue.append((
                     self._orders[index].id,
@@ -547,7 +553,7 @@ cdef class L3Book(OrderBook):
             raise KeyError(f"order {order_id} is not on the {self.instrument_id} book")
         order = &self._orders[index]
         ladder = &self._bids if order.side == SIDE_BID else &self._asks
-        ahead = ladder.levels[self._locate(order, ladder)].head
+        ahead = ladder.queues[self._locate(order, ladder)].head
         while ahead != index:
             count += 1
             size += self._orders[ahead].size  # cannot overflow: a part of the level's size
@@ -581,7 +587,7 @@ cdef class L3Book(OrderBook):
         for side in (SIDE_BID, SIDE_ASK):
             ladder = self._ladder(side)
             for at in range(ladder.count):
-                orders_seen += self._check_queue(side, &ladder.levels[at])
+                orders_seen += self._check_queue(side, &ladder.levels[at], &ladder.queues[at])
         if orders_seen != self._index.count:
             raise self._inconsistent(
                 f"the order index holds {self._index.count} orders, the levels {orders_seen}"
@@ -599,14 +605,16 @@ cdef class L3Book(OrderBook):
             )
         return 0
 
-    cdef Py_ssize_t _check_queue(self, int side, const Level* level) except -1:
+    cdef Py_ssize_t _check_queue(
+        self, int side, const Level* level, const Queue* queue
+    ) except -1:
         # Walk one level's queue; return its number of orders.
         cdef const Order* order
-        cdef int32_t index = level.head
+        cdef int32_t index = queue.head
         cdef int32_t previous = -1
         cdef Py_ssize_t count = 0
         cdef int64_t total = 0
-        if level.count <= 0:
+        if queue.count <= 0:
             raise self._level_fault(side, level, "has no orders")
         while index >= 0:
             if index >= self._pool_top:
@@ -627,12 +635,12 @@ cdef class L3Book(OrderBook):
             if add_overflow(total, order.size, &total):
                 raise self._level_fault(side, level, "holds orders whose sizes overflow int64")
             count += 1
-            if count > level.count:
+            if count > queue.count:
                 raise self._level_fault(side, level, "links more orders than it counts")
             previous = index
             index = order.next
-        if level.tail != previous or count != level.count:
-            raise self._level_fault(side, level, f"counts {level.count} orders but links {count}")
+        if queue.tail != previous or count != queue.count:
+            raise self._level_fault(side, level, f"counts {queue.count} orders but links {count}")
         if total != level.size:
             raise self._level_fault(
                 side, level, f"has size {level.size} but its orders sum to {total}"
