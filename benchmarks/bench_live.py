@@ -30,8 +30,12 @@ code. Each case runs ``--runs`` times with a fresh node; the median of the runs'
 printed, with the load averages before and after: on a shared 2-core machine the p99s follow
 the other processes (a woken process waits for a CPU), so read them with the load.
 ``--gc-freeze`` moves what start-up allocated out of the collector's reach in both processes.
+``--fifo`` runs both processes under ``SCHED_FIFO`` (root or CAP_SYS_NICE; the lowest real-time
+priority): a woken process then takes a CPU at once, so the difference from a normal run is
+the time the scheduler kept it waiting. A diagnosis, and what an isolated deployment gets.
 
-Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300] [--gc-freeze]``.
+Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300] [--gc-freeze] [--fifo]
+[--only latency|throughput|flood|journal]``.
 """
 
 from __future__ import annotations
@@ -122,6 +126,14 @@ def _stamp_venue(stamps: dict[str, dict[str, int]]) -> None:
     web_protocol.RequestHandler.data_received = read  # type: ignore[method-assign]
     SandboxVenue._middleware = web.middleware(timed)  # type: ignore[method-assign]
     http_writer.StreamWriter._writelines = written  # type: ignore[method-assign]
+
+
+def fifo() -> None:
+    """Run this process under SCHED_FIFO at the lowest real-time priority."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    except (PermissionError, AttributeError) as error:
+        raise SystemExit(f"--fifo: cannot set SCHED_FIFO here: {error}") from None
 
 
 def serve(interval: float, stamps_path: str | None, freeze: bool) -> None:
@@ -532,24 +544,30 @@ def show(title: str, runs: list[dict[str, float]], load_before: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    print(f"{os.cpu_count()} CPUs; gc.freeze after start-up: {args.gc_freeze}")
-    before = load()
-    runs = await latency_case(args, args.orders, flood=False)
-    show(f"(a)+(b) tick-to-order and submit->ack, {args.orders} orders per run", runs, before)
-    flood = Venue(interval=0.0, freeze=args.gc_freeze)  # as fast as the venue can step
-    try:
+    policy = "SCHED_FIFO" if args.fifo else "normal"
+    print(f"{os.cpu_count()} CPUs; gc.freeze after start-up: {args.gc_freeze}; scheduling {policy}")
+    only = args.only
+    if only in (None, "latency"):
         before = load()
-        runs = [await throughput_run(flood, args.seconds) for _ in range(args.runs)]
-        show(f"(c) market-data throughput over {args.seconds} s", runs, before)
-    finally:
-        flood.close()
-    before = load()
-    runs = await latency_case(args, args.cancels, flood=True)
-    show(f"(d) cancels under the flood, {args.cancels} per run", runs, before)
-    for synchronous in ("FULL", "NORMAL"):
+        runs = await latency_case(args, args.orders, flood=False)
+        show(f"(a)+(b) tick-to-order and submit->ack, {args.orders} orders per run", runs, before)
+    if only in (None, "throughput"):
+        flood = Venue(interval=0.0, freeze=args.gc_freeze)  # as fast as the venue can step
+        try:
+            before = load()
+            runs = [await throughput_run(flood, args.seconds) for _ in range(args.runs)]
+            show(f"(c) market-data throughput over {args.seconds} s", runs, before)
+        finally:
+            flood.close()
+    if only in (None, "flood"):
         before = load()
-        runs = await latency_case(args, args.orders, flood=False, journal=synchronous)
-        show(f"(e) (a)+(b) with the journal, synchronous={synchronous}", runs, before)
+        runs = await latency_case(args, args.cancels, flood=True)
+        show(f"(d) cancels under the flood, {args.cancels} per run", runs, before)
+    if only in (None, "journal"):
+        for synchronous in ("FULL", "NORMAL"):
+            before = load()
+            runs = await latency_case(args, args.orders, flood=False, journal=synchronous)
+            show(f"(e) (a)+(b) with the journal, synchronous={synchronous}", runs, before)
 
 
 if __name__ == "__main__":
@@ -564,7 +582,15 @@ if __name__ == "__main__":
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() after start-up in both processes"
     )
+    parser.add_argument(
+        "--fifo", action="store_true", help="both processes under SCHED_FIFO (a diagnosis)"
+    )
+    parser.add_argument(
+        "--only", choices=("latency", "throughput", "flood", "journal"), default=None
+    )
     arguments = parser.parse_args()
+    if arguments.fifo:
+        fifo()  # the venue process inherits it
     if arguments.serve:
         serve(arguments.interval, arguments.stamps, arguments.gc_freeze)
     else:
