@@ -193,7 +193,9 @@ def _doubles(values: list[Any]) -> Any:
     every value is None (as the frames always had)."""
     if values:
         try:
-            return np.array([value.as_double() for value in values], dtype=np.float64)
+            return np.fromiter(
+                (value.as_double() for value in values), dtype=np.float64, count=len(values)
+            )
         except AttributeError:  # a None
             pass
     return [None if value is None else value.as_double() for value in values]
@@ -555,7 +557,7 @@ def _with_fills(events: list[Any]) -> tuple[list[PositionEvent], list[OrderFille
     fill_types = {t for t in types if issubclass(t, OrderFilled)}
     position_types = {t for t in types if issubclass(t, _POSITION_KINDS)}
     code_of = {t: 1 if t in fill_types else 2 if t in position_types else 0 for t in types}
-    codes = np.array([code_of[type(e)] for e in events], dtype=np.int8)
+    codes = _column((code_of[type(e)] for e in events), len(events), np.int8)
     fill_rows = np.flatnonzero(codes == 1).tolist()
     fill_at = {(events[i].instrument_id, events[i].trade_id): i for i in fill_rows}
     if len(fill_at) == len(fill_rows):  # trade ids unique per instrument: no replays to follow
@@ -644,14 +646,14 @@ def _round_trips_columnar(
         return None
     assert qty_precision is not None and px_precision is not None
     assert held_precision is not None and currency_precision is not None
-    qty = np.array([q.raw for q in last_qty], dtype=np.int64)
-    px = np.array([p.raw for p in last_px], dtype=np.int64)
-    held = np.array([q.raw for q in held_qty], dtype=np.int64)
+    qty = _column((q.raw for q in last_qty), count)
+    px = _column((p.raw for p in last_px), count)
+    held = _column((q.raw for q in held_qty), count)
     kind_of = {
         t: 2 if issubclass(t, PositionClosed) else int(issubclass(t, PositionOpened))
         for t in set(map(type, events))
     }
-    kinds = np.array([kind_of[type(e)] for e in events], dtype=np.int8)
+    kinds = _column((kind_of[type(e)] for e in events), count, np.int8)
     opened_flags = kinds == 1
     closed_flags = kinds == 2
     codes: dict[object, int] = {}
@@ -697,7 +699,7 @@ def _round_trips_columnar(
     peak = np.zeros(trips, dtype=np.int64)
     np.maximum.at(peak, trip, held)
     fill_count = np.bincount(trip, minlength=trips).astype(np.int64)
-    realized = np.array([e.realized_pnl.raw for e in events], dtype=np.int64)
+    realized = _column((e.realized_pnl.raw for e in events), count)
     opening = np.flatnonzero(opened_flags)
     last_event = np.zeros(trips, dtype=np.int64)
     np.maximum.at(last_event, trip, rows)
@@ -711,8 +713,8 @@ def _round_trips_columnar(
         [c.currency.code == e.currency.code for c, e in zip(commissions, events, strict=True)],
         dtype=bool,
     )
-    commission = np.array([c.raw for c in commissions], dtype=np.int64)
-    fill_raw = np.array([q.raw for q in fill_qty], dtype=np.int64)
+    commission = _column((c.raw for c in commissions), count)
+    fill_raw = _column((q.raw for q in fill_qty), count)
     product_bound = int(np.abs(commission).max()) * int(np.abs(qty).max()) * longest
     fee_digits = 0
     while fee_digits < _FEE_DIGITS and product_bound * 10 ** (fee_digits + 1) < _INT64_SAFE:
@@ -753,7 +755,7 @@ def _round_trips_columnar(
     opened = [events[i] for i in opening.tolist()]
     closing = np.full(trips, -1, dtype=np.int64)
     closing[trip[closed_flags]] = np.flatnonzero(closed_flags)
-    ts_opened = np.array([e.ts_event for e in opened], dtype=np.int64)
+    ts_opened = _column((e.ts_event for e in opened), len(opened))
     is_closed = closing >= 0
     ts_closed = np.zeros(trips, dtype=np.int64)
     ts_closed[is_closed] = [
@@ -779,6 +781,12 @@ def _round_trips_columnar(
         "fill_count": fill_count,
     }
     return pd.DataFrame(data, columns=ROUND_TRIP_COLUMNS)
+
+
+def _column(values: Iterable[int], count: int, dtype: Any = np.int64) -> Any:
+    """An integer column filled straight from ``values`` (no list of int objects first: a
+    long run's columns would make millions of them at once)."""
+    return np.fromiter(values, dtype=dtype, count=count)
 
 
 def _sum_by(group: Any, values: Any, where: Any, groups: int) -> Any:

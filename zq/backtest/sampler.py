@@ -573,9 +573,10 @@ class _Column:
     def __init__(self, samples_before: int, multiplier: int) -> None:
         self.multiplier = multiplier  # the instrument's multiplier, raw
         self.a = self.c = self.open = 0
-        self.a_at = [0] * samples_before
-        self.c_at = [0] * samples_before
-        self.open_at = [0] * samples_before
+        # Typed columns (8 bytes a sample); a value past int64 raises OverflowError.
+        self.a_at = array("q", bytes(8 * samples_before))
+        self.c_at = array("q", bytes(8 * samples_before))
+        self.open_at = array("q", bytes(8 * samples_before))
 
 
 def _linear_rows(
@@ -603,7 +604,7 @@ class _LinearReplay:
         self.positions: dict[object, list[Any]] = {}
         self.columns: dict[tuple[object, str, object], _Column] = {}
         self.nets: dict[tuple[object, object], int] = {}
-        self.net_at: dict[tuple[object, object], list[int]] = {}
+        self.net_at: dict[tuple[object, object], array[int]] = {}
         self.first_held: dict[tuple[object, object], int] = {}
 
     def run(self, samples: int) -> bool:
@@ -612,18 +613,21 @@ class _LinearReplay:
         applied = 0
         columns = self.columns
         nets, net_at = self.nets, self.net_at
-        for sample in range(samples):
-            target = counts[sample]
-            while applied < target:
-                if not self.apply(events[applied], sample):
-                    return False
-                applied += 1
-            for column in columns.values():
-                column.a_at.append(column.a)
-                column.c_at.append(column.c)
-                column.open_at.append(column.open)
-            for pair, total in nets.items():
-                net_at[pair].append(total)
+        try:
+            for sample in range(samples):
+                target = counts[sample]
+                while applied < target:
+                    if not self.apply(events[applied], sample):
+                        return False
+                    applied += 1
+                for column in columns.values():
+                    column.a_at.append(column.a)
+                    column.c_at.append(column.c)
+                    column.open_at.append(column.open)
+                for pair, total in nets.items():
+                    net_at[pair].append(total)
+        except OverflowError:  # a sum past int64: the exact path values it
+            return False
         return True
 
     def apply(self, event: PositionEvent, sample: int) -> bool:
@@ -671,7 +675,7 @@ class _LinearReplay:
         nets = self.nets
         if pair not in nets and new != 0:
             nets[pair] = 0
-            self.net_at[pair] = [0] * sample
+            self.net_at[pair] = array("q", bytes(8 * sample))
             self.first_held[pair] = sample
         if pair in nets:
             nets[pair] += new - signed
@@ -705,10 +709,7 @@ class _LinearReplay:
         count = len(ts)
         if not pairs or count == 0:
             return np.zeros(0, np.int64), [], [], np.zeros(0, np.float64)
-        try:
-            nets = np.array([self.net_at[pair] for pair in pairs], dtype=np.int64).T
-        except OverflowError:
-            return None
+        nets = np.stack([np.frombuffer(self.net_at[pair], dtype=np.int64) for pair in pairs], 1)
         first = np.array([self.first_held[pair] for pair in pairs], dtype=np.int64)
         held = (np.arange(count)[:, None] >= first[None, :]).ravel()
         width = len(pairs)
@@ -738,16 +739,13 @@ class _LinearReplay:
             mark_scale = core_precision + (core_precision < FIXED_PRECISION_MAX)
             precision = precisions[:, mark_column].astype(np.int64)
             missing = precision == _NO_MARK
-            if np.any(missing & (np.array(column.open_at, dtype=np.int64) > 0)):
+            if np.any(missing & (np.frombuffer(column.open_at, dtype=np.int64) > 0)):
                 return None  # valued at the position's last fill price: the exact path
             # A mid is recorded at the mark scale, a last trade one digit short of it.
             short = ~missing & (precision < mark_scale)
             mark = np.where(short, raws[:, mark_column] * 10, raws[:, mark_column])
-            try:
-                a = np.array(column.a_at, dtype=np.int64)
-                c = np.array(column.c_at, dtype=np.int64)
-            except OverflowError:
-                return None
+            a = np.frombuffer(column.a_at, dtype=np.int64)
+            c = np.frombuffer(column.c_at, dtype=np.int64)
             a_scale = self.qty_precision + multiplier_precision
             parts.setdefault((str(account), code), []).append(
                 (a_scale + mark_scale, a_scale + px_precision, mark, a, c)
