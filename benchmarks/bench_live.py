@@ -1,12 +1,14 @@
 """Live benchmarks: a TradingNode against a sandbox venue in another process, over loopback.
 
-(a) tick-to-order: a bookTicker frame read off the WebSocket (the adapter stamps it) to the
-    order's request written to the REST connection's socket ("out of the adapter"), for the
-    order the strategy sent from that quote's ``on_quote``, p50/p99, and its legs: frame ->
+(a) tick-to-order: a bookTicker frame's bytes read off the socket to the order's request
+    written to the REST connection's socket ("out of the adapter"), for the order the
+    strategy sent from that quote's ``on_quote``, p50/p99, and its legs: socket read -> the
+    adapter's frame stamp (aiohttp's WebSocket reader and the reading task's turn), frame ->
     ``on_quote`` (envelope and quote decoding, DataEngine, bus), ``on_quote`` -> the
     execution client (order factory, cache, RiskEngine, ExecutionEngine; the journal's synced
     write when there is one), -> the REST call (the task's start), -> written (rate limiter,
-    query, HMAC, the HTTP request);
+    query, HMAC, the HTTP request). The same from the adapter's frame stamp, and from it to
+    the REST call's start (what the first version of this script measured), follow;
 (b) submit -> acknowledgement: ``Strategy.submit_order`` to ``on_order_accepted`` (the venue's
     REST answer, ``newOrderRespType=FULL``), p50/p99, and its legs, stamped on both sides of
     the socket (one monotonic clock for both processes): node submit -> written, written ->
@@ -23,12 +25,14 @@
     in-flight record is committed before the REST call.
 
 The venue runs in its own process (this script started with ``--serve``) so that the node's
-process is measured alone. The timing points are wrappers set from here (on the adapter's
-WebSocket clock, the execution client, the REST client, the HTTP connection's writes and reads,
-and in the venue's process on its HTTP server): nothing is added to the node's or the venue's
-code. Each case runs ``--runs`` times with a fresh node; the median of the runs' figures is
-printed, with the load averages before and after: on a shared 2-core machine the p99s follow
-the other processes (a woken process waits for a CPU), so read them with the load.
+process is measured alone. The timing points are wrappers set from here (on aiohttp's client
+connections' reads, the adapter's WebSocket clock, the execution client, the REST client, the
+HTTP connection's writes and reads, and in the venue's process on its HTTP server): nothing is
+added to the node's or the venue's code. A socket read is taken for the frame's when it is the
+last read before the adapter's stamp (with a quote every 10 ms, it is). Each case runs
+``--runs`` times with a fresh node; the median of the runs' figures is printed, with the load
+averages before and after: on a shared 2-core machine the p99s follow the other processes (a
+woken process waits for a CPU), so read them with the load.
 ``--gc-freeze`` moves what start-up allocated out of the collector's reach in both processes.
 ``--fifo`` runs both processes under ``SCHED_FIFO`` (root or CAP_SYS_NICE; the lowest real-time
 priority): a woken process then takes a CPU at once, so the difference from a normal run is
@@ -217,6 +221,8 @@ class Probe(Strategy):  # type: ignore[type-arg]
         self.book = book
         self.armed = False
         self.received = 0
+        self.received_socket = 0  # when the frame's bytes were read off the socket
+        self.socket_read: dict[ClientOrderId, int] = {}
         self.working: ClientOrderId | None = None
         self.quote_stamp: dict[ClientOrderId, int] = {}
         self.on_quote_stamp: dict[ClientOrderId, int] = {}
@@ -252,6 +258,7 @@ class Probe(Strategy):  # type: ignore[type-arg]
         coid = order.client_order_id
         self.working = coid
         self.quote_stamp[coid] = self.received
+        self.socket_read[coid] = self.received_socket
         self.on_quote_stamp[coid] = entered
         self.submitted[coid] = perf()
         self.submit_order(order)
@@ -316,6 +323,7 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
 
     def stamped() -> int:
         probe.received = perf()
+        probe.received_socket = _last_socket_read[0]
         return clock_ns()
 
     websocket._clock_ns = stamped
@@ -399,16 +407,19 @@ def legs(
         out.setdefault(name, []).append(value)
 
     for coid, frame in probe.quote_stamp.items():
-        if coid not in stamps.written or coid not in stamps.at_rest:
+        socket_read = probe.socket_read.get(coid)
+        if coid not in stamps.written or coid not in stamps.at_rest or not socket_read:
             continue
         on_quote, client = probe.on_quote_stamp[coid], stamps.at_client[coid]
         rest, written = stamps.at_rest[coid], stamps.written[coid]
-        add("tick_to_order", written - frame)
+        add("tick_to_order", written - socket_read)
+        add("  socket read->frame stamped", frame - socket_read)
         add("  frame->on_quote", on_quote - frame)
         add("  on_quote->client", client - on_quote)
         add("  client->REST call", rest - client)
         add("  REST call->written", written - rest)
-        add("tick_to_REST_call", rest - frame)
+        add("tick_to_order_from_frame_stamp", written - frame)
+        add("tick_to_REST_call_from_frame_stamp", rest - frame)  # what this script measured first
     for coid, submitted in probe.submitted.items():
         venue = venue_stamps.get(str(coid))
         if not venue or not (coid in probe.accepted and coid in stamps.answer_read):
@@ -426,9 +437,33 @@ def legs(
     return out
 
 
+#: When the last bytes arrived on any aiohttp client connection (the node's WebSockets).
+_last_socket_read = [0]
+
+
+def _stamp_socket_reads() -> Callable[[], None]:
+    """Stamp aiohttp's client connections' reads; return the undo. Set before the node
+    connects: uvloop binds ``data_received`` when a connection opens."""
+    from aiohttp import client_proto
+
+    data_received = client_proto.ResponseHandler.data_received
+
+    def stamped(self: Any, data: bytes) -> None:
+        _last_socket_read[0] = perf()
+        data_received(self, data)
+
+    client_proto.ResponseHandler.data_received = stamped  # type: ignore[method-assign]
+
+    def undo() -> None:
+        client_proto.ResponseHandler.data_received = data_received  # type: ignore[method-assign]
+
+    return undo
+
+
 async def latency_run(
     venue: Venue, orders: int, flood: bool, freeze: bool = False, journal: str | None = None
 ) -> tuple[Probe, Stamps, float]:
+    undo_socket_reads = _stamp_socket_reads()
     node = TradingNode(
         node_config(venue, journal),
         credentials={"BINANCE": BinanceCredentials(API_KEY, SECRET)},
@@ -443,6 +478,7 @@ async def latency_run(
         gc.collect()
         gc.freeze()
     stamps = instrument_node(node, probe)
+    stamps.undo.append(undo_socket_reads)
     try:
         await asyncio.sleep(0.3)
         messages = node.data_client().market.websocket.stats.messages
