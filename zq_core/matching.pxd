@@ -92,6 +92,7 @@ cdef class MatchingCore:
     cdef int _close(self, SimOrder order, int kind, int64_t ts, str reason) except -1
     cdef bint _should_trigger(self, SimOrder order) noexcept
     cdef int _fire(self, SimOrder order, int64_t ts) except -1
+    cdef int _place(self, SimOrder order) except -1
     cdef int _match_resting(self, int64_t ts) except -1
     cdef int _expire(self, int64_t ts) except -1
     # --- Queue

@@ -393,7 +393,7 @@ cdef class MatchingCore:
         if order.expire_ts and order.expire_ts < self._next_expiry:
             self._next_expiry = order.expire_ts
         self._by_id[order_id] = order
-        self._orders.append(order)
+        self._place(order)
         self._reports.append((K_ACCEPTED, order_id, ts, 0, 0, 0, None))
         if order.triggered:
             self._execute(order, ts)
@@ -438,7 +438,7 @@ cdef class MatchingCore:
         ))
         if lose_place:
             self._orders.remove(order)
-            self._orders.append(order)
+            self._place(order)
         if not order.triggered:
             if self._should_trigger(order):
                 self._fire(order, ts)
@@ -656,6 +656,22 @@ cdef class MatchingCore:
             self._close(order, K_CANCELED, ts, "post-only order would take liquidity")
             return 0
         self._execute(order, ts)
+        return 0
+
+    cdef int _place(self, SimOrder order) except -1:
+        # Keep the orders in matching priority: on each side, better prices first, then in
+        # time order (a trade print or a crossing book fills them in this order).
+        cdef Py_ssize_t i
+        cdef SimOrder other
+        if order.has_price:
+            for i in range(len(self._orders)):
+                other = <SimOrder>self._orders[i]
+                if other.side == order.side and other.has_price and (
+                    other.price < order.price if order.side == BUY else other.price > order.price
+                ):
+                    self._orders.insert(i, order)
+                    return 0
+        self._orders.append(order)
         return 0
 
     cdef int _match_resting(self, int64_t ts) except -1:

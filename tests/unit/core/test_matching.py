@@ -196,3 +196,43 @@ def test_conservative_queue_fills_like_the_oracle(
             core.apply_delta(UPDATE, BID, 100, size, 0, ts)
     fills = [report[3] for report in core.drain() if report[0] == REPORT_FILLED]
     assert fills == oracle_conservative_queue(displayed, quantity, events)
+
+
+def _fills(core: MatchingCore) -> list[tuple[int, int, int]]:
+    return [(r[1], r[3], r[4]) for r in core.drain() if r[0] == REPORT_FILLED]
+
+
+def test_a_trade_print_fills_the_better_priced_order_first() -> None:
+    # Two resting bids, the worse one first in time; a sell prints at 100 for 6. The bid at
+    # 101 is traded through and fills first (5); the bid at 100 gets what is left (1): no
+    # level was displayed at 100 when it joined, so nothing is ahead of it.
+    core = l2_core()
+    core.apply_delta(ADD, BID, 99, 10)
+    core.apply_delta(ADD, ASK, 102, 10)
+    core.submit(1, BUY, LIMIT, GTC, 5, price=100, ts=1)
+    core.submit(2, BUY, LIMIT, GTC, 5, price=101, ts=2)
+    core.drain()
+    core.apply_trade(100, 6, aggressor=SELL, ts=3)
+    assert _fills(core) == [(2, 5, 101), (1, 1, 100)]
+
+
+def test_a_crossing_book_fills_the_better_priced_order_first() -> None:
+    core = l2_core()
+    core.apply_delta(ADD, ASK, 102, 10)
+    core.submit(1, BUY, LIMIT, GTC, 5, price=100, ts=1)
+    core.submit(2, BUY, LIMIT, GTC, 5, price=101, ts=2)
+    core.drain()
+    core.apply_delta(ADD, ASK, 100, 6, ts=3)  # an ask at 100 for 6 crosses both bids
+    assert _fills(core) == [(2, 5, 101), (1, 1, 100)]
+
+
+def test_a_modified_price_moves_an_order_in_the_matching_priority() -> None:
+    core = l2_core()
+    core.apply_delta(ADD, ASK, 103, 10)
+    core.submit(1, BUY, LIMIT, GTC, 5, price=100, ts=1)
+    core.submit(2, BUY, LIMIT, GTC, 5, price=101, ts=2)
+    core.submit(3, BUY, LIMIT, GTC, 5, price=101, ts=3)  # same price: behind order 2 in time
+    core.modify(1, price=102, ts=4)  # now the best bid
+    core.drain()
+    core.apply_delta(ADD, ASK, 100, 12, ts=5)
+    assert _fills(core) == [(1, 5, 102), (2, 5, 101), (3, 2, 101)]
