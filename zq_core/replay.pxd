@@ -56,12 +56,11 @@ cdef class Route:
     # --- The data side
     cdef OrderBook book             # the data engine's book (deltas applied in C), or None
     cdef object handler             # callable(datum) doing all the data-side work, or None
-    cdef dict store                 # the cache's latest-datum map, or None
     cdef str topic                  # the topic published on, or None
-    cdef dict stale                 # the cache's map of latest data not made yet, or None
+    cdef dict stale                 # the cache's map of latest data held here, or None
     cdef object on_last             # with book: callable(ts_event, ts_init) at LAST deltas
     cdef bint wanted                # an object is made for each row
-    # --- The latest row nobody listened to (made into an object when the cache is asked)
+    # --- The latest row, or the object made of it, held for the cache (Route.latest)
     cdef ReplayLoop loop
     cdef bint pending
     cdef char[64] last

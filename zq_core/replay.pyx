@@ -44,6 +44,20 @@ cdef enum:
     KIND_BARS = 3
 
 
+cdef inline int _hold(Route route, const char* row, object datum) except -1:
+    # Keep the series' latest row (``row``) or object (``datum``, row NULL) for the cache,
+    # which asks the route for it on its first read (Route.latest).
+    if row != NULL:
+        memcpy(route.last, row, route.itemsize)
+        route.last_object = None
+    else:
+        route.last_object = datum
+    if not route.pending:
+        route.pending = True
+        route.stale[route.key] = route
+    return 0
+
+
 # The ts_init of any row: every layout starts with ts_event, ts_init.
 cdef inline int64_t row_ts(const char* row) noexcept nogil:
     return (<const int64_t*>row)[1]
@@ -53,10 +67,10 @@ cdef class Route:
     """Where the rows of one series go. Made by the loop from its resolver's answers."""
 
     cdef int set_data_side(self, tuple answer) except -1:
-        self.book, self.handler, self.store, self.topic, self.stale, self.on_last = answer
+        self.book, self.handler, self.topic, self.stale, self.on_last = answer
         self.wanted = self.handler is not None or self.topic is not None
-        if self.pending and self.wanted:
-            self._drop_pending()
+        if self.pending and self.handler is not None:
+            self._drop_pending()  # the handler's engine stores what it handles
         return 0
 
     cdef int _drop_pending(self) except -1:
@@ -92,7 +106,7 @@ cdef class ReplayLoop:
     resolver : object
         ``resolver.venue(series)`` returns ``(kind, key, price_precision, size_precision,
         exchange, core)`` (exchange and core None when no venue trades the series);
-        ``resolver.data(series)`` returns ``(book, handler, latest, topic, stale, on_last)``
+        ``resolver.data(series)`` returns ``(book, handler, topic, stale, on_last)``
         (see ``DataEngine.replay_route``);
         ``resolver.dtype(kind)`` the numpy dtype of a kind's rows;
         ``resolver.make(kind)`` returns the callable building a datum object of a kind
@@ -339,17 +353,11 @@ cdef class ReplayLoop:
             if route.handler is not None:
                 route.handler(datum)
             else:
-                if route.store is not None:
-                    route.store[route.key] = datum
+                if route.stale is not None:
+                    _hold(route, NULL, datum)
                 self.bus.publish(route.topic, datum)
         elif route.stale is not None:
-            if row != NULL:
-                memcpy(route.last, row, route.itemsize)
-            else:
-                route.last_object = datum
-            if not route.pending:
-                route.pending = True
-                route.stale[route.key] = route
+            _hold(route, row, datum)
         self.count += 1
         self.ts_last = ts
         if self.progress is not None and self.count % self.progress_every == 0:

@@ -125,7 +125,7 @@ class Resolver:
             core,
         )
 
-    def data(self, series: DataSeries) -> tuple[Any, Any, Any, Any, Any, Any]:
+    def data(self, series: DataSeries) -> tuple[Any, Any, Any, Any, Any]:
         """Return the data engine's ``replay_route`` answer for the series."""
         return self.data_engine.replay_route(
             DataKind.of(series.kind).value,

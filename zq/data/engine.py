@@ -746,7 +746,6 @@ class DataEngine(Component):
     ) -> tuple[
         Any,
         Callable[[Any], None] | None,
-        dict[Any, Any] | None,
         str | None,
         dict[Any, Any] | None,
         Callable[[int, int], None] | None,
@@ -754,8 +753,8 @@ class DataEngine(Component):
         """Say how a backtest replay loop should hand this engine a series' rows.
 
         ``kind`` is ``"deltas"``, ``"quotes"``, ``"trades"`` or ``"bars"``; ``key`` the
-        instrument id (the bar type for bars). Returns ``(book, handler, latest, topic,
-        stale, on_last)``:
+        instrument id (the bar type for bars). Returns ``(book, handler, topic, stale,
+        on_last)``:
 
         - ``book``: a compiled book the loop applies delta rows to itself (nobody listens to
           the deltas, the instrument has a book at the rows' precisions), else None;
@@ -763,10 +762,11 @@ class DataEngine(Component):
           delta flagged LAST (the end of a venue event) when someone wants the top levels;
         - ``handler``: a callable taking each datum object and doing everything ``process``
           does (aggregators, books with listeners, top-of-book snapshots), else None;
-        - ``latest`` and ``topic``: without a handler, the loop stores each datum object in
-          ``latest[key]`` (the cache's map) and publishes it on ``topic``; None when nobody
-          listens;
-        - ``stale``: when nobody listens, the cache's map of latest data to make on demand.
+        - ``topic``: without a handler, the loop publishes each datum object on it; None when
+          nobody listens;
+        - ``stale``: without a handler, the cache's map of latest data held by the loop: it
+          keeps the latest row (or the object it made for listeners) and the cache asks for
+          it on the first read.
 
         The answer holds until the bus's ``version`` changes (the engine bumps it with each
         subscribe and unsubscribe command).
@@ -776,40 +776,40 @@ class DataEngine(Component):
             assert isinstance(key, InstrumentId)
             book = self._books.get(key)
             if self.bus.has_subscribers(topics.book_deltas(key)):
-                return None, self._handle_delta, None, None, None, None
+                return None, self._handle_delta, None, None, None
             if book is None and key in self._book_types:
                 book = self._new_book(key, price_precision, size_precision)
             if book is None:
-                return None, None, None, None, None, None
+                return None, None, None, None, None
             if (
                 not isinstance(book, OrderBookBase)
                 or book.price_precision != price_precision
                 or book.size_precision != size_precision
             ):
-                return None, self._handle_delta, None, None, None, None
+                return None, self._handle_delta, None, None, None
             self._books_fed.add(key)
             on_last = partial(self._replay_tops, key) if key in self._tops else None
-            return book, None, None, None, None, on_last
+            return book, None, None, None, on_last
         if kind == "bars":
             assert isinstance(key, BarType)
             topic = topics.bars(key)
             if self.bus.has_subscribers(topic):
-                return None, None, cache._bars, topic, None, None
-            return None, None, None, None, cache._stale_bars, None
+                return None, None, topic, cache._stale_bars, None
+            return None, None, None, cache._stale_bars, None
         assert isinstance(key, InstrumentId)
         if kind == "trades":
             topic = topics.trades(key)
             if key in self._trade_aggregators:
-                return None, self._handle_trade, None, None, None, None
+                return None, self._handle_trade, None, None, None
             if self.bus.has_subscribers(topic):
-                return None, None, cache._trades, topic, None, None
-            return None, None, None, None, cache._stale_trades, None
+                return None, None, topic, cache._stale_trades, None
+            return None, None, None, cache._stale_trades, None
         topic = topics.quotes(key)
         if key in self._quote_aggregators:
-            return None, self._handle_quote, None, None, None, None
+            return None, self._handle_quote, None, None, None
         if self.bus.has_subscribers(topic):
-            return None, None, cache._quotes, topic, None, None
-        return None, None, None, None, cache._stale_quotes, None
+            return None, None, topic, cache._stale_quotes, None
+        return None, None, None, cache._stale_quotes, None
 
     def _replay_tops(self, instrument_id: InstrumentId, ts_event: int, ts_init: int) -> None:
         # The end of a venue event the replay loop applied in C: publish changed top levels.

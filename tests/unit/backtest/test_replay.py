@@ -221,7 +221,7 @@ def test_progress_is_called_every_n_rows() -> None:
             return 2, InstrumentId(series.key), 2, 5, None, None
 
         def data(self, series: DataSeries) -> tuple[Any, ...]:
-            return None, None, None, None, None, None
+            return None, None, None, None, None
 
         def make(self, kind: int) -> Any:
             return None
@@ -457,3 +457,39 @@ def test_the_engine_reads_the_venues_book_and_applies_each_delta_once(listen: bo
         top = (reference.best_bid_raw(), reference.best_ask_raw())
         assert top == (4_199_980, 4_200_010)
         assert SEEN["BookReader-001"] == [(t + 11, *top), (t + 21, *top)]
+
+
+class SubscribeThenLeave(Strategy[None]):
+    """Listen to the first five trades (checking the cache's latest), then read it on a timer."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        self.subscribe_trades(ID)
+        self.clock.set_timer("read", 1_000_000_000, self._read)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        assert self.cache.trade(ID) is trade  # the cache's latest is the trade just heard
+        SEEN[str(self.id)].append(("trade", trade.ts_init))
+        if sum(1 for entry in SEEN[str(self.id)] if entry[0] == "trade") == 5:
+            self.unsubscribe_trades(ID)
+
+    def _read(self, event: TimeEvent) -> None:
+        latest = self.cache.trade(ID)
+        SEEN[str(self.id)].append(("read", event.ts_event, None if latest is None else latest.ts_init))
+
+
+def test_the_cache_holds_the_latest_trade_heard_or_not() -> None:
+    SEEN.clear()
+    step = 300_000_000  # a trade every 0.3 s; the timer reads every second
+    times = [START_NS + step * (i + 1) for i in range(12)]
+    BacktestNode(
+        _config("SubscribeThenLeave"), instruments=[INSTRUMENT], sources=[[(TRADES, _trades(times))]]
+    ).run()
+    seen = SEEN["SubscribeThenLeave-001"]
+    assert [entry[1] for entry in seen if entry[0] == "trade"] == times[:5]
+    # Each read sees the latest trade by then, whether it was made for a listener or not.
+    reads = [entry for entry in seen if entry[0] == "read"]
+    assert reads and all(
+        latest == max(t for t in times if t < at) for _, at, latest in reads
+    )
+    assert any(at > times[5] for _, at, _ in reads)  # reads after the strategy stopped listening
