@@ -29,11 +29,9 @@ cdef class Subscription:
 
 @cython.final
 cdef class Gate:
-    """A handler that passes each message to ``target`` while ``owner.<attr> is value``."""
+    """A handler that passes each message to ``target`` while it is ``open``."""
     cdef readonly object target
-    cdef readonly object owner
-    cdef readonly str attr
-    cdef readonly object value
+    cdef public bint open
 
     cdef int deliver(self, object msg) except -1
 

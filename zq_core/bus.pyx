@@ -195,42 +195,37 @@ cdef class Subscription:
 @cython.final
 cdef class Gate:
     """
-    A handler that passes each message on to ``target`` only while ``owner.<attr> is value``.
+    A handler that passes each message on to ``target`` while it is ``open``.
 
     An actor subscribes a gate instead of a Python method that checks its own state and then
-    calls the user's callback: the bus makes the check and calls ``target`` itself, which saves
-    a Python call per message. Gates compare equal by identity; keep one per target.
+    calls the user's callback: the bus reads the flag and calls ``target`` itself, which saves
+    a Python call per message. The owner opens and closes the gate as its state changes.
+    Gates compare equal by identity; keep one per target.
 
     Parameters
     ----------
     target : callable
         Called with each message while the gate is open.
-    owner : object
-        The object whose attribute opens the gate.
-    attr : str
-        The attribute's name.
-    value : object
-        The gate is open while ``getattr(owner, attr) is value``.
+    open : bool, default False
+        Whether messages pass.
     """
 
-    def __init__(self, target, owner, str attr not None, value):
+    def __init__(self, target, bint open=False):
         if not callable(target):
             raise TypeError(f"Gate target must be callable, got {target!r}")
         self.target = target
-        self.owner = owner
-        self.attr = attr
-        self.value = value
+        self.open = open
 
     def __call__(self, msg):
         self.deliver(msg)
 
     cdef int deliver(self, object msg) except -1:
-        if getattr(self.owner, self.attr) is self.value:
+        if self.open:
             self.target(msg)
         return 0
 
     def __repr__(self):
-        return f"Gate({self.target!r} while {self.attr} is {self.value!r})"
+        return f"Gate({self.target!r}, open={self.open})"
 
 
 cdef inline int _deliver(object handler, object msg) except -1:

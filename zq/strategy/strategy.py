@@ -122,6 +122,7 @@ class Actor(Component, Generic[P]):
         self._cache: Cache | None = None
         self._portfolio: Any = None
         self._gates: dict[str, Gate] = {}
+        self.add_state_listener(self._open_gates)  # first: before any other listener runs
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -309,13 +310,21 @@ class Actor(Component, Generic[P]):
         """Called with custom data from :meth:`subscribe_data` topics."""
 
     # Data reaches the user only while running (a stopped actor keeps its subscriptions).
-    # The bus makes that check itself through a gate per callback (no Python call in
+    # The bus checks that through a gate per callback, open while running (no Python call in
     # between); a callback is looked up when its kind of data is first subscribed.
     def _gate(self, callback: str) -> Gate:
         gate = self._gates.get(callback)
         if gate is None:
-            gate = self._gates[callback] = Gate(getattr(self, callback), self, "_state", _RUNNING)
+            gate = Gate(getattr(self, callback), self._state is _RUNNING)
+            self._gates[callback] = gate
         return gate
+
+    def _open_gates(
+        self, component: Component, previous: ComponentState, state: ComponentState
+    ) -> None:
+        running = state is _RUNNING
+        for gate in self._gates.values():
+            gate.open = running
 
     @property
     def _handle_quote(self) -> Gate:

@@ -1144,31 +1144,21 @@ def test_the_bus_options_are_keyword_only() -> None:
 # --- gates ------------------------------------------------------------------------------------
 
 
-class _Owner:
-    def __init__(self) -> None:
-        self.state = "stopped"
-
-
-def test_a_gate_passes_messages_only_while_its_owner_attribute_is_the_value() -> None:
+def test_a_gate_passes_messages_only_while_open() -> None:
     bus = MessageBus()
-    owner = _Owner()
     received: list[int] = []
-    gate = Gate(received.append, owner, "state", "running")
+    gate = Gate(received.append)
     bus.subscribe("data.*", gate)
     bus.publish("data.x", 1)
-    owner.state = "running"
+    gate.open = True
     bus.publish("data.x", 2)
     gate(3)  # called directly, as a handler is
-    owner.state = "stopped"
+    gate.open = False
     bus.publish("data.x", 4)
     assert received == [2, 3]
     assert bus.is_subscribed("data.*", gate)
-    assert (gate.target, gate.owner, gate.attr, gate.value) == (
-        received.append,
-        owner,
-        "state",
-        "running",
-    )
+    assert gate.target == received.append
+    assert Gate(received.append, open=True).open
 
 
 @pytest.mark.parametrize("raise_errors", [True, False])
@@ -1181,14 +1171,12 @@ def test_an_error_raised_behind_a_gate_names_the_gate_and_follows_the_error_poli
         if raise_errors
         else MessageBus(raise_errors=False, on_error=lambda *args: reported.append(args))
     )
-    owner = _Owner()
-    owner.state = "running"
 
     def fail(msg: object) -> None:
         raise RuntimeError(f"bad {msg}")
 
     after: list[object] = []
-    bus.subscribe("t", Gate(fail, owner, "state", "running"))
+    bus.subscribe("t", Gate(fail, open=True))
     bus.subscribe("t", after.append)
     if raise_errors:
         with pytest.raises(RuntimeError, match="bad 1") as info:
@@ -1203,7 +1191,7 @@ def test_an_error_raised_behind_a_gate_names_the_gate_and_follows_the_error_poli
 
 def test_a_gate_refuses_a_target_that_cannot_be_called() -> None:
     with pytest.raises(TypeError, match="callable"):
-        Gate(42, _Owner(), "state", "running")  # type: ignore[arg-type]
+        Gate(42)  # type: ignore[arg-type]
 
 
 def test_bump_version_moves_the_version_without_a_subscription() -> None:
