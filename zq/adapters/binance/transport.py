@@ -257,6 +257,9 @@ class HttpTransport:
         A connection idle longer than this is closed instead of reused.
     max_idle
         Idle connections kept; a burst of concurrent requests opens more, closed after.
+    max_connections
+        Connections open at once (as aiohttp's default connector); a request beyond waits
+        for one to be free, within its ``timeout_s``.
     default_headers
         Sent with every request (``Host`` and ``Content-Length`` are added).
     """
@@ -268,8 +271,11 @@ class HttpTransport:
         timeout_s: float = 10.0,
         idle_timeout_s: float = 15.0,
         max_idle: int = 4,
+        max_connections: int = 100,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
+        if max_connections < 1 or max_idle < 0:
+            raise ValueError("need max_connections >= 1 and max_idle >= 0")
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"need an http:// or https:// URL, got {base_url!r}")
@@ -289,6 +295,7 @@ class HttpTransport:
         self.max_idle = max_idle
         self._idle: list[_Connection] = []
         self._busy: set[_Connection] = set()
+        self._slots = asyncio.Semaphore(max_connections)
         self._closed = False
         #: Connections opened, for the curious (a steady client opens one).
         self.connections_opened = 0
@@ -317,21 +324,29 @@ class HttpTransport:
         request = (head + "\r\n").encode("latin-1")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
-        connection = self._take()
-        if connection is None:
-            connection = await asyncio.wait_for(self._open(), self.timeout_s)
-        self._busy.add(connection)
+        slots = self._slots
+        if slots.locked():  # every connection is busy: wait for one (rare; costs a task)
+            await asyncio.wait_for(slots.acquire(), self.timeout_s)
+        else:
+            await slots.acquire()  # returns at once
         try:
-            answer = await asyncio.wait_for(connection.send(request), deadline - loop.time())
-        except BaseException:
-            # Timed out, broke or cancelled mid-request: a late answer must not be read
-            # as the next request's.
-            connection.close()
-            raise
+            connection = self._take()
+            if connection is None:
+                connection = await asyncio.wait_for(self._open(), deadline - loop.time())
+            self._busy.add(connection)
+            try:
+                answer = await asyncio.wait_for(connection.send(request), deadline - loop.time())
+            except BaseException:
+                # Timed out, broke or cancelled mid-request: a late answer must not be read
+                # as the next request's.
+                connection.close()
+                raise
+            finally:
+                self._busy.discard(connection)
+            self._give_back(connection)
+            return answer
         finally:
-            self._busy.discard(connection)
-        self._give_back(connection)
-        return answer
+            slots.release()
 
     def _take(self) -> _Connection | None:
         now = time.monotonic()

@@ -240,6 +240,18 @@ async def test_concurrent_requests_open_more_connections_and_keep_a_few(serve):
 
 
 @pytest.mark.asyncio
+async def test_requests_beyond_the_connection_cap_wait_for_a_free_one(serve):
+    server, url = await serve(lambda head, n: (ok(b"{}"), False))
+    transport = HttpTransport(url, max_connections=3, max_idle=3)
+    try:
+        answers = await asyncio.gather(*(transport.request("GET", f"/{i}") for i in range(10)))
+        assert [a.status for a in answers] == [200] * 10
+    finally:
+        await transport.close()
+    assert server.connections == 3 and len(server.requests) == 10
+
+
+@pytest.mark.asyncio
 async def test_an_idle_connection_past_its_time_is_replaced(serve):
     server, url = await serve(lambda head, n: (ok(b"{}"), False))
     transport = HttpTransport(url, idle_timeout_s=0.05)
