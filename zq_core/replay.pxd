@@ -57,6 +57,7 @@ cdef class Route:
     cdef OrderBook book             # the data engine's book (deltas applied in C), or None
     cdef object handler             # callable(datum) doing all the data-side work, or None
     cdef str topic                  # the topic published on, or None
+    cdef tuple subscribers          # the topic's subscribers (the bus's snapshot), or None
     cdef dict stale                 # the cache's map of latest data held here, or None
     cdef object on_last             # with book: callable(ts_event, ts_init) at LAST deltas
     cdef bint wanted                # an object is made for each row
@@ -110,6 +111,7 @@ cdef class ReplayLoop:
     cdef int _next_run(self, _Cursor cursor) except -1
     cdef int _sync(self, int64_t ts) except -1
     cdef int _refresh(self) except -1
+    cdef int _resolve_data(self, Route route) except -1
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1
     cdef bint _venue_due(self, Route route, int64_t ts) except -1
     cdef object _make(self, Route route, const char* row)

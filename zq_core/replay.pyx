@@ -163,9 +163,16 @@ cdef class ReplayLoop:
             route.venue_cores = list(route.exchange.cores())
             route.inbound = route.exchange._inbound
             route.outbound = route.exchange._outbound
-        route.set_data_side(tuple(self.resolver.data(series)))
+        self._resolve_data(route)
         self.routes[series] = route
         return route
+
+    cdef int _resolve_data(self, Route route) except -1:
+        # Ask who listens to the route's series; hold the topic's subscribers (the bus's
+        # snapshot, valid until its version moves, when this is asked again).
+        route.set_data_side(tuple(self.resolver.data(route.series)))
+        route.subscribers = None if route.topic is None else self.bus._lookup(route.topic)
+        return 0
 
     cdef int _next_run(self, _Cursor cursor) except -1:
         # Move the cursor to the first row of its next non-empty run, or mark it done.
@@ -297,7 +304,7 @@ cdef class ReplayLoop:
             return 0
         self.bus_version = self.bus.version
         for route in self.routes.values():
-            route.set_data_side(tuple(self.resolver.data(route.series)))
+            self._resolve_data(route)
         return 0
 
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1:
@@ -355,7 +362,8 @@ cdef class ReplayLoop:
             else:
                 if route.stale is not None:
                     _hold(route, NULL, datum)
-                self.bus.publish(route.topic, datum)
+                self.bus.published += 1  # publish() without looking the topic up
+                self.bus._dispatch(route.subscribers, route.topic, datum)
         elif route.stale is not None:
             _hold(route, row, datum)
         self.count += 1
