@@ -34,6 +34,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -623,9 +624,27 @@ def _round_trips_one_by_one(
 _INT64_SAFE = 1 << 62
 
 
-def _uniform(values: list[int]) -> int | None:
-    distinct = set(values)
-    return distinct.pop() if len(distinct) == 1 else None
+def _uniform_column(values: Any) -> int | None:
+    first = int(values[0])
+    return first if bool(np.all(values == first)) else None
+
+
+# What the columnar round trips read of each position event and of its fill.
+_EVENT_NUMBERS_FIELDS = (
+    "last_qty.raw",
+    "last_qty.precision",
+    "last_px.raw",
+    "last_px.precision",
+    "quantity.raw",
+    "quantity.precision",
+    "realized_pnl.raw",
+    "realized_pnl.precision",
+)
+_EVENT_NUMBERS = attrgetter(*_EVENT_NUMBERS_FIELDS)
+_FILL_NUMBERS = attrgetter("commission.raw", "last_qty.raw", "last_qty.precision")
+_POSITION_ID = attrgetter("position_id")
+_COMMISSION_CODE = attrgetter("commission.currency.code")
+_CURRENCY_CODE = attrgetter("currency.code")
 
 
 def _round_trips_columnar(
@@ -637,21 +656,24 @@ def _round_trips_columnar(
     count = len(events)
     if count == 0:
         return None
-    last_qty = [e.last_qty for e in events]
-    last_px = [e.last_px for e in events]
-    held_qty = [e.quantity for e in events]
-    fill_qty = [f.last_qty for f in fills]
-    qty_precision = _uniform([q.precision for q in last_qty + fill_qty])
-    px_precision = _uniform([p.precision for p in last_px])
-    held_precision = _uniform([q.precision for q in held_qty])
-    currency_precision = _uniform([e.realized_pnl.precision for e in events])
-    if None in (qty_precision, px_precision, held_precision, currency_precision):
+    # One C-level read per event of every integer the columns need (rows of int64).
+    numbers = np.array(
+        list(map(_EVENT_NUMBERS, events)), dtype=np.int64
+    ).reshape(count, len(_EVENT_NUMBERS_FIELDS))
+    fill_numbers = np.array(list(map(_FILL_NUMBERS, fills)), dtype=np.int64).reshape(count, 3)
+    qty, qty_p, px, px_p, held, held_p, realized, currency_p = numbers.T
+    commission, fill_raw, fill_p = fill_numbers.T
+    precisions = [
+        _uniform_column(np.concatenate([qty_p, fill_p])),
+        _uniform_column(px_p),
+        _uniform_column(held_p),
+        _uniform_column(currency_p),
+    ]
+    if None in precisions:
         return None
-    assert qty_precision is not None and px_precision is not None
-    assert held_precision is not None and currency_precision is not None
-    qty = _column((q.raw for q in last_qty), count)
-    px = _column((p.raw for p in last_px), count)
-    held = _column((q.raw for q in held_qty), count)
+    qty_precision, px_precision, held_precision, currency_precision = (
+        int(p) for p in precisions  # type: ignore[arg-type]
+    )
     kind_of = {
         t: 2 if issubclass(t, PositionClosed) else int(issubclass(t, PositionOpened))
         for t in set(map(type, events))
@@ -659,10 +681,9 @@ def _round_trips_columnar(
     kinds = _column((kind_of[type(e)] for e in events), count, np.int8)
     opened_flags = kinds == 1
     closed_flags = kinds == 2
-    codes: dict[object, int] = {}
-    position = np.array(
-        [codes.setdefault(e.position_id, len(codes)) for e in events], dtype=np.int64
-    )
+    position = pd.factorize(
+        np.fromiter(map(_POSITION_ID, events), dtype=object, count=count)
+    )[0].astype(np.int64)
     # Each event's round trip: the last opening of its position at or before it; none (an
     # error, reported by the one-by-one path) if the position closed since or never opened.
     order = np.argsort(position, kind="stable")
@@ -711,13 +732,9 @@ def _round_trips_columnar(
     gross_raw = realized[last_event] - realized[opening]
     # Fees: each share commission × part / fill quantity, exact at _FEE_DIGITS more digits
     # where it divides; the round trips with another share sum theirs as Decimals.
-    commissions = [f.commission for f in fills]
-    charged = np.array(
-        [c.currency.code == e.currency.code for c, e in zip(commissions, events, strict=True)],
-        dtype=bool,
+    charged = np.fromiter(map(_COMMISSION_CODE, fills), dtype=object, count=count) == (
+        np.fromiter(map(_CURRENCY_CODE, events), dtype=object, count=count)
     )
-    commission = _column((c.raw for c in commissions), count)
-    fill_raw = _column((q.raw for q in fill_qty), count)
     product_bound = int(np.abs(commission).max()) * int(np.abs(qty).max()) * longest
     fee_digits = 0
     while fee_digits < _FEE_DIGITS and product_bound * 10 ** (fee_digits + 1) < _INT64_SAFE:
@@ -743,9 +760,9 @@ def _round_trips_columnar(
         sums: dict[int, Decimal] = {}
         for row in members.tolist():
             share_value = (
-                commissions[row].as_decimal()
-                * last_qty[row].as_decimal()
-                / fill_qty[row].as_decimal()
+                fills[row].commission.as_decimal()
+                * events[row].last_qty.as_decimal()
+                / fills[row].last_qty.as_decimal()
             )
             number = int(trip[row])
             sums[number] = sums.get(number, Decimal(0)) + share_value
