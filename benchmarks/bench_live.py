@@ -279,12 +279,12 @@ class Probe(Strategy):  # type: ignore[type-arg]
             self.on_finished()
 
 
-def node_config(venue: Venue, journal: str | None = None) -> TradingNodeConfig:
-    synchronous: Any = "FULL"
-    path = None
-    if journal is not None:
-        synchronous = journal
-        path = str(Path(tempfile.mkdtemp(prefix="zq-bench-journal-")) / "node.journal")
+def node_config(
+    venue: Venue, journal: str | None = None, journal_dir: str | None = None
+) -> TradingNodeConfig:
+    """The node's config; with ``journal`` (its ``synchronous``), a journal in ``journal_dir``."""
+    synchronous: Any = journal or "FULL"
+    path = str(Path(journal_dir) / "node.journal") if journal and journal_dir else None
     return TradingNodeConfig(
         venues=[
             LiveVenueConfig(
@@ -463,9 +463,16 @@ def _stamp_socket_reads() -> Callable[[], None]:
 async def latency_run(
     venue: Venue, orders: int, flood: bool, freeze: bool = False, journal: str | None = None
 ) -> tuple[Probe, Stamps, float]:
+    with tempfile.TemporaryDirectory(prefix="zq-bench-journal-") as journal_dir:
+        return await _latency_run(venue, orders, flood, freeze, journal, journal_dir)
+
+
+async def _latency_run(
+    venue: Venue, orders: int, flood: bool, freeze: bool, journal: str | None, journal_dir: str
+) -> tuple[Probe, Stamps, float]:
     undo_socket_reads = _stamp_socket_reads()
     node = TradingNode(
-        node_config(venue, journal),
+        node_config(venue, journal, journal_dir),
         credentials={"BINANCE": BinanceCredentials(API_KEY, SECRET)},
         install_signal_handlers=False,
     )
