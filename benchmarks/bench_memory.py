@@ -124,6 +124,9 @@ def main() -> None:
         )
         print(f"rss baseline MB: {baseline:,.0f}")
         print(f"peak MB: {peak:,.0f} (+{peak - baseline:,.0f} over the baseline)")
+        if result.order_count:
+            per_order = (peak - baseline) * 1024 * 1024 / result.order_count
+            print(f"peak over the baseline per order: {per_order:,.0f} bytes")
         del result
         gc.collect()
         print(f"rss after the result is dropped MB: {rss_mb():,.0f}")
