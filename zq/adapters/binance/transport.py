@@ -60,7 +60,7 @@ class _Connection(asyncio.Protocol):
     __slots__ = (
         "_body_left",
         "_buffer",
-        "_chunked",
+        "_chunks",
         "_head",
         "_to_close",
         "answer",
@@ -79,7 +79,7 @@ class _Connection(asyncio.Protocol):
         self._buffer = bytearray()
         self._head: tuple[int, dict[str, str]] | None = None
         self._body_left = -1  # bytes of a Content-Length body still to come
-        self._chunked = False
+        self._chunks: _Chunks | None = None
         self._to_close = False  # the body runs to the connection's close
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -124,7 +124,8 @@ class _Connection(asyncio.Protocol):
         self._buffer.clear()
         self._head = None
         self._body_left = -1
-        self._chunked = self._to_close = False
+        self._to_close = False
+        self._chunks = None
         self.transport.write(request)
         return answer
 
@@ -165,7 +166,7 @@ class _Connection(asyncio.Protocol):
             if encoding:
                 if encoding != "chunked":
                     raise HttpTransportError(f"unsupported transfer-encoding {encoding!r}")
-                self._chunked = True
+                self._chunks = _Chunks()
             elif "content-length" in headers:
                 text = headers["content-length"]
                 if not text.isdigit():
@@ -179,8 +180,8 @@ class _Connection(asyncio.Protocol):
                 return
         if self._to_close:
             return
-        if self._chunked:
-            body = _dechunk(buffer)
+        if self._chunks is not None:
+            body = self._chunks.take(buffer)
             if body is None:
                 return
         elif len(buffer) >= self._body_left:
@@ -210,37 +211,49 @@ def _parse_head(head: str) -> tuple[int, dict[str, str]]:
     return int(parts[1]), headers
 
 
-def _dechunk(buffer: bytearray) -> bytes | None:
-    """Return the body of a whole chunked answer in ``buffer``, or None if more is to come."""
-    body = bytearray()
-    position = 0
-    while True:
-        line_end = buffer.find(_CRLF, position)
-        if line_end < 0:
-            return None
-        size_text = bytes(buffer[position:line_end]).split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise HttpTransportError(f"bad chunk size {size_text[:20]!r}") from None
-        start = line_end + 2
-        if size == 0:
-            # Trailers (ignored) up to an empty line.
-            while True:
-                end = buffer.find(_CRLF, start)
-                if end < 0:
-                    return None
-                if end == start:
-                    if end + 2 != len(buffer):
+class _Chunks:
+    """A ``chunked`` body put together as it arrives: each whole chunk is taken out of the
+    buffer once (a large answer in many reads costs its length, not its length squared)."""
+
+    __slots__ = ("body", "trailers")
+
+    def __init__(self) -> None:
+        self.body = bytearray()
+        self.trailers = False  # the last chunk came: trailer lines, then an empty line
+
+    def take(self, buffer: bytearray) -> bytes | None:
+        """Consume what is whole in ``buffer``; return the body once it is complete."""
+        while True:
+            line_end = buffer.find(_CRLF)
+            if line_end < 0:
+                if len(buffer) > _MAX_HEAD_BYTES:
+                    raise HttpTransportError("a chunk-size or trailer line is over 64 KiB")
+                return None
+            if self.trailers:
+                del buffer[: line_end + 2]
+                if line_end == 0:  # the empty line: the end
+                    if buffer:
                         raise HttpTransportError("the server sent more than the chunked answer")
-                    return bytes(body)
-                start = end + 2
-        if len(buffer) < start + size + 2:
-            return None
-        if buffer[start + size : start + size + 2] != _CRLF:
-            raise HttpTransportError("a chunk does not end with CRLF")
-        body += buffer[start : start + size]
-        position = start + size + 2
+                    return bytes(self.body)
+                continue
+            size_text = bytes(buffer[:line_end]).split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                size = -1
+            if size < 0:
+                raise HttpTransportError(f"bad chunk size {size_text[:20]!r}")
+            if size == 0:
+                del buffer[: line_end + 2]
+                self.trailers = True
+                continue
+            start = line_end + 2
+            if len(buffer) < start + size + 2:
+                return None
+            if buffer[start + size : start + size + 2] != _CRLF:
+                raise HttpTransportError("a chunk does not end with CRLF")
+            self.body += buffer[start : start + size]
+            del buffer[: start + size + 2]
 
 
 class HttpTransport:

@@ -118,6 +118,34 @@ async def test_a_chunked_answer_is_put_together(serve):
 
 
 @pytest.mark.asyncio
+async def test_a_large_chunked_answer_arriving_in_small_pieces_is_put_together():
+    # 2 MB in chunks of 1 to 4,099 bytes, written 1,000 bytes at a time: the body is the
+    # concatenation of the chunks' data (built here from the same pieces).
+    pieces = [bytes([65 + i % 26]) * (1 + (i * 37) % 4099) for i in range(1000)]
+    wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    wire += b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+
+    async def serve_in_pieces(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        for at in range(0, len(wire), 1000):
+            writer.write(wire[at : at + 1000])
+            await writer.drain()
+        await reader.read()  # until the client closes
+        writer.close()
+
+    server = await asyncio.start_server(serve_in_pieces, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    transport = HttpTransport(url)
+    try:
+        answer = await transport.request("GET", "/big")
+    finally:
+        await transport.close()
+        server.close()
+        await server.wait_closed()
+    assert answer.body == b"".join(pieces)
+
+
+@pytest.mark.asyncio
 async def test_an_answer_without_length_runs_to_the_close_and_the_next_request_reconnects(serve):
     _, url = await serve(lambda head, n: (b"HTTP/1.1 500 Oops\r\n\r\nbody up to the close", True))
     transport = HttpTransport(url)
@@ -209,6 +237,8 @@ async def test_a_late_answer_times_out_and_its_connection_is_not_reused(serve):
         b"HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\nab\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}extra",
     ],
 )
