@@ -234,6 +234,29 @@ def test_repeated_runs_in_one_process_leave_no_kernel_behind() -> None:
     assert node.kernel is None
 
 
+class FailOnTrade(Strategy[None]):
+    def on_start(self) -> None:
+        self.subscribe_trades(BTC)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        raise RuntimeError("strategy failed")
+
+
+def test_a_run_gives_back_the_garbage_collector_as_it_found_it() -> None:
+    # The replay freezes what survives full collections; the run unfreezes it at the end,
+    # when it ends normally or by an error.
+    callbacks = list(gc.callbacks)
+    BacktestNode(load_example(count=2_000)).run()
+    assert gc.get_freeze_count() == 0 and gc.callbacks == callbacks and gc.isenabled()
+    failing = msgspec.structs.replace(
+        load_example(count=2_000),
+        strategies=[StrategyConfig(path=f"{__name__}:FailOnTrade")],
+    )
+    with pytest.raises(RuntimeError, match="strategy failed"):
+        BacktestNode(failing).run()
+    assert gc.get_freeze_count() == 0 and gc.callbacks == callbacks and gc.isenabled()
+
+
 def test_instrument_on_an_unconfigured_venue_is_refused() -> None:
     config = buy_once_config(venues=[VenueConfig(name="OTHER")])
     with pytest.raises(ValueError, match=r"BTCUSDT\.SIM is on venue SIM, which has no"):
