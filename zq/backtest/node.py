@@ -239,6 +239,7 @@ class BacktestNode:
         loop = ReplayLoop(clock, kernel.bus, resolver, None if bar is NO_PROGRESS else bar)
         count = 0
         started = time.perf_counter()
+        cpu_started = time.thread_time()
         try:
             first = loop.open(self._sources())
             if first is not None:
@@ -249,8 +250,10 @@ class BacktestNode:
             bar(count, clock.timestamp_ns())  # the final figures, drawn by close()
             bar.close()
             elapsed = time.perf_counter() - started
+            cpu = time.thread_time() - cpu_started
             kernel.stop()
             result = self._result(kernel, events, count, elapsed)
+            result.cpu_seconds = cpu
         except BaseException as exc:
             # The error the user must see is this one (a strategy's, a data file's), not
             # one from tearing down a kernel it left running.

@@ -115,6 +115,9 @@ class BacktestResult:
         ``instrument_id``, ``strategy_id``, ``signed_qty``.
     sample_interval_ns : int
         The period of the timer samples (fills and the end of the run are sampled too).
+    cpu_seconds : float
+        CPU time the replay's thread spent over ``elapsed_seconds`` (steadier than wall
+        time on a shared machine: another process's work is not counted).
     """
 
     orders: pd.DataFrame
@@ -136,6 +139,7 @@ class BacktestResult:
         default_factory=lambda: _empty(POSITION_HISTORY_COLUMNS)
     )
     sample_interval_ns: int = 60 * 1_000_000_000
+    cpu_seconds: float = 0.0
 
     @property
     def order_count(self) -> int:
@@ -161,6 +165,11 @@ class BacktestResult:
     def events_per_second(self) -> float:
         """Data replayed per second of wall time."""
         return self.data_count / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    @property
+    def cpu_events_per_second(self) -> float:
+        """Data replayed per second of the replay's CPU time."""
+        return self.data_count / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
 
     def summary(self) -> str:
         """Return the result as a few lines of text."""

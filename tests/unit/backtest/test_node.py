@@ -246,7 +246,9 @@ def test_a_run_gives_back_the_garbage_collector_as_it_found_it() -> None:
     # The replay freezes what survives full collections; the run unfreezes it at the end,
     # when it ends normally or by an error.
     callbacks = list(gc.callbacks)
-    BacktestNode(load_example(count=2_000)).run()
+    result = BacktestNode(load_example(count=2_000)).run()
+    assert 0 < result.cpu_seconds and 0 < result.elapsed_seconds
+    assert result.cpu_events_per_second == result.data_count / result.cpu_seconds
     assert gc.get_freeze_count() == 0 and gc.callbacks == callbacks and gc.isenabled()
     failing = msgspec.structs.replace(
         load_example(count=2_000),
