@@ -29,7 +29,7 @@ def encode_params(params: Mapping[str, ParamValue | None]) -> str:
     Booleans are written ``true`` / ``false`` as Binance expects. The encoding is
     ``urllib.parse.urlencode``'s; names and values made of unreserved characters only
     (symbols, numbers, decimals, client order ids: nearly all of them) are used as they are,
-    which makes an order's query about ten times quicker to build.
+    which makes an order's query about three times quicker to build.
     """
     parts: list[str] = []
     unreserved = _UNRESERVED.fullmatch
