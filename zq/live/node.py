@@ -28,6 +28,7 @@ listenKey is closed) and a sandbox venue started by the node stops.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -161,6 +162,7 @@ class TradingNode:
         self.config = config
         self.install_signal_handlers = install_signal_handlers
         self._credentials = dict(credentials or {})
+        self._frozen = False  # start-up's objects frozen for the garbage collector
         self.health = NodeHealth.READY
         self.kernel: Kernel | None = None
         self.portfolio: Portfolio | None = None
@@ -311,6 +313,11 @@ class TradingNode:
                 ) from error
             raise
         self.health = NodeHealth.RUNNING
+        # What start-up built lives as long as the node: frozen, the garbage collector's
+        # full collections (pauses of milliseconds in the latency tails) skip it. _close
+        # unfreezes it.
+        gc.freeze()
+        self._frozen = True
         self._heartbeat_task = asyncio.get_running_loop().create_task(
             self._heartbeat(), name=f"{self.config.trader_id}-heartbeat"
         )
@@ -791,6 +798,9 @@ class TradingNode:
         self.canceled_on_stop = len(asked)
 
     async def _close(self) -> None:
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             await asyncio.gather(self._heartbeat_task, return_exceptions=True)

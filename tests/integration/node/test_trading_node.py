@@ -7,6 +7,7 @@ says over its REST API, read by a client written for the tests (``conftest.Venue
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -156,12 +157,20 @@ async def test_stop_without_cancelling_leaves_the_orders_working(
         credentials=CREDENTIALS,
         install_signal_handlers=False,
     )
-    strategy = RestingOrders(2, on_all_accepted=lambda: node.stop())
+    frozen_while_running: list[int] = []
+
+    def stop() -> None:
+        frozen_while_running.append(gc.get_freeze_count())
+        node.stop()
+
+    strategy = RestingOrders(2, on_all_accepted=stop)
     node.add_strategy(strategy)
     await node.run()
 
     assert len(await reader.open_orders()) == 2
     await assert_node_matches_venue(node, reader)
+    # Start-up's objects are frozen for the garbage collector while the node runs, not after.
+    assert frozen_while_running[0] > 0 and gc.get_freeze_count() == 0
 
 
 @pytest.mark.asyncio
