@@ -9,8 +9,8 @@ process's resident memory: after the imports (baseline), at its peak (``getrusag
 
 Sources:
 
-- ``generated`` (default): the config's seeded random walk, built as one numpy array of
-  trades (48 bytes a row: 480 MB for 10 million) before the replay starts;
+- ``generated`` (default): the config's seeded random walk, drawn in blocks of 65,536
+  trades as the replay reads them (``zq.demo.trade_walk``);
 - ``catalog``: the same number of trades written first, in chunks, by a child process to a
   Parquet catalog in a temporary folder, then streamed chunk by chunk; the peak is then the
   engine's own (data in flight is one chunk).
