@@ -142,6 +142,60 @@ class _OrderIndex:
         return [c for c in smallest if all(c in index for index in others)]
 
 
+class _PositionIndex:
+    """The ids of the open (or of the closed) positions, also keyed by instrument, strategy,
+    and the pair of both (the query a strategy makes per signal: O(1)).
+
+    Each dict is an insertion-ordered set, changed by the same adds and removes as ``ids``,
+    so a keyed query returns its positions in the order a filter over ``ids`` would.
+    """
+
+    __slots__ = ("by_instrument", "by_pair", "by_strategy", "ids")
+
+    def __init__(self) -> None:
+        self.ids: dict[PositionId, None] = {}
+        self.by_instrument: dict[InstrumentId, dict[PositionId, None]] = {}
+        self.by_strategy: dict[StrategyId, dict[PositionId, None]] = {}
+        self.by_pair: dict[tuple[InstrumentId, StrategyId], dict[PositionId, None]] = {}
+
+    def add(self, position: PositionLike) -> None:
+        position_id, instrument_id, strategy_id = (
+            position.id,
+            position.instrument_id,
+            position.strategy_id,
+        )
+        self.ids[position_id] = None
+        self.by_instrument.setdefault(instrument_id, {})[position_id] = None
+        self.by_strategy.setdefault(strategy_id, {})[position_id] = None
+        self.by_pair.setdefault((instrument_id, strategy_id), {})[position_id] = None
+
+    def remove(self, position: PositionLike) -> None:
+        position_id, instrument_id, strategy_id = (
+            position.id,
+            position.instrument_id,
+            position.strategy_id,
+        )
+        del self.ids[position_id]
+        del self.by_instrument[instrument_id][position_id]
+        del self.by_strategy[strategy_id][position_id]
+        del self.by_pair[instrument_id, strategy_id][position_id]
+
+    def select(
+        self, instrument_id: InstrumentId | None, strategy_id: StrategyId | None
+    ) -> dict[PositionId, None]:
+        """Return the ids of the given instrument and strategy (``None`` matches any)."""
+        if instrument_id is not None:
+            if strategy_id is not None:
+                return self.by_pair.get((instrument_id, strategy_id), _NO_POSITIONS)
+            return self.by_instrument.get(instrument_id, _NO_POSITIONS)
+        if strategy_id is not None:
+            return self.by_strategy.get(strategy_id, _NO_POSITIONS)
+        return self.ids
+
+
+_NO_POSITIONS: dict[PositionId, None] = {}
+
+
 class Cache(CacheCore):
     """The node's state: instruments, orders, positions, accounts, latest market data.
 
@@ -216,8 +270,8 @@ class Cache(CacheCore):
         ]
         self._initial_category = self._status_category[OrderStatus.INITIALIZED]
         self._indexed: dict[ClientOrderId, int] = {}  # the category the order is indexed in
-        self._positions_open: dict[PositionId, None] = {}
-        self._positions_closed: dict[PositionId, None] = {}
+        self._positions_open = _PositionIndex()
+        self._positions_closed = _PositionIndex()
 
     def reset(self) -> None:
         """Forget everything (between backtest runs)."""
@@ -392,15 +446,17 @@ class Cache(CacheCore):
 
     def update_position(self, position: PositionLike) -> None:
         """Re-index ``position`` after a fill changed it."""
-        if self._positions.get(position.id) is not position:
-            raise CacheError(f"position {position.id} is not in the cache; add_position it first")
-        opened, closed = self._positions_open, self._positions_closed
+        position_id = position.id
+        if self._positions.get(position_id) is not position:
+            raise CacheError(f"position {position_id} is not in the cache; add_position it first")
         if position.is_closed:
-            opened.pop(position.id, None)
-            closed[position.id] = None
+            into, out_of = self._positions_closed, self._positions_open
         else:
-            closed.pop(position.id, None)
-            opened[position.id] = None
+            into, out_of = self._positions_open, self._positions_closed
+        if position_id in out_of.ids:
+            out_of.remove(position)
+        if position_id not in into.ids:
+            into.add(position)
 
     def positions(
         self,
@@ -418,7 +474,7 @@ class Cache(CacheCore):
         strategy_id: StrategyId | None = None,
     ) -> list[Any]:
         """Return the open positions matching the filters."""
-        return self._filter_positions(self._positions_open, venue, instrument_id, strategy_id)
+        return self._select_positions(self._positions_open, venue, instrument_id, strategy_id)
 
     def positions_closed(
         self,
@@ -427,7 +483,20 @@ class Cache(CacheCore):
         strategy_id: StrategyId | None = None,
     ) -> list[Any]:
         """Return the closed positions matching the filters."""
-        return self._filter_positions(self._positions_closed, venue, instrument_id, strategy_id)
+        return self._select_positions(self._positions_closed, venue, instrument_id, strategy_id)
+
+    def _select_positions(
+        self,
+        index: _PositionIndex,
+        venue: Venue | None,
+        instrument_id: InstrumentId | None,
+        strategy_id: StrategyId | None,
+    ) -> list[Any]:
+        positions = self._positions
+        selected = [positions[i] for i in index.select(instrument_id, strategy_id)]
+        if venue is None:
+            return selected
+        return [p for p in selected if p.instrument_id.venue == venue]
 
     def _filter_positions(
         self,

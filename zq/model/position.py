@@ -84,7 +84,7 @@ _ONE = Decimal(1)
 # reduction's share of the entry value, an inverse value ``qty / price``) round half-even
 # to that unit, so the sums and differences that follow are exact.
 _SCALE = 30
-_POW10 = tuple(10**k for k in range(2 * _SCALE + 20))
+_POW10: tuple[int, ...] = tuple(10**k for k in range(2 * _SCALE + 20))
 # Decimal rounds a quotient at 60 significant digits before it is rounded to the unit. One
 # integer rounding gives the same result while ``divisor × (|quotient| + 1) < 10**59``
 # (the quotient is then at least half an ulp of 60 digits away from a rounding tie): see
@@ -100,11 +100,15 @@ class PositionError(ValueError):
     """A fill the position refuses (a duplicate trade id, another instrument or strategy)."""
 
 
-class PositionEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
+class PositionEvent(msgspec.Struct, frozen=True, gc=False, tag=True):
     """A snapshot of a position after a fill; fields shared by every position event.
 
     ``realized_pnl`` is gross and covers the position's whole life; ``unrealized_pnl`` is
     valued at ``last_px``. Both are in ``currency``, the instrument's settlement currency.
+
+    Not ``kw_only`` (unlike most zq structs): a position builds two of these per fill, and
+    msgspec builds a struct from 22 positional arguments ten times faster than from
+    keywords. Build them with keywords anywhere else; the field order is fixed.
     """
 
     trader_id: TraderId
@@ -131,15 +135,15 @@ class PositionEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=Tru
     ts_init: int
 
 
-class PositionOpened(PositionEvent, frozen=True, kw_only=True, gc=False, tag=True):
+class PositionOpened(PositionEvent, frozen=True, gc=False, tag=True):
     """A flat position took on quantity (its first fill, a reopening or a flip)."""
 
 
-class PositionChanged(PositionEvent, frozen=True, kw_only=True, gc=False, tag=True):
+class PositionChanged(PositionEvent, frozen=True, gc=False, tag=True):
     """An open position grew or shrank without going flat."""
 
 
-class PositionClosed(PositionEvent, frozen=True, kw_only=True, gc=False, tag=True):
+class PositionClosed(PositionEvent, frozen=True, gc=False, tag=True):
     """The position went flat; ``round_trip_pnl`` is the gross PnL realized since it opened."""
 
     closing_order_id: ClientOrderId
@@ -196,17 +200,28 @@ def _share(units: int, part: int, whole: int) -> int:
     return int(divided.quantize(_ONE, context=EXACT_CONTEXT))
 
 
-def _round(units: int, scale: int, precision: int) -> int:
-    """Return ``units × 10**-scale`` in raw units of ``10**-precision``, rounded half-even."""
-    shift = scale - precision
-    if shift <= 0:
-        return units * _POW10[-shift]
-    return _div_half_even(units, _POW10[shift])
-
-
 def _decimal(units: int, scale: int) -> Decimal:
     """Return ``units × 10**-scale`` as a Decimal of exponent ``-scale``."""
     return Decimal(units).scaleb(-scale, EXACT_CONTEXT)
+
+
+# Decimals made from integers, memoized by (integer, scale): a position comes back to the
+# same quantities and prices again and again, and a dict look-up costs a tenth of making a
+# Decimal. Decimals are immutable, so they are shared; the memo is emptied when full.
+_MEMO_SIZE = 4096
+_QUANTITIES: dict[tuple[int, int], Decimal] = {}
+_NORMALIZED: dict[tuple[int, int], Decimal] = {}
+
+
+def _memo_decimal(units: int, scale: int) -> Decimal:
+    """:func:`_decimal`, memoized."""
+    key = (units, scale)
+    value = _QUANTITIES.get(key)
+    if value is None:
+        if len(_QUANTITIES) >= _MEMO_SIZE:
+            _QUANTITIES.clear()
+        value = _QUANTITIES[key] = Decimal(units).scaleb(-scale, EXACT_CONTEXT)
+    return value
 
 
 def _quotient(num: int, den: int, scale: int) -> Decimal:
@@ -214,7 +229,14 @@ def _quotient(num: int, den: int, scale: int) -> Decimal:
     if den > 0:
         quotient, remainder = divmod(num, den)
         if remainder == 0:
-            return Decimal(quotient).scaleb(-scale, EXACT_CONTEXT).normalize(EXACT_CONTEXT)
+            key = (quotient, scale)
+            value = _NORMALIZED.get(key)
+            if value is None:
+                if len(_NORMALIZED) >= _MEMO_SIZE:
+                    _NORMALIZED.clear()
+                value = Decimal(quotient).scaleb(-scale, EXACT_CONTEXT)
+                value = _NORMALIZED[key] = value.normalize(EXACT_CONTEXT)
+            return value
     divided = EXACT_CONTEXT.divide(Decimal(num), Decimal(den))
     return divided.scaleb(-scale, EXACT_CONTEXT).normalize(EXACT_CONTEXT)
 
@@ -252,6 +274,7 @@ class Position:
         "_closed_value",
         "_commissions",
         "_flat_avg_px_open",
+        "_money_unit",
         "_multiplier_raw",
         "_open_value",
         "_places",
@@ -260,6 +283,7 @@ class Position:
         "_realized",
         "_round_trip_start",
         "_trade_ids",
+        "_zero_money",
         "account_id",
         "closing_order_id",
         "currency",
@@ -306,6 +330,9 @@ class Position:
         self.multiplier: Decimal = multiplier.as_decimal()
         self._multiplier_raw: int = multiplier.raw
         self._pnl_scale: int = _SCALE + int(multiplier.precision)
+        # PnL units per raw unit of the currency (the scale is above any currency's).
+        self._money_unit: int = _POW10[self._pnl_scale - self.currency.precision]
+        self._zero_money: Money = Money.from_raw(0, self.currency)
         self.is_inverse: bool = instrument.is_inverse
         self.size_precision: int = max(instrument.size_precision, int(fill.last_qty.precision))
         self._raw: int = 0
@@ -493,9 +520,14 @@ class Position:
         return Money.from_raw(int(scaled.to_integral_value(ROUND_HALF_EVEN, ctx)), self.currency)
 
     def _money(self, units: int) -> Money:
-        # Rounded half-even to the currency's precision; built from raw units (fast path).
-        currency = self.currency
-        return Money.from_raw(_round(units, self._pnl_scale, currency.precision), currency)
+        # Rounded half-even to the currency's precision (_div_half_even, inlined: a fill
+        # makes up to five of these).
+        unit = self._money_unit
+        raw, remainder = divmod(units, unit)
+        twice = remainder + remainder
+        if twice > unit or (twice == unit and raw & 1):
+            raw += 1
+        return Money.from_raw(raw, self.currency)
 
     # -- fills -----------------------------------------------------------------------------
 
@@ -513,7 +545,9 @@ class Position:
                 f"fill {fill.trade_id} is from strategy {fill.strategy_id}, position "
                 f"{self.id} belongs to {self.strategy_id}"
             )
-        _sign(fill.order_side)
+        side = fill.order_side
+        if side is not _BUY and side is not _SELL:
+            _sign(side)  # raises
 
     def apply(self, fill: OrderFilled) -> list[PositionEvent]:
         """Apply a fill and return the events it caused (see the module's docstring).
@@ -555,13 +589,18 @@ class Position:
         held = self._raw
         places = self._places
         events: list[PositionEvent]
+        # Opened at the fill's price, a position's unrealized PnL at that price is zero: its
+        # entry value is the value of its quantity at that price, computed the same way.
         if held == 0:
             self._open(fill, qty if buying else -qty, qty_precision, px_raw, px_precision)
-            events = [self._event(PositionOpened, fill, last_qty)]
+            realized = self._money(self._realized)
+            events = [self._event(PositionOpened, fill, last_qty, realized, self._zero_money)]
         elif (held > 0) == buying:
             signed = qty if buying else -qty
             self._increase(signed, max(places, qty_precision), px_raw, px_precision)
-            events = [self._event(PositionChanged, fill, last_qty)]
+            realized = self._money(self._realized)
+            unrealized = self._money(self._unrealized(px_raw, px_precision))
+            events = [self._event(PositionChanged, fill, last_qty, realized, unrealized)]
         else:
             # Reduce by min(qty, |held|): Decimal's min keeps the fill's quantity on a tie,
             # and with it the exponent of the result.
@@ -571,13 +610,20 @@ class Position:
             else:
                 reduce, reduce_places = whole, places
             self._reduce(reduce, max(places, reduce_places), px_raw, px_precision)
+            realized = self._money(self._realized)  # the same in both events of a flip
             if self._raw != 0:
-                events = [self._event(PositionChanged, fill, last_qty)]
+                unrealized = self._money(self._unrealized(px_raw, px_precision))
+                events = [self._event(PositionChanged, fill, last_qty, realized, unrealized)]
             else:
                 self.closing_order_id = fill.client_order_id
                 self.ts_closed = fill.ts_event
-                part = last_qty if reduce == qty else self._part(reduce, qty_precision)
-                events = [self._closed_event(fill, part)]
+                if reduce == qty:
+                    part = last_qty
+                elif precision == qty_precision:
+                    part = Quantity.from_raw(reduce, precision)
+                else:
+                    part = self._part(reduce, qty_precision)
+                events = [self._closed_event(fill, part, realized)]
                 if qty > whole:
                     remainder = qty - whole
                     self._open(
@@ -587,8 +633,12 @@ class Position:
                         px_raw,
                         px_precision,
                     )
-                    part = self._part(remainder, qty_precision)
-                    events.append(self._event(PositionOpened, fill, part))
+                    if precision == qty_precision:
+                        part = Quantity.from_raw(remainder, precision)
+                    else:
+                        part = self._part(remainder, qty_precision)
+                    zero = self._zero_money
+                    events.append(self._event(PositionOpened, fill, part, realized, zero))
         self.last_events = events
         return events
 
@@ -609,8 +659,7 @@ class Position:
         self._raw = raw
         self._places = places
         # Exact: the quantity has at most `places` decimals.
-        coefficient = raw // _POW10[self.size_precision - places]
-        self.signed_qty = Decimal(coefficient).scaleb(-places, EXACT_CONTEXT)
+        self.signed_qty = _memo_decimal(raw // _POW10[self.size_precision - places], places)
 
     def _value(self, qty: int, qty_precision: int, px_raw: int, px_precision: int) -> int:
         # The value of `qty` at the price, in units of 10**-_SCALE: qty × px (linear), or
@@ -664,63 +713,71 @@ class Position:
         self._closed_value += exit_value
 
     def _event(
-        self, kind: type[PositionEvent], fill: OrderFilled, last_qty: Quantity
+        self,
+        kind: type[PositionEvent],
+        fill: OrderFilled,
+        last_qty: Quantity,
+        realized: Money,
+        unrealized: Money,
     ) -> PositionEvent:
         raw = self._raw
-        px = fill.last_px
+        # Positional, in the order of PositionEvent's fields (see its docstring).
         return kind(
-            trader_id=self.trader_id,
-            strategy_id=self.strategy_id,
-            instrument_id=self.instrument_id,
-            position_id=self.id,
-            account_id=self.account_id,
-            opening_order_id=self.opening_order_id,
-            entry=self.entry,
-            side=_LONG if raw > 0 else _SHORT if raw < 0 else _FLAT,
-            signed_qty=self.signed_qty,
-            quantity=Quantity.from_raw(abs(raw), self.size_precision),
-            peak_qty=self.peak_qty,
-            last_trade_id=fill.trade_id,
-            last_qty=last_qty,
-            last_px=px,
-            currency=self.currency,
-            avg_px_open=self._avg_open(),
-            avg_px_close=self._avg_close(),
-            realized_pnl=self._money(self._realized),
-            unrealized_pnl=self._money(self._unrealized(px.raw, int(px.precision))),
-            ts_opened=self.ts_opened,
-            ts_event=fill.ts_event,
-            ts_init=fill.ts_init,
+            self.trader_id,
+            self.strategy_id,
+            self.instrument_id,
+            self.id,  # position_id
+            self.account_id,
+            self.opening_order_id,
+            self.entry,
+            _LONG if raw > 0 else _SHORT if raw < 0 else _FLAT,  # side
+            self.signed_qty,
+            Quantity.from_raw(abs(raw), self.size_precision),  # quantity
+            self.peak_qty,
+            fill.trade_id,  # last_trade_id
+            last_qty,
+            fill.last_px,
+            self.currency,
+            self._avg_open(),
+            self._avg_close(),
+            realized,  # realized_pnl
+            unrealized,  # unrealized_pnl
+            self.ts_opened,
+            fill.ts_event,
+            fill.ts_init,
         )
 
-    def _closed_event(self, fill: OrderFilled, last_qty: Quantity) -> PositionClosed:
-        # The position is flat: no open quantity, no unrealized PnL.
-        zero = Money.from_raw(0, self.currency)
+    def _closed_event(
+        self, fill: OrderFilled, last_qty: Quantity, realized: Money
+    ) -> PositionClosed:
+        # The position is flat: no open quantity, no unrealized PnL. Positional, in the
+        # order of PositionClosed's fields.
+        ts_event = fill.ts_event
         return PositionClosed(
-            trader_id=self.trader_id,
-            strategy_id=self.strategy_id,
-            instrument_id=self.instrument_id,
-            position_id=self.id,
-            account_id=self.account_id,
-            opening_order_id=self.opening_order_id,
-            entry=self.entry,
-            side=_FLAT,
-            signed_qty=self.signed_qty,
-            quantity=Quantity.from_raw(0, self.size_precision),
-            peak_qty=self.peak_qty,
-            last_trade_id=fill.trade_id,
-            last_qty=last_qty,
-            last_px=fill.last_px,
-            currency=self.currency,
-            avg_px_open=self._flat_avg_px_open,
-            avg_px_close=self._avg_close(),
-            realized_pnl=self._money(self._realized),
-            unrealized_pnl=zero,
-            ts_opened=self.ts_opened,
-            ts_event=fill.ts_event,
-            ts_init=fill.ts_init,
-            closing_order_id=fill.client_order_id,
-            round_trip_pnl=self._money(self._realized - self._round_trip_start),
-            ts_closed=fill.ts_event,
-            duration_ns=fill.ts_event - self.ts_opened,
+            self.trader_id,
+            self.strategy_id,
+            self.instrument_id,
+            self.id,  # position_id
+            self.account_id,
+            self.opening_order_id,
+            self.entry,
+            _FLAT,  # side
+            self.signed_qty,
+            Quantity.from_raw(0, self.size_precision),  # quantity
+            self.peak_qty,
+            fill.trade_id,  # last_trade_id
+            last_qty,
+            fill.last_px,
+            self.currency,
+            self._flat_avg_px_open,  # avg_px_open
+            self._avg_close(),
+            realized,  # realized_pnl
+            self._zero_money,  # unrealized_pnl
+            self.ts_opened,
+            ts_event,
+            fill.ts_init,
+            fill.client_order_id,  # closing_order_id
+            self._money(self._realized - self._round_trip_start),  # round_trip_pnl
+            ts_event,  # ts_closed
+            ts_event - self.ts_opened,  # duration_ns
         )

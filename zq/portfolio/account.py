@@ -17,7 +17,7 @@ reports read).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal, getcontext
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -26,6 +26,7 @@ from zq.model.currency import Currency
 from zq.model.enums import AccountType, OrderSide
 from zq.model.identifiers import AccountId, InstrumentId
 from zq.model.instruments import CurrencyPair, Equity, Instrument
+from zq.model.position import EXACT_CONTEXT
 from zq_core.fixed import Money
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class InsufficientBalance(AccountError):
         )
 
 
-class AccountBalance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class AccountBalance(msgspec.Struct, frozen=True, gc=False):
     """One currency's balance: ``free = total − locked`` (locked: margin in use)."""
 
     total: Money
@@ -77,7 +78,7 @@ class AccountBalance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     free: Money
 
 
-class MarginBalance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class MarginBalance(msgspec.Struct, frozen=True, gc=False):
     """The margin the open positions of one instrument lock."""
 
     instrument_id: InstrumentId
@@ -85,11 +86,14 @@ class MarginBalance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     maintenance: Money
 
 
-class AccountState(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
+class AccountState(msgspec.Struct, frozen=True, gc=False, tag=True):
     """The account after a change: every balance, the margins, and whether in margin call.
 
     ``reason`` says what changed it: ``"opening"``, ``"deposit"``, ``"withdrawal"`` or
     ``"fill"`` (then ``trade_id`` names the fill).
+
+    Like the balances, not ``kw_only``: one is made per fill, and msgspec builds a struct
+    from positional arguments several times faster than from keywords.
     """
 
     account_id: AccountId
@@ -103,12 +107,80 @@ class AccountState(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True
     ts_event: int
 
 
+# Decimal(1).scaleb(-precision) per currency precision (0..9): the quantize exponents.
+_EXPONENTS = tuple(Decimal(1).scaleb(-precision) for precision in range(10))
+
+
 def _quantize(value: Decimal, currency: Currency, rounding: str = ROUND_HALF_EVEN) -> Money:
-    return Money(value.quantize(Decimal(1).scaleb(-currency.precision), rounding), currency)
+    # In the current decimal context, as the amounts always were.
+    return Money(value.quantize(_EXPONENTS[currency.precision], rounding), currency)
 
 
 def _zero(currency: Currency) -> Money:
     return Money.from_raw(0, currency)
+
+
+# -- margin in integers --------------------------------------------------------------------
+# update_margin computes in the current decimal context: abs(notional) rounds the notional
+# to the context's 28 digits, the product with the rate rounds again, and the quantize
+# rounds up to the currency. The Portfolio's per-fill call does the same in integers
+# (exact, a fraction of the cost) while that context is the default one; a test compares
+# both.
+_CONTEXT_DIGITS = 28
+_MARGIN_MEMO_SIZE = 4096
+_POWERS: tuple[int, ...] = tuple(10**k for k in range(120))
+
+
+def _power(exponent: int) -> int:
+    """Return ``10**exponent`` for ``exponent >= 0``."""
+    return _POWERS[exponent] if exponent < 120 else int(10**exponent)
+
+
+def _digit_count(value: int) -> int:
+    """Return the number of decimal digits of ``value > 0`` (without making its string)."""
+    # bit_length × log10(2), from below: at most two short of the count.
+    count = (value.bit_length() * 1233) >> 12
+    while count < 120 and value >= _POWERS[count]:
+        count += 1
+    return count if count < 120 else len(str(value))
+
+
+def _digits_rounded(value: int) -> int:
+    """Return ``value >= 0`` rounded half-even to 28 significant digits (same scale)."""
+    if value < _POWERS[_CONTEXT_DIGITS]:
+        return value
+    excess = _digit_count(value) - _CONTEXT_DIGITS
+    unit = _power(excess)
+    quotient, remainder = divmod(value, unit)
+    twice = remainder + remainder
+    if twice > unit or (twice == unit and quotient & 1):
+        quotient += 1
+    return quotient * unit
+
+
+def _round_up_product(notional: int, scale: int, rate: tuple[int, int], precision: int) -> int:
+    """Return ``notional × 10**-scale × rate`` as Decimal computes it (product rounded to
+    28 digits, then rounded away from zero to ``precision`` decimals), in raw units.
+
+    ``notional`` is non-negative; ``rate`` is (coefficient, exponent).
+    """
+    coefficient, exponent = rate
+    product = _digits_rounded(notional * abs(coefficient))
+    cut = scale - exponent - precision
+    if cut <= 0:
+        raw = product * _power(-cut)
+    else:
+        raw, remainder = divmod(product, _power(cut))
+        if remainder:
+            raw += 1
+    return -raw if coefficient < 0 else raw
+
+
+def _parts(rate: Decimal) -> tuple[int, int]:
+    """Return a finite Decimal as (coefficient, exponent)."""
+    sign, digits, exponent = rate.as_tuple()
+    coefficient = int("".join(map(str, digits)))
+    return (-coefficient if sign else coefficient), int(exponent)
 
 
 class Account:
@@ -136,6 +208,7 @@ class Account:
     ) -> None:
         self.id: AccountId = account_id
         self.base_currency: Currency | None = base_currency
+        self._zeros: dict[str, Money] = {}  # zero in a currency, made once (see _zero_of)
         self._totals: dict[str, Money] = {}
         self._currencies: dict[str, Currency] = {}
         self.events: list[AccountState] = []
@@ -178,10 +251,22 @@ class Account:
 
     def balances(self) -> dict[str, AccountBalance]:
         """Return every balance by currency code."""
-        return {
-            code: AccountBalance(total=total, locked=self.locked(code), free=self.free(code))
-            for code, total in self._totals.items()
-        }
+        balances = {}
+        for code, total in self._totals.items():
+            locked = self._locked_of(code)
+            balances[code] = AccountBalance(total, locked, total - locked)  # free
+        return balances
+
+    def _zero_of(self, currency: Currency) -> Money:
+        # _zero(currency), made once per currency object (a Money costs a dozen look-ups).
+        zero = self._zeros.get(currency.code)
+        if zero is None or zero.currency is not currency:
+            zero = self._zeros[currency.code] = _zero(currency)
+        return zero
+
+    def _locked_of(self, code: str) -> Money:
+        # locked(code) of a held currency (balances() asks for each).
+        return self.locked(code)
 
     @property
     def is_margin_call(self) -> bool:
@@ -265,6 +350,23 @@ class Account:
         currency = self._register(money.currency)
         self._totals[currency.code] = money
 
+    def _add(self, amount: Money) -> None:
+        # balance(currency) + amount, a new balance starting at zero (a held currency is
+        # registered already).
+        code = amount.currency.code
+        total = self._totals.get(code)
+        if total is None:
+            total = _zero(self._register(amount.currency))
+        self._totals[code] = total + amount
+
+    def _subtract(self, amount: Money) -> None:
+        # balance(currency) − amount, as _add.
+        code = amount.currency.code
+        total = self._totals.get(code)
+        if total is None:
+            total = _zero(self._register(amount.currency))
+        self._totals[code] = total - amount
+
     def _require_positive(self, amount: Money, what: str) -> None:
         if amount.raw <= 0:
             raise AccountError(f"account {self.id}: a {what} must be positive, got {amount}")
@@ -274,16 +376,17 @@ class Account:
 
     def _emit(self, reason: str, trade_id: str | None, ts_event: int) -> AccountState:
         balances = tuple(self.balances().values())
+        # Positional, in the order of AccountState's fields.
         state = AccountState(
-            account_id=self.id,
-            account_type=self.account_type,
-            base_currency=self.base_currency,
-            balances=balances,
-            margins=self._margins(),
-            margin_call=self._margin_call(balances),
-            reason=reason,
-            trade_id=trade_id,
-            ts_event=ts_event,
+            self.id,
+            self.account_type,
+            self.base_currency,
+            balances,
+            self._margins(),
+            self._margin_call(balances),
+            reason,
+            trade_id,
+            ts_event,
         )
         self.events.append(state)
         return state
@@ -407,6 +510,9 @@ class MarginAccount(Account):
             iid: self._check_leverage(value) for iid, value in (leverages or {}).items()
         }
         self._margin: dict[InstrumentId, MarginBalance] = {}
+        # (instrument, notional units, scale) -> (the other inputs, the margin): see
+        # _update_margin_units.
+        self._margin_memo: dict[tuple[InstrumentId, int, int], tuple[object, MarginBalance]] = {}
         super().__init__(account_id, base_currency, balances, ts_event)
 
     @staticmethod
@@ -461,12 +567,27 @@ class MarginAccount(Account):
     def locked(self, currency: Currency | str) -> Money:
         return self.margin_used(currency)
 
+    def _locked_of(self, code: str) -> Money:
+        # margin_used(code) without the currency look-ups: one pass over the margins.
+        if type(self).locked is not MarginAccount.locked:
+            return self.locked(code)  # a subclass decides
+        used = None
+        for margin in self._margin.values():
+            initial = margin.initial
+            if initial.currency.code == code:
+                used = initial if used is None else used + initial
+        # The same amount as zero + used (in an equal currency).
+        return self._zero_of(self._currencies[code]) if used is None else used
+
     @property
     def is_margin_call(self) -> bool:
         return self._margin_call(tuple(self.balances().values()))
 
     def _margin_call(self, balances: tuple[AccountBalance, ...]) -> bool:
-        return any(balance.free.raw < 0 for balance in balances)
+        for balance in balances:  # noqa: SIM110 - a loop over one or two: no generator
+            if balance.free.raw < 0:
+                return True
+        return False
 
     def check_margin(self, instrument: Instrument, notional: Decimal) -> None:
         """Raise if opening ``notional`` more would need more margin than is free.
@@ -492,28 +613,85 @@ class MarginAccount(Account):
         :attr:`is_margin_call` and in the returned state.
         """
         if realized_pnl is not None and realized_pnl.raw != 0:
-            self._set(self.balance(self._register(realized_pnl.currency)) + realized_pnl)
+            self._add(realized_pnl)
         commission = fill.commission
         if commission.raw != 0:
-            self._set(self.balance(self._register(commission.currency)) - commission)
+            self._subtract(commission)
         return self._emit("fill", str(fill.trade_id), fill.ts_event)
 
     def update_margin(self, instrument: Instrument, entry_notional: Decimal) -> MarginBalance:
         """Set the margin of one instrument from the entry notional of its open positions."""
         currency = instrument.settlement_currency
-        self._register(currency)
         if currency.code not in self._totals:
-            self._set(_zero(currency))
+            self._set(_zero(currency))  # registers the currency too
         notional = abs(entry_notional)
-        margin = MarginBalance(
-            instrument_id=instrument.id,
-            initial=self.margin_required(instrument, notional),
-            maintenance=_quantize(notional * instrument.margin_maint, currency, ROUND_UP),
-        )
-        if notional == 0:
-            self._margin.pop(instrument.id, None)
+        rate = instrument.margin_maint
+        initial = self.margin_required(instrument, notional)
+        if rate:
+            maintenance = _quantize(notional * rate, currency, ROUND_UP)
         else:
-            self._margin[instrument.id] = margin
+            maintenance = self._zero_of(currency)
+        margin = MarginBalance(instrument.id, initial, maintenance)
+        return self._set_margin(margin, notional == 0)
+
+    def _update_margin_units(
+        self, instrument: Instrument, units: int, scale: int
+    ) -> MarginBalance:
+        """:meth:`update_margin` of the entry notional ``units × 10**-scale``, in integers.
+
+        The Portfolio's call per fill: the same margins as update_margin (see the comment
+        above _CONTEXT_DIGITS), memoized by notional, since a position's notional comes
+        back to the same values as prices do.
+        """
+        context = getcontext()
+        if context.prec != _CONTEXT_DIGITS or context.rounding != ROUND_HALF_EVEN:
+            notional = Decimal(units).scaleb(-scale, context=EXACT_CONTEXT)
+            return self.update_margin(instrument, notional)
+        currency = instrument.settlement_currency
+        if currency.code not in self._totals:
+            self._set(_zero(currency))  # registers the currency too
+        instrument_id = instrument.id
+        # What the margin depends on besides the notional; the memo checks it is the same.
+        inputs = (
+            self.leverages.get(instrument_id),
+            self.leverage,
+            instrument.margin_init,
+            instrument.margin_maint,
+            currency,
+        )
+        key = (instrument_id, units, scale)
+        memo = self._margin_memo
+        known = memo.get(key)
+        if known is not None and known[0] == inputs:
+            margin = known[1]
+        else:
+            margin = self._margin_of(instrument, currency, units, scale)
+            if len(memo) >= _MARGIN_MEMO_SIZE:
+                memo.clear()
+            memo[key] = (inputs, margin)
+        return self._set_margin(margin, units == 0)
+
+    def _margin_of(
+        self, instrument: Instrument, currency: Currency, units: int, scale: int
+    ) -> MarginBalance:
+        notional = _digits_rounded(abs(units))  # abs() of a Decimal rounds to 28 digits
+        precision = currency.precision
+        rate = _parts(self.initial_margin_rate(instrument))
+        initial = Money.from_raw(_round_up_product(notional, scale, rate, precision), currency)
+        if instrument.margin_maint:
+            rate = _parts(instrument.margin_maint)
+            raw = _round_up_product(notional, scale, rate, precision)
+            maintenance = Money.from_raw(raw, currency)
+        else:
+            maintenance = self._zero_of(currency)
+        return MarginBalance(instrument.id, initial, maintenance)
+
+    def _set_margin(self, margin: MarginBalance, flat: bool) -> MarginBalance:
+        # Keep the margin of an instrument with open positions; forget it when flat.
+        if flat:
+            self._margin.pop(margin.instrument_id, None)
+        else:
+            self._margin[margin.instrument_id] = margin
         return margin
 
     def _margins(self) -> tuple[MarginBalance, ...]:

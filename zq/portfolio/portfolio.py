@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Portfolio"]
 
+_ZERO = Decimal(0)
+
 
 def _round(value: Decimal, currency: Currency) -> Money:
     exponent = Decimal(1).scaleb(-currency.precision)
@@ -68,6 +70,9 @@ class Portfolio:
             str(venue): oms for venue, oms in (oms_type_by_venue or {}).items()
         }
         self._default_oms = default_oms_type
+        # Per (instrument, strategy): its netting position id, or None at a hedging venue
+        # (the modes are fixed at construction, so the answer is made once per pair).
+        self._netting_ids: dict[tuple[InstrumentId, StrategyId], PositionId | None] = {}
 
     def oms_type(self, venue: Venue | str) -> OmsType:
         """Return the position mode of ``venue``."""
@@ -75,11 +80,23 @@ class Portfolio:
 
     def position_id_for(self, fill: OrderFilled) -> PositionId:
         """Return the id of the position ``fill`` belongs to (see the module's docstring)."""
-        if self.oms_type(fill.instrument_id.venue) is OmsType.HEDGING:
-            if fill.position_id is not None:
-                return fill.position_id
-            return PositionId(f"{fill.instrument_id}-{fill.strategy_id}-{fill.client_order_id}")
-        return PositionId(f"{fill.instrument_id}-{fill.strategy_id}")
+        key = (fill.instrument_id, fill.strategy_id)
+        try:
+            netting_id = self._netting_ids[key]
+        except KeyError:
+            netting_id = self._netting_ids[key] = self._netting_id(*key)
+        if netting_id is not None:
+            return netting_id
+        if fill.position_id is not None:
+            return fill.position_id
+        return PositionId(f"{fill.instrument_id}-{fill.strategy_id}-{fill.client_order_id}")
+
+    def _netting_id(
+        self, instrument_id: InstrumentId, strategy_id: StrategyId
+    ) -> PositionId | None:
+        if self.oms_type(instrument_id.venue) is OmsType.HEDGING:
+            return None
+        return PositionId(f"{instrument_id}-{strategy_id}")
 
     def account_for(self, fill: OrderFilled) -> Account | None:
         """Return the account a fill settles into, or None when the cache has none."""
@@ -109,10 +126,12 @@ class Portfolio:
             raise PositionError(
                 f"fill {fill.trade_id} is for {fill.instrument_id}, not {instrument.id}"
             )
-        if fill.order_side not in (OrderSide.BUY, OrderSide.SELL):
+        side = fill.order_side
+        if side is not OrderSide.BUY and side is not OrderSide.SELL:
             raise PositionError(f"fill {fill.trade_id} has no BUY or SELL side")
         position_id = self.position_id_for(fill)
-        position: Position | None = self._cache.position(position_id)
+        cache = self._cache
+        position: Position | None = cache.position(position_id)
         if position is not None:
             position.check(fill)
         account = self.account_for(fill)
@@ -120,27 +139,37 @@ class Portfolio:
             account.apply_fill(fill, instrument)  # refuses before anything changes
         if position is None:
             position = Position(instrument, fill, position_id)
-            realized_before = Decimal(0)
-            self._cache.add_position(position)
+            realized_before = 0
+            cache.add_position(position)
             events = position.last_events
         else:
-            realized_before = position.realized_pnl_decimal
-            events = position.apply(fill)
-            self._cache.update_position(position)
+            # The position's integer state is read here (same package, same owner): the
+            # realized PnL before and after, in the position's units.
+            realized_before = position._realized
+            events = position._apply_checked(fill)
+            cache.update_position(position)
         if isinstance(account, MarginAccount):
-            with localcontext(EXACT_CONTEXT):
-                delta = position.realized_pnl_decimal - realized_before
-                notional = sum(
-                    (
-                        p.entry_value
-                        for p in self._cache.positions_open(instrument_id=instrument.id)
-                        if isinstance(p, Position)
-                    ),
-                    Decimal(0),
-                )
-            account.update_margin(instrument, notional)
-            account.apply_fill(fill, instrument, _round(delta, position.currency))
+            delta = position._money(position._realized - realized_before)
+            # update_margin(instrument, Σ entry_value of the open positions), in integers
+            account._update_margin_units(instrument, *self._entry_notional(instrument.id))
+            account.apply_fill(fill, instrument, delta)
         return events
+
+    def _entry_notional(self, instrument_id: InstrumentId) -> tuple[int, int]:
+        # The entry value of the open positions of one instrument (the margin's base), as
+        # (units, scale): the sum of their entry_value is units × 10**-scale, exactly.
+        units, scale = 0, 0
+        for position in self._cache.positions_open(instrument_id=instrument_id):
+            if isinstance(position, Position):
+                value = position._open_value * position._multiplier_raw
+                value_scale = position._pnl_scale
+                if value_scale > scale:
+                    units *= 10 ** (value_scale - scale)
+                    scale = value_scale
+                elif value_scale < scale:
+                    value *= 10 ** (scale - value_scale)
+                units += value
+        return units, scale
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -162,9 +191,13 @@ class Portfolio:
         self, instrument_id: InstrumentId, strategy_id: StrategyId | None = None
     ) -> Decimal:
         """Return the signed quantity held in ``instrument_id`` (summed over positions)."""
-        return sum(
-            (p.signed_qty for p in self.positions_open(instrument_id, strategy_id)), Decimal(0)
-        )
+        total = _ZERO
+        for position in self._cache.positions_open(
+            instrument_id=instrument_id, strategy_id=strategy_id
+        ):
+            if isinstance(position, Position):
+                total += position.signed_qty
+        return total
 
     def is_flat(
         self, instrument_id: InstrumentId | None = None, strategy_id: StrategyId | None = None
