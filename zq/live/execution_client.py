@@ -17,7 +17,11 @@ turns the venue's answers and its user data stream into order events (the rules 
   again at each heartbeat.
 - modify: Binance spot's cancel-replace (``STOP_ON_FAILURE``): the replacement reuses the
   client order id, and its quantity is the new total minus what already filled. The reports of
-  the replaced venue order are not taken for the end of the zq order.
+  the replaced venue order are not taken for the end of the zq order. A cancel-replace
+  without an answer is resolved by queries with the submit's bounds (see
+  :meth:`~zq.live.reconciliation.BinanceReconciler._resolve_modify`): the replacement the
+  venue made is applied, whatever became of it; none answered by the deadline, the modify is
+  rejected as of unknown outcome and the order asked for again at each heartbeat.
 
 Commands arrive synchronously from the engine; each starts a task on the running loop.
 """
@@ -406,17 +410,9 @@ class BinanceExecutionClient(BinanceReconciler):
             self._apply_replacement(order, instrument, placed, quantity)
             return
         except (BinanceUnknownStatusError, BinanceProtocolError) as error:
-            # Replaced or not? The query by client order id finds the newest venue order.
-            # Unanswered too: the modify is rejected and the order deferred; a later query
-            # applies the replacement if the venue made it.
-            await self._reconcile_or_defer(order, "modify unanswered")
-            if order.status is OrderStatus.PENDING_UPDATE:
-                self._emit(
-                    order,
-                    self.generate_order_modify_rejected(
-                        order, f"modify unanswered: {error}", order.venue_order_id
-                    ),
-                )
+            # Replaced or not? Not rejected on a guess: the venue is asked (by client order
+            # id: its newest venue order) with the submit's bounds and deadline.
+            await self._resolve_modify(order, instrument, old_id, error)
             return
         except BinanceError as error:
             if old_id is not None:
@@ -440,9 +436,10 @@ class BinanceExecutionClient(BinanceReconciler):
         self, order: Order, instrument: Instrument, placed: OrderResponse, quantity: Quantity
     ) -> None:
         venue_order_id = VenueOrderId(str(placed.order_id))
-        if order.venue_order_id == venue_order_id:
+        if self._introduced(order, venue_order_id):
             # A query (a reconciliation while the answer was on its way) found and applied
-            # the replacement first: one venue order, one OrderUpdated.
+            # the replacement first: one venue order, one OrderUpdated. (A fill of it heard
+            # first names its venue order id but does not apply its price and quantity.)
             self.stale_reports += 1
         else:
             self._emit(

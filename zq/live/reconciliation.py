@@ -36,6 +36,7 @@ from zq.cache import Cache
 from zq.common.clock import Clock
 from zq.live.reports import KNOWN_STATUSES, NS_PER_MS, BinanceReports, decimal_or_zero
 from zq.model.enums import OmsType, OrderStatus
+from zq.model.events import OrderAccepted, OrderUpdated
 from zq.model.identifiers import AccountId, ClientOrderId, Venue, VenueOrderId
 from zq.model.instruments import Instrument
 from zq.model.orders import Order
@@ -82,6 +83,11 @@ class BinanceReconciler(BinanceReports):
         self.resolved_submits = 0
         #: Submits that reached the deadline unresolved and were declared lost.
         self.expired_submits = 0
+        #: Modifies (cancel-replaces) without an answer; resolved by a query; rejected at
+        #: their deadline with the outcome unknown (the order then asked for at heartbeats).
+        self.lost_modifies = 0
+        self.resolved_modifies = 0
+        self.expired_modifies = 0
         self.reconciliations = 0
         self.catch_ups = 0
         #: Trades read by a catch-up that belong to no order of this node.
@@ -170,6 +176,117 @@ class BinanceReconciler(BinanceReports):
         )
         _log.error("%s: order %s: %s", self.client_id, order.client_order_id, reason)
         self._emit(order, self.generate_order_rejected(order, reason))
+
+    # -- modifies without an answer --------------------------------------------------------
+
+    async def _resolve_modify(
+        self, order: Order, instrument: Instrument, old_id: int | None, error: BinanceError
+    ) -> None:
+        """Find out whether a cancel-replace without an answer replaced the order.
+
+        The order stays ``PENDING_UPDATE`` meanwhile: the venue may have replaced it, so the
+        modify is not rejected on a guess. Bounded like a submit's resolution:
+        ``resolve_attempts`` queries by client order id (the venue's newest order of that
+        id), waiting ``resolve_delay_s`` before the first and twice as long before each next.
+        Outcomes:
+
+        - the venue names a venue order the node has not heard of: the replacement. It is
+          applied (``OrderUpdated`` with its venue order id, price and quantity), then its
+          fills (once: by trade id) and its end, whatever became of it meanwhile;
+        - the venue names the original order: nothing was replaced (the request did not
+          reach it, or the cancel-replace failed); the modify is rejected, and an end of the
+          original (filled or cancelled meanwhile) is applied;
+        - no query answered by the deadline: the modify is rejected with a reason saying its
+          outcome is unknown, and the order is in :attr:`unresolved`: asked for at every
+          heartbeat, where a replacement the venue shows is applied after all.
+        """
+        self.lost_modifies += 1
+        coid = order.client_order_id
+        _log.warning("%s: modify of %s: %s; asking the venue", self.client_id, coid, error)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for attempt in range(self.resolve_attempts):
+            await asyncio.sleep(self.resolve_delay_s * 2**attempt)
+            try:
+                response = await self.http.query_order(
+                    instrument.raw_symbol, client_order_id=str(coid)
+                )
+            except BinanceError as query_error:
+                _log.info(
+                    "%s: modify of %s: query %d/%d unanswered (%s)",
+                    self.client_id,
+                    coid,
+                    attempt + 1,
+                    self.resolve_attempts,
+                    query_error,
+                )
+                continue
+            if response.order_id == old_id and response.status == "CANCELED":
+                # The original cancelled: by the cancel-replace, whose replacement the venue
+                # may list apart from the original (the query named the older order). The
+                # open orders tell; unanswered, the next attempt asks again.
+                try:
+                    listed = await self.http.open_orders(instrument.raw_symbol)
+                except BinanceError:
+                    continue
+                newer = [
+                    r
+                    for r in listed
+                    if r.client_order_id == str(coid) and r.order_id > response.order_id
+                ]
+                if newer:
+                    response = max(newer, key=lambda r: r.order_id)
+            self.resolved_modifies += 1
+            if response.order_id == old_id:
+                self._replaced.discard(old_id)  # not retired: its end is the order's end
+            await self._apply_found_or_defer(order, instrument, response, "modify unanswered")
+            if old_id is not None and response.order_id == old_id:
+                _log.warning(
+                    "%s: modify of %s: the venue shows venue order %d unreplaced (%s): the "
+                    "modify is rejected",
+                    self.client_id,
+                    coid,
+                    old_id,
+                    response.status,
+                )
+                self._emit(
+                    order,
+                    self.generate_order_modify_rejected(
+                        order,
+                        f"modify unanswered ({error}); the venue shows venue order {old_id} "
+                        f"{response.status}, not replaced",
+                        order.venue_order_id,
+                    ),
+                )
+            else:
+                _log.warning(
+                    "%s: modify of %s: the venue replaced venue order %s with %d (%s): applied",
+                    self.client_id,
+                    coid,
+                    old_id,
+                    response.order_id,
+                    response.status,
+                )
+            return
+        waited_s = loop.time() - started
+        self.expired_modifies += 1
+        self.unresolved.add(coid)
+        reason = (
+            f"modify deadline: no answer to the cancel-replace ({error}) nor to "
+            f"{self.resolve_attempts} queries over {waited_s:.1f} s; outcome unknown: taken "
+            "as not modified, the order asked for at every heartbeat (a replacement the "
+            "venue shows is applied then)"
+        )
+        _log.error("%s: order %s: %s", self.client_id, coid, reason)
+        self._emit(order, self.generate_order_modify_rejected(order, reason, order.venue_order_id))
+
+    @staticmethod
+    def _introduced(order: Order, venue_order_id: VenueOrderId) -> bool:
+        """Whether an acceptance or an update of ``order`` named ``venue_order_id``."""
+        return any(
+            isinstance(e, (OrderAccepted, OrderUpdated)) and e.venue_order_id == venue_order_id
+            for e in order.events
+        )
 
     # -- reconciliation --------------------------------------------------------------------
 
@@ -534,14 +651,23 @@ class BinanceReconciler(BinanceReports):
         status = response.status or ""
         filled_here = self._filled_as(order, venue_order_id)
         previous = order.venue_order_id
+        if status in ("NEW", "PARTIALLY_FILLED") and not self._has_command_running(
+            order.client_order_id
+        ):
+            # Working at the venue and no modify on its way, so no cancel-replace retired it
+            # (a modify of unknown outcome did not replace it): its end is the order's again.
+            self._replaced.discard(response.order_id)
         if (
             previous is not None
-            and previous != venue_order_id
-            and status in ("NEW", "PARTIALLY_FILLED")
+            and not self._introduced(order, venue_order_id)
             and response.orig_qty is not None
         ):
             # A cancel-replace the node did not hear the answer of: the client order id now
-            # names a new venue order, for what had not filled before it.
+            # names a new venue order, for what had not filled before it. Whatever became of
+            # the replacement since (working, filled, cancelled), it is applied first: its
+            # price and quantity, then its fills and its end. (A fill of it heard first may
+            # have named its venue order id already: what counts is whether an acceptance or
+            # an update introduced it.)
             self._replaced.add(int(str(previous)))
             before = order.filled_qty.as_decimal() - filled_here
             self._emit(

@@ -461,3 +461,194 @@ async def test_a_trade_of_an_order_whose_submit_is_unanswered_is_not_called_fore
         assert_fills_equal_venue(order, trades[str(order.venue_order_id)])
     finally:
         await node.shutdown()
+
+
+# -- a modify whose answer and query answer are both lost ------------------------------------
+
+
+def events_named(order: Order, *names: str) -> list[str]:
+    return [type(e).__name__ for e in order.events if type(e).__name__ in names]
+
+
+async def start_with_resting_bid(
+    manual: SandboxVenue, **venue_options: Any
+) -> tuple[TradingNode, Orders, Order]:
+    node = TradingNode(
+        node_config(manual, cancel_open_orders_on_stop=False, venue_options=venue_options),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    strategy = Orders()
+    node.add_strategy(strategy)
+    await node.start()
+    order = strategy.limit(OrderSide.BUY, "0.002", Decimal("50000"))
+    await until(lambda: order.status is OrderStatus.ACCEPTED)
+    # Only the REST path may tell what happened: the stream's reports would be lost in a gap.
+    await node.execution_client().user_stream.stop()
+    return node, strategy, order
+
+
+@pytest.mark.parametrize("then", ["rests", "fills", "is_cancelled"])
+@pytest.mark.asyncio
+async def test_a_modify_whose_answer_and_first_query_are_lost_ends_with_the_venues_replacement(
+    manual: SandboxVenue, manual_reader: VenueReader, then: str
+) -> None:
+    # The fault run's O-...-9165: the venue replaced the order (a new venue order id) but the
+    # cancel-replace's answer was dropped, and so were the first query's three tries. The
+    # node used to reject the modify at once, the order working at its old price; a later
+    # query did not apply a replacement that had filled or been cancelled meanwhile.
+    node, strategy, order = await start_with_resting_bid(
+        manual, submit_resolve_attempts=4, submit_resolve_delay_s=0.2
+    )
+    try:
+        execution = node.execution_client()
+        old_id = str(order.venue_order_id)
+        instrument = node.kernel.cache.instrument(BTCUSDT) if node.kernel else None
+        assert instrument is not None
+        manual.faults.update(drop_after=1.0)  # the venue acts, no answer gets back
+        strategy.modify_order(order, price=instrument.make_price(Decimal("50010")))
+        # The cancel-replace (no retry of a POST) and the first query (a read: 3 tries).
+        await until(lambda: manual.faults.counts["dropped_after"] >= 4)
+        assert order.status is OrderStatus.PENDING_UPDATE  # in doubt: not decided yet
+        manual.faults.update(drop_after=0.0)
+        if then == "fills":  # a market sell at 50,010 fills the replacement at the venue
+            manual.trade(SYMBOL, Decimal("50010"), Decimal("0.002"), buyer_is_maker=True)
+        elif then == "is_cancelled":
+            await manual_reader.request(
+                "DELETE", ORDER, symbol=SYMBOL, origClientOrderId=str(order.client_order_id)
+            )
+        await execution.wait_idle(10)
+        venue_orders = sorted(await manual_reader.all_orders(), key=lambda o: o["orderId"])
+        # The venue: the original cancelled, the replacement under the same client order id.
+        assert [(str(o["orderId"]) == old_id, o["status"]) for o in venue_orders] == [
+            (True, "CANCELED"),
+            (False, {"rests": "NEW", "fills": "FILLED", "is_cancelled": "CANCELED"}[then]),
+        ]
+        replacement = venue_orders[1]
+        assert replacement["clientOrderId"] == str(order.client_order_id)
+        assert Decimal(replacement["price"]) == Decimal("50010")
+        # The node: the replacement applied once, never a rejection of the modify.
+        assert events_named(order, "OrderUpdated", "OrderModifyRejected") == ["OrderUpdated"]
+        assert str(order.venue_order_id) == str(replacement["orderId"])
+        assert order.price.as_decimal() == Decimal("50010")
+        assert order.quantity.as_decimal() == Decimal("0.002")
+        assert order.status.name == {
+            "rests": "ACCEPTED",
+            "fills": "FILLED",
+            "is_cancelled": "CANCELED",
+        }[then]
+        trades = await venue_trades_by_order(manual_reader)
+        assert_fills_equal_venue(order, trades.get(str(order.venue_order_id), []))
+        assert order.client_order_id not in execution.unresolved
+    finally:
+        await node.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_a_modify_unresolved_by_its_deadline_is_rejected_journaled_then_its_replacement_applied(
+    manual: SandboxVenue, manual_reader: VenueReader, tmp_path: Path
+) -> None:
+    # Every answer is lost until the modify's deadline (2 queries): the defined outcome is a
+    # modify rejected with a reason that says the outcome is unknown, the order asked for at
+    # each heartbeat; when the venue answers, the replacement it made is applied.
+    journal = str(tmp_path / "node.journal")
+    node = TradingNode(
+        node_config(
+            manual,
+            journal=journal,
+            cancel_open_orders_on_stop=False,
+            venue_options={"submit_resolve_attempts": 2, "submit_resolve_delay_s": 0.05},
+        ),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    strategy = Orders()
+    node.add_strategy(strategy)
+    await node.start()
+    try:
+        execution = node.execution_client()
+        order = strategy.limit(OrderSide.BUY, "0.002", Decimal("50000"))
+        await until(lambda: order.status is OrderStatus.ACCEPTED)
+        await execution.user_stream.stop()
+        old_id = order.venue_order_id
+        instrument = node.kernel.cache.instrument(BTCUSDT) if node.kernel else None
+        assert instrument is not None
+        manual.faults.update(drop_after=1.0)
+        strategy.modify_order(
+            order,
+            quantity=instrument.make_qty(Decimal("0.003")),
+            price=instrument.make_price(Decimal("49990")),
+        )
+        await until(lambda: order.status is OrderStatus.ACCEPTED)
+        assert execution.expired_modifies == 1
+        (rejected,) = [e for e in order.events if type(e).__name__ == "OrderModifyRejected"]
+        assert "modify deadline" in rejected.reason  # type: ignore[attr-defined]
+        assert order.client_order_id in execution.unresolved
+        assert order.venue_order_id == old_id and order.price.as_decimal() == 50000
+        manual.faults.update(drop_after=0.0)
+        await until(lambda: order.venue_order_id != old_id)  # the heartbeat asked
+        assert not execution.unresolved
+        (venue_old, venue_new) = sorted(
+            await manual_reader.all_orders(), key=lambda o: o["orderId"]
+        )
+        assert (str(venue_old["orderId"]), venue_old["status"]) == (str(old_id), "CANCELED")
+        assert str(order.venue_order_id) == str(venue_new["orderId"])
+        assert venue_new["status"] == "NEW"
+        assert (order.quantity.as_decimal(), order.price.as_decimal()) == (
+            Decimal(venue_new["origQty"]),
+            Decimal(venue_new["price"]),
+        ) == (Decimal("0.003"), Decimal("49990"))
+        assert events_named(order, "OrderUpdated", "OrderModifyRejected") == [
+            "OrderModifyRejected",
+            "OrderUpdated",
+        ]
+    finally:
+        await node.shutdown()
+    with Journal(Path(journal), readonly=True) as replayed:
+        records = [r.entry for r in replayed.replay()]
+    mine = [
+        type(e).__name__
+        for e in records
+        if getattr(e, "client_order_id", None) == order.client_order_id
+        and type(e).__name__ in ("OrderModifyRejected", "OrderUpdated")
+    ]
+    assert mine == ["OrderModifyRejected", "OrderUpdated"]
+
+
+@pytest.mark.asyncio
+async def test_a_modify_that_never_reached_the_venue_is_rejected_once_a_query_shows_the_original(
+    manual: SandboxVenue, manual_reader: VenueReader
+) -> None:
+    # The cancel-replace and the first query are dropped before the venue acts: nothing was
+    # replaced. The second query shows the original working: the modify is rejected then,
+    # and the original's own end (a cancel at the venue, reported by the stream) ends it.
+    node, strategy, order = await start_with_resting_bid(
+        manual, submit_resolve_attempts=4, submit_resolve_delay_s=0.2
+    )
+    try:
+        execution = node.execution_client()
+        old_id = order.venue_order_id
+        instrument = node.kernel.cache.instrument(BTCUSDT) if node.kernel else None
+        assert instrument is not None
+        manual.faults.update(drop_before=1.0)
+        strategy.modify_order(order, price=instrument.make_price(Decimal("50010")))
+        await until(lambda: manual.faults.counts["dropped_before"] >= 4)
+        assert order.status is OrderStatus.PENDING_UPDATE
+        manual.faults.update(drop_before=0.0)
+        await execution.wait_idle(10)
+        assert events_named(order, "OrderUpdated", "OrderModifyRejected") == [
+            "OrderModifyRejected"
+        ]
+        assert (order.status, order.venue_order_id) == (OrderStatus.ACCEPTED, old_id)
+        assert execution.resolved_modifies == 1 and execution.expired_modifies == 0
+        (venue_order,) = await manual_reader.all_orders()
+        assert (str(venue_order["orderId"]), venue_order["status"]) == (str(old_id), "NEW")
+        assert Decimal(venue_order["price"]) == order.price.as_decimal() == Decimal("50000")
+        await execution.user_stream.start()
+        await execution.user_stream.wait_connected(5)
+        await manual_reader.request(
+            "DELETE", ORDER, symbol=SYMBOL, origClientOrderId=str(order.client_order_id)
+        )
+        await until(lambda: order.status is OrderStatus.CANCELED)
+    finally:
+        await node.shutdown()
