@@ -438,8 +438,8 @@ class BinanceExecutionClient(BinanceReconciler):
         venue_order_id = VenueOrderId(str(placed.order_id))
         if self._introduced(order, venue_order_id):
             # A query (a reconciliation while the answer was on its way) found and applied
-            # the replacement first: one venue order, one OrderUpdated. (A fill of it heard
-            # first names its venue order id but does not apply its price and quantity.)
+            # the replacement first: one venue order, one OrderUpdated. (An end of it reported
+            # first sets the order's venue order id too, but not its price and quantity.)
             self.stale_reports += 1
         else:
             self._emit(

@@ -665,9 +665,9 @@ class BinanceReconciler(BinanceReports):
             # A cancel-replace the node did not hear the answer of: the client order id now
             # names a new venue order, for what had not filled before it. Whatever became of
             # the replacement since (working, filled, cancelled), it is applied first: its
-            # price and quantity, then its fills and its end. (A fill of it heard first may
-            # have named its venue order id already: what counts is whether an acceptance or
-            # an update introduced it.)
+            # price and quantity, then its fills and its end. (What counts is whether an
+            # acceptance or an update introduced its venue order id, not the order's current
+            # one: an end of it reported first sets that too, without price and quantity.)
             self._replaced.add(int(str(previous)))
             before = order.filled_qty.as_decimal() - filled_here
             self._emit(
