@@ -36,7 +36,6 @@ from zq.cache import Cache
 from zq.common.clock import Clock
 from zq.live.reports import KNOWN_STATUSES, NS_PER_MS, BinanceReports, decimal_or_zero
 from zq.model.enums import OmsType, OrderStatus
-from zq.model.events import OrderAccepted, OrderUpdated
 from zq.model.identifiers import AccountId, ClientOrderId, Venue, VenueOrderId
 from zq.model.instruments import Instrument
 from zq.model.orders import Order
@@ -279,14 +278,6 @@ class BinanceReconciler(BinanceReports):
         )
         _log.error("%s: order %s: %s", self.client_id, coid, reason)
         self._emit(order, self.generate_order_modify_rejected(order, reason, order.venue_order_id))
-
-    @staticmethod
-    def _introduced(order: Order, venue_order_id: VenueOrderId) -> bool:
-        """Whether an acceptance or an update of ``order`` named ``venue_order_id``."""
-        return any(
-            isinstance(e, (OrderAccepted, OrderUpdated)) and e.venue_order_id == venue_order_id
-            for e in order.events
-        )
 
     # -- reconciliation --------------------------------------------------------------------
 

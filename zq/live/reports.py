@@ -25,7 +25,7 @@ from zq.common.clock import Clock
 from zq.execution.client import ExecutionClient
 from zq.live.tasks import ClientTasks
 from zq.model.currency import Currency
-from zq.model.enums import LiquiditySide, OmsType, OrderStatus
+from zq.model.enums import LiquiditySide, OmsType, OrderStatus, OrderType
 from zq.model.events import OrderAccepted, OrderEvent, OrderFilled, OrderUpdated
 from zq.model.identifiers import (
     AccountId,
@@ -260,6 +260,7 @@ class BinanceReports(ExecutionClient):
             return
         instrument = self._instrument(order.instrument_id)
         venue_order_id = VenueOrderId(str(report.order_id))
+        self._replacement_reported(order, instrument, report)
         if kind == "NEW":
             self._accept(order, venue_order_id, report.transaction_time)
         elif kind == "TRADE":
@@ -287,6 +288,49 @@ class BinanceReports(ExecutionClient):
                     f"fills of {client_order_id}",
                     self._fetch_fills(order, instrument, report.order_id),
                 )
+
+    @staticmethod
+    def _introduced(order: Order, venue_order_id: VenueOrderId) -> bool:
+        """Whether an acceptance or an update of ``order`` named ``venue_order_id``."""
+        return any(
+            isinstance(e, (OrderAccepted, OrderUpdated)) and e.venue_order_id == venue_order_id
+            for e in order.events
+        )
+
+    def _replacement_reported(
+        self, order: Order, instrument: Instrument, report: ExecutionReport
+    ) -> None:
+        """Apply a replacement that the stream reports before the node applied it.
+
+        A LIMIT order's client order id naming a newer venue order than the node's, which no
+        acceptance or update introduced, is a cancel-replace's replacement whose answer has
+        not come (or was lost): its price and quantity are applied (``OrderUpdated``) before
+        the report itself, so that its fills and its end are those of the modified order.
+        The answer, or the query that resolves a lost one, then finds it applied.
+        """
+        current = order.venue_order_id
+        if (
+            current is None
+            or order.order_type is not OrderType.LIMIT
+            or report.order_id <= int(str(current))
+            or report.order_id in self._replaced
+            or report.execution_type not in ("NEW", "TRADE", "CANCELED", "EXPIRED")
+        ):
+            return
+        venue_order_id = VenueOrderId(str(report.order_id))
+        if self._introduced(order, venue_order_id):
+            return
+        self._replaced.add(int(str(current)))
+        before = order.filled_qty.as_decimal() - self._filled_as(order, venue_order_id)
+        self._emit(
+            order,
+            self.generate_order_updated(
+                order,
+                quantity=instrument.make_qty(before + Decimal(report.quantity)),
+                price=Price(Decimal(report.price), instrument.price_precision),
+                venue_order_id=venue_order_id,
+            ),
+        )
 
     @staticmethod
     def _filled_as(order: Order, venue_order_id: VenueOrderId) -> Decimal:

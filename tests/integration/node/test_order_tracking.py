@@ -652,3 +652,57 @@ async def test_a_modify_that_never_reached_the_venue_is_rejected_once_a_query_sh
         await until(lambda: order.status is OrderStatus.CANCELED)
     finally:
         await node.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_a_replacement_the_stream_reports_before_the_lost_answers_query_is_applied_once(
+    manual: SandboxVenue, manual_reader: VenueReader
+) -> None:
+    # The stream is up: the cancel-replace's answer is lost, but the stream reports the
+    # replacement (NEW) and then its fill, all before any query is answered. The modify
+    # raises the quantity to 0.003, which the replacement fills at once in full: applied as
+    # a fill of the unmodified 0.002 order it would overfill; applied after the stream's NEW
+    # (OrderUpdated: 0.003 at 50,010) it fills the order. The query then finds it applied.
+    node = TradingNode(
+        node_config(
+            manual,
+            cancel_open_orders_on_stop=False,
+            venue_options={"submit_resolve_attempts": 4, "submit_resolve_delay_s": 0.2},
+        ),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    strategy = Orders()
+    node.add_strategy(strategy)
+    await node.start()
+    try:
+        execution = node.execution_client()
+        order = strategy.limit(OrderSide.BUY, "0.002", Decimal("50000"))
+        await until(lambda: order.status is OrderStatus.ACCEPTED)
+        instrument = node.kernel.cache.instrument(BTCUSDT) if node.kernel else None
+        assert instrument is not None
+        manual.faults.update(drop_after=1.0)
+        strategy.modify_order(
+            order,
+            quantity=instrument.make_qty(Decimal("0.003")),
+            price=instrument.make_price(Decimal("50010")),
+        )
+        await until(lambda: manual.faults.counts["dropped_after"] >= 1)
+        manual.trade(SYMBOL, Decimal("50010"), Decimal("0.003"), buyer_is_maker=True)
+        await until(lambda: order.status is OrderStatus.FILLED)  # from the stream alone
+        manual.faults.update(drop_after=0.0)
+        await execution.wait_idle(10)
+        assert execution.lost_modifies == 1 and execution.resolved_modifies == 1
+        assert execution.errors == 0
+        (_, venue_new) = sorted(await manual_reader.all_orders(), key=lambda o: o["orderId"])
+        assert venue_new["status"] == "FILLED"
+        assert events_named(order, "OrderUpdated", "OrderModifyRejected") == ["OrderUpdated"]
+        assert str(order.venue_order_id) == str(venue_new["orderId"])
+        assert (order.quantity.as_decimal(), order.price.as_decimal()) == (
+            Decimal("0.003"),
+            Decimal("50010"),
+        )
+        trades = await venue_trades_by_order(manual_reader)
+        assert_fills_equal_venue(order, trades[str(order.venue_order_id)])
+    finally:
+        await node.shutdown()
