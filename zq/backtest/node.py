@@ -238,6 +238,7 @@ class BacktestNode:
         bar = progress_bar(self.progress, self.config.start_ns, self.config.end_ns)
         loop = ReplayLoop(clock, kernel.bus, resolver, None if bar is NO_PROGRESS else bar)
         count = 0
+        gc.collect()  # what earlier runs left, before the replay freezes what is alive
         started = time.perf_counter()
         cpu_started = time.thread_time()
         try:
