@@ -247,7 +247,7 @@ def test_a_run_gives_back_the_garbage_collector_as_it_found_it() -> None:
     # when it ends normally or by an error.
     callbacks = list(gc.callbacks)
     result = BacktestNode(load_example(count=2_000)).run()
-    assert 0 < result.cpu_seconds and 0 < result.elapsed_seconds
+    assert result.cpu_seconds > 0 and result.elapsed_seconds > 0
     assert result.cpu_events_per_second == result.data_count / result.cpu_seconds
     assert gc.get_freeze_count() == 0 and gc.callbacks == callbacks and gc.isenabled()
     failing = msgspec.structs.replace(
