@@ -130,6 +130,17 @@ def assert_fills_equal_venue(order: Order, venue_trades: list[dict[str, Any]]) -
 BIDS = 20  # resting bids, 1 USDT apart from 50,000 down: 0.002 BTC each
 
 
+async def start_node(venue: SandboxVenue, **config: Any) -> tuple[TradingNode, Orders]:
+    """Start a node on ``venue`` (``node_config`` keywords) with an ``Orders`` strategy."""
+    node = TradingNode(
+        node_config(venue, **config), credentials=CREDENTIALS, install_signal_handlers=False
+    )
+    strategy = Orders()
+    node.add_strategy(strategy)
+    await node.start()
+    return node, strategy
+
+
 async def place_bids(node: TradingNode, strategy: Orders) -> list[Order]:
     orders = [strategy.limit(OrderSide.BUY, "0.002", Decimal(50_000 - i)) for i in range(BIDS)]
     await until(lambda: all(o.status is OrderStatus.ACCEPTED for o in orders))
@@ -145,14 +156,7 @@ async def test_a_restarted_node_catches_up_its_fills_per_symbol_not_per_order(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     journal = str(tmp_path / "node.journal")
-    first = TradingNode(
-        node_config(manual, journal=journal, cancel_open_orders_on_stop=False),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
-    )
-    strategy = Orders()
-    first.add_strategy(strategy)
-    await first.start()
+    first, strategy = await start_node(manual, journal=journal, cancel_open_orders_on_stop=False)
     try:
         bids = await place_bids(first, strategy)
     finally:
@@ -209,14 +213,7 @@ async def test_a_restarted_node_catches_up_its_fills_per_symbol_not_per_order(
 async def test_after_a_stream_gap_fills_and_ends_are_caught_up_with_few_requests(
     manual: SandboxVenue, manual_reader: VenueReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    node = TradingNode(
-        node_config(manual, cancel_open_orders_on_stop=False),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
-    )
-    strategy = Orders()
-    node.add_strategy(strategy)
-    await node.start()
+    node, strategy = await start_node(manual, cancel_open_orders_on_stop=False)
     try:
         bids = await place_bids(node, strategy)
         execution = node.execution_client()
@@ -269,14 +266,7 @@ async def test_a_submit_whose_answer_was_lost_gets_the_fills_the_query_finds(
     # The venue fills the order (fully, or partly: the rest rests) but its answer is lost,
     # and the user stream is down: only the query, then the order's trades, can tell.
     manual.set_levels(SYMBOL, asks=[(Decimal("60000"), Decimal(ask_size))])
-    node = TradingNode(
-        node_config(manual, venue_options={"submit_resolve_delay_s": 0.3}),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
-    )
-    strategy = Orders()
-    node.add_strategy(strategy)
-    await node.start()
+    node, strategy = await start_node(manual, venue_options={"submit_resolve_delay_s": 0.3})
     try:
         execution = node.execution_client()
         await execution.user_stream.stop()
@@ -309,18 +299,11 @@ async def test_a_submit_unresolved_by_its_deadline_is_rejected_journaled_and_its
     # The venue places the order, but the submit's answer and the answers of the queries
     # (2 attempts, 3 tries each) are all lost: at the deadline the order is declared lost.
     journal = str(tmp_path / "node.journal")
-    node = TradingNode(
-        node_config(
-            manual,
-            journal=journal,
-            venue_options={"submit_resolve_attempts": 2, "submit_resolve_delay_s": 0.05},
-        ),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
+    node, strategy = await start_node(
+        manual,
+        journal=journal,
+        venue_options={"submit_resolve_attempts": 2, "submit_resolve_delay_s": 0.05},
     )
-    strategy = Orders()
-    node.add_strategy(strategy)
-    await node.start()
     try:
         execution = node.execution_client()
         await execution.user_stream.stop()
@@ -359,14 +342,7 @@ async def test_a_cancel_whose_answer_and_queries_are_lost_leaves_the_order_worki
 ) -> None:
     # The root cause of a flaky test: such a cancel left the order PENDING_CANCEL for good
     # (nothing asked again, and the stop's cancel loop skips pending cancels).
-    node = TradingNode(
-        node_config(manual, cancel_open_orders_on_stop=False),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
-    )
-    strategy = Orders()
-    node.add_strategy(strategy)
-    await node.start()
+    node, strategy = await start_node(manual, cancel_open_orders_on_stop=False)
     try:
         execution = node.execution_client()
         order = strategy.limit(OrderSide.BUY, "0.001", Decimal("50000"))
@@ -391,14 +367,7 @@ async def test_an_end_reported_after_a_gap_that_lost_a_fill_brings_that_fill(
 ) -> None:
     # The order half fills while the stream is down; the stream comes back, then the order
     # is cancelled: the cancel's report says 0.001 filled, which the node never heard of.
-    node = TradingNode(
-        node_config(manual, cancel_open_orders_on_stop=False),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
-    )
-    strategy = Orders()
-    node.add_strategy(strategy)
-    await node.start()
+    node, strategy = await start_node(manual, cancel_open_orders_on_stop=False)
     try:
         execution = node.execution_client()
         order = strategy.limit(OrderSide.BUY, "0.002", Decimal("50000"))
@@ -427,14 +396,7 @@ async def test_a_trade_of_an_order_whose_submit_is_unanswered_is_not_called_fore
     # order's trade names a venue order id the node does not know yet. It waits for the next
     # catch-up; an order placed elsewhere on the account is then said to be no order's.
     manual.set_levels(SYMBOL, asks=[(Decimal("60000"), Decimal("0.002"))])
-    node = TradingNode(
-        node_config(manual, cancel_open_orders_on_stop=False),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
-    )
-    strategy = Orders()
-    node.add_strategy(strategy)
-    await node.start()
+    node, strategy = await start_node(manual, cancel_open_orders_on_stop=False)
     try:
         execution = node.execution_client()
         await execution.user_stream.stop()
@@ -473,14 +435,7 @@ def events_named(order: Order, *names: str) -> list[str]:
 async def start_with_resting_bid(
     manual: SandboxVenue, **venue_options: Any
 ) -> tuple[TradingNode, Orders, Order]:
-    node = TradingNode(
-        node_config(manual, cancel_open_orders_on_stop=False, venue_options=venue_options),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
-    )
-    strategy = Orders()
-    node.add_strategy(strategy)
-    await node.start()
+    node, strategy = await start_node(manual, cancel_open_orders_on_stop=False, venue_options=venue_options)
     order = strategy.limit(OrderSide.BUY, "0.002", Decimal("50000"))
     await until(lambda: order.status is OrderStatus.ACCEPTED)
     # Only the REST path may tell what happened: the stream's reports would be lost in a gap.
@@ -552,19 +507,12 @@ async def test_a_modify_unresolved_by_its_deadline_is_rejected_journaled_then_it
     # modify rejected with a reason that says the outcome is unknown, the order asked for at
     # each heartbeat; when the venue answers, the replacement it made is applied.
     journal = str(tmp_path / "node.journal")
-    node = TradingNode(
-        node_config(
-            manual,
-            journal=journal,
-            cancel_open_orders_on_stop=False,
-            venue_options={"submit_resolve_attempts": 2, "submit_resolve_delay_s": 0.05},
-        ),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
+    node, strategy = await start_node(
+        manual,
+        journal=journal,
+        cancel_open_orders_on_stop=False,
+        venue_options={"submit_resolve_attempts": 2, "submit_resolve_delay_s": 0.05},
     )
-    strategy = Orders()
-    node.add_strategy(strategy)
-    await node.start()
     try:
         execution = node.execution_client()
         order = strategy.limit(OrderSide.BUY, "0.002", Decimal("50000"))
@@ -663,18 +611,11 @@ async def test_a_replacement_the_stream_reports_before_the_lost_answers_query_is
     # raises the quantity to 0.003, which the replacement fills at once in full: applied as
     # a fill of the unmodified 0.002 order it would overfill; applied after the stream's NEW
     # (OrderUpdated: 0.003 at 50,010) it fills the order. The query then finds it applied.
-    node = TradingNode(
-        node_config(
-            manual,
-            cancel_open_orders_on_stop=False,
-            venue_options={"submit_resolve_attempts": 4, "submit_resolve_delay_s": 0.2},
-        ),
-        credentials=CREDENTIALS,
-        install_signal_handlers=False,
+    node, strategy = await start_node(
+        manual,
+        cancel_open_orders_on_stop=False,
+        venue_options={"submit_resolve_attempts": 4, "submit_resolve_delay_s": 0.2},
     )
-    strategy = Orders()
-    node.add_strategy(strategy)
-    await node.start()
     try:
         execution = node.execution_client()
         order = strategy.limit(OrderSide.BUY, "0.002", Decimal("50000"))
