@@ -53,9 +53,9 @@ async def test_book_synced_during_a_real_replay_equals_the_venues(market_data):
                 venue_levels = [(p.normalize(), s.normalize()) for p, s in state.levels(side, 1000)]
                 assert book.levels(side, 1000) == venue_levels
             assert sync.resets == 1 and sync.snapshot_requests >= 2
-            # The replay runs flat out (~2 s), so each 100 ms diff carries many level changes;
-            # some were applied on top of each snapshot.
-            assert sync.stats.diffs_applied >= 5
+            # The replay runs flat out (~1-2 s, with the machine), so each 100 ms diff carries
+            # many level changes; at least one was applied on top of each snapshot.
+            assert sync.stats.diffs_applied >= sync.stats.snapshots_applied == 2
             assert sync.stats.gaps == 0
         finally:
             await client.stop()
