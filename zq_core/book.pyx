@@ -25,6 +25,7 @@ from zq_core.book_base cimport (
     SIDE_NONE,
     DeltaRow,
     Ladder,
+    ladder_clear,
     ladder_find,
     ladder_insert,
     ladder_remove,
@@ -127,7 +128,7 @@ cdef inline int _apply_l2(
             else:
                 ladder_remove(ladder, i)
         elif size:
-            ladder_insert(ladder, i, key, size)
+            ladder_insert(ladder, i, key, size)  # i: the insertion point
     elif action == ACTION_DELETE:
         i = ladder_find(ladder, key, &found)
         if found:
@@ -211,16 +212,17 @@ cdef class L1Book(OrderBook):
             return refuse_side(self, action, side, price, order_id, sequence)
         if size < 0:
             return refuse_size(self, action, side, price, size, order_id, sequence)
-        at_top = ladder is not NULL and ladder.count and ladder.levels[0].key == key
+        # An L1 side holds at most one level: ladder.top is its position.
+        at_top = ladder is not NULL and ladder.count and ladder.levels[ladder.top].key == key
         if action == ACTION_ADD or action == ACTION_UPDATE:
-            if at_top or (size and (not ladder.count or key > ladder.levels[0].key)):
+            if at_top or (size and (not ladder.count or key > ladder.levels[ladder.top].key)):
                 _set_top(ladder, key, size)
         elif action == ACTION_DELETE:
             if at_top:
-                ladder.count = 0
+                ladder_clear(ladder)
         elif action == ACTION_FILL:
             if at_top:
-                _set_top(ladder, key, max(ladder.levels[0].size - size, 0))
+                _set_top(ladder, key, max(ladder.levels[ladder.top].size - size, 0))
         elif action == ACTION_CLEAR:
             self._clear_side(side)
         else:
@@ -234,10 +236,11 @@ cdef class L1Book(OrderBook):
 cdef int _set_top(Ladder* ladder, int64_t key, int64_t size) except -1:
     # The one level of an L1 side; a size of 0 empties the side.
     if not size:
-        ladder.count = 0
+        ladder_clear(ladder)
     elif ladder.count:
-        ladder.levels[0].key = key
-        ladder.levels[0].size = size
+        ladder.levels[ladder.top].key = key
+        ladder.levels[ladder.top].size = size
+        ladder.first[0] = key
     else:
-        ladder_insert(ladder, 0, key, size)
+        ladder_insert(ladder, 0, key, size)  # into an empty ladder: any insertion point
     return 0

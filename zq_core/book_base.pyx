@@ -7,6 +7,7 @@ class; each implements how a delta changes it. Import them from ``zq_core.book``
 cimport numpy as cnp
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint64_t
 from libc.stdlib cimport free, realloc
+from libc.string cimport memcpy
 
 from zq_core.fixed cimport Price, Quantity, price_from_raw_c, quantity_from_raw_c
 
@@ -55,8 +56,8 @@ _EXACT = Context(prec=200)
 _ROUNDED = Context(prec=34, rounding=ROUND_HALF_EVEN)
 
 cdef enum:
-    # The first capacity of a ladder, in levels.
-    _LADDER_FIRST_CAPACITY = 32
+    # The first capacity of a ladder, in blocks.
+    _LADDER_FIRST_BLOCKS = 2
 
 
 # --- Errors -----------------------------------------------------------------------------------
@@ -160,24 +161,184 @@ def format_raw(raw, precision):
 # --- Ladders ----------------------------------------------------------------------------------
 
 cdef int ladder_grow(Ladder* ladder) except -1:
-    cdef Py_ssize_t capacity = ladder.capacity * 2 if ladder.capacity else _LADDER_FIRST_CAPACITY
-    cdef Level* levels = <Level*>realloc(ladder.levels, capacity * sizeof(Level))
-    cdef Queue* queues
-    if levels is NULL:
-        raise MemoryError(f"cannot grow a book side to {capacity} levels")
-    ladder.levels = levels  # larger; the capacity says how much is used until both grew
+    cdef Py_ssize_t capacity = ladder.capacity * 2 if ladder.capacity else _LADDER_FIRST_BLOCKS
+    cdef Py_ssize_t block
+    # Each array is replaced as soon as it has grown (realloc keeps the contents); the
+    # capacity says how much is in use until every one has.
+    ladder.levels = <Level*>_grown(ladder.levels, capacity * BLOCK * sizeof(Level), capacity)
     if ladder.queued:
-        queues = <Queue*>realloc(ladder.queues, capacity * sizeof(Queue))
-        if queues is NULL:
-            raise MemoryError(f"cannot grow a book side to {capacity} levels")
-        ladder.queues = queues
+        ladder.queues = <Queue*>_grown(ladder.queues, capacity * BLOCK * sizeof(Queue), capacity)
+    ladder.first = <int64_t*>_grown(ladder.first, capacity * sizeof(int64_t), capacity)
+    ladder.order = <int32_t*>_grown(ladder.order, capacity * sizeof(int32_t), capacity)
+    ladder.rank = <int32_t*>_grown(ladder.rank, capacity * sizeof(int32_t), capacity)
+    ladder.fill = <int32_t*>_grown(ladder.fill, capacity * sizeof(int32_t), capacity)
+    ladder.spare = <int32_t*>_grown(ladder.spare, capacity * sizeof(int32_t), capacity)
+    # The new blocks are spare, the lowest taken first.
+    for block in range(capacity - 1, ladder.capacity - 1, -1):
+        ladder.fill[block] = 0
+        ladder.spare[ladder.spares] = block
+        ladder.spares += 1
     ladder.capacity = capacity
     return 0
 
 
+cdef void* _grown(void* memory, size_t size, Py_ssize_t blocks) except NULL:
+    cdef void* grown = realloc(memory, size)
+    if grown is NULL:
+        raise MemoryError(f"cannot grow a book side to {blocks * BLOCK} levels")
+    return grown
+
+
+cdef int ladder_reserve(Ladder* ladder) except -1:
+    if not ladder.spares:
+        ladder_grow(ladder)
+    return 0
+
+
+cdef void ladder_clear(Ladder* ladder) noexcept nogil:
+    cdef Py_ssize_t block
+    ladder.spares = 0
+    for block in range(ladder.capacity - 1, -1, -1):
+        ladder.fill[block] = 0
+        ladder.spare[ladder.spares] = block
+        ladder.spares += 1
+    ladder.blocks = 0
+    ladder.count = 0
+    ladder.top = -1
+    ladder.hint = 0
+
+
+cdef void ladder_free(Ladder* ladder) noexcept nogil:
+    free(ladder.levels)
+    free(ladder.queues)
+    free(ladder.first)
+    free(ladder.order)
+    free(ladder.rank)
+    free(ladder.fill)
+    free(ladder.spare)
+    ladder.levels = NULL
+    ladder.queues = NULL
+    ladder.first = NULL
+    ladder.order = NULL
+    ladder.rank = NULL
+    ladder.fill = NULL
+    ladder.spare = NULL
+    ladder.capacity = ladder.spares = ladder.blocks = ladder.count = 0
+    ladder.top = -1
+
+
+cdef inline Py_ssize_t _take_block(Ladder* ladder) except -1:
+    ladder_reserve(ladder)
+    ladder.spares -= 1
+    return ladder.spare[ladder.spares]
+
+
+cdef int ladder_start(Ladder* ladder) except -1:
+    cdef Py_ssize_t block = _take_block(ladder)
+    ladder.order[0] = block
+    ladder.rank[block] = 0
+    ladder.fill[block] = 0
+    ladder.blocks = 1
+    ladder.hint = 0
+    return 0
+
+
+cdef Py_ssize_t ladder_split(Ladder* ladder, Py_ssize_t block, Py_ssize_t offset) except -1:
+    # The upper half of the block moves to a fresh block ranked just above it.
+    cdef Py_ssize_t fresh = _take_block(ladder)  # first: MemoryError changes nothing
+    cdef Py_ssize_t half = BLOCK // 2
+    cdef Py_ssize_t rank = ladder.rank[block] + 1
+    memcpy(
+        &ladder.levels[fresh << BLOCK_SHIFT], &ladder.levels[(block << BLOCK_SHIFT) + half],
+        (BLOCK - half) * sizeof(Level),
+    )
+    if ladder.queues is not NULL:
+        memcpy(
+            &ladder.queues[fresh << BLOCK_SHIFT], &ladder.queues[(block << BLOCK_SHIFT) + half],
+            (BLOCK - half) * sizeof(Queue),
+        )
+    ladder.fill[block] = half
+    ladder.fill[fresh] = BLOCK - half
+    _insert_rank(ladder, rank, fresh)
+    ladder_set_top(ladder)
+    if offset > half:
+        return (fresh << POINT_SHIFT) | (offset - half)
+    return (block << POINT_SHIFT) | offset
+
+
+cdef void _insert_rank(Ladder* ladder, Py_ssize_t rank, Py_ssize_t block) noexcept nogil:
+    # Give ``block`` (holding levels) the rank ``rank``, moving the ranks above up one.
+    cdef Py_ssize_t r
+    cdef Py_ssize_t moved = ladder.blocks - rank
+    if moved > 0:
+        memmove(&ladder.order[rank + 1], &ladder.order[rank], moved * sizeof(int32_t))
+        memmove(&ladder.first[rank + 1], &ladder.first[rank], moved * sizeof(int64_t))
+    ladder.order[rank] = block
+    ladder.first[rank] = ladder.levels[block << BLOCK_SHIFT].key
+    ladder.blocks += 1
+    for r in range(rank, ladder.blocks):
+        ladder.rank[ladder.order[r]] = r
+
+
+cdef void _drop_rank(Ladder* ladder, Py_ssize_t rank) noexcept nogil:
+    # Take the block of rank ``rank`` out of use, moving the ranks above down one.
+    cdef Py_ssize_t block = ladder.order[rank]
+    cdef Py_ssize_t r
+    cdef Py_ssize_t moved = ladder.blocks - rank - 1
+    if moved > 0:
+        memmove(&ladder.order[rank], &ladder.order[rank + 1], moved * sizeof(int32_t))
+        memmove(&ladder.first[rank], &ladder.first[rank + 1], moved * sizeof(int64_t))
+    ladder.blocks -= 1
+    for r in range(rank, ladder.blocks):
+        ladder.rank[ladder.order[r]] = r
+    ladder.fill[block] = 0
+    ladder.spare[ladder.spares] = block
+    ladder.spares += 1
+
+
+cdef void _append_block(Ladder* ladder, Py_ssize_t into, Py_ssize_t block) noexcept nogil:
+    # Move the levels of ``block`` to the end of ``into`` (the block ranked just below it).
+    cdef Py_ssize_t to = (into << BLOCK_SHIFT) + ladder.fill[into]
+    cdef Py_ssize_t filled = ladder.fill[block]
+    memcpy(&ladder.levels[to], &ladder.levels[block << BLOCK_SHIFT], filled * sizeof(Level))
+    if ladder.queues is not NULL:
+        memcpy(&ladder.queues[to], &ladder.queues[block << BLOCK_SHIFT], filled * sizeof(Queue))
+    ladder.fill[into] += filled
+    _drop_rank(ladder, ladder.rank[block])
+
+
+cdef void ladder_shrink(Ladder* ladder, Py_ssize_t block) noexcept nogil:
+    cdef Py_ssize_t rank = ladder.rank[block]
+    cdef Py_ssize_t filled = ladder.fill[block]
+    cdef Py_ssize_t neighbour
+    if not filled:
+        _drop_rank(ladder, rank)
+    else:
+        ladder.first[rank] = ladder.levels[block << BLOCK_SHIFT].key
+        if rank > 0 and ladder.fill[ladder.order[rank - 1]] + filled <= MERGE_UPTO:
+            _append_block(ladder, ladder.order[rank - 1], block)
+        elif rank + 1 < ladder.blocks:
+            neighbour = ladder.order[rank + 1]
+            if ladder.fill[neighbour] + filled <= MERGE_UPTO:
+                _append_block(ladder, block, neighbour)
+    ladder_set_top(ladder)
+
+
+cdef Py_ssize_t ladder_at_depth(const Ladder* ladder, Py_ssize_t depth) noexcept nogil:
+    cdef Py_ssize_t rank, block
+    if depth < 0:
+        return -1
+    for rank in range(ladder.blocks - 1, -1, -1):
+        block = ladder.order[rank]
+        if depth < ladder.fill[block]:
+            return (block << BLOCK_SHIFT) + ladder.fill[block] - 1 - depth
+        depth -= ladder.fill[block]
+    return -1
+
+
 cdef inline int64_t _top_price(const Ladder* ladder, int side) noexcept:
     # Caller guarantees ladder.count > 0.
-    return side_key(side, ladder.levels[ladder.count - 1].key)
+    return side_key(side, ladder.levels[ladder.top].key)
 
 
 cdef int64_t _sum_sizes(int64_t total, int64_t size) except? -1:
@@ -232,10 +393,8 @@ cdef class OrderBook:
         self.size_precision = _precision(size_precision, "size_precision")
 
     def __dealloc__(self):
-        free(self._bids.levels)
-        free(self._asks.levels)
-        free(self._bids.queues)
-        free(self._asks.queues)
+        ladder_free(&self._bids)
+        ladder_free(&self._asks)
 
     def __repr__(self):
         return (
@@ -250,7 +409,7 @@ cdef class OrderBook:
             return "None"
         return (
             f"{format_raw(_top_price(ladder, side), self.price_precision)} x "
-            f"{format_raw(ladder.levels[ladder.count - 1].size, self.size_precision)}"
+            f"{format_raw(ladder.levels[ladder.top].size, self.size_precision)}"
         )
 
     # --- Applying deltas
@@ -279,9 +438,9 @@ cdef class OrderBook:
 
     cdef int _clear_side(self, int side) except -1:
         if side == SIDE_NONE or side == SIDE_BID:
-            self._bids.count = 0
+            ladder_clear(&self._bids)
         if side == SIDE_NONE or side == SIDE_ASK:
-            self._asks.count = 0
+            ladder_clear(&self._asks)
         return 0
 
     cdef int _check_orders(self) except -1:
@@ -416,7 +575,7 @@ cdef class OrderBook:
         cdef Ladder* ladder = &self._bids if side == SIDE_BID else &self._asks
         if not ladder.count:
             return None
-        return quantity_from_raw_c(ladder.levels[ladder.count - 1].size, self.size_precision)
+        return quantity_from_raw_c(ladder.levels[ladder.top].size, self.size_precision)
 
     def spread(self):
         """Return best ask - best bid (negative when crossed), or None if a side is empty."""
@@ -464,9 +623,11 @@ cdef class OrderBook:
         cdef Ladder* ladder = &self._bids if side == SIDE_BID else &self._asks
         cdef Level* level
         cdef list levels = []
-        cdef Py_ssize_t i
-        for i in range(ladder.count - 1, ladder.count - 1 - depth, -1):
-            level = &ladder.levels[i]
+        cdef Py_ssize_t at = ladder.top
+        cdef Py_ssize_t _k
+        for _k in range(depth):
+            level = &ladder.levels[at]
+            at = ladder_worse(ladder, at)
             levels.append((
                 price_from_raw_c(side_key(side, level.key), self.price_precision),
                 quantity_from_raw_c(level.size, self.size_precision),
@@ -493,17 +654,19 @@ cdef class OrderBook:
         cdef Ladder* ladder = self._ladder(side)
         cdef int64_t total = 0
         cdef int64_t price, low_raw, high_raw
-        cdef Py_ssize_t i
+        cdef Py_ssize_t at
         low_python = self._raw_price(low, 1)
         high_python = self._raw_price(high, -1)
         if low_python > INT64_MAX or high_python < INT64_MIN:
             return quantity_from_raw_c(0, self.size_precision)
         low_raw = max(low_python, INT64_MIN)
         high_raw = min(high_python, INT64_MAX)
-        for i in range(ladder.count):
-            price = side_key(side, ladder.levels[i].key)
+        at = ladder_worst(ladder)
+        while at >= 0:
+            price = side_key(side, ladder.levels[at].key)
             if low_raw <= price <= high_raw:
-                total = _sum_sizes(total, ladder.levels[i].size)
+                total = _sum_sizes(total, ladder.levels[at].size)
+            at = ladder_better(ladder, at)
         return quantity_from_raw_c(total, self.size_precision)
 
     def avg_fill_price(self, int side, quantity):
@@ -517,7 +680,7 @@ cdef class OrderBook:
         cdef int book_side = SIDE_ASK if side == SIDE_BID else SIDE_BID
         cdef Ladder* ladder
         cdef Level* level
-        cdef Py_ssize_t i
+        cdef Py_ssize_t at
         if side != SIDE_BID and side != SIDE_ASK:
             self._ladder(side)
         ladder = self._ladder(book_side)
@@ -526,8 +689,10 @@ cdef class OrderBook:
             raise ValueError(f"quantity must be positive, got {quantity!r}")
         remaining = wanted
         notional = 0
-        for i in range(ladder.count - 1, -1, -1):
-            level = &ladder.levels[i]
+        at = ladder.top if ladder.count else -1
+        while at >= 0:
+            level = &ladder.levels[at]
+            at = ladder_worse(ladder, at)
             take = min(remaining, level.size)
             notional += take * side_key(book_side, level.key)
             remaining -= take
@@ -580,26 +745,61 @@ cdef class OrderBook:
         """
         cdef Ladder* ladder
         cdef int side
-        cdef Py_ssize_t i
+        cdef Py_ssize_t at, previous
         for side in (SIDE_BID, SIDE_ASK):
             ladder = self._ladder(side)
-            if ladder.count > ladder.capacity:
-                raise self._inconsistent(
-                    f"the {_SIDE_NAMES[side]} side holds more levels than it has room for"
-                )
-            for i in range(ladder.count):
-                if ladder.levels[i].size <= 0:
+            self._check_blocks(side, ladder)
+            previous = -1
+            at = ladder_worst(ladder)
+            while at >= 0:
+                if ladder.levels[at].size <= 0:
+                    price = format_raw(side_key(side, ladder.levels[at].key), self.price_precision)
                     raise self._inconsistent(
-                        f"{_SIDE_NAMES[side]} level at "
-                        f"{format_raw(side_key(side, ladder.levels[i].key), self.price_precision)} "
-                        f"has size {ladder.levels[i].size}"
+                        f"{_SIDE_NAMES[side]} level at {price} has size {ladder.levels[at].size}"
                     )
-                if i and ladder.levels[i - 1].key >= ladder.levels[i].key:
-                    raise self._inconsistent(
-                        f"{_SIDE_NAMES[side]} levels out of order at "
-                        f"{format_raw(side_key(side, ladder.levels[i].key), self.price_precision)}"
-                    )
+                if previous >= 0 and ladder.levels[previous].key >= ladder.levels[at].key:
+                    price = format_raw(side_key(side, ladder.levels[at].key), self.price_precision)
+                    raise self._inconsistent(f"{_SIDE_NAMES[side]} levels out of order at {price}")
+                previous = at
+                at = ladder_better(ladder, at)
         self._check_orders()
+
+    cdef int _check_blocks(self, int side, const Ladder* ladder) except -1:
+        # The block directory agrees with itself: ranks and blocks a bijection, every block in
+        # use holding 1..BLOCK levels that add up to the count, first keys and top current.
+        cdef Py_ssize_t rank, block, levels = 0
+        cdef str name = _SIDE_NAMES[side]
+        if ladder.blocks + ladder.spares != ladder.capacity:
+            raise self._inconsistent(
+                f"the {name} side has {ladder.blocks} blocks in use and {ladder.spares} spare "
+                f"of {ladder.capacity}"
+            )
+        for rank in range(ladder.blocks):
+            block = ladder.order[rank]
+            if not 0 <= block < ladder.capacity or ladder.rank[block] != rank:
+                raise self._inconsistent(f"the {name} side's block directory is corrupt")
+            if not 0 < ladder.fill[block] <= BLOCK:
+                raise self._inconsistent(
+                    f"a {name} block holds {ladder.fill[block]} levels (1..{BLOCK} expected)"
+                )
+            if ladder.first[rank] != ladder.levels[block << BLOCK_SHIFT].key:
+                raise self._inconsistent(f"the {name} side's block directory is out of date")
+            levels += ladder.fill[block]
+        if levels != ladder.count:
+            raise self._inconsistent(
+                f"the {name} side counts {ladder.count} levels, its blocks hold {levels}"
+            )
+        if ladder.count and ladder.top != ladder_at_depth(ladder, 0):
+            raise self._inconsistent(f"the {name} side's best level is out of date")
+        return 0
+
+    def _blocks(self, int side):
+        """Testing hook: the number of levels in each block of ``side``, worst block first.
+
+        It exists so that the tests can see blocks split, merge and disappear.
+        """
+        cdef Ladder* ladder = self._ladder(side)
+        return [ladder.fill[ladder.order[rank]] for rank in range(ladder.blocks)]
 
     def _overwrite_level(self, int side, Py_ssize_t depth, int64_t price, int64_t size):
         """Testing hook: overwrite the level ``depth`` from the best, bypassing every rule.
@@ -607,10 +807,14 @@ cdef class OrderBook:
         It exists so that the tests can show ``check_integrity`` catching a corrupt book.
         """
         cdef Ladder* ladder = self._ladder(side)
+        cdef Py_ssize_t at
         if not 0 <= depth < ladder.count:
             raise IndexError(f"no level at depth {depth}")
-        ladder.levels[ladder.count - 1 - depth].key = side_key(side, price)
-        ladder.levels[ladder.count - 1 - depth].size = size
+        at = ladder_at_depth(ladder, depth)
+        ladder.levels[at].key = side_key(side, price)
+        ladder.levels[at].size = size
+        if not at & BLOCK_MASK:  # the directory follows, so the check reports the level
+            ladder.first[ladder.rank[at >> BLOCK_SHIFT]] = ladder.levels[at].key
 
     # --- Export
 
@@ -630,6 +834,7 @@ cdef class OrderBook:
         cdef Ladder* ladder = self._ladder(side)
         cdef Py_ssize_t n = ladder.count if depth is None else _depth(depth, ladder.count)
         cdef Py_ssize_t i
+        cdef Py_ssize_t at = ladder.top
         cdef Level* level
         prices = np.empty(n, dtype=np.int64)
         sizes = np.empty(n, dtype=np.int64)
@@ -638,12 +843,11 @@ cdef class OrderBook:
         cdef int64_t[::1] size_view = sizes
         cdef int64_t[::1] count_view = counts
         for i in range(n):
-            level = &ladder.levels[ladder.count - 1 - i]
+            level = &ladder.levels[at]
             price_view[i] = side_key(side, level.key)
             size_view[i] = level.size
-            count_view[i] = (
-                ladder.queues[ladder.count - 1 - i].count if ladder.queues is not NULL else 0
-            )
+            count_view[i] = ladder.queues[at].count if ladder.queues is not NULL else 0
+            at = ladder_worse(ladder, at)
         return {f"{name}_price": prices, f"{name}_size": sizes, f"{name}_count": counts}
 
     def to_pandas(self, depth=None):

@@ -24,10 +24,13 @@ from zq_core.book_base cimport (
     OrderBook,
     Queue,
     add_overflow,
+    ladder_better,
+    ladder_clear,
     ladder_find,
-    ladder_grow,
     ladder_insert,
     ladder_remove,
+    ladder_reserve,
+    ladder_worst,
     raise_integrity_error,
     refuse_action,
     refuse_side,
@@ -285,7 +288,7 @@ cdef class L3Book(OrderBook):
             return _refuse_overflow(self, ACTION_ADD, side, price, order_id, sequence)
         self._reserve()
         if not found:
-            ladder_insert(ladder, at, key, 0)
+            at = ladder_insert(ladder, at, key, 0)
         index = self._take_slot()
         order = &self._orders[index]
         order.id = order_id
@@ -336,17 +339,17 @@ cdef class L3Book(OrderBook):
         to = ladder_find(ladder, key, &found)
         if found and add_overflow(ladder.levels[to].size, size, &total):
             return _refuse_overflow(self, ACTION_UPDATE, side, price, order_id, sequence)
-        if not found and ladder.count == ladder.capacity:
-            ladder_grow(ladder)  # now, so nothing can fail once the order has moved
+        if not found:
+            ladder_reserve(ladder)  # now, so nothing can fail once the order has moved
             level = &ladder.levels[at]
             queue = &ladder.queues[at]
         self._unlink(level, queue, index)
         if not queue.count:
+            # Removing a level may move others (and merge blocks): find the new price again.
             ladder_remove(ladder, at)
-            if to > at:
-                to -= 1
+            to = ladder_find(ladder, key, &found)
         if not found:
-            ladder_insert(ladder, to, key, 0)
+            to = ladder_insert(ladder, to, key, 0)
         order.price = price
         order.size = size
         self._append(&ladder.levels[to], &ladder.queues[to], index)
@@ -386,10 +389,10 @@ cdef class L3Book(OrderBook):
     cdef int _clear_side(self, int side) except -1:
         cdef Ladder* ladder
         cdef int32_t index, following
-        cdef Py_ssize_t i
+        cdef Py_ssize_t i, at
         if side == SIDE_NONE:
-            self._bids.count = 0
-            self._asks.count = 0
+            ladder_clear(&self._bids)
+            ladder_clear(&self._asks)
             for i in range(self._index.capacity):
                 self._index.slots[i].value = -1
             self._index.count = 0
@@ -397,8 +400,9 @@ cdef class L3Book(OrderBook):
             self._free = -1
             return 0
         ladder = &self._bids if side == SIDE_BID else &self._asks
-        for i in range(ladder.count):
-            index = ladder.queues[i].head
+        at = ladder_worst(ladder)
+        while at >= 0:
+            index = ladder.queues[at].head
             while index >= 0:
                 following = self._orders[index].next
                 _index_delete(&self._index, self._orders[index].id)
@@ -406,7 +410,8 @@ cdef class L3Book(OrderBook):
                 self._orders[index].next = self._free
                 self._free = index
                 index = following
-        ladder.count = 0
+            at = ladder_better(ladder, at)
+        ladder_clear(ladder)
         return 0
 
     # --- Pool, index and queues
@@ -586,8 +591,10 @@ cdef class L3Book(OrderBook):
         cdef int32_t index
         for side in (SIDE_BID, SIDE_ASK):
             ladder = self._ladder(side)
-            for at in range(ladder.count):
+            at = ladder_worst(ladder)
+            while at >= 0:
                 orders_seen += self._check_queue(side, &ladder.levels[at], &ladder.queues[at])
+                at = ladder_better(ladder, at)
         if orders_seen != self._index.count:
             raise self._inconsistent(
                 f"the order index holds {self._index.count} orders, the levels {orders_seen}"

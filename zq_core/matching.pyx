@@ -36,6 +36,7 @@ from zq_core.book_base cimport (
     SIDE_BID,
     Ladder,
     ladder_find,
+    ladder_worse,
     side_key,
 )
 from zq_core.book cimport L1Book
@@ -488,7 +489,7 @@ cdef class MatchingCore:
         cdef int64_t key
         if ladder.count == 0:
             return 0
-        key = ladder.levels[ladder.count - 1].key
+        key = ladder.levels[ladder.top].key
         price[0] = ~key if book_side == SIDE_ASK else key
         return 1
 
@@ -518,7 +519,7 @@ cdef class MatchingCore:
         # The size the opposite side offers within ``limit`` (for FOK), after our own takes.
         cdef int book_side = SIDE_ASK if order.side == BUY else SIDE_BID
         cdef Ladder* ladder = self.book._ladder(book_side)
-        cdef Py_ssize_t i = ladder.count - 1
+        cdef Py_ssize_t i = ladder.top if ladder.count else -1  # a position (book_base.pxd)
         cdef int64_t total = 0
         cdef int64_t price
         while i >= 0:
@@ -526,7 +527,7 @@ cdef class MatchingCore:
             if limited and (price > limit if order.side == BUY else price < limit):
                 break
             total += self._available(book_side, price)
-            i -= 1
+            i = ladder_worse(ladder, i)
         if self._from_trades and ladder.count and not limited:
             # Trades only: whatever the trade did not cover fills one tick worse.
             return order.quantity
@@ -544,7 +545,7 @@ cdef class MatchingCore:
         # fill is at the order's own price. Return the quantity filled.
         cdef int book_side = SIDE_ASK if order.side == BUY else SIDE_BID
         cdef Ladder* ladder = self.book._ladder(book_side)
-        cdef Py_ssize_t i = ladder.count - 1
+        cdef Py_ssize_t i = ladder.top if ladder.count else -1  # a position (book_base.pxd)
         cdef int64_t price, available, quantity, wanted
         cdef int64_t taken = 0
         cdef int64_t last_price = 0
@@ -564,7 +565,7 @@ cdef class MatchingCore:
                 self._consumed[key] = self._consumed.get(key, 0) + quantity
                 self._fill(order, quantity, order.price if maker else price, maker, ts)
                 taken += quantity
-            i -= 1
+            i = ladder_worse(ladder, i)
         if self._from_trades and any_level and not maker:
             # Trades only: the rest fills one tick worse than the last trade (NautilusTrader).
             if i < 0 or last_price == 0:
