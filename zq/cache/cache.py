@@ -9,7 +9,8 @@ state (creation order for :meth:`Cache.orders`), which is deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from zq.model.data import Bar, BarType, QuoteTick, TradeTick
@@ -51,6 +52,8 @@ class PositionLike(Protocol):
     def strategy_id(self) -> StrategyId: ...
     @property
     def is_closed(self) -> bool: ...
+    @property
+    def signed_qty(self) -> Decimal: ...
 
 
 class AccountLike(Protocol):
@@ -194,6 +197,7 @@ class _PositionIndex:
 
 
 _NO_POSITIONS: dict[PositionId, None] = {}
+_ZERO = Decimal(0)
 
 
 class Cache(CacheCore):
@@ -211,6 +215,7 @@ class Cache(CacheCore):
         "_indexed",
         "_initial_category",
         "_moves",
+        "_net_positions",
         "_order_books",
         "_positions_closed",
         "_positions_open",
@@ -231,6 +236,8 @@ class Cache(CacheCore):
         def order_exists(self, client_order_id: ClientOrderId, /) -> bool: ...
 
     def __init__(self) -> None:
+        # Kept for the cache's life (reset empties it in place): the portfolio holds it.
+        self._net_positions: dict[tuple[InstrumentId, StrategyId], Decimal] = {}
         self._init_indices()
 
     def _init_indices(self) -> None:
@@ -272,6 +279,7 @@ class Cache(CacheCore):
         self._indexed: dict[ClientOrderId, int] = {}  # the category the order is indexed in
         self._positions_open = _PositionIndex()
         self._positions_closed = _PositionIndex()
+        self._net_positions.clear()
 
     def reset(self) -> None:
         """Forget everything (between backtest runs)."""
@@ -457,6 +465,31 @@ class Cache(CacheCore):
             out_of.remove(position)
         if position_id not in into.ids:
             into.add(position)
+        # The pair's net quantity, summed as a query over its open positions would sum it
+        # (in their order, from zero): the same Decimal, exponent included.
+        pair = (position.instrument_id, position.strategy_id)
+        open_ids = self._positions_open.by_pair.get(pair)
+        if open_ids:
+            positions = self._positions
+            total = _ZERO
+            for open_id in open_ids:
+                total += positions[open_id].signed_qty
+            self._net_positions[pair] = total
+        else:
+            self._net_positions.pop(pair, None)
+
+    def net_positions(self) -> Mapping[tuple[InstrumentId, StrategyId], Decimal]:
+        """Return the net signed quantity of the open positions per (instrument, strategy).
+
+        A live view, kept by :meth:`update_position` (pairs with no open position are
+        absent) for the cache's whole life: the portfolio's per-signal query is one look-up
+        in it. Do not change it.
+        """
+        return self._net_positions
+
+    def open_position_ids(self, instrument_id: InstrumentId) -> Collection[PositionId]:
+        """Return the ids of the open positions in ``instrument_id`` (a live view)."""
+        return self._positions_open.by_instrument.get(instrument_id, _NO_POSITIONS).keys()
 
     def positions(
         self,

@@ -270,6 +270,7 @@ class Position:
     # quantities would give: ``-_places``); values are in units of 10**-_SCALE; PnL in
     # units of 10**-_pnl_scale (a value times the multiplier's raw units).
     __slots__ = (
+        "_avg_px_open",
         "_closed_raw",
         "_closed_value",
         "_commissions",
@@ -283,7 +284,10 @@ class Position:
         "_realized",
         "_round_trip_start",
         "_trade_ids",
+        "_unit_money",
+        "_unit_qty",
         "_zero_money",
+        "_zero_qty",
         "account_id",
         "closing_order_id",
         "currency",
@@ -333,12 +337,17 @@ class Position:
         # PnL units per raw unit of the currency (the scale is above any currency's).
         self._money_unit: int = _POW10[self._pnl_scale - self.currency.precision]
         self._zero_money: Money = Money.from_raw(0, self.currency)
+        # Money and Quantity are made as ``unit * raw``: one unit times an int, the same
+        # value as from_raw(raw, ...) (OverflowError past int64 too) at a seventh of its cost.
+        self._unit_money: Money = Money.from_raw(1, self.currency)
         self.is_inverse: bool = instrument.is_inverse
         self.size_precision: int = max(instrument.size_precision, int(fill.last_qty.precision))
+        self._unit_qty: Quantity = Quantity.from_raw(1, self.size_precision)
+        self._zero_qty: Quantity = Quantity.from_raw(0, self.size_precision)
         self._raw: int = 0
         self._places: int = 0
         self.signed_qty: Decimal = _ZERO
-        self.peak_qty: Quantity = Quantity.from_raw(0, self.size_precision)
+        self.peak_qty: Quantity = self._zero_qty
         self.entry: OrderSide = fill.order_side
         self.opening_order_id: ClientOrderId = fill.client_order_id
         self.closing_order_id: ClientOrderId | None = None
@@ -353,6 +362,8 @@ class Position:
         self._closed_raw: int = 0
         self._closed_value: int = 0
         self._flat_avg_px_open: Decimal = _ZERO
+        # avg_px_open of the open quantity, made once per change of it (None: not yet).
+        self._avg_px_open: Decimal | None = None
         self._realized: int = 0
         self._round_trip_start: int = 0
         self._commissions: dict[str, Money] = {}
@@ -377,7 +388,7 @@ class Position:
     @property
     def quantity(self) -> Quantity:
         """The open quantity, without sign."""
-        return Quantity.from_raw(abs(self._raw), self.size_precision)
+        return self._unit_qty * abs(self._raw)
 
     @property
     def is_open(self) -> bool:
@@ -426,10 +437,15 @@ class Position:
         held = abs(self._raw)
         if held == 0:
             return self._flat_avg_px_open
-        # value / qty = (_open_value × 10**-_SCALE) / (held × 10**-size_precision)
-        if self.is_inverse:
-            return _quotient(held * _POW10[_SCALE], self._open_value, self.size_precision)
-        return _quotient(self._open_value, held, _SCALE - self.size_precision)
+        average = self._avg_px_open
+        if average is None:
+            # value / qty = (_open_value × 10**-_SCALE) / (held × 10**-size_precision)
+            if self.is_inverse:
+                average = _quotient(held * _POW10[_SCALE], self._open_value, self.size_precision)
+            else:
+                average = _quotient(self._open_value, held, _SCALE - self.size_precision)
+            self._avg_px_open = average
+        return average
 
     @property
     def avg_px_close(self) -> Decimal | None:
@@ -527,7 +543,7 @@ class Position:
         twice = remainder + remainder
         if twice > unit or (twice == unit and raw & 1):
             raw += 1
-        return Money.from_raw(raw, self.currency)
+        return self._unit_money * raw
 
     # -- fills -----------------------------------------------------------------------------
 
@@ -601,52 +617,120 @@ class Position:
             realized = self._money(self._realized)
             unrealized = self._money(self._unrealized(px_raw, px_precision))
             events = [self._event(PositionChanged, fill, last_qty, realized, unrealized)]
+        elif qty < (held if held > 0 else -held):
+            # Reduce by qty (Decimal's min(qty, |held|) keeps the fill's quantity on a tie,
+            # and with it the exponent of the result: see _close).
+            self._reduce(qty, max(places, qty_precision), px_raw, px_precision)
+            realized = self._money(self._realized)
+            unrealized = self._money(self._unrealized(px_raw, px_precision))
+            events = [self._event(PositionChanged, fill, last_qty, realized, unrealized)]
         else:
-            # Reduce by min(qty, |held|): Decimal's min keeps the fill's quantity on a tie,
-            # and with it the exponent of the result.
-            whole = abs(held)
-            if qty <= whole:
-                reduce, reduce_places = qty, qty_precision
-            else:
-                reduce, reduce_places = whole, places
-            self._reduce(reduce, max(places, reduce_places), px_raw, px_precision)
-            realized = self._money(self._realized)  # the same in both events of a flip
-            if self._raw != 0:
-                unrealized = self._money(self._unrealized(px_raw, px_precision))
-                events = [self._event(PositionChanged, fill, last_qty, realized, unrealized)]
-            else:
-                self.closing_order_id = fill.client_order_id
-                self.ts_closed = fill.ts_event
-                if reduce == qty:
-                    part = last_qty
-                elif precision == qty_precision:
-                    part = Quantity.from_raw(reduce, precision)
-                else:
-                    part = self._part(reduce, qty_precision)
-                events = [self._closed_event(fill, part, realized)]
-                if qty > whole:
-                    remainder = qty - whole
-                    self._open(
-                        fill,
-                        remainder if buying else -remainder,
-                        max(qty_precision, places),
-                        px_raw,
-                        px_precision,
-                    )
-                    if precision == qty_precision:
-                        part = Quantity.from_raw(remainder, precision)
-                    else:
-                        part = self._part(remainder, qty_precision)
-                    zero = self._zero_money
-                    events.append(self._event(PositionOpened, fill, part, realized, zero))
+            events = self._close(fill, buying, qty, qty_precision, px_raw, px_precision)
         self.last_events = events
         return events
+
+    def _close(
+        self,
+        fill: OrderFilled,
+        buying: bool,
+        qty: int,
+        qty_precision: int,
+        px_raw: int,
+        px_precision: int,
+    ) -> list[PositionEvent]:
+        # A fill of at least the held quantity against it: _reduce to flat and, through zero,
+        # _open the rest; in one method (a flip is the fill the EMA cross makes).
+        held = self._raw
+        whole = held if held > 0 else -held
+        places = self._places
+        precision = self.size_precision
+        # The entry value goes entirely; realized PnL is the exit value minus it.
+        self._flat_avg_px_open = self._avg_open()
+        removed = self._open_value
+        exit_value = self._value(whole, precision, px_raw, px_precision)
+        gain = removed - exit_value if self.is_inverse else exit_value - removed
+        gain *= self._multiplier_raw
+        realized_units = self._realized = self._realized + (gain if held > 0 else -gain)
+        self._open_value = 0
+        # min(qty, |held|) keeps the fill's quantity on a tie (and its exponent).
+        self._set_qty(0, max(places, qty_precision) if qty == whole else places)
+        self._closed_raw += whole
+        self._closed_value += exit_value
+        ts_event = fill.ts_event
+        self.closing_order_id = fill.client_order_id
+        self.ts_closed = ts_event
+        # The realized PnL (the same in both events of a flip) and the round trip's, rounded
+        # half-even to the currency as _money rounds them.
+        unit = self._money_unit
+        raw, remainder = divmod(realized_units, unit)
+        twice = remainder + remainder
+        if twice > unit or (twice == unit and raw & 1):
+            raw += 1
+        realized = self._unit_money * raw
+        raw, remainder = divmod(realized_units - self._round_trip_start, unit)
+        twice = remainder + remainder
+        if twice > unit or (twice == unit and raw & 1):
+            raw += 1
+        if qty == whole:
+            part = fill.last_qty
+        elif precision == qty_precision:
+            part = self._unit_qty * whole
+        else:
+            part = self._part(whole, qty_precision)
+        # Positional, in the order of PositionClosed's fields. The position is flat: no
+        # open quantity, no unrealized PnL.
+        closed = PositionClosed(
+            self.trader_id,
+            self.strategy_id,
+            self.instrument_id,
+            self.id,  # position_id
+            self.account_id,
+            self.opening_order_id,
+            self.entry,
+            _FLAT,  # side
+            self.signed_qty,
+            self._zero_qty,  # quantity
+            self.peak_qty,
+            fill.trade_id,  # last_trade_id
+            part,  # last_qty
+            fill.last_px,
+            self.currency,
+            self._flat_avg_px_open,  # avg_px_open
+            self._avg_close(),
+            realized,  # realized_pnl
+            self._zero_money,  # unrealized_pnl
+            self.ts_opened,
+            ts_event,
+            fill.ts_init,
+            fill.client_order_id,  # closing_order_id
+            self._unit_money * raw,  # round_trip_pnl
+            ts_event,  # ts_closed
+            ts_event - self.ts_opened,  # duration_ns
+        )
+        if qty == whole:
+            return [closed]
+        remainder = qty - whole
+        self._open(
+            fill,
+            remainder if buying else -remainder,
+            max(qty_precision, places),
+            px_raw,
+            px_precision,
+        )
+        if precision == qty_precision:
+            part = self._unit_qty * remainder
+        else:
+            part = self._part(remainder, qty_precision)
+        return [closed, self._event(PositionOpened, fill, part, realized, self._zero_money)]
 
     def _raise_size_precision(self, precision: int) -> None:
         factor = _POW10[precision - self.size_precision]
         self._raw *= factor
         self._closed_raw *= factor
         self.size_precision = precision
+        self._unit_qty = Quantity.from_raw(1, precision)
+        self._zero_qty = Quantity.from_raw(0, precision)
+        self._avg_px_open = None
 
     def _part(self, raw: int, precision: int) -> Quantity:
         # A part of the fill's quantity (closed or reopened) at the fill's precision.
@@ -658,6 +742,7 @@ class Position:
     def _set_qty(self, raw: int, places: int) -> None:
         self._raw = raw
         self._places = places
+        self._avg_px_open = None  # the open quantity (and its value) changes with it
         # Exact: the quantity has at most `places` decimals.
         self.signed_qty = _memo_decimal(raw // _POW10[self.size_precision - places], places)
 
@@ -682,7 +767,7 @@ class Position:
         self._closed_raw = 0
         self._closed_value = 0
         self._round_trip_start = self._realized
-        self.peak_qty = Quantity.from_raw(abs(signed), precision)
+        self.peak_qty = self._unit_qty * abs(signed)
 
     def _increase(self, signed: int, places: int, px_raw: int, px_precision: int) -> None:
         precision = self.size_precision
@@ -691,7 +776,7 @@ class Position:
         held = abs(self._raw)
         peak = self.peak_qty
         if held > peak.raw * _POW10[precision - int(peak.precision)]:
-            self.peak_qty = Quantity.from_raw(held, precision)
+            self.peak_qty = self._unit_qty * held
 
     def _reduce(self, qty: int, places: int, px_raw: int, px_precision: int) -> None:
         held = self._raw
@@ -732,7 +817,7 @@ class Position:
             self.entry,
             _LONG if raw > 0 else _SHORT if raw < 0 else _FLAT,  # side
             self.signed_qty,
-            Quantity.from_raw(abs(raw), self.size_precision),  # quantity
+            self._unit_qty * abs(raw),  # quantity
             self.peak_qty,
             fill.trade_id,  # last_trade_id
             last_qty,
@@ -745,39 +830,4 @@ class Position:
             self.ts_opened,
             fill.ts_event,
             fill.ts_init,
-        )
-
-    def _closed_event(
-        self, fill: OrderFilled, last_qty: Quantity, realized: Money
-    ) -> PositionClosed:
-        # The position is flat: no open quantity, no unrealized PnL. Positional, in the
-        # order of PositionClosed's fields.
-        ts_event = fill.ts_event
-        return PositionClosed(
-            self.trader_id,
-            self.strategy_id,
-            self.instrument_id,
-            self.id,  # position_id
-            self.account_id,
-            self.opening_order_id,
-            self.entry,
-            _FLAT,  # side
-            self.signed_qty,
-            Quantity.from_raw(0, self.size_precision),  # quantity
-            self.peak_qty,
-            fill.trade_id,  # last_trade_id
-            last_qty,
-            fill.last_px,
-            self.currency,
-            self._flat_avg_px_open,  # avg_px_open
-            self._avg_close(),
-            realized,  # realized_pnl
-            self._zero_money,  # unrealized_pnl
-            self.ts_opened,
-            ts_event,
-            fill.ts_init,
-            fill.client_order_id,  # closing_order_id
-            self._money(self._realized - self._round_trip_start),  # round_trip_pnl
-            ts_event,  # ts_closed
-            ts_event - self.ts_opened,  # duration_ns
         )

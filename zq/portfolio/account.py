@@ -374,8 +374,16 @@ class Account:
     def _margins(self) -> tuple[MarginBalance, ...]:
         return ()
 
+    def _balance_tuple(self) -> tuple[AccountBalance, ...]:
+        # The values of balances(), in its order, without the dict (one state per fill).
+        balances = []
+        for code, total in self._totals.items():
+            locked = self._locked_of(code)
+            balances.append(AccountBalance(total, locked, total - locked))  # free
+        return tuple(balances)
+
     def _emit(self, reason: str, trade_id: str | None, ts_event: int) -> AccountState:
-        balances = tuple(self.balances().values())
+        balances = self._balance_tuple()
         # Positional, in the order of AccountState's fields.
         state = AccountState(
             self.id,
@@ -510,9 +518,12 @@ class MarginAccount(Account):
             iid: self._check_leverage(value) for iid, value in (leverages or {}).items()
         }
         self._margin: dict[InstrumentId, MarginBalance] = {}
-        # (instrument, notional units, scale) -> (the other inputs, the margin): see
-        # _update_margin_units.
-        self._margin_memo: dict[tuple[InstrumentId, int, int], tuple[object, MarginBalance]] = {}
+        # (instrument id, notional units, scale) -> (the instrument, the account's leverage,
+        # the instrument's leverage, the margin): see _update_margin_units.
+        self._margin_memo: dict[
+            tuple[InstrumentId, int, int],
+            tuple[Instrument, Decimal, Decimal | None, MarginBalance],
+        ] = {}
         super().__init__(account_id, base_currency, balances, ts_event)
 
     @staticmethod
@@ -589,6 +600,41 @@ class MarginAccount(Account):
                 return True
         return False
 
+    def _emit(self, reason: str, trade_id: str | None, ts_event: int) -> AccountState:
+        # Account._emit in one pass (one state per fill): each balance with its locked
+        # margin (as _locked_of sums it) and whether any free balance is below zero.
+        if type(self).locked is not MarginAccount.locked:
+            return super()._emit(reason, trade_id, ts_event)  # a subclass decides
+        margins = self._margin.values()
+        balances = []
+        margin_call = False
+        for code, total in self._totals.items():
+            locked = None
+            for margin in margins:
+                initial = margin.initial
+                if initial.currency.code == code:
+                    locked = initial if locked is None else locked + initial
+            if locked is None:
+                locked = self._zero_of(self._currencies[code])
+            free = total - locked
+            if free.raw < 0:
+                margin_call = True
+            balances.append(AccountBalance(total, locked, free))
+        # Positional, in the order of AccountState's fields.
+        state = AccountState(
+            self.id,
+            self.account_type,
+            self.base_currency,
+            tuple(balances),
+            tuple(margins),
+            margin_call,
+            reason,
+            trade_id,
+            ts_event,
+        )
+        self.events.append(state)
+        return state
+
     def check_margin(self, instrument: Instrument, notional: Decimal) -> None:
         """Raise if opening ``notional`` more would need more margin than is free.
 
@@ -647,28 +693,30 @@ class MarginAccount(Account):
         if context.prec != _CONTEXT_DIGITS or context.rounding != ROUND_HALF_EVEN:
             notional = Decimal(units).scaleb(-scale, context=EXACT_CONTEXT)
             return self.update_margin(instrument, notional)
-        currency = instrument.settlement_currency
-        if currency.code not in self._totals:
-            self._set(_zero(currency))  # registers the currency too
         instrument_id = instrument.id
-        # What the margin depends on besides the notional; the memo checks it is the same.
-        inputs = (
-            self.leverages.get(instrument_id),
-            self.leverage,
-            instrument.margin_init,
-            instrument.margin_maint,
-            currency,
-        )
+        # What the margin depends on besides the notional: the instrument (frozen: its
+        # margin rates and currency with it) and the leverages (immutable Decimals, set
+        # anew when changed); the memo checks they are the very same objects.
+        leverage = self.leverage
+        own_leverage = self.leverages.get(instrument_id)
         key = (instrument_id, units, scale)
         memo = self._margin_memo
         known = memo.get(key)
-        if known is not None and known[0] == inputs:
-            margin = known[1]
+        if (
+            known is not None
+            and known[0] is instrument
+            and known[1] is leverage
+            and known[2] is own_leverage
+        ):
+            margin = known[3]
         else:
+            currency = instrument.settlement_currency
+            if currency.code not in self._totals:
+                self._set(_zero(currency))  # registers the currency too (balances stay)
             margin = self._margin_of(instrument, currency, units, scale)
             if len(memo) >= _MARGIN_MEMO_SIZE:
                 memo.clear()
-            memo[key] = (inputs, margin)
+            memo[key] = (instrument, leverage, own_leverage, margin)
         return self._set_margin(margin, units == 0)
 
     def _margin_of(

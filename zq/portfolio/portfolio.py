@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["Portfolio"]
 
 _ZERO = Decimal(0)
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
 
 
 def _round(value: Decimal, currency: Currency) -> Money:
@@ -73,6 +74,8 @@ class Portfolio:
         # Per (instrument, strategy): its netting position id, or None at a hedging venue
         # (the modes are fixed at construction, so the answer is made once per pair).
         self._netting_ids: dict[tuple[InstrumentId, StrategyId], PositionId | None] = {}
+        # The cache's net quantity per (instrument, strategy), kept as positions change.
+        self._nets = cache.net_positions()
 
     def oms_type(self, venue: Venue | str) -> OmsType:
         """Return the position mode of ``venue``."""
@@ -127,14 +130,17 @@ class Portfolio:
                 f"fill {fill.trade_id} is for {fill.instrument_id}, not {instrument.id}"
             )
         side = fill.order_side
-        if side is not OrderSide.BUY and side is not OrderSide.SELL:
+        if side is not _BUY and side is not _SELL:
             raise PositionError(f"fill {fill.trade_id} has no BUY or SELL side")
-        position_id = self.position_id_for(fill)
+        netting_id = self._netting_ids.get((fill.instrument_id, fill.strategy_id))
+        position_id = netting_id if netting_id is not None else self.position_id_for(fill)
         cache = self._cache
         position: Position | None = cache.position(position_id)
         if position is not None:
             position.check(fill)
-        account = self.account_for(fill)
+        account = cache.account(fill.account_id)
+        if account is None or not isinstance(account, Account):
+            account = self.account_for(fill)
         if isinstance(account, CashAccount):
             account.apply_fill(fill, instrument)  # refuses before anything changes
         if position is None:
@@ -151,7 +157,13 @@ class Portfolio:
         if isinstance(account, MarginAccount):
             delta = position._money(position._realized - realized_before)
             # update_margin(instrument, Σ entry_value of the open positions), in integers
-            account._update_margin_units(instrument, *self._entry_notional(instrument.id))
+            instrument_id = instrument.id
+            open_ids = cache.open_position_ids(instrument_id)
+            if len(open_ids) == 1 and position_id in open_ids:  # the one just filled
+                units = position._open_value * position._multiplier_raw
+                account._update_margin_units(instrument, units, position._pnl_scale)
+            else:
+                account._update_margin_units(instrument, *self._entry_notional(instrument_id))
             account.apply_fill(fill, instrument, delta)
         return events
 
@@ -159,7 +171,9 @@ class Portfolio:
         # The entry value of the open positions of one instrument (the margin's base), as
         # (units, scale): the sum of their entry_value is units × 10**-scale, exactly.
         units, scale = 0, 0
-        for position in self._cache.positions_open(instrument_id=instrument_id):
+        cache = self._cache
+        for position_id in cache.open_position_ids(instrument_id):
+            position = cache.position(position_id)
             if isinstance(position, Position):
                 value = position._open_value * position._multiplier_raw
                 value_scale = position._pnl_scale
@@ -191,6 +205,8 @@ class Portfolio:
         self, instrument_id: InstrumentId, strategy_id: StrategyId | None = None
     ) -> Decimal:
         """Return the signed quantity held in ``instrument_id`` (summed over positions)."""
+        if strategy_id is not None:  # the query strategies make per signal: one look-up
+            return self._nets.get((instrument_id, strategy_id), _ZERO)
         total = _ZERO
         for position in self._cache.positions_open(
             instrument_id=instrument_id, strategy_id=strategy_id

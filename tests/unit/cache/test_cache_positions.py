@@ -86,10 +86,15 @@ def test_hedging_positions_are_indexed_one_per_order_by_instrument_and_strategy(
 
 def test_reset_empties_the_position_indices():
     cache = Cache()
-    Portfolio(cache).process_fill(buy(ES, "1", "5000.00"), ES)
+    portfolio = Portfolio(cache)
+    portfolio.process_fill(buy(ES, "1", "5000.00"), ES)
+    assert portfolio.net_position(ES.id, STRATEGY) == Decimal(1)
     cache.reset()
     assert cache.positions_open() == [] and cache.positions_open(instrument_id=ES.id) == []
     assert cache.positions() == [] and cache.positions_closed() == []
+    # the net quantities the portfolio reads are emptied too
+    assert portfolio.net_position(ES.id, STRATEGY) == 0
+    assert dict(cache.net_positions()) == {}
 
 
 _steps = st.lists(
@@ -136,7 +141,9 @@ def check_queries(
                 assert cache.positions_closed(**filters) == expected_closed
                 if venue is None and instrument_id is not None:
                     held = sum((p.signed_qty for p in expected_open), Decimal(0))
-                    assert portfolio.net_position(instrument_id, strategy_id) == held
+                    net = portfolio.net_position(instrument_id, strategy_id)
+                    # the same Decimal as the sum over the open positions, exponent included
+                    assert net == held and str(net) == str(held)
 
 
 @settings(max_examples=150, deadline=None)
