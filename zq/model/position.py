@@ -709,19 +709,47 @@ class Position:
         )
         if qty == whole:
             return [closed]
+        # Through zero: the rest opens the other side at the fill's price (_open, then
+        # _event's PositionOpened, inline: its unrealized PnL is zero, nothing closed yet).
         remainder = qty - whole
-        self._open(
-            fill,
-            remainder if buying else -remainder,
-            max(qty_precision, places),
-            px_raw,
-            px_precision,
+        self._set_qty(remainder if buying else -remainder, max(qty_precision, places))
+        self._open_value = self._value(remainder, precision, px_raw, px_precision)
+        entry = self.entry = fill.order_side
+        opening_order_id = self.opening_order_id = fill.client_order_id
+        self.closing_order_id = None
+        self.ts_opened = ts_event
+        self.ts_closed = None
+        self._closed_raw = 0
+        self._closed_value = 0
+        self._round_trip_start = realized_units
+        quantity = self.peak_qty = self._unit_qty * remainder
+        part = quantity if precision == qty_precision else self._part(remainder, qty_precision)
+        # Positional, in the order of PositionEvent's fields.
+        opened = PositionOpened(
+            self.trader_id,
+            self.strategy_id,
+            self.instrument_id,
+            self.id,  # position_id
+            self.account_id,
+            opening_order_id,
+            entry,
+            _LONG if buying else _SHORT,  # side
+            self.signed_qty,
+            quantity,
+            quantity,  # peak_qty
+            fill.trade_id,  # last_trade_id
+            part,  # last_qty
+            fill.last_px,
+            self.currency,
+            self._avg_open(),
+            None,  # avg_px_close: nothing closed in this round trip yet
+            realized,  # realized_pnl
+            self._zero_money,  # unrealized_pnl
+            ts_event,  # ts_opened
+            ts_event,
+            fill.ts_init,
         )
-        if precision == qty_precision:
-            part = self._unit_qty * remainder
-        else:
-            part = self._part(remainder, qty_precision)
-        return [closed, self._event(PositionOpened, fill, part, realized, self._zero_money)]
+        return [closed, opened]
 
     def _raise_size_precision(self, precision: int) -> None:
         factor = _POW10[precision - self.size_precision]

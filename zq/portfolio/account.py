@@ -658,11 +658,23 @@ class MarginAccount(Account):
         Never refuses (the fill happened at the venue); a resulting deficit shows as
         :attr:`is_margin_call` and in the returned state.
         """
+        # _add and _subtract, inline for a currency already held (one call per fill).
+        totals = self._totals
         if realized_pnl is not None and realized_pnl.raw != 0:
-            self._add(realized_pnl)
+            code = realized_pnl.currency.code
+            total = totals.get(code)
+            if total is None:
+                self._add(realized_pnl)
+            else:
+                totals[code] = total + realized_pnl
         commission = fill.commission
         if commission.raw != 0:
-            self._subtract(commission)
+            code = commission.currency.code
+            total = totals.get(code)
+            if total is None:
+                self._subtract(commission)
+            else:
+                totals[code] = total - commission
         return self._emit("fill", str(fill.trade_id), fill.ts_event)
 
     def update_margin(self, instrument: Instrument, entry_notional: Decimal) -> MarginBalance:

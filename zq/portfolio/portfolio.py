@@ -136,8 +136,12 @@ class Portfolio:
         position_id = netting_id if netting_id is not None else self.position_id_for(fill)
         cache = self._cache
         position: Position | None = cache.position(position_id)
-        if position is not None:
-            position.check(fill)
+        if position is not None and (
+            fill.trade_id in position._trade_ids
+            or position.strategy_id != fill.strategy_id
+            or position.instrument_id != fill.instrument_id
+        ):
+            position.check(fill)  # raises, naming what is wrong (the side is checked above)
         account = cache.account(fill.account_id)
         if account is None or not isinstance(account, Account):
             account = self.account_for(fill)
