@@ -315,25 +315,21 @@ cdef inline Py_ssize_t ladder_find(Ladder* ladder, int64_t key, bint* found) noe
     """Find ``key``: its position (``found[0]`` = 1), or an insertion point for ladder_insert
     (``found[0]`` = 0; not a position: block << POINT_SHIFT | offset).
 
-    Changes cluster at the touch, so the top block is tried first and its top
-    ``LINEAR_SCAN`` levels scanned; otherwise ladder_rank picks the block. Inside the block
-    a branch-free bisection finds the lower bound.
+    Changes cluster at the touch, so the top block is tried first (found through ``top``,
+    without reading the directory) and its top ``LINEAR_SCAN`` levels scanned; a key below
+    it goes to ladder_rank for its block. Inside the block a branch-free bisection finds
+    the lower bound.
     """
-    cdef Py_ssize_t rank = ladder.blocks - 1
     cdef Py_ssize_t block, i, stop, low, step, middle, filled
     cdef const Level* levels
     if ladder.count == 0:
         found[0] = 0
         return 0
-    if key < ladder.first[rank]:
-        rank = ladder_rank(ladder, key)
-        stop = ladder.fill[ladder.order[rank]]
-    else:
-        stop = -1  # the top block: scan first
-    block = ladder.order[rank]
-    filled = ladder.fill[block]
-    levels = ladder.levels + (block << BLOCK_SHIFT)
-    if stop < 0:
+    # The top block's levels end at ``top``: no directory read on the way to the touch.
+    levels = ladder.levels + (ladder.top & ~(<Py_ssize_t>BLOCK_MASK))
+    if key >= levels[0].key:
+        block = ladder.top >> BLOCK_SHIFT
+        filled = (ladder.top & BLOCK_MASK) + 1
         i = filled - 1
         stop = filled - LINEAR_SCAN
         if stop < 0:
@@ -346,6 +342,11 @@ cdef inline Py_ssize_t ladder_find(Ladder* ladder, int64_t key, bint* found) noe
                 found[0] = 0
                 return (block << POINT_SHIFT) | (i + 1)
             i -= 1
+    else:
+        block = ladder.order[ladder_rank(ladder, key)]
+        filled = ladder.fill[block]
+        levels = ladder.levels + (block << BLOCK_SHIFT)
+        stop = filled
     # The lower bound of ``key`` is in [0, stop]; every key in levels[stop:filled] is above
     # it. Bisect without branches (the conditional expression becomes a conditional move).
     low = 0
@@ -401,7 +402,10 @@ cdef inline Py_ssize_t ladder_insert(
     if offset == 0:
         ladder.first[ladder.rank[block]] = key
     ladder.count += 1
-    ladder_set_top(ladder)
+    if ladder.count == 1:
+        ladder.top = at
+    elif ladder.top >> BLOCK_SHIFT == block:  # the top block: its last level moved up one
+        ladder.top += 1
     return at
 
 
@@ -423,4 +427,5 @@ cdef inline void ladder_remove(Ladder* ladder, Py_ssize_t at) noexcept nogil:
     else:
         if offset == 0:
             ladder.first[ladder.rank[block]] = ladder.levels[block << BLOCK_SHIFT].key
-        ladder_set_top(ladder)
+        if ladder.top >> BLOCK_SHIFT == block:
+            ladder.top -= 1
