@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -77,14 +77,6 @@ _REFUSAL_EVENTS: dict[int, type[OrderModifyRejected | OrderCancelRejected]] = {
     REPORT_CANCEL_REJECTED: OrderCancelRejected,
 }
 
-_IdentifierT = TypeVar("_IdentifierT", TraderId, StrategyId)
-
-
-def _checked(kind: type[_IdentifierT], value: str) -> _IdentifierT:
-    """``value`` as a ``kind`` (validated unless it already is one)."""
-    return value if type(value) is kind else kind(value)
-
-
 # Kinds of in-flight commands.
 _SUBMIT = 0
 _MODIFY = 1
@@ -102,6 +94,8 @@ class _Record(msgspec.Struct, gc=False):
     venue_order_id: VenueOrderId
     trader_id: TraderId
     strategy_id: StrategyId
+    instrument_id: InstrumentId
+    client_order_id: ClientOrderId
     size_precision: int
     price_precision: int
 
@@ -342,6 +336,15 @@ class SimulatedExchange:
                 self._arrive_submit(arrival, command)
             else:
                 self._arrive(arrival, kind, command)
+            if not self._inbound and not self._outbound:
+                # Still nothing queued: advance_time(now) would only move the clock and
+                # the cores (the usual case, done here without its queue checks).
+                if now > self.ts_now:
+                    self.ts_now = now
+                for core in self._cores.values():
+                    core.advance_time(now)
+                    self._collect(core)
+                return
         else:
             heapq.heappush(self._inbound, (arrival, self._sequence, kind, command))
         self.advance_time(now)
@@ -392,14 +395,18 @@ class SimulatedExchange:
             return
         self._order_count += 1
         instrument = self._instruments[order.instrument_id]
+        # The ids as their own types (a decoded event may hold plain strings), checked once.
+        trader_id, strategy_id = order.trader_id, order.strategy_id
         record = _Record(
             order,
             instrument,
             core,
             self._order_count,
             str.__new__(VenueOrderId, f"{self._id_prefix}{self._order_count}"),  # checked form
-            _checked(TraderId, order.trader_id),
-            _checked(StrategyId, order.strategy_id),
+            trader_id if type(trader_id) is TraderId else TraderId(trader_id),
+            strategy_id if type(strategy_id) is StrategyId else StrategyId(strategy_id),
+            order.instrument_id,
+            order.client_order_id,
             instrument.size_precision,
             instrument.price_precision,
         )
@@ -434,9 +441,54 @@ class SimulatedExchange:
 
     def _collect(self, core: MatchingCore) -> None:
         # Turn the core's reports into events, delivered after the acknowledgement latency.
-        for kind, core_id, ts, quantity, price, maker, reason in core.drain():
-            record = self._by_core_id[core_id]
-            self._emit(ts, self._event(record, kind, ts, quantity, price, maker, reason))
+        reports = core.drain()
+        if not reports:
+            return
+        by_core_id = self._by_core_id
+        for kind, core_id, ts, quantity, price, maker, reason in reports:
+            record = by_core_id[core_id]
+            if kind == REPORT_ACCEPTED:  # the most frequent reports built here, positionally
+                event: OrderEvent = OrderAccepted(
+                    record.trader_id,
+                    record.strategy_id,
+                    record.instrument_id,
+                    record.client_order_id,
+                    ts,  # ts_event
+                    ts,  # ts_init
+                    record.venue_order_id,
+                    self.account_id,
+                )
+            elif kind == REPORT_FILLED:
+                event = self._fill(record, ts, quantity, price, maker)
+            else:
+                event = self._event(record, kind, ts, quantity, price, reason)
+            self._emit(ts, event)
+
+    def _fill(
+        self, record: _Record, ts: int, quantity: int, price: int, maker: bool
+    ) -> OrderFilled:
+        last_qty = Quantity.from_raw(quantity, record.size_precision)
+        last_px = Price.from_raw(price, record.price_precision)
+        liquidity = _MAKER if maker else _TAKER
+        self._trade_count += 1
+        order = record.order
+        return OrderFilled(  # positional: the field order of OrderFilled
+            record.trader_id,
+            record.strategy_id,
+            record.instrument_id,
+            record.client_order_id,
+            ts,  # ts_event
+            ts,  # ts_init
+            record.venue_order_id,
+            self.account_id,
+            str.__new__(TradeId, f"{self._id_prefix}{self._trade_count}"),  # checked form
+            order.side,
+            order.order_type,
+            last_qty,
+            last_px,
+            self.fee_model.commission(record.instrument, last_qty, last_px, liquidity),
+            liquidity,
+        )
 
     def _event(
         self,
@@ -445,66 +497,43 @@ class SimulatedExchange:
         ts: int,
         quantity: int,
         price: int,
-        maker: bool,
         reason: str | None,
     ) -> OrderEvent:
-        order = record.order
+        # The events of the other reports (acceptances and fills: see _collect).
         instrument = record.instrument
-        if kind == REPORT_FILLED:
-            last_qty = Quantity.from_raw(quantity, record.size_precision)
-            last_px = Price.from_raw(price, record.price_precision)
-            liquidity = _MAKER if maker else _TAKER
-            self._trade_count += 1
-            return OrderFilled(
-                trader_id=record.trader_id,
-                strategy_id=record.strategy_id,
-                instrument_id=order.instrument_id,
-                client_order_id=order.client_order_id,
-                ts_event=ts,
-                ts_init=ts,
-                venue_order_id=record.venue_order_id,
-                account_id=self.account_id,
-                trade_id=str.__new__(TradeId, f"{self._id_prefix}{self._trade_count}"),  # checked
-                order_side=order.side,
-                order_type=order.order_type,
-                last_qty=last_qty,
-                last_px=last_px,
-                commission=self.fee_model.commission(instrument, last_qty, last_px, liquidity),
-                liquidity_side=liquidity,
-            )
         plain = _PLAIN_EVENTS.get(kind)
         if plain is not None:
             return plain(
-                trader_id=record.trader_id,
-                strategy_id=record.strategy_id,
-                instrument_id=order.instrument_id,
-                client_order_id=order.client_order_id,
-                ts_event=ts,
-                ts_init=ts,
-                venue_order_id=record.venue_order_id,
-                account_id=self.account_id,
+                record.trader_id,
+                record.strategy_id,
+                record.instrument_id,
+                record.client_order_id,
+                ts,  # ts_event
+                ts,  # ts_init
+                record.venue_order_id,
+                self.account_id,
             )
         if kind == REPORT_UPDATED:
             sim = record.core.order(record.core_id)
             assert sim is not None  # the core keeps closed orders too
             return OrderUpdated(
-                trader_id=record.trader_id,
-                strategy_id=record.strategy_id,
-                instrument_id=order.instrument_id,
-                client_order_id=order.client_order_id,
-                ts_event=ts,
-                ts_init=ts,
-                venue_order_id=record.venue_order_id,
-                account_id=self.account_id,
-                quantity=Quantity.from_raw(quantity, instrument.size_precision),
-                price=None if price < 0 else Price.from_raw(price, instrument.price_precision),
-                trigger_price=(
+                record.trader_id,
+                record.strategy_id,
+                record.instrument_id,
+                record.client_order_id,
+                ts,  # ts_event
+                ts,  # ts_init
+                Quantity.from_raw(quantity, record.size_precision),
+                None if price < 0 else Price.from_raw(price, record.price_precision),
+                (
                     Price.from_raw(sim.trigger, instrument.price_precision)
                     if sim.has_trigger
                     else None
                 ),
+                record.venue_order_id,
+                self.account_id,
             )
-        ids = self._ids(order, ts)
+        ids = self._ids(record.order, ts)
         if kind == REPORT_REJECTED:
             return OrderRejected(**ids, account_id=self.account_id, reason=reason or "")
         refusal = _REFUSAL_EVENTS.get(kind)

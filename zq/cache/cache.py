@@ -276,7 +276,9 @@ class Cache(CacheCore):
             for before in categories
         ]
         self._initial_category = self._status_category[OrderStatus.INITIALIZED]
-        self._indexed: dict[ClientOrderId, int] = {}  # the category the order is indexed in
+        # Per order: [the order, the category it is indexed in, the venue order id the
+        # id maps hold for it (None: none yet)], so update_order looks the order up once.
+        self._indexed: dict[ClientOrderId, list[Any]] = {}
         self._positions_open = _PositionIndex()
         self._positions_closed = _PositionIndex()
         self._net_positions.clear()
@@ -328,7 +330,7 @@ class Cache(CacheCore):
         if coid in self._orders:
             raise CacheError(f"order {coid} is already in the cache; client order ids are unique")
         self._orders[coid] = order
-        self._indexed[coid] = self._initial_category
+        self._indexed[coid] = [order, self._initial_category, None]
         self._index_all.add(coid, order)
         self.update_order(order)
 
@@ -341,26 +343,26 @@ class Cache(CacheCore):
             If the order was never added.
         """
         coid = order.client_order_id
-        if self._orders.get(coid) is not order:
+        entry = self._indexed.get(coid)  # one look-up: the order, its category, venue id
+        if entry is None or entry[0] is not order:
             raise CacheError(f"order {coid} is not in the cache; add_order it first")
         category = self._status_category[order.status]
-        indexed = self._indexed[coid]
-        if category != indexed:
-            leaves, enters = self._moves[indexed][category]
+        if category != entry[1]:
+            leaves, enters = self._moves[entry[1]][category]
             for index in leaves:
                 index.remove(coid, order)
             for index in enters:
                 index.add(coid, order)
-            self._indexed[coid] = category
+            entry[1] = category
         venue_order_id = order.venue_order_id
-        if venue_order_id is not None:
-            venue_order_ids = self._venue_order_ids
-            previous = venue_order_ids.get(coid)
+        if venue_order_id is not None and venue_order_id is not entry[2]:
+            previous = entry[2]  # the venue order id the maps hold for the order
             if previous != venue_order_id:
                 if previous is not None:
                     self._client_order_ids.pop(previous, None)
-                venue_order_ids[coid] = venue_order_id
+                self._venue_order_ids[coid] = venue_order_id
                 self._client_order_ids[venue_order_id] = coid
+            entry[2] = venue_order_id
 
     def orders(
         self,

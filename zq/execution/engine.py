@@ -277,7 +277,14 @@ class ExecutionEngine(Component):
         TypeError
             If ``command`` is not a trading command.
         """
-        if isinstance(command, SubmitOrder):
+        kind = type(command)
+        if kind is SubmitOrder:  # the usual commands by exact type first: one comparison
+            self._submit(command)  # type: ignore[arg-type]
+        elif kind is CancelOrder:
+            self._cancel(command)  # type: ignore[arg-type]
+        elif kind is ModifyOrder:
+            self._modify(command)  # type: ignore[arg-type]
+        elif isinstance(command, SubmitOrder):
             self._submit(command)
         elif isinstance(command, ModifyOrder):
             self._modify(command)
@@ -334,14 +341,14 @@ class ExecutionEngine(Component):
         # Pre-submission tracking: in flight in the cache before the client sees it.
         if not self._apply_local(
             order,
-            OrderSubmitted(
-                trader_id=order.trader_id,
-                strategy_id=order.strategy_id,
-                instrument_id=instrument_id,
-                client_order_id=order.client_order_id,
-                account_id=client.account_id,
-                ts_event=now,
-                ts_init=now,
+            OrderSubmitted(  # positional: the field order of OrderSubmitted
+                order.trader_id,
+                order.strategy_id,
+                instrument_id,
+                order.client_order_id,
+                now,  # ts_event
+                now,  # ts_init
+                client.account_id,
             ),
         ):
             return
@@ -395,15 +402,15 @@ class ExecutionEngine(Component):
             self._refuse_request(order, what, reason or "")
             return
         now = self.clock.timestamp_ns()
-        pending = kind(
-            trader_id=order.trader_id,
-            strategy_id=order.strategy_id,
-            instrument_id=order.instrument_id,
-            client_order_id=order.client_order_id,
-            venue_order_id=order.venue_order_id,
-            account_id=order.account_id,
-            ts_event=now,
-            ts_init=now,
+        pending = kind(  # positional: the field order of both pending events
+            order.trader_id,
+            order.strategy_id,
+            order.instrument_id,
+            order.client_order_id,
+            now,  # ts_event
+            now,  # ts_init
+            order.venue_order_id,
+            order.account_id,
         )
         if not self._apply_local(order, pending):
             return

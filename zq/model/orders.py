@@ -217,15 +217,24 @@ _TRANSITION_ROWS: Final[dict[type[OrderEvent], tuple[_Target | None, ...]]] = {
     for kind, targets in _TRANSITIONS.items()
 }
 
-# Event types by the order fields they set (Order._apply_fields; fills set theirs in
-# Order._apply_fill). OrderDenied carries none of them.
-_HAS_ACCOUNT_ID: Final = frozenset(
-    kind for kind in _TRANSITIONS if "account_id" in kind.__struct_fields__
-)
-_HAS_VENUE_ORDER_ID: Final = frozenset(
-    kind for kind in _TRANSITIONS if "venue_order_id" in kind.__struct_fields__
-)
-_CARRIES_FIELDS: Final = (_HAS_ACCOUNT_ID | _HAS_VENUE_ORDER_ID) - {OrderFilled}
+# Per event type, the order fields it sets (Order.apply; fills set theirs in
+# Order._apply_fill), as bits. OrderDenied carries none of them.
+_SETS_ACCOUNT_ID: Final = 1
+_SETS_VENUE_ORDER_ID: Final = 2
+_SETS_TRIGGERED: Final = 4
+_SETS_QUANTITY_AND_PRICES: Final = 8
+_FIELD_BITS: Final[dict[type[OrderEvent], int]] = {
+    kind: (_SETS_ACCOUNT_ID if "account_id" in kind.__struct_fields__ else 0)
+    | (_SETS_VENUE_ORDER_ID if "venue_order_id" in kind.__struct_fields__ else 0)
+    | (_SETS_TRIGGERED if kind is OrderTriggered else 0)
+    | (_SETS_QUANTITY_AND_PRICES if kind is OrderUpdated else 0)
+    for kind in _TRANSITIONS
+    if kind is not OrderFilled
+}
+# ... with the transition rows: one lookup per applied event.
+_KINDS: Final[dict[type[OrderEvent], tuple[tuple[_Target | None, ...], int]]] = {
+    kind: (row, _FIELD_BITS.get(kind, 0)) for kind, row in _TRANSITION_ROWS.items()
+}
 
 
 def _specification_error(init: OrderInitialized) -> str | None:
@@ -397,8 +406,8 @@ class Order:
             )
         kind = type(event)
         status = self.status
-        row = _TRANSITION_ROWS.get(kind)
-        target = None if row is None else row[status]
+        entry = _KINDS.get(kind)
+        target = None if entry is None else entry[0][status]
         if target is None:
             raise InvalidStateTransition(
                 f"order {self.client_order_id} in state {status.name} cannot apply {kind.__name__}"
@@ -413,15 +422,9 @@ class Order:
             else:
                 new_status = _PARTIALLY_FILLED
         else:
-            if kind is OrderUpdated:
-                assert isinstance(event, OrderUpdated)
-                if event.quantity < self.filled_qty:
-                    raise InvalidStateTransition(
-                        f"order {self.client_order_id}: update to quantity {event.quantity} "
-                        f"is below the filled quantity {self.filled_qty}"
-                    )
-            if kind in _CARRIES_FIELDS:
-                self._apply_fields(event, kind)
+            fields = entry[1]  # type: ignore[index]  # not None: target was found
+            if fields:
+                self._apply_fields(event, fields)
             if target is SAME:
                 new_status = status
             elif target is PREVIOUS:
@@ -435,18 +438,27 @@ class Order:
         self.ts_last = event.ts_event
         self.events.append(event)
 
-    def _apply_fields(self, event: OrderEvent, kind: type[OrderEvent]) -> None:
-        if kind in _HAS_ACCOUNT_ID:
-            account_id = getattr(event, "account_id", None)
+    def _apply_fields(self, event: OrderEvent, fields: int) -> None:
+        # ``fields``: the _SETS_* bits of the event's type. Checks come before any change.
+        if fields & _SETS_QUANTITY_AND_PRICES:
+            assert isinstance(event, OrderUpdated)
+            if event.quantity < self.filled_qty:
+                raise InvalidStateTransition(
+                    f"order {self.client_order_id}: update to quantity {event.quantity} "
+                    f"is below the filled quantity {self.filled_qty}"
+                )
+        if fields & _SETS_ACCOUNT_ID:
+            account_id = event.account_id  # type: ignore[attr-defined]
             if account_id is not None:
                 self.account_id = account_id
-        if kind in _HAS_VENUE_ORDER_ID:
-            venue_order_id = getattr(event, "venue_order_id", None)
+        if fields & _SETS_VENUE_ORDER_ID:
+            venue_order_id = event.venue_order_id  # type: ignore[attr-defined]
             if venue_order_id is not None:
                 self.venue_order_id = venue_order_id
-        if kind is OrderTriggered:
+        if fields & _SETS_TRIGGERED:
             self.is_triggered = True
-        elif isinstance(event, OrderUpdated):
+        elif fields & _SETS_QUANTITY_AND_PRICES:
+            assert isinstance(event, OrderUpdated)
             self.quantity = event.quantity
             self.leaves_qty = event.quantity - self.filled_qty
             if event.price is not None:

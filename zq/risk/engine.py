@@ -255,7 +255,12 @@ class RiskEngine(Component):
         TypeError
             If ``command`` is not a trading command.
         """
-        if isinstance(command, SubmitOrder):
+        kind = type(command)
+        if kind is SubmitOrder:  # the usual commands by exact type first: one comparison
+            self._handle_submit(command)  # type: ignore[arg-type]
+        elif kind is CancelOrder:
+            self.bus.send(ENDPOINT_EXECUTION, command)
+        elif isinstance(command, SubmitOrder):
             self._handle_submit(command)
         elif isinstance(command, ModifyOrder):
             self._handle_modify(command)

@@ -13,12 +13,14 @@ from zq.common.clock import Clock
 from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
 from zq.model.events import OrderInitialized
 from zq.model.identifiers import ClientOrderId, InstrumentId, StrategyId, TraderId
-from zq.model.orders import MarketOrder, Order
+from zq.model.orders import LimitOrder, MarketOrder, Order
 from zq_core.fixed import Price, Quantity
 
 __all__ = ["OrderFactory"]
 
 _MARKET = OrderType.MARKET
+_LIMIT = OrderType.LIMIT
+_DEFAULT_TRIGGER = TriggerType.DEFAULT
 
 
 def _tag(identifier: str) -> str:
@@ -110,25 +112,27 @@ class OrderFactory:
     ) -> Order:
         now = self.clock.timestamp_ns()
         return Order.create(
-            OrderInitialized(
-                trader_id=self.trader_id,
-                strategy_id=self.strategy_id,
-                instrument_id=instrument_id,
-                client_order_id=self._next_id(now),
-                side=side,
-                order_type=order_type,
-                quantity=quantity,
-                time_in_force=time_in_force,
-                price=price,
-                trigger_price=trigger_price,
-                trigger_type=trigger_type,
-                expire_time_ns=expire_time_ns,
-                post_only=post_only,
-                reduce_only=reduce_only,
-                display_quantity=display_quantity,
-                tags=tags,
-                ts_event=now,
-                ts_init=now,
+            OrderInitialized(  # positional: the field order of OrderInitialized
+                self.trader_id,
+                self.strategy_id,
+                instrument_id,
+                self._next_id(now),
+                now,  # ts_event
+                now,  # ts_init
+                side,
+                order_type,
+                quantity,
+                time_in_force,
+                price,
+                trigger_price,
+                trigger_type,
+                expire_time_ns,
+                post_only,
+                reduce_only,
+                display_quantity,
+                None,  # order_list_id
+                None,  # position_id
+                tags,
             )
         )
 
@@ -149,22 +153,29 @@ class OrderFactory:
         InvalidOrder
             If the specification cannot be traded (for example time in force GTD).
         """
-        # The fields a market order has; the others keep OrderInitialized's defaults.
         now = self.clock.timestamp_ns()
         return MarketOrder(
-            OrderInitialized(
-                trader_id=self.trader_id,
-                strategy_id=self.strategy_id,
-                instrument_id=instrument_id,
-                client_order_id=self._next_id(now),
-                side=side,
-                order_type=_MARKET,
-                quantity=quantity,
-                time_in_force=time_in_force,
-                reduce_only=reduce_only,
-                tags=tags,
-                ts_event=now,
-                ts_init=now,
+            OrderInitialized(  # positional: the field order of OrderInitialized
+                self.trader_id,
+                self.strategy_id,
+                instrument_id,
+                self._next_id(now),
+                now,  # ts_event
+                now,  # ts_init
+                side,
+                _MARKET,
+                quantity,
+                time_in_force,
+                None,  # price
+                None,  # trigger_price
+                _DEFAULT_TRIGGER,
+                None,  # expire_time_ns
+                False,  # post_only
+                reduce_only,
+                None,  # display_quantity
+                None,  # order_list_id
+                None,  # position_id
+                tags,
             )
         )
 
@@ -183,18 +194,30 @@ class OrderFactory:
         tags: tuple[str, ...] = (),
     ) -> Order:
         """Return a limit order (``expire_time_ns`` with time in force GTD)."""
-        return self._create(
-            instrument_id,
-            side,
-            OrderType.LIMIT,
-            quantity,
-            price=price,
-            time_in_force=time_in_force,
-            expire_time_ns=expire_time_ns,
-            post_only=post_only,
-            reduce_only=reduce_only,
-            display_quantity=display_quantity,
-            tags=tags,
+        now = self.clock.timestamp_ns()
+        return LimitOrder(
+            OrderInitialized(  # positional: the field order of OrderInitialized
+                self.trader_id,
+                self.strategy_id,
+                instrument_id,
+                self._next_id(now),
+                now,  # ts_event
+                now,  # ts_init
+                side,
+                _LIMIT,
+                quantity,
+                time_in_force,
+                price,
+                None,  # trigger_price
+                _DEFAULT_TRIGGER,
+                expire_time_ns,
+                post_only,
+                reduce_only,
+                display_quantity,
+                None,  # order_list_id
+                None,  # position_id
+                tags,
+            )
         )
 
     def stop_market(

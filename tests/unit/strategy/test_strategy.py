@@ -117,6 +117,37 @@ def test_callbacks_fire_in_order_specific_before_catch_all_and_order_before_posi
     ]
 
 
+class InheritsQuoteTaker(QuoteTaker):
+    """Overrides nothing itself: QuoteTaker's callbacks are inherited."""
+
+
+def test_callbacks_run_when_inherited_or_set_on_the_instance_after_registration() -> None:
+    # The strategy skips the callbacks nobody overrode; inherited ones and ones assigned on
+    # the instance (after registration, as a test or a debugger might) still run.
+    n, _ = data_node()
+    strategy = n.add_strategy(InheritsQuoteTaker())
+    accepted: list[str] = []
+    positions: list[str] = []
+    strategy.on_order_accepted = lambda event: accepted.append(  # type: ignore[method-assign]
+        str(event.client_order_id)
+    )
+    strategy.on_position_event = lambda event: positions.append(  # type: ignore[method-assign]
+        type(event).__name__
+    )
+    n.start()
+    n.bus.send(ENDPOINT_DATA_PROCESS, quote(1))
+    (order,) = n.cache.orders(strategy_id=strategy.id)
+    assert accepted == [str(order.client_order_id)]
+    assert positions == ["PositionOpened"]
+    assert strategy.seen[2:] == [
+        "OrderSubmitted",
+        "OrderAccepted",
+        "on_order_filled",
+        "OrderFilled",
+        "on_position_opened",
+    ]
+
+
 def test_lifecycle_hooks_follow_the_kernel_and_data_stops_while_stopped() -> None:
     n, _ = data_node()
     strategy = n.add_strategy(QuoteTaker())
