@@ -28,6 +28,7 @@ from tests.unit.core.book_reference import (
     assert_same_book,
 )
 from zq_core.book import BookIntegrityError, L2Book, L3Book
+from zq_core.matching import REPORT_FILLED, MatchingCore
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -321,3 +322,32 @@ def test_l3_queues_keep_their_order_through_splits_merges_and_moves() -> None:
     # By hand: price 103 held 10, 11, 12 and 10 moved to 102 (emptied, so 10 is alone).
     assert [oid for oid, _ in book.queue(BID, 103)] == [11, 12]
     assert [oid for oid, _ in book.queue(BID, 102)] == [10]
+
+
+# --- The matching core walks the blocks ----------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(st.integers(100, 600), st.integers(1, 20), min_size=1, max_size=300),
+    st.integers(1, 4_000),
+    st.none() | st.integers(90, 610),
+)
+def test_a_taker_walks_the_asks_across_blocks_like_a_sorted_walk(
+    asks: dict[int, int], quantity: int, limit: int | None
+) -> None:
+    # MatchingCore reads the book's ladder in C (ladder.top, then ladder_worse): a buy
+    # fills from the lowest ask up, level by level, as a walk of the sorted dict does.
+    core = MatchingCore("X.SIM", 2, 0, 0, 1)  # an L2 core, precisions 0, tick 1
+    for price, size in asks.items():
+        core.apply_delta(ADD, ASK, price, size)
+    expected, remaining = [], quantity
+    for price in sorted(asks):
+        if remaining == 0 or (limit is not None and price > limit):
+            break
+        take = min(remaining, asks[price])
+        expected.append((take, price))
+        remaining -= take
+    core.submit(1, 1, 1 if limit is None else 2, 2, quantity, price=limit, ts=1)  # BUY IOC
+    fills = [(report[3], report[4]) for report in core.drain() if report[0] == REPORT_FILLED]
+    assert fills == expected
