@@ -1,8 +1,9 @@
 """The sandbox venue: a local exchange on loopback speaking the Binance spot protocol.
 
-REST (api/v3) and WebSocket streams served by aiohttp, orders matched by the compiled
-matching core against a generated or replayed market, accounts with balances, rate limits
-and fault injection. Exports ``SandboxVenue`` and its configuration types.
+REST (api/v3) on a lean HTTP/1.1 protocol and WebSocket streams on aiohttp (one port),
+orders matched by the compiled matching core against a generated or replayed market,
+accounts with balances, rate limits and fault injection. Exports ``SandboxVenue`` and its
+configuration types.
 """
 
 from zq.sandbox.config import (

@@ -42,12 +42,15 @@ from zq_core.matching import (
 
 __all__ = [
     "Account",
+    "AccountPosition",
     "Balance",
     "ExchangeListener",
+    "ExecutionReport",
     "Order",
     "SandboxExchange",
     "SymbolState",
     "Trade",
+    "UserEvent",
     "format_decimal",
     "now_ms",
 ]
@@ -123,6 +126,106 @@ class SymbolState:
         return [(price.raw, size.raw) for price, size in rows]
 
 
+class ExecutionReport:
+    """An order's ``executionReport``, with the order's changing values as they were when
+    it happened: the JSON is built when it is sent (after the REST answer)."""
+
+    __slots__ = (
+        "cancel_client_id",
+        "cumulative_quote",
+        "executed_qty",
+        "execution_type",
+        "is_working",
+        "order",
+        "status",
+        "trade",
+        "ts",
+    )
+
+    def __init__(
+        self,
+        order: Order,
+        execution_type: str,
+        ts: int,
+        trade: Trade | None,
+        cancel_client_id: str | None,
+    ) -> None:
+        self.order = order  # its other fields do not change
+        self.execution_type = execution_type
+        self.ts = ts
+        self.trade = trade
+        self.cancel_client_id = cancel_client_id
+        self.status = order.status
+        self.executed_qty = order.executed_qty
+        self.cumulative_quote = order.cumulative_quote
+        self.is_working = order.is_working
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the payload."""
+        order, trade, ts = self.order, self.trade, self.ts
+        canceled = self.cancel_client_id is not None
+        return {
+            "e": "executionReport",
+            "E": ts,
+            "s": order.symbol,
+            "c": self.cancel_client_id if canceled else order.client_order_id,
+            "S": order.side,
+            "o": order.type,
+            "f": order.time_in_force,
+            "q": format_decimal(order.orig_qty),
+            "p": format_decimal(order.price),
+            "P": format_decimal(_ZERO),
+            "F": format_decimal(_ZERO),
+            "g": -1,
+            "C": order.client_order_id if canceled else "",
+            "x": self.execution_type,
+            "X": self.status,
+            "r": "NONE",
+            "i": order.order_id,
+            "l": format_decimal(trade.qty if trade else _ZERO),
+            "z": format_decimal(self.executed_qty),
+            "L": format_decimal(trade.price if trade else _ZERO),
+            "n": format_decimal(trade.commission if trade else _ZERO),
+            "N": trade.commission_asset if trade else None,
+            "T": ts,
+            "t": trade.id if trade else -1,
+            "w": self.is_working,
+            "m": trade.is_maker if trade else False,
+            "M": False,
+            "O": order.time,
+            "Z": format_decimal(self.cumulative_quote),
+            "Y": format_decimal(trade.quote_qty if trade else _ZERO),
+            "Q": format_decimal(_ZERO),
+            "W": order.time if order.type != "MARKET" else -1,
+            "V": "NONE",
+        }
+
+
+class AccountPosition:
+    """An ``outboundAccountPosition``: the balances of the assets that changed, as they were."""
+
+    __slots__ = ("balances", "ts")
+
+    def __init__(self, ts: int, balances: list[tuple[str, Decimal, Decimal]]) -> None:
+        self.ts = ts
+        self.balances = balances  # (asset, free, locked)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the payload."""
+        return {
+            "e": "outboundAccountPosition",
+            "E": self.ts,
+            "u": self.ts,
+            "B": [
+                {"a": asset, "f": format_decimal(free), "l": format_decimal(locked)}
+                for asset, free, locked in self.balances
+            ],
+        }
+
+
+UserEvent = ExecutionReport | AccountPosition
+
+
 class ExchangeListener:
     """Receives what the exchange publishes; the stream hub overrides these no-ops."""
 
@@ -135,8 +238,9 @@ class ExchangeListener:
     def on_trade(self, symbol: str, payload: dict[str, Any]) -> None:
         """A market trade (the ``trade`` stream payload)."""
 
-    def on_user_event(self, api_key: str, payload: dict[str, Any]) -> None:
-        """An event of the user data stream of the account ``api_key``."""
+    def on_user_event(self, api_key: str, event: UserEvent) -> None:
+        """An event of the user data stream of the account ``api_key`` (its values as they
+        were when it happened; ``event.to_json()`` is the payload)."""
 
     def wants_user_events(self, api_key: str) -> bool:
         """Whether anyone listens to the account's user data stream (events are built only
@@ -635,43 +739,8 @@ class SandboxExchange:
     ) -> None:
         if not self.listener.wants_user_events(order.api_key):
             return
-        canceled = cancel_client_id is not None
-        payload = {
-            "e": "executionReport",
-            "E": ts,
-            "s": order.symbol,
-            "c": cancel_client_id if canceled else order.client_order_id,
-            "S": order.side,
-            "o": order.type,
-            "f": order.time_in_force,
-            "q": format_decimal(order.orig_qty),
-            "p": format_decimal(order.price),
-            "P": format_decimal(_ZERO),
-            "F": format_decimal(_ZERO),
-            "g": -1,
-            "C": order.client_order_id if canceled else "",
-            "x": execution_type,
-            "X": order.status,
-            "r": "NONE",
-            "i": order.order_id,
-            "l": format_decimal(trade.qty if trade else _ZERO),
-            "z": format_decimal(order.executed_qty),
-            "L": format_decimal(trade.price if trade else _ZERO),
-            "n": format_decimal(trade.commission if trade else _ZERO),
-            "N": trade.commission_asset if trade else None,
-            "T": ts,
-            "t": trade.id if trade else -1,
-            "w": order.is_working,
-            "m": trade.is_maker if trade else False,
-            "M": False,
-            "O": order.time,
-            "Z": format_decimal(order.cumulative_quote),
-            "Y": format_decimal(trade.quote_qty if trade else _ZERO),
-            "Q": format_decimal(_ZERO),
-            "W": order.time if order.type != "MARKET" else -1,
-            "V": "NONE",
-        }
-        self.listener.on_user_event(order.api_key, payload)
+        event = ExecutionReport(order, execution_type, ts, trade, cancel_client_id)
+        self.listener.on_user_event(order.api_key, event)
 
     def _flush_positions(self) -> None:
         if not self._changed:
@@ -683,18 +752,13 @@ class SandboxExchange:
             account.update_time = ts
             if not self.listener.wants_user_events(api_key):
                 continue
-            payload = {
-                "e": "outboundAccountPosition",
-                "E": ts,
-                "u": ts,
-                "B": [
-                    {
-                        "a": asset,
-                        "f": format_decimal(account.balances[asset].free),
-                        "l": format_decimal(account.balances[asset].locked),
-                    }
+            balances = account.balances
+            event = AccountPosition(
+                ts,
+                [
+                    (asset, balances[asset].free, balances[asset].locked)
                     for asset in sorted(assets)
                 ],
-            }
-            self.listener.on_user_event(api_key, payload)
+            )
+            self.listener.on_user_event(api_key, event)
 

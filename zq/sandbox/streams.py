@@ -16,9 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
-from zq.sandbox.exchange import ExchangeListener, SandboxExchange, SymbolState, format_decimal
+from zq.sandbox.exchange import (
+    ExchangeListener,
+    SandboxExchange,
+    SymbolState,
+    UserEvent,
+    format_decimal,
+)
 from zq.sandbox.faults import FaultInjector
 
 __all__ = ["Connection", "StreamHub", "parse_stream"]
@@ -70,7 +76,7 @@ class Connection:
                         await self.ws.close(code=WSCloseCode.GOING_AWAY)
                 return
             try:
-                await self.ws.send_str(message.decode())
+                await self.ws.send_frame(message, WSMsgType.TEXT)  # UTF-8 JSON already
             except ConnectionError:
                 return
 
@@ -113,6 +119,7 @@ class StreamHub(ExchangeListener):
         self._depth100: dict[str, _Depth] = {s: _Depth() for s in exchange.symbols}
         self._depth1000: dict[str, _Depth] = {s: _Depth() for s in exchange.symbols}
         self._ticks = 0
+        self._pending_user: list[tuple[str, UserEvent]] = []
 
     # --- Subscriptions --------------------------------------------------------------------------
 
@@ -241,13 +248,27 @@ class StreamHub(ExchangeListener):
             for key, entry in self._listen_keys.items()
         )
 
-    def on_user_event(self, api_key: str, payload: dict[str, Any]) -> None:
-        data = _encode(payload)
-        for key, entry in self._listen_keys.items():
-            if entry.api_key != api_key:
-                continue
-            for connection in self._by_stream.get(key, ()):
-                self._send_user(connection, key, data)
+    def on_user_event(self, api_key: str, event: UserEvent) -> None:
+        # Built, encoded and queued on the next turn of the loop, after the REST answer of
+        # the request that made the event is written: that answer is what the client waits
+        # for. The event holds its values as they were; events keep their order.
+        self._pending_user.append((api_key, event))
+        if len(self._pending_user) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush_user_events)
+            except RuntimeError:  # no loop (the exchange driven directly): at once
+                self.flush_user_events()
+
+    def flush_user_events(self) -> None:
+        """Send the user events the exchange produced since the last call."""
+        pending, self._pending_user = self._pending_user, []
+        for api_key, event in pending:
+            data = _encode(event.to_json())
+            for key, entry in self._listen_keys.items():
+                if entry.api_key != api_key:
+                    continue
+                for connection in self._by_stream.get(key, ()):
+                    self._send_user(connection, key, data)
 
     # --- Publication ----------------------------------------------------------------------------
 

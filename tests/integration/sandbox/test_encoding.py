@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zq.sandbox.accounts import format_decimal
-from zq.sandbox.server import _parse_params
+from zq.sandbox.rest import parse_params as _parse_params
 
 from .conftest import SYMBOL, Client, seed_book
 
