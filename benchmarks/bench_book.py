@@ -4,7 +4,9 @@ Prints the median (and best) of 7 runs of each. The streams are synthetic and se
 random walk of the mid with changes concentrated near the touch, hundreds of levels per
 side and, for L3, thousands of live orders under adds, cancels, modifies and fills. If the
 real CME ES market-by-order file is present (``ZQ_DATA``, default ``../shared/data``), its
-L3 replay is timed too, decoded here with ``databento-dbn`` directly.
+L3 replay is timed too, decoded here with ``databento-dbn`` directly; so is the L2 replay
+of the Binance USD-M BTCUSDT depth capture (a deep book: ~3,400 levels a side, half the
+deltas more than 300 levels from the touch), with its CPU time as well as the wall time.
 
 Run: ``python benchmarks/bench_book.py``.
 """
@@ -34,6 +36,7 @@ BID, ASK = 1, 2
 REPEAT = 7
 ROOT = Path(__file__).resolve().parents[1]
 ES_FILE = "databento/esh4-glbx-mdp3-20231225.mbo.dbn.zst"
+BINANCE_FILE = "binance/usdm/btcusdt_20240808.gz"
 
 Row = tuple[int, int, int, int, int]  # action, side, price, size, order_id
 
@@ -222,6 +225,17 @@ def es_deltas() -> tuple[np.ndarray, int] | None:
     return array, len(records)
 
 
+def binance_deltas() -> np.ndarray | None:
+    """The Binance USD-M capture's book deltas as DELTA_DTYPE rows (prices 2, sizes 3 dp)."""
+    path = Path(os.environ.get("ZQ_DATA", ROOT.parent / "shared" / "data")) / BINANCE_FILE
+    if not path.is_file():
+        return None
+    from zq.data.loaders.binance import BinanceCaptureLoader
+
+    loader = BinanceCaptureLoader(path, price_precision=2, size_precision=3)
+    return np.concatenate([chunk.deltas for chunk in loader.chunks()])
+
+
 # --- Benchmarks -----------------------------------------------------------------------------
 
 
@@ -270,6 +284,31 @@ def bench_l2() -> None:
     throughput("L2 apply_delta per call (zip of 4 lists)", count, per_call_zip)
     throughput("L2 apply_delta per call (all 7 arguments)", count, per_call_all_arguments)
     throughput("L2 apply_batch (DELTA_DTYPE array)", count, batch)
+
+    deltas = binance_deltas()
+    if deltas is None:
+        print("Binance USD-M capture: not found (set ZQ_DATA to the shared data folder), skipped")
+        return
+    deep = L2Book("BTCUSDT-PERP.BINANCE", 2, 3)
+    deep.apply_batch(deltas)
+    print(
+        f"Binance USD-M capture: {len(deltas):,} deltas; final book "
+        f"{len(deep.bids(100_000))} bid and {len(deep.asks(100_000))} ask levels"
+    )
+    cpu_seconds = []
+
+    def capture() -> float:
+        fresh = L2Book("BTCUSDT-PERP.BINANCE", 2, 3)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        fresh.apply_batch(deltas)
+        cpu_seconds.append(time.process_time() - cpu_start)
+        return time.perf_counter() - start
+
+    throughput("L2 apply_batch (Binance USD-M capture)", len(deltas), capture)
+    print(
+        f"{'  the same, CPU time':<58} "
+        f"{len(deltas) / statistics.median(cpu_seconds) / 1e6:7.2f} M deltas/s median"
+    )
 
 
 def bench_l3() -> None:
