@@ -328,12 +328,27 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
 
     websocket._clock_ns = stamped
     execution = node.execution_client()
-    new_order = execution.http.new_order
+    http = execution.http
+    new_order, send_new_order, answer = http.new_order, http.send_new_order, http.answer
     submit_order = execution.submit_order
 
     def timed_submit_order(command: Any) -> None:
         stamps.at_client[command.client_order_id] = perf()
         submit_order(command)
+
+    # The REST call starts in submit_order (send_new_order writes the request at once) or,
+    # when it cannot go at once, in the submit's task (new_order).
+    def timed_send_new_order(*args: Any, **kwargs: Any) -> Any:
+        stamps.at_rest[ClientOrderId(kwargs["client_order_id"])] = perf()
+        return send_new_order(*args, **kwargs)
+
+    async def timed_answer(sent: Any, *args: Any) -> Any:
+        try:
+            return await answer(sent, *args)
+        finally:
+            coid = sent.call.params.get("newClientOrderId")
+            if coid is not None:
+                stamps.rest.append(perf() - stamps.at_rest[ClientOrderId(coid)])
 
     async def timed_new_order(*args: Any, **kwargs: Any) -> Any:
         start = perf()
@@ -343,7 +358,9 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
         finally:
             stamps.rest.append(perf() - start)
 
-    execution.http.new_order = timed_new_order  # type: ignore[method-assign]
+    http.new_order = timed_new_order  # type: ignore[method-assign]
+    http.send_new_order = timed_send_new_order  # type: ignore[method-assign]
+    http.answer = timed_answer  # type: ignore[method-assign]
     execution.submit_order = timed_submit_order  # type: ignore[method-assign]
 
     # The bytes on the socket: a new order's request written, the first bytes of its answer
@@ -437,25 +454,25 @@ def legs(
     return out
 
 
-#: When the last bytes arrived on any aiohttp client connection (the node's WebSockets).
+#: When the last bytes arrived on any of the node's WebSocket connections.
 _last_socket_read = [0]
 
 
 def _stamp_socket_reads() -> Callable[[], None]:
-    """Stamp aiohttp's client connections' reads; return the undo. Set before the node
+    """Stamp the WebSocket connections' reads; return the undo. Set before the node
     connects: uvloop binds ``data_received`` when a connection opens."""
-    from aiohttp import client_proto
+    from zq.adapters.binance.ws_connection import WebSocketConnection
 
-    data_received = client_proto.ResponseHandler.data_received
+    data_received = WebSocketConnection.data_received
 
     def stamped(self: Any, data: bytes) -> None:
         _last_socket_read[0] = perf()
         data_received(self, data)
 
-    client_proto.ResponseHandler.data_received = stamped  # type: ignore[method-assign]
+    WebSocketConnection.data_received = stamped  # type: ignore[method-assign]
 
     def undo() -> None:
-        client_proto.ResponseHandler.data_received = data_received  # type: ignore[method-assign]
+        WebSocketConnection.data_received = data_received  # type: ignore[method-assign]
 
     return undo
 

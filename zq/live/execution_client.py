@@ -23,14 +23,17 @@ turns the venue's answers and its user data stream into order events (the rules 
   venue made is applied, whatever became of it; none answered by the deadline, the modify is
   rejected as of unknown outcome and the order asked for again at each heartbeat.
 
-Commands arrive synchronously from the engine; each starts a task on the running loop.
+Commands arrive synchronously from the engine; each starts a task on the running loop. A
+submit that can go at once is written before ``submit_order`` returns (the order is already
+in flight, and journaled when there is a journal): its task only awaits the answer, which
+saves the loop iteration a new task waits for its first turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Coroutine, Iterable
 from decimal import Decimal
 from typing import Any, Final
 
@@ -46,7 +49,7 @@ from zq.adapters.binance.errors import (
     BinanceProtocolError,
     BinanceUnknownStatusError,
 )
-from zq.adapters.binance.http import BinanceHttpClient
+from zq.adapters.binance.http import BinanceHttpClient, SentRequest
 from zq.adapters.binance.schemas import Account as BinanceAccount
 from zq.adapters.binance.schemas import OrderResponse
 from zq.adapters.binance.user_stream import BinanceUserStream
@@ -202,8 +205,18 @@ class BinanceExecutionClient(BinanceReconciler):
     # -- commands (from the engine, synchronous) -------------------------------------------
 
     def submit_order(self, command: SubmitOrder) -> None:
-        """Place the order (``newClientOrderId`` = its client order id)."""
-        self._spawn_command("submit", command.client_order_id, self._submit(command))
+        """Place the order (``newClientOrderId`` = its client order id).
+
+        The request is written before this returns when it can go at once (the rate limiter
+        admits it without a wait, a connection is idle); a task then awaits the answer.
+        Otherwise, or if anything is amiss before the request is written, the whole submit
+        runs in the task (which meets the problem again and ends the order as it does).
+        """
+        sent = self._send_submit_now(command)
+        # Counted as commanded right after the write, with nothing run in between (no await):
+        # to a reconciliation, the order is one this client is working on, as before.
+        coroutine = self._submit(command) if sent is None else self._submit_answer(*sent)
+        self._spawn_command("submit", command.client_order_id, coroutine)
 
     def cancel_order(self, command: CancelOrder) -> None:
         """Cancel the order at the venue."""
@@ -283,33 +296,64 @@ class BinanceExecutionClient(BinanceReconciler):
         coid = order.client_order_id
         self._spawn_command("cancel", coid, self._cancel(coid))
 
+    def _new_order_args(self, order: Order, command: SubmitOrder) -> dict[str, Any]:
+        """The new-order request's arguments; ValueError for what Binance cannot take."""
+        init = command.order
+        order_type = order_type_to_binance(init.order_type, post_only=init.post_only)
+        side = order_side_to_binance(init.side)
+        time_in_force = None
+        if init.order_type in _LIMIT_TYPES and order_type != "LIMIT_MAKER":
+            time_in_force = time_in_force_to_binance(init.time_in_force)
+        return {
+            "side": side,
+            "order_type": order_type,
+            "quantity": init.quantity,
+            "price": init.price if init.order_type in _LIMIT_TYPES else None,
+            "stop_price": init.trigger_price if init.order_type in _TRIGGER_TYPES else None,
+            "time_in_force": time_in_force,
+            "client_order_id": str(order.client_order_id),
+            "response_type": self.new_order_response,
+        }
+
+    def _send_submit_now(
+        self, command: SubmitOrder
+    ) -> tuple[Order, Instrument, SentRequest] | None:
+        """Write the order's request now if it can go at once; None if it did not go."""
+        order = self.cache.order(command.client_order_id)
+        if order is None:
+            return None
+        try:
+            instrument = self._instrument(order.instrument_id)
+            arguments = self._new_order_args(order, command)
+            sent = self.http.send_new_order(instrument.raw_symbol, **arguments)
+        except Exception:  # before the write: the task path meets it again and ends it
+            return None
+        if sent is None:
+            return None
+        return order, instrument, sent
+
     async def _submit(self, command: SubmitOrder) -> None:
         order = self.cache.order(command.client_order_id)
         if order is None:
             return
         instrument = self._instrument(order.instrument_id)
-        init = command.order
         try:
-            order_type = order_type_to_binance(init.order_type, post_only=init.post_only)
-            side = order_side_to_binance(init.side)
-            time_in_force = None
-            if init.order_type in _LIMIT_TYPES and order_type != "LIMIT_MAKER":
-                time_in_force = time_in_force_to_binance(init.time_in_force)
+            arguments = self._new_order_args(order, command)
         except ValueError as error:
             self._emit(order, self.generate_order_rejected(order, str(error)))
             return
+        await self._submit_outcome(
+            order, instrument, self.http.new_order(instrument.raw_symbol, **arguments)
+        )
+
+    async def _submit_answer(self, order: Order, instrument: Instrument, sent: SentRequest) -> None:
+        await self._submit_outcome(order, instrument, self.http.answer(sent, OrderResponse))
+
+    async def _submit_outcome(
+        self, order: Order, instrument: Instrument, answer: Awaitable[OrderResponse]
+    ) -> None:
         try:
-            response = await self.http.new_order(
-                instrument.raw_symbol,
-                side,
-                order_type,
-                quantity=init.quantity,
-                price=init.price if init.order_type in _LIMIT_TYPES else None,
-                stop_price=init.trigger_price if init.order_type in _TRIGGER_TYPES else None,
-                time_in_force=time_in_force,
-                client_order_id=str(order.client_order_id),
-                response_type=self.new_order_response,
-            )
+            response = await answer
         except (BinanceUnknownStatusError, BinanceProtocolError) as error:
             self.lost_submits += 1
             _log.warning(

@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
 
@@ -56,10 +56,10 @@ from zq.adapters.binance.schemas import (
     ServerTime,
 )
 from zq.adapters.binance.signing import ParamValue, Signer, encode_params
-from zq.adapters.binance.transport import HttpTransport, HttpTransportError
+from zq.adapters.binance.transport import HttpExchange, HttpTransport, HttpTransportError
 from zq_core.fixed import Price, Quantity
 
-__all__ = ["BinanceHttpClient", "Security"]
+__all__ = ["BinanceHttpClient", "Security", "SentRequest"]
 
 _log = logging.getLogger("zq.adapters.binance")
 
@@ -91,6 +91,63 @@ def _decimal_text(value: _Decimalish | None) -> str | None:
 
 def _local_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _no_answer(error: Exception, method: str, path: str, query: str) -> BinanceUnknownStatusError:
+    # Never the signed query in a message (the transport's do not hold it anyway).
+    text = str(error).replace(query, "<query>") if query else str(error)
+    return BinanceUnknownStatusError(
+        None, f"no answer ({type(error).__name__}: {text})", 0, f"{method} {path}"
+    )
+
+
+def _new_order_params(
+    symbol: str,
+    side: str,
+    order_type: str,
+    quantity: _Decimalish | None,
+    price: _Decimalish | None,
+    time_in_force: str | None,
+    client_order_id: str | None,
+    stop_price: _Decimalish | None,
+    quote_order_qty: _Decimalish | None,
+    response_type: str,
+) -> dict[str, ParamValue | None]:
+    return {
+        "symbol": symbol,
+        "side": side,
+        "type": order_type,
+        "timeInForce": time_in_force,
+        "quantity": _decimal_text(quantity),
+        "quoteOrderQty": _decimal_text(quote_order_qty),
+        "price": _decimal_text(price),
+        "newClientOrderId": client_order_id,
+        "stopPrice": _decimal_text(stop_price),
+        "newOrderRespType": response_type,
+    }
+
+
+class _Call(NamedTuple):
+    """What one request is, whatever attempt of it is on the wire."""
+
+    method: str
+    path: str
+    params: dict[str, ParamValue | None]
+    security: int
+    weight: int
+    orders: int
+    learns_limits: bool
+
+
+class SentRequest:
+    """A request :meth:`BinanceHttpClient.send_now` wrote; its answer is still to come."""
+
+    __slots__ = ("call", "exchange", "query")
+
+    def __init__(self, call: _Call, query: str, exchange: HttpExchange) -> None:
+        self.call = call
+        self.query = query
+        self.exchange = exchange
 
 
 class BinanceHttpClient:
@@ -222,29 +279,84 @@ class BinanceHttpClient:
         BinanceError
             Or one of its subclasses; see the module's documentation.
         """
-        endpoint = f"{method} {path}"
         if security != Security.NONE and self._credentials is None:
-            raise BinanceError(None, "this endpoint needs API credentials", 0, endpoint)
-        params = dict(params or {})
+            raise BinanceError(None, "this endpoint needs API credentials", 0, f"{method} {path}")
+        call = _Call(method, path, dict(params or {}), security, weight, orders, learns_limits)
+        return await self._complete(call, response_type, None)
+
+    def send_now(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, ParamValue | None] | None = None,
+        *,
+        security: int = Security.NONE,
+        weight: int = 1,
+        orders: int = 0,
+    ) -> SentRequest | None:
+        """Write a request at once, without awaiting anything, if it can go now.
+
+        It can when the rate limiter admits it without a wait and a connection is idle.
+        Returns None otherwise, having sent and counted nothing (:meth:`request` is then the
+        way; it also raises what this one does not, a missing credential for one). Once it
+        returned a :class:`SentRequest`, the request is on the wire: await :meth:`answer`
+        exactly once for it.
+        """
+        transport = self._transport
+        if (
+            transport is None
+            or transport.is_closed
+            or (security != Security.NONE and self._credentials is None)
+            or self.limiter.wait_ms(weight, orders) > 0
+        ):
+            return None
+        call = _Call(method, path, dict(params or {}), security, weight, orders, False)
+        query = self._query(call)
+        target = f"{path}?{query}" if query else path
+        headers = self._key_header if security != Security.NONE else None
+        exchange = transport.send_now(method, target, headers)
+        if exchange is None:
+            return None
+        self.limiter.try_acquire(weight, orders)  # fits: wait_ms said so, nothing ran since
+        return SentRequest(call, query, exchange)
+
+    async def answer(self, sent: SentRequest, response_type: type[_T] = Any) -> _T:  # type: ignore[assignment]
+        """Return the decoded answer of a request :meth:`send_now` wrote; what follows it
+        (a retry after a 429, a clock resync) is as for :meth:`request`, which it raises as."""
+        return await self._complete(sent.call, response_type, sent)
+
+    def _query(self, call: _Call) -> str:
+        query = encode_params(call.params)
+        if call.security == Security.SIGNED:
+            assert self._signer is not None
+            signed = encode_params(
+                {"recvWindow": self.recv_window_ms, "timestamp": self.server_time_ms()}
+            )
+            query = self._signer.sign(f"{query}&{signed}" if query else signed)
+        return query
+
+    async def _complete(self, call: _Call, response_type: type[_T], sent: SentRequest | None) -> _T:
+        method, path, security = call.method, call.path, call.security
+        endpoint = f"{method} {path}"
         attempt = 0
         resynced = False
         while True:
-            await self.limiter.acquire(weight, orders, learns_limits=learns_limits)
-            query = encode_params(params)
-            if security == Security.SIGNED:
-                assert self._signer is not None
-                signed = encode_params(
-                    {"recvWindow": self.recv_window_ms, "timestamp": self.server_time_ms()}
+            if sent is not None:  # the first attempt, already written
+                status, headers, body = await self._receive(sent.exchange, method, path, sent.query)
+                sent = None
+            else:
+                await self.limiter.acquire(
+                    call.weight, call.orders, learns_limits=call.learns_limits
                 )
-                query = self._signer.sign(f"{query}&{signed}" if query else signed)
-            try:
-                status, headers, body = await self._send(method, path, query, security)
-            except BinanceUnknownStatusError:
-                if method == "GET" and attempt < self.max_retries:
-                    attempt += 1
-                    await asyncio.sleep(0.05 * 2**attempt)
-                    continue
-                raise
+                query = self._query(call)
+                try:
+                    status, headers, body = await self._send(method, path, query, security)
+                except BinanceUnknownStatusError:
+                    if method == "GET" and attempt < self.max_retries:
+                        attempt += 1
+                        await asyncio.sleep(0.05 * 2**attempt)
+                        continue
+                    raise
             self.limiter.observe(headers)
             if status < 300:
                 return self._decode(body, response_type, status, endpoint)
@@ -292,13 +404,19 @@ class BinanceHttpClient:
             answer = await self._transport.request(
                 method, f"{path}?{query}" if query else path, headers
             )
-            return answer.status, answer.headers, answer.body
         except (TimeoutError, HttpTransportError, OSError) as error:
-            # Never the signed query in a message (the transport's do not hold it anyway).
-            text = str(error).replace(query, "<query>") if query else str(error)
-            raise BinanceUnknownStatusError(
-                None, f"no answer ({type(error).__name__}: {text})", 0, f"{method} {path}"
-            ) from None
+            raise _no_answer(error, method, path, query) from None
+        return answer.status, answer.headers, answer.body
+
+    async def _receive(
+        self, exchange: HttpExchange, method: str, path: str, query: str
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        assert self._transport is not None
+        try:
+            answer = await self._transport.receive(exchange)
+        except (TimeoutError, HttpTransportError, OSError) as error:
+            raise _no_answer(error, method, path, query) from None
+        return answer.status, answer.headers, answer.body
 
     @staticmethod
     def _decode(body: bytes, response_type: type[_T], status: int, endpoint: str) -> _T:
@@ -400,18 +518,10 @@ class BinanceHttpClient:
         ``MARKET``, ``LIMIT_MAKER``, ``STOP_LOSS_LIMIT``, ...); ``response_type`` ``ACK``,
         ``RESULT`` or ``FULL``.
         """
-        params: dict[str, ParamValue | None] = {
-            "symbol": symbol,
-            "side": side,
-            "type": order_type,
-            "timeInForce": time_in_force,
-            "quantity": _decimal_text(quantity),
-            "quoteOrderQty": _decimal_text(quote_order_qty),
-            "price": _decimal_text(price),
-            "newClientOrderId": client_order_id,
-            "stopPrice": _decimal_text(stop_price),
-            "newOrderRespType": response_type,
-        }
+        params = _new_order_params(
+            symbol, side, order_type, quantity, price, time_in_force, client_order_id,
+            stop_price, quote_order_qty, response_type,
+        )  # fmt: skip
         return await self.request(
             "POST",
             ep.ORDER,
@@ -420,6 +530,30 @@ class BinanceHttpClient:
             weight=ep.WEIGHT_NEW_ORDER,
             orders=1,
             response_type=OrderResponse,
+        )
+
+    def send_new_order(
+        self,
+        symbol: str,
+        side: str,
+        order_type: str,
+        *,
+        quantity: _Decimalish | None = None,
+        price: _Decimalish | None = None,
+        time_in_force: str | None = None,
+        client_order_id: str | None = None,
+        stop_price: _Decimalish | None = None,
+        quote_order_qty: _Decimalish | None = None,
+        response_type: str = "RESULT",
+    ) -> SentRequest | None:
+        """Write :meth:`new_order`'s request at once if it can go now (see :meth:`send_now`);
+        its answer is ``await answer(sent, OrderResponse)``."""
+        params = _new_order_params(
+            symbol, side, order_type, quantity, price, time_in_force, client_order_id,
+            stop_price, quote_order_qty, response_type,
+        )  # fmt: skip
+        return self.send_now(
+            "POST", ep.ORDER, params, security=Security.SIGNED, weight=ep.WEIGHT_NEW_ORDER, orders=1
         )
 
     @staticmethod

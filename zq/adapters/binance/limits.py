@@ -288,6 +288,20 @@ class RateLimiter:
             self.stats.waited_ms += wait
             # One extra millisecond: the venue's interval must have rolled when we send.
             await asyncio.sleep((wait + 1) / 1000)
+        self._count(weight, orders)
+
+    def try_acquire(self, weight: int, orders: int = 0) -> bool:
+        """Count a request of ``weight`` placing ``orders`` orders if it fits now; True if so.
+
+        Nothing waits and nothing is counted when it returns False (then :meth:`acquire`,
+        which waits, or raises for a request that can never fit, is the way).
+        """
+        if self.wait_ms(weight, orders) > 0:
+            return False
+        self._count(weight, orders)
+        return True
+
+    def _count(self, weight: int, orders: int) -> None:
         for window in self._windows:
             window.used += self._cost(window, weight, orders)
         self.stats.acquired += 1

@@ -25,6 +25,7 @@ Messages never hold the request line (it holds a signed query).
 from __future__ import annotations
 
 import asyncio
+import collections
 import socket
 import ssl
 import time
@@ -32,7 +33,7 @@ from collections.abc import Mapping
 from typing import Final, cast
 from urllib.parse import urlsplit
 
-__all__ = ["HttpAnswer", "HttpTransport", "HttpTransportError"]
+__all__ = ["HttpAnswer", "HttpExchange", "HttpTransport", "HttpTransportError"]
 
 _MAX_HEAD_BYTES: Final = 65_536
 _CRLF: Final = b"\r\n"
@@ -52,6 +53,20 @@ class HttpAnswer:
         self.status = status
         self.headers = headers
         self.body = body
+
+
+class HttpExchange:
+    """A request written on a connection: the answer's future, due by ``deadline``
+    (the loop's clock)."""
+
+    __slots__ = ("answer", "connection", "deadline")
+
+    def __init__(
+        self, connection: _Connection, answer: asyncio.Future[HttpAnswer], deadline: float
+    ) -> None:
+        self.connection = connection
+        self.answer = answer
+        self.deadline = deadline
 
 
 class _Connection(asyncio.Protocol):
@@ -126,7 +141,10 @@ class _Connection(asyncio.Protocol):
         self._body_left = -1
         self._to_close = False
         self._chunks = None
-        self.transport.write(request)
+        try:
+            self.transport.write(request)
+        except Exception as error:  # a transport that refuses the write: it is unusable
+            self._fail(HttpTransportError(f"the request could not be written: {error}"))
         return answer
 
     def close(self) -> None:
@@ -308,7 +326,9 @@ class HttpTransport:
         self.max_idle = max_idle
         self._idle: list[_Connection] = []
         self._busy: set[_Connection] = set()
-        self._slots = asyncio.Semaphore(max_connections)
+        self.max_connections = max_connections
+        self._free = max_connections  # requests that may start: max_connections - in flight
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
         #: Connections opened, for the curious (a steady client opens one).
         self.connections_opened = 0
@@ -329,26 +349,45 @@ class HttpTransport:
         """
         if self._closed:
             raise HttpTransportError("the transport is closed")
-        head = f"{method} {target} HTTP/1.1\r\n{self._head_tail}"
-        if headers:
-            head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        if method != "GET":
-            head += "Content-Length: 0\r\n"
-        request = (head + "\r\n").encode("latin-1")
+        request = self._request_bytes(method, target, headers)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
-        slots = self._slots
-        if slots.locked():  # every connection is busy: wait for one (rare; costs a task)
-            await asyncio.wait_for(slots.acquire(), self.timeout_s)
-        else:
-            await slots.acquire()  # returns at once
+        await self._take_slot(deadline)  # at once unless every connection is busy (rare)
         try:
             connection = self._take()
             if connection is None:
                 connection = await asyncio.wait_for(self._open(), deadline - loop.time())
-            self._busy.add(connection)
+        except BaseException:
+            self._release()
+            raise
+        return await self.receive(self._write(connection, request, deadline))
+
+    def send_now(
+        self, method: str, target: str, headers: Mapping[str, str] | None = None
+    ) -> HttpExchange | None:
+        """Write the request at once on an idle connection, without awaiting anything.
+
+        Returns None, having written nothing, when no connection is idle or none may be
+        taken: then :meth:`request` (which opens or waits for one) is the way. The answer
+        comes with :meth:`receive`, which must be awaited once for each exchange (it gives
+        the connection back).
+        """
+        if self._closed or self._free <= 0 or self._waiters:
+            return None
+        connection = self._take()
+        if connection is None:
+            return None
+        self._free -= 1
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        return self._write(connection, self._request_bytes(method, target, headers), deadline)
+
+    async def receive(self, exchange: HttpExchange) -> HttpAnswer:
+        """Wait for the answer of a written request (raises as :meth:`request`)."""
+        connection = exchange.connection
+        try:
             try:
-                answer = await asyncio.wait_for(connection.send(request), deadline - loop.time())
+                left = exchange.deadline - asyncio.get_running_loop().time()
+                answer = await asyncio.wait_for(exchange.answer, left)
             except BaseException:
                 # Timed out, broke or cancelled mid-request: a late answer must not be read
                 # as the next request's.
@@ -359,7 +398,47 @@ class HttpTransport:
             self._give_back(connection)
             return answer
         finally:
-            slots.release()
+            self._release()
+
+    def _request_bytes(self, method: str, target: str, headers: Mapping[str, str] | None) -> bytes:
+        head = f"{method} {target} HTTP/1.1\r\n{self._head_tail}"
+        if headers:
+            head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        if method != "GET":
+            head += "Content-Length: 0\r\n"
+        return (head + "\r\n").encode("latin-1")
+
+    def _write(self, connection: _Connection, request: bytes, deadline: float) -> HttpExchange:
+        self._busy.add(connection)
+        return HttpExchange(connection, connection.send(request), deadline)
+
+    async def _take_slot(self, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        while self._free <= 0:
+            # Woken in order of arrival by _release; a wake-up that finds the slot taken again
+            # (by a request sent at once in between) waits again.
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(future)
+            try:
+                await asyncio.wait_for(future, deadline - loop.time())
+            except BaseException:
+                if future.done() and not future.cancelled():
+                    self._wake_one()  # woken, then cancelled: the wake-up is passed on
+                elif future in self._waiters:
+                    self._waiters.remove(future)
+                raise
+        self._free -= 1
+
+    def _release(self) -> None:
+        self._free += 1
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def _take(self) -> _Connection | None:
         now = time.monotonic()

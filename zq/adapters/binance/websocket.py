@@ -14,15 +14,22 @@ to a raw stream (``/ws/<name>``: the user data stream). What it guarantees:
   uniformly in [50 %, 100 %] of the step ("equal jitter"), so clients restarted together do
   not reconnect together. A connection that stayed up resets the back-off.
 - **ping/pong**: Binance pings every 20 s and drops a client that does not answer within a
-  minute; aiohttp answers pings (``autoping``). The client also pings every
+  minute; the connection answers pings. The client also pings a server quiet for
   ``heartbeat_s`` and treats a missing pong as a dead connection.
 - ``on_reconnect`` runs when a connection is made after the first: whatever depended on an
   unbroken stream (an order book's diff chain) must resync.
+- **a broken frame** (see :class:`~zq.adapters.binance.ws_connection.FrameParser`) fails the
+  connection with a warning naming the problem and its place in the stream, and counts in
+  ``stats.protocol_errors``; the client reconnects as after any drop.
+
+The connection is :class:`~zq.adapters.binance.ws_connection.WebSocketConnection`: each
+message is decoded and handed to ``handler`` in the callback that read it off the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import random
@@ -30,11 +37,15 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
-import aiohttp
 import msgspec
 
 from zq.adapters.binance import endpoints as ep
 from zq.adapters.binance.errors import BinanceError
+from zq.adapters.binance.ws_connection import (
+    WebSocketConnection,
+    WebSocketHandshakeError,
+    open_websocket,
+)
 
 __all__ = ["BinanceWebSocketClient", "StreamHandler", "WebSocketCounters"]
 
@@ -68,6 +79,7 @@ class WebSocketCounters(msgspec.Struct):
     messages: int = 0
     handler_errors: int = 0
     catch_ups: int = 0  # subscriptions changed while a connection was being opened
+    protocol_errors: int = 0  # connections failed on a frame that broke the protocol
 
 
 class BinanceWebSocketClient:
@@ -87,7 +99,7 @@ class BinanceWebSocketClient:
         Called (and awaited when it returns an awaitable) after each reconnection.
     heartbeat_s
         Ping interval when nothing is received; a pong missing for half of it closes the
-        connection (aiohttp's heartbeat).
+        connection.
     backoff_initial_s, backoff_max_s
         The first reconnect wait and its cap.
     rng
@@ -121,8 +133,7 @@ class BinanceWebSocketClient:
         self._rng = rng if rng is not None else random.Random()
         self._clock_ns = clock_ns
         self._streams: dict[str, None] = {}  # ordered set
-        self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws: WebSocketConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
@@ -171,7 +182,6 @@ class BinanceWebSocketClient:
         if self._task is not None:
             return
         self._stopping = False
-        self._session = aiohttp.ClientSession()
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"zq-binance-ws-{self._raw_stream or 'combined'}"
         )
@@ -190,9 +200,6 @@ class BinanceWebSocketClient:
             if not future.done():
                 future.cancel()
         self._pending.clear()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def disconnect(self) -> None:
         """Drop the current connection (it reconnects as after any drop)."""
@@ -215,7 +222,7 @@ class BinanceWebSocketClient:
         for name in new:
             self._streams[name] = None
         ws = self._ws
-        if ws is not None and not ws.closed:
+        if ws is not None and not ws.closed.done():
             try:
                 await self._request(ws, "SUBSCRIBE", new)
             except BinanceError:
@@ -230,22 +237,20 @@ class BinanceWebSocketClient:
         for name in gone:
             del self._streams[name]
         ws = self._ws
-        if gone and ws is not None and not ws.closed:
+        if gone and ws is not None and not ws.closed.done():
             await self._request(ws, "UNSUBSCRIBE", gone)
 
-    async def _request(
-        self, ws: aiohttp.ClientWebSocketResponse, method: str, params: list[str]
-    ) -> None:
+    async def _request(self, ws: WebSocketConnection, method: str, params: list[str]) -> None:
         request_id = next(self._ids)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
             # A text frame: Binance's stream servers read requests from text frames only.
-            await ws.send_str(
+            ws.send_text(
                 msgspec.json.encode({"method": method, "params": params, "id": request_id}).decode()
             )
             await asyncio.wait_for(future, _SUBSCRIBE_TIMEOUT_S)
-        except (ConnectionError, aiohttp.ClientError):
+        except ConnectionError:
             pass  # the connection dropped: the reconnect's URL carries the streams
         except TimeoutError:
             _log.warning("%s %s: no answer; the next connection will carry it", method, params)
@@ -255,7 +260,6 @@ class BinanceWebSocketClient:
     # -- the connection loop ---------------------------------------------------------------
 
     async def _run(self) -> None:
-        assert self._session is not None
         first = True
         while not self._stopping:
             if self._raw_stream is None and not self._streams:
@@ -263,14 +267,22 @@ class BinanceWebSocketClient:
                 await self._wake.wait()
                 continue
             carried = tuple(self._streams)  # what this connection's URL subscribes
+            url = self.url()
             try:
-                ws = await self._session.ws_connect(
-                    self.url(), heartbeat=self.heartbeat_s, autoping=True, max_msg_size=0
+                ws = await open_websocket(
+                    url,
+                    self._on_combined
+                    if self._raw_stream is None
+                    else functools.partial(self._on_raw, self._raw_stream),
+                    heartbeat_s=self.heartbeat_s,
                 )
-            except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            except (WebSocketHandshakeError, OSError, TimeoutError) as error:
                 self.stats.failed_connects += 1
                 _log.warning("WebSocket connect to %s failed: %s", self.base_url, error)
             else:
+                if self._stopping:  # stopped while it was being opened
+                    await ws.close()
+                    break
                 self._ws = ws
                 self.stats.connects += 1
                 self._connected.set()
@@ -282,7 +294,7 @@ class BinanceWebSocketClient:
                 first = False
                 catch_up = self._catch_up(ws, carried)
                 try:
-                    await self._read(ws)
+                    await asyncio.shield(ws.closed)  # a cancelled run must not cancel it
                 finally:
                     self._connected.clear()
                     self._ws = None
@@ -298,22 +310,28 @@ class BinanceWebSocketClient:
                     # that cuts working connections every few seconds must not push the wait
                     # to backoff_max_s and leave the streams down most of the time).
                     self._attempt = 0
+                if ws.error is not None and not isinstance(ws.error, WebSocketHandshakeError):
+                    self.stats.protocol_errors += 1
+                    _log.warning("WebSocket %s failed: %s", self.base_url, ws.error)
                 if self._stopping:
                     break
                 _log.info(
-                    "WebSocket %s closed (code %s); reconnecting", self.base_url, ws.close_code
+                    "WebSocket %s closed (code %s%s); reconnecting",
+                    self.base_url,
+                    ws.close_code,
+                    f": {ws.close_reason}" if ws.close_reason else "",
                 )
             delay = self.backoff_s(self._attempt)
             self._attempt += 1
             await asyncio.sleep(delay)
 
     def _catch_up(
-        self, ws: aiohttp.ClientWebSocketResponse, carried: tuple[str, ...]
+        self, ws: WebSocketConnection, carried: tuple[str, ...]
     ) -> asyncio.Task[None] | None:
         """Subscribe what changed while the connection was being opened.
 
         ``subscribe`` found no open connection and only updated the set; the URL was built
-        before. The requests' answers arrive through ``_read``, hence a task.
+        before. The requests' answers arrive through ``_on_combined``, hence a task.
         """
         if self._raw_stream is not None:
             return None
@@ -341,29 +359,25 @@ class BinanceWebSocketClient:
         except Exception:
             _log.exception("on_reconnect failed")
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        raw = self._raw_stream
-        async for message in ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                payload = message.data.encode()
-            elif message.type == aiohttp.WSMsgType.BINARY:
-                payload = message.data
-            else:  # CLOSE / CLOSING / ERROR end the iteration
-                continue
-            ts_init = self._clock_ns()
-            self.stats.messages += 1
-            if raw is not None:
-                self._dispatch(raw, payload, ts_init)
-                continue
-            try:
-                envelope = _ENVELOPE.decode(payload)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                _log.warning("ignoring a message that is not JSON: %r", payload[:200])
-                continue
-            if envelope.stream is not None and len(envelope.data):
-                self._dispatch(envelope.stream, bytes(envelope.data), ts_init)
-            elif envelope.id is not None:
-                self._answer(envelope)
+    # -- messages (called from the connection's data_received) -----------------------------
+
+    def _on_raw(self, stream: str, payload: bytes, is_text: bool) -> None:
+        ts_init = self._clock_ns()
+        self.stats.messages += 1
+        self._dispatch(stream, payload, ts_init)
+
+    def _on_combined(self, payload: bytes, is_text: bool) -> None:
+        ts_init = self._clock_ns()
+        self.stats.messages += 1
+        try:
+            envelope = _ENVELOPE.decode(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            _log.warning("ignoring a message that is not JSON: %r", payload[:200])
+            return
+        if envelope.stream is not None and len(envelope.data):
+            self._dispatch(envelope.stream, bytes(envelope.data), ts_init)
+        elif envelope.id is not None:
+            self._answer(envelope)
 
     def _answer(self, envelope: _Envelope) -> None:
         assert envelope.id is not None

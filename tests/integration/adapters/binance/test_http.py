@@ -20,6 +20,7 @@ from zq.adapters.binance import (
 )
 from zq.adapters.binance.instruments import parse_exchange_info
 from zq.adapters.binance.limits import wall_time_ms
+from zq.adapters.binance.schemas import OrderResponse
 from zq.sandbox import SandboxVenue
 
 from .conftest import API_KEY, SECRET, SYMBOL, manual_config
@@ -328,3 +329,55 @@ async def test_cancel_open_orders_and_all_orders(venue, http):
     everything = await http.all_orders(SYMBOL)
     assert [o.client_order_id for o in everything] == ["a-1", "a-2"]
     assert {o.status for o in everything} == {"CANCELED"}
+
+
+@pytest.mark.asyncio
+async def test_send_new_order_writes_at_once_when_it_can_and_answers_as_new_order(venue, http):
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    await http.server_time()  # a connection is open and idle now
+    orders_before = http.limiter.used(RateLimitKind.ORDERS, 10_000)
+    sent = http.send_new_order(
+        SYMBOL, "BUY", "LIMIT", quantity="0.1", price="99", time_in_force="GTC",
+        client_order_id="zq-now", response_type="FULL",
+    )
+    assert sent is not None
+    assert http.limiter.used(RateLimitKind.ORDERS, 10_000) == orders_before + 1  # counted
+    # No idle connection left: a second one does not go now (and is neither sent nor counted).
+    assert http.send_new_order(SYMBOL, "BUY", "LIMIT", quantity="0.1", price="98",
+                               time_in_force="GTC", client_order_id="zq-later") is None
+    assert http.limiter.used(RateLimitKind.ORDERS, 10_000) == orders_before + 1
+    placed = await http.answer(sent, OrderResponse)
+    assert placed.client_order_id == "zq-now" and placed.status == "NEW"
+    assert (await http.query_order(SYMBOL, client_order_id="zq-now")).order_id == placed.order_id
+    with pytest.raises(BinanceError) as refused:  # a refusal raises as new_order's does
+        sent = http.send_new_order(SYMBOL, "BUY", "LIMIT", quantity="0.1", price="99",
+                                   time_in_force="GTC", client_order_id="zq-now")
+        assert sent is not None
+        await http.answer(sent, OrderResponse)
+    assert refused.value.code is not None and refused.value.status == 400
+
+
+@pytest.mark.asyncio
+async def test_a_sent_order_whose_answer_is_dropped_is_an_unknown_status(venue, http):
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    await http.server_time()
+    venue.faults.update(drop_after=1.0)
+    sent = http.send_new_order(SYMBOL, "BUY", "LIMIT", quantity="0.1", price="99",
+                               time_in_force="GTC", client_order_id="zq-now-lost")
+    assert sent is not None
+    with pytest.raises(BinanceUnknownStatusError) as info:
+        await http.answer(sent, OrderResponse)
+    assert info.value.endpoint == "POST /api/v3/order" and "signature" not in str(info.value)
+    venue.faults.update(drop_after=0.0)
+    assert (await http.query_order(SYMBOL, client_order_id="zq-now-lost")).status == "NEW"
+
+
+@pytest.mark.asyncio
+async def test_send_now_does_not_send_what_the_limiter_would_hold_or_without_credentials(venue, http):
+    await http.server_time()
+    http.limiter.block(5)  # as after a 429
+    assert http.send_new_order(SYMBOL, "BUY", "MARKET", quantity="0.1", client_order_id="held") is None
+    http.limiter._blocked_until_ms = 0
+    async with BinanceHttpClient(venue.url) as anonymous:
+        await anonymous.server_time()
+        assert anonymous.send_new_order(SYMBOL, "BUY", "MARKET", quantity="0.1") is None

@@ -308,3 +308,61 @@ def test_only_http_base_urls_without_a_path_are_taken():
     with pytest.raises(ValueError, match="path"):
         HttpTransport("http://127.0.0.1:80/api")
     assert HttpTransport("https://api.binance.com").port == 443
+
+
+@pytest.mark.asyncio
+async def test_send_now_writes_on_an_idle_connection_only(serve):
+    server, url = await serve(lambda head, n: (ok(b'{"n":%d}' % n), False))
+    transport = HttpTransport(url)
+    try:
+        assert transport.send_now("GET", "/first") is None  # no connection yet: nothing sent
+        assert server.requests == []
+        await transport.request("GET", "/open")  # opens one, kept idle
+        exchange = transport.send_now("POST", "/now", {"X-K": "v"})
+        assert exchange is not None
+        # Written before anything was awaited; a second one finds no idle connection.
+        assert transport.send_now("GET", "/busy") is None
+        answer = await transport.receive(exchange)
+        assert answer.status == 200 and answer.body == b'{"n":1}'
+        assert server.requests[1].startswith(b"POST /now HTTP/1.1\r\n")
+        assert b"X-K: v\r\n" in server.requests[1] and b"Content-Length: 0\r\n" in server.requests[1]
+        again = transport.send_now("GET", "/again")  # given back after the answer
+        assert again is not None and (await transport.receive(again)).body == b'{"n":2}'
+    finally:
+        await transport.close()
+    assert server.connections == 1
+
+
+@pytest.mark.asyncio
+async def test_send_now_leaves_the_connection_cap_to_waiting_requests(serve):
+    server, url = await serve(lambda head, n: (ok(b"{}"), False))
+    transport = HttpTransport(url, max_connections=1, max_idle=1)
+    try:
+        await transport.request("GET", "/open")
+        first = transport.send_now("GET", "/one")
+        assert first is not None
+        # The only slot is taken: a request waits, and send_now refuses rather than jump it.
+        waiting = asyncio.ensure_future(transport.request("GET", "/two"))
+        await asyncio.sleep(0.01)
+        assert not waiting.done() and transport.send_now("GET", "/three") is None
+        await transport.receive(first)
+        assert (await waiting).status == 200
+    finally:
+        await transport.close()
+    assert [r.split(b" ")[1] for r in server.requests] == [b"/open", b"/one", b"/two"]
+
+
+@pytest.mark.asyncio
+async def test_a_sent_request_whose_connection_breaks_raises_and_frees_the_slot(serve):
+    server, url = await serve(lambda head, n: (ok(b"{}"), False) if n == 0 else (None, True))
+    transport = HttpTransport(url, max_connections=1)
+    try:
+        await transport.request("GET", "/open")
+        exchange = transport.send_now("POST", "/order")
+        assert exchange is not None
+        with pytest.raises(HttpTransportError, match="closed before the answer"):
+            await transport.receive(exchange)
+        assert (await transport.request("GET", "/next")).status == 200  # the slot was freed
+    finally:
+        await transport.close()
+    assert server.connections == 2

@@ -188,3 +188,18 @@ def test_the_request_that_learns_the_limits_is_held_only_by_a_429():
     limiter.set_limits([RateLimit(WEIGHT, 60_000, 1_510)])
     assert limiter.wait_ms(20, learns_limits=True) == 18_000
     assert limiter.wait_ms(10, learns_limits=True) == 0
+
+
+@pytest.mark.asyncio
+async def test_try_acquire_counts_what_fits_and_refuses_without_counting_what_does_not():
+    await _start_of_a_second()
+    limiter = RateLimiter([RateLimit(WEIGHT, 1000, 10), RateLimit(ORDERS, 1000, 1)])
+    assert limiter.try_acquire(4, orders=1)
+    assert limiter.used(WEIGHT, 1000) == 4 and limiter.used(ORDERS, 1000) == 1
+    assert not limiter.try_acquire(1, orders=1)  # the order limit is reached this second
+    assert not limiter.try_acquire(7)  # 4 + 7 > 10
+    assert limiter.used(WEIGHT, 1000) == 4 and limiter.used(ORDERS, 1000) == 1
+    assert limiter.stats.acquired == 1 and limiter.stats.waits == 0
+    assert not limiter.try_acquire(11)  # can never fit: refused here, acquire() raises
+    with pytest.raises(ValueError, match="never fit"):
+        await limiter.acquire(11)
