@@ -88,17 +88,16 @@ perf = time.perf_counter_ns  # CLOCK_MONOTONIC: one clock for both processes
 def _stamp_venue(stamps: dict[str, dict[str, int]]) -> None:
     """Stamp each new order's request in the venue: read, handler start and end, written.
 
-    Wrappers on aiohttp's server protocol and writer, and on the venue's middleware (the
-    benchmark's own; the venue's code is unchanged).
+    Wrappers on the venue's REST protocol (its reads and its answers' writes) and on its
+    API's handler (the benchmark's own; the venue's code is unchanged). Written by L5.
     """
-    from aiohttp import http_writer, web, web_protocol
-
-    from zq.sandbox import SandboxVenue
+    from zq.sandbox.protocol import RestProtocol
+    from zq.sandbox.rest import RestApi
 
     current: dict[str, Any] = {}
-    data_received = web_protocol.RequestHandler.data_received
+    data_received = RestProtocol.data_received
 
-    def read(self: Any, data: bytes) -> Any:
+    def read(self: Any, data: bytes) -> Any:  # bytes read off the socket
         if data[:5] == b"POST ":
             found = _CLIENT_ORDER_ID.search(data)
             if found:
@@ -107,29 +106,29 @@ def _stamp_venue(stamps: dict[str, dict[str, int]]) -> None:
                 current["read"] = perf()
         return data_received(self, data)
 
-    middleware = SandboxVenue._middleware
+    handle = RestApi.handle  # synchronous: faults, limits, signature, checks, matching, JSON
 
-    async def timed(self: Any, request: Any, handler: Any) -> Any:
-        mine = "id" in current and request.method == "POST" and "handler" not in current
+    def timed(self: Any, method: str, *args: Any) -> Any:
+        mine = "id" in current and method == "POST" and "handler" not in current
         if mine:
             current["handler"] = perf()
-        response = await middleware(self, request, handler)
+        answer = handle(self, method, *args)
         if mine:
             current["handled"] = perf()
-        return response
+        return answer
 
-    writelines = http_writer.StreamWriter._writelines
+    send = RestProtocol._send  # head and body in one transport.write
 
-    def written(self: Any, chunks: Any) -> Any:
+    def written(self: Any, answer: Any, close: bool) -> None:
+        send(self, answer, close)  # stamped after the write returns
         if "handled" in current:
             current["written"] = perf()
             stamps[current.pop("id")] = dict(current)
             current.clear()
-        return writelines(self, chunks)
 
-    web_protocol.RequestHandler.data_received = read  # type: ignore[method-assign]
-    SandboxVenue._middleware = web.middleware(timed)  # type: ignore[method-assign]
-    http_writer.StreamWriter._writelines = written  # type: ignore[method-assign]
+    RestProtocol.data_received = read  # type: ignore[method-assign]
+    RestApi.handle = timed  # type: ignore[method-assign]
+    RestProtocol._send = written  # type: ignore[method-assign]
 
 
 def fifo() -> None:
