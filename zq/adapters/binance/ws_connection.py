@@ -73,6 +73,8 @@ class WebSocketProtocolError(Exception):
     def __init__(self, message: str, close_code: int = CLOSE_PROTOCOL_ERROR) -> None:
         super().__init__(message)
         self.close_code = close_code
+        #: The messages the same read completed before the bad frame (to be handed on).
+        self.messages_before: list[tuple[int, bytes]] = []
 
 
 class WebSocketHandshakeError(ConnectionError):
@@ -128,6 +130,14 @@ class FrameParser:
             data = bytes(buffer)
             buffer.clear()
         messages: list[tuple[int, bytes]] = []
+        try:
+            self._parse(data, messages)
+        except WebSocketProtocolError as error:
+            error.messages_before = messages
+            raise
+        return messages
+
+    def _parse(self, data: bytes, messages: list[tuple[int, bytes]]) -> None:
         size = len(data)
         position = 0
         while size - position >= 2:
@@ -196,10 +206,10 @@ class FrameParser:
                 self._error(position, f"reserved data opcode {opcode:#x}")
             position = end
         if position < size:
+            buffer = self._buffer
             buffer += data[position:] if position else data
             self._need = self._frame_size(buffer)
         self._offset += position
-        return messages
 
     @staticmethod
     def _frame_size(buffer: bytearray) -> int:
@@ -329,8 +339,12 @@ class WebSocketConnection(asyncio.Protocol):
         try:
             messages = self._parser.feed(data)
         except WebSocketProtocolError as error:
+            self._take(error.messages_before)
             self._fail(error, error.close_code)
             return
+        self._take(messages)
+
+    def _take(self, messages: list[tuple[int, bytes]]) -> None:
         on_message = self._on_message
         for opcode, payload in messages:
             if opcode == Opcode.TEXT:

@@ -183,3 +183,8 @@ def test_a_message_over_the_cap_fails_before_its_bytes_are_awaited():
     parser = FrameParser(max_message_bytes=1000)  # fragments count together
     parser.feed(frame(TEXT, b"x" * 600, fin=False))
     _fails(frame(CONT, b"x" * 600), "over 1000 bytes", parser)
+
+
+def test_messages_complete_before_a_bad_frame_in_the_same_read_are_kept_on_the_error():
+    error = _fails(frame(TEXT, b"one") + frame(PING, b"") + frame(0x3, b""), "reserved data")
+    assert error.messages_before == [(TEXT, b"one"), (PING, b"")]

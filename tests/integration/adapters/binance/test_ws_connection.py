@@ -1,0 +1,276 @@
+"""The WebSocket client connection over loopback: against aiohttp's WebSocket server (the
+sandbox venue's), and against a raw TCP server that writes frames byte by byte as a test
+lays them out (split anywhere, grouped, broken), with the stream client reconnecting after
+a broken frame."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import logging
+import os
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import pytest_asyncio
+from aiohttp import WSMsgType, web
+
+from zq.adapters.binance.websocket import BinanceWebSocketClient
+from zq.adapters.binance.ws_connection import WebSocketHandshakeError, open_websocket
+
+from .helpers import wait_for
+
+Received = list[tuple[bytes, bool]]
+
+
+def collector() -> tuple[Received, Callable[[bytes, bool], None]]:
+    received: Received = []
+    return received, lambda payload, is_text: received.append((payload, is_text))
+
+
+# -- against aiohttp's server ----------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def aiohttp_ws() -> AsyncIterator[tuple[str, list[object]]]:
+    """An aiohttp WebSocket server: echoes text as text, answers 'big' with a 100 kB binary
+    message, 'ping' with a ping (its pong is recorded), 'close' with a close (code 4001)."""
+    events: list[object] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                if message.data == "big":
+                    await ws.send_bytes(bytes(range(256)) * 400)
+                elif message.data == "ping":
+                    await ws.ping(b"are you there")
+                elif message.data == "close":
+                    await ws.close(code=4001, message=b"bye")
+                else:
+                    await ws.send_str(message.data)
+            elif message.type == WSMsgType.PONG:
+                events.append(("pong", message.data))
+        events.append(("closed", ws.close_code))  # the iteration ends on a close frame
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"ws://127.0.0.1:{port}/ws", events
+    await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_text_and_large_binary_messages_and_a_pong_with_aiohttps_server(aiohttp_ws):
+    url, events = aiohttp_ws
+    received, on_message = collector()
+    connection = await open_websocket(url, on_message)  # aiohttp checked our key, we its accept
+    try:
+        connection.send_text('{"é":1}')
+        connection.send_text("big")  # 102,400 bytes: a 64-bit length
+        connection.send_text("ping")
+        await wait_for(lambda: len(received) == 2 and events, what="the echo, the big one, a pong")
+        assert received[0] == ('{"é":1}'.encode(), True)
+        assert received[1] == (bytes(range(256)) * 400, False)
+        assert events == [("pong", b"are you there")]
+    finally:
+        await connection.close()
+    await wait_for(lambda: len(events) == 2, what="the server's end of the close handshake")
+    assert events[-1] == ("closed", 1000) and connection.close_code == 1000
+
+
+@pytest.mark.asyncio
+async def test_a_close_from_the_server_is_answered_and_ends_the_connection(aiohttp_ws):
+    url, _ = aiohttp_ws
+    connection = await open_websocket(url, lambda payload, is_text: None)
+    connection.send_text("close")
+    await asyncio.wait_for(connection.closed, 5)
+    assert connection.close_code == 4001 and connection.close_reason == "bye"
+    with pytest.raises(ConnectionError):
+        connection.send_text("too late")
+
+
+@pytest.mark.asyncio
+async def test_the_sandbox_venue_streams_to_the_client(venue):
+    received, on_message = collector()
+    connection = await open_websocket(f"{venue.ws_url}/ws/btcusdt@trade", on_message)
+    try:
+        # A request on the stream is answered with its id.
+        connection.send_text('{"method":"LIST_SUBSCRIPTIONS","id":7}')
+        await wait_for(lambda: received, what="the venue's answer")
+        assert b'"id":7' in received[0][0] and received[0][1]
+    finally:
+        await connection.close()
+
+
+# -- against a raw TCP server ----------------------------------------------------------------
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = False) -> bytes:
+    """A frame laid out by hand (RFC 6455 section 5.2); ``masked`` breaks the rule that a
+    server's frames are not masked."""
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    mask_bit = 0x80 if masked else 0
+    if size < 126:
+        head = struct.pack("!BB", first, mask_bit | size)
+    elif size < 65_536:
+        head = struct.pack("!BBH", first, mask_bit | 126, size)
+    else:
+        head = struct.pack("!BBQ", first, mask_bit | 127, size)
+    return head + (b"\0\0\0\0" if masked else b"") + payload
+
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def accept_for(head: bytes) -> str:
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    digest = hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+    return base64.b64encode(digest).decode()
+
+
+async def upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    writer.write(
+        (
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Accept: {accept_for(head)}\r\n\r\n"
+        ).encode()
+    )
+    return head
+
+
+@pytest_asyncio.fixture
+async def raw_server() -> AsyncIterator[Callable[[Script], Awaitable[str]]]:
+    servers: list[asyncio.Server] = []
+
+    async def start(script: Script) -> str:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await script(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        servers.append(server)
+        return f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_frames_split_across_writes_and_grouped_in_one_come_out_whole(raw_server):
+    big = os.urandom(70_000)
+    stream = (
+        frame(1, b'{"a":1}')
+        + frame(9, b"hi")  # a ping: answered with a pong
+        + frame(1, b'{"frag', fin=False)
+        + frame(0, b'mented"', fin=False)
+        + frame(10, b"")  # a pong between fragments
+        + frame(0, b":true}")
+        + frame(2, big)
+    )
+    pong: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await upgrade(reader, writer)
+        cuts = [0, 1, 5, 9, 10, 30, 31, 200, 5000, len(stream)]
+        for start, end in itertools.pairwise(cuts):
+            writer.write(stream[start:end])
+            await writer.drain()
+            await asyncio.sleep(0.002)
+        head = await reader.readexactly(2)  # the client's pong: masked, 2-byte payload
+        masked = await reader.readexactly(4 + (head[1] & 0x7F))
+        pong.append(head + bytes(b ^ masked[i % 4] for i, b in enumerate(masked[4:])))
+        await reader.read()
+
+    url = await raw_server(script)
+    received, on_message = collector()
+    connection = await open_websocket(url, on_message)
+    try:
+        await wait_for(lambda: len(received) == 3 and pong, what="three messages and a pong")
+    finally:
+        await connection.close(timeout_s=0.2)
+    assert received == [(b'{"a":1}', True), (b'{"fragmented":true}', True), (big, False)]
+    assert pong == [bytes([0x8A, 0x82]) + b"hi"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("answer", "match"),
+    [
+        ("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "400 Bad Request"),
+        (
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Accept: d3Jvbmc=\r\n\r\n",
+            "Sec-WebSocket-Accept 'd3Jvbmc=' is wrong",
+        ),
+    ],
+)
+async def test_a_refused_or_wrong_handshake_raises_naming_it(raw_server, answer, match):
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer.encode())
+        await reader.read()
+
+    url = await raw_server(script)
+    with pytest.raises(WebSocketHandshakeError, match=match):
+        await open_websocket(url, lambda payload, is_text: None, timeout_s=5)
+
+
+@pytest.mark.asyncio
+async def test_a_broken_frame_fails_the_connection_and_the_client_reconnects(raw_server, caplog):
+    connections = 0
+    closes: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await upgrade(reader, writer)
+        good = b'{"stream":"btcusdt@trade","data":{"n":%d}}' % connections
+        writer.write(frame(1, good))
+        if connections == 1:
+            writer.write(frame(1, b"{}", masked=True))  # a server must not mask
+            head = await reader.readexactly(2)  # the client's close frame
+            masked = await reader.readexactly(4 + (head[1] & 0x7F))
+            closes.append(bytes(b ^ masked[i % 4] for i, b in enumerate(masked[4:])))
+        await reader.read()
+
+    url = await raw_server(script)
+    received: list[bytes] = []
+    client = BinanceWebSocketClient(
+        url, lambda stream, data, ts: received.append(data), backoff_initial_s=0.01
+    )
+    with caplog.at_level(logging.WARNING, logger="zq.adapters.binance"):
+        await client.start()
+        try:
+            await client.subscribe(["btcusdt@trade"])
+            await wait_for(lambda: len(received) == 2, what="a message from each connection")
+        finally:
+            await client.stop()
+    assert received == [b'{"n":1}', b'{"n":2}']
+    assert client.stats.protocol_errors == 1 and client.stats.reconnects == 1
+    assert closes == [struct.pack("!H", 1002)]  # failed with "protocol error"
+    (warning,) = [r.getMessage() for r in caplog.records if "failed:" in r.getMessage()]
+    assert "a masked frame from the server" in warning
+    first_frame = frame(1, b'{"stream":"btcusdt@trade","data":{"n":1}}')
+    assert f"at byte {len(first_frame)} of the stream" in warning
