@@ -273,7 +273,11 @@ class SimulatedExchange:
     def submit(self, command: SubmitOrder, ts_init: int | None = None) -> None:
         """Send an order; it reaches the matching core after the entry latency."""
         ts = command.ts_init if ts_init is None else ts_init
-        self._send(ts + self.latency_model.entry(), _SUBMIT, command, ts)
+        latency = self.latency_model
+        # A LatencyModel without jitter: its latency read without a call (per order).
+        fixed = type(latency) is LatencyModel and not latency.jitter_ns
+        entry = latency.entry_ns if fixed else latency.entry()
+        self._send(ts + entry, _SUBMIT, command, ts)
 
     def modify(self, command: ModifyOrder) -> None:
         """Send a modify; it reaches the matching core after the entry latency."""
@@ -547,7 +551,9 @@ class SimulatedExchange:
         raise ValueError(f"unknown matching report kind {kind}")
 
     def _emit(self, ts: int, event: OrderEvent) -> None:
-        deliver = ts + self.latency_model.ack()
+        latency = self.latency_model
+        fixed = type(latency) is LatencyModel and not latency.jitter_ns  # as in submit
+        deliver = ts + (latency.ack_ns if fixed else latency.ack())
         self._sequence += 1
         if deliver <= self.ts_now:
             if not self._outbound:

@@ -349,10 +349,16 @@ class Cache(CacheCore):
         category = self._status_category[order.status]
         if category != entry[1]:
             leaves, enters = self._moves[entry[1]][category]
-            for index in leaves:
-                index.remove(coid, order)
+            for index in leaves:  # _OrderIndex.remove and .add, inlined for unkeyed indices
+                if index.keyed:
+                    index.remove(coid, order)
+                else:
+                    del index.ids[coid]
             for index in enters:
-                index.add(coid, order)
+                if index.keyed:
+                    index.add(coid, order)
+                else:
+                    index.ids[coid] = None
             entry[1] = category
         venue_order_id = order.venue_order_id
         if venue_order_id is not None and venue_order_id is not entry[2]:

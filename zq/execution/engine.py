@@ -235,6 +235,7 @@ class ExecutionEngine(Component):
         self._clients[client.client_id] = client
         self._routes[client.venue] = client
         self._instrument_routes.clear()
+        self._netting_ids.clear()  # an instrument without a client was netted until now
         if self.is_running and not client.is_running:
             client.start()
 
@@ -544,7 +545,11 @@ class ExecutionEngine(Component):
             )
             return
         if fill.position_id is None:
-            fill = msgspec.structs.replace(fill, position_id=self._position_id(order))
+            # A netting position's id is known once per (instrument, strategy).
+            position_id = self._netting_ids.get((order.instrument_id, order.strategy_id))
+            if position_id is None:
+                position_id = self._position_id(order)
+            fill = msgspec.structs.replace(fill, position_id=position_id)
         if not self._apply_venue(order, fill):
             return
         instrument = self.cache.instrument(order.instrument_id)

@@ -287,7 +287,6 @@ class Order:
     """
 
     __slots__ = (
-        "_fill_value",
         "_previous_status",
         "account_id",
         "client_order_id",
@@ -358,7 +357,6 @@ class Order:
         self._previous_status: OrderStatus = _INITIALIZED
         self.filled_qty: Quantity = Quantity.from_raw(0, quantity.precision)
         self.leaves_qty: Quantity = quantity
-        self._fill_value = _DECIMAL_ZERO
         self.liquidity_side: LiquiditySide = _NO_LIQUIDITY_SIDE
         self.is_triggered = False
         self.trade_ids: set[TradeId] = set()
@@ -486,7 +484,6 @@ class Order:
             )
         self.filled_qty = filled = self.filled_qty + last_qty
         self.leaves_qty = self.quantity - filled
-        self._fill_value += last_qty.as_decimal() * fill.last_px.as_decimal()
         self.trade_ids.add(trade_id)
         self.last_trade_id = trade_id
         self.venue_order_id = fill.venue_order_id
@@ -504,10 +501,18 @@ class Order:
 
     @property
     def avg_px(self) -> Decimal | None:
-        """Average fill price (exact quotient of the fills' value by the filled quantity)."""
+        """Average fill price (exact quotient of the fills' value by the filled quantity).
+
+        Summed from the applied fills when asked (in the order applied, as Decimal sums them
+        per fill), not per fill: it is read once per order, if at all.
+        """
         if self.filled_qty.raw == 0:
             return None
-        return self._fill_value / self.filled_qty.as_decimal()
+        value = _DECIMAL_ZERO
+        for event in self.events:
+            if type(event) is OrderFilled:
+                value += event.last_qty.as_decimal() * event.last_px.as_decimal()
+        return value / self.filled_qty.as_decimal()
 
     @property
     def last_event(self) -> OrderEvent:

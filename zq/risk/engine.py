@@ -297,7 +297,7 @@ class RiskEngine(Component):
             self.bus.send(ENDPOINT_EXECUTION, command)
             return
         try:
-            if self._trading_state is TradingState.HALTED:
+            if self._trading_state is _HALTED:
                 raise _Denied("trading is HALTED: no modify passes")
             instrument = self._instrument(order.instrument_id)
             if not self._limits.bypass:
@@ -308,11 +308,14 @@ class RiskEngine(Component):
                         net = self.portfolio.net_position(order.instrument_id, order.strategy_id)
                         leaves = command.quantity - order.filled_qty
                         self._check_position(instrument, order, leaves, net)
-                for name in ("price", "trigger_price"):
-                    price = getattr(command, name)
-                    if price is not None:
-                        self._check_price(instrument, price, name)
-                        self._check_band(instrument, price, name)
+                price = command.price
+                if price is not None:
+                    self._check_price(instrument, price, "price")
+                    self._check_band(instrument, price, "price")
+                trigger_price = command.trigger_price
+                if trigger_price is not None:
+                    self._check_price(instrument, trigger_price, "trigger_price")
+                    self._check_band(instrument, trigger_price, "trigger_price")
         except _Denied as denied:
             self.denied_count += 1
             now = self.clock.timestamp_ns()
@@ -392,7 +395,7 @@ class RiskEngine(Component):
 
     @staticmethod
     def _check_quantity(instrument: Instrument, quantity: Quantity) -> None:
-        if quantity.precision > instrument.size_precision or not quantity.is_multiple_of(
+        if quantity.precision > instrument.size_increment.precision or not quantity.is_multiple_of(
             instrument.size_increment
         ):
             raise _Denied(
@@ -417,7 +420,7 @@ class RiskEngine(Component):
 
     @staticmethod
     def _check_price(instrument: Instrument, price: Price, name: str) -> None:
-        if price.precision > instrument.price_precision or not price.is_multiple_of(
+        if price.precision > instrument.price_increment.precision or not price.is_multiple_of(
             instrument.price_increment
         ):
             raise _Denied(
