@@ -224,6 +224,19 @@ def _memo_decimal(units: int, scale: int) -> Decimal:
     return value
 
 
+def _price(raw: int, precision: int) -> Decimal:
+    """Return the price ``raw × 10**-precision`` as :func:`_quotient` gives an average
+    of fills all at that price (normalized), memoized."""
+    key = (raw, precision)
+    value = _NORMALIZED.get(key)
+    if value is None:
+        if len(_NORMALIZED) >= _MEMO_SIZE:
+            _NORMALIZED.clear()
+        value = Decimal(raw).scaleb(-precision, EXACT_CONTEXT)
+        value = _NORMALIZED[key] = value.normalize(EXACT_CONTEXT)
+    return value
+
+
 def _quotient(num: int, den: int, scale: int) -> Decimal:
     """Return ``num / den × 10**-scale`` rounded at 60 significant digits, normalized."""
     if den > 0:
@@ -654,6 +667,8 @@ class Position:
         self._open_value = 0
         # min(qty, |held|) keeps the fill's quantity on a tie (and its exponent).
         self._set_qty(0, max(places, qty_precision) if qty == whole else places)
+        # A linear round trip closed by this one reduction closes at the fill's price.
+        single_exit = self._closed_raw == 0 and not self.is_inverse
         self._closed_raw += whole
         self._closed_value += exit_value
         ts_event = fill.ts_event
@@ -696,7 +711,7 @@ class Position:
             fill.last_px,
             self.currency,
             self._flat_avg_px_open,  # avg_px_open
-            self._avg_close(),
+            _price(px_raw, px_precision) if single_exit else self._avg_close(),
             realized,  # realized_pnl
             self._zero_money,  # unrealized_pnl
             self.ts_opened,
@@ -724,6 +739,10 @@ class Position:
         self._round_trip_start = realized_units
         quantity = self.peak_qty = self._unit_qty * remainder
         part = quantity if precision == qty_precision else self._part(remainder, qty_precision)
+        if self.is_inverse:
+            average = self._avg_open()
+        else:  # opened by one fill: at its price
+            average = self._avg_px_open = _price(px_raw, px_precision)
         # Positional, in the order of PositionEvent's fields.
         opened = PositionOpened(
             self.trader_id,
@@ -741,7 +760,7 @@ class Position:
             part,  # last_qty
             fill.last_px,
             self.currency,
-            self._avg_open(),
+            average,  # avg_px_open
             None,  # avg_px_close: nothing closed in this round trip yet
             realized,  # realized_pnl
             self._zero_money,  # unrealized_pnl
