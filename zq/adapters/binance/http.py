@@ -329,9 +329,8 @@ class BinanceHttpClient:
         query = encode_params(call.params)
         if call.security == Security.SIGNED:
             assert self._signer is not None
-            signed = encode_params(
-                {"recvWindow": self.recv_window_ms, "timestamp": self.server_time_ms()}
-            )
+            # Integers: their own encoding (encode_params' output for them, built directly).
+            signed = f"recvWindow={self.recv_window_ms}&timestamp={self.server_time_ms()}"
             query = self._signer.sign(f"{query}&{signed}" if query else signed)
         return query
 

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from zq.adapters.binance.depth import DepthSync
 from zq.adapters.binance.http import BinanceHttpClient
-from zq.adapters.binance.parsing import MarketDataParser
+from zq.adapters.binance.parsing import BOOK_TICKER_ENVELOPE, MarketDataParser
 from zq.adapters.binance.schemas import DepthSnapshot
 from zq.adapters.binance.websocket import BinanceWebSocketClient
 from zq.model.data import QuoteTick, TradeTick
@@ -130,6 +130,16 @@ class BinanceMarketDataClient:
         parser = self._parser(instrument)
         stream = f"{instrument.raw_symbol.lower()}@bookTicker"
         self._routes[stream] = lambda data, ts: self._quote(parser.quote(data, ts))
+        on_quote = self._on_quote
+        if on_quote is not None:
+            # The hot path: the envelope decoded with its bookTicker in one pass, the quote
+            # handed straight on (the route above serves what this decoder refuses).
+            quote_message = parser.quote_message
+            self._ws.route(
+                stream,
+                BOOK_TICKER_ENVELOPE.decode,
+                lambda message, ts: on_quote(quote_message(message, ts)),
+            )
         await self._ws.subscribe([stream])
 
     async def subscribe_trades(self, instrument: Instrument) -> None:
@@ -163,6 +173,7 @@ class BinanceMarketDataClient:
         await self._ws.unsubscribe(streams)
         for name in streams:
             del self._routes[name]
+            self._ws.unroute(name)
             sync = self._books.pop(name, None)
             if sync is not None:
                 await sync.close()

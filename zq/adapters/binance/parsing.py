@@ -22,7 +22,14 @@ from zq.model.identifiers import TradeId
 from zq.model.instruments import Instrument
 from zq_core.fixed import Price, Quantity
 
-__all__ = ["MarketDataParser", "TradeMessage", "market_size_precision", "parse_levels"]
+__all__ = [
+    "BOOK_TICKER_ENVELOPE",
+    "BookTickerEnvelope",
+    "MarketDataParser",
+    "TradeMessage",
+    "market_size_precision",
+    "parse_levels",
+]
 
 _NS_PER_MS: Final = 1_000_000
 _LEVEL_PAIR: Final = b'["",""]'  # one level once digits and dots are removed
@@ -68,6 +75,15 @@ class DepthUpdateMessage(msgspec.Struct, frozen=True):
     asks: msgspec.Raw = msgspec.field(name="a")
 
 
+class BookTickerEnvelope(msgspec.Struct):
+    """A combined stream's ``{"stream": ..., "data": bookTicker}``, decoded in one pass."""
+
+    stream: str
+    data: BookTickerMessage
+
+
+#: Decodes a whole combined-stream bookTicker message (see ``BinanceWebSocketClient.route``).
+BOOK_TICKER_ENVELOPE: Final = msgspec.json.Decoder(BookTickerEnvelope)
 _TRADE_DECODER: Final = msgspec.json.Decoder(TradeMessage)
 _TICKER_DECODER: Final = msgspec.json.Decoder(BookTickerMessage)
 _DEPTH_DECODER: Final = msgspec.json.Decoder(DepthUpdateMessage)
@@ -213,11 +229,15 @@ class MarketDataParser:
 
         Spot bookTicker messages carry no time: ``ts_event`` is then ``ts_init``.
         """
-        stream = self._streams[1]
         try:
             message = _TICKER_DECODER.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            raise BinanceStreamError(stream, f"not a bookTicker: {error}") from None
+            raise BinanceStreamError(self._streams[1], f"not a bookTicker: {error}") from None
+        return self.quote_message(message, ts_init)
+
+    def quote_message(self, message: BookTickerMessage, ts_init: int) -> QuoteTick:
+        """Return a decoded ``bookTicker`` message as a QuoteTick (see :meth:`quote`)."""
+        stream = self._streams[1]
         event_ms = message.transaction_time or message.event_time
         return QuoteTick(
             self._instrument_id,

@@ -27,22 +27,30 @@ def encode_params(params: Mapping[str, ParamValue | None]) -> str:
     """Return ``params`` as a URL-encoded query string, in their order; None values omitted.
 
     Booleans are written ``true`` / ``false`` as Binance expects. The encoding is
-    ``urllib.parse.urlencode``'s; names and values made of unreserved characters only
-    (symbols, numbers, decimals, client order ids: nearly all of them) are used as they are,
-    which makes an order's query about three times quicker to build.
+    ``urllib.parse.urlencode``'s; when every name and value is made of unreserved characters
+    only (symbols, numbers, decimals, client order ids: nearly always), one check of them
+    all stands for the per-item quoting, which makes an order's query several times quicker
+    to build.
     """
-    parts: list[str] = []
-    unreserved = _UNRESERVED.fullmatch
+    parts: list[str] = []  # name, text, name, text, ...
     for name, value in params.items():
         if value is None:
             continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        if unreserved(text) is None:
-            text = quote_plus(text)
-        if unreserved(name) is None:
-            name = quote_plus(name)
-        parts.append(f"{name}={text}")
-    return "&".join(parts)
+        if value.__class__ is not str:
+            value = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        parts.append(name)
+        parts.append(value)
+    pairs = iter(parts)
+    if _UNRESERVED.fullmatch("".join(parts)) is not None:
+        return "&".join([f"{name}={text}" for name, text in zip(pairs, pairs, strict=True)])
+    unreserved = _UNRESERVED.fullmatch
+    return "&".join(
+        [
+            f"{name if unreserved(name) else quote_plus(name)}="
+            f"{text if unreserved(text) else quote_plus(text)}"
+            for name, text in zip(pairs, pairs, strict=True)
+        ]
+    )
 
 
 class Signer:

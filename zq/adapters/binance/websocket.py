@@ -35,7 +35,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -54,6 +54,11 @@ _log = logging.getLogger("zq.adapters.binance")
 #: ``handler(stream, data, ts_init)``: the stream's name, the ``data`` object as JSON bytes,
 #: and the local receive time (UNIX ns). For a raw stream, ``stream`` is the path's name.
 StreamHandler = Callable[[str, bytes, int], None]
+
+#: ``handler(data, ts_init)``: a routed stream's ``data``, decoded (see ``route``).
+RoutedHandler = Callable[[Any, int], None]
+
+_STREAM_PREFIX: Final = b'{"stream":"'
 
 _SUBSCRIBE_TIMEOUT_S: Final = 10.0
 
@@ -133,6 +138,7 @@ class BinanceWebSocketClient:
         self._rng = rng if rng is not None else random.Random()
         self._clock_ns = clock_ns
         self._streams: dict[str, None] = {}  # ordered set
+        self._routes: dict[bytes, tuple[Callable[[bytes], Any], RoutedHandler]] = {}
         self._ws: WebSocketConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -169,6 +175,20 @@ class BinanceWebSocketClient:
         """Point a raw-stream client at another stream (a new listenKey) from the next
         connection on."""
         self._raw_stream = name
+
+    def route(self, stream: str, decode: Callable[[bytes], Any], handler: RoutedHandler) -> None:
+        """Decode a combined stream's messages of ``stream`` in one pass and hand them on.
+
+        ``decode`` takes the whole message (``{"stream": ..., "data": ...}``, Binance's
+        order of keys) and returns an object whose ``data`` goes to ``handler``, instead of
+        ``data``'s bytes going to the client's handler. A message it cannot decode takes
+        the general way (the handler then names what is wrong).
+        """
+        self._routes[stream.encode()] = (decode, handler)
+
+    def unroute(self, stream: str) -> None:
+        """Remove the route of ``stream`` (its messages take the general way again)."""
+        self._routes.pop(stream.encode(), None)
 
     def backoff_s(self, attempt: int) -> float:
         """Return the wait before reconnect attempt ``attempt`` (0-based), jitter included."""
@@ -369,6 +389,20 @@ class BinanceWebSocketClient:
     def _on_combined(self, payload: bytes, is_text: bool) -> None:
         ts_init = self._clock_ns()
         self.stats.messages += 1
+        if payload.startswith(_STREAM_PREFIX):
+            routed = self._routes.get(payload[11 : payload.find(b'"', 11)])
+            if routed is not None:
+                try:
+                    message = routed[0](payload)
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    pass  # the general way below names what is wrong
+                else:
+                    try:
+                        routed[1](message.data, ts_init)
+                    except Exception:
+                        self.stats.handler_errors += 1
+                        _log.exception("handler failed on a %s message", message.stream)
+                    return
         try:
             envelope = _ENVELOPE.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError):

@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import WSMsgType, web
 
+from zq.adapters.binance.parsing import _TICKER_DECODER, BOOK_TICKER_ENVELOPE
 from zq.adapters.binance.websocket import BinanceWebSocketClient
 from zq.adapters.binance.ws_connection import WebSocketHandshakeError, open_websocket
 
@@ -274,3 +275,40 @@ async def test_a_broken_frame_fails_the_connection_and_the_client_reconnects(raw
     assert "a masked frame from the server" in warning
     first_frame = frame(1, b'{"stream":"btcusdt@trade","data":{"n":1}}')
     assert f"at byte {len(first_frame)} of the stream" in warning
+
+
+@pytest.mark.asyncio
+async def test_a_routed_stream_is_decoded_in_one_pass_and_what_its_decoder_refuses_goes_the_general_way(
+    raw_server,
+):
+    ticker = b'{"u":1,"s":"BTCUSDT","b":"100.01","B":"2","a":"100.02","A":"3"}'
+    bad = b'{"u":2,"s":"BTCUSDT","b":100.01,"B":"2","a":"100.02","A":"3"}'  # a number
+    trade = b'{"e":"trade","t":7}'
+
+    def envelope(stream: bytes, data: bytes) -> bytes:
+        return b'{"stream":"' + stream + b'","data":' + data + b"}"
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await upgrade(reader, writer)
+        for stream, data in [
+            (b"btcusdt@bookTicker", ticker),
+            (b"btcusdt@bookTicker", bad),
+            (b"btcusdt@trade", trade),
+        ]:
+            writer.write(frame(1, envelope(stream, data)))
+        await reader.read()
+
+    url = await raw_server(script)
+    general: list[tuple[str, bytes]] = []
+    routed: list[object] = []
+    client = BinanceWebSocketClient(url, lambda stream, data, ts: general.append((stream, data)))
+    client.route("btcusdt@bookTicker", BOOK_TICKER_ENVELOPE.decode, lambda m, ts: routed.append(m))
+    await client.start()
+    try:
+        await client.subscribe(["btcusdt@bookTicker", "btcusdt@trade"])
+        await wait_for(lambda: len(general) == 2 and routed, what="three messages")
+    finally:
+        await client.stop()
+    assert routed == [_TICKER_DECODER.decode(ticker)]
+    assert general == [("btcusdt@bookTicker", bad), ("btcusdt@trade", trade)]
+    assert client.stats.messages == 3

@@ -6,7 +6,12 @@ import pytest
 
 from zq.adapters.binance.errors import BinanceStreamError
 from zq.adapters.binance.instruments import parse_symbol
-from zq.adapters.binance.parsing import MarketDataParser, market_size_precision, parse_levels
+from zq.adapters.binance.parsing import (
+    BOOK_TICKER_ENVELOPE,
+    MarketDataParser,
+    market_size_precision,
+    parse_levels,
+)
 from zq.data.loaders._binance_decimal import decimal_to_raw
 from zq.model.enums import AggressorSide
 from zq_core.fixed import Price, Quantity
@@ -103,3 +108,12 @@ def test_repeated_and_many_distinct_values_parse_as_the_exact_parser_says():
     # A value seen before in a good message is still refused where it is too precise.
     with pytest.raises(BinanceStreamError, match="b"):
         parser.quote(BOOK_TICKER.replace(b"61837.63000000", b"61837.63100000"), ts_init=1)
+
+
+def test_a_combined_book_ticker_decoded_in_one_pass_gives_the_same_quote():
+    envelope = BOOK_TICKER_ENVELOPE.decode(b'{"stream":"btcusdt@bookTicker","data":' + BOOK_TICKER + b"}")
+    assert envelope.stream == "btcusdt@bookTicker"
+    quote = MarketDataParser(INSTRUMENT).quote_message(envelope.data, ts_init=123)
+    assert quote.bid_price == Price.from_raw(6_183_763, 2)  # 61837.63, as above
+    assert quote.ask_size == Quantity.from_raw(154_698_000, 8)
+    assert quote == MarketDataParser(INSTRUMENT).quote(BOOK_TICKER, ts_init=123)
