@@ -332,7 +332,11 @@ class Cache(CacheCore):
         self._orders[coid] = order
         self._indexed[coid] = [order, self._initial_category, None]
         self._index_all.add(coid, order)
-        self.update_order(order)
+        if (
+            self._status_category[order.status] != self._initial_category
+            or order.venue_order_id is not None
+        ):
+            self.update_order(order)  # an order added past INITIALIZED (a rebuilt one)
 
     def update_order(self, order: Order) -> None:
         """Re-index ``order`` after an event was applied to it.

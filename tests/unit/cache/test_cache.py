@@ -96,6 +96,16 @@ def test_order_moves_from_inflight_to_open_to_closed():
     assert cache.orders_open() == [] and ids(cache.orders_closed()) == ["O-1"]
 
 
+def test_order_added_past_initialized_is_indexed_by_its_state_and_venue_order_id():
+    # A rebuilt order (from its events) can be added already working at the venue.
+    cache = Cache()
+    order = apply_all(new_order(1), [OrderSubmitted, OrderAccepted])
+    cache.add_order(order)
+    assert ids(cache.orders_open()) == ["O-1"] and cache.orders_inflight() == []
+    assert cache.client_order_id(VenueOrderId("V-O-1")) == ClientOrderId("O-1")
+    assert cache.check_integrity() == []
+
+
 def test_changed_venue_order_id_replaces_the_old_mapping():
     cache = Cache()
     order = new_order(1)
