@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Protocol, cast
 from urllib.parse import quote_plus
 
 __all__ = ["ParamValue", "Signer", "encode_params"]
@@ -53,6 +53,25 @@ def encode_params(params: Mapping[str, ParamValue | None]) -> str:
     )
 
 
+class _Mac(Protocol):
+    def copy(self) -> _Mac: ...
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+def _keyed_sha256(secret: bytes) -> _Mac:
+    # OpenSSL's HMAC object itself when CPython has it (``_hashlib``, what ``hmac.new`` wraps
+    # for a sha256 digest): its copy, update and hexdigest are single C calls, without the
+    # wrapper's Python layer, which is about a third of a signature's time. The result is
+    # the same HMAC (tests/unit/adapters/binance/test_signing.py checks Binance's example).
+    try:
+        import _hashlib
+
+        return cast(_Mac, _hashlib.hmac_new(secret, digestmod="sha256"))
+    except (ImportError, AttributeError, ValueError):
+        return hmac.new(secret, digestmod=hashlib.sha256)
+
+
 class Signer:
     """Sign query strings with one secret.
 
@@ -65,7 +84,7 @@ class Signer:
     __slots__ = ("_mac",)
 
     def __init__(self, secret: bytes) -> None:
-        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+        self._mac: _Mac = _keyed_sha256(secret)
 
     def signature(self, payload: str) -> str:
         """Return the lower-case hex HMAC-SHA256 of ``payload``."""
