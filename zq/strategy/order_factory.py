@@ -57,6 +57,8 @@ class OrderFactory:
         # The "YYYYmmdd-HHMMSS" part of the ids, formatted once per second of clock time.
         self._stamp_second = -1
         self._stamp = ""
+        self._stamp_day = -1
+        self._stamp_date = ""  # "YYYYmmdd" of _stamp_day
 
     @property
     def count(self) -> int:
@@ -86,7 +88,15 @@ class OrderFactory:
         second = now // 1_000_000_000
         if second != self._stamp_second:
             self._stamp_second = second
-            self._stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(second))
+            # The date formatted once per UTC day, the time of day from integers (an order
+            # per second or more apart would otherwise cost a strftime each).
+            day, second_of_day = divmod(second, 86_400)
+            if day != self._stamp_day:
+                self._stamp_day = day
+                self._stamp_date = time.strftime("%Y%m%d", time.gmtime(day * 86_400))
+            hour, minute_second = divmod(second_of_day, 3_600)
+            minute, sec = divmod(minute_second, 60)
+            self._stamp = f"{self._stamp_date}-{hour:02d}{minute:02d}{sec:02d}"
         text = f"O-{self._stamp}-{self._prefix_tags}-{self._count}"
         if len(text) > 64:
             return ClientOrderId(text)  # long tags: let the identifier check the length

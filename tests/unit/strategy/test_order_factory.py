@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.unit.execution.harness import SIM, P, Q
 from zq.common.clock import TestClock
@@ -89,3 +93,23 @@ def test_every_order_type_is_built_with_its_options() -> None:
 def test_an_untradeable_specification_is_refused() -> None:
     with pytest.raises(InvalidOrder, match="GTD needs expire_time_ns"):
         factory().limit(SIM, OrderSide.BUY, Q("1"), P("1.00"), time_in_force=TimeInForce.GTD)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=4 * 10**18),
+    st.lists(st.integers(min_value=0, max_value=3 * 86_400 * 10**9), min_size=1, max_size=20),
+)
+def test_date_and_time_of_the_ids_equal_strftime_of_the_clock(
+    start: int, offsets: list[int]
+) -> None:
+    stamps = [start + offset for offset in sorted(offsets)]
+    # The factory formats the date once per day and the time from integers; time.strftime
+    # of the UTC time is the reference, within a second, a day and across days and years.
+    clock = TestClock(stamps[0])
+    f = factory(clock)
+    for stamp in stamps:
+        clock.set_time(stamp)
+        coid = f.market(SIM, OrderSide.BUY, Q("1")).client_order_id
+        expected = time.strftime("%Y%m%d-%H%M%S", time.gmtime(stamp // 1_000_000_000))
+        assert coid.split("-")[1:3] == expected.split("-")
