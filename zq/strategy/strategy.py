@@ -654,13 +654,16 @@ class Strategy(Actor[P]):
         trigger_price: Price | None = None,
     ) -> None:
         """Ask to change an open order's quantity and/or prices (the RiskEngine re-checks)."""
-        self.bus.send(
+        bus, clock, trader_id = self._bus, self._clock, self._trader_id
+        if bus is None or clock is None or trader_id is None:
+            raise self._unregistered("bus")  # register() sets them all at once
+        bus.send(
             ENDPOINT_RISK,
             ModifyOrder(  # positional: the field order of ModifyOrder
-                self.trader_id,
+                trader_id,
                 self.id,
                 order.instrument_id,
-                self.clock.timestamp_ns(),  # ts_init
+                clock.timestamp_ns(),  # ts_init
                 order.client_order_id,
                 order.venue_order_id,
                 quantity,
@@ -671,13 +674,16 @@ class Strategy(Actor[P]):
 
     def cancel_order(self, order: Order) -> None:
         """Ask to cancel an order."""
-        self.bus.send(
+        bus, clock, trader_id = self._bus, self._clock, self._trader_id
+        if bus is None or clock is None or trader_id is None:
+            raise self._unregistered("bus")  # register() sets them all at once
+        bus.send(
             ENDPOINT_RISK,
             CancelOrder(  # positional: the field order of CancelOrder
-                self.trader_id,
+                trader_id,
                 self.id,
                 order.instrument_id,
-                self.clock.timestamp_ns(),  # ts_init
+                clock.timestamp_ns(),  # ts_init
                 order.client_order_id,
                 order.venue_order_id,
             ),
