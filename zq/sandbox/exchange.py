@@ -87,6 +87,7 @@ class SymbolState:
             config.size_precision,
             int(config.tick_size * self.price_scale),
         )
+        self.tick_raw = int(config.tick_size * self.price_scale)
         # Market sizes reach the core rounded down to whole steps, so that every fill is a
         # whole number of steps, as on Binance where every order quantity is.
         self.step_raw = int(config.step_size * self.size_scale)
@@ -493,9 +494,8 @@ class SandboxExchange:
         that it crosses fill.
         """
         state = self.symbol(symbol)
-        rows = np.zeros(len(bids) + len(asks), dtype=DELTA_DTYPE)
-        i = 0
-        for side, levels in ((_BID, bids), (_ASK, asks)):
+        raw: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
+        for levels, into in ((bids, raw[0]), (asks, raw[1])):
             for price, size in levels:
                 if price <= 0 or (price % state.config.tick_size) or size < 0 or (
                     size % state.config.step_size
@@ -505,11 +505,34 @@ class SandboxExchange:
                         f"{state.config.tick_size} with a size in steps of "
                         f"{state.config.step_size}"
                     )
-                rows[i]["side"] = side
-                rows[i]["price"] = state.raw_price(price)
-                rows[i]["size"] = state.raw_size(size)
-                rows[i]["action"] = _ACTION_UPDATE if size > 0 else _ACTION_DELETE
-                i += 1
+                into.append((state.raw_price(price), state.raw_size(size)))
+        return self.set_raw_levels(symbol, *raw)
+
+    def set_raw_levels(
+        self,
+        symbol: str,
+        bids: Sequence[tuple[int, int]] = (),
+        asks: Sequence[tuple[int, int]] = (),
+    ) -> int:
+        """``set_levels`` with raw core prices and sizes (whole ticks and steps).
+
+        What a generated market calls: its levels are integers already.
+        """
+        state = self.symbol(symbol)
+        for price, size in (*bids, *asks):
+            if price <= 0 or price % state.tick_raw or size < 0 or size % state.step_raw:
+                raise ValueError(
+                    f"{symbol}: raw level ({price}, {size}) is not a positive price in ticks of "
+                    f"{state.tick_raw} with a size in steps of {state.step_raw}"
+                )
+        rows = np.zeros(len(bids) + len(asks), dtype=DELTA_DTYPE)
+        if len(rows):
+            # Column by column: one numpy call per field rather than one per cell.
+            levels = [*bids, *asks]
+            rows["side"] = [_BID] * len(bids) + [_ASK] * len(asks)
+            rows["price"] = [price for price, _ in levels]
+            rows["size"] = [size for _, size in levels]
+            rows["action"] = [_ACTION_UPDATE if size > 0 else _ACTION_DELETE for _, size in levels]
         return self.apply_rows(symbol, rows)
 
     def apply_rows(self, symbol: str, rows: npt.NDArray[Any]) -> int:

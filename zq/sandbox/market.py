@@ -28,7 +28,7 @@ class GeneratedMarket:
 
     Each ``step()`` moves the best bid by -1, 0 or +1 tick (the ask is one tick above),
     redraws the sizes of a few levels, and with probability 0.3 prints a trade at the best
-    bid or ask. Book changes go through ``SandboxExchange.set_levels`` (one update id per
+    bid or ask. Book changes go through ``SandboxExchange.set_raw_levels`` (one update id per
     step and symbol), so the depth streams carry them like any other update.
 
     Parameters
@@ -97,16 +97,16 @@ class GeneratedMarket:
                     side[price] = rng.randint(1, 20_000) * step
         self._books[state.symbol] = (best, bids, asks)
         changed_bids = [
-            (state.price(p), state.size(bids.get(p, 0)))
+            (p, bids.get(p, 0))
             for p in sorted(set(bids) | set(old_bids))
             if bids.get(p, 0) != old_bids.get(p, 0)
         ]
         changed_asks = [
-            (state.price(p), state.size(asks.get(p, 0)))
+            (p, asks.get(p, 0))
             for p in sorted(set(asks) | set(old_asks))
             if asks.get(p, 0) != old_asks.get(p, 0)
         ]
-        self.exchange.set_levels(state.symbol, changed_bids, changed_asks)
+        self.exchange.set_raw_levels(state.symbol, changed_bids, changed_asks)
 
 
 class ReplayMarket:

@@ -19,9 +19,8 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import unquote_plus
 
 import msgspec
@@ -177,9 +176,8 @@ def _hmac_pads(secret: bytes) -> tuple[Any, Any]:
     return inner, outer
 
 
-@dataclass(frozen=True, slots=True)
-class _OrderRequest:
-    """The checked parameters of a new order."""
+class _OrderRequest(NamedTuple):
+    """The checked parameters of a new order (a tuple: made once per order, cheaply)."""
 
     symbol: str
     side: str

@@ -243,10 +243,10 @@ class StreamHub(ExchangeListener):
                 connection.put(stream, data)
 
     def wants_user_events(self, api_key: str) -> bool:
-        return any(
-            entry.api_key == api_key and self._by_stream.get(key)
-            for key, entry in self._listen_keys.items()
-        )
+        for key, entry in self._listen_keys.items():
+            if entry.api_key == api_key and self._by_stream.get(key):
+                return True
+        return False
 
     def on_user_event(self, api_key: str, event: UserEvent) -> None:
         # Built, encoded and queued on the next turn of the loop, after the REST answer of
