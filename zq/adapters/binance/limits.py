@@ -15,7 +15,7 @@ import enum
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from zq.adapters.binance.endpoints import (
@@ -137,11 +137,25 @@ DEFAULT_RATE_LIMITS: Final = (
 )
 
 
+_COST_INDEX: Final = {RateLimitKind.REQUEST_WEIGHT: 0, RateLimitKind.RAW_REQUESTS: 1}
+
+
 @dataclass(slots=True)
 class _Window:
     limit: RateLimit
     start_ms: int = -1
     used: int = 0
+    # The limit's fields, read per request: which cost counts (0: weight, 1: one request,
+    # 2: orders; see RateLimiter._cost), the interval and the limit.
+    cost_index: int = field(init=False)
+    interval_ms: int = field(init=False)
+    most: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        kind = self.limit.kind
+        self.cost_index = _COST_INDEX.get(kind, 2)
+        self.interval_ms = self.limit.interval_ms
+        self.most = self.limit.limit
 
     def roll(self, now_ms: int) -> None:
         start = now_ms - now_ms % self.limit.interval_ms
@@ -253,11 +267,16 @@ class RateLimiter:
         wait = max(0, self._blocked_until_ms - now)
         if learns_limits and not self.limits_known:
             return wait
+        costs = (weight, 1, orders)  # by _Window.cost_index; this runs before every request
         for window in self._windows:
-            window.roll(now)
-            cost = self._cost(window, weight, orders)
-            if cost and window.used + cost > window.limit.limit:
-                wait = max(wait, window.end_ms - now)
+            interval = window.interval_ms
+            start = now - now % interval  # window.roll(now), inline
+            if start != window.start_ms:
+                window.start_ms = start
+                window.used = 0
+            cost = costs[window.cost_index]
+            if cost and window.used + cost > window.most:
+                wait = max(wait, start + interval - now)
         return wait
 
     async def acquire(self, weight: int, orders: int = 0, *, learns_limits: bool = False) -> None:
