@@ -3,11 +3,12 @@
 (a) tick-to-order: a bookTicker frame's bytes read off the socket to the order's request
     written to the REST connection's socket ("out of the adapter"), for the order the
     strategy sent from that quote's ``on_quote``, p50/p99, and its legs: socket read -> the
-    adapter's frame stamp (aiohttp's WebSocket reader and the reading task's turn), frame ->
+    adapter's frame stamp (the WebSocket connection's frame parsing), frame ->
     ``on_quote`` (envelope and quote decoding, DataEngine, bus), ``on_quote`` -> the
     execution client (order factory, cache, RiskEngine, ExecutionEngine; the journal's synced
-    write when there is one), -> the REST call (the task's start), -> written (rate limiter,
-    query, HMAC, the HTTP request). The same from the adapter's frame stamp, and from it to
+    write when there is one), -> the REST call (``send_new_order`` in ``submit_order``, or the
+    submit task's start when the request cannot go at once), -> written (rate limiter, query,
+    HMAC, the HTTP request). The same from the adapter's frame stamp, and from it to
     the REST call's start (what the first version of this script measured), follow;
 (b) submit -> acknowledgement: ``Strategy.submit_order`` to ``on_order_accepted`` (the venue's
     REST answer, ``newOrderRespType=FULL``), p50/p99, and its legs, stamped on both sides of
@@ -25,7 +26,7 @@
     in-flight record is committed before the REST call.
 
 The venue runs in its own process (this script started with ``--serve``) so that the node's
-process is measured alone. The timing points are wrappers set from here (on aiohttp's client
+process is measured alone. The timing points are wrappers set from here (on the WebSocket
 connections' reads, the adapter's WebSocket clock, the execution client, the REST client, the
 HTTP connection's writes and reads, and in the venue's process on its HTTP server): nothing is
 added to the node's or the venue's code. A socket read is taken for the frame's when it is the
