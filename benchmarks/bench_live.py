@@ -371,11 +371,12 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
     reading: dict[int, ClientOrderId] = {}  # by connection: the order its answer is for
 
     def timed_send(self: Any, request: bytes) -> Any:
+        now = perf()  # before the wrapper's own work (the regex, the id)
         found = _CLIENT_ORDER_ID.search(request) if request[:5] == b"POST " else None
         reading.pop(id(self), None)
         if found:
             coid = ClientOrderId(found.group(1).decode())
-            stamps.written[coid] = perf()
+            stamps.written[coid] = now
             reading[id(self)] = coid
         return send(self, request)
 
