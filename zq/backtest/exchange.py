@@ -466,7 +466,16 @@ class SimulatedExchange:
                 event = self._fill(record, ts, quantity, price, maker)
             else:
                 event = self._event(record, kind, ts, quantity, price, reason)
-            self._emit(ts, event)
+            latency = self.latency_model  # _emit, inlined for a fixed ack latency
+            if type(latency) is LatencyModel and not latency.jitter_ns:
+                deliver = ts + latency.ack_ns
+                self._sequence += 1
+                if deliver <= self.ts_now and not self._outbound:
+                    self._on_event(event)  # due now and nothing ahead of it: at once
+                else:
+                    self._queue(deliver, event)
+            else:
+                self._emit(ts, event)
 
     def _fill(
         self, record: _Record, ts: int, quantity: int, price: int, maker: bool
@@ -555,14 +564,17 @@ class SimulatedExchange:
         fixed = type(latency) is LatencyModel and not latency.jitter_ns  # as in submit
         deliver = ts + (latency.ack_ns if fixed else latency.ack())
         self._sequence += 1
+        if deliver <= self.ts_now and not self._outbound:
+            self._on_event(event)  # due now and nothing ahead of it: deliver at once
+            return
+        self._queue(deliver, event)
+
+    def _queue(self, deliver: int, event: OrderEvent) -> None:
+        # Queue an event behind those ahead of it (its sequence number just drawn); one
+        # already due goes out now with them, in order.
+        heapq.heappush(self._outbound, (deliver, self._sequence, event))
         if deliver <= self.ts_now:
-            if not self._outbound:
-                self._on_event(event)  # due now and nothing ahead of it: deliver at once
-                return
-            heapq.heappush(self._outbound, (deliver, self._sequence, event))
             self._flush(self.ts_now)
-        else:
-            heapq.heappush(self._outbound, (deliver, self._sequence, event))
 
     def _flush(self, ts: int) -> None:
         outbound = self._outbound

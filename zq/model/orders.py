@@ -223,6 +223,7 @@ _SETS_ACCOUNT_ID: Final = 1
 _SETS_VENUE_ORDER_ID: Final = 2
 _SETS_TRIGGERED: Final = 4
 _SETS_QUANTITY_AND_PRICES: Final = 8
+_SETS_MORE: Final = _SETS_TRIGGERED | _SETS_QUANTITY_AND_PRICES
 _FIELD_BITS: Final[dict[type[OrderEvent], int]] = {
     kind: (_SETS_ACCOUNT_ID if "account_id" in kind.__struct_fields__ else 0)
     | (_SETS_VENUE_ORDER_ID if "venue_order_id" in kind.__struct_fields__ else 0)
@@ -421,8 +422,17 @@ class Order:
                 new_status = _PARTIALLY_FILLED
         else:
             fields = entry[1]  # type: ignore[index]  # not None: target was found
-            if fields:
+            if fields & _SETS_MORE:
                 self._apply_fields(event, fields)
+            elif fields:  # the ids only (acknowledgements, pending, cancels): inlined
+                if fields & _SETS_ACCOUNT_ID:
+                    account_id = event.account_id  # type: ignore[attr-defined]
+                    if account_id is not None:
+                        self.account_id = account_id
+                if fields & _SETS_VENUE_ORDER_ID:
+                    venue_order_id = event.venue_order_id  # type: ignore[attr-defined]
+                    if venue_order_id is not None:
+                        self.venue_order_id = venue_order_id
             if target is SAME:
                 new_status = status
             elif target is PREVIOUS:
