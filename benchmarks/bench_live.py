@@ -339,8 +339,10 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
     # The REST call starts in submit_order (send_new_order writes the request at once) or,
     # when it cannot go at once, in the submit's task (new_order).
     def timed_send_new_order(*args: Any, **kwargs: Any) -> Any:
-        stamps.at_rest[ClientOrderId(kwargs["client_order_id"])] = perf()
-        return send_new_order(*args, **kwargs)
+        start = perf()
+        sent = send_new_order(*args, **kwargs)
+        stamps.at_rest[ClientOrderId(kwargs["client_order_id"])] = start  # after: not timed
+        return sent
 
     async def timed_answer(sent: Any, *args: Any) -> Any:
         try:
