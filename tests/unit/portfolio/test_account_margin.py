@@ -97,6 +97,22 @@ def test_a_new_leverage_is_not_hidden_by_the_memo():
     assert expected.initial.as_decimal() == Decimal(105000)  # 420000 / 4
 
 
+def test_an_instrument_with_new_margin_rates_is_not_hidden_by_the_memo():
+    fast, reference = pair(Decimal(1))
+    units, scale = 420_000 * 10**30, 30  # 420000 USDT
+    rates = [(Decimal("0.1"), Decimal("0.05")), (Decimal("0.2"), Decimal("0.05"))]
+    rates.append((Decimal("0.2"), Decimal("0.01")))
+    for margin_init, margin_maint in rates:  # the same id and notional each time
+        instrument = msgspec.structs.replace(
+            BTCUSDT_PERP, margin_init=margin_init, margin_maint=margin_maint
+        )
+        expected = reference.update_margin(instrument, decimal_of(units, scale))
+        assert fast._update_margin_units(instrument, units, scale) == expected
+        # 420000 × the rates, by hand
+        assert expected.initial.as_decimal() == 420_000 * margin_init
+        assert expected.maintenance.as_decimal() == 420_000 * margin_maint
+
+
 def test_in_another_decimal_context_the_margin_is_what_update_margin_computes_there():
     fast, reference = pair(Decimal(1))
     for account in (fast, reference):
