@@ -529,8 +529,12 @@ async def open_websocket(
     heartbeat_s: float | None = None,
     timeout_s: float = 10.0,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> WebSocketConnection:
     """Connect to ``url`` (``ws://`` or ``wss://``) and return the connection once open.
+
+    A ``wss://`` URL is verified with ``ssl_context``, by default the system's trust store
+    (``ssl.create_default_context()``).
 
     Raises
     ------
@@ -549,7 +553,7 @@ async def open_websocket(
     host_header = host if port == default_port else f"{host}:{port}"
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     loop = asyncio.get_running_loop()
-    context = ssl.create_default_context() if secure else None
+    context = (ssl_context or ssl.create_default_context()) if secure else None
 
     def make() -> WebSocketConnection:
         return WebSocketConnection(

@@ -11,7 +11,9 @@ import hashlib
 import itertools
 import logging
 import os
+import ssl
 import struct
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -312,3 +314,49 @@ async def test_a_routed_stream_is_decoded_in_one_pass_and_what_its_decoder_refus
     assert routed == [_TICKER_DECODER.decode(ticker)]
     assert general == [("btcusdt@bookTicker", bad), ("btcusdt@trade", trade)]
     assert client.stats.messages == 3
+
+
+@pytest.mark.asyncio
+async def test_wss_over_tls_to_aiohttps_server_with_a_certificate_it_trusts(tmp_path):
+    # A self-signed certificate for 127.0.0.1 (the openssl command line), trusted by the
+    # client's context; the default context would refuse it.
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            await ws.send_str(message.data.upper())
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await open_websocket(f"wss://127.0.0.1:{port}/ws", lambda p, t: None, timeout_s=5)
+        received, on_message = collector()
+        trusting = ssl.create_default_context(cafile=str(cert))
+        connection = await open_websocket(
+            f"wss://127.0.0.1:{port}/ws", on_message, ssl_context=trusting
+        )
+        try:
+            connection.send_text("over tls")
+            await wait_for(lambda: received, what="the echo over TLS")
+        finally:
+            await connection.close()
+        assert received == [(b"OVER TLS", True)]
+    finally:
+        await runner.cleanup()
