@@ -488,9 +488,12 @@ class WebSocketConnection(asyncio.Protocol):
         self.error = error
         self.close_code = code
         self.close_reason = str(error)
+        assert self.transport is not None
+        if code == CLOSE_ABNORMAL:  # a peer taken for dead: no close frame (1006 is never sent)
+            self.transport.abort()
+            return
         if not self._close_sent:
             self._send_close(code, "")
-        assert self.transport is not None
         self.transport.close()
 
     # -- heartbeat -------------------------------------------------------------------------
