@@ -53,6 +53,11 @@ cdef class Route:
     cdef list venue_cores           # every core of the venue (expiries)
     cdef list inbound               # the exchange's in-flight commands (a heap)
     cdef list outbound              # the exchange's undelivered events (a heap)
+    # The earliest time the venue's Python side may have work (the heads of inbound and
+    # outbound, the cores' next expiry), read at the loop's epoch venue_epoch: only Python
+    # code lowers it, and the loop bumps its epoch whenever Python may have run.
+    cdef int64_t venue_next
+    cdef uint64_t venue_epoch
     # --- The data side
     cdef OrderBook book             # the data engine's book (deltas applied in C), or None
     cdef object handler             # callable(datum) doing all the data-side work, or None
@@ -97,6 +102,11 @@ cdef class ReplayLoop:
     cdef dict routes
     cdef list cursors
     cdef int64_t synced
+    # Bumped whenever Python code may have run (timers, the venue's Python side, listeners,
+    # sources): what Python can change (the timers' heap, the venues' queues) is read again.
+    cdef uint64_t epoch
+    cdef uint64_t timer_epoch           # the epoch next_timer was read at
+    cdef int64_t next_timer             # the timers' heap head (INT64_MAX: empty)
     cdef uint64_t bus_version
     cdef bint dirty
     cdef object make_quote
@@ -114,4 +124,5 @@ cdef class ReplayLoop:
     cdef int _resolve_data(self, Route route) except -1
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1
     cdef bint _venue_due(self, Route route, int64_t ts) except -1
+    cdef int64_t _venue_next(self, Route route) except? -1
     cdef object _make(self, Route route, const char* row)

@@ -19,7 +19,7 @@ after each call into Python.
 """
 
 from cpython.ref cimport PyObject
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport INT64_MAX, int64_t, uint8_t
 from libc.string cimport memcpy
 
 cimport numpy as cnp
@@ -130,6 +130,9 @@ cdef class ReplayLoop:
         self.routes = {}
         self.cursors = []
         self.synced = -1
+        self.epoch = 1  # routes and the timer head start unread (epoch 0)
+        self.timer_epoch = 0
+        self.next_timer = INT64_MAX
         self.bus_version = bus.version
         self.dirty = False
         self.make_quote = resolver.make(KIND_QUOTES)
@@ -178,6 +181,7 @@ cdef class ReplayLoop:
         # Move the cursor to the first row of its next non-empty run, or mark it done.
         cdef object rows
         cdef cnp.ndarray array
+        self.epoch += 1  # the source is Python code
         while True:
             item = next(cursor.source, None)
             if item is None:
@@ -294,6 +298,7 @@ cdef class ReplayLoop:
             self.now.ns = ts
             self.synced = ts
         self.dirty = True
+        self.epoch += 1
         return 0
 
     cdef int _refresh(self) except -1:
@@ -318,15 +323,24 @@ cdef class ReplayLoop:
             )
         if self.dirty:
             self._refresh()
-        # 1. Timers due by now.
-        if heap and <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(heap, 0), 0) <= ts:
+        # 1. Timers due by now. The heap's head is read again only after Python ran.
+        if self.timer_epoch != self.epoch:
+            self.timer_epoch = self.epoch
+            self.next_timer = INT64_MAX if not heap else (
+                <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(heap, 0), 0)
+            )
+        if ts >= self.next_timer:
+            self.epoch += 1
             self.synced = -1
             self.clock.advance_time(ts)
             self.synced = ts
             self._refresh()
         # 2. The venue.
         if core is not None:
-            if self._venue_due(route, ts):
+            if route.venue_epoch != self.epoch:
+                route.venue_epoch = self.epoch
+                route.venue_next = self._venue_next(route)
+            if ts >= route.venue_next and self._venue_due(route, ts):
                 self._sync(ts)
                 route.exchange.advance_time(ts)
                 self._refresh()
@@ -369,6 +383,7 @@ cdef class ReplayLoop:
         self.count += 1
         self.ts_last = ts
         if self.progress is not None and self.count % self.progress_every == 0:
+            self.epoch += 1
             self.progress(self.count, ts)
         return 0
 
@@ -386,6 +401,26 @@ cdef class ReplayLoop:
             if core._next_expiry <= ts:
                 return True
         return False
+
+    cdef int64_t _venue_next(self, Route route) except? -1:
+        # The earliest ts at which _venue_due may hold: no row before it needs the venue's
+        # Python side (until Python runs again: only it queues commands and events, and a
+        # core lowers its next expiry only when Python adds an order).
+        cdef MatchingCore core
+        cdef int64_t due = INT64_MAX
+        cdef int64_t head
+        cdef list queue = route.inbound
+        if queue:
+            due = <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(queue, 0), 0)
+        queue = route.outbound
+        if queue:
+            head = <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(queue, 0), 0)
+            if head < due:
+                due = head
+        for core in route.venue_cores:
+            if core._next_expiry < due:
+                due = core._next_expiry
+        return due
 
     cdef object _make(self, Route route, const char* row):
         cdef const TradeRow* trade

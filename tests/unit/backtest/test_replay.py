@@ -493,3 +493,41 @@ def test_the_cache_holds_the_latest_trade_heard_or_not() -> None:
         latest == max(t for t in times if t < at) for _, at, latest in reads
     )
     assert any(at > times[5] for _, at, _ in reads)  # reads after the strategy stopped listening
+
+
+class AlertSetter(Strategy[None]):
+    """On each trade, set a one-shot alert 2 ns after it; record trades and alerts."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        self.subscribe_trades(ID)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        SEEN[str(self.id)].append(("trade", trade.ts_init, self.clock.timestamp_ns()))
+        self.clock.set_time_alert(f"after-{trade.ts_init}", trade.ts_init + 2, self._alert)
+
+    def _alert(self, event: TimeEvent) -> None:
+        SEEN[str(self.id)].append(("alert", event.ts_event, self.clock.timestamp_ns()))
+
+
+def test_a_timer_set_by_a_listener_fires_before_the_next_row_past_it() -> None:
+    # The loop holds the timers' next fire time between calls into Python; an alert set
+    # from a data callback must still fire before the first row after it.
+    SEEN.clear()
+    t = START_NS
+    times = [t + 1, t + 2, t + 3, t + 10]
+    BacktestNode(
+        _config("AlertSetter"), instruments=[INSTRUMENT], sources=[[(TRADES, _trades(times))]]
+    ).run()
+    # By hand: the trades at t+1, t+2, t+3 set alerts at t+3, t+4, t+5. The alert at t+3
+    # fires before the trade of its own time; those at t+4 and t+5 fire before the trade at
+    # t+10, each at its own time; the trade at t+10 sets one at t+12, after the last row.
+    assert SEEN["AlertSetter-001"] == [
+        ("trade", t + 1, t + 1),
+        ("trade", t + 2, t + 2),
+        ("alert", t + 3, t + 3),
+        ("trade", t + 3, t + 3),
+        ("alert", t + 4, t + 4),
+        ("alert", t + 5, t + 5),
+        ("trade", t + 10, t + 10),
+    ]
