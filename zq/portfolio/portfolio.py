@@ -159,7 +159,11 @@ class Portfolio:
             events = position._apply_checked(fill)
             cache.update_position(position)
         if isinstance(account, MarginAccount):
-            delta = position._money(position._realized - realized_before)
+            realized = position._realized
+            # None: no PnL realized (an opening or an increase), nothing to round
+            delta = (
+                None if realized == realized_before else position._money(realized - realized_before)
+            )
             # update_margin(instrument, Σ entry_value of the open positions), in integers
             instrument_id = instrument.id
             open_ids = cache.open_position_ids(instrument_id)
