@@ -139,6 +139,16 @@ cdef class SimOrder:
         )
 
 
+cdef inline int _expire_due(MatchingCore core, int64_t ts) except -1:
+    # MatchingCore._expire's early exit, inlined for the per-row entry points (deltas and
+    # trades): most rows expire nothing.
+    if ts > core.ts_now:
+        core.ts_now = ts
+    if ts < core._next_expiry:
+        return 0
+    return core._expire(ts)
+
+
 cdef class MatchingCore:
     """The matching core of one instrument.
 
@@ -264,7 +274,7 @@ cdef class MatchingCore:
         cdef SimOrder order
         if self.book_type == BOOK_L1:
             raise ValueError("deltas feed an L2 or L3 matching core; quote an L1 core")
-        self._expire(ts)
+        _expire_due(self, ts)
         self.book._apply(action, side, price, size, order_id, sequence, ts_event)
         if action == ACTION_CLEAR:
             self._consumed.clear()
@@ -305,7 +315,7 @@ cdef class MatchingCore:
         self.apply_trade_c(price, size, aggressor, ts)
 
     cdef int apply_trade_c(self, int64_t price, int64_t size, int aggressor, int64_t ts) except -1:
-        self._expire(ts)
+        _expire_due(self, ts)
         return self._trade(price, size, aggressor, ts)
 
     def apply_bar(
