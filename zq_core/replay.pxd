@@ -93,6 +93,7 @@ cdef class _Cursor:
 
 cdef class ReplayLoop:
     cdef object clock
+    cdef object fire_due                # the clock's _fire_due(to_ns, None)
     cdef TimeCell now                   # the clock's time, set before Python runs
     cdef list heap
     cdef MessageBus bus

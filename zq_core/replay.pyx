@@ -100,7 +100,8 @@ cdef class ReplayLoop:
     Parameters
     ----------
     clock : TestClock
-        The kernel's clock (its ``_heap`` is read and its time cell ``_now`` set in place).
+        The kernel's clock (its ``_heap`` is read, its time cell ``_now`` set in place and
+        its due timers fired by ``_fire_due``).
     bus : MessageBus
         The kernel's bus; its ``version`` says when to re-resolve the data side.
     resolver : object
@@ -121,6 +122,7 @@ cdef class ReplayLoop:
     def __init__(self, clock, MessageBus bus, resolver, progress=None,
                  Py_ssize_t progress_every=65_536):
         self.clock = clock
+        self.fire_due = clock._fire_due
         self.heap = clock._heap
         self.now = clock._now
         self.bus = bus
@@ -332,7 +334,9 @@ cdef class ReplayLoop:
         if ts >= self.next_timer:
             self.epoch += 1
             self.synced = -1
-            self.clock.advance_time(ts)
+            if self.now.ns > ts:
+                self.clock.advance_time(ts)  # refuses to go back, with its message
+            self.fire_due(ts, None)
             self.synced = ts
             self._refresh()
         # 2. The venue.

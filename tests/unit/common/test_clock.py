@@ -643,3 +643,38 @@ def test_advance_time_fires_what_a_brute_force_schedule_lists(
         fired += [(event.ts_event, event.name) for event in clock.advance_time(to_ns)]
 
     assert fired == oracle_fires(timers, alerts, to_ns)
+
+
+@given(
+    timer_specs=st.lists(
+        st.tuples(st.integers(1, 40), st.integers(0, 50), st.none() | st.integers(0, 200)),
+        max_size=5,
+    ),
+    alert_times=st.lists(st.integers(0, 200), max_size=6),
+    steps=st.lists(st.integers(0, 60), min_size=1, max_size=8),
+)
+def test_the_replay_entry_fires_the_callbacks_a_brute_force_schedule_lists(
+    timer_specs: list[tuple[int, int, int | None]],
+    alert_times: list[int],
+    steps: list[int],
+) -> None:
+    # _fire_due is what the backtest replay loop calls (no checks, no list of events): the
+    # callbacks must see the same events, at the same clock times, as through advance_time.
+    clock = TestClock()
+    recorder = Recorder(clock)
+    timers: list[tuple[str, int, int, int | None, bool]] = []
+    for i, (interval, start, stop_offset) in enumerate(timer_specs):
+        stop = None if stop_offset is None else start + interval + stop_offset
+        clock.set_timer(f"t{i}", interval, recorder, start, stop)
+        timers.append((f"t{i}", interval, start, stop, False))
+    alerts = [(f"a{i}", at) for i, at in enumerate(alert_times)]
+    for name, at in alerts:
+        clock.set_time_alert(name, at, recorder)
+    to_ns = 0
+    for step in steps:
+        to_ns += step
+        clock._fire_due(to_ns, None)
+        assert clock.timestamp_ns() == to_ns
+    expected = oracle_fires(timers, alerts, to_ns)
+    assert [(ts, name) for name, ts, _ in recorder.calls] == expected
+    assert all(ts == now for _, ts, now in recorder.calls)  # the clock reads the event's time
