@@ -234,18 +234,19 @@ class ResultSampler(Component):
         self.sample(event.ts_event)
 
     def _on_position_event(self, event: PositionEvent) -> None:
-        events = self._position_events
-        events.append(event)
+        self._position_events.append(event)
         # A fill through zero publishes two events (closed, then opened) after the
         # portfolio applied the whole fill: one sample per fill, covering both events.
         ts = event.ts_event
-        position_id = event.position_id
-        trade_id = event.last_trade_id
         last_ts, last_position, last_trade = self._last_fill
-        if ts == last_ts and position_id == last_position and trade_id == last_trade:
-            self._position_counts[-1] = len(events)
+        if (
+            ts == last_ts
+            and event.position_id == last_position
+            and event.last_trade_id == last_trade
+        ):
+            self._position_counts[-1] = len(self._position_events)
             return
-        self._last_fill = (ts, position_id, trade_id)
+        self._last_fill = (ts, event.position_id, event.last_trade_id)
         self.sample(ts)
 
     # -- sampling ------------------------------------------------------------------------------
