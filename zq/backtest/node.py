@@ -205,9 +205,9 @@ class BacktestNode:
         kernel.add_component(self._sampler)
         return kernel, data_engine, exchanges
 
-    def _sources(self) -> list[Iterable[tuple[Any, Any]]]:
+    def _sources(self, instruments: dict[Any, Instrument]) -> list[Iterable[tuple[Any, Any]]]:
         # Each source yields (series, rows) runs in ts_init order; the loop merges them.
-        instruments = {i.id: i for i in self.instruments()}
+        # ``instruments``: run()'s, not read again (a catalog's are parsed from its files).
         start, end = self.config.start_ns, self.config.end_ns
         sources: list[Iterable[tuple[Any, Any]]] = list(open_sources(self.config, instruments))
         if self._data:
@@ -242,7 +242,7 @@ class BacktestNode:
         started = time.perf_counter()
         cpu_started = time.thread_time()
         try:
-            first = loop.open(self._sources())
+            first = loop.open(self._sources(instruments))
             if first is not None:
                 clock.set_time(first)
             kernel.start()
