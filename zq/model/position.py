@@ -691,7 +691,7 @@ class Position:
         elif precision == qty_precision:
             part = self._unit_qty * whole
         else:
-            part = self._part(whole, qty_precision)
+            part = self._part(whole, qty_precision, places)  # |held|, with its decimals
         # Positional, in the order of PositionClosed's fields. The position is flat: no
         # open quantity, no unrealized PnL.
         closed = PositionClosed(
@@ -738,7 +738,10 @@ class Position:
         self._closed_value = 0
         self._round_trip_start = realized_units
         quantity = self.peak_qty = self._unit_qty * remainder
-        part = quantity if precision == qty_precision else self._part(remainder, qty_precision)
+        if precision == qty_precision:
+            part = quantity
+        else:  # qty − |held|, with the decimals of the two
+            part = self._part(remainder, qty_precision, max(qty_precision, places))
         if self.is_inverse:
             average = self._avg_open()
         else:  # opened by one fill: at its price
@@ -779,12 +782,15 @@ class Position:
         self._zero_qty = Quantity.from_raw(0, precision)
         self._avg_px_open = None
 
-    def _part(self, raw: int, precision: int) -> Quantity:
-        # A part of the fill's quantity (closed or reopened) at the fill's precision.
-        shift = self.size_precision - precision
+    def _part(self, raw: int, precision: int, places: int) -> Quantity:
+        # A part of the fill's quantity (closed or reopened) at the fill's precision. It has
+        # at most `places` decimals, the exponent Decimal arithmetic gives it: a part that
+        # does not fit the fill's precision is refused naming that Decimal.
+        size_precision = self.size_precision
+        shift = size_precision - precision
         if raw % _POW10[shift] == 0:
             return Quantity.from_raw(raw // _POW10[shift], precision)
-        return Quantity(_decimal(raw, self.size_precision), precision)
+        return Quantity(_decimal(raw // _POW10[size_precision - places], places), precision)
 
     def _set_qty(self, raw: int, places: int) -> None:
         self._raw = raw

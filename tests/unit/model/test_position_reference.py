@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal, localcontext
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.model.position_reference import ReferencePosition
@@ -107,6 +107,20 @@ def _queries(position: Position | ReferencePosition, mark: Price) -> list[object
     kind=st.sampled_from(sorted(INSTRUMENTS)),
     specs=_fill_specs,
     mark=st.integers(min_value=1, max_value=9_000_000),
+)
+# Found by hypothesis: long 1.1 (one decimal) of a whole-lot future sold 2 through zero. The
+# closed 1.1 and the reopened 0.9 do not fit the fill's precision; the error names the part
+# with the decimals Decimal arithmetic gives it (1.1, not 1.10).
+@example(
+    kind="future",
+    specs=[
+        (OrderSide.BUY, 1, 2, 1, 0, 0),
+        (OrderSide.SELL, 1, 2, 1, 0, 0),
+        (OrderSide.BUY, 1, 0, 1, 0, 0),
+        (OrderSide.BUY, 1, 1, 1, 0, 0),
+        (OrderSide.SELL, 2, 0, 1, 0, 0),
+    ],
+    mark=1,
 )
 def test_position_equals_the_decimal_reference_after_every_fill(kind, specs, mark):
     instrument = INSTRUMENTS[kind]
