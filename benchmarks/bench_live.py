@@ -35,12 +35,14 @@ last read before the adapter's stamp (with a quote every 10 ms, it is). Each cas
 averages before and after: on a shared 2-core machine the p99s follow the other processes (a
 woken process waits for a CPU), so read them with the load.
 ``--gc-freeze`` moves what start-up allocated out of the collector's reach in both processes.
+``--busy-poll`` sets the node's ``busy_poll``: its loop never sleeps in the poller, so the
+node is not woken up for a message (one core kept busy).
 ``--fifo`` runs both processes under ``SCHED_FIFO`` (root or CAP_SYS_NICE; the lowest real-time
 priority): a woken process then takes a CPU at once, so the difference from a normal run is
 the time the scheduler kept it waiting. A diagnosis, and what an isolated deployment gets.
 
-Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300] [--gc-freeze] [--fifo]
-[--only latency|throughput|flood|journal]``.
+Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300] [--gc-freeze] [--busy-poll]
+[--fifo] [--only latency|throughput|flood|journal]``.
 """
 
 from __future__ import annotations
@@ -279,6 +281,10 @@ class Probe(Strategy):  # type: ignore[type-arg]
             self.on_finished()
 
 
+#: The node's ``busy_poll`` (``--busy-poll``).
+BUSY_POLL = {"on": False}
+
+
 def node_config(
     venue: Venue, journal: str | None = None, journal_dir: str | None = None
 ) -> TradingNodeConfig:
@@ -295,6 +301,7 @@ def node_config(
         stop_timeout_s=5.0,
         journal=path,
         journal_synchronous=synchronous,
+        busy_poll=BUSY_POLL["on"],
     )
 
 
@@ -608,7 +615,11 @@ def show(title: str, runs: list[dict[str, float]], load_before: str) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     policy = "SCHED_FIFO" if args.fifo else "normal"
-    print(f"{os.cpu_count()} CPUs; gc.freeze after start-up: {args.gc_freeze}; scheduling {policy}")
+    BUSY_POLL["on"] = args.busy_poll
+    print(
+        f"{os.cpu_count()} CPUs; gc.freeze after start-up: {args.gc_freeze}; scheduling "
+        f"{policy}; node busy-polling: {args.busy_poll}"
+    )
     only = args.only
     if only in (None, "latency"):
         before = load()
@@ -647,6 +658,9 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--fifo", action="store_true", help="both processes under SCHED_FIFO (a diagnosis)"
+    )
+    parser.add_argument(
+        "--busy-poll", action="store_true", help="the node's loop polls without sleeping"
     )
     parser.add_argument(
         "--only", choices=("latency", "throughput", "flood", "journal"), default=None

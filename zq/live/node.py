@@ -163,6 +163,10 @@ class TradingNode:
         self.install_signal_handlers = install_signal_handlers
         self._credentials = dict(credentials or {})
         self._frozen = False  # start-up's objects frozen for the garbage collector
+        self._polling = False  # the busy-poll callback reschedules itself while True
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Turns of the event loop made by ``busy_poll`` (0 without it).
+        self.busy_poll_turns = 0
         self.health = NodeHealth.READY
         self.kernel: Kernel | None = None
         self.portfolio: Portfolio | None = None
@@ -318,6 +322,10 @@ class TradingNode:
         # unfreezes it.
         gc.freeze()
         self._frozen = True
+        if self.config.busy_poll:
+            self._polling = True
+            self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._busy_poll)
         self._heartbeat_task = asyncio.get_running_loop().create_task(
             self._heartbeat(), name=f"{self.config.trader_id}-heartbeat"
         )
@@ -797,7 +805,14 @@ class TradingNode:
             await asyncio.sleep(0.01)
         self.canceled_on_stop = len(asked)
 
+    def _busy_poll(self) -> None:
+        # Always one callback ready: the loop polls its sockets without blocking.
+        if self._polling and self._loop is not None:
+            self.busy_poll_turns += 1
+            self._loop.call_soon(self._busy_poll)
+
     async def _close(self) -> None:
+        self._polling = False
         if self._frozen:
             gc.unfreeze()
             self._frozen = False

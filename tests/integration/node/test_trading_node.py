@@ -174,6 +174,34 @@ async def test_stop_without_cancelling_leaves_the_orders_working(
 
 
 @pytest.mark.asyncio
+async def test_a_busy_polling_node_keeps_its_loop_turning_while_it_runs_and_only_then(
+    venue: SandboxVenue, reader: VenueReader
+) -> None:
+    node = TradingNode(
+        node_config(venue, busy_poll=True), credentials=CREDENTIALS, install_signal_handlers=False
+    )
+    strategy = RestingOrders(2)
+    node.add_strategy(strategy)
+    await node.start()
+    try:
+        before = node.busy_poll_turns
+        # A sleep with nothing else to do: a sleeping loop would make no turn at all.
+        await asyncio.sleep(0.1)
+        turned = node.busy_poll_turns - before
+        while strategy.accepted < 2:
+            await asyncio.sleep(0.01)
+    finally:
+        await node.shutdown()
+    after_stop = node.busy_poll_turns
+    await asyncio.sleep(0.05)
+
+    assert turned > 100, turned
+    assert node.busy_poll_turns == after_stop  # the polling ended with the node
+    assert [o.status for o in node.kernel.cache.orders()] == [OrderStatus.CANCELED] * 2
+    await assert_node_matches_venue(node, reader)
+
+
+@pytest.mark.asyncio
 async def test_a_node_whose_venue_is_unreachable_refuses_to_start() -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     config = TradingNodeConfig(
