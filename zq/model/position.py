@@ -242,14 +242,7 @@ def _quotient(num: int, den: int, scale: int) -> Decimal:
     if den > 0:
         quotient, remainder = divmod(num, den)
         if remainder == 0:
-            key = (quotient, scale)
-            value = _NORMALIZED.get(key)
-            if value is None:
-                if len(_NORMALIZED) >= _MEMO_SIZE:
-                    _NORMALIZED.clear()
-                value = Decimal(quotient).scaleb(-scale, EXACT_CONTEXT)
-                value = _NORMALIZED[key] = value.normalize(EXACT_CONTEXT)
-            return value
+            return _price(quotient, scale)
     divided = EXACT_CONTEXT.divide(Decimal(num), Decimal(den))
     return divided.scaleb(-scale, EXACT_CONTEXT).normalize(EXACT_CONTEXT)
 

@@ -33,6 +33,7 @@ from zq.sandbox.exchange import (
     SIDES,
     TIME_IN_FORCES,
     Account,
+    Order,
     SandboxExchange,
     format_decimal,
     now_ms,
@@ -522,11 +523,8 @@ class RestApi:
         answer.headers.append(("X-MBX-ORDER-COUNT-1D", str(counts[1])))
         return answer
 
-    def _new_order(self, request: ApiRequest) -> Answer:
-        account = self._authenticate(request)
-        order = self._order_request(request.params)
-        counts = self.limiter.count_order(account.api_key)
-        placed = self.exchange.new_order(
+    def _place(self, account: Account, order: _OrderRequest) -> Order:
+        return self.exchange.new_order(
             account,
             order.symbol,
             order.side,
@@ -536,6 +534,12 @@ class RestApi:
             order.time_in_force,
             order.client_order_id,
         )
+
+    def _new_order(self, request: ApiRequest) -> Answer:
+        account = self._authenticate(request)
+        order = self._order_request(request.params)
+        counts = self.limiter.count_order(account.api_key)
+        placed = self._place(account, order)
         return self._with_counts(_json(placed.to_new_order_response(order.response_type)), counts)
 
     def _cancel_replace(self, request: ApiRequest) -> Answer:
@@ -576,16 +580,7 @@ class RestApi:
             new_result = "NOT_ATTEMPTED"
         else:
             try:
-                placed = self.exchange.new_order(
-                    account,
-                    order.symbol,
-                    order.side,
-                    order.order_type,
-                    order.quantity,
-                    order.price,
-                    order.time_in_force,
-                    order.client_order_id,
-                )
+                placed = self._place(account, order)
                 new = placed.to_new_order_response(order.response_type)
                 new_result = "SUCCESS"
             except BinanceError as error:
