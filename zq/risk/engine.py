@@ -37,6 +37,7 @@ from zq.model.instruments import Instrument
 from zq.model.orders import ORDER_STATE_TABLE, Order
 from zq_core.bus import MessageBus
 from zq_core.fixed import Price, Quantity
+from zq_core.risk import RiskCore
 
 __all__ = ["NetPositionSource", "RiskEngine", "RiskLimits", "TradingState", "TradingStateChanged"]
 
@@ -58,6 +59,8 @@ class TradingState(IntEnum):
 
 _HALTED = TradingState.HALTED
 _REDUCING = TradingState.REDUCING
+# The order types a notional check values at their trigger price (see _valuation_price).
+_TRIGGER_VALUED = (OrderType.STOP_MARKET, OrderType.MARKET_IF_TOUCHED)
 
 
 class TradingStateChanged(msgspec.Struct, frozen=True, gc=False, tag=True):
@@ -191,7 +194,12 @@ class RiskEngine(Component):
         self.portfolio = portfolio
         self._limits = limits or RiskLimits()
         self._trading_state = TradingState.ACTIVE
+        # The checks on raw integers: a command they show to pass skips the Python checks
+        # (which stay the reference, and decide and word every denial).
+        self._core = RiskCore(cache, OrderSide.BUY, _TRIGGER_VALUED)
+        self._core.set_limits(self._limits)
         self._submit_times: deque[int] = deque()
+        self._throttled = self._is_throttled(self._limits)
         # Per instrument: the settlement currency's precision when its notional is
         # quantity x price exactly (linear, multiplier 1, min/max notional at that
         # precision), else None; see _notional_passes.
@@ -218,6 +226,12 @@ class RiskEngine(Component):
         if not isinstance(limits, RiskLimits):
             raise TypeError(f"update_limits takes a RiskLimits, got {type(limits).__name__}")
         self._limits = limits
+        self._core.set_limits(limits)
+        self._throttled = self._is_throttled(limits)
+
+    @staticmethod
+    def _is_throttled(limits: RiskLimits) -> bool:
+        return not limits.bypass and limits.max_orders_per_interval is not None
 
     @property
     def trading_state(self) -> TradingState:
@@ -231,6 +245,7 @@ class RiskEngine(Component):
         if state is previous:
             return
         self._trading_state = state
+        self._core.set_trading_state(state)
         _log.warning(
             "%s: trading state %s -> %s %s", self.component_id, previous.name, state.name, reason
         )
@@ -242,6 +257,7 @@ class RiskEngine(Component):
     def _on_reset(self) -> None:
         self._submit_times.clear()
         self._trading_state = TradingState.ACTIVE
+        self._core.set_trading_state(TradingState.ACTIVE)
         self.denied_count = 0
         self.passed_count = 0
 
@@ -280,12 +296,14 @@ class RiskEngine(Component):
             order = Order.create(init)
             self.cache.add_order(order)
         try:
-            self._check_submit(order)
+            if not self._core.submit_passes(order):
+                self._check_submit(order)  # decides: raises _Denied, or passes
+            elif self._throttled:
+                self._check_throttle()  # the one check the core leaves (it is the last)
         except _Denied as denied:
             self._deny(order, str(denied))
             return
-        limits = self._limits
-        if not limits.bypass and limits.max_orders_per_interval is not None:
+        if self._throttled:
             self._submit_times.append(self.clock.timestamp_ns())
         self.passed_count += 1
         self.bus.send(ENDPOINT_EXECUTION, command)
@@ -297,6 +315,11 @@ class RiskEngine(Component):
             self.bus.send(ENDPOINT_EXECUTION, command)
             return
         try:
+            if self._core.modify_passes(
+                order, command.quantity, command.price, command.trigger_price
+            ):
+                self.bus.send(ENDPOINT_EXECUTION, command)
+                return
             if self._trading_state is _HALTED:
                 raise _Denied("trading is HALTED: no modify passes")
             instrument = self._instrument(order.instrument_id)

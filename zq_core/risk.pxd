@@ -1,0 +1,63 @@
+# The contract of zq_core.risk: the RiskEngine's submit and modify checks on raw integers.
+#
+# ``RiskCore.submit_passes`` / ``modify_passes`` return True when a command passes every
+# check (the throttle aside) and False when it is "not shown here": zq.risk.RiskEngine then
+# runs its Python checks, which decide and word the denial.
+
+cimport cython
+from libc.stdint cimport int64_t, uint8_t
+
+from zq_core.fixed cimport Price, Quantity
+
+
+@cython.final
+cdef class _Rules:
+    # The instrument these were read from: a replaced instrument is read again.
+    cdef object instrument
+    cdef int64_t size_raw
+    cdef uint8_t size_precision
+    cdef bint has_min_quantity, has_max_quantity
+    cdef int64_t min_quantity_raw, max_quantity_raw
+    cdef uint8_t min_quantity_precision, max_quantity_precision
+    cdef int64_t tick_raw
+    cdef uint8_t tick_precision
+    cdef bint has_min_price, has_max_price
+    cdef int64_t min_price_raw, max_price_raw
+    cdef uint8_t min_price_precision, max_price_precision
+    # RiskLimits.max_order_quantity, as the largest raw at size_precision.
+    cdef bint has_order_limit
+    cdef int64_t order_limit_raw
+    # RiskLimits.max_position is set for the instrument: the Python checks project it.
+    cdef bint has_position_limit
+    # The notional: _NOTIONAL_* and, for _NOTIONAL_RAW, its precision, the instrument's
+    # bounds and RiskLimits.max_notional_per_order, raw at that precision.
+    cdef int notional
+    cdef int notional_precision
+    cdef bint has_min_notional, has_max_notional, has_notional_limit
+    cdef int64_t min_notional_raw, max_notional_raw, notional_limit_raw
+
+    @staticmethod
+    cdef _Rules read(object instrument, object limits)
+    cdef int _read_notional(self, object instrument, object limit) except -1
+    cdef bint quantity_passes(self, Quantity quantity)
+    cdef bint price_passes(self, Price price)
+    cdef bint notional_passes(self, Quantity quantity, Price price)
+
+
+@cython.final
+cdef class RiskCore:
+    cdef object _cache          # instrument / quote / trade by instrument id
+    cdef object _buy
+    cdef tuple _trigger_valued
+    cdef object _limits
+    cdef bint _bypass
+    cdef bint _has_band
+    cdef int _state
+    cdef dict _rules            # InstrumentId -> _Rules
+
+    cdef _Rules _rules_of(self, object instrument_id)
+    cdef object _valuation_price(self, object order, object price, object trigger_price)
+    cpdef bint submit_passes(self, object order) except -1
+    cpdef bint modify_passes(
+        self, object order, object quantity, object price, object trigger_price
+    ) except -1

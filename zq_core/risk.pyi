@@ -1,0 +1,17 @@
+"""Type stubs for zq_core.risk: the RiskEngine's order checks on raw integers."""
+
+from typing import Any, final
+
+__all__ = ["RiskCore"]
+
+@final
+class RiskCore:
+    """Show that a command passes the RiskEngine's checks, on raw integers."""
+
+    def __init__(self, cache: Any, buy: Any, trigger_valued: tuple[Any, ...]) -> None: ...
+    def set_limits(self, limits: Any) -> None: ...
+    def set_trading_state(self, state: int) -> None: ...
+    def submit_passes(self, order: Any) -> bool: ...
+    def modify_passes(
+        self, order: Any, quantity: Any, price: Any, trigger_price: Any
+    ) -> bool: ...
