@@ -7,14 +7,13 @@ way every run) and a count that only grows for the strategy's life.
 
 from __future__ import annotations
 
-import time
-
 from zq.common.clock import Clock
 from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
 from zq.model.events import OrderInitialized
 from zq.model.identifiers import ClientOrderId, InstrumentId, StrategyId, TraderId
 from zq.model.orders import LimitOrder, MarketOrder, Order
 from zq_core.fixed import Price, Quantity
+from zq_core.order_ids import OrderIdGenerator
 
 __all__ = ["OrderFactory"]
 
@@ -52,18 +51,15 @@ class OrderFactory:
         self.trader_id = trader_id
         self.strategy_id = strategy_id
         self.clock = clock
-        self._prefix_tags = f"{_tag(trader_id)}-{_tag(strategy_id)}"
-        self._count = initial_count
-        # The "YYYYmmdd-HHMMSS" part of the ids, formatted once per second of clock time.
-        self._stamp_second = -1
-        self._stamp = ""
-        self._stamp_day = -1
-        self._stamp_date = ""  # "YYYYmmdd" of _stamp_day
+        self._ids = OrderIdGenerator(
+            f"{_tag(trader_id)}-{_tag(strategy_id)}", ClientOrderId, initial_count
+        )
+        self._next_id = self._ids.next_id
 
     @property
     def count(self) -> int:
         """How many ids the factory has made."""
-        return self._count
+        return self._ids.count
 
     def set_count(self, count: int) -> None:
         """Continue numbering from ``count`` (restoring saved state).
@@ -73,35 +69,11 @@ class OrderFactory:
         ValueError
             If ``count`` is below the current count (ids would be reused).
         """
-        if count < self._count:
-            raise ValueError(
-                f"order factory count can only grow ({self._count} -> {count} would reuse ids)"
-            )
-        self._count = count
+        self._ids.set_count(count)
 
     def next_client_order_id(self) -> ClientOrderId:
         """Return a new client order id."""
         return self._next_id(self.clock.timestamp_ns())
-
-    def _next_id(self, now: int) -> ClientOrderId:
-        self._count += 1
-        second = now // 1_000_000_000
-        if second != self._stamp_second:
-            self._stamp_second = second
-            # The date formatted once per UTC day, the time of day from integers (an order
-            # per second or more apart would otherwise cost a strftime each).
-            day, second_of_day = divmod(second, 86_400)
-            if day != self._stamp_day:
-                self._stamp_day = day
-                self._stamp_date = time.strftime("%Y%m%d", time.gmtime(day * 86_400))
-            hour, minute_second = divmod(second_of_day, 3_600)
-            minute, sec = divmod(minute_second, 60)
-            self._stamp = f"{self._stamp_date}-{hour:02d}{minute:02d}{sec:02d}"
-        text = f"O-{self._stamp}-{self._prefix_tags}-{self._count}"
-        if len(text) > 64:
-            return ClientOrderId(text)  # long tags: let the identifier check the length
-        # Valid by construction: the tags come from checked identifiers.
-        return str.__new__(ClientOrderId, text)
 
     def _create(
         self,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tests.unit.execution.harness import SIM, P, Q
 from zq.common.clock import TestClock
 from zq.model.enums import OrderSide, OrderType, TimeInForce
-from zq.model.identifiers import StrategyId, TraderId
+from zq.model.identifiers import ClientOrderId, StrategyId, TraderId
 from zq.model.orders import InvalidOrder
 from zq.strategy import OrderFactory
 
@@ -113,3 +113,31 @@ def test_date_and_time_of_the_ids_equal_strftime_of_the_clock(
         coid = f.market(SIM, OrderSide.BUY, Q("1")).client_order_id
         expected = time.strftime("%Y%m%d-%H%M%S", time.gmtime(stamp // 1_000_000_000))
         assert coid.split("-")[1:3] == expected.split("-")
+
+
+def test_ids_are_client_order_ids_and_long_ones_are_validated_by_the_identifier() -> None:
+    clock = TestClock(DAY_2024_03_01_093000)
+    tag = "T" * 40
+    f = OrderFactory(TraderId(f"TRADER-{tag}"), StrategyId("EMACross-042"), clock)
+    coid = f.next_client_order_id()
+    # "O-" + "20240301-093000-" + 40 tag characters + "-042-1": 66 characters, past the
+    # 64 the generator writes itself.
+    assert coid == f"O-20240301-093000-{tag}-042-1"
+    assert type(coid) is ClientOrderId
+    assert type(factory().next_client_order_id()) is ClientOrderId
+    too_long = OrderFactory(TraderId(f"TRADER-{'T' * 120}"), StrategyId("EMACross-042"), clock)
+    with pytest.raises(ValueError, match="ClientOrderId longer than 128 characters"):
+        too_long.next_client_order_id()
+
+
+def test_a_restored_count_continues_the_ids() -> None:
+    f = OrderFactory(
+        TraderId("TRADER-007"),
+        StrategyId("EMACross-042"),
+        TestClock(DAY_2024_03_01_093000),
+        initial_count=41,
+    )
+    assert f.next_client_order_id() == "O-20240301-093000-007-042-42"
+    f.set_count(99_999_999_999)
+    assert f.next_client_order_id() == "O-20240301-093000-007-042-100000000000"
+    assert f.count == 100_000_000_000

@@ -1,0 +1,95 @@
+"""Client order ids in C: ``O-{yyyymmdd}-{HHMMSS}-{trader tag}-{strategy tag}-{count}``.
+
+``zq.strategy.OrderFactory`` numbers every order it makes with one :class:`OrderIdGenerator`.
+The head of an id (everything up to the count) changes once per second of clock time; it is
+kept as ASCII bytes, and an id is that head and the count's digits written into one buffer.
+"""
+
+cimport cython
+from cpython.unicode cimport PyUnicode_DecodeASCII
+from libc.stdint cimport int64_t
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy
+
+import time
+
+cdef enum:
+    # Longer ids go through the identifier type's own validation (it checks the length).
+    _FAST_LENGTH = 64
+
+
+@cython.final
+cdef class OrderIdGenerator:
+    """Make a strategy's client order ids from the clock's time and a growing count.
+
+    Parameters
+    ----------
+    tags : str
+        ``"{trader tag}-{strategy tag}"`` (ASCII: the tags of checked identifiers).
+    id_type : type
+        The ``str`` subclass of the ids (``ClientOrderId``); an id longer than 64
+        characters is made by calling it, so that it validates the length.
+    count : int, default 0
+        The count the ids continue from.
+    """
+
+    def __init__(self, str tags not None, id_type, int64_t count=0):
+        if count < 0:
+            raise ValueError(f"count must not be negative, got {count}")
+        self._tags = tags.encode("ascii")
+        self._id_type = id_type
+        self.count = count
+        self._stamp_second = -1
+        self._stamp_day = -1
+        self._date = b""
+        self._head = b""
+
+    def set_count(self, int64_t count):
+        """Continue numbering from ``count``.
+
+        Raises
+        ------
+        ValueError
+            If ``count`` is below the current count (ids would be reused).
+        """
+        if count < self.count:
+            raise ValueError(
+                f"order factory count can only grow ({self.count} -> {count} would reuse ids)"
+            )
+        self.count = count
+
+    cpdef object next_id(self, int64_t now):
+        """Return the next id, dated by ``now`` (UNIX nanoseconds)."""
+        cdef char buffer[_FAST_LENGTH + 24]
+        cdef int64_t second = now // 1_000_000_000
+        cdef Py_ssize_t head_length, digits
+        self.count += 1
+        if second != self._stamp_second:
+            self._restamp(second)
+        head_length = len(self._head)
+        if head_length > _FAST_LENGTH:
+            return self._id_type(self._head.decode("ascii") + str(self.count))
+        memcpy(buffer, <char*>self._head, head_length)
+        digits = snprintf(buffer + head_length, 21, "%lld", <long long>self.count)
+        if head_length + digits > _FAST_LENGTH:
+            return self._id_type(PyUnicode_DecodeASCII(buffer, head_length + digits, NULL))
+        # Valid by construction: ASCII digits and the tags of checked identifiers.
+        return str.__new__(self._id_type, PyUnicode_DecodeASCII(buffer, head_length + digits, NULL))
+
+    cdef int _restamp(self, int64_t second) except -1:
+        """Set the head for ``second``: the date formatted once per UTC day, the time of day
+        from integers."""
+        cdef int64_t day = second // 86_400
+        cdef int64_t second_of_day = second - day * 86_400
+        cdef char buffer[40]  # 7 used; room for what a compiler thinks ints may print
+        self._stamp_second = second
+        if day != self._stamp_day:
+            self._stamp_day = day
+            self._date = time.strftime("%Y%m%d", time.gmtime(day * 86_400)).encode("ascii")
+        snprintf(
+            buffer, 40, "%02d%02d%02d",
+            <int>(second_of_day // 3_600), <int>(second_of_day % 3_600 // 60),
+            <int>(second_of_day % 60),
+        )
+        self._head = b"O-" + self._date + b"-" + buffer[:6] + b"-" + self._tags + b"-"
+        return 0
