@@ -1,0 +1,535 @@
+"""The compiled ``Order``: an order moved only by its events, through a state table in C.
+
+An order holds its status as a C int next to the ``OrderStatus`` member it hands out, and
+its quantities as ``Quantity`` objects whose raw integers the fill arithmetic reads
+directly. ``zq.model.orders`` defines the public API around it (the state table
+``ORDER_STATE_TABLE``, the status sets, the exceptions, one subclass per order type) and
+registers it here at import through `_register`; zq_core never imports zq. The state table
+is copied into a C array (event kind x status -> target), the status sets into bit masks.
+"""
+
+cimport cython
+from cpython.ref cimport PyObject
+from libc.stdint cimport int64_t
+
+from zq_core.fixed cimport Money, Quantity, compare_raw_c, quantity_from_raw_c
+
+__all__ = ["Order"]
+
+
+# --- What zq.model.orders registers ------------------------------------------------------
+
+# Targets of the table that depend on the order, not on the table alone.
+cdef enum:
+    _NO_TARGET = -1
+    _TARGET_FILL = 100      # PARTIALLY_FILLED or FILLED by quantity (late fills keep theirs)
+    _TARGET_PREVIOUS = 101  # back to the state before the pending update / cancel
+    _TARGET_SAME = 102      # state unchanged (the event changes fields only)
+    _KIND_MAX = 16          # event kinds the table can hold
+
+# Per event kind, the order fields it sets (fills set theirs in _apply_fill), as bits.
+cdef enum:
+    _SETS_ACCOUNT_ID = 1
+    _SETS_VENUE_ORDER_ID = 2
+    _SETS_TRIGGERED = 4
+    _SETS_QUANTITY_AND_PRICES = 8
+    _SETS_MORE = _SETS_TRIGGERED | _SETS_QUANTITY_AND_PRICES
+
+cdef bint _registered = False
+cdef tuple _STATUSES = ()           # OrderStatus members by value (None where no member)
+cdef tuple _KIND_TYPES = ()         # the event types of the table, by kind index
+cdef PyObject* _kinds[_KIND_MAX]    # the same, borrowed (kept alive by _KIND_TYPES)
+cdef Py_ssize_t _kind_count = 0
+cdef int _table[_KIND_MAX][STATUS_COUNT]  # kind x status -> status code or _TARGET_*
+cdef int _fields[_KIND_MAX]         # kind -> _SETS_* bits
+cdef int _fill_kind = -1            # the kind index of OrderFilled
+cdef unsigned int _open = 0, _inflight = 0, _closed = 0, _pending = 0
+cdef int _INITIALIZED = 0, _FILLED = 0, _PARTIALLY_FILLED = 0, _CANCELED = 0, _EXPIRED = 0
+cdef object _INIT_TYPE = None        # OrderInitialized
+cdef dict _ORDER_CLASSES = {}       # OrderType -> the Order subclass
+cdef object _InvalidOrder = None
+cdef object _InvalidStateTransition = None
+cdef object _OverfillError = None
+cdef object _DuplicateFillError = None
+# Enum members the specification checks and the queries compare with.
+cdef object _NO_ORDER_SIDE = None, _BUY = None, _SELL = None, _GTD = None
+cdef object _MARKET = None, _NO_LIQUIDITY_SIDE = None
+cdef frozenset _LIMIT_TYPES = frozenset(), _TRIGGER_TYPES = frozenset()
+cdef frozenset _NOT_POST_ONLY = frozenset()
+cdef object _DECIMAL_ZERO = None
+
+
+def _register(
+    *,
+    tuple statuses not None,
+    dict table not None,
+    tuple targets not None,
+    dict status_sets not None,
+    tuple errors not None,
+    dict order_classes not None,
+    object initialized,
+    object filled,
+    object triggered,
+    object updated,
+    dict members not None,
+    object decimal_zero,
+):
+    """Register the Python side of the orders (called once by ``zq.model.orders``).
+
+    Parameters
+    ----------
+    statuses : tuple
+        The ``OrderStatus`` members by value (None where no member has the value).
+    table : dict
+        ``ORDER_STATE_TABLE``: ``(status, event type) -> status or target name``.
+    targets : tuple
+        The target names ``(FILL, PREVIOUS, SAME)`` the table uses.
+    status_sets : dict
+        ``open``, ``inflight``, ``closed``, ``pending``: frozensets of statuses.
+    errors : tuple
+        ``(InvalidOrder, InvalidStateTransition, OverfillError, DuplicateFillError)``.
+    order_classes : dict
+        ``OrderType -> Order subclass``.
+    initialized, filled, triggered, updated : type
+        ``OrderInitialized``, ``OrderFilled``, ``OrderTriggered``, ``OrderUpdated``.
+    members : dict
+        Enum members by name: ``NO_ORDER_SIDE``, ``BUY``, ``SELL``, ``GTD``, ``MARKET``,
+        ``NO_LIQUIDITY_SIDE``, and the sets ``LIMIT_TYPES``, ``TRIGGER_TYPES``,
+        ``NOT_POST_ONLY``.
+    decimal_zero : Decimal
+    """
+    global _registered, _STATUSES, _KIND_TYPES, _kind_count, _fill_kind
+    global _open, _inflight, _closed, _pending
+    global _INITIALIZED, _FILLED, _PARTIALLY_FILLED, _CANCELED, _EXPIRED
+    global _INIT_TYPE, _ORDER_CLASSES
+    global _InvalidOrder, _InvalidStateTransition, _OverfillError, _DuplicateFillError
+    global _NO_ORDER_SIDE, _BUY, _SELL, _GTD, _MARKET, _NO_LIQUIDITY_SIDE
+    global _LIMIT_TYPES, _TRIGGER_TYPES, _NOT_POST_ONLY, _DECIMAL_ZERO
+    cdef Py_ssize_t k, s
+    cdef int code
+    if len(statuses) > STATUS_COUNT:
+        raise ValueError(f"at most {STATUS_COUNT} order statuses fit, got {len(statuses)}")
+    for value, member in enumerate(statuses):
+        if member is not None and member != value:
+            raise ValueError(f"order status {member!r} is not at index {value} (its value)")
+    kinds = []
+    for _status, kind in table:
+        if kind not in kinds:
+            kinds.append(kind)
+    if len(kinds) > _KIND_MAX:
+        raise ValueError(f"at most {_KIND_MAX} event types fit in the table, got {len(kinds)}")
+    fill_name, previous_name, same_name = targets
+    for k in range(_KIND_MAX):
+        _fields[k] = 0
+        for s in range(STATUS_COUNT):
+            _table[k][s] = _NO_TARGET
+    for (status, kind), target in table.items():
+        k = kinds.index(kind)
+        if target == fill_name:
+            code = _TARGET_FILL
+        elif target == previous_name:
+            code = _TARGET_PREVIOUS
+        elif target == same_name:
+            code = _TARGET_SAME
+        else:
+            code = int(target)
+        _table[k][int(status)] = code
+    _KIND_TYPES = tuple(kinds)
+    _kind_count = len(kinds)
+    for k in range(_kind_count):
+        kind = kinds[k]
+        _kinds[k] = <PyObject*>kind
+        fields = kind.__struct_fields__
+        _fields[k] = (
+            (_SETS_ACCOUNT_ID if "account_id" in fields else 0)
+            | (_SETS_VENUE_ORDER_ID if "venue_order_id" in fields else 0)
+            | (_SETS_TRIGGERED if kind is triggered else 0)
+            | (_SETS_QUANTITY_AND_PRICES if kind is updated else 0)
+        )
+    _fill_kind = kinds.index(filled) if filled in kinds else -1
+    _STATUSES = statuses
+    _open = _mask(status_sets["open"])
+    _inflight = _mask(status_sets["inflight"])
+    _closed = _mask(status_sets["closed"])
+    _pending = _mask(status_sets["pending"])
+    by_name = {member.name: int(member) for member in statuses if member is not None}
+    _INITIALIZED = by_name["INITIALIZED"]
+    _FILLED = by_name["FILLED"]
+    _PARTIALLY_FILLED = by_name["PARTIALLY_FILLED"]
+    _CANCELED = by_name["CANCELED"]
+    _EXPIRED = by_name["EXPIRED"]
+    _INIT_TYPE = initialized
+    _ORDER_CLASSES = order_classes
+    _InvalidOrder, _InvalidStateTransition, _OverfillError, _DuplicateFillError = errors
+    _NO_ORDER_SIDE = members["NO_ORDER_SIDE"]
+    _BUY = members["BUY"]
+    _SELL = members["SELL"]
+    _GTD = members["GTD"]
+    _MARKET = members["MARKET"]
+    _NO_LIQUIDITY_SIDE = members["NO_LIQUIDITY_SIDE"]
+    _LIMIT_TYPES = members["LIMIT_TYPES"]
+    _TRIGGER_TYPES = members["TRIGGER_TYPES"]
+    _NOT_POST_ONLY = members["NOT_POST_ONLY"]
+    _DECIMAL_ZERO = decimal_zero
+    _registered = True
+
+
+cdef unsigned int _mask(statuses) except? 0:
+    cdef unsigned int mask = 0
+    for status in statuses:
+        mask |= 1u << <int>int(status)
+    return mask
+
+
+cdef unsigned int open_mask() noexcept:
+    return _open
+
+
+cdef unsigned int inflight_mask() noexcept:
+    return _inflight
+
+
+cdef unsigned int closed_mask() noexcept:
+    return _closed
+
+
+cdef inline int _kind_of(object kind) noexcept:
+    """Return the kind index of the event type ``kind`` (-1: not in the table)."""
+    cdef Py_ssize_t k
+    cdef PyObject* pointer = <PyObject*>kind
+    for k in range(_kind_count):
+        if _kinds[k] == pointer:
+            return <int>k
+    return -1
+
+
+cdef str _specification_error(object init):
+    """Return why the specification in ``init`` cannot be traded, or None."""
+    order_type = init.order_type
+    if init.side is _NO_ORDER_SIDE:
+        return "side must be BUY or SELL"
+    cdef Quantity quantity = init.quantity
+    if quantity.raw <= 0:
+        return f"quantity must be positive, got {quantity}"
+    cdef bint needs_price = order_type in _LIMIT_TYPES
+    cdef bint needs_trigger = order_type in _TRIGGER_TYPES
+    price = init.price
+    if needs_price:
+        if price is None:
+            return "price is required"
+    elif price is not None:
+        return f"price {price} is not allowed"
+    trigger_price = init.trigger_price
+    if needs_trigger:
+        if trigger_price is None:
+            return "trigger_price is required"
+    elif trigger_price is not None:
+        return f"trigger_price {trigger_price} is not allowed"
+    time_in_force = init.time_in_force
+    expire_time_ns = init.expire_time_ns
+    if time_in_force is _GTD:
+        if expire_time_ns is None:
+            return "time in force GTD needs expire_time_ns"
+    elif expire_time_ns is not None:
+        return f"expire_time_ns is only for GTD, time in force is {time_in_force.name}"
+    if expire_time_ns is not None and expire_time_ns <= init.ts_init:
+        return f"expire_time_ns {expire_time_ns} is not after ts_init {init.ts_init}"
+    if init.post_only:
+        if not needs_price:
+            return "post_only applies to orders with a limit price"
+        if time_in_force in _NOT_POST_ONLY:
+            return f"post_only contradicts time in force {time_in_force.name}"
+    display_quantity = init.display_quantity
+    if display_quantity is not None and display_quantity > quantity:
+        return f"display_quantity {display_quantity} exceeds quantity {quantity}"
+    if order_type is _MARKET and time_in_force is _GTD:
+        return "time in force GTD is not allowed"
+    return None
+
+
+# --- The order ---------------------------------------------------------------------------
+
+@cython.no_gc  # ids, enum members, quantities, events and containers of them: no cycles
+cdef class Order:
+    """An order, moved only by events. Build one with :meth:`create` (or an order factory).
+
+    Quantities are exact (``Quantity``); ``avg_px`` is an exact ``Decimal`` of the fills.
+    """
+
+    def __init__(self, init):
+        if not _registered:
+            raise RuntimeError(
+                "zq_core.orders.Order is used before zq.model.orders registered its types "
+                "(import zq.model.orders first)"
+            )
+        cls = type(self)
+        order_type = init.order_type
+        if cls is Order or order_type is not getattr(cls, "order_type", None):
+            raise TypeError(
+                f"use Order.create for a {order_type.name} order (got {cls.__name__})"
+            )
+        reason = _specification_error(init)
+        if reason is not None:
+            raise _InvalidOrder(f"order {init.client_order_id} ({order_type.name}): {reason}")
+        cdef Quantity quantity = init.quantity
+        self.init = init
+        self.trader_id = init.trader_id
+        self.strategy_id = init.strategy_id
+        self.instrument_id = init.instrument_id
+        self.client_order_id = init.client_order_id
+        self.venue_order_id = None
+        self.account_id = None
+        self.position_id = init.position_id
+        self.order_list_id = init.order_list_id
+        self.side = init.side
+        self.quantity = quantity
+        self.price = init.price
+        self.trigger_price = init.trigger_price
+        self.trigger_type = init.trigger_type
+        self.time_in_force = init.time_in_force
+        self.expire_time_ns = init.expire_time_ns
+        self.post_only = init.post_only
+        self.reduce_only = init.reduce_only
+        self.display_quantity = init.display_quantity
+        self.tags = init.tags
+        self._status = self._previous_status = _INITIALIZED
+        self.status = _STATUSES[_INITIALIZED]
+        self.filled_qty = quantity_from_raw_c(0, quantity.precision)
+        self.leaves_qty = quantity
+        self.liquidity_side = _NO_LIQUIDITY_SIDE
+        self.is_triggered = False
+        self.trade_ids = set()
+        self.last_trade_id = None
+        self.commissions = {}
+        self.events = [init]
+        self.ts_init = init.ts_init
+        self.ts_last = init.ts_event
+
+    # -- construction ----------------------------------------------------------------------
+
+    @staticmethod
+    def create(init):
+        """Build the order of the type ``init.order_type``, validating its specification."""
+        return _ORDER_CLASSES[init.order_type](init)
+
+    @staticmethod
+    def from_events(events):
+        """Rebuild an order by replaying its events (the first must be ``OrderInitialized``)."""
+        iterator = iter(events)
+        first = next(iterator, None)
+        if not isinstance(first, _INIT_TYPE):
+            raise ValueError(f"an order's first event must be OrderInitialized, got {first!r}")
+        cdef Order order = Order.create(first)
+        for event in iterator:
+            order._apply(event)
+        return order
+
+    # -- state machine ---------------------------------------------------------------------
+
+    def apply(self, event):
+        """Apply ``event``: validate the transition, update state and fields, record it.
+
+        Raises
+        ------
+        InvalidStateTransition
+            If the event is not valid in the current state (the order is unchanged).
+        OverfillError, DuplicateFillError
+            If a fill exceeds the leaves quantity or repeats a trade id (order unchanged).
+        """
+        self._apply(event)
+
+    cdef int _apply(self, object event) except -1:
+        client_order_id = event.client_order_id
+        if client_order_id is not self.client_order_id and (
+            client_order_id != self.client_order_id
+        ):
+            raise ValueError(
+                f"event {type(event).__name__} for order {client_order_id} "
+                f"applied to order {self.client_order_id}"
+            )
+        kind = type(event)
+        cdef int status = self._status
+        cdef int k = _kind_of(kind)
+        cdef int target = _NO_TARGET if k < 0 else _table[k][status]
+        cdef int new_status
+        cdef int fields
+        if target == _NO_TARGET:
+            raise _InvalidStateTransition(
+                f"order {self.client_order_id} in state {self.status.name} cannot apply "
+                f"{kind.__name__}"
+            )
+        if k == _fill_kind:
+            self._apply_fill(event)
+            if self.leaves_qty.raw == 0:
+                new_status = _FILLED
+            elif status == _CANCELED or status == _EXPIRED:
+                new_status = status
+            else:
+                new_status = _PARTIALLY_FILLED
+        else:
+            fields = _fields[k]
+            if fields:
+                self._apply_fields(event, fields)
+            if target == _TARGET_SAME:
+                new_status = status
+            elif target == _TARGET_PREVIOUS:
+                new_status = self._previous_status
+            else:
+                new_status = target
+        if (_pending >> new_status) & 1 and not (_pending >> status) & 1:
+            self._previous_status = status
+        if new_status != status:
+            self._set_status(new_status)
+        self.ts_last = event.ts_event
+        self.events.append(event)
+        return 0
+
+    cdef int _set_status(self, int status) except -1:
+        self._status = status
+        self.status = _STATUSES[status]
+        return 0
+
+    cdef int _apply_fields(self, object event, int fields) except -1:
+        # ``fields``: the _SETS_* bits of the event's kind. Checks come before any change.
+        cdef Quantity quantity
+        if fields & _SETS_QUANTITY_AND_PRICES:
+            quantity = event.quantity
+            if compare_raw_c(
+                quantity.raw, quantity.precision, self.filled_qty.raw, self.filled_qty.precision
+            ) < 0:
+                raise _InvalidStateTransition(
+                    f"order {self.client_order_id}: update to quantity {quantity} "
+                    f"is below the filled quantity {self.filled_qty}"
+                )
+        if fields & _SETS_ACCOUNT_ID:
+            account_id = event.account_id
+            if account_id is not None:
+                self.account_id = account_id
+        if fields & _SETS_VENUE_ORDER_ID:
+            venue_order_id = event.venue_order_id
+            if venue_order_id is not None:
+                self.venue_order_id = venue_order_id
+        if fields & _SETS_TRIGGERED:
+            self.is_triggered = True
+        elif fields & _SETS_QUANTITY_AND_PRICES:
+            self.quantity = quantity
+            self.leaves_qty = quantity - self.filled_qty
+            price = event.price
+            if price is not None:
+                self.price = price
+            trigger_price = event.trigger_price
+            if trigger_price is not None:
+                self.trigger_price = trigger_price
+        return 0
+
+    cdef int _apply_fill(self, object fill) except -1:
+        trade_id = fill.trade_id
+        if trade_id in self.trade_ids:
+            raise _DuplicateFillError(
+                f"order {self.client_order_id}: trade {trade_id} was already applied"
+            )
+        cdef Quantity last_qty = fill.last_qty
+        cdef Quantity leaves = self.leaves_qty
+        cdef Quantity filled = self.filled_qty
+        cdef Quantity quantity = self.quantity
+        cdef int64_t filled_raw
+        if last_qty.raw <= 0:
+            raise _InvalidStateTransition(
+                f"order {self.client_order_id}: fill {trade_id} has non-positive "
+                f"quantity {last_qty}"
+            )
+        if compare_raw_c(last_qty.raw, last_qty.precision, leaves.raw, leaves.precision) > 0:
+            raise _OverfillError(
+                f"order {self.client_order_id}: fill {trade_id} of {last_qty} exceeds "
+                f"leaves quantity {leaves} (quantity {quantity}, filled {filled})"
+            )
+        cdef Money commission = fill.commission
+        if last_qty.precision == filled.precision == quantity.precision:
+            # One precision: filled + last <= quantity (the fill fits the leaves), no overflow.
+            filled_raw = filled.raw + last_qty.raw
+            self.filled_qty = quantity_from_raw_c(filled_raw, quantity.precision)
+            self.leaves_qty = quantity_from_raw_c(quantity.raw - filled_raw, quantity.precision)
+        else:  # the exact arithmetic at the larger precision
+            self.filled_qty = filled = filled + last_qty
+            self.leaves_qty = quantity - filled
+        self.trade_ids.add(trade_id)
+        self.last_trade_id = trade_id
+        self.venue_order_id = fill.venue_order_id
+        self.account_id = fill.account_id
+        position_id = fill.position_id
+        if position_id is not None:
+            self.position_id = position_id
+        self.liquidity_side = fill.liquidity_side
+        code = commission.currency.code
+        commissions = self.commissions
+        previous = commissions.get(code)
+        commissions[code] = commission if previous is None else previous + commission
+        return 0
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @property
+    def avg_px(self):
+        """Average fill price (exact quotient of the fills' value by the filled quantity).
+
+        Summed from the applied fills when asked (in the order applied, as Decimal sums them
+        per fill), not per fill: it is read once per order, if at all.
+        """
+        if self.filled_qty.raw == 0:
+            return None
+        fill_type = _KIND_TYPES[_fill_kind]
+        value = _DECIMAL_ZERO
+        for event in self.events:
+            if type(event) is fill_type:
+                value += event.last_qty.as_decimal() * event.last_px.as_decimal()
+        return value / self.filled_qty.as_decimal()
+
+    @property
+    def last_event(self):
+        return self.events[-1]
+
+    @property
+    def is_open(self):
+        """Working at the venue (see :data:`OPEN_STATUSES`)."""
+        return (_open >> self._status) & 1 == 1
+
+    @property
+    def is_inflight(self):
+        """Sent and waiting for the venue's answer (see :data:`INFLIGHT_STATUSES`)."""
+        return (_inflight >> self._status) & 1 == 1
+
+    @property
+    def is_closed(self):
+        """Done (see :data:`CLOSED_STATUSES`)."""
+        return (_closed >> self._status) & 1 == 1
+
+    @property
+    def is_buy(self):
+        return self.side is _BUY
+
+    @property
+    def is_sell(self):
+        return self.side is _SELL
+
+    @property
+    def is_passive(self):
+        """Whether the order rests on the book (anything but a market order)."""
+        return type(self).order_type is not _MARKET
+
+    def __repr__(self):
+        price = f" @ {self.price}" if self.price is not None else ""
+        trigger = f" trigger {self.trigger_price}" if self.trigger_price is not None else ""
+        return (
+            f"{type(self).__name__}({self.client_order_id} {self.side.name} {self.quantity} "
+            f"{self.instrument_id}{price}{trigger} {self.time_in_force.name} "
+            f"status={self.status.name} filled={self.filled_qty})"
+        )
+
+    def __eq__(self, other):
+        return isinstance(other, Order) and (<Order>other).client_order_id == self.client_order_id
+
+    def __hash__(self):
+        return hash(self.client_order_id)
+
+    def __copy__(self):
+        raise TypeError("orders are not copied: rebuild one with Order.from_events(order.events)")
