@@ -63,6 +63,23 @@ cdef inline int64_t row_ts(const char* row) noexcept nogil:
     return (<const int64_t*>row)[1]
 
 
+cdef int _close_sources(list sources, object error) except -1:
+    # Close each source that can be closed. While ``error`` propagates, a failure to close
+    # is noted on it rather than raised in its place.
+    for source in sources:
+        close = getattr(source, "close", None)
+        if close is None:
+            continue
+        if error is None:
+            close()
+            continue
+        try:
+            close()
+        except Exception as failure:
+            error.add_note(f"closing a data source then failed: {failure!r}")
+    return 0
+
+
 cdef class Route:
     """Where the rows of one series go. Made by the loop from its resolver's answers."""
 
@@ -225,23 +242,43 @@ cdef class ReplayLoop:
     # --- Replay ----------------------------------------------------------------------------
 
     def open(self, sources):
-        """Read the first run of each source; return the first ``ts_init``, or None."""
+        """Read the first run of each source; return the first ``ts_init``, or None.
+
+        If a source fails, every source is closed (see ``close``) before the error is
+        raised.
+        """
         cdef _Cursor cursor
         cdef object first = None
+        cdef list given = list(sources)
         self.cursors = []
-        for i, source in enumerate(sources):
-            cursor = _Cursor.__new__(_Cursor)
-            cursor.source = iter(source)
-            cursor.index = i
-            self._next_run(cursor)
-            if not cursor.done:
-                self.cursors.append(cursor)
-                if first is None or cursor.ts < first:
-                    first = cursor.ts
+        try:
+            for i, source in enumerate(given):
+                cursor = _Cursor.__new__(_Cursor)
+                cursor.source = iter(source)
+                cursor.index = i
+                self._next_run(cursor)
+                if not cursor.done:
+                    self.cursors.append(cursor)
+                    if first is None or cursor.ts < first:
+                        first = cursor.ts
+        except BaseException as exc:
+            self.cursors = []
+            _close_sources(given, exc)
+            raise
         return first
 
+    def close(self):
+        """Close the sources not yet exhausted: a generator's ``close`` runs its cleanup
+        (open files, a catalog's read-ahead thread). ``run`` does it when it fails."""
+        cursors, self.cursors = self.cursors, []
+        _close_sources([(<_Cursor>held).source for held in cursors], None)
+
     def run(self):
-        """Replay the opened sources to their end; return the number of rows replayed."""
+        """Replay the opened sources to their end; return the number of rows replayed.
+
+        If it fails (a strategy, a source), the sources are closed before the error is
+        raised.
+        """
         cdef _Cursor cursor, best, other
         cdef Py_ssize_t i
         cdef Py_ssize_t n = len(self.cursors)
@@ -249,50 +286,55 @@ cdef class ReplayLoop:
         cdef int stop_rank = 0
         cdef int stop_index = 0
         cdef bint bounded
-        self.dirty = True  # subscriptions made since open() (the strategies' on_start)
-        while n:
-            # The cursor with the smallest (ts, rank, index), and the runner-up's key: rows
-            # of the best cursor are replayed until they pass it.
-            best = None
-            other = None
-            for i in range(n):
-                cursor = <_Cursor>self.cursors[i]
-                if best is None or _before(cursor, best):
-                    other = best
-                    best = cursor
-                elif other is None or _before(cursor, other):
-                    other = cursor
-            bounded = other is not None
-            if bounded:
-                stop_ts = other.ts
-                stop_rank = other.rank
-                stop_index = other.index
-            while True:
-                if best.objects is None:
-                    self._row(best.route, best.base + best.at * best.itemsize, None, best.ts)
-                else:
-                    self._row(best.route, NULL, best.objects[best.at], best.ts)
-                best.at += 1
-                if best.at == best.count:
-                    self._next_run(best)
-                    if best.done:
-                        self.cursors.remove(best)
-                        n -= 1
-                    break
-                if best.objects is None:
-                    best.ts = row_ts(best.base + best.at * best.itemsize)
-                else:
-                    best.ts = best.objects[best.at].ts_init
-                if bounded and (
-                    best.ts > stop_ts or (
-                        best.ts == stop_ts and (
-                            best.rank > stop_rank
-                            or (best.rank == stop_rank and best.index > stop_index)
+        try:
+            self.dirty = True  # subscriptions made since open() (the strategies' on_start)
+            while n:
+                # The cursor with the smallest (ts, rank, index), and the runner-up's key: rows
+                # of the best cursor are replayed until they pass it.
+                best = None
+                other = None
+                for i in range(n):
+                    cursor = <_Cursor>self.cursors[i]
+                    if best is None or _before(cursor, best):
+                        other = best
+                        best = cursor
+                    elif other is None or _before(cursor, other):
+                        other = cursor
+                bounded = other is not None
+                if bounded:
+                    stop_ts = other.ts
+                    stop_rank = other.rank
+                    stop_index = other.index
+                while True:
+                    if best.objects is None:
+                        self._row(best.route, best.base + best.at * best.itemsize, None, best.ts)
+                    else:
+                        self._row(best.route, NULL, best.objects[best.at], best.ts)
+                    best.at += 1
+                    if best.at == best.count:
+                        self._next_run(best)
+                        if best.done:
+                            self.cursors.remove(best)
+                            n -= 1
+                        break
+                    if best.objects is None:
+                        best.ts = row_ts(best.base + best.at * best.itemsize)
+                    else:
+                        best.ts = best.objects[best.at].ts_init
+                    if bounded and (
+                        best.ts > stop_ts or (
+                            best.ts == stop_ts and (
+                                best.rank > stop_rank
+                                or (best.rank == stop_rank and best.index > stop_index)
+                            )
                         )
-                    )
-                ):
-                    break
-        return self.count
+                    ):
+                        break
+            return self.count
+        except BaseException as exc:
+            cursors, self.cursors = self.cursors, []
+            _close_sources([(<_Cursor>held).source for held in cursors], exc)
+            raise
 
     cdef int _sync(self, int64_t ts) except -1:
         # Before Python runs: the clock reads the row's time.

@@ -3,6 +3,7 @@ built from the config."""
 
 from __future__ import annotations
 
+import threading
 import zipfile
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,8 +13,8 @@ import msgspec
 import numpy as np
 import pytest
 
-from zq.backtest import ConfigError, parse_config
-from zq.backtest.config import DataConfig, InstrumentConfig
+from zq.backtest import BacktestNode, ConfigError, parse_config
+from zq.backtest.config import BacktestConfig, DataConfig, InstrumentConfig, StrategyConfig
 from zq.backtest.sources import (
     instrument_from_config,
     open_source,
@@ -23,8 +24,10 @@ from zq.backtest.sources import (
 from zq.data.catalog.schema import DataKind
 from zq.data.errors import DataFormatError
 from zq.demo import demo_instrument, generate_trades
+from zq.model.data import TradeTick
 from zq.model.identifiers import InstrumentId
 from zq.model.instruments import CryptoPerpetual, Equity, FuturesContract
+from zq.strategy import Strategy
 
 DEMO = {demo_instrument().id: demo_instrument()}
 
@@ -434,3 +437,63 @@ def test_a_config_built_in_code_takes_relative_paths_from_its_base_dir(tmp_path)
     assert [len(rows) for _, rows in runs] == [1]
     with pytest.raises(ConfigError, match="matches no file"):
         check_config(BacktestConfig(data=[source], base_dir=str(folder)))
+
+
+# -- catalog: read ahead on a worker thread ----------------------------------------------------
+
+
+class FailOnTradeParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    on_trade_number: int = 0
+
+
+class FailOnTrade(Strategy[FailOnTradeParams]):
+    """Raise on trade number ``on_trade_number`` (a strategy bug, mid-replay)."""
+
+    params_type = FailOnTradeParams
+
+    def on_start(self) -> None:
+        self.subscribe_trades(demo_instrument().id)
+        self.trades = 0
+
+    def on_trade(self, trade: TradeTick) -> None:
+        self.trades += 1
+        if self.trades == self.params.on_trade_number:
+            raise RuntimeError(f"strategy bug at trade {self.trades}")
+
+
+def _catalog_run(tmp_path: Path, trades: int, fail_on: int) -> BacktestConfig:
+    from zq.data.arrays import TRADE_DTYPE
+    from zq.data.catalog import ParquetDataCatalog
+
+    catalog = ParquetDataCatalog(tmp_path / "catalog", row_group_size=1_000)
+    catalog.write_instrument(demo_instrument())
+    rows = np.zeros(trades, TRADE_DTYPE)
+    rows["ts_init"] = rows["ts_event"] = 1_000_000_000 + np.arange(trades) * 1_000_000
+    rows["price"], rows["size"], rows["aggressor_side"] = 10_000, 100_000, 1
+    rows["trade_id"] = np.arange(1, trades + 1)
+    catalog.write_trades(demo_instrument().id, rows, price_precision=2, size_precision=5)
+    return BacktestConfig(
+        data=[DataConfig(kind="catalog", path=str(tmp_path / "catalog"))],
+        strategies=[
+            StrategyConfig(path=f"{__name__}:FailOnTrade", params={"on_trade_number": fail_on})
+        ],
+    )
+
+
+def _readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("zq-catalog-read")]
+
+
+def test_a_catalog_replay_reads_ahead_and_stops_its_reader_thread_when_it_ends(tmp_path):
+    result = BacktestNode(_catalog_run(tmp_path, 200_000, fail_on=0)).run()
+    assert result.data_count == 200_000
+    assert _readers() == []
+
+
+def test_a_replay_that_fails_stops_and_joins_its_reader_thread_before_raising(tmp_path):
+    # 200,000 trades in chunks of 65,536: the failure comes while chunks are read ahead.
+    node = BacktestNode(_catalog_run(tmp_path, 200_000, fail_on=70_000))
+    with pytest.raises(RuntimeError, match="strategy bug at trade 70000") as failed:
+        node.run()
+    assert failed.value is not None  # the traceback (and the replay's frames) still held
+    assert _readers() == []

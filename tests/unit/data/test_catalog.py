@@ -249,9 +249,10 @@ def test_time_range_read_opens_only_the_files_and_row_groups_it_needs(split_cata
     assert [(f.start, f.end) for f in files] == [(0, 100), (100, 200), (200, 290)]
     rows = split_catalog.read("trades", BTC, 220, 250)
     assert rows["ts_init"].tolist() == [220, 230, 240, 250]
-    # the third file's row groups: 200, 200, 210, 220 | 230..260 | 270..290
+    # the third file's row groups: 200, 200, 210, 220 | 230..260 | 270..290; decoded one
+    # at a time (so a group that does not decode can be named)
     assert opened == [files[2].path.name]
-    assert requested == [(files[2].path.name, [0, 1])]
+    assert requested == [(files[2].path.name, [0]), (files[2].path.name, [1])]
 
 
 # -- appends and refusals -------------------------------------------------------------------

@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from zq.data.catalog.readahead import ReadAhead
 from zq.data.catalog.schema import (
     DataKind,
     DataSeries,
@@ -296,13 +297,13 @@ class ParquetDataCatalog:
             precisions = _same_precisions(file.path, precisions, file_precisions)
             groups = _row_groups(handle, kind, low, high)
             capacity += sum(handle.metadata.row_group(group).num_rows for group in groups)
-            plan.append((handle, groups))
+            plan.append((file.path, handle, groups))
         # Sized for the whole row groups; only the first and last can hold rows outside
         # [low, high], and the array is shrunk in place to the rows kept.
         out = np.zeros(capacity, kind.dtype)
         count = 0
-        for handle, groups in plan:
-            for batch in _batches(handle, kind, groups, low, high, _READ_BATCH):
+        for path, handle, groups in plan:
+            for batch in _batches(handle, path, kind, groups, low, high, _READ_BATCH):
                 count += fill_rows(out, count, kind, batch)
         if count < capacity:
             # No view of ``out`` outlives fill_rows, so shrinking it in place is safe.
@@ -363,6 +364,7 @@ class ParquetDataCatalog:
         end: int | None = None,
         *,
         chunk_size: int = 65_536,
+        read_ahead: int = 2,
         on_step: Callable[[int], object] | None = None,
     ) -> Iterator[tuple[DataSeries, Rows]]:
         """Yield the rows of many series merged into one ``ts_init`` order, for replay.
@@ -390,7 +392,7 @@ class ParquetDataCatalog:
             Called with the number of rows held by all series before each merge step
             (instrumentation: it never exceeds ``chunk_size`` times the series count).
         """
-        chosen, readers = self._readers(kinds, instruments, start, end, chunk_size)
+        chosen, readers = self._readers(kinds, instruments, start, end, chunk_size, read_ahead)
         return merge_series(chosen, readers, on_step)
 
     def series_streams(
@@ -401,6 +403,7 @@ class ParquetDataCatalog:
         end: int | None = None,
         *,
         chunk_size: int = 65_536,
+        read_ahead: int = 2,
     ) -> list[Iterator[tuple[DataSeries, Rows]]]:
         """Return one stream of ``(series, rows)`` chunks per series, unmerged.
 
@@ -409,7 +412,7 @@ class ParquetDataCatalog:
         same order as :meth:`stream`, with whole chunks instead of runs cut wherever the
         series interleave. Parameters as for ``stream``.
         """
-        chosen, readers = self._readers(kinds, instruments, start, end, chunk_size)
+        chosen, readers = self._readers(kinds, instruments, start, end, chunk_size, read_ahead)
         order = sorted(range(len(chosen)), key=lambda i: (chosen[i].kind.rank, chosen[i].key))
         return [_tagged(chosen[i], readers[i]) for i in order]
 
@@ -421,6 +424,7 @@ class ParquetDataCatalog:
         end: int | None = None,
         *,
         chunk_size: int = 65_536,
+        read_ahead: int = 2,
         on_step: Callable[[int], object] | None = None,
     ) -> Iterator[tuple[DataSeries, tuple[Any, ...]]]:
         """Yield ``(series, record)`` per row, in the order of ``stream``.
@@ -429,7 +433,7 @@ class ParquetDataCatalog:
         dtype's fields without padding): the cheapest form when a replay handles one row
         at a time and the series interleave finely. Parameters as for ``stream``.
         """
-        chosen, readers = self._readers(kinds, instruments, start, end, chunk_size)
+        chosen, readers = self._readers(kinds, instruments, start, end, chunk_size, read_ahead)
         return merge_series_records(chosen, readers, on_step)
 
     # -- introspection ---------------------------------------------------------------------
@@ -536,9 +540,12 @@ class ParquetDataCatalog:
         start: int | None,
         end: int | None,
         chunk_size: int,
+        read_ahead: int,
     ) -> tuple[list[DataSeries], list[Iterator[Rows]]]:
         if chunk_size <= 0:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        if read_ahead < 0:
+            raise ValueError(f"read_ahead must be 0 or more, got {read_ahead}")
         low, high = _bounds(start, end)
         chosen = self.series(kinds, instruments)
         # Check every file's footer now, so a bad file stops the replay before it starts
@@ -549,7 +556,13 @@ class ParquetDataCatalog:
                 if file.start <= high and file.end >= low:
                     _, precisions = self._open(file.path, series.kind, series.key)
                     _same_precisions(file.path, expected, precisions)
-        return chosen, [self._chunks(series, low, high, chunk_size) for series in chosen]
+        if read_ahead == 0:
+            return chosen, [self._chunks(series, low, high, chunk_size, True) for series in chosen]
+        # The worker decodes on its own thread only: the replay's core stays the replay's.
+        ahead = ReadAhead(read_ahead, "zq-catalog-read")
+        return chosen, [
+            ahead.stream(self._chunks(series, low, high, chunk_size, False)) for series in chosen
+        ]
 
     def _open(self, path: Path, kind: DataKind, key: str) -> tuple[Any, tuple[int, int]]:
         try:
@@ -561,7 +574,9 @@ class ParquetDataCatalog:
         precisions = validate_file(path, kind, key, handle.metadata.metadata, handle.schema_arrow)
         return handle, precisions
 
-    def _chunks(self, series: DataSeries, low: int, high: int, chunk_size: int) -> Iterator[Rows]:
+    def _chunks(
+        self, series: DataSeries, low: int, high: int, chunk_size: int, threads: bool
+    ) -> Iterator[Rows]:
         """Yield a series' rows in ``[low, high]`` in chunks of at most ``chunk_size``."""
         kind, key = series.kind, series.key
         expected = (series.price_precision, series.size_precision)
@@ -571,9 +586,7 @@ class ParquetDataCatalog:
             handle, precisions = self._open(file.path, kind, key)
             _same_precisions(file.path, expected, precisions)
             groups = _row_groups(handle, kind, low, high)
-            if not groups:
-                continue
-            for batch in _batches(handle, kind, groups, low, high, chunk_size):
+            for batch in _batches(handle, file.path, kind, groups, low, high, chunk_size, threads):
                 out = np.zeros(batch.num_rows, kind.dtype)
                 fill_rows(out, 0, kind, batch)
                 yield out
@@ -695,28 +708,49 @@ def _same_precisions(
 
 def _batches(
     handle: Any,
+    path: Path,
     kind: DataKind,
     groups: list[int],
     low: int,
     high: int,
     batch_size: int,
+    threads: bool = True,
 ) -> Iterator[Any]:
-    """Yield the Arrow record batches of ``groups`` cut to ``low <= ts_init <= high``."""
-    if not groups:
-        return
-    batches = handle.iter_batches(
-        batch_size=batch_size, row_groups=groups, columns=list(kind.columns), use_threads=True
-    )
-    for batch in batches:
-        ts_init = batch.column("ts_init").to_numpy()
-        if len(ts_init) == 0:
-            continue
-        first = 0 if ts_init[0] >= low else int(np.searchsorted(ts_init, low, "left"))
-        stop = len(ts_init) if ts_init[-1] <= high else int(np.searchsorted(ts_init, high, "right"))
-        if stop > first:
-            yield batch if stop - first == len(ts_init) else batch.slice(first, stop - first)
-        if stop < len(ts_init):  # past ``high``: so is the rest of the file
-            return
+    """Yield the Arrow record batches of ``groups`` cut to ``low <= ts_init <= high``.
+
+    The row groups are decoded one at a time (a batch never spans two), so a group that
+    does not decode is named in the ``DataFormatError`` raised for it, when it is reached.
+    """
+    columns = list(kind.columns)
+    for group in groups:
+        batches = handle.iter_batches(
+            batch_size=batch_size, row_groups=[group], columns=columns, use_threads=threads
+        )
+        while True:
+            try:
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as exc:
+                reason = " ".join(str(exc).split())  # pyarrow's message spans lines
+                raise DataFormatError(
+                    path,
+                    f"row group {group} (of {handle.metadata.num_row_groups}) does not "
+                    f"decode: {reason}",
+                ) from None
+            if batch is None:
+                break
+            ts_init = batch.column("ts_init").to_numpy()
+            if len(ts_init) == 0:
+                continue
+            first = 0 if ts_init[0] >= low else int(np.searchsorted(ts_init, low, "left"))
+            stop = (
+                len(ts_init)
+                if ts_init[-1] <= high
+                else int(np.searchsorted(ts_init, high, "right"))
+            )
+            if stop > first:
+                yield batch if stop - first == len(ts_init) else batch.slice(first, stop - first)
+            if stop < len(ts_init):  # past ``high``: so is the rest of the file
+                return
 
 
 def _row_groups(handle: Any, kind: DataKind, low: int, high: int) -> list[int]:

@@ -1,0 +1,123 @@
+"""Read-ahead: the next chunks of several series read by one background thread.
+
+A replay spends its thread on the strategy and the matching; the catalog's decoding
+(Parquet pages, zstd, the copy into row arrays) can run on another core meanwhile, since
+pyarrow and numpy release the GIL while they work. ``ReadAhead.stream(chunks)`` wraps one
+series' chunk iterator: up to ``depth`` chunks are asked of it ahead of the consumer, on
+the shared worker thread, one step at a time and in order, so each series still yields
+exactly the chunks its iterator yields, in the same order, whatever the timing.
+
+An error of the iterator (a corrupt row group) is raised by the stream when its consumer
+reaches the chunk that failed, not earlier: the chunks before it are yielded first. The
+worker starts with the first stream and is stopped and joined when the last stream ends
+(exhausted, failed, or closed by its consumer); a stream that is dropped unfinished is
+closed by the garbage collector like any generator.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TypeVar, cast
+
+__all__ = ["ReadAhead"]
+
+T = TypeVar("T")
+
+_END = object()  # what ``next`` gives for an exhausted iterator
+
+
+class ReadAhead:
+    """One background thread reading ahead of several streams of chunks.
+
+    Parameters
+    ----------
+    depth
+        Chunks asked ahead per stream (at least 1). A stream holds at most ``depth`` chunks
+        read or being read, plus the one its consumer has.
+    name
+        The worker thread's name (shown by debuggers and profilers).
+    """
+
+    def __init__(self, depth: int = 2, name: str = "zq-read-ahead") -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        self._depth = depth
+        self._name = name
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._worker: int | None = None  # the worker thread's ident
+        self._users = 0
+
+    @property
+    def depth(self) -> int:
+        """Chunks asked ahead per stream."""
+        return self._depth
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker thread exists (some stream is being read)."""
+        return self._pool is not None
+
+    def stream(self, chunks: Iterator[T]) -> Iterator[T]:
+        """Return the items of ``chunks``, read ahead on the worker thread.
+
+        The first item is asked for at once, so streams made one after the other have
+        their first items read first, in that order, before any stream reads further
+        ahead. ``chunks`` must not be advanced by anyone else; the stream closes it when
+        it ends.
+        """
+        run = self._run(chunks)
+        next(run)  # asks for the first item; from here closing ``run`` ends the stream
+        return cast(Iterator[T], run)
+
+    def _run(self, chunks: Iterator[T]) -> Iterator[T | None]:
+        pool = self._enter()
+        pending: deque[Future[object]] = deque()
+        try:
+            pending.append(pool.submit(next, chunks, _END))
+            yield None  # started: a stream dropped unread is closed, which runs ``finally``
+            while True:
+                item = pending.popleft().result()  # the step's error is raised here
+                if item is _END:
+                    return
+                while len(pending) < self._depth:
+                    pending.append(pool.submit(next, chunks, _END))
+                yield cast(T, item)
+        finally:
+            for future in pending:
+                future.cancel()
+            if threading.get_ident() != self._worker:
+                # A step already running finishes before ``chunks`` is closed. (Only a
+                # garbage collection the worker triggered runs this on the worker: then
+                # ``chunks`` may be the very iterator it is advancing, left to the
+                # collector.)
+                wait(pending)
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+            self._leave()
+
+    def _enter(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=self._name, initializer=self._started
+                )
+            self._users += 1
+            return self._pool
+
+    def _started(self) -> None:
+        self._worker = threading.get_ident()
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users or self._pool is None:
+                return
+            pool, self._pool = self._pool, None
+        # The worker cannot join itself: a stream finalised by a garbage collection that
+        # the worker happened to trigger only asks it to stop.
+        pool.shutdown(wait=threading.get_ident() != self._worker, cancel_futures=True)
