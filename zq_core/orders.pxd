@@ -63,3 +63,8 @@ cdef class Order:
 cdef unsigned int open_mask() noexcept
 cdef unsigned int inflight_mask() noexcept
 cdef unsigned int closed_mask() noexcept
+
+# What zq.model.orders registered, for the engines: the OrderFilled type and the exceptions
+# apply raises ``(InvalidStateTransition, OverfillError, DuplicateFillError)``.
+cdef object filled_type()
+cdef tuple apply_errors()

@@ -533,3 +533,11 @@ cdef class Order:
 
     def __copy__(self):
         raise TypeError("orders are not copied: rebuild one with Order.from_events(order.events)")
+
+
+cdef object filled_type():
+    return _KIND_TYPES[_fill_kind] if _fill_kind >= 0 else None
+
+
+cdef tuple apply_errors():
+    return (_InvalidStateTransition, _OverfillError, _DuplicateFillError)

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 from decimal import Decimal
 from enum import IntEnum, unique
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
@@ -64,12 +64,10 @@ from zq.model.identifiers import (
 from zq.model.instruments import Instrument
 from zq.model.orders import (
     ORDER_STATE_TABLE,
-    DuplicateFillError,
-    InvalidStateTransition,
     Order,
-    OverfillError,
 )
 from zq_core.bus import MessageBus
+from zq_core.execution import ExecutionCore
 
 __all__ = [
     "ExecutionEngine",
@@ -133,7 +131,7 @@ class ExecutionError(msgspec.Struct, frozen=True, gc=False, tag=True):
     event: OrderEvent | None = None
 
 
-class ExecutionEngine(Component):
+class ExecutionEngine(ExecutionCore, Component):
     """Route trading commands to the venues' clients and apply their events to the orders.
 
     Parameters
@@ -512,117 +510,21 @@ class ExecutionEngine(Component):
 
     # -- events --------------------------------------------------------------------------
 
-    def process(self, event: OrderEvent) -> None:
-        """Apply one venue event to its order, update the cache and publish the results.
+    # process, _process_fill, _position_id, _apply_venue and _apply_local are compiled
+    # (zq_core.execution.ExecutionCore); what that core cannot import, it reads here.
+    _error_kinds = ExecutionErrorKind
+    _order_topic = staticmethod(order_events)
+    _position_topic = staticmethod(position_events)
+    _position_id_type = PositionId
+    _netting = _NETTING
 
-        Never raises for a bad event: it is dropped, counted and reported (see the class
-        notes).
-        """
-        order = self.cache.order(event.client_order_id)
-        if order is None:
-            self.unknown_events += 1
-            self._report(
-                ExecutionErrorKind.UNKNOWN_ORDER,
-                event.client_order_id,
-                f"{type(event).__name__} for unknown order {event.client_order_id}",
-                event,
-            )
-            return
-        if isinstance(event, OrderFilled):
-            self._process_fill(order, event)
-            return
-        self._apply_venue(order, event)
+    if TYPE_CHECKING:  # the compiled event path, typed for mypy
+        cache: Cache
 
-    def _process_fill(self, order: Order, fill: OrderFilled) -> None:
-        if fill.trade_id in order.trade_ids:
-            self.duplicate_fills += 1
-            self._report(
-                ExecutionErrorKind.DUPLICATE_FILL,
-                order.client_order_id,
-                f"order {order.client_order_id}: trade {fill.trade_id} was already applied; "
-                "the repeated fill is dropped",
-                fill,
-            )
-            return
-        if fill.position_id is None:
-            # A netting position's id is known once per (instrument, strategy).
-            position_id = self._netting_ids.get((order.instrument_id, order.strategy_id))
-            if position_id is None:
-                position_id = self._position_id(order)
-            fill = msgspec.structs.replace(fill, position_id=position_id)
-        if not self._apply_venue(order, fill):
-            return
-        instrument = self.cache.instrument(order.instrument_id)
-        if instrument is None:
-            self._report(
-                ExecutionErrorKind.UNKNOWN_INSTRUMENT,
-                order.client_order_id,
-                f"fill {fill.trade_id}: instrument {order.instrument_id} is not in the cache; "
-                "positions were not updated",
-                fill,
-            )
-            return
-        try:
-            produced = self.portfolio.process_fill(fill, instrument)
-        except Exception as exc:
-            # The order keeps the fill (the venue did fill it); the portfolio refused it.
-            # Reported, then re-raised: a backtest stops, a live bus logs and counts it.
-            self.portfolio_errors += 1
-            self._report(
-                ExecutionErrorKind.PORTFOLIO_ERROR,
-                order.client_order_id,
-                f"fill {fill.trade_id}: the portfolio refused it: {exc!r}",
-                fill,
-            )
-            raise
-        if produced:
-            publish = self.bus.publish
-            for position_event in produced:
-                publish(position_events(position_event.strategy_id), position_event)
-
-    def _position_id(self, order: Order) -> PositionId:
-        client = self._client_for_instrument(order.instrument_id)
-        if client is None or client.oms_type is _NETTING:
-            key = (order.instrument_id, order.strategy_id)
-            position_id = self._netting_ids.get(key)
-            if position_id is None:
-                position_id = PositionId(f"{order.instrument_id}-{order.strategy_id}")
-                self._netting_ids[key] = position_id
-            return position_id
-        known = self._position_ids.get(order.client_order_id) or order.position_id
-        if known is not None:
-            return known
-        position_id = PositionId(
-            f"{order.instrument_id}-{order.strategy_id}-{order.client_order_id}"
-        )
-        self._position_ids[order.client_order_id] = position_id
-        return position_id
-
-    def _apply_venue(self, order: Order, event: OrderEvent) -> bool:
-        """Apply a venue event; on refusal report it and leave the order as it was."""
-        try:
-            order.apply(event)
-        except OverfillError as exc:
-            self.overfills += 1
-            self._report(ExecutionErrorKind.OVERFILL, order.client_order_id, str(exc), event)
-            return False
-        except DuplicateFillError as exc:
-            self.duplicate_fills += 1
-            self._report(ExecutionErrorKind.DUPLICATE_FILL, order.client_order_id, str(exc), event)
-            return False
-        except InvalidStateTransition as exc:
-            self.invalid_events += 1
-            self._report(
-                ExecutionErrorKind.INVALID_TRANSITION, order.client_order_id, str(exc), event
-            )
-            return False
-        self.cache.update_order(order)
-        self.bus.publish(order_events(order.strategy_id), event)
-        return True
-
-    # An event the engine made itself (submitted, pending, denied, rejected) is applied the
-    # same way.
-    _apply_local = _apply_venue
+        def process(self, event: OrderEvent) -> None: ...
+        def _position_id(self, order: Order) -> PositionId: ...
+        def _apply_venue(self, order: Order, event: OrderEvent) -> bool: ...
+        def _apply_local(self, order: Order, event: OrderEvent) -> bool: ...
 
     def _report(
         self,

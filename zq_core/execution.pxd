@@ -1,0 +1,45 @@
+# The contract of zq_core.execution: the compiled event path of zq's ExecutionEngine.
+#
+# zq.execution.ExecutionEngine subclasses ExecutionCore (and Component). The core applies
+# the venues' events to the orders, re-indexes them in the cache and publishes them; the
+# Python class keeps the commands, the clients and the error reports (``_report``).
+
+from zq_core.bus cimport MessageBus
+from zq_core.cache cimport CacheCore
+from zq_core.orders cimport Order
+
+
+cdef class ExecutionCore:
+    # -- what the engine was built with -----------------------------------------------------
+    cdef public CacheCore cache
+    cdef public MessageBus bus
+    cdef public object portfolio          # PortfolioLike: process_fill(fill, instrument)
+
+    # -- refused events and commands, counted (see ExecutionEngine) -------------------------
+    cdef public Py_ssize_t duplicate_fills
+    cdef public Py_ssize_t overfills
+    cdef public Py_ssize_t unknown_events
+    cdef public Py_ssize_t invalid_events
+    cdef public Py_ssize_t client_errors
+    cdef public Py_ssize_t portfolio_errors
+
+    # -- position ids -----------------------------------------------------------------------
+    # (instrument id, strategy id) -> the netting PositionId, filled on first use
+    cdef public dict _netting_ids
+    # client order id -> the PositionId the order was submitted for (hedging)
+    cdef public dict _position_ids
+
+    # strategy id -> its order / position events topic (the zq.common.topics strings)
+    cdef dict _order_topics
+    cdef dict _position_topics
+
+    # The event path. ``_apply_venue`` is cpdef: a Python subclass that overrides it (the
+    # journal does) is still called from here.
+    cpdef process(self, object event)
+    cpdef bint _apply_venue(self, Order order, object event) except -1
+    cdef int _process_fill(self, Order order, object fill) except -1
+    # An event the engine made itself (submitted, pending, denied, rejected): the base
+    # _apply_venue, whatever a subclass made of _apply_venue (a subclass hooks both names).
+    cpdef bint _apply_local(self, Order order, object event) except -1
+    cdef str _order_topic_of(self, object strategy_id)
+    cdef str _position_topic_of(self, object strategy_id)

@@ -1,0 +1,159 @@
+"""The compiled event path of the ExecutionEngine: venue events applied to their orders.
+
+``zq.execution.ExecutionEngine`` subclasses :class:`ExecutionCore`. Per venue event the core
+finds the order in the cache, applies the event through the order's C entry point,
+re-indexes the order, publishes the event on the strategy's order topic and, for a fill,
+hands it to the portfolio and publishes the position events. Refused events are counted and
+reported through the Python class's ``_report`` (a cold path); the subclass supplies, as
+class attributes, what zq_core cannot import: the topic functions (``_order_topic``,
+``_position_topic``) and the error kinds (``_error_kinds``).
+"""
+
+from msgspec.structs import replace as _replace
+
+from zq_core.orders cimport Order, apply_errors, filled_type
+
+__all__ = ["ExecutionCore"]
+
+
+cdef class ExecutionCore:
+    """The compiled base of ``zq.execution.ExecutionEngine`` (its event path)."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._netting_ids = {}
+        self._position_ids = {}
+        self._order_topics = {}
+        self._position_topics = {}
+
+    # -- events --------------------------------------------------------------------------
+
+    cpdef process(self, object event):
+        """Apply one venue event to its order, update the cache and publish the results.
+
+        Never raises for a bad event: it is dropped, counted and reported (see the class
+        notes).
+        """
+        client_order_id = event.client_order_id
+        order = self.cache._orders.get(client_order_id)
+        if order is None:
+            self.unknown_events += 1
+            self._report(
+                self._error_kinds.UNKNOWN_ORDER,
+                client_order_id,
+                f"{type(event).__name__} for unknown order {client_order_id}",
+                event,
+            )
+            return
+        filled = filled_type()
+        if type(event) is filled or isinstance(event, filled):
+            self._process_fill(<Order?>order, event)
+            return
+        self._apply_venue(<Order?>order, event)
+
+    cdef int _process_fill(self, Order order, object fill) except -1:
+        trade_id = fill.trade_id
+        if trade_id in order.trade_ids:
+            self.duplicate_fills += 1
+            self._report(
+                self._error_kinds.DUPLICATE_FILL,
+                order.client_order_id,
+                f"order {order.client_order_id}: trade {trade_id} was already applied; "
+                "the repeated fill is dropped",
+                fill,
+            )
+            return 0
+        if fill.position_id is None:
+            # A netting position's id is known once per (instrument, strategy).
+            position_id = self._netting_ids.get((order.instrument_id, order.strategy_id))
+            if position_id is None:
+                position_id = self._position_id(order)
+            fill = _replace(fill, position_id=position_id)
+        if not self._apply_venue(order, fill):
+            return 0
+        instrument = self.cache._instruments.get(order.instrument_id)
+        if instrument is None:
+            self._report(
+                self._error_kinds.UNKNOWN_INSTRUMENT,
+                order.client_order_id,
+                f"fill {trade_id}: instrument {order.instrument_id} is not in the cache; "
+                "positions were not updated",
+                fill,
+            )
+            return 0
+        try:
+            produced = self.portfolio.process_fill(fill, instrument)
+        except Exception as exc:
+            # The order keeps the fill (the venue did fill it); the portfolio refused it.
+            # Reported, then re-raised: a backtest stops, a live bus logs and counts it.
+            self.portfolio_errors += 1
+            self._report(
+                self._error_kinds.PORTFOLIO_ERROR,
+                order.client_order_id,
+                f"fill {trade_id}: the portfolio refused it: {exc!r}",
+                fill,
+            )
+            raise
+        if produced:
+            for position_event in produced:
+                self.bus.publish(
+                    self._position_topic_of(position_event.strategy_id), position_event
+                )
+        return 0
+
+    def _position_id(self, Order order not None):
+        """Return the position id of a fill of ``order`` (see ExecutionEngine's notes)."""
+        client = self._client_for_instrument(order.instrument_id)
+        if client is None or client.oms_type is self._netting:
+            key = (order.instrument_id, order.strategy_id)
+            position_id = self._netting_ids.get(key)
+            if position_id is None:
+                position_id = self._position_id_type(f"{order.instrument_id}-{order.strategy_id}")
+                self._netting_ids[key] = position_id
+            return position_id
+        known = self._position_ids.get(order.client_order_id) or order.position_id
+        if known is not None:
+            return known
+        position_id = self._position_id_type(
+            f"{order.instrument_id}-{order.strategy_id}-{order.client_order_id}"
+        )
+        self._position_ids[order.client_order_id] = position_id
+        return position_id
+
+    cpdef bint _apply_venue(self, Order order, object event) except -1:
+        """Apply a venue event; on refusal report it and leave the order as it was."""
+        invalid, overfill, duplicate = apply_errors()
+        try:
+            order._apply(event)
+        except Exception as exc:
+            if isinstance(exc, overfill):
+                self.overfills += 1
+                kind = self._error_kinds.OVERFILL
+            elif isinstance(exc, duplicate):
+                self.duplicate_fills += 1
+                kind = self._error_kinds.DUPLICATE_FILL
+            elif isinstance(exc, invalid):
+                self.invalid_events += 1
+                kind = self._error_kinds.INVALID_TRANSITION
+            else:
+                raise
+            self._report(kind, order.client_order_id, str(exc), event)
+            return False
+        self.cache.update_order(order)
+        self.bus.publish(self._order_topic_of(order.strategy_id), event)
+        return True
+
+    cpdef bint _apply_local(self, Order order, object event) except -1:
+        """Apply an event the engine made itself (submitted, pending, denied, rejected)."""
+        return ExecutionCore._apply_venue(self, order, event)
+
+    cdef str _order_topic_of(self, object strategy_id):
+        topic = self._order_topics.get(strategy_id)
+        if topic is None:
+            topic = self._order_topics[strategy_id] = self._order_topic(strategy_id)
+        return topic
+
+    cdef str _position_topic_of(self, object strategy_id):
+        topic = self._position_topics.get(strategy_id)
+        if topic is None:
+            topic = self._position_topics[strategy_id] = self._position_topic(strategy_id)
+        return topic
