@@ -137,16 +137,21 @@ def runs_to_objects(runs: Iterable[Run]) -> Iterator[Any]:
 
 def _clip(runs: Iterator[Run], start: int | None, end: int | None) -> Iterator[Run]:
     if start is None and end is None:
-        yield from runs
+        yield from runs  # closing this closes ``runs``
         return
-    for series, rows in runs:
-        stamps = rows["ts_init"]
-        low = 0 if start is None else int(np.searchsorted(stamps, start, side="left"))
-        high = len(rows) if end is None else int(np.searchsorted(stamps, end, side="right"))
-        if high > low:
-            yield series, rows[low:high]
-        if high < len(rows):
-            return  # past the end: stop reading (closes the files)
+    try:
+        for series, rows in runs:
+            stamps = rows["ts_init"]
+            low = 0 if start is None else int(np.searchsorted(stamps, start, side="left"))
+            high = len(rows) if end is None else int(np.searchsorted(stamps, end, side="right"))
+            if high > low:
+                yield series, rows[low:high]
+            if high < len(rows):
+                return  # past the end: stop reading
+    finally:
+        close = getattr(runs, "close", None)
+        if close is not None:
+            close()  # the source's files and reader thread, now rather than when collected
 
 
 # -- generated -------------------------------------------------------------------------------

@@ -497,3 +497,12 @@ def test_a_replay_that_fails_stops_and_joins_its_reader_thread_before_raising(tm
         node.run()
     assert failed.value is not None  # the traceback (and the replay's frames) still held
     assert _readers() == []
+
+
+def test_a_catalog_source_cut_by_end_stops_its_reader_thread_where_it_stops(tmp_path):
+    config = _catalog_run(tmp_path, 200_000, fail_on=0)
+    end = datetime(1970, 1, 1, 0, 0, 1, 999_000, tzinfo=UTC)  # 1.999 s after the epoch
+    sources = open_sources(msgspec.structs.replace(config, end=end), DEMO)
+    # 1 ms apart from 1 s: ts_init <= 1.999 s keeps the first 1,000 trades of 200,000.
+    assert sum(len(rows) for source in sources for _, rows in source) == 1_000
+    assert _readers() == []

@@ -386,11 +386,24 @@ class ParquetDataCatalog:
         start, end
             Inclusive ``ts_init`` bounds.
         chunk_size
-            Rows read at a time per series. At most ``chunk_size`` rows per series are held
-            at once, plus what pyarrow decodes of one row group.
+            Rows read at a time per series. The merge holds at most ``chunk_size`` rows per
+            series at once.
+        read_ahead
+            Chunks per series decoded ahead of the consumer, on one background thread
+            (``zq.data.catalog.readahead``), which is stopped and joined when the stream
+            ends or is closed; 0 reads in the consumer's thread. At most
+            ``chunk_size * (1 + read_ahead)`` rows per series are held, plus what pyarrow
+            decodes of one row group.
         on_step
             Called with the number of rows held by all series before each merge step
             (instrumentation: it never exceeds ``chunk_size`` times the series count).
+
+        Raises
+        ------
+        DataFormatError
+            Before the first item, if a file of the selection is not a catalog file of its
+            kind and key (see ``read``); when the consumer reaches it, if a row group does
+            not decode (naming the file and the row group).
         """
         chosen, readers = self._readers(kinds, instruments, start, end, chunk_size, read_ahead)
         return merge_series(chosen, readers, on_step)
@@ -784,6 +797,11 @@ def _instrument_union() -> Any:
 
 
 def _tagged(series: DataSeries, chunks: Iterator[Rows]) -> Iterator[tuple[DataSeries, Rows]]:
-    for rows in chunks:
-        if len(rows):
-            yield series, rows
+    try:
+        for rows in chunks:
+            if len(rows):
+                yield series, rows
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # a stream closed early closes its reader (files, read-ahead) now
