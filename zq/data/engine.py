@@ -273,6 +273,9 @@ class DataEngine(Component):
         self._aggregators: dict[BarType, BarAggregator] = {}
         self._trade_aggregators: dict[InstrumentId, list[BarAggregator]] = {}
         self._quote_aggregators: dict[InstrumentId, list[BarAggregator]] = {}
+        # The quotes topic of each instrument whose quotes feed no aggregator (one look-up
+        # per quote on the live path); cleared whenever the quote aggregators change.
+        self._plain_quote_topics: dict[InstrumentId, str] = {}
         self._bar_alerts: dict[BarType, str] = {}  # armed close alerts, by name
         # Books: the book type of each subscribed instrument, its book once built.
         self._book_types: dict[InstrumentId, BookType] = {}
@@ -434,6 +437,7 @@ class DataEngine(Component):
             self._acquire(stream, bar_type)  # the aggregator holds the tick stream
             by_instrument = self._trade_aggregators if from_trades else self._quote_aggregators
             by_instrument.setdefault(instrument_id, []).append(aggregator)
+            self._plain_quote_topics.clear()
             self._aggregators[bar_type] = aggregator
             holders = self._bar_holders[bar_type] = {}
         holders[command] = None
@@ -457,6 +461,7 @@ class DataEngine(Component):
         aggregators.remove(aggregator)
         if not aggregators:
             del by_instrument[instrument_id]
+        self._plain_quote_topics.clear()
         self._release((_TRADES if from_trades else _QUOTES, instrument_id), bar_type)
 
     def _start_book_deltas(self, command: SubscribeBookDeltas) -> None:
@@ -833,18 +838,33 @@ class DataEngine(Component):
             instrument.size_precision if size_precision is None else size_precision,
         )
 
-    def _handle_quote(self, quote: QuoteTick) -> None:
+    def process_quote(self, quote: QuoteTick) -> None:
+        """Process one quote as :meth:`process` does, without its dispatch on the datum's type.
+
+        Updates the cache, publishes the quote on its topic and, only when bars are
+        aggregated from the instrument's quotes, feeds their aggregators (a live data
+        client's hot path).
+        """
+        instrument_id = quote.instrument_id
         self.cache.add_quote(quote)
-        aggregators = self._quote_aggregators.get(quote.instrument_id)
+        topic = self._plain_quote_topics.get(instrument_id)
+        if topic is not None:
+            self.bus.publish(topic, quote)
+            return
+        topic = topics.quotes(instrument_id)
+        aggregators = self._quote_aggregators.get(instrument_id)
         if aggregators is None:
-            self.bus.publish(topics.quotes(quote.instrument_id), quote)
+            self._plain_quote_topics[instrument_id] = topic
+            self.bus.publish(topic, quote)
             return
         ts_init = quote.ts_init
         for aggregator in aggregators:
             aggregator.close_until(ts_init, ts_init)  # bars that ended before this quote
-        self.bus.publish(topics.quotes(quote.instrument_id), quote)
+        self.bus.publish(topic, quote)
         for aggregator in aggregators:
             aggregator.handle_quote(quote)
+
+    _handle_quote = process_quote
 
     def _handle_trade(self, trade: TradeTick) -> None:
         self.cache.add_trade(trade)

@@ -87,6 +87,7 @@ class BinanceDataClient(DataClient):
         # whole, so dropping one kind means re-subscribing the others.
         self._kinds: dict[InstrumentId, set[str]] = {}
         self._size_precisions: dict[InstrumentId, tuple[int, int]] = {}
+        self._process_quote = self._bind_process_quote
         self.quotes = 0
         self.trades = 0
         self.delta_batches = 0
@@ -181,7 +182,12 @@ class BinanceDataClient(DataClient):
 
     def _on_quote(self, quote: QuoteTick) -> None:
         self.quotes += 1
-        self.engine.process(quote)
+        self._process_quote(quote)
+
+    def _bind_process_quote(self, quote: QuoteTick) -> None:
+        # The first quote: from then on, straight to the engine's quote handling.
+        self._process_quote = self.engine.process_quote
+        self._process_quote(quote)
 
     def _on_trade(self, trade: TradeTick) -> None:
         self.trades += 1

@@ -8,6 +8,7 @@ decimals than the instrument allows is refused, naming the stream and the field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -20,6 +21,7 @@ from zq.model.data import QuoteTick, TradeTick
 from zq.model.enums import AggressorSide
 from zq.model.identifiers import TradeId
 from zq.model.instruments import Instrument
+from zq_core.book_ticker import BookTickerDecoder
 from zq_core.fixed import Price, Quantity
 
 __all__ = [
@@ -172,6 +174,7 @@ class MarketDataParser:
         "_size_precision",
         "_sizes",
         "_streams",
+        "_symbol",
     )
 
     def __init__(self, instrument: Instrument, size_precision: int | None = None) -> None:
@@ -180,6 +183,7 @@ class MarketDataParser:
         self._size_precision = (
             market_size_precision(instrument) if size_precision is None else size_precision
         )
+        self._symbol = instrument.raw_symbol
         symbol = instrument.raw_symbol.lower()
         self._streams = (f"{symbol}@trade", f"{symbol}@bookTicker")
         # Values already parsed, by text: a quote stream repeats the same prices (and many
@@ -222,6 +226,26 @@ class MarketDataParser:
             TradeId(str(message.trade_id)),
             message.trade_time * _NS_PER_MS,
             ts_init,
+        )
+
+    def book_ticker_decoder(
+        self, on_quote: Callable[[QuoteTick], object] | None = None
+    ) -> BookTickerDecoder:
+        """Return a compiled decoder of whole combined-stream bookTicker messages.
+
+        Its ``decode(message, ts_init)`` returns the QuoteTick :meth:`quote_message` would
+        make of the message's ``data``, or None for another stream's message or one of
+        another shape than Binance's own (then decode its ``data`` with :meth:`quote`);
+        its ``take(message, ts_init)`` hands that quote to ``on_quote``.
+        """
+        return BookTickerDecoder(
+            self._streams[1],
+            self._symbol,
+            self._instrument_id,
+            self._price_precision,
+            self._size_precision,
+            QuoteTick,
+            on_quote,
         )
 
     def quote(self, payload: bytes, ts_init: int) -> QuoteTick:

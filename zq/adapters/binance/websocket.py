@@ -35,7 +35,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
@@ -55,10 +55,8 @@ _log = logging.getLogger("zq.adapters.binance")
 #: and the local receive time (UNIX ns). For a raw stream, ``stream`` is the path's name.
 StreamHandler = Callable[[str, bytes, int], None]
 
-#: ``handler(data, ts_init)``: a routed stream's ``data``, decoded (see ``route``).
-RoutedHandler = Callable[[Any, int], None]
-
-_STREAM_PREFIX: Final = b'{"stream":"'
+#: ``handle(message, ts_init) -> taken``: a routed stream's whole message (see ``route``).
+RoutedHandler = Callable[[bytes, int], bool]
 
 _SUBSCRIBE_TIMEOUT_S: Final = 10.0
 
@@ -138,7 +136,8 @@ class BinanceWebSocketClient:
         self._rng = rng if rng is not None else random.Random()
         self._clock_ns = clock_ns
         self._streams: dict[str, None] = {}  # ordered set
-        self._routes: dict[bytes, tuple[Callable[[bytes], Any], RoutedHandler]] = {}
+        self._routes: dict[str, RoutedHandler] = {}
+        self._takers: tuple[RoutedHandler, ...] = ()  # the routes' handles, in order
         self._ws: WebSocketConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -176,19 +175,25 @@ class BinanceWebSocketClient:
         connection on."""
         self._raw_stream = name
 
-    def route(self, stream: str, decode: Callable[[bytes], Any], handler: RoutedHandler) -> None:
-        """Decode a combined stream's messages of ``stream`` in one pass and hand them on.
+    def route(self, stream: str, handle: RoutedHandler) -> None:
+        """Offer each combined-stream message to ``handle`` whole, before the general way.
 
-        ``decode`` takes the whole message (``{"stream": ..., "data": ...}``, Binance's
-        order of keys) and returns an object whose ``data`` goes to ``handler``, instead of
-        ``data``'s bytes going to the client's handler. A message it cannot decode takes
-        the general way (the handler then names what is wrong).
+        ``handle(message, ts_init)`` takes the whole message (``{"stream": ..., "data":
+        ...}``) and returns True once it has taken it, or False, having done nothing, for a
+        message that is not of ``stream`` or that it cannot read: the message then goes to
+        the next route, and at last the general way, to the client's handler with
+        ``data``'s bytes (which names what is wrong). Every message is offered to the routes
+        in turn, so a route must refuse another stream's message at once (a compiled
+        decoder comparing the message's first bytes does). An exception it raises is logged
+        and counted as the handler's are.
         """
-        self._routes[stream.encode()] = (decode, handler)
+        self._routes[stream] = handle
+        self._takers = tuple(self._routes.values())
 
     def unroute(self, stream: str) -> None:
         """Remove the route of ``stream`` (its messages take the general way again)."""
-        self._routes.pop(stream.encode(), None)
+        self._routes.pop(stream, None)
+        self._takers = tuple(self._routes.values())
 
     def backoff_s(self, attempt: int) -> float:
         """Return the wait before reconnect attempt ``attempt`` (0-based), jitter included."""
@@ -389,20 +394,15 @@ class BinanceWebSocketClient:
     def _on_combined(self, payload: bytes, is_text: bool) -> None:
         ts_init = self._clock_ns()
         self.stats.messages += 1
-        if payload.startswith(_STREAM_PREFIX):
-            routed = self._routes.get(payload[11 : payload.find(b'"', 11)])
-            if routed is not None:
-                try:
-                    message = routed[0](payload)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    pass  # the general way below names what is wrong
-                else:
-                    try:
-                        routed[1](message.data, ts_init)
-                    except Exception:
-                        self.stats.handler_errors += 1
-                        _log.exception("handler failed on a %s message", message.stream)
+        for take in self._takers:
+            try:
+                if take(payload, ts_init):
                     return
+            except Exception:
+                self.stats.handler_errors += 1
+                stream = payload[11 : payload.find(b'"', 11)].decode(errors="replace")
+                _log.exception("handler failed on a %s message", stream)
+                return
         try:
             envelope = _ENVELOPE.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError):

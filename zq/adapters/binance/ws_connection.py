@@ -336,6 +336,23 @@ class WebSocketConnection(asyncio.Protocol):
             data = self._handshake(data)
             if not data:
                 return
+        # The common read: one whole unfragmented text frame of 126..65535 bytes (a quote,
+        # a trade, a small diff), nothing buffered before it: handed on without the
+        # parser's loop and message list. Anything else goes through the parser.
+        parser = self._parser
+        size = len(data)
+        if (
+            size > 4
+            and data[0] == 0x81  # FIN, TEXT, no reserved bit
+            and data[1] == 126  # unmasked, a 16-bit length
+            and size == 4 + ((data[2] << 8) | data[3])
+            and size - 4 <= parser._max
+            and not parser._buffer
+            and not parser._fragments
+        ):
+            parser._offset += size
+            self._on_message(data[4:], True)
+            return
         try:
             messages = self._parser.feed(data)
         except WebSocketProtocolError as error:

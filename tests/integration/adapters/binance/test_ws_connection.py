@@ -16,6 +16,7 @@ import struct
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import msgspec
 import pytest
 import pytest_asyncio
 from aiohttp import WSMsgType, web
@@ -280,7 +281,7 @@ async def test_a_broken_frame_fails_the_connection_and_the_client_reconnects(raw
 
 
 @pytest.mark.asyncio
-async def test_a_routed_stream_is_decoded_in_one_pass_and_what_its_decoder_refuses_goes_the_general_way(
+async def test_a_routed_stream_is_decoded_in_one_pass_and_what_its_route_refuses_goes_the_general_way(
     raw_server,
 ):
     ticker = b'{"u":1,"s":"BTCUSDT","b":"100.01","B":"2","a":"100.02","A":"3"}'
@@ -303,8 +304,17 @@ async def test_a_routed_stream_is_decoded_in_one_pass_and_what_its_decoder_refus
     url = await raw_server(script)
     general: list[tuple[str, bytes]] = []
     routed: list[object] = []
+
+    def take(message: bytes, ts_init: int) -> bool:  # a route: its stream's good messages
+        try:
+            decoded = BOOK_TICKER_ENVELOPE.decode(message)
+        except msgspec.ValidationError:
+            return False
+        routed.append(decoded.data)
+        return True
+
     client = BinanceWebSocketClient(url, lambda stream, data, ts: general.append((stream, data)))
-    client.route("btcusdt@bookTicker", BOOK_TICKER_ENVELOPE.decode, lambda m, ts: routed.append(m))
+    client.route("btcusdt@bookTicker", take)
     await client.start()
     try:
         await client.subscribe(["btcusdt@bookTicker", "btcusdt@trade"])
@@ -314,6 +324,39 @@ async def test_a_routed_stream_is_decoded_in_one_pass_and_what_its_decoder_refus
     assert routed == [_TICKER_DECODER.decode(ticker)]
     assert general == [("btcusdt@bookTicker", bad), ("btcusdt@trade", trade)]
     assert client.stats.messages == 3
+
+
+@pytest.mark.asyncio
+async def test_a_route_that_raises_is_counted_and_the_connection_carries_on(raw_server):
+    ticker = b'{"u":1,"s":"BTCUSDT","b":"100.01","B":"2","a":"100.02","A":"3"}'
+    message = b'{"stream":"btcusdt@bookTicker","data":' + ticker + b"}"
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await upgrade(reader, writer)
+        writer.write(frame(1, message) + frame(1, message))
+        await reader.read()
+
+    url = await raw_server(script)
+    taken: list[bytes] = []
+
+    def take(payload: bytes, ts_init: int) -> bool:
+        taken.append(payload)
+        if len(taken) == 1:
+            raise RuntimeError("a strategy's bug")
+        return True
+
+    general: list[object] = []
+    client = BinanceWebSocketClient(url, lambda stream, data, ts: general.append(data))
+    client.route("btcusdt@bookTicker", take)
+    await client.start()
+    try:
+        await client.subscribe(["btcusdt@bookTicker"])
+        await wait_for(lambda: len(taken) == 2, what="two messages")
+    finally:
+        await client.stop()
+    assert taken == [message, message]
+    assert general == []  # a message its route took (or failed on) is not handed on again
+    assert client.stats.handler_errors == 1
 
 
 @pytest.mark.asyncio

@@ -5,6 +5,7 @@ frame can break the protocol."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import struct
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from zq.adapters.binance.ws_connection import (
     FrameParser,
     Opcode,
+    WebSocketConnection,
     WebSocketProtocolError,
     accept_key,
     encode_frame,
@@ -188,3 +190,96 @@ def test_a_message_over_the_cap_fails_before_its_bytes_are_awaited():
 def test_messages_complete_before_a_bad_frame_in_the_same_read_are_kept_on_the_error():
     error = _fails(frame(TEXT, b"one") + frame(PING, b"") + frame(0x3, b""), "reserved data")
     assert error.messages_before == [(TEXT, b"one"), (PING, b"")]
+
+
+# -- the connection's reads: one whole text frame per read skips the parser's loop --------
+
+
+class _Transport:
+    """What a connection writes (pongs, close frames); no socket needed to read frames."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+
+def _open_connection() -> tuple[WebSocketConnection, list[tuple[bytes, bool]]]:
+    received: list[tuple[bytes, bool]] = []
+    connection = WebSocketConnection(
+        "example", "/", lambda payload, is_text: received.append((payload, is_text))
+    )
+    connection.transport = _Transport()  # type: ignore[assignment]
+    connection._handshaking = False  # the handshake is tested over loopback
+    return connection, received
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    messages=st.lists(
+        st.tuples(st.sampled_from([TEXT, BINARY, PING]), st.integers(0, 400)),
+        min_size=1,
+        max_size=6,
+    ),
+    cuts=st.lists(st.integers(1, 3_000), max_size=6),
+)
+def test_reads_give_the_parsers_messages_however_the_stream_is_cut(messages, cuts):
+    # Whole 16-bit-length text frames alone in a read take the connection's short way;
+    # every other read goes through the parser: both hand on the same messages in order.
+    async def run() -> None:
+        connection, received = _open_connection()
+        payloads = [
+            (opcode, bytes([65 + n % 26]) * (min(size, 125) if opcode == PING else size))
+            for n, (opcode, size) in enumerate(messages)
+        ]
+        stream = b"".join(frame(opcode, payload) for opcode, payload in payloads)
+        bounds = sorted({cut for cut in cuts if cut < len(stream)})
+        reads = [stream[a:b] for a, b in zip([0, *bounds], [*bounds, len(stream)], strict=True)]
+        # And each frame alone in its read, the venue's usual case.
+        reads += [frame(opcode, payload) for opcode, payload in payloads]
+        for read in reads:
+            connection.data_received(read)
+        data = [(payload, opcode == TEXT) for opcode, payload in payloads if opcode != PING]
+        assert received == data + data
+        assert connection._parser._offset == 2 * len(stream)
+
+    asyncio.run(run())
+
+
+def test_the_place_of_a_bad_frame_counts_the_whole_text_frames_read_before_it():
+    async def run() -> None:
+        connection, received = _open_connection()
+        whole = frame(TEXT, b"q" * 200)  # 204 bytes: the short way
+        connection.data_received(whole)
+        connection.data_received(frame(TEXT, b"x", rsv=0x40))
+        assert received == [(b"q" * 200, True)]
+        assert isinstance(connection.error, WebSocketProtocolError)
+        assert f"at byte {len(whole)} " in str(connection.error)
+
+    asyncio.run(run())
+
+
+def test_a_text_frame_over_the_cap_is_refused_even_alone_in_its_read():
+    async def run() -> None:
+        received: list[tuple[bytes, bool]] = []
+        connection = WebSocketConnection(
+            "example", "/", lambda p, t: received.append((p, t)), max_message_bytes=150
+        )
+        connection.transport = _Transport()  # type: ignore[assignment]
+        connection._handshaking = False
+        connection.data_received(frame(TEXT, b"q" * 200))
+        assert received == []
+        assert connection.close_code == 1009
+
+    asyncio.run(run())

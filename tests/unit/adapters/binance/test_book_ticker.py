@@ -1,0 +1,116 @@
+"""The compiled bookTicker decoder (zq_core.book_ticker) against the general way (msgspec and
+the exact one-value parser, MarketDataParser.quote): the same quote for every message of
+Binance's own shape, and None, never a different quote, for anything else."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zq.adapters.binance.errors import BinanceStreamError
+from zq.adapters.binance.instruments import parse_symbol
+from zq.adapters.binance.parsing import MarketDataParser
+from zq.data.loaders._binance_decimal import decimal_to_raw
+from zq.model.data import QuoteTick
+from zq_core.fixed import Price, Quantity
+
+from .test_instruments import BTCUSDT
+
+INSTRUMENT = parse_symbol(BTCUSDT)  # prices at 2 decimals, market sizes at 8
+STREAM = b"btcusdt@bookTicker"
+# Line 3 of binance/spot/btcusdt_20240808.gz, in its combined-stream envelope.
+DATA = b'{"u":50093239212,"s":"BTCUSDT","b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}'
+
+
+def envelope(data: bytes, stream: bytes = STREAM) -> bytes:
+    return b'{"stream":"' + stream + b'","data":' + data + b"}"
+
+
+def general(data: bytes, ts_init: int) -> QuoteTick | None:
+    """The general way's quote, or None where it refuses the message."""
+    try:
+        return MarketDataParser(INSTRUMENT).quote(data, ts_init)
+    except BinanceStreamError:
+        return None
+
+
+def test_a_captured_message_gives_the_general_ways_quote():
+    quote = MarketDataParser(INSTRUMENT).book_ticker_decoder().decode(envelope(DATA), 123)
+    assert quote == general(DATA, 123)
+    assert quote.bid_price == Price.from_raw(6_183_763, 2)  # 61837.63, by hand
+    assert quote.ask_size == Quantity.from_raw(154_698_000, 8)  # 1.54698000
+    assert quote.ts_event == quote.ts_init == 123  # spot bookTicker carries no time
+
+
+def test_take_hands_the_quote_on_and_refuses_another_streams_message():
+    quotes: list[QuoteTick] = []
+    decoder = MarketDataParser(INSTRUMENT).book_ticker_decoder(quotes.append)
+    assert decoder.take(envelope(DATA), 5) is True
+    assert decoder.take(envelope(DATA, b"ethusdt@bookTicker"), 5) is False
+    assert decoder.take(envelope(DATA, b"btcusdt@trade"), 5) is False
+    assert quotes == [general(DATA, 5)]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        envelope(DATA.replace(b"61837.63000000", b"61837.63100000")),  # finer than 2 decimals
+        envelope(DATA.replace(b"61837.63000000", b"61837.")),  # no digit after the dot
+        envelope(DATA.replace(b"61837.63000000", b".5")),  # no digit before it
+        envelope(DATA.replace(b"61837.63000000", b"-1.00")),  # negative
+        envelope(DATA.replace(b"61837.63000000", b"6e4")),
+        envelope(DATA.replace(b"61837.63000000", b"")),
+        envelope(DATA.replace(b'"b":"61837.63000000"', b'"b":61837.63')),  # a number
+        envelope(DATA.replace(b"3.78826000", b"1234567890123.123456")),  # 19 digits at 8
+        envelope(DATA.replace(b"BTCUSDT", b"ETHUSDT")),  # another symbol
+        envelope(DATA.replace(b'"u":50093239212,', b'"u":-1,')),
+        envelope(DATA.replace(b"{", b"{ ", 1)),  # white space
+        envelope(DATA.replace(b'"u":', b'"E":1,"u":')),  # an event time (not spot's shape)
+        envelope(DATA)[:-1],  # cut short
+        envelope(DATA) + b" ",
+        envelope(DATA.replace(b'"A":"1.54698000"', b'"A":"1.54698000","x":1')),
+    ],
+)
+def test_any_other_shape_is_none_for_the_general_way_to_read_or_refuse(message):
+    decoder = MarketDataParser(INSTRUMENT).book_ticker_decoder()
+    assert decoder.decode(message, 1) is None
+
+
+_DECIMAL = st.builds(
+    lambda whole, fraction: whole + ("." + fraction if fraction is not None else ""),
+    st.text("0123456789", min_size=1, max_size=12),
+    st.none() | st.text("0123456789", min_size=1, max_size=12),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.tuples(_DECIMAL, _DECIMAL, _DECIMAL, _DECIMAL), update_id=st.integers(0, 10**15))
+def test_every_message_of_binances_shape_gives_the_general_ways_quote_or_none(values, update_id):
+    bid, bid_size, ask, ask_size = values
+    data = (
+        f'{{"u":{update_id},"s":"BTCUSDT","b":"{bid}","B":"{bid_size}","a":"{ask}",'
+        f'"A":"{ask_size}"}}'
+    ).encode()
+    decoder = MarketDataParser(INSTRUMENT).book_ticker_decoder()
+    quote = decoder.decode(envelope(data), 77)
+    expected = general(data, 77)
+    if quote is None:
+        # Refused here: the general way refuses it too, or a value has over 18 significant
+        # digits at its precision (the general way reads those up to int64's top).
+        digits = [
+            len(str(decimal_to_raw(text, precision)))
+            for text, precision in zip(values, (2, 8, 2, 8), strict=True)
+            if expected is not None
+        ]
+        assert expected is None or max(digits) > 18
+    else:
+        assert quote == expected
+
+
+def test_unchanged_values_are_handed_out_again_and_changed_ones_made_anew():
+    decoder = MarketDataParser(INSTRUMENT).book_ticker_decoder()
+    first = decoder.decode(envelope(DATA), 1)
+    second = decoder.decode(envelope(DATA.replace(b"61837.64000000", b"61837.65000000")), 2)
+    assert second.bid_price is first.bid_price and second.bid_size is first.bid_size
+    assert second.ask_price == Price.from_raw(6_183_765, 2) != first.ask_price
