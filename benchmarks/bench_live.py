@@ -613,6 +613,143 @@ def show(title: str, runs: list[dict[str, float]], load_before: str) -> None:
         print(f"  {key:<34} {value:12,.1f}   [{spread}]")
 
 
+
+# -- in-process loops of two legs ----------------------------------------------------------
+
+#: bookTicker prices the loop's frames cycle through (a quiet market's moves: a few ticks).
+_LOOP_PRICES = 16
+
+
+def _quote_frames(count: int) -> list[bytes]:
+    """Combined-stream bookTicker frames as the venue sends them (eight-decimal texts)."""
+    from zq.adapters.binance.ws_connection import Opcode, encode_frame
+
+    frames = []
+    for index in range(count):
+        bid = 60_000 + (index * 7919) % _LOOP_PRICES / 10
+        payload = (
+            f'{{"stream":"btcusdt@bookTicker","data":{{"u":{1000 + index},"s":"BTCUSDT",'
+            f'"b":"{bid:.8f}","B":"{0.5 + index % 5:.8f}","a":"{bid + 0.1:.8f}",'
+            f'"A":"{1.25 + index % 3:.8f}"}}}}'
+        ).encode()
+        frames.append(encode_frame(Opcode.TEXT, payload))
+    return frames
+
+
+async def loop_legs(args: argparse.Namespace) -> None:
+    """Time two legs in a loop, in this process: frame -> ``on_quote`` (a bookTicker frame's
+    bytes handed to the WebSocket connection's ``data_received``, through the adapter,
+    the DataEngine and the bus to the probe's ``on_quote``) and REST call -> written
+    (``send_new_order`` up to the request's bytes handed to the connection's ``send``,
+    which here writes nothing and answers at once).
+
+    Each timed call goes through ``operator.call``, so that callgrind can count the
+    instructions of the timed calls alone: ``valgrind --tool=callgrind
+    --toggle-collect=_operator_call python benchmarks/bench_live.py --only loop --leg quote``
+    (instructions per call: the total over ``--iterations``).
+    """
+    import operator
+
+    from zq.adapters.binance.transport import HttpAnswer
+    from zq.sandbox import AccountConfig, MarketConfig, SandboxVenue, VenueConfig
+
+    config = VenueConfig(
+        accounts=(
+            AccountConfig(API_KEY, SECRET, {"USDT": Decimal("1000000"), "BTC": Decimal("10")}),
+        ),
+        market=MarketConfig(kind="manual"),
+        orders_per_10s=10_000_000,
+        orders_per_day=100_000_000,
+        weight_limit=1_000_000_000,
+    )
+    iterations = args.iterations
+    async with SandboxVenue(config) as venue:
+        venue.set_levels(
+            "BTCUSDT", [(Decimal("60000.00"), Decimal("1"))], [(Decimal("60000.10"), Decimal("1"))]
+        )
+        node = TradingNode(
+            node_config(venue),  # type: ignore[arg-type]
+            credentials={"BINANCE": BinanceCredentials(API_KEY, SECRET)},
+            install_signal_handlers=False,
+        )
+        probe = Probe(0)
+        node.add_strategy(probe)
+        await node.start()
+        try:
+            websocket = node.data_client().market.websocket
+            await websocket.wait_connected(10)
+            await asyncio.sleep(0.2)
+            quotes = node.data_client().quotes
+            frames = _quote_frames(256)
+            connection = websocket._ws
+            assert connection is not None
+            received = connection.data_received
+            call = operator.call
+            times: dict[str, list[int]] = {}
+            if args.leg in ("quote", "both"):
+                samples = times.setdefault("frame->on_quote (data_received)", [])
+                for index in range(iterations):
+                    frame = frames[index & 255]
+                    start = perf()
+                    call(received, frame)
+                    samples.append(perf() - start)
+                assert node.data_client().quotes - quotes >= iterations, "quotes were lost"
+            if args.leg in ("request", "both"):
+                samples = times.setdefault("REST call->written (send_new_order)", [])
+                http = node.execution_client().http
+                transport = http._transport
+                assert transport is not None
+                instrument = probe.cache.instrument(BTCUSDT)
+                assert instrument is not None
+                quantity = instrument.make_qty(Decimal("0.001"))
+                price = instrument.make_price(Decimal("54000.10"))
+                loop = asyncio.get_running_loop()
+                connection_class = http_transport._Connection
+                real_send = connection_class.send
+                written: list[bytes] = []
+
+                def send(self: Any, request: bytes) -> Any:  # answered at once, not written
+                    written.append(request)
+                    answer = loop.create_future()
+                    answer.set_result(HttpAnswer(200, {}, b"{}"))
+                    self.answer = answer
+                    return answer
+
+                connection_class.send = send  # type: ignore[method-assign]
+                try:
+                    send_new_order = http.send_new_order
+                    for index in range(iterations):
+                        coid = f"O-20260101-000000-001-001-{index + 1}"
+                        start = perf()
+                        sent = call(
+                            send_new_order,
+                            "BTCUSDT",
+                            side="BUY",
+                            order_type="LIMIT",
+                            quantity=quantity,
+                            price=price,
+                            time_in_force="GTC",
+                            client_order_id=coid,
+                            response_type="FULL",
+                        )
+                        samples.append(perf() - start)
+                        assert sent is not None, "the request did not go at once"
+                        await transport.receive(sent.exchange)
+                finally:
+                    connection_class.send = real_send  # type: ignore[method-assign]
+                assert len(written) == iterations
+                print(f"  a request: {written[-1][:160]!r}...")
+        finally:
+            await node.shutdown()
+    print(f"(loop) {iterations} calls per leg, in-process; {load()}")
+    for name, values in times.items():
+        print(
+            f"  {name:<40} p50 {quantile(values, 0.5) / 1e3:7.2f} us   "
+            f"p99 {quantile(values, 0.99) / 1e3:7.2f} us   "
+            f"mean {statistics.mean(values) / 1e3:7.2f} us"
+        )
+
+
 async def main(args: argparse.Namespace) -> None:
     policy = "SCHED_FIFO" if args.fifo else "normal"
     BUSY_POLL["on"] = args.busy_poll
@@ -621,6 +758,9 @@ async def main(args: argparse.Namespace) -> None:
         f"{policy}; node busy-polling: {args.busy_poll}"
     )
     only = args.only
+    if only == "loop":
+        await loop_legs(args)
+        return
     if only in (None, "latency"):
         before = load()
         runs = await latency_case(args, args.orders, flood=False)
@@ -663,8 +803,12 @@ if __name__ == "__main__":
         "--busy-poll", action="store_true", help="the node's loop polls without sleeping"
     )
     parser.add_argument(
-        "--only", choices=("latency", "throughput", "flood", "journal"), default=None
+        "--only", choices=("latency", "throughput", "flood", "journal", "loop"), default=None
     )
+    parser.add_argument(
+        "--leg", choices=("quote", "request", "both"), default="both", help="--only loop's legs"
+    )
+    parser.add_argument("--iterations", type=int, default=20_000, help="--only loop's calls")
     arguments = parser.parse_args()
     if arguments.fifo:
         fifo()  # the venue process inherits it

@@ -320,9 +320,17 @@ class RateLimiter:
         self._count(weight, orders)
         return True
 
-    def _count(self, weight: int, orders: int) -> None:
+    def count(self, weight: int, orders: int = 0) -> None:
+        """Count a request that :meth:`wait_ms` has just admitted (nothing awaited since)."""
+        costs = (weight, 1, orders)  # by _Window.cost_index
         for window in self._windows:
-            window.used += self._cost(window, weight, orders)
+            window.used += costs[window.cost_index]
+        self.stats.acquired += 1
+
+    def _count(self, weight: int, orders: int) -> None:
+        costs = (weight, 1, orders)  # by _Window.cost_index
+        for window in self._windows:
+            window.used += costs[window.cost_index]
         self.stats.acquired += 1
 
     def observe(self, headers: Mapping[str, str]) -> None:

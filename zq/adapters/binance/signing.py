@@ -92,6 +92,12 @@ class Signer:
         mac.update(payload.encode("utf-8"))
         return mac.hexdigest()
 
+    def signature_of(self, payload: bytes) -> bytes:
+        """Return the lower-case hex HMAC-SHA256 of ``payload``, as ASCII bytes."""
+        mac = self._mac.copy()
+        mac.update(payload)
+        return mac.hexdigest().encode("ascii")
+
     def sign(self, query: str) -> str:
         """Return ``query`` with ``signature=...`` appended."""
         signature = self.signature(query)

@@ -372,6 +372,11 @@ class HttpTransport:
         comes with :meth:`receive`, which must be awaited once for each exchange (it gives
         the connection back).
         """
+        return self.send_bytes_now(self._request_bytes(method, target, headers))
+
+    def send_bytes_now(self, request: bytes) -> HttpExchange | None:
+        """Write a whole request made beforehand (see :meth:`request_tail`) as
+        :meth:`send_now` does."""
         if self._closed or self._free <= 0 or self._waiters:
             return None
         connection = self._take()
@@ -379,7 +384,19 @@ class HttpTransport:
             return None
         self._free -= 1
         deadline = asyncio.get_running_loop().time() + self.timeout_s
-        return self._write(connection, self._request_bytes(method, target, headers), deadline)
+        self._busy.add(connection)
+        return HttpExchange(connection, connection.send(request), deadline)
+
+    def request_tail(self, method: str, headers: Mapping[str, str] | None = None) -> str:
+        """Return what follows the target in a request of ``method`` with ``headers``: the
+        protocol, the headers and the blank line. ``f"{method} {target}{tail}"`` encoded
+        in latin-1 is the request :meth:`send_now` writes."""
+        tail = f" HTTP/1.1\r\n{self._head_tail}"
+        if headers:
+            tail += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        if method != "GET":
+            tail += "Content-Length: 0\r\n"
+        return tail + "\r\n"
 
     async def receive(self, exchange: HttpExchange) -> HttpAnswer:
         """Wait for the answer of a written request (raises as :meth:`request`)."""
@@ -401,12 +418,7 @@ class HttpTransport:
             self._release()
 
     def _request_bytes(self, method: str, target: str, headers: Mapping[str, str] | None) -> bytes:
-        head = f"{method} {target} HTTP/1.1\r\n{self._head_tail}"
-        if headers:
-            head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        if method != "GET":
-            head += "Content-Length: 0\r\n"
-        return (head + "\r\n").encode("latin-1")
+        return f"{method} {target}{self.request_tail(method, headers)}".encode("latin-1")
 
     def _write(self, connection: _Connection, request: bytes, deadline: float) -> HttpExchange:
         self._busy.add(connection)

@@ -381,3 +381,53 @@ async def test_send_now_does_not_send_what_the_limiter_would_hold_or_without_cre
     async with BinanceHttpClient(venue.url) as anonymous:
         await anonymous.server_time()
         assert anonymous.send_new_order(SYMBOL, "BUY", "MARKET", quantity="0.1") is None
+
+
+@pytest.mark.asyncio
+async def test_a_new_order_written_from_its_template_is_the_general_ways_request(
+    venue, http, monkeypatch
+):
+    # The same order at the same instant, written by send_new_order (prebuilt head and
+    # tail, one HMAC over bytes) and by send_now (encode_params, Signer.sign, the
+    # transport's request): the same bytes on the wire.
+    from zq.adapters.binance import endpoints as ep
+    from zq.adapters.binance import http as http_module
+    from zq.adapters.binance.http import Security, _new_order_params
+    from zq.adapters.binance.transport import _Connection
+
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    await http.server_time()
+    written: list[bytes] = []
+    send = _Connection.send
+
+    def recorded(self: _Connection, request: bytes) -> asyncio.Future:
+        written.append(request)
+        return send(self, request)
+
+    monkeypatch.setattr(_Connection, "send", recorded)
+    monkeypatch.setattr(http_module.time, "time_ns", lambda: 1_763_884_800_123_456_789)
+    arguments = dict(quantity="0.1", price="99", time_in_force="GTC", client_order_id="zq-tpl")
+    sent = http.send_new_order(SYMBOL, "BUY", "LIMIT", **arguments, response_type="FULL")
+    assert sent is not None
+    await asyncio.gather(http.answer(sent, OrderResponse), return_exceptions=True)
+    params = _new_order_params(
+        SYMBOL, "BUY", "LIMIT", "0.1", "99", "GTC", "zq-tpl", None, None, "FULL"
+    )
+    again = http.send_now(
+        "POST", ep.ORDER, params, security=Security.SIGNED, weight=ep.WEIGHT_NEW_ORDER, orders=1
+    )
+    assert again is not None
+    await asyncio.gather(http.answer(again, OrderResponse), return_exceptions=True)
+    assert len(written) == 2 and written[0] == written[1]
+    assert sent.query == again.query and b"&signature=" in written[0]
+
+
+@pytest.mark.asyncio
+async def test_a_client_order_id_to_quote_takes_the_general_way_and_is_placed(venue, http):
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    await http.server_time()
+    sent = http.send_new_order(SYMBOL, "BUY", "LIMIT", quantity="0.1", price="99",
+                               time_in_force="GTC", client_order_id="zq:now/1")
+    assert sent is not None and "zq%3Anow%2F1" in sent.query
+    placed = await http.answer(sent, OrderResponse)
+    assert placed.client_order_id == "zq:now/1" and placed.status == "NEW"

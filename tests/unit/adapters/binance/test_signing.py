@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from hypothesis import given
 from hypothesis import strategies as st
 
+from zq.adapters.binance.http import _plain_query
 from zq.adapters.binance.signing import Signer, encode_params
 
 # Binance spot API docs, "SIGNED Endpoint Examples for POST /api/v3/order": the example
@@ -78,3 +79,31 @@ def test_order_parameters_are_sent_as_they_are():
     params = {"newClientOrderId": "O-20261123-0001_a.b~c", "price": "60000.01", "quantity": 1}
     assert encode_params(params) == "newClientOrderId=O-20261123-0001_a.b~c&price=60000.01&quantity=1"
     assert encode_params({"symbols": '["BTCUSDT"]'}) == "symbols=%5B%22BTCUSDT%22%5D"
+
+
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=12),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30)),
+        max_size=8,
+    )
+)
+def test_a_plain_query_is_the_encoded_params_or_none_where_something_needs_more(params):
+    # The signed fast path's query: encode_params' text when every value is a str needing
+    # no quoting, else None (the general way then encodes it; also an empty query).
+    plain = _plain_query(params)
+    texts = [value for value in params.values() if value is not None]
+    encoded = encode_params(params)
+    if texts and all(isinstance(value, str) for value in texts) and encoded == "&".join(
+        f"{name}={value}" for name, value in params.items() if value is not None
+    ):
+        assert plain == encoded.encode("ascii")
+    else:
+        assert plain is None
+
+
+def test_a_plain_query_refuses_separators_and_non_ascii_inside_values():
+    assert _plain_query({"a": "1", "b": "x&c=2"}) is None
+    assert _plain_query({"a=b": "1"}) is None
+    assert _plain_query({"a": "é"}) is None
+    assert _plain_query({"a": "1", "b": None, "c": "O-1_a.b~c"}) == b"a=1&c=O-1_a.b~c"
