@@ -570,11 +570,11 @@ class ParquetDataCatalog:
                     _, precisions = self._open(file.path, series.kind, series.key)
                     _same_precisions(file.path, expected, precisions)
         if read_ahead == 0:
-            return chosen, [self._chunks(series, low, high, chunk_size, True) for series in chosen]
-        # The worker decodes on its own thread only: the replay's core stays the replay's.
+            return chosen, [self._chunks(series, low, high, chunk_size, False) for series in chosen]
+        # One thread reads ahead for every series (see _chunks for its use of pyarrow threads).
         ahead = ReadAhead(read_ahead, "zq-catalog-read")
         return chosen, [
-            ahead.stream(self._chunks(series, low, high, chunk_size, False)) for series in chosen
+            ahead.stream(self._chunks(series, low, high, chunk_size, True)) for series in chosen
         ]
 
     def _open(self, path: Path, kind: DataKind, key: str) -> tuple[Any, tuple[int, int]]:
@@ -588,18 +588,26 @@ class ParquetDataCatalog:
         return handle, precisions
 
     def _chunks(
-        self, series: DataSeries, low: int, high: int, chunk_size: int, threads: bool
+        self, series: DataSeries, low: int, high: int, chunk_size: int, ahead: bool
     ) -> Iterator[Rows]:
-        """Yield a series' rows in ``[low, high]`` in chunks of at most ``chunk_size``."""
+        """Yield a series' rows in ``[low, high]`` in chunks of at most ``chunk_size``.
+
+        ``ahead``: read by a read-ahead thread. Its first row group is then decoded on
+        pyarrow's threads (the consumer waits for it, its core is free) and the others on
+        the reading thread alone (the consumer's core is the consumer's).
+        """
         kind, key = series.kind, series.key
         expected = (series.price_precision, series.size_precision)
+        threaded = 1 if ahead else None
         for file in self.files(kind, key):
             if file.end < low or file.start > high:
                 continue
             handle, precisions = self._open(file.path, kind, key)
             _same_precisions(file.path, expected, precisions)
             groups = _row_groups(handle, kind, low, high)
-            for batch in _batches(handle, file.path, kind, groups, low, high, chunk_size, threads):
+            batches = _batches(handle, file.path, kind, groups, low, high, chunk_size, threaded)
+            threaded = 0 if ahead else None
+            for batch in batches:
                 out = np.zeros(batch.num_rows, kind.dtype)
                 fill_rows(out, 0, kind, batch)
                 yield out
@@ -727,15 +735,18 @@ def _batches(
     low: int,
     high: int,
     batch_size: int,
-    threads: bool = True,
+    threaded: int | None = None,
 ) -> Iterator[Any]:
     """Yield the Arrow record batches of ``groups`` cut to ``low <= ts_init <= high``.
 
     The row groups are decoded one at a time (a batch never spans two), so a group that
     does not decode is named in the ``DataFormatError`` raised for it, when it is reached.
+    pyarrow decodes the first ``threaded`` groups (all when None) on its thread pool, the
+    others in the calling thread.
     """
     columns = list(kind.columns)
-    for group in groups:
+    for index, group in enumerate(groups):
+        threads = threaded is None or index < threaded
         batches = handle.iter_batches(
             batch_size=batch_size, row_groups=[group], columns=columns, use_threads=threads
         )
