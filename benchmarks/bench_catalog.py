@@ -1,5 +1,6 @@
 """Parquet catalog benchmarks: write and read throughput of trades and deltas, time-range
-reads, and the merged replay stream over several series.
+reads, the merged replay stream over several series, and a replay-like consumer with the
+chunks read in its thread or read ahead on another.
 
 Synthetic data shaped like a busy crypto book (random-walk prices, nanosecond stamps a
 few microseconds apart). MB/s counts the numpy rows (56 bytes per delta, 48 per trade).
@@ -152,6 +153,38 @@ def bench_merge(root: Path, label: str, series: list[tuple[DataKind, str, np.nda
     report(f"stream_records, {label}", total, nbytes, median_seconds(records))
 
 
+def busy(seconds: float) -> None:
+    """Hold the GIL running Python for ``seconds`` of this thread's CPU, as a replay does."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
+def bench_read_ahead(root: Path, rows: np.ndarray, ns_per_row: int = 300) -> None:
+    """A replay-like consumer of one deltas series (Python work per row on its thread):
+    wall time with the chunks read in its thread and read ahead on the catalog's."""
+    folder = root / "read-ahead"
+    catalog = ParquetDataCatalog(folder)
+    catalog.write(DataKind.DELTAS, "BTCUSDT.BINANCE", rows, price_precision=2, size_precision=3)
+    work = len(rows) * ns_per_row / 1e9
+    for read_ahead in (0, 2):
+        walls, cpus = [], []
+        for _ in range(3):
+            begin, cpu = time.perf_counter(), time.thread_time()
+            (stream,) = catalog.series_streams(read_ahead=read_ahead)
+            for _, chunk in stream:
+                busy(len(chunk) * ns_per_row / 1e9)
+            walls.append(time.perf_counter() - begin)
+            cpus.append(time.thread_time() - cpu)
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
+        print(
+            f"{f'consume deltas at {ns_per_row} ns/row, read_ahead={read_ahead}':<46} "
+            f"{len(rows) / wall / 1e6:8.2f} M rows/s wall; consumer thread CPU "
+            f"{(cpu - work) * 1e3:6.1f} ms beyond its {work * 1e3:.0f} ms of work, "
+            f"waiting {(wall - cpu) * 1e3:6.1f} ms"
+        )
+
+
 def interleaved() -> list[tuple[DataKind, str, np.ndarray]]:
     """Four equal series on independent random clocks: runs of about one row (worst case)."""
     each = ROWS // 4
@@ -193,6 +226,7 @@ def main() -> None:
         bench_kind(root, DataKind.DELTAS, synthetic_deltas(ROWS))
         bench_merge(root, "bursty", bursty())
         bench_merge(root, "interleaved", interleaved())
+        bench_read_ahead(root, synthetic_deltas(ROWS))
 
 
 if __name__ == "__main__":
