@@ -1,5 +1,9 @@
 # The compiled core of zq's Cache: the dictionaries looked up per event, and the lookups.
-# The Python class zq.cache.Cache subclasses it and keeps the indices.
+# The Python class zq.cache.Cache subclasses it; the order indices are kept here too.
+
+from zq_core.orders cimport STATUS_COUNT, Order
+
+cdef class OrderIndex
 
 cdef class CacheCore:
     # Keyed by identifiers (str subclasses) or by bar type.
@@ -17,3 +21,33 @@ cdef class CacheCore:
     cdef readonly dict _stale_quotes
     cdef readonly dict _stale_trades
     cdef readonly dict _stale_bars
+
+    # -- order indices (see OrderIndex) ----------------------------------------------------
+    cdef readonly OrderIndex _index_all
+    cdef readonly OrderIndex _index_open
+    cdef readonly OrderIndex _index_closed
+    cdef readonly OrderIndex _index_inflight
+    # client order id -> _OrderEntry: the order, its category, the venue id the maps hold
+    cdef dict _indexed
+    # Per status code, the category (the set of status indices the order is in), numbered;
+    # per pair of categories (from, to), (indices left, indices entered).
+    cdef int _category[STATUS_COUNT]
+    cdef int _initial_category
+    cdef list _moves
+
+    cpdef add_order(self, Order order)
+    cpdef update_order(self, Order order)
+
+
+cdef class OrderIndex:
+    # The client order ids of one status category (insertion-ordered sets: dict -> None),
+    # also keyed by strategy, instrument and venue once a query filtered (``keyed``).
+    cdef readonly dict ids
+    cdef readonly bint keyed
+    cdef readonly dict by_strategy
+    cdef readonly dict by_instrument
+    cdef readonly dict by_venue
+
+    cdef int add(self, object client_order_id, Order order) except -1
+    cdef int remove(self, object client_order_id, Order order) except -1
+    cdef int _add_keys(self, object client_order_id, Order order) except -1

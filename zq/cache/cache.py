@@ -27,6 +27,7 @@ from zq.model.identifiers import (
 from zq.model.instruments import Instrument
 from zq.model.orders import CLOSED_STATUSES, INFLIGHT_STATUSES, OPEN_STATUSES, Order
 from zq_core.cache import CacheCore
+from zq_core.cache import OrderIndex as _OrderIndex
 
 __all__ = ["AccountLike", "Cache", "CacheError", "PositionLike"]
 
@@ -61,88 +62,6 @@ class AccountLike(Protocol):
 
     @property
     def id(self) -> AccountId: ...
-
-
-class _OrderIndex:
-    """The client order ids of one status category, also keyed by strategy, instrument, venue.
-
-    Each dict is an insertion-ordered set: ids come out in the order they entered it. The
-    keyed dicts are built by the first query that filters (from the ids, in their order)
-    and kept from then on, so a run that never filters a category pays one dict insert
-    and one delete per order entering and leaving it.
-    """
-
-    __slots__ = ("by_instrument", "by_strategy", "by_venue", "ids", "keyed")
-
-    def __init__(self) -> None:
-        self.ids: _Index = {}
-        self.keyed = False
-        self.by_strategy: dict[StrategyId, _Index] = {}
-        self.by_instrument: dict[InstrumentId, _Index] = {}
-        self.by_venue: dict[Venue, _Index] = {}
-
-    def add(self, coid: ClientOrderId, order: Order) -> None:
-        self.ids[coid] = None
-        if self.keyed:
-            self._add_keys(coid, order)
-
-    def _add_keys(self, coid: ClientOrderId, order: Order) -> None:
-        instrument_id = order.instrument_id
-        by_key = self.by_strategy.get(order.strategy_id)
-        if by_key is None:
-            by_key = self.by_strategy[order.strategy_id] = {}
-        by_key[coid] = None
-        by_key = self.by_instrument.get(instrument_id)
-        if by_key is None:
-            by_key = self.by_instrument[instrument_id] = {}
-        by_key[coid] = None
-        venue = instrument_id.venue
-        by_key = self.by_venue.get(venue)
-        if by_key is None:
-            by_key = self.by_venue[venue] = {}
-        by_key[coid] = None
-
-    def remove(self, coid: ClientOrderId, order: Order) -> None:
-        del self.ids[coid]
-        if self.keyed:
-            instrument_id = order.instrument_id
-            del self.by_strategy[order.strategy_id][coid]
-            del self.by_instrument[instrument_id][coid]
-            del self.by_venue[instrument_id.venue][coid]
-
-    def build_keys(self, orders: dict[ClientOrderId, Order]) -> None:
-        """Key the ids (once; later adds and removes keep the keyed dicts)."""
-        if not self.keyed:
-            for coid in self.ids:
-                self._add_keys(coid, orders[coid])
-            self.keyed = True
-
-    def select(
-        self,
-        venue: Venue | None,
-        instrument_id: InstrumentId | None,
-        strategy_id: StrategyId | None,
-        orders: dict[ClientOrderId, Order],
-    ) -> Iterable[ClientOrderId]:
-        """Return the ids matching every given filter, smallest candidate set first."""
-        if venue is None and instrument_id is None and strategy_id is None:
-            return self.ids
-        self.build_keys(orders)
-        candidates: list[_Index] = []
-        if instrument_id is not None:
-            candidates.append(self.by_instrument.get(instrument_id, _EMPTY))
-        if strategy_id is not None:
-            candidates.append(self.by_strategy.get(strategy_id, _EMPTY))
-        if venue is not None:
-            candidates.append(self.by_venue.get(venue, _EMPTY))
-        if len(candidates) == 1:
-            return candidates[0]
-        candidates.sort(key=len)
-        smallest, *others = candidates
-        if len(others) == 1:
-            other = others[0]
-            return [c for c in smallest if c in other]
-        return [c for c in smallest if all(c in index for index in others)]
 
 
 class _PositionIndex:
@@ -208,18 +127,10 @@ class Cache(CacheCore):
     """
 
     __slots__ = (
-        "_index_all",
-        "_index_closed",
-        "_index_inflight",
-        "_index_open",
-        "_indexed",
-        "_initial_category",
-        "_moves",
         "_net_positions",
         "_order_books",
         "_positions_closed",
         "_positions_open",
-        "_status_category",
     )
 
     if TYPE_CHECKING:  # the compiled lookups, typed for users and mypy
@@ -235,6 +146,12 @@ class Cache(CacheCore):
         def client_order_id(self, venue_order_id: VenueOrderId, /) -> ClientOrderId | None: ...
         def order_exists(self, client_order_id: ClientOrderId, /) -> bool: ...
 
+        # The order indexing, compiled (CacheCore): per order event, no Python frame.
+        def add_order(self, order: Order, /) -> None: ...
+        def update_order(self, order: Order, /) -> None: ...
+
+    _cache_error = CacheError  # raised by the compiled add_order / update_order
+
     def __init__(self) -> None:
         # Kept for the cache's life (reset empties it in place): the portfolio holds it.
         self._net_positions: dict[tuple[InstrumentId, StrategyId], Decimal] = {}
@@ -242,43 +159,8 @@ class Cache(CacheCore):
 
     def _init_indices(self) -> None:
         self._order_books: dict[InstrumentId, Any] = {}
-        self._index_all = _OrderIndex()
-        self._index_open = _OrderIndex()
-        self._index_closed = _OrderIndex()
-        self._index_inflight = _OrderIndex()
-        # Each status's category (the status indices it belongs to, numbered) and per order
-        # the category it is indexed in: update_order touches an index only when the
-        # order's category changes.
-        categories: list[tuple[_OrderIndex, ...]] = []
-        self._status_category: list[int] = [0] * (max(OrderStatus) + 1)
-        for status in OrderStatus:
-            indices = tuple(
-                index
-                for index, statuses in (
-                    (self._index_open, OPEN_STATUSES),
-                    (self._index_closed, CLOSED_STATUSES),
-                    (self._index_inflight, INFLIGHT_STATUSES),
-                )
-                if status in statuses
-            )
-            if indices not in categories:
-                categories.append(indices)
-            self._status_category[status] = categories.index(indices)
-        # Per pair of categories (from, to): the indices the order leaves and enters.
-        self._moves: list[list[tuple[tuple[_OrderIndex, ...], tuple[_OrderIndex, ...]]]] = [
-            [
-                (
-                    tuple(i for i in before if i not in after),
-                    tuple(i for i in after if i not in before),
-                )
-                for after in categories
-            ]
-            for before in categories
-        ]
-        self._initial_category = self._status_category[OrderStatus.INITIALIZED]
-        # Per order: [the order, the category it is indexed in, the venue order id the
-        # id maps hold for it (None: none yet)], so update_order looks the order up once.
-        self._indexed: dict[ClientOrderId, list[Any]] = {}
+        self._init_order_indices(OPEN_STATUSES, CLOSED_STATUSES, INFLIGHT_STATUSES)
+        self._set_initial_status(OrderStatus.INITIALIZED)
         self._positions_open = _PositionIndex()
         self._positions_closed = _PositionIndex()
         self._net_positions.clear()
@@ -317,62 +199,7 @@ class Cache(CacheCore):
         return [i.id for i in self.instruments(venue)]
 
     # -- orders ----------------------------------------------------------------------------
-
-    def add_order(self, order: Order) -> None:
-        """Add a new order and index it.
-
-        Raises
-        ------
-        CacheError
-            If an order with the same client order id was ever added (ids are never reused).
-        """
-        coid = order.client_order_id
-        if coid in self._orders:
-            raise CacheError(f"order {coid} is already in the cache; client order ids are unique")
-        self._orders[coid] = order
-        self._indexed[coid] = [order, self._initial_category, None]
-        self._index_all.add(coid, order)
-        if (
-            self._status_category[order.status] != self._initial_category
-            or order.venue_order_id is not None
-        ):
-            self.update_order(order)  # an order added past INITIALIZED (a rebuilt one)
-
-    def update_order(self, order: Order) -> None:
-        """Re-index ``order`` after an event was applied to it.
-
-        Raises
-        ------
-        CacheError
-            If the order was never added.
-        """
-        coid = order.client_order_id
-        entry = self._indexed.get(coid)  # one look-up: the order, its category, venue id
-        if entry is None or entry[0] is not order:
-            raise CacheError(f"order {coid} is not in the cache; add_order it first")
-        category = self._status_category[order.status]
-        if category != entry[1]:
-            leaves, enters = self._moves[entry[1]][category]
-            for index in leaves:  # _OrderIndex.remove and .add, inlined for unkeyed indices
-                if index.keyed:
-                    index.remove(coid, order)
-                else:
-                    del index.ids[coid]
-            for index in enters:
-                if index.keyed:
-                    index.add(coid, order)
-                else:
-                    index.ids[coid] = None
-            entry[1] = category
-        venue_order_id = order.venue_order_id
-        if venue_order_id is not None and venue_order_id is not entry[2]:
-            previous = entry[2]  # the venue order id the maps hold for the order
-            if previous != venue_order_id:
-                if previous is not None:
-                    self._client_order_ids.pop(previous, None)
-                self._venue_order_ids[coid] = venue_order_id
-                self._client_order_ids[venue_order_id] = coid
-            entry[2] = venue_order_id
+    # add_order and update_order are compiled (zq_core.cache.CacheCore).
 
     def orders(
         self,
