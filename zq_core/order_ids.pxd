@@ -9,7 +9,7 @@ cdef class OrderIdGenerator:
     # How many ids were made (the last id's count).
     cdef readonly int64_t count
     cdef bytes _tags                    # b"{trader tag}-{strategy tag}"
-    cdef object _id_type                # ClientOrderId
+    cdef type _id_type                  # ClientOrderId (a str subclass)
     # The head of the ids, b"O-{yyyymmdd}-{HHMMSS}-{tags}-", for the clock second
     # _stamp_second; the date part for the UTC day _stamp_day.
     cdef int64_t _stamp_second

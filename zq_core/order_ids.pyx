@@ -7,11 +7,28 @@ kept as ASCII bytes, and an id is that head and the count's digits written into 
 
 cimport cython
 from cpython.unicode cimport PyUnicode_DecodeASCII
-from libc.stdint cimport int64_t
+from libc.stdint cimport INT64_MAX, int64_t
 from libc.stdio cimport snprintf
 from libc.string cimport memcpy
 
 import time
+
+
+cdef extern from *:
+    """
+    /* str.__new__(type, text) for a str subclass `type`, without looking the method up:
+       the identifier's own __new__ (its validation) is skipped, as the factory always did
+       for the ids it knows to be valid. */
+    static PyObject *zq_order_ids_subtype_str(PyObject *type, PyObject *text) {
+        PyObject *args = PyTuple_Pack(1, text);
+        PyObject *result;
+        if (args == NULL) return NULL;
+        result = PyUnicode_Type.tp_new((PyTypeObject *)type, args, NULL);
+        Py_DECREF(args);
+        return result;
+    }
+    """
+    object zq_order_ids_subtype_str(object type, object text)
 
 cdef enum:
     # Longer ids go through the identifier type's own validation (it checks the length).
@@ -33,7 +50,9 @@ cdef class OrderIdGenerator:
         The count the ids continue from.
     """
 
-    def __init__(self, str tags not None, id_type, int64_t count=0):
+    def __init__(self, str tags not None, type id_type not None, int64_t count=0):
+        if not issubclass(id_type, str):
+            raise TypeError(f"id_type must be a str subclass, got {id_type!r}")
         if count < 0:
             raise ValueError(f"count must not be negative, got {count}")
         self._tags = tags.encode("ascii")
@@ -62,7 +81,11 @@ cdef class OrderIdGenerator:
         """Return the next id, dated by ``now`` (UNIX nanoseconds)."""
         cdef char buffer[_FAST_LENGTH + 24]
         cdef int64_t second = now // 1_000_000_000
-        cdef Py_ssize_t head_length, digits
+        cdef Py_ssize_t head_length, digits = 0, i
+        cdef int64_t rest
+        cdef char swap
+        if self.count == INT64_MAX:
+            raise OverflowError("order factory count reached the int64 maximum")
         self.count += 1
         if second != self._stamp_second:
             self._restamp(second)
@@ -70,11 +93,21 @@ cdef class OrderIdGenerator:
         if head_length > _FAST_LENGTH:
             return self._id_type(self._head.decode("ascii") + str(self.count))
         memcpy(buffer, <char*>self._head, head_length)
-        digits = snprintf(buffer + head_length, 21, "%lld", <long long>self.count)
+        # The count's decimal digits (count >= 1), least significant first, then reversed.
+        rest = self.count
+        while rest:
+            buffer[head_length + digits] = c'0' + <char>(rest % 10)
+            rest //= 10
+            digits += 1
+        for i in range(digits // 2):
+            swap = buffer[head_length + i]
+            buffer[head_length + i] = buffer[head_length + digits - 1 - i]
+            buffer[head_length + digits - 1 - i] = swap
+        text = PyUnicode_DecodeASCII(buffer, head_length + digits, NULL)
         if head_length + digits > _FAST_LENGTH:
-            return self._id_type(PyUnicode_DecodeASCII(buffer, head_length + digits, NULL))
+            return self._id_type(text)
         # Valid by construction: ASCII digits and the tags of checked identifiers.
-        return str.__new__(self._id_type, PyUnicode_DecodeASCII(buffer, head_length + digits, NULL))
+        return zq_order_ids_subtype_str(self._id_type, text)
 
     cdef int _restamp(self, int64_t second) except -1:
         """Set the head for ``second``: the date formatted once per UTC day, the time of day

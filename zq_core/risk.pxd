@@ -7,6 +7,7 @@
 cimport cython
 from libc.stdint cimport int64_t, uint8_t
 
+from zq_core.bus cimport MessageBus
 from zq_core.fixed cimport Price, Quantity
 
 
@@ -46,12 +47,24 @@ cdef class _Rules:
 
 @cython.final
 cdef class RiskCore:
-    cdef object _cache          # instrument / quote / trade by instrument id
+    # Submits passed (here and by the engine's Python checks); the engine reads and resets it.
+    cdef public unsigned long long passed_count
+    cdef MessageBus _bus
+    cdef str _endpoint                  # ENDPOINT_EXECUTION
+    cdef object _submit_type            # SubmitOrder
+    cdef object _cancel_type            # CancelOrder
+    cdef object _fallback               # RiskEngine._execute
+    cdef object _order                  # the cache's order by client order id (bound)
+    # The cache's lookups by instrument id (bound once).
+    cdef object _instrument
+    cdef object _quote
+    cdef object _trade
     cdef object _buy
     cdef tuple _trigger_valued
     cdef object _limits
     cdef bint _bypass
     cdef bint _has_band
+    cdef bint _throttled                # the limits' throttle applies (not bypassed)
     cdef int _state
     cdef dict _rules            # InstrumentId -> _Rules
 

@@ -8,11 +8,16 @@ checked against them with integer compares. ``False`` means "not shown here" (a 
 or the case is one only the Python checks handle: a reduce-only order, a state other than
 ACTIVE, a position limit, a price band, a notional that needs Decimal arithmetic), and the
 engine runs its Python checks, which then decide.
+
+The core is also the engine's ``ENDPOINT_RISK`` handler (:meth:`RiskCore.execute`): a submit
+it shows to pass, and a cancel, go on to ``ENDPOINT_EXECUTION`` from here; every other
+command goes to the engine's Python dispatch.
 """
 
 cimport cython
 from libc.stdint cimport INT64_MAX, int64_t, uint8_t
 
+from zq_core.bus cimport MessageBus
 from zq_core.fixed cimport Price, Quantity, compare_raw_c
 
 from decimal import ROUND_FLOOR, Decimal
@@ -225,15 +230,43 @@ cdef class RiskCore:
     Parameters
     ----------
     cache : object
-        The node's cache (``instrument``, ``quote`` and ``trade`` by instrument id).
+        The node's cache (``order`` by client order id; ``instrument``, ``quote`` and
+        ``trade`` by instrument id).
     buy : object
         ``OrderSide.BUY`` (a market buy is valued at the ask, a sell at the bid).
     trigger_valued : tuple
         The order types valued at their trigger price (stop-market, market-if-touched).
+    bus : MessageBus
+        Where passed commands are sent.
+    endpoint : str
+        The endpoint they are sent to (``ENDPOINT_EXECUTION``).
+    submit_type, cancel_type : type
+        ``SubmitOrder`` and ``CancelOrder``: the commands :meth:`execute` passes itself.
+    fallback : callable
+        The engine's Python dispatch: every other command, and every submit the core does
+        not show to pass (it decides: passes, denies or raises).
     """
 
-    def __init__(self, cache, buy, tuple trigger_valued not None):
-        self._cache = cache
+    def __init__(
+        self,
+        cache,
+        buy,
+        tuple trigger_valued not None,
+        MessageBus bus not None,
+        str endpoint not None,
+        object submit_type,
+        object cancel_type,
+        fallback,
+    ):
+        self._bus = bus
+        self._endpoint = endpoint
+        self._submit_type = submit_type
+        self._cancel_type = cancel_type
+        self._fallback = fallback
+        self._order = cache.order
+        self._instrument = cache.instrument
+        self._quote = cache.quote
+        self._trade = cache.trade
         self._buy = buy
         self._trigger_valued = trigger_valued
         self._rules = {}
@@ -244,6 +277,7 @@ cdef class RiskCore:
         self._limits = limits
         self._bypass = limits.bypass
         self._has_band = limits.max_price_deviation is not None
+        self._throttled = not limits.bypass and limits.max_orders_per_interval is not None
         self._rules.clear()
 
     def set_trading_state(self, int state):
@@ -252,10 +286,26 @@ cdef class RiskCore:
             raise ValueError(f"unknown trading state {state}")
         self._state = state
 
+    def execute(self, command):
+        """Pass a submit shown to pass, or a cancel, to the endpoint; hand any other command
+        to the fallback (the ``ENDPOINT_RISK`` handler)."""
+        kind = type(command)
+        if kind is self._submit_type:
+            if not self._throttled:  # a throttled submit is recorded by the engine
+                order = self._order(command.order.client_order_id)
+                if order is not None and self.submit_passes(order):
+                    self.passed_count += 1
+                    self._bus.send(self._endpoint, command)
+                    return
+        elif kind is self._cancel_type:  # cancels always pass
+            self._bus.send(self._endpoint, command)
+            return
+        self._fallback(command)
+
     cdef _Rules _rules_of(self, object instrument_id):
         """The instrument's rules, read again when the cache holds another instrument;
         None when the instrument is not in the cache."""
-        instrument = self._cache.instrument(instrument_id)
+        instrument = self._instrument(instrument_id)
         if instrument is None:
             return None
         cdef _Rules rules = self._rules.get(instrument_id)
@@ -302,10 +352,10 @@ cdef class RiskCore:
         if order.order_type in self._trigger_valued:
             return trigger_price
         instrument_id = order.instrument_id
-        quote = self._cache.quote(instrument_id)
+        quote = self._quote(instrument_id)
         if quote is not None:
             return quote.ask_price if order.side is self._buy else quote.bid_price
-        trade = self._cache.trade(instrument_id)
+        trade = self._trade(instrument_id)
         return None if trade is None else trade.price
 
     cpdef bint modify_passes(

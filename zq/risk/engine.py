@@ -194,9 +194,19 @@ class RiskEngine(Component):
         self.portfolio = portfolio
         self._limits = limits or RiskLimits()
         self._trading_state = TradingState.ACTIVE
-        # The checks on raw integers: a command they show to pass skips the Python checks
-        # (which stay the reference, and decide and word every denial).
-        self._core = RiskCore(cache, OrderSide.BUY, _TRIGGER_VALUED)
+        # The checks on raw integers, and the ENDPOINT_RISK handler: a submit they show to
+        # pass goes on from there, without the Python checks (which stay the reference, and
+        # decide and word every denial); other commands come to _execute.
+        self._core = RiskCore(
+            cache,
+            OrderSide.BUY,
+            _TRIGGER_VALUED,
+            bus,
+            ENDPOINT_EXECUTION,
+            SubmitOrder,
+            CancelOrder,
+            self._execute,
+        )
         self._core.set_limits(self._limits)
         self._submit_times: deque[int] = deque()
         self._throttled = self._is_throttled(self._limits)
@@ -205,10 +215,14 @@ class RiskEngine(Component):
         # precision), else None; see _notional_passes.
         self._integer_notional: dict[InstrumentId, int | None] = {}
         self.denied_count = 0
-        self.passed_count = 0
-        bus.register(ENDPOINT_RISK, self.execute)
+        bus.register(ENDPOINT_RISK, self._core.execute)
 
     # -- control -------------------------------------------------------------------------
+
+    @property
+    def passed_count(self) -> int:
+        """How many submits passed."""
+        return self._core.passed_count
 
     @property
     def limits(self) -> RiskLimits:
@@ -259,7 +273,7 @@ class RiskEngine(Component):
         self._trading_state = TradingState.ACTIVE
         self._core.set_trading_state(TradingState.ACTIVE)
         self.denied_count = 0
-        self.passed_count = 0
+        self._core.passed_count = 0
 
     # -- commands ------------------------------------------------------------------------
 
@@ -271,6 +285,9 @@ class RiskEngine(Component):
         TypeError
             If ``command`` is not a trading command.
         """
+        self._core.execute(command)  # the compiled fast path, else _execute
+
+    def _execute(self, command: TradingCommand) -> None:
         kind = type(command)
         if kind is SubmitOrder:  # the usual commands by exact type first: one comparison
             self._handle_submit(command)  # type: ignore[arg-type]
@@ -305,7 +322,7 @@ class RiskEngine(Component):
             return
         if self._throttled:
             self._submit_times.append(self.clock.timestamp_ns())
-        self.passed_count += 1
+        self._core.passed_count += 1
         self.bus.send(ENDPOINT_EXECUTION, command)
 
     def _handle_modify(self, command: ModifyOrder) -> None:
