@@ -3,15 +3,17 @@
 A replay spends its thread on the strategy and the matching; the catalog's decoding
 (Parquet pages, zstd, the copy into row arrays) can run on another core meanwhile, since
 pyarrow and numpy release the GIL while they work. ``ReadAhead.stream(chunks)`` wraps one
-series' chunk iterator: up to ``depth`` chunks are asked of it ahead of the consumer, on
-the shared worker thread, one step at a time and in order, so each series still yields
-exactly the chunks its iterator yields, in the same order, whatever the timing.
+series' chunk iterator. Its first chunk is read in the consumer's thread, which has to
+wait for it anyway (handing it to another thread only adds the hand-over); from then on up
+to ``depth`` chunks are asked of the iterator ahead of the consumer, on the shared worker
+thread, one step at a time and in order. Each series yields exactly the chunks its
+iterator yields, in the same order, whatever the timing.
 
 An error of the iterator (a corrupt row group) is raised by the stream when its consumer
 reaches the chunk that failed, not earlier: the chunks before it are yielded first. The
-worker starts with the first stream and is stopped and joined when the last stream ends
-(exhausted, failed, or closed by its consumer); a stream that is dropped unfinished is
-closed by the garbage collector like any generator.
+worker starts when a stream has yielded its first chunk and is stopped and joined when the
+last started stream ends (exhausted, failed, or closed by its consumer); a stream dropped
+unfinished is closed by the garbage collector like any generator.
 """
 
 from __future__ import annotations
@@ -62,30 +64,26 @@ class ReadAhead:
         return self._pool is not None
 
     def stream(self, chunks: Iterator[T]) -> Iterator[T]:
-        """Return the items of ``chunks``, read ahead on the worker thread.
+        """Yield the items of ``chunks``, the first read in the consumer's thread (it waits
+        for it anyway), the next ones read ahead on the worker thread.
 
-        The first item is asked for at once, so streams made one after the other have
-        their first items read first, in that order, before any stream reads further
-        ahead. ``chunks`` must not be advanced by anyone else; the stream closes it when
-        it ends.
+        ``chunks`` must not be advanced by anyone else; the stream closes it when it ends.
         """
-        run = self._run(chunks)
-        next(run)  # asks for the first item; from here closing ``run`` ends the stream
-        return cast(Iterator[T], run)
-
-    def _run(self, chunks: Iterator[T]) -> Iterator[T | None]:
-        pool = self._enter()
         pending: deque[Future[object]] = deque()
+        entered = False
         try:
-            pending.append(pool.submit(next, chunks, _END))
-            yield None  # started: a stream dropped unread is closed, which runs ``finally``
+            item = next(chunks, _END)
+            if item is _END:
+                return
+            pool = self._enter()
+            entered = True
             while True:
-                item = pending.popleft().result()  # the step's error is raised here
-                if item is _END:
-                    return
                 while len(pending) < self._depth:
                     pending.append(pool.submit(next, chunks, _END))
                 yield cast(T, item)
+                item = pending.popleft().result()  # the step's error is raised here
+                if item is _END:
+                    return
         finally:
             for future in pending:
                 future.cancel()
@@ -98,7 +96,8 @@ class ReadAhead:
                 close = getattr(chunks, "close", None)
                 if close is not None:
                     close()
-            self._leave()
+            if entered:
+                self._leave()
 
     def _enter(self) -> ThreadPoolExecutor:
         with self._lock:
