@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal, getcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import msgspec
 
@@ -28,6 +28,7 @@ from zq.model.identifiers import AccountId, InstrumentId
 from zq.model.instruments import CurrencyPair, Equity, Instrument
 from zq.model.position import EXACT_CONTEXT
 from zq_core.fixed import Money
+from zq_core.portfolio import AccountCore
 
 if TYPE_CHECKING:
     from zq.model.events import OrderFilled
@@ -183,7 +184,7 @@ def _parts(rate: Decimal) -> tuple[int, int]:
     return (-coefficient if sign else coefficient), int(exponent)
 
 
-class Account:
+class Account(AccountCore):
     """Balances per currency at one venue; the base of :class:`CashAccount` and
     :class:`MarginAccount`.
 
@@ -504,6 +505,16 @@ class MarginAccount(Account):
 
     account_type = AccountType.MARGIN
 
+    # Fields of the compiled core (AccountCore), typed for readers.
+    _leverages: dict[InstrumentId, Decimal]
+    _margin: dict[InstrumentId, MarginBalance]
+    # (instrument id, notional units, scale) -> (the instrument, the account's leverage,
+    # the instrument's leverage, the margin): see _update_margin_units.
+    _margin_memo: dict[
+        tuple[InstrumentId, int, int],
+        tuple[Instrument, Decimal, Decimal | None, MarginBalance],
+    ]
+
     def __init__(
         self,
         account_id: AccountId,
@@ -513,18 +524,33 @@ class MarginAccount(Account):
         leverages: Mapping[InstrumentId, Decimal | int] | None = None,
         ts_event: int = 0,
     ) -> None:
-        self.leverage: Decimal = self._check_leverage(leverage)
-        self.leverages: dict[InstrumentId, Decimal] = {
+        self.leverage = self._check_leverage(leverage)
+        self.leverages = {
             iid: self._check_leverage(value) for iid, value in (leverages or {}).items()
         }
-        self._margin: dict[InstrumentId, MarginBalance] = {}
-        # (instrument id, notional units, scale) -> (the instrument, the account's leverage,
-        # the instrument's leverage, the margin): see _update_margin_units.
-        self._margin_memo: dict[
-            tuple[InstrumentId, int, int],
-            tuple[Instrument, Decimal, Decimal | None, MarginBalance],
-        ] = {}
+        self._margin = {}
+        self._margin_memo = {}
         super().__init__(account_id, base_currency, balances, ts_event)
+
+    # The leverages are fields of the compiled core (read per fill); plain attributes to
+    # users, as before.
+    @property
+    def leverage(self) -> Decimal:
+        """The default leverage (a plain attribute: set it to change it)."""
+        return cast("Decimal", self._leverage)
+
+    @leverage.setter
+    def leverage(self, value: Decimal) -> None:
+        self._leverage = value
+
+    @property
+    def leverages(self) -> dict[InstrumentId, Decimal]:
+        """The leverage per instrument (see :meth:`set_leverage`)."""
+        return self._leverages
+
+    @leverages.setter
+    def leverages(self, value: dict[InstrumentId, Decimal]) -> None:
+        self._leverages = value
 
     @staticmethod
     def _check_leverage(value: Decimal | int) -> Decimal:

@@ -22,14 +22,23 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import TYPE_CHECKING, overload
 
+from zq.cache import Cache
 from zq.model.enums import OmsType, OrderSide
 from zq.model.identifiers import InstrumentId, PositionId, StrategyId, Venue
 from zq.model.position import EXACT_CONTEXT, Position, PositionError, PositionEvent
-from zq.portfolio.account import Account, CashAccount, MarginAccount
+from zq.portfolio.account import (
+    Account,
+    AccountBalance,
+    AccountState,
+    CashAccount,
+    MarginAccount,
+)
+from zq_core import portfolio as _core
+from zq_core.cache import CacheCore
 from zq_core.fixed import Money, Price
+from zq_core.portfolio import PortfolioCore
 
 if TYPE_CHECKING:
-    from zq.cache import Cache
     from zq.model.currency import Currency
     from zq.model.events import OrderFilled
     from zq.model.instruments import Instrument
@@ -37,7 +46,19 @@ if TYPE_CHECKING:
 __all__ = ["Portfolio"]
 
 _ZERO = Decimal(0)
-_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
+
+_core.bind(
+    Position,
+    PositionError,
+    OrderSide.BUY,
+    OrderSide.SELL,
+    Account,
+    CashAccount,
+    MarginAccount,
+    AccountBalance,
+    AccountState,
+    Cache,
+)
 
 
 def _round(value: Decimal, currency: Currency) -> Money:
@@ -46,7 +67,7 @@ def _round(value: Decimal, currency: Currency) -> Money:
         return Money(value.quantize(exponent, rounding=ROUND_HALF_EVEN), currency)
 
 
-class Portfolio:
+class Portfolio(PortfolioCore):
     """Positions and accounts of one node, kept in its cache.
 
     Parameters
@@ -67,6 +88,7 @@ class Portfolio:
         default_oms_type: OmsType = OmsType.NETTING,
     ) -> None:
         self._cache = cache
+        self._cache_core = cache if isinstance(cache, CacheCore) else None
         self._oms: dict[str, OmsType] = {
             str(venue): oms for venue, oms in (oms_type_by_venue or {}).items()
         }
@@ -110,70 +132,24 @@ class Portfolio:
 
     # -- fills -----------------------------------------------------------------------------
 
-    def process_fill(self, fill: OrderFilled, instrument: Instrument) -> list[PositionEvent]:
-        """Apply a fill to its position and its account; return the position events.
+    if TYPE_CHECKING:  # compiled: PortfolioCore.process_fill, typed for users and mypy
 
-        A fill a cash account refuses (:class:`~zq.portfolio.account.InsufficientBalance`)
-        or a duplicate trade id (:class:`~zq.model.position.PositionError`) raises before
-        anything changes. A margin account takes every fill and flags a deficit.
+        def process_fill(self, fill: OrderFilled, instrument: Instrument) -> list[PositionEvent]:
+            """Apply a fill to its position and its account; return the position events.
 
-        Raises
-        ------
-        PositionError
-            If the fill is for another instrument, its trade id was already applied, or
-            the position belongs to another strategy.
-        InsufficientBalance
-            If a cash account cannot pay for the fill.
-        """
-        if fill.instrument_id != instrument.id:
-            raise PositionError(
-                f"fill {fill.trade_id} is for {fill.instrument_id}, not {instrument.id}"
-            )
-        side = fill.order_side
-        if side is not _BUY and side is not _SELL:
-            raise PositionError(f"fill {fill.trade_id} has no BUY or SELL side")
-        netting_id = self._netting_ids.get((fill.instrument_id, fill.strategy_id))
-        position_id = netting_id if netting_id is not None else self.position_id_for(fill)
-        cache = self._cache
-        position: Position | None = cache.position(position_id)
-        if position is not None and (
-            fill.trade_id in position._trade_ids
-            or position.strategy_id != fill.strategy_id
-            or position.instrument_id != fill.instrument_id
-        ):
-            position.check(fill)  # raises, naming what is wrong (the side is checked above)
-        account = cache.account(fill.account_id)
-        if account is None or not isinstance(account, Account):
-            account = self.account_for(fill)
-        if isinstance(account, CashAccount):
-            account.apply_fill(fill, instrument)  # refuses before anything changes
-        if position is None:
-            position = Position(instrument, fill, position_id)
-            realized_before = 0
-            cache.add_position(position)
-            events = position.last_events
-        else:
-            # The position's integer state is read here (same package, same owner): the
-            # realized PnL before and after, in the position's units.
-            realized_before = position._realized
-            events = position._apply_checked(fill)
-            cache.update_position(position)
-        if isinstance(account, MarginAccount):
-            realized = position._realized
-            # None: no PnL realized (an opening or an increase), nothing to round
-            delta = (
-                None if realized == realized_before else position._money(realized - realized_before)
-            )
-            # update_margin(instrument, Σ entry_value of the open positions), in integers
-            instrument_id = instrument.id
-            open_ids = cache.open_position_ids(instrument_id)
-            if len(open_ids) == 1 and position_id in open_ids:  # the one just filled
-                units = position._open_value * position._multiplier_raw
-                account._update_margin_units(instrument, units, position._pnl_scale)
-            else:
-                account._update_margin_units(instrument, *self._entry_notional(instrument_id))
-            account.apply_fill(fill, instrument, delta)
-        return events
+            A fill a cash account refuses (:class:`~zq.portfolio.account.InsufficientBalance`)
+            or a duplicate trade id (:class:`~zq.model.position.PositionError`) raises before
+            anything changes. A margin account takes every fill and flags a deficit.
+
+            Raises
+            ------
+            PositionError
+                If the fill is for another instrument, its trade id was already applied, or
+                the position belongs to another strategy.
+            InsufficientBalance
+                If a cash account cannot pay for the fill.
+            """
+            ...
 
     def _entry_notional(self, instrument_id: InstrumentId) -> tuple[int, int]:
         # The entry value of the open positions of one instrument (the margin's base), as

@@ -1,0 +1,284 @@
+"""The compiled fill path of the portfolio: a fill applied to its position and its account.
+
+``zq.portfolio.Portfolio`` subclasses :class:`PortfolioCore` and ``zq.portfolio.account.
+Account`` subclasses :class:`AccountCore`: the per-fill state lives in C fields and
+:meth:`PortfolioCore.process_fill` runs without the interpreter, calling the position's and
+the margin account's compiled methods. What is rare (a new position, a cash account, a
+memo miss of the margin, a subclass that overrides a method) goes through the Python
+methods of ``zq``, which stay the reference. The classes of ``zq`` this module needs are
+handed over once with :func:`bind` (``zq_core`` never imports ``zq``).
+"""
+
+from zq_core.cache cimport CacheCore
+from zq_core.fixed cimport Money
+from zq_core.position cimport (
+    F_ACCOUNT_ID,
+    F_COMMISSION,
+    F_INSTRUMENT_ID,
+    F_ORDER_SIDE,
+    F_STRATEGY_ID,
+    F_TRADE_ID,
+    F_TS_EVENT,
+    PositionCore,
+    fill_field,
+)
+
+from decimal import ROUND_HALF_EVEN, Decimal, getcontext
+
+__all__ = ["AccountCore", "PortfolioCore", "bind"]
+
+# See zq.portfolio.account: the integer margin equals update_margin's in this context.
+cdef int _CONTEXT_DIGITS = 28
+cdef object _getcontext = getcontext
+cdef object _HALF_EVEN = ROUND_HALF_EVEN
+
+# What zq hands over (bind).
+cdef object _Position = None
+cdef object _PositionError = ValueError
+cdef object _BUY = None
+cdef object _SELL = None
+cdef object _Account = None
+cdef object _CashAccount = None
+cdef object _MarginAccount = None
+cdef object _AccountBalance = None
+cdef object _AccountState = None
+cdef object _Cache = None
+cdef object _MARGIN = None  # MarginAccount.account_type
+cdef object _ZERO = None
+
+
+def bind(position, position_error, buy, sell, account, cash_account, margin_account,
+         account_balance, account_state, cache):
+    """Hand over the classes of ``zq`` the fill path makes or tests for.
+
+    ``zq.portfolio`` calls this once, at import, before any fill.
+    """
+    global _Position, _PositionError, _BUY, _SELL, _Account, _CashAccount, _MarginAccount
+    global _AccountBalance, _AccountState, _Cache, _ZERO, _MARGIN
+    _Position, _PositionError, _BUY, _SELL = position, position_error, buy, sell
+    _Account, _CashAccount, _MarginAccount = account, cash_account, margin_account
+    _AccountBalance, _AccountState = account_balance, account_state
+    _Cache = cache
+    _MARGIN = margin_account.account_type
+    _ZERO = Decimal(0)
+
+
+cdef class AccountCore:
+    """The state of ``zq.portfolio.account.Account`` a fill moves, and a margin fill."""
+
+    cdef int _fill_margin(self, fill, instrument, object units, int scale,
+                          object realized_pnl) except -1:
+        # MarginAccount._update_margin_units(instrument, units, scale), then
+        # apply_fill(fill, instrument, realized_pnl): the same state, without the
+        # interpreter. The caller checked that the account is exactly a MarginAccount.
+        cdef dict totals = self._totals
+        cdef dict margins
+        cdef Money amount
+        cdef tuple known
+        context = _getcontext()
+        if context.prec != _CONTEXT_DIGITS or context.rounding != _HALF_EVEN:
+            self._update_margin_units(instrument, units, scale)
+        else:
+            instrument_id = instrument.id
+            own_leverage = self._leverages.get(instrument_id)
+            found = self._margin_memo.get((instrument_id, units, scale))
+            if found is None:
+                self._update_margin_units(instrument, units, scale)  # makes and memoizes it
+            else:
+                known = <tuple?>found
+                if (
+                    known[0] is instrument
+                    and known[1] is self._leverage
+                    and known[2] is own_leverage
+                ):
+                    margins = self._margin
+                    if units == 0:  # flat: the instrument locks no margin
+                        margins.pop(instrument_id, None)
+                    else:
+                        margins[instrument_id] = known[3]
+                else:
+                    self._update_margin_units(instrument, units, scale)
+        # apply_fill: the realized PnL and the commission settle into the balances.
+        if realized_pnl is not None:
+            amount = <Money?>realized_pnl
+            if amount.raw != 0:
+                total = totals.get(amount._code)
+                if total is None:
+                    self._add(amount)
+                else:
+                    totals[amount._code] = total + amount
+        amount = <Money?>fill_field(fill, F_COMMISSION)
+        if amount.raw != 0:
+            total = totals.get(amount._code)
+            if total is None:
+                self._subtract(amount)
+            else:
+                totals[amount._code] = total - amount
+        self._emit_margin(str(fill_field(fill, F_TRADE_ID)), fill_field(fill, F_TS_EVENT))
+        return 0
+
+    cdef int _emit_margin(self, trade_id, ts_event) except -1:
+        # MarginAccount._emit("fill", trade_id, ts_event): each balance with its locked
+        # margin (the initial margins in its currency) and whether a free balance is below
+        # zero.
+        cdef list margins = list(self._margin.values())
+        cdef dict currencies = self._currencies
+        cdef list balances = []
+        cdef bint margin_call = False
+        cdef Money initial, locked
+        for code, total in self._totals.items():
+            locked = None
+            for margin in margins:
+                initial = <Money?>margin.initial
+                if initial._code == code:
+                    locked = initial if locked is None else locked + initial
+            if locked is None:
+                locked = self._zeros.get(code)
+                if locked is None or locked.currency is not currencies[code]:
+                    locked = self._zero_of(currencies[code])
+            free = total - locked
+            if (<Money?>free).raw < 0:
+                margin_call = True
+            balances.append(_AccountBalance(total, locked, free))
+        # Positional, in the order of AccountState's fields.
+        self.events.append(
+            _AccountState(
+                self.id,
+                _MARGIN,  # account_type: the caller checked the account is a MarginAccount
+                self.base_currency,
+                tuple(balances),
+                tuple(margins),
+                margin_call,
+                "fill",
+                trade_id,
+                ts_event,
+            )
+        )
+        return 0
+
+
+cdef class PortfolioCore:
+    """The fill path of ``zq.portfolio.Portfolio``."""
+
+    def process_fill(self, fill, instrument):
+        """Apply a fill to its position and its account; return the position events.
+
+        A fill a cash account refuses (:class:`~zq.portfolio.account.InsufficientBalance`)
+        or a duplicate trade id (:class:`~zq.model.position.PositionError`) raises before
+        anything changes. A margin account takes every fill and flags a deficit.
+
+        Raises
+        ------
+        PositionError
+            If the fill is for another instrument, its trade id was already applied, or
+            the position belongs to another strategy.
+        InsufficientBalance
+            If a cash account cannot pay for the fill.
+        """
+        cdef PositionCore position
+        cdef CacheCore core = self._cache_core
+        cdef list events
+        cdef bint margin
+        instrument_id = fill_field(fill, F_INSTRUMENT_ID)
+        if instrument_id != instrument.id:
+            raise _PositionError(
+                f"fill {fill.trade_id} is for {fill.instrument_id}, not {instrument.id}"
+            )
+        side = fill_field(fill, F_ORDER_SIDE)
+        if side is not _BUY and side is not _SELL:
+            raise _PositionError(f"fill {fill.trade_id} has no BUY or SELL side")
+        strategy_id = fill_field(fill, F_STRATEGY_ID)
+        position_id = self._netting_ids.get((instrument_id, strategy_id))
+        if position_id is None:
+            position_id = self.position_id_for(fill)
+        cache = self._cache
+        found = core._positions.get(position_id) if core is not None else cache.position(
+            position_id
+        )
+        if found is not None:
+            position = <PositionCore?>found
+            if (
+                fill_field(fill, F_TRADE_ID) in position._trade_ids
+                or position.strategy_id != strategy_id
+                or position.instrument_id != instrument_id
+            ):
+                position.check(fill)  # raises, naming what is wrong (the side is checked above)
+        account_id = fill_field(fill, F_ACCOUNT_ID)
+        account = core._accounts.get(account_id) if core is not None else cache.account(account_id)
+        margin = type(account) is _MarginAccount  # the usual account: no isinstance to ask
+        if not margin:
+            if account is None or not isinstance(account, _Account):
+                account = self.account_for(fill)
+            if isinstance(account, _CashAccount):
+                account.apply_fill(fill, instrument)  # refuses before anything changes
+            margin = isinstance(account, _MarginAccount)
+        if found is None:
+            position = <PositionCore?>_Position(instrument, fill, position_id)
+            realized_before = 0
+            cache.add_position(position)
+            events = position.last_events
+        else:
+            # The realized PnL before and after, in the position's units.
+            realized_before = position._realized
+            events = position._apply_checked(fill)
+            if core is None or type(cache) is not _Cache or not _reindexed(
+                core, cache, position, position_id
+            ):
+                cache.update_position(position)
+        if margin:
+            realized = position._realized
+            # None: no PnL realized (an opening or an increase), nothing to round
+            delta = None if realized == realized_before else position._money(
+                realized - realized_before
+            )
+            # update_margin(instrument, Σ entry_value of the open positions), in integers
+            instrument_id = instrument.id
+            if type(cache) is _Cache:  # open_position_ids(instrument_id), without the call
+                open_ids = (<dict?>cache._positions_open.by_instrument).get(instrument_id, ())
+            else:
+                open_ids = cache.open_position_ids(instrument_id)
+            if len(open_ids) == 1 and position_id in open_ids:  # the one just filled
+                units = position._open_value
+                if position._multiplier_raw != 1:
+                    units = units * position._multiplier_raw
+                scale = position._pnl_scale
+            else:
+                units, scale = self._entry_notional(instrument_id)
+            if type(account) is _MarginAccount:
+                (<AccountCore>account)._fill_margin(fill, instrument, units, scale, delta)
+            else:  # a subclass may override either
+                account._update_margin_units(instrument, units, scale)
+                account.apply_fill(fill, instrument, delta)
+        return events
+
+
+cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id) except -1:
+    # Cache.update_position(position) when the position stays in its index (open, or
+    # closed): the pair's net quantity, summed as Cache.update_position sums it. False
+    # (nothing done) when the position moves between the indices, or is not the cached one:
+    # Cache.update_position does that (and raises what it raises).
+    cdef dict positions = core._positions
+    cdef dict nets
+    if positions.get(position_id) is not position:
+        return False
+    open_index = cache._positions_open
+    into = open_index if position._raw != 0 else cache._positions_closed
+    if position_id not in <dict?>into.ids:
+        return False
+    pair = (position.instrument_id, position.strategy_id)
+    cdef dict open_ids = (<dict?>open_index.by_pair).get(pair)
+    nets = <dict?>cache._net_positions
+    if open_ids is not None and len(open_ids) == 1 and position_id in open_ids:
+        nets[pair] = _ZERO + position.signed_qty  # the sum over the one open position
+    elif open_ids:
+        total = _ZERO
+        for open_id in open_ids:
+            held = positions[open_id]
+            if isinstance(held, PositionCore):
+                total += (<PositionCore>held).signed_qty
+            else:
+                total += held.signed_qty
+        nets[pair] = total
+    else:
+        nets.pop(pair, None)
+    return True
