@@ -227,3 +227,34 @@ def test_a_refused_fill_raises_the_same_error_as_the_reference():
     for target in (position, reference):
         with pytest.raises(PositionError, match="already applied trade T-SAME"):
             target.apply(f)
+
+
+@pytest.mark.parametrize("kind", ["perp", "future", "micro"])
+def test_values_past_128_bits_equal_the_decimal_reference(kind):
+    # Notionals of billions: the entry and exit values (units of 1e-30) pass 2**127 ≈ 1.7e38
+    # (5,000,000 × 1000 = 5e9, so 5e39 units) and so does the realized PnL, where the
+    # compiled 128-bit paths hand over to Python ints. Nothing may change.
+    instrument = INSTRUMENTS[kind]
+    assert 5_000_000 * 1000 * 10**30 > 2**127
+    specs = [
+        (OrderSide.BUY, "5000000", "1000"),
+        (OrderSide.BUY, "2500000", "990.5"),
+        (OrderSide.SELL, "15000000", "1100.5"),  # through zero: closes 7.5 M, opens 7.5 M
+        (OrderSide.BUY, "2500000", "1200"),
+        (OrderSide.BUY, "5000000", "900.25"),  # to flat
+    ]
+    mark = Price.from_str("1000.5")
+    position: Position | None = None
+    reference: ReferencePosition | None = None
+    for n, (side, qty, px) in enumerate(specs):
+        f = fill(instrument, side, qty, px, order=f"O-{n}", ts=n * 1_000)
+        if position is None or reference is None:
+            position = Position(instrument, f, PID)
+            reference = ReferencePosition(instrument, f, PID)
+            events, expected = position.last_events, reference.last_events
+        else:
+            events, expected = position.apply(f), reference.apply(f)
+        assert [to_json(e) for e in events] == [to_json(e) for e in expected]
+        assert _queries(position, mark) == _queries(reference, mark)
+    assert position is not None and position.is_closed
+    assert abs(position._realized) > 2**127  # the PnL's Python-int path ran

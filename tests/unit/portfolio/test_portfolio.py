@@ -189,3 +189,57 @@ def test_positions_are_the_portfolio_position_type():
 def test_fill_for_another_instrument_than_given_is_refused():
     with pytest.raises(PositionError, match="not ESH4"):
         Portfolio(Cache()).process_fill(buy(BTCUSDT_PERP, "1", "100.0"), ES)
+
+
+class _PlainCache(Cache):
+    """A Cache subclass: process_fill re-indexes through Cache.update_position."""
+
+
+class _PlainMarginAccount(MarginAccount):
+    """A MarginAccount subclass: process_fill settles through its Python methods."""
+
+
+def _run_fills(cache: Cache, account: MarginAccount, hedging: bool) -> list[object]:
+    cache.add_account(account)
+    oms = OmsType.HEDGING if hedging else OmsType.NETTING
+    portfolio = Portfolio(cache, default_oms_type=oms)
+    steps = [  # (side, quantity, price, position id named)
+        (buy, "2", "5000.00", None),
+        (buy, "1", "5001.25", None),
+        (sell, "5", "5010.00", None),  # through zero in netting mode
+        (buy, "2", "4990.50", "ESH4.GLBX-S-001-O-3"),
+        (buy, "1", "4999.75", None),
+        (sell, "1", "5003.00", "ESH4.GLBX-S-001-O-5"),
+    ]
+    produced: list[object] = []
+    for n, (side, qty, px, position_id) in enumerate(steps, 1):
+        step = side(
+            ES,
+            qty,
+            px,
+            commission=usd("2.25"),
+            order=f"O-{n}",
+            trade_id=f"T-{n}",
+            ts=n,
+            position_id=position_id,
+        )
+        produced.append(portfolio.process_fill(step, ES))
+        produced.append(dict(cache.net_positions()))
+        produced.append(sorted(p.id for p in cache.positions_open()))
+        produced.append(sorted(p.id for p in cache.positions_closed()))
+    produced.append(account.events)
+    produced.append(account.margin(ES.id))
+    return produced
+
+
+@pytest.mark.parametrize("hedging", [False, True])
+def test_compiled_fill_path_equals_the_python_methods_it_skips(hedging):
+    # process_fill re-indexes the position and settles a MarginAccount in compiled code;
+    # for a Cache or MarginAccount subclass it calls their Python methods instead (the
+    # reference): events, net positions, indices and account states must be equal.
+    def account(kind: type[MarginAccount]) -> MarginAccount:
+        return kind(AccountId("GLBX-001"), leverage=10, balances={USD: usd("50000")})
+
+    compiled = _run_fills(Cache(), account(MarginAccount), hedging)
+    python = _run_fills(_PlainCache(), account(_PlainMarginAccount), hedging)
+    assert compiled == python
