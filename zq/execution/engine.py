@@ -315,7 +315,12 @@ class ExecutionEngine(ExecutionCore, Component):
             self.cache.add_order(order)
         now = self.clock.timestamp_ns()
         instrument_id = order.instrument_id
-        client = self._client_for_instrument(instrument_id)
+        routes = self._instrument_routes  # _client_for_instrument inlined for a routed one
+        client = (
+            routes[instrument_id]
+            if instrument_id in routes
+            else self._client_for_instrument(instrument_id)
+        )
         if client is None:
             known = ", ".join(sorted(self._routes)) or "none"
             self._apply_local(
