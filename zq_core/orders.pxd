@@ -54,8 +54,9 @@ cdef class Order:
     # Apply one event (Order.apply without the Python call): raises as apply does, the
     # order unchanged.
     cdef int _apply(self, object event) except -1
-    cdef int _apply_fill(self, object fill) except -1
-    cdef int _apply_fields(self, object event, int fields) except -1
+    # ``at``: the slot offsets of the event's kind (see orders.pyx).
+    cdef int _apply_fill(self, object fill, Py_ssize_t* at) except -1
+    cdef int _apply_fields(self, object event, int fields, Py_ssize_t* at) except -1
     cdef int _set_status(self, int status) except -1
 
 

@@ -8,11 +8,24 @@ registers it here at import through `_register`; zq_core never imports zq. The s
 is copied into a C array (event kind x status -> target), the status sets into bit masks.
 """
 
+from types import MemberDescriptorType
+
 cimport cython
 from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 
-from zq_core.fixed cimport Money, Quantity, compare_raw_c, quantity_from_raw_c
+from zq_core.fixed cimport PRECISION_MAX_C, Money, Quantity, compare_raw_c, quantity_from_raw_c
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+cdef extern from "structmember.h":
+    enum:
+        T_OBJECT_EX
 
 __all__ = ["Order"]
 
@@ -35,6 +48,65 @@ cdef enum:
     _SETS_QUANTITY_AND_PRICES = 8
     _SETS_MORE = _SETS_TRIGGERED | _SETS_QUANTITY_AND_PRICES
 
+# The event fields apply reads, numbered: per event kind, each one's offset in the struct
+# (msgspec keeps a struct's fields as slots, read here without an attribute look-up; -1:
+# the kind has no such slot, read by name).
+cdef enum:
+    _F_CLIENT_ORDER_ID
+    _F_TS_EVENT
+    _F_ACCOUNT_ID
+    _F_VENUE_ORDER_ID
+    _F_TRADE_ID
+    _F_LAST_QTY
+    _F_COMMISSION
+    _F_POSITION_ID
+    _F_LIQUIDITY_SIDE
+    _F_QUANTITY
+    _F_PRICE
+    _F_TRIGGER_PRICE
+    _F_COUNT
+cdef tuple _FIELD_NAMES = (
+    "client_order_id", "ts_event", "account_id", "venue_order_id", "trade_id", "last_qty",
+    "commission", "position_id", "liquidity_side", "quantity", "price", "trigger_price",
+)
+cdef Py_ssize_t _offsets[_KIND_MAX][_F_COUNT]
+cdef Py_ssize_t _NO_EVENT_OFFSETS[_F_COUNT]  # all -1: read by name
+
+# The fields of OrderInitialized an order copies, numbered, and their offsets.
+cdef enum:
+    _I_TRADER_ID
+    _I_STRATEGY_ID
+    _I_INSTRUMENT_ID
+    _I_CLIENT_ORDER_ID
+    _I_TS_EVENT
+    _I_TS_INIT
+    _I_SIDE
+    _I_ORDER_TYPE
+    _I_QUANTITY
+    _I_TIME_IN_FORCE
+    _I_PRICE
+    _I_TRIGGER_PRICE
+    _I_TRIGGER_TYPE
+    _I_EXPIRE_TIME_NS
+    _I_POST_ONLY
+    _I_REDUCE_ONLY
+    _I_DISPLAY_QUANTITY
+    _I_ORDER_LIST_ID
+    _I_POSITION_ID
+    _I_TAGS
+    _I_COUNT
+cdef tuple _INIT_NAMES = (
+    "trader_id", "strategy_id", "instrument_id", "client_order_id", "ts_event", "ts_init",
+    "side", "order_type", "quantity", "time_in_force", "price", "trigger_price",
+    "trigger_type", "expire_time_ns", "post_only", "reduce_only", "display_quantity",
+    "order_list_id", "position_id", "tags",
+)
+cdef Py_ssize_t _init_offsets[_I_COUNT]
+cdef Py_ssize_t _NO_OFFSETS[_I_COUNT]  # all -1: read by name
+
+# A filled quantity of zero per precision (a Quantity is immutable: shared).
+cdef list _ZEROS = [quantity_from_raw_c(0, p) for p in range(PRECISION_MAX_C + 1)]
+
 cdef bint _registered = False
 cdef tuple _STATUSES = ()           # OrderStatus members by value (None where no member)
 cdef tuple _KIND_TYPES = ()         # the event types of the table, by kind index
@@ -54,7 +126,7 @@ cdef object _DuplicateFillError = None
 # Enum members the specification checks and the queries compare with.
 cdef object _NO_ORDER_SIDE = None, _BUY = None, _SELL = None, _GTD = None
 cdef object _MARKET = None, _NO_LIQUIDITY_SIDE = None
-cdef frozenset _LIMIT_TYPES = frozenset(), _TRIGGER_TYPES = frozenset()
+cdef unsigned int _limit_types = 0, _trigger_types = 0  # OrderType codes, as bits
 cdef frozenset _NOT_POST_ONLY = frozenset()
 cdef object _DECIMAL_ZERO = None
 
@@ -104,7 +176,7 @@ def _register(
     global _INIT_TYPE, _ORDER_CLASSES
     global _InvalidOrder, _InvalidStateTransition, _OverfillError, _DuplicateFillError
     global _NO_ORDER_SIDE, _BUY, _SELL, _GTD, _MARKET, _NO_LIQUIDITY_SIDE
-    global _LIMIT_TYPES, _TRIGGER_TYPES, _NOT_POST_ONLY, _DECIMAL_ZERO
+    global _limit_types, _trigger_types, _NOT_POST_ONLY, _DECIMAL_ZERO
     cdef Py_ssize_t k, s
     cdef int code
     if len(statuses) > STATUS_COUNT:
@@ -147,6 +219,15 @@ def _register(
             | (_SETS_QUANTITY_AND_PRICES if kind is updated else 0)
         )
     _fill_kind = kinds.index(filled) if filled in kinds else -1
+    cdef Py_ssize_t f
+    for k in range(_kind_count):
+        for f in range(_F_COUNT):
+            _offsets[k][f] = _slot_offset(kinds[k], _FIELD_NAMES[f])
+    for f in range(_F_COUNT):
+        _NO_EVENT_OFFSETS[f] = -1
+    for f in range(_I_COUNT):
+        _init_offsets[f] = _slot_offset(initialized, _INIT_NAMES[f])
+        _NO_OFFSETS[f] = -1
     _STATUSES = statuses
     _open = _mask(status_sets["open"])
     _inflight = _mask(status_sets["inflight"])
@@ -167,8 +248,8 @@ def _register(
     _GTD = members["GTD"]
     _MARKET = members["MARKET"]
     _NO_LIQUIDITY_SIDE = members["NO_LIQUIDITY_SIDE"]
-    _LIMIT_TYPES = members["LIMIT_TYPES"]
-    _TRIGGER_TYPES = members["TRIGGER_TYPES"]
+    _limit_types = _mask(members["LIMIT_TYPES"])
+    _trigger_types = _mask(members["TRIGGER_TYPES"])
     _NOT_POST_ONLY = members["NOT_POST_ONLY"]
     _DECIMAL_ZERO = decimal_zero
     _registered = True
@@ -176,9 +257,38 @@ def _register(
 
 cdef unsigned int _mask(statuses) except? 0:
     cdef unsigned int mask = 0
+    cdef int code
     for status in statuses:
-        mask |= 1u << <int>int(status)
+        code = int(status)
+        if not 0 <= code < 32:
+            raise ValueError(f"{status!r}: only values 0..31 fit in a bit mask")
+        mask |= 1u << code
     return mask
+
+
+cdef Py_ssize_t _slot_offset(object kind, str name) except -2:
+    """Return the offset of the object slot ``name`` in instances of ``kind``, or -1."""
+    descriptor = getattr(kind, name, None)
+    if type(descriptor) is not MemberDescriptorType:
+        return -1
+    cdef PyMemberDef* member = (<PyMemberDescrObject*>descriptor).d_member
+    if member.type != T_OBJECT_EX or member.offset <= 0:
+        return -1
+    return member.offset
+
+
+cdef inline object _slot(object obj, Py_ssize_t offset, str name):
+    """Read the field ``name`` of ``obj`` from its slot at ``offset`` (-1: by name).
+
+    The caller guarantees ``offset`` was found for ``type(obj)`` (or a base of it: a
+    subclass keeps its bases' slots where they are).
+    """
+    cdef PyObject* value
+    if offset > 0:
+        value = (<PyObject**>((<char*><PyObject*>obj) + offset))[0]
+        if value is not NULL:
+            return <object>value
+    return getattr(obj, name)
 
 
 cdef unsigned int open_mask() noexcept:
@@ -203,43 +313,43 @@ cdef inline int _kind_of(object kind) noexcept:
     return -1
 
 
-cdef str _specification_error(object init):
-    """Return why the specification in ``init`` cannot be traded, or None."""
-    order_type = init.order_type
-    if init.side is _NO_ORDER_SIDE:
+cdef str _specification_error(Order order, object order_type):
+    """Return why the specification ``order`` was built from cannot be traded, or None."""
+    if order.side is _NO_ORDER_SIDE:
         return "side must be BUY or SELL"
-    cdef Quantity quantity = init.quantity
+    cdef Quantity quantity = order.quantity
     if quantity.raw <= 0:
         return f"quantity must be positive, got {quantity}"
-    cdef bint needs_price = order_type in _LIMIT_TYPES
-    cdef bint needs_trigger = order_type in _TRIGGER_TYPES
-    price = init.price
+    cdef int code = order_type
+    cdef bint needs_price = 0 <= code < 32 and (_limit_types >> code) & 1
+    cdef bint needs_trigger = 0 <= code < 32 and (_trigger_types >> code) & 1
+    price = order.price
     if needs_price:
         if price is None:
             return "price is required"
     elif price is not None:
         return f"price {price} is not allowed"
-    trigger_price = init.trigger_price
+    trigger_price = order.trigger_price
     if needs_trigger:
         if trigger_price is None:
             return "trigger_price is required"
     elif trigger_price is not None:
         return f"trigger_price {trigger_price} is not allowed"
-    time_in_force = init.time_in_force
-    expire_time_ns = init.expire_time_ns
+    time_in_force = order.time_in_force
+    expire_time_ns = order.expire_time_ns
     if time_in_force is _GTD:
         if expire_time_ns is None:
             return "time in force GTD needs expire_time_ns"
     elif expire_time_ns is not None:
         return f"expire_time_ns is only for GTD, time in force is {time_in_force.name}"
-    if expire_time_ns is not None and expire_time_ns <= init.ts_init:
-        return f"expire_time_ns {expire_time_ns} is not after ts_init {init.ts_init}"
-    if init.post_only:
+    if expire_time_ns is not None and expire_time_ns <= order.ts_init:
+        return f"expire_time_ns {expire_time_ns} is not after ts_init {order.ts_init}"
+    if order.post_only:
         if not needs_price:
             return "post_only applies to orders with a limit price"
         if time_in_force in _NOT_POST_ONLY:
             return f"post_only contradicts time in force {time_in_force.name}"
-    display_quantity = init.display_quantity
+    display_quantity = order.display_quantity
     if display_quantity is not None and display_quantity > quantity:
         return f"display_quantity {display_quantity} exceeds quantity {quantity}"
     if order_type is _MARKET and time_in_force is _GTD:
@@ -262,39 +372,42 @@ cdef class Order:
                 "zq_core.orders.Order is used before zq.model.orders registered its types "
                 "(import zq.model.orders first)"
             )
+        # An OrderInitialized (or a subclass: the base slots stay where they are) is read
+        # from its slots; anything else by name.
+        cdef bint slots = isinstance(init, _INIT_TYPE)
+        cdef Py_ssize_t* at = _init_offsets
         cls = type(self)
-        order_type = init.order_type
+        order_type = _slot(init, at[_I_ORDER_TYPE] if slots else -1, "order_type")
         if cls is Order or order_type is not getattr(cls, "order_type", None):
             raise TypeError(
                 f"use Order.create for a {order_type.name} order (got {cls.__name__})"
             )
-        reason = _specification_error(init)
-        if reason is not None:
-            raise _InvalidOrder(f"order {init.client_order_id} ({order_type.name}): {reason}")
-        cdef Quantity quantity = init.quantity
+        if not slots:
+            at = _NO_OFFSETS
+        cdef Quantity quantity = _slot(init, at[_I_QUANTITY], "quantity")
         self.init = init
-        self.trader_id = init.trader_id
-        self.strategy_id = init.strategy_id
-        self.instrument_id = init.instrument_id
-        self.client_order_id = init.client_order_id
+        self.trader_id = _slot(init, at[_I_TRADER_ID], "trader_id")
+        self.strategy_id = _slot(init, at[_I_STRATEGY_ID], "strategy_id")
+        self.instrument_id = _slot(init, at[_I_INSTRUMENT_ID], "instrument_id")
+        self.client_order_id = _slot(init, at[_I_CLIENT_ORDER_ID], "client_order_id")
         self.venue_order_id = None
         self.account_id = None
-        self.position_id = init.position_id
-        self.order_list_id = init.order_list_id
-        self.side = init.side
+        self.position_id = _slot(init, at[_I_POSITION_ID], "position_id")
+        self.order_list_id = _slot(init, at[_I_ORDER_LIST_ID], "order_list_id")
+        self.side = _slot(init, at[_I_SIDE], "side")
         self.quantity = quantity
-        self.price = init.price
-        self.trigger_price = init.trigger_price
-        self.trigger_type = init.trigger_type
-        self.time_in_force = init.time_in_force
-        self.expire_time_ns = init.expire_time_ns
-        self.post_only = init.post_only
-        self.reduce_only = init.reduce_only
-        self.display_quantity = init.display_quantity
-        self.tags = init.tags
+        self.price = _slot(init, at[_I_PRICE], "price")
+        self.trigger_price = _slot(init, at[_I_TRIGGER_PRICE], "trigger_price")
+        self.trigger_type = _slot(init, at[_I_TRIGGER_TYPE], "trigger_type")
+        self.time_in_force = _slot(init, at[_I_TIME_IN_FORCE], "time_in_force")
+        self.expire_time_ns = _slot(init, at[_I_EXPIRE_TIME_NS], "expire_time_ns")
+        self.post_only = _slot(init, at[_I_POST_ONLY], "post_only")
+        self.reduce_only = _slot(init, at[_I_REDUCE_ONLY], "reduce_only")
+        self.display_quantity = _slot(init, at[_I_DISPLAY_QUANTITY], "display_quantity")
+        self.tags = _slot(init, at[_I_TAGS], "tags")
         self._status = self._previous_status = _INITIALIZED
         self.status = _STATUSES[_INITIALIZED]
-        self.filled_qty = quantity_from_raw_c(0, quantity.precision)
+        self.filled_qty = _ZEROS[quantity.precision]
         self.leaves_qty = quantity
         self.liquidity_side = _NO_LIQUIDITY_SIDE
         self.is_triggered = False
@@ -302,8 +415,12 @@ cdef class Order:
         self.last_trade_id = None
         self.commissions = {}
         self.events = [init]
-        self.ts_init = init.ts_init
-        self.ts_last = init.ts_event
+        self.ts_init = _slot(init, at[_I_TS_INIT], "ts_init")
+        self.ts_last = _slot(init, at[_I_TS_EVENT], "ts_event")
+        # Checked once read (a refused order is never handed out).
+        reason = _specification_error(self, order_type)
+        if reason is not None:
+            raise _InvalidOrder(f"order {self.client_order_id} ({order_type.name}): {reason}")
 
     # -- construction ----------------------------------------------------------------------
 
@@ -339,7 +456,13 @@ cdef class Order:
         self._apply(event)
 
     cdef int _apply(self, object event) except -1:
-        client_order_id = event.client_order_id
+        kind = type(event)
+        cdef int k = _kind_of(kind)
+        # A kind of the table is read from its slots (k < 0 reads by name; refused below).
+        cdef Py_ssize_t* at = _NO_EVENT_OFFSETS
+        if k >= 0:
+            at = &_offsets[k][0]
+        client_order_id = _slot(event, at[_F_CLIENT_ORDER_ID], "client_order_id")
         if client_order_id is not self.client_order_id and (
             client_order_id != self.client_order_id
         ):
@@ -347,9 +470,7 @@ cdef class Order:
                 f"event {type(event).__name__} for order {client_order_id} "
                 f"applied to order {self.client_order_id}"
             )
-        kind = type(event)
         cdef int status = self._status
-        cdef int k = _kind_of(kind)
         cdef int target = _NO_TARGET if k < 0 else _table[k][status]
         cdef int new_status
         cdef int fields
@@ -359,7 +480,7 @@ cdef class Order:
                 f"{kind.__name__}"
             )
         if k == _fill_kind:
-            self._apply_fill(event)
+            self._apply_fill(event, at)
             if self.leaves_qty.raw == 0:
                 new_status = _FILLED
             elif status == _CANCELED or status == _EXPIRED:
@@ -369,7 +490,7 @@ cdef class Order:
         else:
             fields = _fields[k]
             if fields:
-                self._apply_fields(event, fields)
+                self._apply_fields(event, fields, at)
             if target == _TARGET_SAME:
                 new_status = status
             elif target == _TARGET_PREVIOUS:
@@ -380,7 +501,7 @@ cdef class Order:
             self._previous_status = status
         if new_status != status:
             self._set_status(new_status)
-        self.ts_last = event.ts_event
+        self.ts_last = _slot(event, at[_F_TS_EVENT], "ts_event")
         self.events.append(event)
         return 0
 
@@ -389,11 +510,11 @@ cdef class Order:
         self.status = _STATUSES[status]
         return 0
 
-    cdef int _apply_fields(self, object event, int fields) except -1:
+    cdef int _apply_fields(self, object event, int fields, Py_ssize_t* at) except -1:
         # ``fields``: the _SETS_* bits of the event's kind. Checks come before any change.
         cdef Quantity quantity
         if fields & _SETS_QUANTITY_AND_PRICES:
-            quantity = event.quantity
+            quantity = _slot(event, at[_F_QUANTITY], "quantity")
             if compare_raw_c(
                 quantity.raw, quantity.precision, self.filled_qty.raw, self.filled_qty.precision
             ) < 0:
@@ -402,11 +523,11 @@ cdef class Order:
                     f"is below the filled quantity {self.filled_qty}"
                 )
         if fields & _SETS_ACCOUNT_ID:
-            account_id = event.account_id
+            account_id = _slot(event, at[_F_ACCOUNT_ID], "account_id")
             if account_id is not None:
                 self.account_id = account_id
         if fields & _SETS_VENUE_ORDER_ID:
-            venue_order_id = event.venue_order_id
+            venue_order_id = _slot(event, at[_F_VENUE_ORDER_ID], "venue_order_id")
             if venue_order_id is not None:
                 self.venue_order_id = venue_order_id
         if fields & _SETS_TRIGGERED:
@@ -414,21 +535,21 @@ cdef class Order:
         elif fields & _SETS_QUANTITY_AND_PRICES:
             self.quantity = quantity
             self.leaves_qty = quantity - self.filled_qty
-            price = event.price
+            price = _slot(event, at[_F_PRICE], "price")
             if price is not None:
                 self.price = price
-            trigger_price = event.trigger_price
+            trigger_price = _slot(event, at[_F_TRIGGER_PRICE], "trigger_price")
             if trigger_price is not None:
                 self.trigger_price = trigger_price
         return 0
 
-    cdef int _apply_fill(self, object fill) except -1:
-        trade_id = fill.trade_id
+    cdef int _apply_fill(self, object fill, Py_ssize_t* at) except -1:
+        trade_id = _slot(fill, at[_F_TRADE_ID], "trade_id")
         if trade_id in self.trade_ids:
             raise _DuplicateFillError(
                 f"order {self.client_order_id}: trade {trade_id} was already applied"
             )
-        cdef Quantity last_qty = fill.last_qty
+        cdef Quantity last_qty = _slot(fill, at[_F_LAST_QTY], "last_qty")
         cdef Quantity leaves = self.leaves_qty
         cdef Quantity filled = self.filled_qty
         cdef Quantity quantity = self.quantity
@@ -443,7 +564,7 @@ cdef class Order:
                 f"order {self.client_order_id}: fill {trade_id} of {last_qty} exceeds "
                 f"leaves quantity {leaves} (quantity {quantity}, filled {filled})"
             )
-        cdef Money commission = fill.commission
+        cdef Money commission = _slot(fill, at[_F_COMMISSION], "commission")
         if last_qty.precision == filled.precision == quantity.precision:
             # One precision: filled + last <= quantity (the fill fits the leaves), no overflow.
             filled_raw = filled.raw + last_qty.raw
@@ -454,13 +575,13 @@ cdef class Order:
             self.leaves_qty = quantity - filled
         self.trade_ids.add(trade_id)
         self.last_trade_id = trade_id
-        self.venue_order_id = fill.venue_order_id
-        self.account_id = fill.account_id
-        position_id = fill.position_id
+        self.venue_order_id = _slot(fill, at[_F_VENUE_ORDER_ID], "venue_order_id")
+        self.account_id = _slot(fill, at[_F_ACCOUNT_ID], "account_id")
+        position_id = _slot(fill, at[_F_POSITION_ID], "position_id")
         if position_id is not None:
             self.position_id = position_id
-        self.liquidity_side = fill.liquidity_side
-        code = commission.currency.code
+        self.liquidity_side = _slot(fill, at[_F_LIQUIDITY_SIDE], "liquidity_side")
+        code = commission._code  # its currency's code
         commissions = self.commissions
         previous = commissions.get(code)
         commissions[code] = commission if previous is None else previous + commission

@@ -9,6 +9,7 @@ from zq.model.enums import OrderStatus, OrderType, TimeInForce
 from zq.model.events import (
     OrderAccepted,
     OrderFilled,
+    OrderInitialized,
     OrderPendingUpdate,
     OrderSubmitted,
     OrderUpdated,
@@ -170,3 +171,53 @@ def test_submitted_order_is_inflight_and_accepted_order_is_open():
     assert order.is_inflight and not order.is_open and not order.is_closed
     order.apply(make_event(OrderAccepted, order))
     assert order.is_open and not order.is_inflight
+
+
+class _NotedInitialized(OrderInitialized, frozen=True, gc=False, tag=True):
+    """A subclass with one more field: its base fields stay where the base keeps them."""
+
+    note: str = ""
+
+
+def test_order_from_a_subclass_of_order_initialized_copies_every_field():
+    base = init_event(order_type=OrderType.LIMIT, quantity="3", tags=("a", "b"))
+    fields = {name: getattr(base, name) for name in OrderInitialized.__struct_fields__}
+    init = _NotedInitialized(**fields, note="kept")
+    order = Order.create(init)
+    assert type(order) is LimitOrder and order.init is init
+    for name in (
+        "trader_id",
+        "strategy_id",
+        "instrument_id",
+        "client_order_id",
+        "side",
+        "quantity",
+        "price",
+        "trigger_price",
+        "trigger_type",
+        "time_in_force",
+        "expire_time_ns",
+        "post_only",
+        "reduce_only",
+        "display_quantity",
+        "order_list_id",
+        "position_id",
+        "tags",
+        "ts_init",
+    ):
+        assert getattr(order, name) == fields[name], name
+    assert order.ts_last == fields["ts_event"]
+    assert order.leaves_qty == Quantity.from_str("3") and order.filled_qty == Quantity.from_str("0")
+
+
+def test_event_of_a_subclass_of_a_table_event_is_refused():
+    class LateAccepted(OrderAccepted, frozen=True, gc=False, tag=True):
+        pass
+
+    order = Order.create(init_event(order_type=OrderType.LIMIT))
+    order.apply(make_event(OrderSubmitted, order))
+    accepted = make_event(OrderAccepted, order)
+    late = LateAccepted(**{f: getattr(accepted, f) for f in OrderAccepted.__struct_fields__})
+    with pytest.raises(InvalidStateTransition, match="SUBMITTED cannot apply LateAccepted"):
+        order.apply(late)
+    assert order.status is OrderStatus.SUBMITTED and len(order.events) == 2
