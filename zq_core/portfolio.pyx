@@ -220,7 +220,7 @@ cdef class PortfolioCore:
         else:
             # The realized PnL before and after, in the position's units.
             realized_before = position._realized
-            events = position._apply_checked(fill)
+            events = position._apply_fill(fill)
             if core is None or type(cache) is not _Cache or not _reindexed(
                 core, cache, position, position_id
             ):
@@ -228,7 +228,7 @@ cdef class PortfolioCore:
         if margin:
             realized = position._realized
             # None: no PnL realized (an opening or an increase), nothing to round
-            delta = None if realized == realized_before else position._money(
+            delta = None if realized == realized_before else position._to_money(
                 realized - realized_before
             )
             # update_margin(instrument, Σ entry_value of the open positions), in integers

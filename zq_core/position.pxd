@@ -85,14 +85,14 @@ cdef class PositionCore:
     cdef readonly dict _trade_ids           # TradeId -> None, in order
 
     # --- PnL ------------------------------------------------------------------------------
-    cpdef Money _money(self, object units)
+    cdef Money _to_money(self, object units)
     cdef object _unrealized(self, int64_t px_raw, int px_precision)
     cdef object _avg_open(self)
     cdef object _avg_close(self)
 
     # --- fills ----------------------------------------------------------------------------
     cpdef check(self, fill)
-    cpdef list _apply_checked(self, fill)
+    cdef list _apply_fill(self, fill)
     cdef list _close(self, fill, bint buying, int64_t qty, int qty_precision, int64_t px_raw,
                      int px_precision)
     cdef object _price_of(self, int64_t raw, int precision)

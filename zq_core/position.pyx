@@ -512,7 +512,7 @@ cdef class PositionCore:
     @property
     def realized_pnl(self):
         """The gross realized PnL over the position's life, in the settlement currency."""
-        return self._money(self._realized)
+        return self._to_money(self._realized)
 
     @property
     def commissions(self):
@@ -557,11 +557,11 @@ cdef class PositionCore:
         Linear: ``(price − avg_px_open) × signed_qty × multiplier``; inverse:
         ``signed_qty × multiplier × (1 / avg_px_open − 1 / price)`` in the base currency.
         """
-        return self._money(self._unrealized(price.raw, price.precision))
+        return self._to_money(self._unrealized(price.raw, price.precision))
 
     def total_pnl(self, Price price not None):
         """Return realized plus unrealized PnL at ``price`` (gross of commissions)."""
-        return self._money(self._realized + self._unrealized(price.raw, price.precision))
+        return self._to_money(self._realized + self._unrealized(price.raw, price.precision))
 
     def notional_value(self, Price price not None):
         """Return the signed value of the open quantity at ``price`` (negative when short)."""
@@ -572,8 +572,12 @@ cdef class PositionCore:
         scaled = value.scaleb(self.currency.precision, ctx)
         return Money.from_raw(int(scaled.to_integral_value(ROUND_HALF_EVEN, ctx)), self.currency)
 
-    cpdef Money _money(self, object units):
+    def _money(self, units):
         """Return PnL ``units`` rounded half-even to the currency's precision, as Money."""
+        return self._to_money(units)
+
+    cdef Money _to_money(self, object units):
+        # _money, a cdef method: a cpdef one asks the Python subclass for an override first.
         cdef int64_t rounded
         if zq_round_units(units, self._money_digits, &rounded):
             return _money_like(self._unit_money, rounded)
@@ -614,10 +618,14 @@ cdef class PositionCore:
             strategy; the position is unchanged.
         """
         self.check(fill)
-        return self._apply_checked(fill)
+        return self._apply_fill(fill)
 
-    cpdef list _apply_checked(self, fill):
-        # apply() after check(): the Portfolio checks before the account moves, then calls this.
+    def _apply_checked(self, fill):
+        """Apply a fill :meth:`check` accepted (the Portfolio checks before the account moves)."""
+        return self._apply_fill(fill)
+
+    cdef list _apply_fill(self, fill):
+        # _apply_checked, a cdef method (see _to_money).
         cdef bint buying = fill_field(fill, F_ORDER_SIDE) is _BUY
         cdef Quantity last_qty = <Quantity?>fill_field(fill, F_LAST_QTY)
         cdef Price last_px = <Price?>fill_field(fill, F_LAST_PX)
@@ -650,20 +658,20 @@ cdef class PositionCore:
         # entry value is the value of its quantity at that price, computed the same way.
         if held == 0:
             self._open(fill, qty if buying else -qty, qty_precision, px_raw, px_precision)
-            realized = self._money(self._realized)
+            realized = self._to_money(self._realized)
             events = [self._event(_PositionOpened, fill, last_qty, realized, self._zero_money)]
         elif (held > 0) == buying:
             self._increase(qty if buying else -qty, max(places, qty_precision), px_raw,
                            px_precision)
-            realized = self._money(self._realized)
-            unrealized = self._money(self._unrealized(px_raw, px_precision))
+            realized = self._to_money(self._realized)
+            unrealized = self._to_money(self._unrealized(px_raw, px_precision))
             events = [self._event(_PositionChanged, fill, last_qty, realized, unrealized)]
         elif qty < (held if held > 0 else -held):
             # Reduce by qty (Decimal's min(qty, |held|) keeps the fill's quantity on a tie,
             # and with it the exponent of the result: see _close).
             self._reduce(qty, max(places, qty_precision), px_raw, px_precision)
-            realized = self._money(self._realized)
-            unrealized = self._money(self._unrealized(px_raw, px_precision))
+            realized = self._to_money(self._realized)
+            unrealized = self._to_money(self._unrealized(px_raw, px_precision))
             events = [self._event(_PositionChanged, fill, last_qty, realized, unrealized)]
         else:
             events = self._close(fill, buying, qty, qty_precision, px_raw, px_precision)
@@ -703,7 +711,7 @@ cdef class PositionCore:
         self.ts_closed = ts_event
         # The realized PnL (the same in both events of a flip) and the round trip's, rounded
         # half-even to the currency as _money rounds them.
-        realized = self._money(realized_units)
+        realized = self._to_money(realized_units)
         if qty == whole:
             part = fill_field(fill, F_LAST_QTY)
         elif precision == qty_precision:
@@ -736,7 +744,7 @@ cdef class PositionCore:
             ts_event,
             ts_init,
             client_order_id,  # closing_order_id
-            self._money(realized_units - self._round_trip_start),  # round_trip_pnl
+            self._to_money(realized_units - self._round_trip_start),  # round_trip_pnl
             ts_event,  # ts_closed
             ts_event - self.ts_opened,  # duration_ns
         )
@@ -833,12 +841,14 @@ cdef class PositionCore:
                        int px_precision):
         # The value of `qty` at the price, in units of 10**-_SCALE: qty × px (linear), or
         # qty / px (inverse) rounded half-even.
-        cdef object units = qty
+        cdef object units
+        if not self.is_inverse:
+            value = zq_linear_value(qty, px_raw, _SCALE - qty_precision - px_precision)
+            if value is not None:
+                return value
+        units = qty
         if self.is_inverse:
             return _ratio(units * _pow10(_SCALE - qty_precision + px_precision), px_raw)
-        value = zq_linear_value(qty, px_raw, _SCALE - qty_precision - px_precision)
-        if value is not None:
-            return value
         return units * px_raw * _pow10(_SCALE - qty_precision - px_precision)
 
     cdef int _open(self, fill, int64_t signed, int places, int64_t px_raw,
