@@ -2,12 +2,37 @@
 #
 # A MatchingCore holds a view of the market (an L1Book, L2Book or L3Book from zq_core.book)
 # and the trader's simulated orders. Every price and size is a raw int64 at the instrument's
-# precision. The core never builds zq objects: it appends *reports* (plain tuples, see
-# REPORT_* in matching.pyx) that zq.backtest.exchange turns into order events.
+# precision. The core never builds zq objects: it appends *reports* (Report structs, see
+# REPORT_* in matching.pyx) that zq_core.exchange turns into order events; ``drain()`` hands
+# them to Python as tuples.
 
 from libc.stdint cimport int64_t, uint64_t
 
 from zq_core.book_base cimport OrderBook
+
+
+# Report kinds: the REPORT_* constants of matching.pyx, for C readers of the reports.
+cdef enum:
+    K_ACCEPTED = 1
+    K_REJECTED = 2
+    K_FILLED = 3
+    K_CANCELED = 4
+    K_EXPIRED = 5
+    K_TRIGGERED = 6
+    K_UPDATED = 7
+    K_MODIFY_REJECTED = 8
+    K_CANCEL_REJECTED = 9
+
+
+# One report of the core. ``reason`` indexes MatchingCore._reasons (-1: no reason).
+cdef struct Report:
+    int kind                           # REPORT_* (matching.pyx)
+    bint maker                         # FILLED: a maker fill
+    uint64_t order_id
+    int64_t ts
+    int64_t quantity                   # FILLED: the fill's; UPDATED: the order's
+    int64_t price                      # FILLED: the fill's; UPDATED: the limit, or -1
+    Py_ssize_t reason
 
 
 cdef class SimOrder:
@@ -57,7 +82,31 @@ cdef class MatchingCore:
     cdef dict _consumed                # (price * 4 + book side) -> raw size our fills took
     cdef list _orders                  # open orders in time priority
     cdef dict _by_id
-    cdef list _reports
+    # The reports not yet taken: _reports of them in _report_buf (a count, so that a caller
+    # tests ``if core._reports`` for pending reports), their reasons in _reasons.
+    cdef Report* _report_buf
+    cdef Py_ssize_t _report_capacity
+    cdef Py_ssize_t _reports
+    cdef list _reasons
+
+    # --- Orders, C entry points of submit/modify/cancel/cancel_all (the exchange calls
+    # these); a price, quantity or trigger is used only when its ``has_*`` flag is set.
+    cdef int submit_c(
+        self, uint64_t order_id, int side, int order_type, int time_in_force,
+        int64_t quantity, bint has_price, int64_t price, bint has_trigger, int64_t trigger,
+        int trigger_type, int64_t expire_ts, bint post_only, bint reduce_only, int64_t ts,
+    ) except -1
+    cdef int modify_c(
+        self, uint64_t order_id, bint has_quantity, int64_t quantity, bint has_price,
+        int64_t price, bint has_trigger, int64_t trigger, int64_t ts,
+    ) except -1
+    cdef int cancel_c(self, uint64_t order_id, int64_t ts) except -1
+    cdef int cancel_all_c(self, int side, int64_t ts) except -1
+    # --- Reports
+    cdef int _report(
+        self, int kind, uint64_t order_id, int64_t ts, int64_t quantity, int64_t price,
+        bint maker, str reason,
+    ) except -1
 
     # --- Market data, C entry points of the apply_* methods (the replay loop calls these)
     cdef int apply_quote_c(
@@ -100,3 +149,4 @@ cdef class MatchingCore:
     cdef int _refresh_queue(self, SimOrder order, uint64_t filled_id, int64_t filled_size,
                             int64_t ts) except -1
     cdef int _trade(self, int64_t price, int64_t size, int aggressor, int64_t ts) except -1
+    cdef int _unlist(self, SimOrder order) except -1

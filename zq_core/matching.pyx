@@ -1,8 +1,9 @@
 """The matching core of the simulated exchange: one instrument's market view and orders.
 
 Prices and sizes are raw int64 at the instrument's precision. Each operation appends
-*reports* to an internal list; ``drain()`` returns and clears it. A report is a tuple
-``(kind, order_id, ts, quantity, price, maker, reason)`` with ``kind`` one of ``REPORT_*``:
+*reports* (C structs, which zq_core.exchange reads in place); ``drain()`` returns them as
+tuples and clears them. A report is ``(kind, order_id, ts, quantity, price, maker, reason)``
+with ``kind`` one of ``REPORT_*``:
 
 - ACCEPTED, REJECTED (reason), CANCELED (reason), EXPIRED, TRIGGERED;
 - FILLED: ``quantity`` and ``price`` of the fill, ``maker`` True for a maker fill;
@@ -27,6 +28,7 @@ Rules (docs/concepts/simulated-exchange.md tells them in full):
 
 import random
 
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint64_t
 
 from zq_core.book_base cimport (
@@ -66,15 +68,15 @@ __all__ = [
 QUEUE_CONSERVATIVE = 1
 QUEUE_PROBABILISTIC = 2
 
-REPORT_ACCEPTED = 1
-REPORT_REJECTED = 2
-REPORT_FILLED = 3
-REPORT_CANCELED = 4
-REPORT_EXPIRED = 5
-REPORT_TRIGGERED = 6
-REPORT_UPDATED = 7
-REPORT_MODIFY_REJECTED = 8
-REPORT_CANCEL_REJECTED = 9
+REPORT_ACCEPTED = K_ACCEPTED
+REPORT_REJECTED = K_REJECTED
+REPORT_FILLED = K_FILLED
+REPORT_CANCELED = K_CANCELED
+REPORT_EXPIRED = K_EXPIRED
+REPORT_TRIGGERED = K_TRIGGERED
+REPORT_UPDATED = K_UPDATED
+REPORT_MODIFY_REJECTED = K_MODIFY_REJECTED
+REPORT_CANCEL_REJECTED = K_CANCEL_REJECTED
 
 # zq.model.enums values, read per event.
 cdef enum:
@@ -96,15 +98,6 @@ cdef enum:
     BOOK_L1 = 1
     BOOK_L2 = 2
     BOOK_L3 = 3
-    K_ACCEPTED = 1
-    K_REJECTED = 2
-    K_FILLED = 3
-    K_CANCELED = 4
-    K_EXPIRED = 5
-    K_TRIGGERED = 6
-    K_UPDATED = 7
-    K_MODIFY_REJECTED = 8
-    K_CANCEL_REJECTED = 9
     Q_CONSERVATIVE = 1
     Q_PROBABILISTIC = 2
 
@@ -201,14 +194,32 @@ cdef class MatchingCore:
         self._consumed = {}
         self._orders = []
         self._by_id = {}
-        self._reports = []
+        self._reports = 0
+        self._reasons = []
+
+    def __dealloc__(self):
+        PyMem_Free(self._report_buf)
 
     # --- Python API --------------------------------------------------------------------------
 
     def drain(self):
-        """Return the reports appended since the last call, and forget them."""
-        reports = self._reports
-        self._reports = []
+        """Return the reports appended since the last call, and forget them.
+
+        Each is a tuple ``(kind, order_id, ts, quantity, price, maker, reason)``.
+        """
+        cdef Py_ssize_t i
+        cdef Report* report
+        cdef list reasons = self._reasons
+        cdef list reports = []
+        for i in range(self._reports):
+            report = &self._report_buf[i]
+            reports.append((
+                report.kind, report.order_id, report.ts, report.quantity, report.price,
+                report.maker, None if report.reason < 0 else reasons[report.reason],
+            ))
+        self._reports = 0
+        if reasons:
+            self._reasons = []
         return reports
 
     def order(self, uint64_t order_id):
@@ -357,6 +368,18 @@ cdef class MatchingCore:
 
         ``price`` and ``trigger`` are raw ints or None.
         """
+        self.submit_c(
+            order_id, side, order_type, time_in_force, quantity,
+            price is not None, 0 if price is None else price,
+            trigger is not None, 0 if trigger is None else trigger,
+            trigger_type, expire_ts, post_only, reduce_only, ts,
+        )
+
+    cdef int submit_c(
+        self, uint64_t order_id, int side, int order_type, int time_in_force,
+        int64_t quantity, bint has_price, int64_t price, bint has_trigger, int64_t trigger,
+        int trigger_type, int64_t expire_ts, bint post_only, bint reduce_only, int64_t ts,
+    ) except -1:
         cdef SimOrder order = SimOrder.__new__(SimOrder)
         cdef str reason = None
         self._expire(ts)
@@ -365,10 +388,10 @@ cdef class MatchingCore:
         order.order_type = order_type
         order.time_in_force = time_in_force
         order.quantity = quantity
-        order.has_price = price is not None
-        order.price = price if price is not None else 0
-        order.has_trigger = trigger is not None
-        order.trigger = trigger if trigger is not None else 0
+        order.has_price = has_price
+        order.price = price
+        order.has_trigger = has_trigger
+        order.trigger = trigger
         order.trigger_type = trigger_type
         order.post_only = post_only
         order.reduce_only = reduce_only
@@ -398,57 +421,71 @@ cdef class MatchingCore:
         elif time_in_force in (IOC, FOK) and order_type == LIMIT and post_only:
             reason = "post-only order cannot be IOC or FOK"
         if reason is not None:
-            self._reports.append((K_REJECTED, order_id, ts, 0, 0, 0, reason))
-            return
+            self._report(K_REJECTED, order_id, ts, 0, 0, 0, reason)
+            return 0
         order.is_open = True
         if order.expire_ts and order.expire_ts < self._next_expiry:
             self._next_expiry = order.expire_ts
         self._by_id[order_id] = order
         self._place(order)
-        self._reports.append((K_ACCEPTED, order_id, ts, 0, 0, 0, None))
+        self._report(K_ACCEPTED, order_id, ts, 0, 0, 0, None)
         if order.triggered:
             self._execute(order, ts)
         elif self._should_trigger(order):
             self._fire(order, ts)
+        return 0
 
     def modify(self, uint64_t order_id, quantity=None, price=None, trigger=None, int64_t ts=0):
         """Modify an open order's quantity, price or trigger (raw ints or None)."""
+        self.modify_c(
+            order_id,
+            quantity is not None, 0 if quantity is None else quantity,
+            price is not None, 0 if price is None else price,
+            trigger is not None, 0 if trigger is None else trigger,
+            ts,
+        )
+
+    cdef int modify_c(
+        self, uint64_t order_id, bint has_quantity, int64_t quantity, bint has_price,
+        int64_t price, bint has_trigger, int64_t trigger, int64_t ts,
+    ) except -1:
         cdef SimOrder order = self._by_id.get(order_id)
         cdef str reason = None
         cdef bint lose_place
+        cdef int64_t old
         self._expire(ts)
         if order is None or not order.is_open:
             reason = f"order {order_id} is not open"
-        elif quantity is not None and quantity <= order.filled:
+        elif has_quantity and quantity <= order.filled:
             reason = f"quantity raw {quantity} is not above the filled raw {order.filled}"
-        elif price is not None and not order.has_price:
+        elif has_price and not order.has_price:
             reason = "the order has no limit price"
-        elif trigger is not None and (not order.has_trigger or order.triggered):
+        elif has_trigger and (not order.has_trigger or order.triggered):
             reason = "the order has no pending trigger"
-        if reason is None and order.post_only and price is not None and order.triggered:
+        if reason is None and order.post_only and has_price and order.triggered:
             old = order.price
             order.price = price
             if self._would_take(order):
                 reason = "post-only order would take liquidity"
             order.price = old
         if reason is not None:
-            self._reports.append((K_MODIFY_REJECTED, order_id, ts, 0, 0, 0, reason))
-            return
-        lose_place = (price is not None and price != order.price) or (
-            quantity is not None and quantity > order.quantity
+            self._report(K_MODIFY_REJECTED, order_id, ts, 0, 0, 0, reason)
+            return 0
+        lose_place = (has_price and price != order.price) or (
+            has_quantity and quantity > order.quantity
         )
-        if quantity is not None:
+        if has_quantity:
             order.quantity = quantity
-        if price is not None:
+        if has_price:
             order.price = price
-        if trigger is not None:
+        if has_trigger:
             order.trigger = trigger
-        self._reports.append((
+        self._report(
             K_UPDATED, order_id, ts, order.quantity, order.price if order.has_price else -1,
             0, None,
-        ))
+        )
         if lose_place:
-            self._orders.remove(order)
+            self._unlist(order)
             self._place(order)
         if not order.triggered:
             if self._should_trigger(order):
@@ -456,25 +493,62 @@ cdef class MatchingCore:
         elif lose_place:
             self._execute(order, ts)
         # Otherwise a smaller order keeps its place: ahead is unchanged.
+        return 0
 
     def cancel(self, uint64_t order_id, int64_t ts=0):
         """Cancel an open order."""
+        self.cancel_c(order_id, ts)
+
+    cdef int cancel_c(self, uint64_t order_id, int64_t ts) except -1:
         cdef SimOrder order = self._by_id.get(order_id)
         self._expire(ts)
         if order is None or not order.is_open:
-            self._reports.append(
-                (K_CANCEL_REJECTED, order_id, ts, 0, 0, 0, f"order {order_id} is not open")
-            )
-            return
+            self._report(K_CANCEL_REJECTED, order_id, ts, 0, 0, 0, f"order {order_id} is not open")
+            return 0
         self._close(order, K_CANCELED, ts, None)
+        return 0
 
     def cancel_all(self, int side=0, int64_t ts=0):
         """Cancel every open order (of ``side`` only, if 1 or 2)."""
+        self.cancel_all_c(side, ts)
+
+    cdef int cancel_all_c(self, int side, int64_t ts) except -1:
         cdef SimOrder order
         self._expire(ts)
         for order in list(self._orders):
             if order.is_open and (side == 0 or order.side == side):
                 self._close(order, K_CANCELED, ts, None)
+        return 0
+
+    # --- Reports -------------------------------------------------------------------------------
+
+    cdef int _report(
+        self, int kind, uint64_t order_id, int64_t ts, int64_t quantity, int64_t price,
+        bint maker, str reason,
+    ) except -1:
+        cdef Report* report
+        cdef Py_ssize_t capacity
+        if self._reports == self._report_capacity:
+            capacity = 2 * self._report_capacity if self._report_capacity else 16
+            report = <Report*>PyMem_Realloc(self._report_buf, capacity * sizeof(Report))
+            if report == NULL:
+                raise MemoryError()
+            self._report_buf = report
+            self._report_capacity = capacity
+        report = &self._report_buf[self._reports]
+        report.kind = kind
+        report.maker = maker
+        report.order_id = order_id
+        report.ts = ts
+        report.quantity = quantity
+        report.price = price
+        if reason is None:
+            report.reason = -1
+        else:
+            report.reason = len(self._reasons)
+            self._reasons.append(reason)
+        self._reports += 1
+        return 0
 
     # --- Market view ---------------------------------------------------------------------------
 
@@ -618,16 +692,16 @@ cdef class MatchingCore:
         self, SimOrder order, int64_t qty, int64_t price, bint maker, int64_t ts
     ) except -1:
         order.filled += qty
-        self._reports.append((K_FILLED, order.order_id, ts, qty, price, maker, None))
+        self._report(K_FILLED, order.order_id, ts, qty, price, maker, None)
         if order.filled >= order.quantity:
             order.is_open = False
-            self._orders.remove(order)
+            self._unlist(order)
         return 0
 
     cdef int _close(self, SimOrder order, int kind, int64_t ts, str reason) except -1:
         order.is_open = False
-        self._orders.remove(order)
-        self._reports.append((kind, order.order_id, ts, 0, 0, 0, reason))
+        self._unlist(order)
+        self._report(kind, order.order_id, ts, 0, 0, 0, reason)
         return 0
 
     cdef bint _should_trigger(self, SimOrder order) noexcept:
@@ -662,12 +736,23 @@ cdef class MatchingCore:
     cdef int _fire(self, SimOrder order, int64_t ts) except -1:
         order.triggered = True
         if order.order_type in (STOP_LIMIT, LIMIT_IF_TOUCHED):
-            self._reports.append((K_TRIGGERED, order.order_id, ts, 0, 0, 0, None))
+            self._report(K_TRIGGERED, order.order_id, ts, 0, 0, 0, None)
         if order.post_only and self._would_take(order):
             self._close(order, K_CANCELED, ts, "post-only order would take liquidity")
             return 0
         self._execute(order, ts)
         return 0
+
+    cdef int _unlist(self, SimOrder order) except -1:
+        # Take an order out of the open orders (list.remove, by identity as SimOrder has no
+        # __eq__, without the method call).
+        cdef list orders = self._orders
+        cdef Py_ssize_t i
+        for i in range(len(orders)):
+            if orders[i] is order:
+                del orders[i]
+                return 0
+        raise ValueError(f"order {order.order_id} is not in the open orders")
 
     cdef int _place(self, SimOrder order) except -1:
         # Keep the orders in matching priority: on each side, better prices first, then in

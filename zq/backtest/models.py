@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal, Protocol
 
+from zq.model.currency import Currency
 from zq.model.enums import LiquiditySide
 from zq.model.instruments import Instrument
 from zq_core.fixed import Money, Price, Quantity
@@ -149,6 +150,40 @@ class MakerTakerFeeModel:
         # Per rate object (by id, the rate kept to pin the id): the rate as an integer
         # over a power of ten, or None when it is not finite.
         self._rates: dict[int, tuple[Decimal, tuple[int, int] | None]] = {}
+
+    def raw_terms(self, instrument: Instrument) -> tuple[int, int, int, int, int, Currency] | None:
+        """Return the terms of this model's commission on ``instrument`` in raw integers.
+
+        ``(multiplier, maker_coefficient, maker_shift, taker_coefficient, taker_shift,
+        currency)``: a fill of raw ``quantity`` at raw ``price`` (at the instrument's size
+        and price precisions) costs ``quantity * price * multiplier * coefficient`` over
+        ``10**shift``, rounded half-even on the magnitude, raw at the settlement currency's
+        precision: :meth:`commission`'s result whenever the product fits in int64. The
+        simulated exchange computes its fills' commissions from these (asking
+        :meth:`commission` past int64), so it reads the rates once, when it adds the
+        instrument or is given the model. None for an inverse instrument, or a rate that is
+        not finite or whose coefficient leaves int64.
+        """
+        if instrument.is_inverse:
+            return None
+        multiplier = instrument.multiplier
+        currency = instrument.settlement_currency
+        base = (
+            instrument.size_precision
+            + instrument.price_precision
+            + multiplier.precision
+            - currency.precision
+        )
+        terms: list[int] = []
+        for rate, override in (
+            (instrument.maker_fee, self.maker_fee),
+            (instrument.taker_fee, self.taker_fee),
+        ):
+            ratio = _integer_ratio(rate if override is None else override)
+            if ratio is None or not -(2**63) < ratio[0] < 2**63:
+                return None
+            terms += [ratio[0], base + ratio[1]]
+        return multiplier.raw, terms[0], terms[1], terms[2], terms[3], currency
 
     def commission(
         self,
