@@ -23,7 +23,11 @@
 (d) a cancel sent while (c)'s flood runs: every one gets through; its latency (cancel_order
     to ``on_order_canceled``), p50/max;
 (e) (a)+(b) with the node's journal (``synchronous`` FULL, then NORMAL): the submit's
-    in-flight record is committed before the REST call.
+    in-flight record is committed before the REST call;
+(f) ``--only loop``: two legs of (a) timed call by call in one process (venue and node on
+    one loop), frame -> ``on_quote`` and REST call -> written, warm or with the caches
+    emptied before each call (``--cold-mb``); each call goes through ``operator.call`` for
+    callgrind's ``--toggle-collect=_operator_call`` (instructions per call).
 
 The venue runs in its own process (this script started with ``--serve``) so that the node's
 process is measured alone. The timing points are wrappers set from here (on the WebSocket
@@ -42,7 +46,8 @@ priority): a woken process then takes a CPU at once, so the difference from a no
 the time the scheduler kept it waiting. A diagnosis, and what an isolated deployment gets.
 
 Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300] [--gc-freeze] [--busy-poll]
-[--fifo] [--only latency|throughput|flood|journal]``.
+[--fifo] [--only latency|throughput|flood|journal|loop] [--leg quote|request|both]
+[--iterations N] [--cold-mb MB]``.
 """
 
 from __future__ import annotations
@@ -686,10 +691,19 @@ async def loop_legs(args: argparse.Namespace) -> None:
             received = connection.data_received
             call = operator.call
             times: dict[str, list[int]] = {}
+            # --cold: the caches emptied before each call (a buffer larger than the last
+            # level cache rewritten), as when other processes ran between two quotes.
+            trash = bytearray(args.cold_mb * 1024 * 1024) if args.cold_mb else None
+
+            def evict() -> None:
+                if trash is not None:
+                    trash[:] = bytes(len(trash))
+
             if args.leg in ("quote", "both"):
                 samples = times.setdefault("frame->on_quote (data_received)", [])
                 for index in range(iterations):
                     frame = frames[index & 255]
+                    evict()
                     start = perf()
                     call(received, frame)
                     samples.append(perf() - start)
@@ -697,6 +711,7 @@ async def loop_legs(args: argparse.Namespace) -> None:
             if args.leg in ("request", "both"):
                 samples = times.setdefault("REST call->written (send_new_order)", [])
                 http = node.execution_client().http
+                await http.server_time()  # a fresh idle connection (the quotes took a while)
                 transport = http._transport
                 assert transport is not None
                 instrument = probe.cache.instrument(BTCUSDT)
@@ -720,6 +735,7 @@ async def loop_legs(args: argparse.Namespace) -> None:
                     send_new_order = http.send_new_order
                     for index in range(iterations):
                         coid = f"O-20260101-000000-001-001-{index + 1}"
+                        evict()
                         start = perf()
                         sent = call(
                             send_new_order,
@@ -741,7 +757,8 @@ async def loop_legs(args: argparse.Namespace) -> None:
                 print(f"  a request: {written[-1][:160]!r}...")
         finally:
             await node.shutdown()
-    print(f"(loop) {iterations} calls per leg, in-process; {load()}")
+    cold = f"caches emptied before each call ({args.cold_mb} MB)" if args.cold_mb else "warm"
+    print(f"(loop) {iterations} calls per leg, in-process, {cold}; {load()}")
     for name, values in times.items():
         print(
             f"  {name:<40} p50 {quantile(values, 0.5) / 1e3:7.2f} us   "
@@ -809,6 +826,9 @@ if __name__ == "__main__":
         "--leg", choices=("quote", "request", "both"), default="both", help="--only loop's legs"
     )
     parser.add_argument("--iterations", type=int, default=20_000, help="--only loop's calls")
+    parser.add_argument(
+        "--cold-mb", type=int, default=0, help="--only loop: rewrite this many MB before each call"
+    )
     arguments = parser.parse_args()
     if arguments.fifo:
         fifo()  # the venue process inherits it

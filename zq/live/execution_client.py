@@ -57,7 +57,7 @@ from zq.cache import Cache
 from zq.common.clock import Clock
 from zq.live.reconciliation import BinanceReconciler
 from zq.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, QueryOrder, SubmitOrder
-from zq.model.enums import OmsType, OrderSide, OrderStatus, OrderType
+from zq.model.enums import OmsType, OrderSide, OrderStatus, OrderType, TimeInForce
 from zq.model.events import OrderCancelRejected
 from zq.model.identifiers import AccountId, ClientOrderId, Venue, VenueOrderId
 from zq.model.instruments import Instrument
@@ -77,6 +77,30 @@ _TRIGGER_TYPES: Final = frozenset(
         OrderType.LIMIT_IF_TOUCHED,
     }
 )
+
+#: A new order's Binance words and which of its prices it sends, by (order type, side, time
+#: in force, post-only): (side, type, time in force or None, sends its price, sends its
+#: trigger price). Made once per combination; one look-up per order after that.
+_OrderWords = tuple[str, str, str | None, bool, bool]
+_ORDER_WORDS: dict[tuple[OrderType, OrderSide, TimeInForce, bool], _OrderWords] = {}
+
+
+def _order_words(
+    order_type: OrderType, side: OrderSide, time_in_force: TimeInForce, post_only: bool
+) -> _OrderWords:
+    """Return the order's words (see ``_ORDER_WORDS``); ValueError for what Binance cannot
+    take (nothing is kept then)."""
+    key = (order_type, side, time_in_force, post_only)
+    words = _ORDER_WORDS.get(key)
+    if words is None:
+        binance_type = order_type_to_binance(order_type, post_only=post_only)
+        binance_side = order_side_to_binance(side)
+        tif = None
+        if order_type in _LIMIT_TYPES and binance_type != "LIMIT_MAKER":
+            tif = time_in_force_to_binance(time_in_force)
+        limit, trigger = order_type in _LIMIT_TYPES, order_type in _TRIGGER_TYPES
+        words = _ORDER_WORDS[key] = (binance_side, binance_type, tif, limit, trigger)
+    return words
 
 
 class BinanceExecutionClient(BinanceReconciler):
@@ -299,17 +323,15 @@ class BinanceExecutionClient(BinanceReconciler):
     def _new_order_args(self, order: Order, command: SubmitOrder) -> dict[str, Any]:
         """The new-order request's arguments; ValueError for what Binance cannot take."""
         init = command.order
-        order_type = order_type_to_binance(init.order_type, post_only=init.post_only)
-        side = order_side_to_binance(init.side)
-        time_in_force = None
-        if init.order_type in _LIMIT_TYPES and order_type != "LIMIT_MAKER":
-            time_in_force = time_in_force_to_binance(init.time_in_force)
+        side, order_type, time_in_force, priced, triggered = _order_words(
+            init.order_type, init.side, init.time_in_force, init.post_only
+        )
         return {
             "side": side,
             "order_type": order_type,
             "quantity": init.quantity,
-            "price": init.price if init.order_type in _LIMIT_TYPES else None,
-            "stop_price": init.trigger_price if init.order_type in _TRIGGER_TYPES else None,
+            "price": init.price if priced else None,
+            "stop_price": init.trigger_price if triggered else None,
             "time_in_force": time_in_force,
             "client_order_id": str(order.client_order_id),
             "response_type": self.new_order_response,
@@ -324,8 +346,21 @@ class BinanceExecutionClient(BinanceReconciler):
             return None
         try:
             instrument = self._instrument(order.instrument_id)
-            arguments = self._new_order_args(order, command)
-            sent = self.http.send_new_order(instrument.raw_symbol, **arguments)
+            init = command.order
+            side, order_type, time_in_force, priced, triggered = _order_words(
+                init.order_type, init.side, init.time_in_force, init.post_only
+            )
+            sent = self.http.send_new_order(  # _new_order_args' arguments, without the dict
+                instrument.raw_symbol,
+                side,
+                order_type,
+                quantity=init.quantity,
+                price=init.price if priced else None,
+                stop_price=init.trigger_price if triggered else None,
+                time_in_force=time_in_force,
+                client_order_id=str(order.client_order_id),
+                response_type=self.new_order_response,
+            )
         except Exception:  # before the write: the task path meets it again and ends it
             return None
         if sent is None:

@@ -107,3 +107,14 @@ def test_a_plain_query_refuses_separators_and_non_ascii_inside_values():
     assert _plain_query({"a=b": "1"}) is None
     assert _plain_query({"a": "é"}) is None
     assert _plain_query({"a": "1", "b": None, "c": "O-1_a.b~c"}) == b"a=1&c=O-1_a.b~c"
+
+
+@given(secret=st.binary(max_size=200), payload=st.binary(max_size=600))
+def test_signatures_agree_with_the_hmac_module_for_any_key_and_payload(secret, payload):
+    # Keys shorter than, equal to and longer than SHA-256's 64-byte block (hashed first).
+    expected = hmac.new(secret, payload, hashlib.sha256).hexdigest()
+    signer = Signer(secret)
+    assert signer.signature_of(payload) == expected.encode("ascii")
+    assert signer.signature_of(payload) == expected.encode("ascii")  # the key states kept
+    text = payload.decode("latin-1")
+    assert signer.signature(text) == hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
