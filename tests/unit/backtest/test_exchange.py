@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import random
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.unit.backtest import ASK, BID, BUY, INSTRUMENT, INSTRUMENT_ID, SELL, Venue1
+from tests.unit.backtest import ASK, BID, BUY, INSTRUMENT, INSTRUMENT_ID, SELL, VENUE, Venue1
+from tests.unit.backtest.exchange_reference import ReferenceExchange
 from zq.backtest import LatencyModel, ProbabilisticQueueModel, SimulatedExchange
+from zq.backtest.models import MakerTakerFeeModel
 from zq.data.arrays import DELTA_DTYPE
 from zq.model.enums import AggressorSide, BookAction, BookType, OrderSide, OrderType, TimeInForce
-from zq.model.events import OrderAccepted, OrderEvent, OrderUpdated
+from zq.model.events import OrderAccepted, OrderEvent, OrderFilled, OrderUpdated
 from zq.model.identifiers import InstrumentId, Venue
 from zq_core.fixed import Quantity
 
@@ -217,3 +220,100 @@ def test_delta_array_path_gives_the_same_events_as_the_object_path() -> None:
     events = _replay(batch=True)
     assert any(type(event).__name__ == "OrderFilled" for event in events)
     assert events == _replay(batch=False)
+
+
+def _mixed_run(reference: bool, seed: int, latency: str) -> list[OrderEvent]:
+    """A random market with every kind of command, on the compiled exchange or on the
+    pure-Python reference; an event handler sends cancels from inside the delivery."""
+    rng = random.Random(seed)
+    models = {
+        "none": LatencyModel(),
+        "fixed": LatencyModel(entry_ns=20, cancel_ns=10, ack_ns=5),
+        "jitter": LatencyModel(entry_ns=20, cancel_ns=10, ack_ns=5, jitter_ns=30, seed=5),
+    }
+    venue = Venue1(queue_model=ProbabilisticQueueModel(seed=7), latency_model=models[latency])
+    events = venue.events
+    if reference:
+        venue.exchange = ReferenceExchange(  # type: ignore[assignment]
+            VENUE,
+            [INSTRUMENT],
+            events.append,
+            book_type=BookType.L2_MBP,
+            queue_model=ProbabilisticQueueModel(seed=7),
+            latency_model=models[latency],
+        )
+    submitted: list[str] = []
+    limits: list[str] = []
+
+    def on_event(event: OrderEvent) -> None:
+        events.append(event)
+        if isinstance(event, OrderFilled) and len(events) % 3 == 0 and submitted:
+            venue.cancel(rng.choice(submitted), ts=event.ts_event)  # sent while delivering
+
+    venue.exchange.set_event_handler(on_event)
+    ts = 0
+    for number in range(500):
+        ts += rng.randrange(0, 60)
+        mid = 10_000 + rng.randrange(-20, 21)
+        roll = rng.random()
+        if roll < 0.5:
+            side = rng.choice([BID, ASK])
+            price = mid - rng.randrange(1, 5) if side == BID else mid + rng.randrange(1, 5)
+            venue.delta(side, f"{price / 100:.2f}", rng.randrange(0, 20), ts=ts)
+        elif roll < 0.65:
+            aggressor = rng.choice([AggressorSide.BUYER, AggressorSide.SELLER])
+            venue.trade(f"{mid / 100:.2f}", rng.randrange(1, 10), ts=ts, aggressor=aggressor)
+        elif roll < 0.8:
+            coid = f"O-{number}"
+            side = rng.choice([BUY, SELL])
+            order_type = rng.choice([LIMIT, LIMIT, MARKET, OrderType.STOP_MARKET])
+            price = f"{(mid + rng.randrange(-5, 6)) / 100:.2f}"
+            extra: dict[str, object] = {}
+            if order_type == LIMIT and rng.random() < 0.3:
+                extra = {"time_in_force": TimeInForce.GTD, "expire_time_ns": ts + 200}
+            elif order_type == LIMIT and rng.random() < 0.3:
+                extra = {"post_only": True}
+            venue.submit(
+                coid,
+                side,
+                order_type,
+                rng.randrange(1, 6),
+                price=price if order_type == LIMIT else None,
+                trigger=price if order_type == OrderType.STOP_MARKET else None,
+                ts=ts,
+                **extra,
+            )
+            submitted.append(coid)
+            if order_type == LIMIT:
+                limits.append(coid)
+        elif roll < 0.93 and limits:
+            price = f"{(mid + rng.randrange(-5, 6)) / 100:.2f}"
+            venue.modify(rng.choice(limits[-3:]), quantity=rng.randrange(1, 8), price=price, ts=ts)
+        elif roll < 0.98:
+            venue.cancel(rng.choice(submitted) if submitted else "O-unknown", ts=ts)
+        else:
+            venue.cancel_all(ts=ts)
+    venue.exchange.advance_time(ts + 1_000)
+    return events
+
+
+@pytest.mark.parametrize("latency", ["none", "fixed", "jitter"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_compiled_exchange_gives_the_reference_exchanges_events(
+    seed: int, latency: str
+) -> None:
+    compiled = _mixed_run(False, seed, latency)
+    kinds = {type(event).__name__ for event in compiled}
+    assert {"OrderFilled", "OrderUpdated", "OrderCanceled", "OrderAccepted"} <= kinds
+    assert compiled == _mixed_run(True, seed, latency)
+
+
+def test_a_fee_model_assigned_later_charges_the_later_fills() -> None:
+    venue = Venue1()
+    venue.delta(ASK, "100.00", 5)
+    venue.submit("O-1", BUY, MARKET, 1, ts=1)
+    venue.exchange.fee_model = MakerTakerFeeModel(taker_fee=Decimal("0.001"))
+    venue.submit("O-2", BUY, MARKET, 1, ts=2)
+    # 1 x 100.00 at the instrument's 0.05 % taker rate: 0.05 USD; then at 0.1 %: 0.10 USD.
+    fills = [event for event in venue.events if isinstance(event, OrderFilled)]
+    assert [str(fill.commission.as_decimal()) for fill in fills] == ["0.05", "0.10"]
