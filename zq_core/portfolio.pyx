@@ -121,7 +121,7 @@ cdef class AccountCore:
         # MarginAccount._emit("fill", trade_id, ts_event): each balance with its locked
         # margin (the initial margins in its currency) and whether a free balance is below
         # zero.
-        cdef list margins = list(self._margin.values())
+        cdef tuple margins = tuple(self._margin.values())
         cdef dict currencies = self._currencies
         cdef list balances = []
         cdef bint margin_call = False
@@ -147,7 +147,7 @@ cdef class AccountCore:
                 _MARGIN,  # account_type: the caller checked the account is a MarginAccount
                 self.base_currency,
                 tuple(balances),
-                tuple(margins),
+                margins,
                 margin_call,
                 "fill",
                 trade_id,

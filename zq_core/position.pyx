@@ -177,6 +177,7 @@ cdef object _ONE = Decimal(1)
 cdef int _SCALE = 30
 cdef int _POW10_COUNT = 2 * 30 + 20
 cdef tuple _POW10 = tuple([10**k for k in range(2 * 30 + 20)])
+cdef object _TEN = 10
 # int64 powers of ten, for quantities.
 cdef int64_t[19] _POW10_64
 cdef int _k
@@ -216,9 +217,11 @@ def bind(opened, changed, closed, error, long_side, short_side, flat_side, buy, 
 # -- integer helpers (Python ints: values pass 64 bits) ------------------------------------
 
 cdef inline object _pow10(int exponent):
+    # 10**exponent (exponent >= 0) as a Python int: from the table, else by Python's power
+    # (a C power would be a double).
     if 0 <= exponent < _POW10_COUNT:
         return <object>(<PyObject*>_POW10[exponent])
-    return 10 ** exponent
+    return _TEN ** exponent
 
 
 cpdef object _div_half_even(object num, object den):
