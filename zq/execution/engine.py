@@ -67,6 +67,7 @@ from zq.model.orders import (
     Order,
 )
 from zq_core.bus import MessageBus
+from zq_core.commands import SubmitPath
 from zq_core.execution import ExecutionCore
 
 __all__ = [
@@ -195,7 +196,14 @@ class ExecutionEngine(ExecutionCore, Component):
         self._netting_ids: dict[tuple[InstrumentId, StrategyId], PositionId] = {}
         self._position_ids: dict[ClientOrderId, PositionId] = {}
         self._reset_counters()
-        bus.register(ENDPOINT_EXECUTION, self.execute)
+        # The usual submit carried out in C (zq_core.commands), unless a subclass hooks
+        # execute or _submit (the journal's does): then every command goes to execute.
+        cls = type(self)
+        if cls.execute is ExecutionEngine.execute and cls._submit is ExecutionEngine._submit:
+            path = SubmitPath(self, SubmitOrder, OrderSubmitted, self.execute)
+            bus.register(ENDPOINT_EXECUTION, path.execute)
+        else:
+            bus.register(ENDPOINT_EXECUTION, self.execute)
         bus.register(ENDPOINT_EXECUTION_PROCESS, self.process)
 
     def _reset_counters(self) -> None:
@@ -359,21 +367,25 @@ class ExecutionEngine(ExecutionCore, Component):
         try:
             client.submit_order(command)
         except Exception as exc:
-            self._client_failed(client, "submit_order", order, exc)
-            now = self.clock.timestamp_ns()
-            self._apply_local(
-                order,
-                OrderRejected(
-                    trader_id=order.trader_id,
-                    strategy_id=order.strategy_id,
-                    instrument_id=instrument_id,
-                    client_order_id=order.client_order_id,
-                    account_id=client.account_id,
-                    reason=f"execution client {client.client_id} failed to submit: {exc!r}",
-                    ts_event=now,
-                    ts_init=now,
-                ),
-            )
+            self._submit_failed(client, order, exc)
+
+    def _submit_failed(self, client: ExecutionClient, order: Order, exc: Exception) -> None:
+        """The client raised in ``submit_order``: report it; the order, in flight, is rejected."""
+        self._client_failed(client, "submit_order", order, exc)
+        now = self.clock.timestamp_ns()
+        self._apply_local(
+            order,
+            OrderRejected(
+                trader_id=order.trader_id,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+                account_id=client.account_id,
+                reason=f"execution client {client.client_id} failed to submit: {exc!r}",
+                ts_event=now,
+                ts_init=now,
+            ),
+        )
 
     def _modify(self, command: ModifyOrder) -> None:
         self._pending(command, OrderPendingUpdate)
