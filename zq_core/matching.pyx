@@ -560,7 +560,8 @@ cdef class MatchingCore:
 
     cdef int64_t _available(self, int book_side, int64_t price) except -1:
         cdef int64_t size = self._level_size(book_side, price)
-        size -= self._consumed.get(level_key(book_side, price), 0)
+        if self._consumed:  # usually empty: a market update of the level clears its entry
+            size -= self._consumed.get(level_key(book_side, price), 0)
         return size if size > 0 else 0
 
     def _best(self, int book_side):
