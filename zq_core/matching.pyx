@@ -28,6 +28,7 @@ Rules (docs/concepts/simulated-exchange.md tells them in full):
 
 import random
 
+cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint64_t
 
@@ -113,6 +114,7 @@ cdef inline object level_key(int book_side, int64_t price):
     return price * 4 + book_side
 
 
+@cython.no_gc  # ints and a tuple of ints (L3 ids): no cycles possible
 cdef class SimOrder:
     """A simulated order inside a MatchingCore (read-only from Python)."""
 
