@@ -7,6 +7,8 @@ way every run) and a count that only grows for the strategy's life.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from zq.common.clock import Clock
 from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
 from zq.model.events import OrderInitialized
@@ -54,7 +56,7 @@ class OrderFactory:
         self._ids = OrderIdGenerator(
             f"{_tag(trader_id)}-{_tag(strategy_id)}", ClientOrderId, initial_count
         )
-        self._next_id = self._ids.next_id
+        self._next_id: Callable[[int], ClientOrderId] = self._ids.next_id
 
     @property
     def count(self) -> int:
