@@ -101,6 +101,14 @@ def build_limits(spec: dict[str, Any]) -> RiskLimits:
     )
 
 
+def on_grid(value: Any, increment: Any, steps: int | None) -> Any:
+    """``value``, or when ``steps`` is drawn, that many increments (on the grid: the
+    cases the other checks then decide)."""
+    if steps is None:
+        return value
+    return type(increment).from_raw(increment.raw * steps, increment.precision)
+
+
 def new_order(s: Recorder, kind: str, side: OrderSide, quantity: Quantity, price: Price) -> Order:
     factory = s.order_factory
     if kind == "market":
@@ -120,6 +128,8 @@ def new_order(s: Recorder, kind: str, side: OrderSide, quantity: Quantity, price
     side=st.sampled_from([BUY, SELL]),
     quantity=quantities,
     price=prices,
+    quantity_steps=st.none() | st.integers(min_value=1, max_value=5_000),
+    price_steps=st.none() | st.integers(min_value=1, max_value=300_000),
     with_quote=st.booleans(),
 )
 def test_submit_passes_exactly_when_the_python_checks_pass(
@@ -129,9 +139,13 @@ def test_submit_passes_exactly_when_the_python_checks_pass(
     side: OrderSide,
     quantity: Quantity,
     price: Price,
+    quantity_steps: int | None,
+    price_steps: int | None,
     with_quote: bool,
 ) -> None:
     instrument = build_instrument(instrument_spec)
+    quantity = on_grid(quantity, instrument.size_increment, quantity_steps)
+    price = on_grid(price, instrument.price_increment, price_steps)
     n = Node(build_limits(limits_spec), instrument=instrument).start()
     s = n.add_strategy(Recorder())
     if with_quote:
@@ -160,6 +174,7 @@ def test_submit_passes_exactly_when_the_python_checks_pass(
     quantity=st.none() | quantities,
     price=st.none() | prices | negative_prices,
     trigger_price=st.none() | prices,
+    quantity_steps=st.none() | st.integers(min_value=1, max_value=5_000),
 )
 def test_modify_passes_exactly_when_the_python_checks_pass(
     instrument_spec: dict[str, Any],
@@ -167,8 +182,12 @@ def test_modify_passes_exactly_when_the_python_checks_pass(
     quantity: Quantity | None,
     price: Price | None,
     trigger_price: Price | None,
+    quantity_steps: int | None,
 ) -> None:
-    n = Node(build_limits(limits_spec), instrument=build_instrument(instrument_spec)).start()
+    instrument = build_instrument(instrument_spec)
+    if quantity is not None:
+        quantity = on_grid(quantity, instrument.size_increment, quantity_steps)
+    n = Node(build_limits(limits_spec), instrument=instrument).start()
     s = n.add_strategy(Recorder())
     order = s.order_factory.limit(SIM, BUY, Q("1"), P("100"))
     risk = n.risk
