@@ -52,6 +52,7 @@ cdef class RiskCore:
     cdef MessageBus _bus
     cdef str _endpoint                  # ENDPOINT_EXECUTION
     cdef object _submit_type            # SubmitOrder
+    cdef object _modify_type            # ModifyOrder
     cdef object _cancel_type            # CancelOrder
     cdef object _fallback               # RiskEngine._execute
     cdef object _order                  # the cache's order by client order id (bound)

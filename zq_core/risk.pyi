@@ -18,6 +18,7 @@ class RiskCore:
         bus: Any,
         endpoint: str,
         submit_type: type,
+        modify_type: type,
         cancel_type: type,
         fallback: Callable[[Any], None],
     ) -> None: ...

@@ -10,7 +10,7 @@ ACTIVE, a position limit, a price band, a notional that needs Decimal arithmetic
 engine runs its Python checks, which then decide.
 
 The core is also the engine's ``ENDPOINT_RISK`` handler (:meth:`RiskCore.execute`): a submit
-it shows to pass, and a cancel, go on to ``ENDPOINT_EXECUTION`` from here; every other
+or a modify it shows to pass, and a cancel, go on to ``ENDPOINT_EXECUTION`` from here; every other
 command goes to the engine's Python dispatch.
 """
 
@@ -240,8 +240,9 @@ cdef class RiskCore:
         Where passed commands are sent.
     endpoint : str
         The endpoint they are sent to (``ENDPOINT_EXECUTION``).
-    submit_type, cancel_type : type
-        ``SubmitOrder`` and ``CancelOrder``: the commands :meth:`execute` passes itself.
+    submit_type, modify_type, cancel_type : type
+        ``SubmitOrder``, ``ModifyOrder`` and ``CancelOrder``: the commands :meth:`execute`
+        passes itself.
     fallback : callable
         The engine's Python dispatch: every other command, and every submit the core does
         not show to pass (it decides: passes, denies or raises).
@@ -255,12 +256,14 @@ cdef class RiskCore:
         MessageBus bus not None,
         str endpoint not None,
         object submit_type,
+        object modify_type,
         object cancel_type,
         fallback,
     ):
         self._bus = bus
         self._endpoint = endpoint
         self._submit_type = submit_type
+        self._modify_type = modify_type
         self._cancel_type = cancel_type
         self._fallback = fallback
         self._order = cache.order
@@ -300,6 +303,13 @@ cdef class RiskCore:
         elif kind is self._cancel_type:  # cancels always pass
             self._bus.send(self._endpoint, command)
             return
+        elif kind is self._modify_type:
+            order = self._order(command.client_order_id)
+            if order is not None and self.modify_passes(
+                order, command.quantity, command.price, command.trigger_price
+            ):
+                self._bus.send(self._endpoint, command)
+                return
         self._fallback(command)
 
     cdef _Rules _rules_of(self, object instrument_id):

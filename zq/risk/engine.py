@@ -204,6 +204,7 @@ class RiskEngine(Component):
             bus,
             ENDPOINT_EXECUTION,
             SubmitOrder,
+            ModifyOrder,
             CancelOrder,
             self._execute,
         )
