@@ -1,12 +1,19 @@
-# The contract of zq_core.commands: the ExecutionEngine's submit path, compiled.
+# The contract of zq_core.commands: the ExecutionEngine's command path, compiled.
 
 cimport cython
 
 
 @cython.final
-cdef class SubmitPath:
+cdef class CommandPath:
+    # SubmitOrder, OrderSubmitted, ModifyOrder, OrderPendingUpdate, CancelOrder,
+    # OrderPendingCancel
     cdef object _submit_type
     cdef object _submitted_type
+    cdef object _modify_type
+    cdef object _pending_update_type
+    cdef object _cancel_type
+    cdef object _pending_cancel_type
+    cdef dict _state_table              # ORDER_STATE_TABLE
     cdef object _fallback
     cdef object _order                  # the cache's order by client order id (bound)
     cdef object _now                    # the clock's timestamp_ns (bound)
@@ -14,3 +21,8 @@ cdef class SubmitPath:
     cdef dict _position_ids             # ClientOrderId -> PositionId
     cdef object _apply_local            # the engine's (a subclass's hook included)
     cdef object _submit_failed
+    cdef object _pending_failed
+
+    cdef int _submit(self, object command) except -1
+    # kind: OrderPendingUpdate (modify) or OrderPendingCancel
+    cdef int _pending(self, object command, object kind, bint modify) except -1

@@ -1,19 +1,19 @@
-"""Type stubs for zq_core.commands: the ExecutionEngine's submit path in C."""
+"""Type stubs for zq_core.commands: the ExecutionEngine's command path in C."""
 
 from collections.abc import Callable
 from typing import Any, final
 
-__all__ = ["SubmitPath"]
+__all__ = ["CommandPath"]
 
 @final
-class SubmitPath:
-    """Carry out the usual ``SubmitOrder`` in C; hand the rest to ``fallback``."""
+class CommandPath:
+    """Carry out the usual submit, modify and cancel in C; hand the rest to ``fallback``."""
 
     def __init__(
         self,
         engine: Any,
-        submit_type: type,
-        submitted_type: type,
+        types: tuple[type, ...],
+        state_table: dict[Any, Any],
         fallback: Callable[[Any], None],
     ) -> None: ...
     def execute(self, command: Any) -> None: ...

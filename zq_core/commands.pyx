@@ -1,22 +1,25 @@
-"""The ExecutionEngine's submit path in C: the order put in flight, then handed to its client.
+"""The ExecutionEngine's command path in C: the order put in flight, then handed to its client.
 
-``zq.execution.ExecutionEngine`` registers :meth:`SubmitPath.execute` as its
+``zq.execution.ExecutionEngine`` registers :meth:`CommandPath.execute` as its
 ``ENDPOINT_EXECUTION`` handler (unless a subclass overrides ``execute`` or ``_submit``). A
 ``SubmitOrder`` for a cached order whose instrument has a client is carried out here, as
 ``ExecutionEngine._submit`` does it: the position id remembered, ``OrderSubmitted`` applied
 through the engine's ``_apply_local`` (the order is in flight in the cache, and the event
 published, before the client is called), then the client's ``submit_order``; a client that
-raises is handed to the engine's ``_submit_failed``. Every other command, and a submit this
-path cannot carry out (an order not cached, an instrument without a client yet routed or
-without one at all), goes to the engine's Python ``execute``.
+raises is handed to the engine's ``_submit_failed``. A ``ModifyOrder`` or ``CancelOrder`` the
+order's state takes is carried out as ``ExecutionEngine._pending`` does it (``OrderPendingUpdate``
+/ ``OrderPendingCancel`` applied first; a client that raises goes to ``_pending_failed``).
+Every other command, and one this path cannot carry out (an order not cached, an instrument
+without a client yet routed or without one at all, a state the pending event is not valid
+in), goes to the engine's Python ``execute``, which decides.
 """
 
 cimport cython
 
 
 @cython.final
-cdef class SubmitPath:
-    """Carry out the usual ``SubmitOrder`` in C; hand the rest to ``fallback``.
+cdef class CommandPath:
+    """Carry out the usual submit, modify and cancel in C; hand the rest to ``fallback``.
 
     Parameters
     ----------
@@ -24,15 +27,25 @@ cdef class SubmitPath:
         Read once: its cache's ``order``, its ``clock``, its instrument routes and position
         ids (the dictionaries themselves, which the engine keeps), its ``_apply_local`` and
         ``_submit_failed``.
-    submit_type, submitted_type : type
-        ``SubmitOrder`` and ``OrderSubmitted`` (zq_core does not import zq).
+    types : tuple
+        ``(SubmitOrder, OrderSubmitted, ModifyOrder, OrderPendingUpdate, CancelOrder,
+        OrderPendingCancel)`` (zq_core does not import zq).
+    state_table : dict
+        ``ORDER_STATE_TABLE``: ``(status, event type)`` pairs a pending event is valid in.
     fallback : callable
         The engine's Python ``execute``.
     """
 
-    def __init__(self, engine, submit_type, submitted_type, fallback):
-        self._submit_type = submit_type
-        self._submitted_type = submitted_type
+    def __init__(self, engine, tuple types not None, dict state_table not None, fallback):
+        (
+            self._submit_type,
+            self._submitted_type,
+            self._modify_type,
+            self._pending_update_type,
+            self._cancel_type,
+            self._pending_cancel_type,
+        ) = types
+        self._state_table = state_table
         self._fallback = fallback
         self._order = engine.cache.order
         self._now = engine.clock.timestamp_ns
@@ -40,21 +53,30 @@ cdef class SubmitPath:
         self._position_ids = engine._position_ids
         self._apply_local = engine._apply_local
         self._submit_failed = engine._submit_failed
+        self._pending_failed = engine._pending_failed
 
     def execute(self, command):
         """Carry out ``command`` (the ``ENDPOINT_EXECUTION`` handler)."""
-        if type(command) is not self._submit_type:
+        kind = type(command)
+        if kind is self._submit_type:
+            self._submit(command)
+        elif kind is self._cancel_type:
+            self._pending(command, self._pending_cancel_type, False)
+        elif kind is self._modify_type:
+            self._pending(command, self._pending_update_type, True)
+        else:
             self._fallback(command)
-            return
+
+    cdef int _submit(self, object command) except -1:
         order = self._order(command.order.client_order_id)
         if order is None:
             self._fallback(command)
-            return
+            return 0
         instrument_id = order.instrument_id
         client = self._routes.get(instrument_id)
         if client is None:  # not routed yet, or no client: the engine routes or denies
             self._fallback(command)
-            return
+            return 0
         client_order_id = order.client_order_id
         position_id = command.position_id
         if position_id is None:
@@ -75,8 +97,43 @@ cdef class SubmitPath:
                 client.account_id,
             ),
         ):
-            return
+            return 0
         try:
             client.submit_order(command)
         except Exception as exc:
             self._submit_failed(client, order, exc)
+        return 0
+
+    cdef int _pending(self, object command, object kind, bint modify) except -1:
+        order = self._order(command.client_order_id)
+        if order is None:
+            self._fallback(command)
+            return 0
+        instrument_id = order.instrument_id
+        client = self._routes.get(instrument_id)
+        if client is None or (order.status, kind) not in self._state_table:
+            self._fallback(command)  # the engine routes, or refuses the request
+            return 0
+        now = self._now()
+        if not self._apply_local(
+            order,
+            kind(  # positional: the field order of both pending events
+                order.trader_id,
+                order.strategy_id,
+                instrument_id,
+                order.client_order_id,
+                now,  # ts_event
+                now,  # ts_init
+                order.venue_order_id,
+                order.account_id,
+            ),
+        ):
+            return 0
+        try:
+            if modify:
+                client.modify_order(command)
+            else:
+                client.cancel_order(command)
+        except Exception as exc:
+            self._pending_failed(client, order, "modify" if modify else "cancel", exc)
+        return 0

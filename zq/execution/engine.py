@@ -67,7 +67,7 @@ from zq.model.orders import (
     Order,
 )
 from zq_core.bus import MessageBus
-from zq_core.commands import SubmitPath
+from zq_core.commands import CommandPath
 from zq_core.execution import ExecutionCore
 
 __all__ = [
@@ -196,11 +196,27 @@ class ExecutionEngine(ExecutionCore, Component):
         self._netting_ids: dict[tuple[InstrumentId, StrategyId], PositionId] = {}
         self._position_ids: dict[ClientOrderId, PositionId] = {}
         self._reset_counters()
-        # The usual submit carried out in C (zq_core.commands), unless a subclass hooks
-        # execute or _submit (the journal's does): then every command goes to execute.
+        # The usual submit, modify and cancel carried out in C (zq_core.commands), unless a
+        # subclass hooks one of their methods (the journal's hooks _submit): then every
+        # command goes to execute.
         cls = type(self)
-        if cls.execute is ExecutionEngine.execute and cls._submit is ExecutionEngine._submit:
-            path = SubmitPath(self, SubmitOrder, OrderSubmitted, self.execute)
+        if all(
+            getattr(cls, name) is getattr(ExecutionEngine, name)
+            for name in ("execute", "_submit", "_modify", "_cancel", "_pending")
+        ):
+            path = CommandPath(
+                self,
+                (
+                    SubmitOrder,
+                    OrderSubmitted,
+                    ModifyOrder,
+                    OrderPendingUpdate,
+                    CancelOrder,
+                    OrderPendingCancel,
+                ),
+                ORDER_STATE_TABLE,
+                self.execute,
+            )
             bus.register(ENDPOINT_EXECUTION, path.execute)
         else:
             bus.register(ENDPOINT_EXECUTION, self.execute)
@@ -436,10 +452,14 @@ class ExecutionEngine(ExecutionCore, Component):
             else:
                 client.cancel_order(command)
         except Exception as exc:
-            self._client_failed(client, f"{what}_order", order, exc)
-            self._refuse_request(
-                order, what, f"execution client {client.client_id} failed: {exc!r}"
-            )
+            self._pending_failed(client, order, what, exc)
+
+    def _pending_failed(
+        self, client: ExecutionClient, order: Order, what: str, exc: Exception
+    ) -> None:
+        """The client raised on a modify or cancel: report it; the request is refused."""
+        self._client_failed(client, f"{what}_order", order, exc)
+        self._refuse_request(order, what, f"execution client {client.client_id} failed: {exc!r}")
 
     def _refuse_request(self, order: Order, what: str, reason: str) -> None:
         """Answer a modify or cancel that cannot go out; applied when the state allows it."""
