@@ -135,20 +135,7 @@ class Portfolio(PortfolioCore):
     if TYPE_CHECKING:  # compiled: PortfolioCore.process_fill, typed for users and mypy
 
         def process_fill(self, fill: OrderFilled, instrument: Instrument) -> list[PositionEvent]:
-            """Apply a fill to its position and its account; return the position events.
-
-            A fill a cash account refuses (:class:`~zq.portfolio.account.InsufficientBalance`)
-            or a duplicate trade id (:class:`~zq.model.position.PositionError`) raises before
-            anything changes. A margin account takes every fill and flags a deficit.
-
-            Raises
-            ------
-            PositionError
-                If the fill is for another instrument, its trade id was already applied, or
-                the position belongs to another strategy.
-            InsufficientBalance
-                If a cash account cannot pay for the fill.
-            """
+            """Apply a fill to its position and its account (see ``PortfolioCore.process_fill``)."""
             ...
 
     def _entry_notional(self, instrument_id: InstrumentId) -> tuple[int, int]:
