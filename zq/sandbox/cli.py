@@ -40,6 +40,12 @@ def add_venue_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         help="fault switches, e.g. drop_after=0.1,delay=0.05,delay_seconds=0.5,disconnect_every=5",
     )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=75.0,
+        help="seconds a REST connection may wait for its next request (0: forever)",
+    )
     parser.add_argument("--api-key", default="sandbox-api-key", help="the account's API key")
     parser.add_argument("--secret", default="sandbox-secret", help="the account's secret")
 
@@ -106,6 +112,7 @@ def run_venue(args: argparse.Namespace) -> int:
             accounts=(AccountConfig(args.api_key, args.secret, balances),),
             market=market,
             faults=faults,
+            idle_timeout=args.idle_timeout,
         )
         venue = SandboxVenue(config)
     except (ValueError, InvalidOperation) as error:

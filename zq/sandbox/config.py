@@ -183,6 +183,10 @@ class VenueConfig:
     ban_seconds: float = 120.0
     max_recv_window: int = 60_000
     listen_key_ttl: float = 3600.0
+    #: Seconds a REST connection may wait for its next request before the venue closes it
+    #: (0: never). A client keeping connections alive closes them sooner itself (zq's
+    #: transport after 15 s), so that it never writes on one the venue is closing.
+    idle_timeout: float = 75.0
     admin: bool = True  # serve /sandbox/* (fault switches, state) without authentication
 
     def __post_init__(self) -> None:
@@ -194,5 +198,7 @@ class VenueConfig:
         keys = [a.api_key for a in self.accounts]
         if len(set(keys)) != len(keys):
             raise ValueError("two accounts share an api_key")
+        if not self.idle_timeout >= 0:  # NaN fails too
+            raise ValueError(f"idle_timeout must be 0 (never) or positive, not {self.idle_timeout}")
         if self.weight_limit <= 0 or self.weight_window <= 0:
             raise ValueError("weight_limit and weight_window must be positive")

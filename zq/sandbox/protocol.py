@@ -8,11 +8,13 @@ request: the venue's CPU time per order is a fraction of what aiohttp's server m
 takes, and an order's round trip is that much shorter (``benchmarks/bench_live.py``).
 
 What it takes: HTTP/1.1 on keep-alive connections, pipelined requests (answered in order),
-bodies with ``Content-Length``, ``Connection: close``. A request it does not serve itself
-(a path outside ``/api/``: the WebSocket streams and the admin endpoints; HTTP/1.0; a
-chunked body; ``Expect`` or ``Upgrade``) hands the connection over, from that request on, to
-the fallback protocol (aiohttp's, which serves every path). A malformed request is answered
-400 with a line saying what is wrong, and the connection is closed.
+bodies with ``Content-Length``, ``Connection: close``; a connection with nothing read for
+the venue's ``idle_timeout`` (and no answer held) is closed by :meth:`close_idle`. A
+request it does not serve itself (a path outside ``/api/``: the WebSocket streams and the
+admin endpoints; HTTP/1.0; a chunked body; ``Expect`` or ``Upgrade``) hands the connection
+over, from that request on, to the fallback protocol (aiohttp's, which serves every path).
+A malformed request is answered 400 with a line saying what is wrong, and the connection
+is closed.
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ class RestProtocol(asyncio.Protocol):
         self._busy = False  # an answer is held (the delay fault): later requests wait
         self._reading_paused = False
         self._held: asyncio.TimerHandle | None = None
+        #: ``time.monotonic()`` of the last bytes read or answer written.
+        self.last_active = time.monotonic()
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
 
@@ -140,6 +144,7 @@ class RestProtocol(asyncio.Protocol):
             self._held = None
 
     def data_received(self, data: bytes) -> None:
+        self.last_active = time.monotonic()
         self._buffer = self._buffer + data if self._buffer else data
         if not self._busy:
             self._process()
@@ -159,6 +164,18 @@ class RestProtocol(asyncio.Protocol):
         """Close the connection (what was written is still sent)."""
         if self._transport is not None:
             self._transport.close()
+
+    def close_idle(self, now: float, timeout: float) -> bool:
+        """Close the connection if nothing was read or written for ``timeout`` seconds before
+        ``now`` and no answer is held; return whether it was closed.
+
+        A request cut short by the close (its head half read) gets no answer: the client
+        was sending nothing for that long.
+        """
+        if self._busy or now - self.last_active < timeout:
+            return False
+        self.close()
+        return True
 
     # --- Requests -------------------------------------------------------------------------------
 
@@ -275,6 +292,7 @@ class RestProtocol(asyncio.Protocol):
             head.append("Connection: close\r\n")
         head.append("\r\n")
         self._transport.write("".join(head).encode("latin-1") + body)
+        self.last_active = time.monotonic()
         if close:
             self._buffer = b""
             self._transport.close()

@@ -213,6 +213,10 @@ class SandboxVenue:
             await self.hub.expire_listen_keys()
             every = self.faults.config.disconnect_every
             now = time.monotonic()
+            idle_timeout = self.config.idle_timeout
+            if idle_timeout > 0:
+                for connection in list(self._rest_connections):
+                    connection.close_idle(now, idle_timeout)
             if every <= 0:
                 last_disconnect = now
             elif now - last_disconnect >= every:

@@ -49,6 +49,16 @@ async def test_zq_venue_refuses_an_unknown_fault_switch():
     assert b"explode" in stderr
 
 
+async def test_zq_venue_refuses_a_negative_idle_timeout_by_name():
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "zq", "venue", "--idle-timeout", "-2",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert b"idle_timeout must be 0 (never) or positive, not -2.0" in stderr
+
+
 async def test_zq_venue_stops_with_the_capture_error_of_a_bad_replay(tmp_path):
     capture = tmp_path / "bad.txt"
     capture.write_text(

@@ -258,3 +258,70 @@ def test_hmac_from_padded_states_equals_the_standard_library(secret: bytes):
         first.update(message)
         second.update(first.digest())
         assert second.hexdigest() == hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.asyncio
+async def test_an_idle_connection_is_closed_after_the_idle_timeout_and_a_busy_one_is_not():
+    async with SandboxVenue(manual_config(idle_timeout=0.3)) as venue:
+        idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", venue.port)
+        busy_reader, busy_writer = await asyncio.open_connection("127.0.0.1", venue.port)
+        try:
+            started = time.monotonic()
+            # The busy one asks every 0.1 s for 0.6 s: twice the timeout, never idle for it.
+            while time.monotonic() - started < 0.6:
+                busy_writer.write(request("GET", "/api/v3/ping"))
+                assert (await read_reply(busy_reader)).status == 200
+                await asyncio.sleep(0.1)
+            assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # closed by the venue
+            closed_after = time.monotonic() - started
+            busy_writer.write(request("GET", "/api/v3/ping"))
+            assert (await read_reply(busy_reader)).status == 200
+        finally:
+            idle_writer.close()
+            busy_writer.close()
+        assert 0.3 <= closed_after < 5
+
+
+@pytest.mark.asyncio
+async def test_an_answer_held_longer_than_the_idle_timeout_is_still_sent():
+    config = manual_config(idle_timeout=0.1, faults=FaultConfig(delay=1.0, delay_seconds=0.4))
+    async with SandboxVenue(config) as venue:
+        reader, writer = await asyncio.open_connection("127.0.0.1", venue.port)
+        try:
+            writer.write(request("GET", "/api/v3/ping"))
+            assert (await read_reply(reader)).json() == {}
+        finally:
+            writer.close()
+
+
+@pytest.mark.asyncio
+async def test_idle_timeout_zero_keeps_an_idle_connection_open():
+    async with SandboxVenue(manual_config(idle_timeout=0)) as venue:
+        reader, writer = await asyncio.open_connection("127.0.0.1", venue.port)
+        try:
+            await asyncio.sleep(0.3)  # housekeeping ran several times meanwhile
+            writer.write(request("GET", "/api/v3/ping"))
+            assert (await read_reply(reader)).status == 200
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan")])
+def test_a_negative_or_nan_idle_timeout_is_refused_by_name(value: float):
+    with pytest.raises(ValueError, match="idle_timeout"):
+        manual_config(idle_timeout=value)
+
+
+@pytest.mark.asyncio
+async def test_zq_transport_opens_a_new_connection_after_the_venue_closed_an_idle_one():
+    from zq.adapters.binance.transport import HttpTransport
+
+    async with SandboxVenue(manual_config(idle_timeout=0.2)) as venue:
+        transport = HttpTransport(venue.url, idle_timeout_s=60.0)
+        try:
+            assert (await transport.request("GET", "/api/v3/ping")).status == 200
+            await asyncio.sleep(0.5)  # the venue closes the idle connection meanwhile
+            assert (await transport.request("GET", "/api/v3/ping")).status == 200
+        finally:
+            await transport.close()
+        assert transport.connections_opened == 2
