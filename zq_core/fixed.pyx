@@ -13,6 +13,7 @@ keys and sets.
 
 cimport cython
 from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from cpython.object cimport Py_EQ, Py_GT, Py_LE, Py_LT, Py_NE, PyObject_RichCompare
 from libc.math cimport fabs, rint
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint8_t, uint64_t
@@ -259,6 +260,68 @@ cdef int _parse_str(
     return 0
 
 
+cdef bint _decimal_plain(
+    object value, int precision, bint infer, int64_t* raw_out, uint8_t* precision_out
+) except -1:
+    """Convert the Decimal ``value`` from its text when that is plain notation, exactly
+    representable at ``precision`` (or, with ``infer``, at the decimals written, 0..9) and
+    inside int64; return False for anything else (the general route decides and words it).
+
+    ``str(Decimal)`` writes plain notation ``[-]digits[.digits]`` exactly when the exponent
+    is at most 0 and the value is not tiny (``Decimal("1E+2")`` and ``Decimal("1E-7")`` are
+    written with an exponent and go the general route), and then the decimals written are
+    ``-exponent``: the digits read here are the value's coefficient, so the result is the one
+    ``quantize`` and ``scaleb`` give, for about a tenth of the work.
+    """
+    cdef Py_ssize_t length, i = 0, point = -1, fraction_digits, end
+    cdef str written = str(value)  # kept alive while ``text`` points into it
+    cdef const char* text = PyUnicode_AsUTF8AndSize(written, &length)
+    cdef bint negative = False
+    cdef uint64_t magnitude = 0, limit, digit
+    cdef char ch
+    if length and text[0] == c"-":
+        negative = True
+        i = 1
+    if i == length or text[i] == c".":
+        return False
+    for end in range(i, length):
+        ch = text[end]
+        if ch == c".":
+            if point >= 0:
+                return False
+            point = end
+        elif not c"0" <= ch <= c"9":
+            return False  # an exponent, NaN, Infinity
+    fraction_digits = 0 if point < 0 else length - point - 1
+    if infer:
+        if fraction_digits > PRECISION_MAX_C:
+            return False
+        precision = <int>fraction_digits
+    # The fraction digits past the precision must be zeros (else not representable).
+    for end in range(length - fraction_digits + precision, length):
+        if text[end] != c"0":
+            return False
+    end = length if fraction_digits <= precision else length - fraction_digits + precision
+    limit = (<uint64_t>INT64_MAX) + 1 if negative else <uint64_t>INT64_MAX
+    for i in range(i, end):
+        if i == point:
+            continue
+        digit = <uint64_t>(text[i] - c"0")
+        if magnitude > (limit - digit) // 10:
+            return False
+        magnitude = magnitude * 10 + digit
+    if fraction_digits < precision:
+        if magnitude > limit // <uint64_t>_POW10[precision - fraction_digits]:
+            return False
+        magnitude *= <uint64_t>_POW10[precision - fraction_digits]
+    if negative:
+        raw_out[0] = -<int64_t>(magnitude - 1) - 1 if magnitude else 0
+    else:
+        raw_out[0] = <int64_t>magnitude
+    precision_out[0] = <uint8_t>precision
+    return True
+
+
 cdef int64_t _raw_from_decimal(
     object value, int precision, bint rounding, object shown, str kind
 ) except? -1:
@@ -334,6 +397,10 @@ cdef int _parse(
         precision_out[0] = <uint8_t>precision
         return 0
     if isinstance(value, Decimal):
+        if type(value) is Decimal and _decimal_plain(
+            value, precision, infer, raw_out, precision_out
+        ):
+            return 0
         if not value.is_finite():
             raise ValueError(f"invalid {kind} value {value!r}: not a finite number")
         if infer:

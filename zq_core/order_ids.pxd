@@ -11,11 +11,12 @@ cdef class OrderIdGenerator:
     cdef bytes _tags                    # b"{trader tag}-{strategy tag}"
     cdef type _id_type                  # ClientOrderId (a str subclass)
     # The head of the ids, b"O-{yyyymmdd}-{HHMMSS}-{tags}-", for the clock second
-    # _stamp_second; the date part for the UTC day _stamp_day.
+    # _stamp_second; built for the UTC day _stamp_day, its HHMMSS (at _time_at) rewritten
+    # in place for each new second.
     cdef int64_t _stamp_second
     cdef int64_t _stamp_day
-    cdef bytes _date
-    cdef bytes _head
+    cdef bytearray _head
+    cdef Py_ssize_t _time_at
 
     cpdef object next_id(self, int64_t now)
     cdef int _restamp(self, int64_t second) except -1

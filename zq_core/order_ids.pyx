@@ -2,13 +2,14 @@
 
 ``zq.strategy.OrderFactory`` numbers every order it makes with one :class:`OrderIdGenerator`.
 The head of an id (everything up to the count) changes once per second of clock time; it is
-kept as ASCII bytes, and an id is that head and the count's digits written into one buffer.
+kept as ASCII bytes (its six time digits rewritten in place when the second changes), and an
+id is that head and the count's digits written into one buffer.
 """
 
 cimport cython
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport INT64_MAX, int64_t
-from libc.stdio cimport snprintf
 from libc.string cimport memcpy
 
 import time
@@ -60,8 +61,8 @@ cdef class OrderIdGenerator:
         self.count = count
         self._stamp_second = -1
         self._stamp_day = -1
-        self._date = b""
-        self._head = b""
+        self._head = bytearray()
+        self._time_at = 0
 
     def set_count(self, int64_t count):
         """Continue numbering from ``count``.
@@ -89,10 +90,10 @@ cdef class OrderIdGenerator:
         self.count += 1
         if second != self._stamp_second:
             self._restamp(second)
-        head_length = len(self._head)
+        head_length = PyByteArray_GET_SIZE(self._head)
         if head_length > _FAST_LENGTH:
             return self._id_type(self._head.decode("ascii") + str(self.count))
-        memcpy(buffer, <char*>self._head, head_length)
+        memcpy(buffer, PyByteArray_AS_STRING(self._head), head_length)
         # The count's decimal digits (count >= 1), least significant first, then reversed.
         rest = self.count
         while rest:
@@ -110,19 +111,25 @@ cdef class OrderIdGenerator:
         return zq_order_ids_subtype_str(self._id_type, text)
 
     cdef int _restamp(self, int64_t second) except -1:
-        """Set the head for ``second``: the date formatted once per UTC day, the time of day
-        from integers."""
+        """Set the head for ``second``: the whole head built once per UTC day (the date
+        formatted by ``time.strftime``), then only its six time digits written in place."""
         cdef int64_t day = second // 86_400
         cdef int64_t second_of_day = second - day * 86_400
-        cdef char buffer[40]  # 7 used; room for what a compiler thinks ints may print
+        cdef int hours = <int>(second_of_day // 3_600)
+        cdef int minutes = <int>(second_of_day % 3_600 // 60)
+        cdef int seconds = <int>(second_of_day % 60)
+        cdef char* at
         self._stamp_second = second
         if day != self._stamp_day:
             self._stamp_day = day
-            self._date = time.strftime("%Y%m%d", time.gmtime(day * 86_400)).encode("ascii")
-        snprintf(
-            buffer, 40, "%02d%02d%02d",
-            <int>(second_of_day // 3_600), <int>(second_of_day % 3_600 // 60),
-            <int>(second_of_day % 60),
-        )
-        self._head = b"O-" + self._date + b"-" + buffer[:6] + b"-" + self._tags + b"-"
+            date = time.strftime("%Y%m%d", time.gmtime(day * 86_400)).encode("ascii")
+            self._head = bytearray(b"O-" + date + b"-000000-" + self._tags + b"-")
+            self._time_at = 3 + len(date)
+        at = PyByteArray_AS_STRING(self._head) + self._time_at
+        at[0] = c'0' + <char>(hours // 10)
+        at[1] = c'0' + <char>(hours % 10)
+        at[2] = c'0' + <char>(minutes // 10)
+        at[3] = c'0' + <char>(minutes % 10)
+        at[4] = c'0' + <char>(seconds // 10)
+        at[5] = c'0' + <char>(seconds % 10)
         return 0

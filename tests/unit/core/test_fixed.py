@@ -616,6 +616,35 @@ def test_price_from_decimal_matches_the_oracle(
     assert outcome(Price, value, precision) == outcome(ref.parse, value, precision)
 
 
+# Decimals written in plain notation (exponent -12..0) take a fast route that reads their
+# text; the cases near its edges: int64's bounds at each precision, trailing zeros past the
+# precision, negative zero, and more than nine decimals written.
+@given(
+    st.one_of(
+        st.integers(-(10**20), 10**20),
+        st.integers(2**63 - 10**4, 2**63 + 10**4),
+        st.integers(-(2**63) - 10**4, -(2**63) + 10**4),
+    ),
+    st.integers(-12, 0),
+    st.none() | precisions,
+)
+@example(0, -3, 2)
+@example(-0, -2, None)
+@example(10, -10, None)
+@example(1500, -3, 2)
+@example(2**63 - 1, -2, 2)
+@example(2**63, -2, 2)
+def test_price_and_quantity_from_plain_decimal_match_the_oracle(
+    coefficient: int, exponent: int, precision: int | None
+) -> None:
+    value = Decimal(f"{coefficient}E{exponent}")
+    assert outcome(Price, value, precision) == outcome(ref.parse, value, precision)
+    negative_zero = Decimal(f"-{value}") if coefficient == 0 else value
+    assert outcome(Quantity, negative_zero, precision) == outcome(
+        ref.parse, negative_zero, precision, non_negative=True
+    )
+
+
 @given(st.floats(allow_nan=True, allow_infinity=True), precisions)
 @example(2.675, 2)
 @example(9.223372036854776e18, 0)
