@@ -24,6 +24,9 @@ cdef class AccountCore:
 
     cdef int _fill_margin(self, fill, instrument, object units, int scale,
                           object realized_pnl) except -1
+    cdef object _margin_units(self, instrument, object units, int scale)
+    cdef object _margin_miss(self, instrument, instrument_id, object units, int scale,
+                             own_leverage)
     cdef int _emit_margin(self, trade_id, ts_event) except -1
 
 

@@ -15,9 +15,11 @@ def bind(
     account_balance: type[Any],
     account_state: type[Any],
     cache: type[Any],
+    margin_balance: type[Any] | None = None,
 ) -> None: ...
 
 class AccountCore:
+    def _update_margin_units_compiled(self, instrument: Any, units: int, scale: int) -> Any: ...
     id: Any
     base_currency: Any
     events: list[Any]

@@ -10,7 +10,9 @@ handed over once with :func:`bind` (``zq_core`` never imports ``zq``).
 """
 
 from zq_core.cache cimport CacheCore
-from zq_core.fixed cimport Money
+from libc.stdint cimport INT64_MAX, INT64_MIN
+
+from zq_core.fixed cimport Money, money_from_raw_c
 from zq_core.position cimport (
     F_ACCOUNT_ID,
     F_COMMISSION,
@@ -44,21 +46,36 @@ cdef object _AccountBalance = None
 cdef object _AccountState = None
 cdef object _Cache = None
 cdef object _MARGIN = None  # MarginAccount.account_type
+cdef object _MarginBalance = None
 cdef object _ZERO = None
+# zq.portfolio.account's _MARGIN_MEMO_SIZE: the margin memo is cleared when this full.
+cdef Py_ssize_t _MARGIN_MEMO_SIZE = 4096
+cdef object _TEN_28 = 10 ** 28  # 10**_CONTEXT_DIGITS
+
+# The rates of the latest margin computed (_margin_rates): an instrument (frozen), the
+# account's and the instrument's leverages (immutable Decimals, checked by identity), and
+# the initial and maintenance rates as (coefficient, exponent) (maintenance None when the
+# instrument has none).
+cdef object _rates_instrument = None
+cdef object _rates_leverage = None
+cdef object _rates_own_leverage = None
+cdef tuple _rates_initial = None
+cdef object _rates_maintenance = None
 
 
 def bind(position, position_error, buy, sell, account, cash_account, margin_account,
-         account_balance, account_state, cache):
+         account_balance, account_state, cache, margin_balance=None):
     """Hand over the classes of ``zq`` the fill path makes or tests for.
 
     ``zq.portfolio`` calls this once, at import, before any fill.
     """
     global _Position, _PositionError, _BUY, _SELL, _Account, _CashAccount, _MarginAccount
-    global _AccountBalance, _AccountState, _Cache, _ZERO, _MARGIN
+    global _AccountBalance, _AccountState, _Cache, _ZERO, _MARGIN, _MarginBalance
     _Position, _PositionError, _BUY, _SELL = position, position_error, buy, sell
     _Account, _CashAccount, _MarginAccount = account, cash_account, margin_account
     _AccountBalance, _AccountState = account_balance, account_state
     _Cache = cache
+    _MarginBalance = margin_balance  # None: a margin memo miss takes the Python path
     _MARGIN = margin_account.account_type
     _ZERO = Decimal(0)
 
@@ -72,32 +89,8 @@ cdef class AccountCore:
         # apply_fill(fill, instrument, realized_pnl): the same state, without the
         # interpreter. The caller checked that the account is exactly a MarginAccount.
         cdef dict totals = self._totals
-        cdef dict margins
         cdef Money amount
-        cdef tuple known
-        context = _getcontext()
-        if context.prec != _CONTEXT_DIGITS or context.rounding != _HALF_EVEN:
-            self._update_margin_units(instrument, units, scale)
-        else:
-            instrument_id = instrument.id
-            own_leverage = self._leverages.get(instrument_id)
-            found = self._margin_memo.get((instrument_id, units, scale))
-            if found is None:
-                self._update_margin_units(instrument, units, scale)  # makes and memoizes it
-            else:
-                known = <tuple?>found
-                if (
-                    known[0] is instrument
-                    and known[1] is self._leverage
-                    and known[2] is own_leverage
-                ):
-                    margins = self._margin
-                    if units == 0:  # flat: the instrument locks no margin
-                        margins.pop(instrument_id, None)
-                    else:
-                        margins[instrument_id] = known[3]
-                else:
-                    self._update_margin_units(instrument, units, scale)
+        self._margin_units(instrument, units, scale)
         # apply_fill: the realized PnL and the commission settle into the balances.
         if realized_pnl is not None:
             amount = <Money?>realized_pnl
@@ -116,6 +109,75 @@ cdef class AccountCore:
                 totals[amount._code] = total - amount
         self._emit_margin(str(fill_field(fill, F_TRADE_ID)), fill_field(fill, F_TS_EVENT))
         return 0
+
+    def _update_margin_units_compiled(self, instrument, units, int scale):
+        """``MarginAccount._update_margin_units`` as a fill runs it (compiled); for tests."""
+        return self._margin_units(instrument, units, scale)
+
+    cdef object _margin_units(self, instrument, object units, int scale):
+        # MarginAccount._update_margin_units(instrument, units, scale): the memo's margin
+        # when it holds it, else _margin_miss (the Python method in another decimal
+        # context). Returns the margin.
+        cdef dict margins
+        cdef tuple known
+        context = _getcontext()
+        if context.prec != _CONTEXT_DIGITS or context.rounding != _HALF_EVEN:
+            return self._update_margin_units(instrument, units, scale)
+        instrument_id = instrument.id
+        own_leverage = self._leverages.get(instrument_id)
+        found = self._margin_memo.get((instrument_id, units, scale))
+        if found is None:
+            return self._margin_miss(instrument, instrument_id, units, scale, own_leverage)
+        known = <tuple?>found
+        if known[0] is instrument and known[1] is self._leverage and known[2] is own_leverage:
+            margins = self._margin
+            if units == 0:  # flat: the instrument locks no margin
+                margins.pop(instrument_id, None)
+            else:
+                margins[instrument_id] = known[3]
+            return known[3]
+        return self._margin_miss(instrument, instrument_id, units, scale, own_leverage)
+
+    cdef object _margin_miss(self, instrument, instrument_id, object units, int scale,
+                             own_leverage):
+        # MarginAccount._update_margin_units(instrument, units, scale) when its memo does not
+        # hold the margin, in the default decimal context: MarginAccount._margin_of in C
+        # (the same integers), memoized and set as there. What is rare takes the Python
+        # method: a settlement currency the account does not hold yet, an amount outside
+        # int64 (Money.from_raw raises there), MarginBalance not handed over.
+        cdef dict memo = self._margin_memo
+        cdef tuple initial_rate
+        currency = instrument.settlement_currency
+        if _MarginBalance is None or currency.code not in self._totals:
+            return self._update_margin_units(instrument, units, scale)
+        leverage = self._leverage
+        _margin_rates(self, instrument, leverage, own_leverage)
+        initial_rate = _rates_initial
+        maintenance_rate = _rates_maintenance
+        notional = _digits_rounded(abs(units))  # abs() of a Decimal rounds to 28 digits
+        precision = currency.precision
+        initial_raw = _round_up_product(notional, scale, initial_rate, precision)
+        if not INT64_MIN <= initial_raw <= INT64_MAX:
+            return self._update_margin_units(instrument, units, scale)
+        initial = money_from_raw_c(initial_raw, currency)
+        if maintenance_rate is not None:
+            raw = _round_up_product(notional, scale, <tuple>maintenance_rate, precision)
+            if not INT64_MIN <= raw <= INT64_MAX:
+                return self._update_margin_units(instrument, units, scale)
+            maintenance = money_from_raw_c(raw, currency)
+        else:
+            maintenance = self._zeros.get(currency.code)
+            if maintenance is None or (<Money>maintenance).currency is not currency:
+                maintenance = self._zero_of(currency)
+        margin = _MarginBalance(instrument_id, initial, maintenance)
+        if len(memo) >= _MARGIN_MEMO_SIZE:
+            memo.clear()
+        memo[(instrument_id, units, scale)] = (instrument, leverage, own_leverage, margin)
+        if units == 0:  # _set_margin: flat, the instrument locks no margin
+            self._margin.pop(instrument_id, None)
+        else:
+            self._margin[instrument_id] = margin
+        return margin
 
     cdef int _emit_margin(self, trade_id, ts_event) except -1:
         # MarginAccount._emit("fill", trade_id, ts_event): each balance with its locked
@@ -155,6 +217,73 @@ cdef class AccountCore:
             )
         )
         return 0
+
+
+cdef int _margin_rates(AccountCore account, instrument, leverage,
+                       own_leverage) except -1:
+    # _rates_initial and _rates_maintenance of the instrument and the leverages (see
+    # MarginAccount.initial_margin_rate and _margin_of), kept while they stay the same.
+    global _rates_instrument, _rates_leverage, _rates_own_leverage
+    global _rates_initial, _rates_maintenance
+    if (
+        _rates_instrument is instrument
+        and _rates_leverage is leverage
+        and _rates_own_leverage is own_leverage
+        and _rates_initial is not None
+    ):
+        return 0
+    _rates_instrument = None  # until both rates are made (they may raise)
+    if own_leverage is not None:
+        rate = 1 / own_leverage
+    elif instrument.margin_init > 0:
+        rate = instrument.margin_init
+    else:
+        rate = 1 / leverage
+    initial = _parts(rate)
+    maintenance = instrument.margin_maint
+    _rates_maintenance = _parts(maintenance) if maintenance else None
+    _rates_initial = initial
+    _rates_leverage = leverage
+    _rates_own_leverage = own_leverage
+    _rates_instrument = instrument
+    return 0
+
+
+cdef tuple _parts(rate):
+    # zq.portfolio.account._parts: a finite Decimal as (coefficient, exponent).
+    sign, digits, exponent = rate.as_tuple()
+    coefficient = int("".join(map(str, digits)))
+    return (-coefficient if sign else coefficient), int(exponent)
+
+
+cdef object _digits_rounded(value):
+    # zq.portfolio.account._digits_rounded: value >= 0 rounded half-even to 28 significant
+    # digits (same scale).
+    if value < _TEN_28:
+        return value
+    excess = len(str(value)) - _CONTEXT_DIGITS
+    unit = 10 ** excess
+    quotient, remainder = divmod(value, unit)
+    twice = remainder + remainder
+    if twice > unit or (twice == unit and quotient & 1):
+        quotient += 1
+    return quotient * unit
+
+
+cdef object _round_up_product(notional, int scale, tuple rate, int precision):
+    # zq.portfolio.account._round_up_product: notional × 10**-scale × rate as Decimal
+    # computes it (the product rounded to 28 digits, then away from zero to precision
+    # decimals), in raw units.
+    coefficient, exponent = rate
+    product = _digits_rounded(notional * abs(coefficient))
+    cut = scale - exponent - precision
+    if cut <= 0:
+        raw = product * 10 ** (-cut)
+    else:
+        raw, remainder = divmod(product, 10 ** cut)
+        if remainder:
+            raw += 1
+    return -raw if coefficient < 0 else raw
 
 
 cdef class PortfolioCore:

@@ -32,6 +32,7 @@ from zq.portfolio.account import (
     AccountState,
     CashAccount,
     MarginAccount,
+    MarginBalance,
 )
 from zq_core import portfolio as _core
 from zq_core.cache import CacheCore
@@ -58,6 +59,7 @@ _core.bind(
     AccountBalance,
     AccountState,
     Cache,
+    MarginBalance,
 )
 
 

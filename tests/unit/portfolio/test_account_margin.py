@@ -64,6 +64,7 @@ def test_integer_margin_equals_the_decimal_margin(
 ):
     instrument = msgspec.structs.replace(base, margin_init=margin_init, margin_maint=margin_maint)
     fast, reference = pair(leverage)
+    compiled = MarginAccount(ACCOUNT, leverage=leverage)  # the fill path's compiled margin
     for units, scale in notionals * 2:  # twice: the second time from the memo
         try:
             expected = reference.update_margin(instrument, decimal_of(units, scale))
@@ -72,12 +73,17 @@ def test_integer_margin_equals_the_decimal_margin(
             # (Decimal with InvalidOperation or OverflowError, integers with OverflowError).
             with pytest.raises(ArithmeticError):
                 fast._update_margin_units(instrument, units, scale)
+            with pytest.raises(ArithmeticError):
+                compiled._update_margin_units_compiled(instrument, units, scale)
             continue
         assert fast._update_margin_units(instrument, units, scale) == expected
+        assert compiled._update_margin_units_compiled(instrument, units, scale) == expected
         assert_same(fast, reference, instrument)
+        assert_same(compiled, reference, instrument)
 
 
-def test_a_new_leverage_is_not_hidden_by_the_memo():
+@pytest.mark.parametrize("entry", ["_update_margin_units", "_update_margin_units_compiled"])
+def test_a_new_leverage_is_not_hidden_by_the_memo(entry):
     fast, reference = pair(Decimal(1))
     units, scale = 420_000 * 10**30, 30  # 420000 USDT
     for leverage in (None, Decimal(3), Decimal(20)):
@@ -85,7 +91,7 @@ def test_a_new_leverage_is_not_hidden_by_the_memo():
             fast.set_leverage(BTCUSDT_PERP.id, leverage)
             reference.set_leverage(BTCUSDT_PERP.id, leverage)
         expected = reference.update_margin(BTCUSDT_PERP, decimal_of(units, scale))
-        assert fast._update_margin_units(BTCUSDT_PERP, units, scale) == expected
+        assert getattr(fast, entry)(BTCUSDT_PERP, units, scale) == expected
     # 420000 / 20 = 21000
     assert fast.margin_used(BTCUSDT_PERP.settlement_currency).as_decimal() == Decimal(21000)
     fast.leverages.clear()
@@ -93,11 +99,12 @@ def test_a_new_leverage_is_not_hidden_by_the_memo():
     reference.leverages.clear()
     reference.leverage = Decimal(4)
     expected = reference.update_margin(BTCUSDT_PERP, decimal_of(units, scale))
-    assert fast._update_margin_units(BTCUSDT_PERP, units, scale) == expected
+    assert getattr(fast, entry)(BTCUSDT_PERP, units, scale) == expected
     assert expected.initial.as_decimal() == Decimal(105000)  # 420000 / 4
 
 
-def test_an_instrument_with_new_margin_rates_is_not_hidden_by_the_memo():
+@pytest.mark.parametrize("entry", ["_update_margin_units", "_update_margin_units_compiled"])
+def test_an_instrument_with_new_margin_rates_is_not_hidden_by_the_memo(entry):
     fast, reference = pair(Decimal(1))
     units, scale = 420_000 * 10**30, 30  # 420000 USDT
     rates = [(Decimal("0.1"), Decimal("0.05")), (Decimal("0.2"), Decimal("0.05"))]
@@ -107,7 +114,7 @@ def test_an_instrument_with_new_margin_rates_is_not_hidden_by_the_memo():
             BTCUSDT_PERP, margin_init=margin_init, margin_maint=margin_maint
         )
         expected = reference.update_margin(instrument, decimal_of(units, scale))
-        assert fast._update_margin_units(instrument, units, scale) == expected
+        assert getattr(fast, entry)(instrument, units, scale) == expected
         # 420000 × the rates, by hand
         assert expected.initial.as_decimal() == 420_000 * margin_init
         assert expected.maintenance.as_decimal() == 420_000 * margin_maint
@@ -121,10 +128,14 @@ def test_in_another_decimal_context_the_margin_is_what_update_margin_computes_th
     with localcontext(Context(prec=8)):
         expected = reference.update_margin(ES, decimal_of(units, scale))
         assert fast._update_margin_units(ES, units, scale) == expected
+        assert fast._update_margin_units_compiled(ES, units, scale) == expected
     # At 8 digits: 1/3 = 0.33333333, abs() rounds the notional to 420000.12, the product
     # 140000.0386 rounds to 140000.04, up to cents: 140000.04. (At 28 digits: 140000.05.)
     assert expected.initial.as_decimal() == Decimal("140000.04")
     assert fast._update_margin_units(ES, units, scale).initial.as_decimal() == Decimal("140000.05")
+    compiled = fast._update_margin_units_compiled(ES, units + 1, scale)  # not in the memo
+    # 420000.124 / 3 = 140000.041333..., up to cents: 140000.05
+    assert compiled.initial.as_decimal() == Decimal("140000.05")
 
 
 def test_digit_count_is_the_length_of_the_number():
