@@ -285,6 +285,8 @@ cdef class MatchingCore:
         uint64_t sequence, int64_t ts_event,
     ) except -1:
         cdef SimOrder order
+        cdef list orders
+        cdef Py_ssize_t i
         if self.book_type == BOOK_L1:
             raise ValueError("deltas feed an L2 or L3 matching core; quote an L1 core")
         _expire_due(self, ts)
@@ -295,9 +297,12 @@ cdef class MatchingCore:
             self._consumed.pop(level_key(side, price), None)
         if not self._orders:
             return 0
-        # On L3 a queue refresh can fill (and close) an order: walk a copy there.
+        # On L3 a queue refresh can fill (and close) an order: walk a copy there. The list
+        # is typed and holds SimOrders only: indexing it with a cast skips the generic
+        # iteration and the type test of each item (this runs for every delta).
         orders = list(self._orders) if self.book_type == BOOK_L3 else self._orders
-        for order in orders:
+        for i in range(len(orders)):
+            order = <SimOrder>orders[i]
             if (
                 order.is_open and order.triggered and order.has_price
                 and (action == ACTION_CLEAR or (order.side == side and order.price == price))
@@ -776,13 +781,26 @@ cdef class MatchingCore:
     cdef int _match_resting(self, int64_t ts) except -1:
         cdef SimOrder order
         cdef bint act = 0
+        cdef list orders = self._orders
+        cdef Py_ssize_t i
+        cdef int64_t best_bid = 0
+        cdef int64_t best_ask = 0
+        # The bests, as _would_take reads them (nothing changes them in the first pass).
+        cdef bint has_bid = self._best_c(SIDE_BID, &best_bid)
+        cdef bint has_ask = self._best_c(SIDE_ASK, &best_ask)
         # A first pass in C finds whether any order has something to do (most updates leave
-        # every order as it was); only then walk a copy, since fills close orders.
-        for order in self._orders:
+        # every order as it was); only then walk a copy, since fills close orders. The
+        # first pass is _would_take inlined over a typed list (it runs for every delta).
+        for i in range(len(orders)):
+            order = <SimOrder>orders[i]
             if not order.triggered:
                 act = self._should_trigger(order)
+            elif self._from_trades or not order.has_price:
+                act = 0
+            elif order.side == BUY:
+                act = has_ask and order.price >= best_ask
             else:
-                act = not self._from_trades and order.has_price and self._would_take(order)
+                act = has_bid and order.price <= best_bid
             if act:
                 break
         if not act:

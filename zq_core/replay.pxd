@@ -58,6 +58,10 @@ cdef class Route:
     # code lowers it, and the loop bumps its epoch whenever Python may have run.
     cdef int64_t venue_next
     cdef uint64_t venue_epoch
+    # A quiet route at epoch quiet_epoch: its rows before quiet_until (the next timer, the
+    # venue's next work) only go to its matching core; the loop takes them without _row.
+    cdef uint64_t quiet_epoch
+    cdef int64_t quiet_until
     # --- The data side
     cdef OrderBook book             # the data engine's book (deltas applied in C), or None
     cdef object handler             # callable(datum) doing all the data-side work, or None
@@ -124,6 +128,7 @@ cdef class ReplayLoop:
     cdef int _refresh(self) except -1
     cdef int _resolve_data(self, Route route) except -1
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1
+    cdef int _quiet_row(self, Route route, const char* row, int64_t ts) except -1
     cdef bint _venue_due(self, Route route, int64_t ts) except -1
     cdef int64_t _venue_next(self, Route route) except? -1
     cdef object _make(self, Route route, const char* row)

@@ -280,6 +280,7 @@ cdef class ReplayLoop:
         raised.
         """
         cdef _Cursor cursor, best, other
+        cdef Route route
         cdef Py_ssize_t i
         cdef Py_ssize_t n = len(self.cursors)
         cdef int64_t stop_ts = 0
@@ -288,6 +289,7 @@ cdef class ReplayLoop:
         cdef bint bounded
         try:
             self.dirty = True  # subscriptions made since open() (the strategies' on_start)
+            self.epoch += 1  # ... and what else Python changed: no route is quiet yet
             while n:
                 # The cursor with the smallest (ts, rank, index), and the runner-up's key: rows
                 # of the best cursor are replayed until they pass it.
@@ -307,7 +309,14 @@ cdef class ReplayLoop:
                     stop_index = other.index
                 while True:
                     if best.objects is None:
-                        self._row(best.route, best.base + best.at * best.itemsize, None, best.ts)
+                        route = best.route
+                        if (
+                            route.quiet_epoch == self.epoch and best.ts < route.quiet_until
+                            and best.ts >= self.ts_last
+                        ):
+                            self._quiet_row(route, best.base + best.at * best.itemsize, best.ts)
+                        else:
+                            self._row(route, best.base + best.at * best.itemsize, None, best.ts)
                     else:
                         self._row(best.route, NULL, best.objects[best.at], best.ts)
                     best.at += 1
@@ -358,7 +367,7 @@ cdef class ReplayLoop:
 
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1:
         # One row: ``row`` points at it in an array, or it is ``datum`` (row NULL).
-        cdef list heap = self.heap
+        cdef list heap
         cdef MatchingCore core = route.core
         if ts < self.ts_last:
             raise ValueError(
@@ -370,6 +379,7 @@ cdef class ReplayLoop:
         # 1. Timers due by now. The heap's head is read again only after Python ran.
         if self.timer_epoch != self.epoch:
             self.timer_epoch = self.epoch
+            heap = self.heap
             self.next_timer = INT64_MAX if not heap else (
                 <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(heap, 0), 0)
             )
@@ -426,6 +436,35 @@ cdef class ReplayLoop:
                 self.bus._dispatch(route.subscribers, route.topic, datum)
         elif route.stale is not None:
             _hold(route, row, datum)
+        # Whether the route's next rows are quiet (see _quiet_row): nothing but its core
+        # wants them, and the timers' and the venue's heads were read in this epoch.
+        if (
+            core is not None and not self.dirty and not route.wanted and route.stale is None
+            and self.timer_epoch == self.epoch and route.venue_epoch == self.epoch
+            and (route.book is None or (route.book is core.book and route.on_last is None))
+        ):
+            route.quiet_epoch = self.epoch
+            route.quiet_until = (
+                self.next_timer if self.next_timer < route.venue_next else route.venue_next
+            )
+        self.count += 1
+        self.ts_last = ts
+        if self.progress is not None and self.count % self.progress_every == 0:
+            self.epoch += 1
+            self.progress(self.count, ts)
+        return 0
+
+    cdef int _quiet_row(self, Route route, const char* row, int64_t ts) except -1:
+        # _row for an array row of a quiet route (quiet_epoch is the loop's epoch, ts before
+        # quiet_until and not before the previous row): no timer or venue work is due and
+        # only the venue's core (and its book, which the data side shares) takes the row, so
+        # of _row's steps only the core's remains, and the reports it may leave.
+        cdef MatchingCore core = route.core
+        _apply_row(core, route.kind, row, ts)
+        if core._reports:
+            self._sync(ts)
+            route.exchange.advance_time(ts)  # turns the reports into events
+            self._refresh()
         self.count += 1
         self.ts_last = ts
         if self.progress is not None and self.count % self.progress_every == 0:
