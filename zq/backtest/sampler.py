@@ -61,6 +61,7 @@ from zq.model.position import (
 )
 from zq.portfolio.account import Account, CashAccount
 from zq_core.fixed import FIXED_PRECISION_MAX, Price
+from zq_core.sampling import SampleColumns
 
 if TYPE_CHECKING:
     from zq.backtest.exchange import SimulatedExchange
@@ -173,8 +174,22 @@ class ResultSampler(Component):
         ] = []
         self._accounts: list[_AccountColumns] = []
         self._account_counts: list[tuple[list[AccountState], array[int]]] = []
-        self._last_fill: tuple[int, object, object] = (-1, None, None)
         self._records: SampleRecords | None = None
+        # The counts of samples and position events _records was computed at.
+        self._records_at = (-1, -1)
+        self._new_columns()
+
+    def _new_columns(self) -> None:
+        # The compiled recorder of the samples, writing into the columns above: the
+        # subscriber to the position events and the timer's sampler.
+        self._columns = SampleColumns(
+            self._ts,
+            self._position_counts,
+            self._position_events,
+            self._marks,
+            self._account_counts,
+        )
+        self._handler = self._columns.on_position_event
 
     @property
     def sample_count(self) -> int:
@@ -207,6 +222,7 @@ class ResultSampler(Component):
             if isinstance(account, Account)
         ]
         self._account_counts = [(a.states, a.counts) for a in self._accounts]
+        self._new_columns()
         now = self.clock.timestamp_ns()
         # The opening sample is stamped 1 ns before the start, so it stays apart from the
         # samples of fills at the first datum's time (samples at one instant keep the last).
@@ -221,11 +237,11 @@ class ResultSampler(Component):
             fire_immediately=boundary > now,  # at `now` itself the opening sample is taken
         )
         for topic in self._topics:
-            self.bus.subscribe(topic, self._on_position_event)
+            self.bus.subscribe(topic, self._handler)
 
     def _on_stop(self) -> None:
         for topic in self._topics:
-            self.bus.unsubscribe(topic, self._on_position_event)
+            self.bus.unsubscribe(topic, self._handler)
         if SAMPLE_TIMER in self.clock.timer_names:
             self.clock.cancel_timer(SAMPLE_TIMER)
         self.sample(self.clock.timestamp_ns())
@@ -234,51 +250,27 @@ class ResultSampler(Component):
         self.sample(event.ts_event)
 
     def _on_position_event(self, event: PositionEvent) -> None:
-        self._position_events.append(event)
-        # A fill through zero publishes two events (closed, then opened) after the
-        # portfolio applied the whole fill: one sample per fill, covering both events.
-        ts = event.ts_event
-        last_ts, last_position, last_trade = self._last_fill
-        if (
-            ts == last_ts
-            and event.position_id == last_position
-            and event.last_trade_id == last_trade
-        ):
-            self._position_counts[-1] = len(self._position_events)
-            return
-        self._last_fill = (ts, event.position_id, event.last_trade_id)
-        self.sample(ts)
+        # Keep the event and sample at its time, once per fill (a fill through zero
+        # publishes two events, closed then opened, after the portfolio applied the whole
+        # fill: one sample covers both). The bus calls the compiled recorder directly.
+        self._columns.on_position_event(event)
 
     # -- sampling ------------------------------------------------------------------------------
 
     def sample(self, ts: int) -> None:
         """Record the mark prices, net positions and equity at ``ts``."""
-        self._records = None
-        self._ts.append(ts)
-        self._position_counts.append(len(self._position_events))
-        # mark_price, inline and in raw integers (this runs at every fill).
-        for best_bid, best_ask, core, precision, raws, precisions in self._marks:
-            bid = best_bid()
-            ask = best_ask()
-            if bid is not None and ask is not None:
-                if precision < FIXED_PRECISION_MAX:
-                    raws.append((bid + ask) * 5)
-                    precisions.append(precision + 1)
-                else:
-                    raws.append((bid + ask) // 2)
-                    precisions.append(precision)
-            else:
-                last = core.last_trade
-                raws.append(0 if last is None else last)
-                precisions.append(_NO_MARK if last is None else precision)
-        for states, counts in self._account_counts:
-            counts.append(len(states))
+        # The marks in raw integers, as mark_price computes them (see SampleColumns).
+        self._columns.sample(ts)
 
     @property
     def records(self) -> SampleRecords:
         """The samples so far, computed (once) into :class:`SampleRecords` columns."""
-        if self._records is None:
+        # Samples are taken by the compiled recorder: the records are computed anew once
+        # a sample or a position event was added.
+        at = (len(self._ts), len(self._position_events))
+        if self._records is None or self._records_at != at:
             self._records = self._compute()
+            self._records_at = at
         return self._records
 
     # -- computing the samples ---------------------------------------------------------------

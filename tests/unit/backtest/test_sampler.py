@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from decimal import Decimal
 
 import msgspec
@@ -17,6 +18,7 @@ from zq.model.enums import BookType
 from zq_core.bus import MessageBus
 from zq_core.fixed import Price, Quantity
 from zq_core.matching import MatchingCore
+from zq_core.sampling import SampleColumns
 
 MINUTE = 60 * SECOND
 
@@ -237,3 +239,18 @@ def test_linear_samples_in_integers_equal_the_decimal_samples(monkeypatch, case)
     assert len(fast.equity) > 5 and fast.fill_count > 0
     for name in ("equity", "prices", "positions_history"):
         assert_same_frame(getattr(fast, name), getattr(exact, name))
+
+
+def test_the_compiled_columns_refuse_arrays_of_another_item_type() -> None:
+    # They are written through their buffers: an array of another type code is refused.
+    events: list[object] = []
+    with pytest.raises(TypeError, match=r"ts and position_counts must be array\('q'\)"):
+        SampleColumns(array("l"), array("q"), events, [], [])
+    mark = (lambda: None, lambda: None, None, 2, array("q"), array("q"))
+    with pytest.raises(TypeError, match="a mark's columns must be"):
+        SampleColumns(array("q"), array("q"), events, [mark], [])
+    with pytest.raises(TypeError, match="an account's column must be"):
+        SampleColumns(array("q"), array("q"), events, [], [([], array("b"))])
+    columns = SampleColumns(array("q"), array("q"), events, [], [([1, 2], array("q"))])
+    columns.sample(5)
+    assert list(columns.ts) == [5] and list(columns.account_counts[0][1]) == [2]

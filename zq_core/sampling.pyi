@@ -1,0 +1,23 @@
+"""Type stubs for zq_core.sampling: the result sampler's compiled per-fill record."""
+
+from array import array
+from typing import Any
+
+__all__ = ["SampleColumns"]
+
+class SampleColumns:
+    ts: array[int]
+    position_counts: array[int]
+    position_events: list[Any]
+    marks: list[tuple[Any, ...]]
+    account_counts: list[tuple[list[Any], array[int]]]
+    def __init__(
+        self,
+        ts: array[int],
+        position_counts: array[int],
+        position_events: list[Any],
+        marks: list[tuple[Any, ...]],
+        account_counts: list[tuple[list[Any], array[int]]],
+    ) -> None: ...
+    def on_position_event(self, event: Any) -> None: ...
+    def sample(self, ts: int) -> None: ...
