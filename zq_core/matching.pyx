@@ -144,6 +144,16 @@ cdef inline int _expire_due(MatchingCore core, int64_t ts) except -1:
     return core._expire(ts)
 
 
+cdef inline bint _ladder_best(const Ladder* ladder, bint ask, int64_t* price) noexcept:
+    # MatchingCore._best_c on a ladder already chosen, inlined into the per-delta walk.
+    cdef int64_t key
+    if ladder.count == 0:
+        return 0
+    key = ladder.levels[ladder.top].key
+    price[0] = ~key if ask else key
+    return 1
+
+
 cdef class MatchingCore:
     """The matching core of one instrument.
 
@@ -786,8 +796,8 @@ cdef class MatchingCore:
         cdef int64_t best_bid = 0
         cdef int64_t best_ask = 0
         # The bests, as _would_take reads them (nothing changes them in the first pass).
-        cdef bint has_bid = self._best_c(SIDE_BID, &best_bid)
-        cdef bint has_ask = self._best_c(SIDE_ASK, &best_ask)
+        cdef bint has_bid = _ladder_best(&self.book._bids, False, &best_bid)
+        cdef bint has_ask = _ladder_best(&self.book._asks, True, &best_ask)
         # A first pass in C finds whether any order has something to do (most updates leave
         # every order as it was); only then walk a copy, since fills close orders. The
         # first pass is _would_take inlined over a typed list (it runs for every delta).

@@ -574,7 +574,7 @@ cdef class ReplayLoop:
         )
 
 
-cdef int _apply_row(MatchingCore core, int kind, const char* row, int64_t ts) except -1:
+cdef inline int _apply_row(MatchingCore core, int kind, const char* row, int64_t ts) except -1:
     cdef const TradeRow* trade
     cdef const QuoteRow* quote
     cdef const BarRow* bar
