@@ -58,6 +58,7 @@ import gc
 import json
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -320,7 +321,10 @@ class Stamps:
         self.answer_read: dict[ClientOrderId, int] = {}
         self.rest: list[int] = []
         self.gc_pauses: list[int] = []
+        self.gc_starts: list[int] = []  # when each of gc_pauses began
         self.undo: list[Callable[[], None]] = []
+        #: The node process's counters over the armed run (see _counters), per order.
+        self.per_order: dict[str, float] = {}
 
     def restore(self) -> None:
         for undo in reversed(self.undo):
@@ -415,6 +419,7 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
         if phase == "start":
             started[0] = perf()
         else:
+            stamps.gc_starts.append(started[0])
             stamps.gc_pauses.append(perf() - started[0])
 
     gc.callbacks.append(on_gc)
@@ -473,6 +478,27 @@ def legs(
 _last_socket_read = [0]
 
 
+def _counters() -> dict[str, float]:
+    """The node process's page faults and context switches (getrusage), and how often the
+    machine's CPUs entered each idle state (``/sys/.../cpuidle``, all CPUs summed)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    counters = {
+        "minor faults": float(usage.ru_minflt),
+        "major faults": float(usage.ru_majflt),
+        "voluntary switches": float(usage.ru_nvcsw),
+        "involuntary switches": float(usage.ru_nivcsw),
+    }
+    for state in sorted(Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpuidle/state*")):
+        try:
+            name = (state / "name").read_text().strip()
+            entries = int((state / "usage").read_text())
+        except OSError:
+            continue
+        key = f"idle entries {name} (all CPUs)"
+        counters[key] = counters.get(key, 0.0) + entries
+    return counters
+
+
 def _stamp_socket_reads() -> Callable[[], None]:
     """Stamp the WebSocket connections' reads; return the undo. Set before the node
     connects: uvloop binds ``data_received`` when a connection opens."""
@@ -522,9 +548,12 @@ async def _latency_run(
         await asyncio.sleep(0.3)
         messages = node.data_client().market.websocket.stats.messages
         started = time.perf_counter()
+        counted = _counters()
         probe.armed = True
         await asyncio.wait_for(finished.wait(), timeout=120)
         elapsed = time.perf_counter() - started
+        counted = {key: value - counted.get(key, 0.0) for key, value in _counters().items()}
+        stamps.per_order = {key: value / max(1, orders) for key, value in counted.items()}
         messages = node.data_client().market.websocket.stats.messages - messages
     finally:
         stamps.restore()
@@ -549,7 +578,18 @@ def summary(
     result["cancels"] = float(len(probe.cancel_ns))
     result["node GC collections"] = float(len(stamps.gc_pauses))
     result["node GC pause max"] = max(stamps.gc_pauses, default=0) / 1e3
+    # Collections that ran inside an order's tick-to-order (socket read -> written).
+    windows = [
+        (probe.socket_read[coid], stamps.written[coid])
+        for coid in probe.quote_stamp
+        if coid in stamps.written and probe.socket_read.get(coid)
+    ]
+    result["node GC in tick-to-order"] = float(
+        sum(any(a <= start <= b for a, b in windows) for start in stamps.gc_starts)
+    )
     result["messages_per_s"] = rate
+    for key, value in stamps.per_order.items():
+        result[f"per order: {key}"] = value
     return result
 
 

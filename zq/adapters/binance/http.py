@@ -57,6 +57,7 @@ from zq.adapters.binance.schemas import (
 )
 from zq.adapters.binance.signing import ParamValue, Signer, encode_params
 from zq.adapters.binance.transport import HttpExchange, HttpTransport, HttpTransportError
+from zq_core.binance_request import OrderRequestWriter
 from zq_core.fixed import Price, Quantity
 
 __all__ = ["BinanceHttpClient", "Security", "SentRequest"]
@@ -226,12 +227,19 @@ class BinanceHttpClient:
         self.base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._signer = Signer(credentials.secret_bytes) if credentials is not None else None
+        # A new order's request checked, built, signed and written in one compiled call.
+        self._order_writer = (
+            OrderRequestWriter(credentials.secret_bytes) if credentials is not None else None
+        )
         self._key_header = (
             {ep.HEADER_API_KEY: credentials.api_key} if credentials is not None else None
         )
         self.recv_window_ms = recv_window_ms
         self.time_offset_ms = 0
         self.limiter = limiter if limiter is not None else RateLimiter(time_ms=self.server_time_ms)
+        # Whether the limiter's clock is this client's estimate of the venue's (the compiled
+        # writer then reads it once for the limiter and the timestamp).
+        self._limiter_on_own_clock = limiter is None
         self.max_retries = max_retries
         self.max_retry_wait_s = max_retry_wait_s
         self.timeout_s = timeout_s
@@ -583,7 +591,43 @@ class BinanceHttpClient:
         response_type: str = "RESULT",
     ) -> SentRequest | None:
         """Write :meth:`new_order`'s request at once if it can go now (see :meth:`send_now`);
-        its answer is ``await answer(sent, OrderResponse)``."""
+        its answer is ``await answer(sent, OrderResponse)``.
+
+        The compiled writer (:mod:`zq_core.binance_request`) checks the limiter, builds,
+        signs and writes the request in one call; what it does not handle (a value to
+        URL-encode, a decimal as ``Decimal`` or int) goes the Python way below, which
+        writes the same bytes.
+        """
+        writer = self._order_writer
+        transport = self._transport
+        if writer is not None and transport is not None:
+            if writer.transport is not transport:
+                frame = self._frame("POST", ep.ORDER, transport)
+                writer.set_frame(transport, frame[1], frame[2])
+            limiter = self.limiter
+            written = writer.write_new_order(
+                limiter.windows,
+                None if self._limiter_on_own_clock else limiter.time_ms(),
+                self.time_offset_ms,
+                self.recv_window_ms,
+                transport,
+                symbol, side, order_type, quantity, price, time_in_force, client_order_id,
+                stop_price, quote_order_qty, response_type,
+                ep.WEIGHT_NEW_ORDER,
+                1,
+            )  # fmt: skip
+            if written is None:
+                return None
+            if written is not NotImplemented:
+                signed, exchange = written  # on the wire: the bookkeeping follows
+                params = _new_order_params(
+                    symbol, side, order_type, quantity, price, time_in_force,
+                    client_order_id, stop_price, quote_order_qty, response_type,
+                )  # fmt: skip
+                call = _Call(
+                    "POST", ep.ORDER, params, Security.SIGNED, ep.WEIGHT_NEW_ORDER, 1, False
+                )
+                return SentRequest(call, signed, exchange)
         params = _new_order_params(
             symbol, side, order_type, quantity, price, time_in_force, client_order_id,
             stop_price, quote_order_qty, response_type,
@@ -614,11 +658,7 @@ class BinanceHttpClient:
         signer = self._signer
         if transport is None or signer is None or self.limiter.wait_ms(weight, orders) > 0:
             return None
-        frame = self._frames.get((method, path))
-        if frame is None or frame[0] is not transport:
-            tail = transport.request_tail(method, self._key_header)
-            frame = (transport, f"{method} {path}?".encode("latin-1"), tail.encode("latin-1"))
-            self._frames[(method, path)] = frame
+        frame = self._frame(method, path, transport)
         unsigned = query + b"&recvWindow=%d&timestamp=%d" % (
             self.recv_window_ms,
             time.time_ns() // 1_000_000 + self.time_offset_ms,
@@ -630,6 +670,18 @@ class BinanceHttpClient:
         self.limiter.count(weight, orders)  # it fitted: wait_ms said so, nothing ran since
         call = _Call(method, path, params, Security.SIGNED, weight, orders, False)
         return SentRequest(call, signed, exchange)
+
+    def _frame(
+        self, method: str, path: str, transport: HttpTransport
+    ) -> tuple[HttpTransport, bytes, bytes]:
+        """A signed request's prebuilt head (``b"POST /api/v3/order?"``) and tail
+        (protocol, headers, blank line) for ``transport``."""
+        frame = self._frames.get((method, path))
+        if frame is None or frame[0] is not transport:
+            tail = transport.request_tail(method, self._key_header)
+            frame = (transport, f"{method} {path}?".encode("latin-1"), tail.encode("latin-1"))
+            self._frames[(method, path)] = frame
+        return frame
 
     @staticmethod
     def _order_ref(

@@ -15,13 +15,14 @@ import enum
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from zq.adapters.binance.endpoints import (
     HEADER_ORDER_COUNT_PREFIX,
     HEADER_USED_WEIGHT_PREFIX,
 )
+from zq_core.binance_request import RateWindows
 
 __all__ = [
     "DEFAULT_RATE_LIMITS",
@@ -140,47 +141,43 @@ DEFAULT_RATE_LIMITS: Final = (
 _COST_INDEX: Final = {RateLimitKind.REQUEST_WEIGHT: 0, RateLimitKind.RAW_REQUESTS: 1}
 
 
-@dataclass(slots=True)
-class _Window:
-    limit: RateLimit
-    start_ms: int = -1
-    used: int = 0
-    # The limit's fields, read per request: which cost counts (0: weight, 1: one request,
-    # 2: orders; see RateLimiter._cost), the interval and the limit.
-    cost_index: int = field(init=False)
-    interval_ms: int = field(init=False)
-    most: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        kind = self.limit.kind
-        self.cost_index = _COST_INDEX.get(kind, 2)
-        self.interval_ms = self.limit.interval_ms
-        self.most = self.limit.limit
-
-    def roll(self, now_ms: int) -> None:
-        start = now_ms - now_ms % self.limit.interval_ms
-        if start != self.start_ms:
-            self.start_ms = start
-            self.used = 0
-
-    @property
-    def end_ms(self) -> int:
-        return self.start_ms + self.limit.interval_ms
+def _cost_index(kind: RateLimitKind) -> int:
+    """Which cost a limit counts, as :class:`RateWindows` reads it: 0 the request's weight,
+    1 one per request, 2 its orders."""
+    return _COST_INDEX.get(kind, 2)
 
 
-@dataclass(slots=True)
 class LimiterCounters:
     """What the limiter did."""
 
-    acquired: int = 0
-    waits: int = 0  # requests that waited for the next interval
-    waited_ms: int = 0
-    blocks: int = 0  # back-offs after 429/418
-    header_corrections: int = 0  # headers that reported more than the local count
+    __slots__ = ("_limiter", "blocks", "header_corrections", "waited_ms", "waits")
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+        self.waits = 0  # requests that waited for the next interval
+        self.waited_ms = 0
+        self.blocks = 0  # back-offs after 429/418
+        self.header_corrections = 0  # headers that reported more than the local count
+
+    @property
+    def acquired(self) -> int:
+        """Requests admitted and counted."""
+        return self._limiter.windows.acquired
+
+    def __repr__(self) -> str:
+        return (
+            f"LimiterCounters(acquired={self.acquired}, waits={self.waits}, "
+            f"waited_ms={self.waited_ms}, blocks={self.blocks}, "
+            f"header_corrections={self.header_corrections})"
+        )
 
 
 class RateLimiter:
     """Keep requests under Binance's limits, waiting for the next interval when needed.
+
+    The windows' counts live in C arrays (:attr:`windows`, a
+    :class:`zq_core.binance_request.RateWindows`), which the compiled new-order writer checks
+    and counts without a Python call; this class is their API.
 
     Parameters
     ----------
@@ -200,13 +197,20 @@ class RateLimiter:
         time_ms: Callable[[], int] = wall_time_ms,
     ) -> None:
         self._time_ms = time_ms
-        self._windows: list[_Window] = []
-        self._blocked_until_ms = 0
-        self.stats = LimiterCounters()
+        self._limits: tuple[RateLimit, ...] = ()
+        #: The windows' state: for each limit in :attr:`limits`, its current interval and
+        #: count; with the hold after a 429/418 and the number of requests admitted.
+        self.windows = RateWindows(0)
+        self.stats = LimiterCounters(self)
         #: Whether the limits in force came from the venue (or were given) rather than
         #: being the conservative defaults.
         self.limits_known = limits is not None
         self._set(DEFAULT_RATE_LIMITS if limits is None else limits)
+
+    @property
+    def time_ms(self) -> Callable[[], int]:
+        """The clock the intervals are aligned on."""
+        return self._time_ms
 
     def set_limits(self, limits: Iterable[RateLimit]) -> None:
         """Replace the limits (for example with those of ``exchangeInfo``), keeping counts.
@@ -217,42 +221,58 @@ class RateLimiter:
         self.limits_known = True
 
     def _set(self, limits: Iterable[RateLimit]) -> None:
-        old = {(w.limit.kind, w.limit.interval_ms): w for w in self._windows}
-        windows = []
-        for limit in limits:
-            previous = old.get((limit.kind, limit.interval_ms))
-            window = _Window(limit)
+        limits = tuple(limits)
+        old, before = self.windows, self._limits
+        kept = {(limit.kind, limit.interval_ms): index for index, limit in enumerate(before)}
+        windows = RateWindows(len(limits))
+        for index, limit in enumerate(limits):
+            start, used = -1, 0
+            previous = kept.get((limit.kind, limit.interval_ms))
             if previous is not None:
-                window.start_ms, window.used = previous.start_ms, previous.used
-            windows.append(window)
-        self._windows = windows
+                start, used = old.start_of(previous), old.used_of(previous)
+            windows.set(
+                index, _cost_index(limit.kind), limit.interval_ms, limit.limit, start, used
+            )
+        windows.blocked_until_ms = old.blocked_until_ms
+        windows.acquired = old.acquired
+        self.windows, self._limits = windows, limits
 
     @property
     def limits(self) -> Sequence[RateLimit]:
         """The limits in force."""
-        return tuple(window.limit for window in self._windows)
+        return self._limits
+
+    def _indexes(self, kind: RateLimitKind, interval_ms: int) -> list[int]:
+        return [
+            index
+            for index, limit in enumerate(self._limits)
+            if limit.kind is kind and limit.interval_ms == interval_ms
+        ]
 
     def used(self, kind: RateLimitKind, interval_ms: int) -> int:
         """Return the units of ``kind`` used in the current interval of ``interval_ms``."""
         now = self._time_ms()
-        for window in self._windows:
-            if window.limit.kind is kind and window.limit.interval_ms == interval_ms:
-                window.roll(now)
-                return window.used
+        for index in self._indexes(kind, interval_ms):
+            self.windows.roll(index, now)
+            return self.windows.used_of(index)
         raise KeyError(f"no {kind} limit per {interval_ms} ms")
 
     @property
     def blocked_until_ms(self) -> int:
         """Until when (venue time, ms) every request is held after a 429/418; 0 if never."""
-        return self._blocked_until_ms
+        return self.windows.blocked_until_ms
 
-    def _cost(self, window: _Window, weight: int, orders: int) -> int:
-        kind = window.limit.kind
-        if kind is RateLimitKind.REQUEST_WEIGHT:
-            return weight
-        if kind is RateLimitKind.RAW_REQUESTS:
-            return 1
-        return orders
+    @property
+    def _blocked_until_ms(self) -> int:
+        return self.windows.blocked_until_ms
+
+    @_blocked_until_ms.setter
+    def _blocked_until_ms(self, value: int) -> None:
+        self.windows.blocked_until_ms = value
+
+    @staticmethod
+    def _cost(limit: RateLimit, weight: int, orders: int) -> int:
+        return (weight, 1, orders)[_cost_index(limit.kind)]
 
     def wait_ms(self, weight: int, orders: int = 0, *, learns_limits: bool = False) -> int:
         """Return how long a request of this cost would wait now (0: it may go).
@@ -264,20 +284,9 @@ class RateLimiter:
         real limit is far from reached, and the node could never learn it.
         """
         now = self._time_ms()
-        wait = max(0, self._blocked_until_ms - now)
         if learns_limits and not self.limits_known:
-            return wait
-        costs = (weight, 1, orders)  # by _Window.cost_index; this runs before every request
-        for window in self._windows:
-            interval = window.interval_ms
-            start = now - now % interval  # window.roll(now), inline
-            if start != window.start_ms:
-                window.start_ms = start
-                window.used = 0
-            cost = costs[window.cost_index]
-            if cost and window.used + cost > window.most:
-                wait = max(wait, start + interval - now)
-        return wait
+            return max(0, self.windows.blocked_until_ms - now)
+        return self.windows.wait_ms(now, weight, orders)
 
     async def acquire(self, weight: int, orders: int = 0, *, learns_limits: bool = False) -> None:
         """Wait until a request of ``weight`` placing ``orders`` orders fits, then count it.
@@ -289,12 +298,12 @@ class RateLimiter:
         ValueError
             If the cost exceeds a limit on its own (it would never fit).
         """
-        for window in self._windows:
-            cost = self._cost(window, weight, orders)
-            if cost > window.limit.limit:
+        for limit in self._limits:
+            cost = self._cost(limit, weight, orders)
+            if cost > limit.limit:
                 raise ValueError(
-                    f"a request costing {cost} can never fit the {window.limit.kind} limit of "
-                    f"{window.limit.limit} per {interval_suffix(window.limit.interval_ms)}"
+                    f"a request costing {cost} can never fit the {limit.kind} limit of "
+                    f"{limit.limit} per {interval_suffix(limit.interval_ms)}"
                 )
         waited = False
         while True:
@@ -307,7 +316,7 @@ class RateLimiter:
             self.stats.waited_ms += wait
             # One extra millisecond: the venue's interval must have rolled when we send.
             await asyncio.sleep((wait + 1) / 1000)
-        self._count(weight, orders)
+        self.windows.count(weight, orders)
 
     def try_acquire(self, weight: int, orders: int = 0) -> bool:
         """Count a request of ``weight`` placing ``orders`` orders if it fits now; True if so.
@@ -317,21 +326,12 @@ class RateLimiter:
         """
         if self.wait_ms(weight, orders) > 0:
             return False
-        self._count(weight, orders)
+        self.windows.count(weight, orders)
         return True
 
     def count(self, weight: int, orders: int = 0) -> None:
         """Count a request that :meth:`wait_ms` has just admitted (nothing awaited since)."""
-        costs = (weight, 1, orders)  # by _Window.cost_index
-        for window in self._windows:
-            window.used += costs[window.cost_index]
-        self.stats.acquired += 1
-
-    def _count(self, weight: int, orders: int) -> None:
-        costs = (weight, 1, orders)  # by _Window.cost_index
-        for window in self._windows:
-            window.used += costs[window.cost_index]
-        self.stats.acquired += 1
+        self.windows.count(weight, orders)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Take the venue's counts from response headers (case-insensitive names)."""
@@ -350,16 +350,16 @@ class RateLimiter:
                 _log.debug("ignoring rate-limit header %s: %r", name, value)
                 continue
             count = int(value)
-            for window in self._windows:
-                if window.limit.kind is kind and window.limit.interval_ms == interval:
-                    window.roll(now)
-                    if count > window.used:
-                        window.used = count
-                        self.stats.header_corrections += 1
+            windows = self.windows
+            for index in self._indexes(kind, interval):
+                windows.roll(index, now)
+                if count > windows.used_of(index):
+                    windows.set_used(index, count)
+                    self.stats.header_corrections += 1
 
     def block(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (after a 429 or 418)."""
         until = self._time_ms() + max(0, int(seconds * 1000))
-        if until > self._blocked_until_ms:
-            self._blocked_until_ms = until
+        if until > self.windows.blocked_until_ms:
+            self.windows.blocked_until_ms = until
         self.stats.blocks += 1

@@ -1,0 +1,565 @@
+"""A Binance new-order request checked, built, signed and written by one compiled call.
+
+Between two quotes of a quiet market the caches are emptied by other work, and what a
+request costs is mostly the code and objects it goes through. :class:`OrderRequestWriter`
+does what the REST client's Python path does for ``POST /api/v3/order``, over C data:
+
+- the rate limiter's check and count over :class:`RateWindows`, the limiter's windows as C
+  arrays (the Python :class:`~zq.adapters.binance.limits.RateLimiter` keeps its state here);
+- the query written from the parameters' texts, a price or quantity formatted from its
+  fixed-point raw (the text ``str()`` gives it), ``recvWindow`` and ``timestamp``;
+- HMAC-SHA256 (RFC 2104) from the key's inner and outer hash states, made once, over this
+  module's own SHA-256 (FIPS 180-4; tested against ``hashlib`` and ``hmac``);
+- the request's bytes (the prebuilt head and tail around the signed query) made once and
+  handed to the transport's ``send_bytes_now``; counted by the limiter once written.
+
+A request this path does not handle exactly as the Python one (a value that needs URL
+encoding, a decimal given as ``Decimal``, an int or an exponent text, a request longer than
+its buffer, a transport it has no prebuilt frame for) returns ``NotImplemented`` before
+anything is counted or written: the caller then takes the Python path, which is the
+reference this one is tested against (the same bytes on the wire at the same instant).
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+from zq_core.fixed cimport Price, Quantity
+
+import time as _time
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+
+
+# --- SHA-256 (FIPS 180-4) -------------------------------------------------------------------
+
+cdef uint32_t _K[64]
+_K[:] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2,
+]
+
+# The initial hash value H(0) (section 5.3.3).
+cdef uint32_t _H0[8]
+_H0[:] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+    0x5be0cd19,
+]
+
+cdef enum:
+    _BLOCK = 64  # bytes in a SHA-256 block, and HMAC's key length
+    _DIGEST = 32
+
+
+cdef inline uint32_t _rotr(uint32_t x, int n) noexcept nogil:
+    return (x >> n) | (x << (32 - n))
+
+
+cdef void _compress(uint32_t* state, const unsigned char* block) noexcept nogil:
+    """Hash one 64-byte block into ``state`` (section 6.2.2)."""
+    cdef uint32_t w[64]
+    cdef uint32_t a, b, c, d, e, f, g, h, s0, s1, t1, t2
+    cdef int t
+    for t in range(16):
+        w[t] = (
+            (<uint32_t>block[4 * t] << 24) | (<uint32_t>block[4 * t + 1] << 16)
+            | (<uint32_t>block[4 * t + 2] << 8) | <uint32_t>block[4 * t + 3]
+        )
+    for t in range(16, 64):
+        s0 = _rotr(w[t - 15], 7) ^ _rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+        s1 = _rotr(w[t - 2], 17) ^ _rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+        w[t] = w[t - 16] + s0 + w[t - 7] + s1
+    a, b, c, d = state[0], state[1], state[2], state[3]
+    e, f, g, h = state[4], state[5], state[6], state[7]
+    for t in range(64):
+        t1 = h + (_rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)) + ((e & f) ^ (~e & g)) + _K[t] + w[t]
+        t2 = (_rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))
+        h = g
+        g = f
+        f = e
+        e = d + t1
+        d = c
+        c = b
+        b = a
+        a = t1 + t2
+    state[0] += a
+    state[1] += b
+    state[2] += c
+    state[3] += d
+    state[4] += e
+    state[5] += f
+    state[6] += g
+    state[7] += h
+
+
+cdef void _finish(
+    uint32_t* state, const unsigned char* data, size_t size, uint64_t before,
+    unsigned char* digest
+) noexcept nogil:
+    """Hash ``data`` into ``state``, which has already taken ``before`` bytes (whole
+    blocks), pad the message (section 5.1.1) and write the 32-byte digest."""
+    cdef unsigned char tail[2 * _BLOCK]
+    cdef size_t whole = size - size % _BLOCK
+    cdef size_t offset = 0
+    cdef size_t left, padded
+    cdef uint64_t bits = (before + size) * 8
+    cdef int i
+    while offset < whole:
+        _compress(state, data + offset)
+        offset += _BLOCK
+    left = size - whole
+    memset(tail, 0, 2 * _BLOCK)
+    memcpy(tail, data + whole, left)
+    tail[left] = 0x80
+    padded = _BLOCK if left < _BLOCK - 8 else 2 * _BLOCK
+    for i in range(8):
+        tail[padded - 1 - i] = <unsigned char>(bits >> (8 * i))
+    _compress(state, tail)
+    if padded == 2 * _BLOCK:
+        _compress(state, tail + _BLOCK)
+    for i in range(8):
+        digest[4 * i] = <unsigned char>(state[i] >> 24)
+        digest[4 * i + 1] = <unsigned char>(state[i] >> 16)
+        digest[4 * i + 2] = <unsigned char>(state[i] >> 8)
+        digest[4 * i + 3] = <unsigned char>state[i]
+
+
+def sha256(bytes data not None):
+    """Return the SHA-256 digest of ``data`` (32 bytes): what the HMAC is built on, exposed
+    for the tests that check it against ``hashlib``."""
+    cdef uint32_t state[8]
+    cdef unsigned char digest[_DIGEST]
+    memcpy(state, _H0, sizeof(state))
+    _finish(state, <const unsigned char*>data, len(data), 0, digest)
+    return PyBytes_FromStringAndSize(<char*>digest, _DIGEST)
+
+
+cdef const char* _HEX = b"0123456789abcdef"
+
+
+# --- the query's texts ------------------------------------------------------------------------
+
+# The bytes ``quote_plus`` leaves as they are (signing.py's _UNRESERVED): 1, else 0.
+cdef uint8_t _UNRESERVED[256]
+memset(_UNRESERVED, 0, 256)
+for _char in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~":
+    _UNRESERVED[ord(_char)] = 1
+
+cdef enum:
+    # The longest request written here; a longer one takes the Python path.
+    _REQUEST_MAX = 2048
+    # Room kept for a price's or quantity's text, "&recvWindow=", "&timestamp=" and
+    # "&signature=" with their numbers: far more than any of them takes.
+    _NUMBER_ROOM = 48
+
+
+cdef Py_ssize_t _put(char* out, Py_ssize_t at, const char* text, Py_ssize_t size) noexcept:
+    memcpy(out + at, text, size)
+    return at + size
+
+
+cdef Py_ssize_t _put_text(
+    char* out, Py_ssize_t at, Py_ssize_t end, const char* name, Py_ssize_t name_size,
+    object value, bint decimal
+) except -2:
+    """Write ``&name=value`` (no ``&`` at the start of the query) for a str ``value``;
+    return the new position, or -1 when the value is not a str, needs encoding, does not
+    fit, or is a decimal with an exponent (the Python path rewrites that one)."""
+    cdef Py_ssize_t size, i
+    cdef const char* text
+    cdef uint8_t byte
+    if type(value) is not str:
+        return -1
+    text = PyUnicode_AsUTF8AndSize(value, &size)
+    if at + 1 + name_size + 1 + size > end:
+        return -1
+    for i in range(size):
+        byte = <uint8_t>text[i]
+        if not _UNRESERVED[byte] or (decimal and (byte == 101 or byte == 69)):  # e, E
+            return -1
+    if at:
+        out[at] = b"&"
+        at += 1
+    at = _put(out, at, name, name_size)
+    out[at] = b"="
+    return _put(out, at + 1, text, size)
+
+
+cdef Py_ssize_t _put_digits(char* out, Py_ssize_t at, uint64_t magnitude, int decimals) noexcept:
+    """Write ``magnitude`` with ``decimals`` of its digits after a point (as
+    ``zq_core.fixed``'s ``str()`` of a raw); return the new position."""
+    cdef char digits[32]
+    cdef int position = 32
+    cdef int _
+    for _ in range(decimals):
+        position -= 1
+        digits[position] = <char>(48 + magnitude % 10)
+        magnitude //= 10
+    if decimals:
+        position -= 1
+        digits[position] = b"."
+    while True:
+        position -= 1
+        digits[position] = <char>(48 + magnitude % 10)
+        magnitude //= 10
+        if magnitude == 0:
+            break
+    return _put(out, at, digits + position, 32 - position)
+
+
+cdef Py_ssize_t _put_int(char* out, Py_ssize_t at, int64_t value) noexcept:
+    if value < 0:
+        out[at] = b"-"
+        return _put_digits(out, at + 1, <uint64_t>0 - <uint64_t>value, 0)
+    return _put_digits(out, at, <uint64_t>value, 0)
+
+
+cdef Py_ssize_t _put_decimal(
+    char* out, Py_ssize_t at, Py_ssize_t end, const char* name, Py_ssize_t name_size,
+    object value
+) except -2:
+    """Write ``&name=value`` for a Price, a Quantity (from the raw) or a str decimal; -1 for
+    anything else, which the Python path formats."""
+    cdef int64_t raw
+    cdef uint8_t precision
+    if type(value) is Price:
+        raw, precision = (<Price>value).raw, (<Price>value).precision
+    elif type(value) is Quantity:
+        raw, precision = (<Quantity>value).raw, (<Quantity>value).precision
+    else:
+        return _put_text(out, at, end, name, name_size, value, True)
+    if at + 2 + name_size + _NUMBER_ROOM > end:
+        return -1
+    if at:
+        out[at] = b"&"
+        at += 1
+    at = _put(out, at, name, name_size)
+    out[at] = b"="
+    at += 1
+    if raw < 0:
+        out[at] = b"-"
+        return _put_digits(out, at + 1, <uint64_t>0 - <uint64_t>raw, precision)
+    return _put_digits(out, at, <uint64_t>raw, precision)
+
+
+# --- the rate limiter's windows ---------------------------------------------------------------
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class RateWindows:
+    """The rate limiter's windows in C arrays: for each, which cost it counts (0: the
+    request's weight, 1: one per request, 2: its orders), its interval and limit, the start
+    of its current interval (-1 before the first) and the units used in it; with the hold
+    after a 429/418 and the count of requests admitted.
+
+    :class:`~zq.adapters.binance.limits.RateLimiter` is the API; this is its state, shared
+    with :class:`OrderRequestWriter` without a Python call.
+    """
+
+    cdef Py_ssize_t size
+    cdef int64_t* cost_index
+    cdef int64_t* interval_ms
+    cdef int64_t* most
+    cdef int64_t* start_ms
+    cdef int64_t* used
+    cdef public int64_t blocked_until_ms
+    cdef public int64_t acquired
+
+    def __cinit__(self, Py_ssize_t size):
+        if size < 0:
+            raise ValueError(f"a number of windows cannot be negative, got {size}")
+        # One block of five arrays; at least one element so malloc never gets 0.
+        self.cost_index = <int64_t*>malloc(5 * (size + 1) * sizeof(int64_t))
+        if self.cost_index is NULL:
+            raise MemoryError()
+        self.size = size
+        self.interval_ms = self.cost_index + (size + 1)
+        self.most = self.interval_ms + (size + 1)
+        self.start_ms = self.most + (size + 1)
+        self.used = self.start_ms + (size + 1)
+        cdef Py_ssize_t i
+        for i in range(size):
+            self.cost_index[i] = 0
+            self.interval_ms[i] = 1
+            self.most[i] = 0
+            self.start_ms[i] = -1
+            self.used[i] = 0
+
+    def __dealloc__(self):
+        free(self.cost_index)
+
+    def __len__(self):
+        return self.size
+
+    cdef int _check(self, Py_ssize_t index) except -1:
+        if not 0 <= index < self.size:
+            raise IndexError(f"window {index} of {self.size}")
+        return 0
+
+    def set(
+        self, Py_ssize_t index, int64_t cost_index, int64_t interval_ms, int64_t most,
+        int64_t start_ms=-1, int64_t used=0
+    ):
+        """Set window ``index``: what it counts, its interval and limit, and its count."""
+        self._check(index)
+        if not 0 <= cost_index <= 2:
+            raise ValueError(f"cost_index must be 0, 1 or 2, got {cost_index}")
+        if interval_ms <= 0 or most <= 0:
+            raise ValueError(
+                f"a window needs a positive interval and limit, got {interval_ms}, {most}"
+            )
+        self.cost_index[index] = cost_index
+        self.interval_ms[index] = interval_ms
+        self.most[index] = most
+        self.start_ms[index] = start_ms
+        self.used[index] = used
+
+    def roll(self, Py_ssize_t index, int64_t now_ms):
+        """Start window ``index``'s current interval at ``now_ms`` (count 0) if it changed."""
+        self._check(index)
+        cdef int64_t start = now_ms - now_ms % self.interval_ms[index]
+        if start != self.start_ms[index]:
+            self.start_ms[index] = start
+            self.used[index] = 0
+
+    def start_of(self, Py_ssize_t index):
+        """The start of window ``index``'s current interval (-1 before the first)."""
+        self._check(index)
+        return self.start_ms[index]
+
+    def used_of(self, Py_ssize_t index):
+        """The units window ``index`` counted in its current interval."""
+        self._check(index)
+        return self.used[index]
+
+    def set_used(self, Py_ssize_t index, int64_t used):
+        """Set window ``index``'s count (a venue's header reporting more)."""
+        self._check(index)
+        self.used[index] = used
+
+    cpdef int64_t wait_ms(self, int64_t now_ms, int64_t weight, int64_t orders) except? -1:
+        """Return how long (ms) a request of this cost waits at ``now_ms``: for the hold,
+        and for the next interval of each window it would overflow; 0: it may go. Rolls
+        the windows whose interval ended."""
+        cdef int64_t wait = self.blocked_until_ms - now_ms
+        cdef int64_t costs[3]
+        cdef int64_t interval, start, cost
+        cdef Py_ssize_t i
+        if wait < 0:
+            wait = 0
+        costs[0], costs[1], costs[2] = weight, 1, orders
+        for i in range(self.size):
+            interval = self.interval_ms[i]
+            start = now_ms - now_ms % interval  # floor: Python's % (cdivision off)
+            if start != self.start_ms[i]:
+                self.start_ms[i] = start
+                self.used[i] = 0
+            cost = costs[self.cost_index[i]]
+            if cost and self.used[i] + cost > self.most[i] and start + interval - now_ms > wait:
+                wait = start + interval - now_ms
+        return wait
+
+    cpdef void count(self, int64_t weight, int64_t orders) noexcept:
+        """Count a request :meth:`wait_ms` has just admitted (nothing ran since)."""
+        cdef int64_t costs[3]
+        cdef Py_ssize_t i
+        costs[0], costs[1], costs[2] = weight, 1, orders
+        for i in range(self.size):
+            self.used[i] += costs[self.cost_index[i]]
+        self.acquired += 1
+
+
+# --- the writer -------------------------------------------------------------------------------
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class OrderRequestWriter:
+    """Write signed new-order requests for one API secret (see the module's documentation).
+
+    The secret itself is not kept, only the HMAC's inner and outer hash states (as the
+    Python ``Signer`` keeps); nothing of them is readable from Python, and the object does
+    not pickle.
+    """
+
+    cdef uint32_t inner[8]
+    cdef uint32_t outer[8]
+    cdef readonly object transport  # the transport ``head`` and ``tail`` were made for
+    cdef bytes head  # b"POST /api/v3/order?"
+    cdef bytes tail  # the protocol, the headers and the blank line
+
+    def __init__(self, bytes secret not None):
+        cdef unsigned char key[_BLOCK]
+        cdef unsigned char pad[_BLOCK]
+        cdef uint32_t state[8]
+        cdef int i
+        memset(key, 0, _BLOCK)
+        if len(secret) > _BLOCK:  # RFC 2104: a longer key is hashed first
+            memcpy(state, _H0, sizeof(state))
+            _finish(state, <const unsigned char*>secret, len(secret), 0, key)
+        else:
+            memcpy(key, <const char*>secret, len(secret))
+        for i in range(_BLOCK):
+            pad[i] = key[i] ^ 0x36
+        memcpy(self.inner, _H0, sizeof(self.inner))
+        _compress(self.inner, pad)
+        for i in range(_BLOCK):
+            pad[i] = key[i] ^ 0x5C
+        memcpy(self.outer, _H0, sizeof(self.outer))
+        _compress(self.outer, pad)
+        memset(key, 0, _BLOCK)
+        memset(pad, 0, _BLOCK)
+        self.transport = None
+
+    def __repr__(self):
+        return "OrderRequestWriter(<hidden>)"
+
+    cdef void _sign(self, const char* payload, Py_ssize_t size, char* hex_out) noexcept:
+        """Write the lower-case hex HMAC-SHA256 of ``payload`` (64 characters)."""
+        cdef uint32_t state[8]
+        cdef unsigned char digest[_DIGEST]
+        cdef int i
+        memcpy(state, self.inner, sizeof(state))
+        _finish(state, <const unsigned char*>payload, size, _BLOCK, digest)
+        memcpy(state, self.outer, sizeof(state))
+        _finish(state, digest, _DIGEST, _BLOCK, digest)
+        for i in range(_DIGEST):
+            hex_out[2 * i] = _HEX[digest[i] >> 4]
+            hex_out[2 * i + 1] = _HEX[digest[i] & 15]
+
+    def signature_of(self, bytes payload not None):
+        """Return the lower-case hex HMAC-SHA256 of ``payload``, as ASCII bytes."""
+        cdef char hex_text[2 * _DIGEST]
+        self._sign(payload, len(payload), hex_text)
+        return PyBytes_FromStringAndSize(hex_text, 2 * _DIGEST)
+
+    def set_frame(self, transport, bytes head not None, bytes tail not None):
+        """Take the request's head (``b"POST /api/v3/order?"``) and tail (protocol,
+        headers, blank line) made for ``transport``."""
+        self.transport = transport
+        self.head = head
+        self.tail = tail
+
+    def write_new_order(
+        self,
+        RateWindows windows not None,
+        object limiter_now,
+        int64_t time_offset_ms,
+        int64_t recv_window_ms,
+        object transport,
+        object symbol,
+        object side,
+        object order_type,
+        object quantity,
+        object price,
+        object time_in_force,
+        object client_order_id,
+        object stop_price,
+        object quote_order_qty,
+        object response_type,
+        int64_t weight,
+        int64_t orders,
+    ):
+        """Check the limiter, write the signed new-order request on ``transport`` and
+        count it.
+
+        ``limiter_now``: the limiter's clock read now, or None when it is the venue clock
+        the timestamp is read on (``time.time_ns() // 1_000_000 + time_offset_ms``).
+        Returns ``(signed query, exchange)`` once written; None when the limiter holds the
+        request or the transport wrote nothing (nothing counted); ``NotImplemented`` when
+        the Python path must make it (see the module's documentation).
+        """
+        cdef char request[_REQUEST_MAX]
+        cdef Py_ssize_t head_size, tail_size, at, end, query_start, signed_size
+        cdef int64_t now_ms, timestamp
+        cdef const char* head
+        if transport is not self.transport or self.head is None:
+            return NotImplemented
+        head_size = len(self.head)
+        tail_size = len(self.tail)
+        # The query is written from offset 0 of its own part of the buffer: 'at == 0' is
+        # how _put_text knows there is no "&" before the first parameter.
+        query_start = head_size
+        end = _REQUEST_MAX - query_start - tail_size - 3 * _NUMBER_ROOM - 2 * _DIGEST
+        if end <= 0:
+            return NotImplemented
+        cdef char* query = request + query_start
+        at = 0
+        if symbol is not None:
+            at = _put_text(query, at, end, b"symbol", 6, symbol, False)
+            if at < 0:
+                return NotImplemented
+        if side is not None:
+            at = _put_text(query, at, end, b"side", 4, side, False)
+            if at < 0:
+                return NotImplemented
+        if order_type is not None:
+            at = _put_text(query, at, end, b"type", 4, order_type, False)
+            if at < 0:
+                return NotImplemented
+        if time_in_force is not None:
+            at = _put_text(query, at, end, b"timeInForce", 11, time_in_force, False)
+            if at < 0:
+                return NotImplemented
+        if quantity is not None:
+            at = _put_decimal(query, at, end, b"quantity", 8, quantity)
+            if at < 0:
+                return NotImplemented
+        if quote_order_qty is not None:
+            at = _put_decimal(query, at, end, b"quoteOrderQty", 13, quote_order_qty)
+            if at < 0:
+                return NotImplemented
+        if price is not None:
+            at = _put_decimal(query, at, end, b"price", 5, price)
+            if at < 0:
+                return NotImplemented
+        if client_order_id is not None:
+            at = _put_text(query, at, end, b"newClientOrderId", 16, client_order_id, False)
+            if at < 0:
+                return NotImplemented
+        if stop_price is not None:
+            at = _put_decimal(query, at, end, b"stopPrice", 9, stop_price)
+            if at < 0:
+                return NotImplemented
+        if response_type is not None:
+            at = _put_text(query, at, end, b"newOrderRespType", 16, response_type, False)
+            if at < 0:
+                return NotImplemented
+        if at == 0:  # no parameter: the Python path's (a query starting with "&")
+            return NotImplemented
+
+        cdef int64_t wall_ns = _time.time_ns()  # looked up per call: a test may freeze it
+        timestamp = wall_ns // 1_000_000 + time_offset_ms
+        now_ms = timestamp if limiter_now is None else <int64_t>limiter_now
+        if windows.wait_ms(now_ms, weight, orders) > 0:
+            return None
+
+        at = _put(query, at, b"&recvWindow=", 12)
+        at = _put_int(query, at, recv_window_ms)
+        at = _put(query, at, b"&timestamp=", 11)
+        at = _put_int(query, at, timestamp)
+        # HMAC over the query so far, then "&signature=" and its hex appended.
+        signed_size = at + 11 + 2 * _DIGEST
+        self._sign(query, at, query + at + 11)
+        memcpy(query + at, b"&signature=", 11)
+        head = self.head
+        memcpy(request, head, head_size)
+        memcpy(query + signed_size, <const char*>self.tail, tail_size)
+
+        exchange = transport.send_bytes_now(
+            PyBytes_FromStringAndSize(request, query_start + signed_size + tail_size)
+        )
+        if exchange is None:  # closed, or no idle connection: nothing written
+            return None
+        windows.count(weight, orders)  # it fitted: wait_ms said so, nothing ran since
+        return PyBytes_FromStringAndSize(query, signed_size), exchange
