@@ -27,8 +27,9 @@ from zq.model.identifiers import (
     VenueOrderId,
 )
 from zq_core.fixed import Money, Price, Quantity
+from zq_core.order_ids import OrderIdGenerator
 
-__all__ = ["Order"]
+__all__ = ["Order", "OrderBuilder"]
 
 def _register(
     *,
@@ -144,3 +145,20 @@ class Order:
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
     def __copy__(self) -> Order: ...
+
+class OrderBuilder:
+    """Build one strategy's market orders in C: the ``OrderInitialized`` and the order."""
+
+    def __init__(
+        self, trader_id: TraderId, strategy_id: StrategyId, clock: Any, ids: OrderIdGenerator
+    ) -> None: ...
+    def market(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        *,
+        time_in_force: TimeInForce | None = None,
+        reduce_only: bool = False,
+        tags: tuple[str, ...] = (),
+    ) -> Order: ...

@@ -15,6 +15,7 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 
 from zq_core.fixed cimport PRECISION_MAX_C, Money, Quantity, compare_raw_c, quantity_from_raw_c
+from zq_core.order_ids cimport OrderIdGenerator
 
 cdef extern from "Python.h":
     ctypedef struct PyMemberDef:
@@ -27,7 +28,7 @@ cdef extern from "structmember.h":
     enum:
         T_OBJECT_EX
 
-__all__ = ["Order"]
+__all__ = ["Order", "OrderBuilder"]
 
 
 # --- What zq.model.orders registers ------------------------------------------------------
@@ -125,7 +126,8 @@ cdef object _OverfillError = None
 cdef object _DuplicateFillError = None
 # Enum members the specification checks and the queries compare with.
 cdef object _NO_ORDER_SIDE = None, _BUY = None, _SELL = None, _GTD = None
-cdef object _MARKET = None, _NO_LIQUIDITY_SIDE = None
+cdef object _MARKET = None, _NO_LIQUIDITY_SIDE = None, _GTC = None, _DEFAULT_TRIGGER = None
+cdef object _MARKET_CLASS = None    # the Order subclass of market orders
 cdef unsigned int _limit_types = 0, _trigger_types = 0  # OrderType codes, as bits
 cdef frozenset _NOT_POST_ONLY = frozenset()
 cdef object _DECIMAL_ZERO = None
@@ -165,8 +167,9 @@ def _register(
     initialized, filled, triggered, updated : type
         ``OrderInitialized``, ``OrderFilled``, ``OrderTriggered``, ``OrderUpdated``.
     members : dict
-        Enum members by name: ``NO_ORDER_SIDE``, ``BUY``, ``SELL``, ``GTD``, ``MARKET``,
-        ``NO_LIQUIDITY_SIDE``, and the sets ``LIMIT_TYPES``, ``TRIGGER_TYPES``,
+        Enum members by name: ``NO_ORDER_SIDE``, ``BUY``, ``SELL``, ``GTD``, ``GTC``,
+        ``MARKET``, ``DEFAULT_TRIGGER``, ``NO_LIQUIDITY_SIDE``, and the sets ``LIMIT_TYPES``,
+        ``TRIGGER_TYPES``,
         ``NOT_POST_ONLY``.
     decimal_zero : Decimal
     """
@@ -175,7 +178,8 @@ def _register(
     global _INITIALIZED, _FILLED, _PARTIALLY_FILLED, _CANCELED, _EXPIRED
     global _INIT_TYPE, _ORDER_CLASSES
     global _InvalidOrder, _InvalidStateTransition, _OverfillError, _DuplicateFillError
-    global _NO_ORDER_SIDE, _BUY, _SELL, _GTD, _MARKET, _NO_LIQUIDITY_SIDE
+    global _NO_ORDER_SIDE, _BUY, _SELL, _GTD, _MARKET, _NO_LIQUIDITY_SIDE, _GTC
+    global _DEFAULT_TRIGGER, _MARKET_CLASS
     global _limit_types, _trigger_types, _NOT_POST_ONLY, _DECIMAL_ZERO
     cdef Py_ssize_t k, s
     cdef int code
@@ -248,6 +252,9 @@ def _register(
     _GTD = members["GTD"]
     _MARKET = members["MARKET"]
     _NO_LIQUIDITY_SIDE = members["NO_LIQUIDITY_SIDE"]
+    _GTC = members["GTC"]
+    _DEFAULT_TRIGGER = members["DEFAULT_TRIGGER"]
+    _MARKET_CLASS = order_classes[_MARKET]
     _limit_types = _mask(members["LIMIT_TYPES"])
     _trigger_types = _mask(members["TRIGGER_TYPES"])
     _NOT_POST_ONLY = members["NOT_POST_ONLY"]
@@ -375,52 +382,13 @@ cdef class Order:
         # An OrderInitialized (or a subclass: the base slots stay where they are) is read
         # from its slots; anything else by name.
         cdef bint slots = isinstance(init, _INIT_TYPE)
-        cdef Py_ssize_t* at = _init_offsets
         cls = type(self)
-        order_type = _slot(init, at[_I_ORDER_TYPE] if slots else -1, "order_type")
+        order_type = _slot(init, _init_offsets[_I_ORDER_TYPE] if slots else -1, "order_type")
         if cls is Order or order_type is not getattr(cls, "order_type", None):
             raise TypeError(
                 f"use Order.create for a {order_type.name} order (got {cls.__name__})"
             )
-        if not slots:
-            at = _NO_OFFSETS
-        cdef Quantity quantity = _slot(init, at[_I_QUANTITY], "quantity")
-        self.init = init
-        self.trader_id = _slot(init, at[_I_TRADER_ID], "trader_id")
-        self.strategy_id = _slot(init, at[_I_STRATEGY_ID], "strategy_id")
-        self.instrument_id = _slot(init, at[_I_INSTRUMENT_ID], "instrument_id")
-        self.client_order_id = _slot(init, at[_I_CLIENT_ORDER_ID], "client_order_id")
-        self.venue_order_id = None
-        self.account_id = None
-        self.position_id = _slot(init, at[_I_POSITION_ID], "position_id")
-        self.order_list_id = _slot(init, at[_I_ORDER_LIST_ID], "order_list_id")
-        self.side = _slot(init, at[_I_SIDE], "side")
-        self.quantity = quantity
-        self.price = _slot(init, at[_I_PRICE], "price")
-        self.trigger_price = _slot(init, at[_I_TRIGGER_PRICE], "trigger_price")
-        self.trigger_type = _slot(init, at[_I_TRIGGER_TYPE], "trigger_type")
-        self.time_in_force = _slot(init, at[_I_TIME_IN_FORCE], "time_in_force")
-        self.expire_time_ns = _slot(init, at[_I_EXPIRE_TIME_NS], "expire_time_ns")
-        self.post_only = _slot(init, at[_I_POST_ONLY], "post_only")
-        self.reduce_only = _slot(init, at[_I_REDUCE_ONLY], "reduce_only")
-        self.display_quantity = _slot(init, at[_I_DISPLAY_QUANTITY], "display_quantity")
-        self.tags = _slot(init, at[_I_TAGS], "tags")
-        self._status = self._previous_status = _INITIALIZED
-        self.status = _STATUSES[_INITIALIZED]
-        self.filled_qty = _ZEROS[quantity.precision]
-        self.leaves_qty = quantity
-        self.liquidity_side = _NO_LIQUIDITY_SIDE
-        self.is_triggered = False
-        self.trade_ids = set()
-        self.last_trade_id = None
-        self.commissions = {}
-        self.events = [init]
-        self.ts_init = _slot(init, at[_I_TS_INIT], "ts_init")
-        self.ts_last = _slot(init, at[_I_TS_EVENT], "ts_event")
-        # Checked once read (a refused order is never handed out).
-        reason = _specification_error(self, order_type)
-        if reason is not None:
-            raise _InvalidOrder(f"order {self.client_order_id} ({order_type.name}): {reason}")
+        _init_order(self, init, order_type, &_init_offsets[0] if slots else &_NO_OFFSETS[0])
 
     # -- construction ----------------------------------------------------------------------
 
@@ -654,6 +622,121 @@ cdef class Order:
 
     def __copy__(self):
         raise TypeError("orders are not copied: rebuild one with Order.from_events(order.events)")
+
+
+cdef int _init_order(Order self, object init, object order_type, Py_ssize_t* at) except -1:
+    """Give the new order ``self`` the specification of ``init`` (its fields at the offsets
+    ``at``) and check it (a module function, not a method: the vtable in orders.pxd, which
+    other modules compile against, stays as it is)."""
+    cdef Quantity quantity = _slot(init, at[_I_QUANTITY], "quantity")
+    self.init = init
+    self.trader_id = _slot(init, at[_I_TRADER_ID], "trader_id")
+    self.strategy_id = _slot(init, at[_I_STRATEGY_ID], "strategy_id")
+    self.instrument_id = _slot(init, at[_I_INSTRUMENT_ID], "instrument_id")
+    self.client_order_id = _slot(init, at[_I_CLIENT_ORDER_ID], "client_order_id")
+    self.venue_order_id = None
+    self.account_id = None
+    self.position_id = _slot(init, at[_I_POSITION_ID], "position_id")
+    self.order_list_id = _slot(init, at[_I_ORDER_LIST_ID], "order_list_id")
+    self.side = _slot(init, at[_I_SIDE], "side")
+    self.quantity = quantity
+    self.price = _slot(init, at[_I_PRICE], "price")
+    self.trigger_price = _slot(init, at[_I_TRIGGER_PRICE], "trigger_price")
+    self.trigger_type = _slot(init, at[_I_TRIGGER_TYPE], "trigger_type")
+    self.time_in_force = _slot(init, at[_I_TIME_IN_FORCE], "time_in_force")
+    self.expire_time_ns = _slot(init, at[_I_EXPIRE_TIME_NS], "expire_time_ns")
+    self.post_only = _slot(init, at[_I_POST_ONLY], "post_only")
+    self.reduce_only = _slot(init, at[_I_REDUCE_ONLY], "reduce_only")
+    self.display_quantity = _slot(init, at[_I_DISPLAY_QUANTITY], "display_quantity")
+    self.tags = _slot(init, at[_I_TAGS], "tags")
+    self._status = self._previous_status = _INITIALIZED
+    self.status = _STATUSES[_INITIALIZED]
+    self.filled_qty = _ZEROS[quantity.precision]
+    self.leaves_qty = quantity
+    self.liquidity_side = _NO_LIQUIDITY_SIDE
+    self.is_triggered = False
+    self.trade_ids = set()
+    self.last_trade_id = None
+    self.commissions = {}
+    self.events = [init]
+    self.ts_init = _slot(init, at[_I_TS_INIT], "ts_init")
+    self.ts_last = _slot(init, at[_I_TS_EVENT], "ts_event")
+    # Checked once read (a refused order is never handed out).
+    reason = _specification_error(self, order_type)
+    if reason is not None:
+        raise _InvalidOrder(f"order {self.client_order_id} ({order_type.name}): {reason}")
+    return 0
+
+
+# --- The order factory's compiled part ---------------------------------------------------
+
+cdef class OrderBuilder:
+    """Build one strategy's market orders in C: the ``OrderInitialized`` and the order.
+
+    The base of ``zq.strategy.OrderFactory``, which adds the other order types; internal.
+
+    Parameters
+    ----------
+    trader_id, strategy_id : str
+        The ``TraderId`` and ``StrategyId`` the orders carry.
+    clock : Clock
+        Read once per order: the order's timestamps and its id's date and time.
+    ids : OrderIdGenerator
+        Numbers the orders.
+    """
+
+    cdef object _trader_id
+    cdef object _strategy_id
+    cdef object _timestamp_ns       # clock.timestamp_ns (bound once)
+    cdef OrderIdGenerator _ids
+
+    def __init__(self, trader_id, strategy_id, clock, OrderIdGenerator ids not None):
+        if not _registered:
+            raise RuntimeError(
+                "zq_core.orders.OrderBuilder is used before zq.model.orders registered its "
+                "types (import zq.model.orders first)"
+            )
+        self._trader_id = trader_id
+        self._strategy_id = strategy_id
+        self._timestamp_ns = clock.timestamp_ns
+        self._ids = ids
+
+    def market(
+        self, instrument_id, side, quantity, *, time_in_force=None, reduce_only=False, tags=()
+    ):
+        """Return a market order (``time_in_force`` None: GTC).
+
+        Raises
+        ------
+        InvalidOrder
+            If the specification cannot be traded (for example time in force GTD).
+        """
+        now = self._timestamp_ns()
+        init = _INIT_TYPE(  # positional: the field order of OrderInitialized
+            self._trader_id,
+            self._strategy_id,
+            instrument_id,
+            self._ids.next_id(now),
+            now,  # ts_event
+            now,  # ts_init
+            side,
+            _MARKET,
+            quantity,
+            _GTC if time_in_force is None else time_in_force,
+            None,  # price
+            None,  # trigger_price
+            _DEFAULT_TRIGGER,
+            None,  # expire_time_ns
+            False,  # post_only
+            reduce_only,
+            None,  # display_quantity
+            None,  # order_list_id
+            None,  # position_id
+            tags,
+        )
+        cdef Order order = Order.__new__(_MARKET_CLASS)
+        _init_order(order, init, _MARKET, &_init_offsets[0])
+        return order
 
 
 cdef object filled_type():

@@ -9,6 +9,7 @@ from libc.stdint cimport int64_t, uint8_t
 
 from zq_core.bus cimport MessageBus
 from zq_core.fixed cimport Price, Quantity
+from zq_core.orders cimport Order
 
 
 @cython.final
@@ -71,7 +72,7 @@ cdef class RiskCore:
 
     cdef _Rules _rules_of(self, object instrument_id)
     cdef object _valuation_price(self, object order, object price, object trigger_price)
-    cpdef bint submit_passes(self, object order) except -1
+    cpdef bint submit_passes(self, Order order) except -1
     cpdef bint modify_passes(
         self, object order, object quantity, object price, object trigger_price
     ) except -1

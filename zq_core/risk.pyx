@@ -19,6 +19,7 @@ from libc.stdint cimport INT64_MAX, int64_t, uint8_t
 
 from zq_core.bus cimport MessageBus
 from zq_core.fixed cimport Price, Quantity, compare_raw_c
+from zq_core.orders cimport Order
 
 from decimal import ROUND_FLOOR, Decimal
 
@@ -296,7 +297,7 @@ cdef class RiskCore:
         if kind is self._submit_type:
             if not self._throttled:  # a throttled submit is recorded by the engine
                 order = self._order(command.order.client_order_id)
-                if order is not None and self.submit_passes(order):
+                if isinstance(order, Order) and self.submit_passes(order):
                     self.passed_count += 1
                     self._bus.send(self._endpoint, command)
                     return
@@ -324,7 +325,7 @@ cdef class RiskCore:
             self._rules[instrument_id] = rules
         return rules
 
-    cpdef bint submit_passes(self, object order) except -1:
+    cpdef bint submit_passes(self, Order order not None) except -1:
         """Whether ``order`` passes every submit check but the throttle (False: not shown
         here; the Python checks decide)."""
         if self._state != _ACTIVE or order.reduce_only:

@@ -14,7 +14,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from zq.model.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
+from zq.model.enums import (
+    LiquiditySide,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+    TriggerType,
+)
 from zq.model.events import (
     OrderAccepted,
     OrderCanceled,
@@ -255,7 +262,9 @@ _register(
         "BUY": OrderSide.BUY,
         "SELL": OrderSide.SELL,
         "GTD": TimeInForce.GTD,
+        "GTC": TimeInForce.GTC,
         "MARKET": OrderType.MARKET,
+        "DEFAULT_TRIGGER": TriggerType.DEFAULT,
         "NO_LIQUIDITY_SIDE": LiquiditySide.NO_LIQUIDITY_SIDE,
         "LIMIT_TYPES": _LIMIT_TYPES,
         "TRIGGER_TYPES": _TRIGGER_TYPES,

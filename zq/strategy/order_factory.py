@@ -13,13 +13,13 @@ from zq.common.clock import Clock
 from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
 from zq.model.events import OrderInitialized
 from zq.model.identifiers import ClientOrderId, InstrumentId, StrategyId, TraderId
-from zq.model.orders import LimitOrder, MarketOrder, Order
+from zq.model.orders import LimitOrder, Order
 from zq_core.fixed import Price, Quantity
 from zq_core.order_ids import OrderIdGenerator
+from zq_core.orders import OrderBuilder
 
 __all__ = ["OrderFactory"]
 
-_MARKET = OrderType.MARKET
 _LIMIT = OrderType.LIMIT
 _DEFAULT_TRIGGER = TriggerType.DEFAULT
 
@@ -28,8 +28,11 @@ def _tag(identifier: str) -> str:
     return identifier.rpartition("-")[2]
 
 
-class OrderFactory:
+class OrderFactory(OrderBuilder):
     """Build orders for one strategy.
+
+    Market orders are built in C (``zq_core.orders.OrderBuilder.market``: the event and the
+    order, the clock read once); the other types here.
 
     Parameters
     ----------
@@ -57,6 +60,7 @@ class OrderFactory:
             f"{_tag(trader_id)}-{_tag(strategy_id)}", ClientOrderId, initial_count
         )
         self._next_id: Callable[[int], ClientOrderId] = self._ids.next_id
+        super().__init__(trader_id, strategy_id, clock, self._ids)
 
     @property
     def count(self) -> int:
@@ -114,49 +118,6 @@ class OrderFactory:
                 post_only,
                 reduce_only,
                 display_quantity,
-                None,  # order_list_id
-                None,  # position_id
-                tags,
-            )
-        )
-
-    def market(
-        self,
-        instrument_id: InstrumentId,
-        side: OrderSide,
-        quantity: Quantity,
-        *,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-        reduce_only: bool = False,
-        tags: tuple[str, ...] = (),
-    ) -> Order:
-        """Return a market order.
-
-        Raises
-        ------
-        InvalidOrder
-            If the specification cannot be traded (for example time in force GTD).
-        """
-        now = self.clock.timestamp_ns()
-        return MarketOrder(
-            OrderInitialized(  # positional: the field order of OrderInitialized
-                self.trader_id,
-                self.strategy_id,
-                instrument_id,
-                self._next_id(now),
-                now,  # ts_event
-                now,  # ts_init
-                side,
-                _MARKET,
-                quantity,
-                time_in_force,
-                None,  # price
-                None,  # trigger_price
-                _DEFAULT_TRIGGER,
-                None,  # expire_time_ns
-                False,  # post_only
-                reduce_only,
-                None,  # display_quantity
                 None,  # order_list_id
                 None,  # position_id
                 tags,

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from tests.unit.execution.harness import SIM, P, Q
 from zq.common.clock import TestClock
-from zq.model.enums import OrderSide, OrderType, TimeInForce
+from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
+from zq.model.events import OrderInitialized
 from zq.model.identifiers import ClientOrderId, StrategyId, TraderId
-from zq.model.orders import InvalidOrder
+from zq.model.orders import InvalidOrder, MarketOrder, Order
 from zq.strategy import OrderFactory
 
 DAY_2024_03_01_093000 = 1_709_285_400_000_000_000
@@ -141,3 +142,79 @@ def test_a_restored_count_continues_the_ids() -> None:
     f.set_count(99_999_999_999)
     assert f.next_client_order_id() == "O-20240301-093000-007-042-100000000000"
     assert f.count == 100_000_000_000
+
+
+@given(
+    st.sampled_from([OrderSide.BUY, OrderSide.SELL, OrderSide.NO_ORDER_SIDE]),
+    st.sampled_from(["0", "0.5", "1", "12.250"]),
+    st.sampled_from([None, *TimeInForce]),
+    st.booleans(),
+    st.sampled_from([(), ("flip",), ("a", "b")]),
+)
+def test_a_market_order_built_in_c_equals_the_one_order_create_builds_from_its_event(
+    side: OrderSide,
+    quantity: str,
+    time_in_force: TimeInForce | None,
+    reduce_only: bool,
+    tags: tuple[str, ...],
+) -> None:
+    # The reference: the OrderInitialized a market order is made of, as the order factory
+    # always wrote it (GTC by default, the default trigger, no prices), built into an order
+    # by Order.create; the compiled market() must give the same event, order and errors.
+    f = factory()
+    options = {} if time_in_force is None else {"time_in_force": time_in_force}
+    try:
+        order = f.market(SIM, side, Q(quantity), reduce_only=reduce_only, tags=tags, **options)
+    except InvalidOrder as error:
+        built: object = str(error)
+    else:
+        built = (
+            order.init,
+            type(order),
+            order.status,
+            order.quantity,
+            order.leaves_qty,
+            order.filled_qty,
+            order.events,
+            order.reduce_only,
+            order.tags,
+        )
+    init = OrderInitialized(
+        TraderId("TRADER-007"),
+        StrategyId("EMACross-042"),
+        SIM,
+        ClientOrderId(f"O-20240301-093000-007-042-{f.count}"),
+        DAY_2024_03_01_093000,
+        DAY_2024_03_01_093000,
+        side,
+        OrderType.MARKET,
+        Q(quantity),
+        time_in_force or TimeInForce.GTC,
+        None,
+        None,
+        TriggerType.DEFAULT,
+        None,
+        False,
+        reduce_only,
+        None,
+        None,
+        None,
+        tags,
+    )
+    try:
+        expected_order = Order.create(init)
+    except InvalidOrder as error:
+        expected: object = str(error)
+    else:
+        expected = (
+            init,
+            MarketOrder,
+            expected_order.status,
+            expected_order.quantity,
+            expected_order.leaves_qty,
+            expected_order.filled_qty,
+            [init],
+            expected_order.reduce_only,
+            tags,
+        )
+    assert built == expected
