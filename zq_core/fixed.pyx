@@ -570,9 +570,12 @@ cdef object _decimal(int64_t raw, uint8_t precision):
     return Decimal(_format(raw, precision))
 
 
+cdef int64_t _EXACT_DOUBLE = (<int64_t>1) << 53  # typed: the bounds compare in C
+
+
 cdef double _double(int64_t raw, uint8_t precision) noexcept:
     # Both operands are exact doubles below 2**53, so IEEE division rounds correctly.
-    if -(1 << 53) <= raw <= (1 << 53):
+    if -_EXACT_DOUBLE <= raw <= _EXACT_DOUBLE:
         return <double>raw / _POW10_DOUBLE[precision]
     return (<object>raw) / _POW10[precision]  # Python's int division rounds correctly
 
