@@ -82,11 +82,15 @@ class _Connection(asyncio.Protocol):
         "closed",
         "idle_since",
         "keep_alive",
+        "loop",
         "transport",
     )
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        # The loop the connection runs on, kept from connection_made: a request's future and
+        # deadline without asyncio.get_running_loop() (a getpid system call each in C).
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.answer: asyncio.Future[HttpAnswer] | None = None
         self.closed = False
         self.keep_alive = True
@@ -102,6 +106,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transports do not derive from asyncio.Transport, but are one.
         self.transport = cast(asyncio.Transport, transport)
+        self.loop = asyncio.get_running_loop()
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -133,8 +138,8 @@ class _Connection(asyncio.Protocol):
 
     def send(self, request: bytes) -> asyncio.Future[HttpAnswer]:
         """Write a whole request; return the future of its answer."""
-        assert self.transport is not None
-        answer: asyncio.Future[HttpAnswer] = asyncio.get_running_loop().create_future()
+        assert self.transport is not None and self.loop is not None
+        answer: asyncio.Future[HttpAnswer] = self.loop.create_future()
         self.answer = answer
         self._buffer.clear()
         self._head = None
@@ -383,7 +388,9 @@ class HttpTransport:
         if connection is None:
             return None
         self._free -= 1
-        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        loop = connection.loop
+        assert loop is not None  # set when the connection was made
+        deadline = loop.time() + self.timeout_s
         self._busy.add(connection)
         return HttpExchange(connection, connection.send(request), deadline)
 
