@@ -35,3 +35,4 @@ cdef class PortfolioCore:
     cdef public CacheCore _cache_core       # the same cache, typed (None: not a CacheCore)
     # (instrument id, strategy id) -> netting position id, or None at a hedging venue
     cdef public dict _netting_ids
+    cdef public object _nets                # the cache's net positions (a live mapping)

@@ -35,4 +35,6 @@ class PortfolioCore:
     _cache: Any
     _cache_core: Any
     _netting_ids: dict[Any, Any]
+    _nets: Any
+    def net_position(self, instrument_id: Any, strategy_id: Any | None = None) -> Any: ...
     def process_fill(self, fill: Any, instrument: Any) -> list[Any]: ...

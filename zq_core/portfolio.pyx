@@ -51,6 +51,7 @@ cdef object _ZERO = None
 # zq.portfolio.account's _MARGIN_MEMO_SIZE: the margin memo is cleared when this full.
 cdef Py_ssize_t _MARGIN_MEMO_SIZE = 4096
 cdef object _TEN_28 = 10 ** 28  # 10**_CONTEXT_DIGITS
+cdef tuple _POWERS = tuple(10 ** k for k in range(120))  # as zq.portfolio.account's
 
 # The rates of the latest margin computed (_margin_rates): an instrument (frozen), the
 # account's and the instrument's leverages (immutable Decimals, checked by identity), and
@@ -259,10 +260,18 @@ cdef tuple _parts(rate):
 cdef object _digits_rounded(value):
     # zq.portfolio.account._digits_rounded: value >= 0 rounded half-even to 28 significant
     # digits (same scale).
+    cdef Py_ssize_t count
     if value < _TEN_28:
         return value
-    excess = len(str(value)) - _CONTEXT_DIGITS
-    unit = 10 ** excess
+    # The digit count (account._digit_count): bit_length × log10(2) from below, at most two
+    # short of it, without making the number's string.
+    count = (value.bit_length() * 1233) >> 12
+    while count < 120 and value >= _POWERS[count]:
+        count += 1
+    if count >= 120:
+        count = len(str(value))
+    excess = count - _CONTEXT_DIGITS
+    unit = _POWERS[excess] if excess < 120 else 10 ** excess
     quotient, remainder = divmod(value, unit)
     twice = remainder + remainder
     if twice > unit or (twice == unit and quotient & 1):
@@ -278,9 +287,9 @@ cdef object _round_up_product(notional, int scale, tuple rate, int precision):
     product = _digits_rounded(notional * abs(coefficient))
     cut = scale - exponent - precision
     if cut <= 0:
-        raw = product * 10 ** (-cut)
+        raw = product * (_POWERS[-cut] if -cut < 120 else 10 ** (-cut))
     else:
-        raw, remainder = divmod(product, 10 ** cut)
+        raw, remainder = divmod(product, _POWERS[cut] if cut < 120 else 10 ** cut)
         if remainder:
             raw += 1
     return -raw if coefficient < 0 else raw
@@ -288,6 +297,19 @@ cdef object _round_up_product(notional, int scale, tuple rate, int precision):
 
 cdef class PortfolioCore:
     """The fill path of ``zq.portfolio.Portfolio``."""
+
+    def net_position(self, instrument_id, strategy_id=None):
+        """Return the signed quantity held in ``instrument_id`` (summed over positions).
+
+        With a ``strategy_id`` (the query strategies make per signal), one look-up in the
+        cache's net positions.
+        """
+        if strategy_id is None:
+            return self._net_position_all(instrument_id)
+        nets = self._nets
+        if type(nets) is dict:
+            return (<dict>nets).get((instrument_id, strategy_id), _ZERO)
+        return nets.get((instrument_id, strategy_id), _ZERO)
 
     def process_fill(self, fill, instrument):
         """Apply a fill to its position and its account; return the position events.

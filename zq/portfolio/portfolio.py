@@ -174,16 +174,18 @@ class Portfolio(PortfolioCore):
         found = self._cache.positions_open(instrument_id=instrument_id, strategy_id=strategy_id)
         return [p for p in found if isinstance(p, Position)]
 
-    def net_position(
-        self, instrument_id: InstrumentId, strategy_id: StrategyId | None = None
-    ) -> Decimal:
-        """Return the signed quantity held in ``instrument_id`` (summed over positions)."""
-        if strategy_id is not None:  # the query strategies make per signal: one look-up
-            return self._nets.get((instrument_id, strategy_id), _ZERO)
+    if TYPE_CHECKING:  # compiled: PortfolioCore.net_position, typed for users and mypy
+
+        def net_position(
+            self, instrument_id: InstrumentId, strategy_id: StrategyId | None = None
+        ) -> Decimal:
+            """Return the signed quantity held in ``instrument_id`` (summed over positions)."""
+            ...
+
+    def _net_position_all(self, instrument_id: InstrumentId) -> Decimal:
+        # net_position(instrument_id) of every strategy: the sum over the open positions.
         total = _ZERO
-        for position in self._cache.positions_open(
-            instrument_id=instrument_id, strategy_id=strategy_id
-        ):
+        for position in self._cache.positions_open(instrument_id=instrument_id):
             if isinstance(position, Position):
                 total += position.signed_qty
         return total
