@@ -24,7 +24,7 @@ cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 
 from zq_core.fixed cimport Price, Quantity
 
@@ -394,6 +394,10 @@ cdef class OrderRequestWriter:
 
     cdef uint32_t inner[8]
     cdef uint32_t outer[8]
+    # The last payload's first block and the inner state after it (see _sign).
+    cdef unsigned char first_block[64]
+    cdef uint32_t first_state[8]
+    cdef bint has_first
     cdef readonly object transport  # the transport ``head`` and ``tail`` were made for
     cdef bytes head  # b"POST /api/v3/order?"
     cdef bytes tail  # the protocol, the headers and the blank line
@@ -419,18 +423,36 @@ cdef class OrderRequestWriter:
         _compress(self.outer, pad)
         memset(key, 0, _BLOCK)
         memset(pad, 0, _BLOCK)
+        self.has_first = False
         self.transport = None
 
     def __repr__(self):
         return "OrderRequestWriter(<hidden>)"
 
     cdef void _sign(self, const char* payload, Py_ssize_t size, char* hex_out) noexcept:
-        """Write the lower-case hex HMAC-SHA256 of ``payload`` (64 characters)."""
+        """Write the lower-case hex HMAC-SHA256 of ``payload`` (64 characters).
+
+        The inner hash's state after the payload's first block is kept with that block:
+        one order's query starts as the last one's did (symbol, side, type, time in force,
+        the quantity's first digits) and the block is then not hashed again.
+        """
         cdef uint32_t state[8]
         cdef unsigned char digest[_DIGEST]
         cdef int i
-        memcpy(state, self.inner, sizeof(state))
-        _finish(state, <const unsigned char*>payload, size, _BLOCK, digest)
+        if size >= _BLOCK:
+            if not self.has_first or memcmp(self.first_block, payload, _BLOCK) != 0:
+                memcpy(self.first_state, self.inner, sizeof(self.first_state))
+                _compress(self.first_state, <const unsigned char*>payload)
+                memcpy(self.first_block, payload, _BLOCK)
+                self.has_first = True
+            memcpy(state, self.first_state, sizeof(state))
+            _finish(
+                state, <const unsigned char*>payload + _BLOCK, size - _BLOCK, 2 * _BLOCK,
+                digest,
+            )
+        else:
+            memcpy(state, self.inner, sizeof(state))
+            _finish(state, <const unsigned char*>payload, size, _BLOCK, digest)
         memcpy(state, self.outer, sizeof(state))
         _finish(state, digest, _DIGEST, _BLOCK, digest)
         for i in range(_DIGEST):

@@ -56,6 +56,24 @@ def test_hmac_is_the_hmac_modules(key: bytes, payload: bytes) -> None:
     assert OrderRequestWriter(key).signature_of(payload) == expected
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.binary(max_size=80),
+    st.lists(st.tuples(st.sampled_from([b"", b"a" * 64, b"a" * 63 + b"b"]), st.binary(max_size=200)),
+             max_size=12),
+)  # fmt: skip
+def test_one_writers_signatures_stay_the_hmac_modules_as_first_blocks_repeat_or_change(
+    key: bytes, payloads: list[tuple[bytes, bytes]]
+) -> None:
+    # The writer keeps the inner state after the last payload's first block: payloads
+    # starting with the same 64 bytes, with others, or shorter than a block, in any order.
+    writer = OrderRequestWriter(key)
+    for start, rest in payloads:
+        payload = start + rest
+        expected = hmac.new(key, payload, hashlib.sha256).hexdigest().encode()
+        assert writer.signature_of(payload) == expected
+
+
 def test_the_writer_hides_its_key_and_does_not_pickle() -> None:
     writer = OrderRequestWriter(DOC_SECRET)
     assert "Nhq" not in repr(writer)
