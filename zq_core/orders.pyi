@@ -147,7 +147,7 @@ class Order:
     def __copy__(self) -> Order: ...
 
 class OrderBuilder:
-    """Build one strategy's market orders in C: the ``OrderInitialized`` and the order."""
+    """Build one strategy's orders in C: the ``OrderInitialized`` and the order."""
 
     def __init__(
         self, trader_id: TraderId, strategy_id: StrategyId, clock: Any, ids: OrderIdGenerator
@@ -161,4 +161,34 @@ class OrderBuilder:
         time_in_force: TimeInForce | None = None,
         reduce_only: bool = False,
         tags: tuple[str, ...] = (),
+    ) -> Order: ...
+    def limit(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        price: Price,
+        *,
+        time_in_force: TimeInForce | None = None,
+        expire_time_ns: int | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        display_quantity: Quantity | None = None,
+        tags: tuple[str, ...] = (),
+    ) -> Order: ...
+    def build(
+        self,
+        order_type: OrderType,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        price: Price | None,
+        trigger_price: Price | None,
+        trigger_type: TriggerType,
+        time_in_force: TimeInForce,
+        expire_time_ns: int | None,
+        post_only: bool,
+        reduce_only: bool,
+        display_quantity: Quantity | None,
+        tags: tuple[str, ...],
     ) -> Order: ...

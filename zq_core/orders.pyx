@@ -127,7 +127,7 @@ cdef object _DuplicateFillError = None
 # Enum members the specification checks and the queries compare with.
 cdef object _NO_ORDER_SIDE = None, _BUY = None, _SELL = None, _GTD = None
 cdef object _MARKET = None, _NO_LIQUIDITY_SIDE = None, _GTC = None, _DEFAULT_TRIGGER = None
-cdef object _MARKET_CLASS = None    # the Order subclass of market orders
+cdef object _LIMIT = None
 cdef unsigned int _limit_types = 0, _trigger_types = 0  # OrderType codes, as bits
 cdef frozenset _NOT_POST_ONLY = frozenset()
 cdef object _DECIMAL_ZERO = None
@@ -168,9 +168,8 @@ def _register(
         ``OrderInitialized``, ``OrderFilled``, ``OrderTriggered``, ``OrderUpdated``.
     members : dict
         Enum members by name: ``NO_ORDER_SIDE``, ``BUY``, ``SELL``, ``GTD``, ``GTC``,
-        ``MARKET``, ``DEFAULT_TRIGGER``, ``NO_LIQUIDITY_SIDE``, and the sets ``LIMIT_TYPES``,
-        ``TRIGGER_TYPES``,
-        ``NOT_POST_ONLY``.
+        ``MARKET``, ``LIMIT``, ``DEFAULT_TRIGGER``, ``NO_LIQUIDITY_SIDE``, and the sets
+        ``LIMIT_TYPES``, ``TRIGGER_TYPES``, ``NOT_POST_ONLY``.
     decimal_zero : Decimal
     """
     global _registered, _STATUSES, _KIND_TYPES, _kind_count, _fill_kind
@@ -179,7 +178,7 @@ def _register(
     global _INIT_TYPE, _ORDER_CLASSES
     global _InvalidOrder, _InvalidStateTransition, _OverfillError, _DuplicateFillError
     global _NO_ORDER_SIDE, _BUY, _SELL, _GTD, _MARKET, _NO_LIQUIDITY_SIDE, _GTC
-    global _DEFAULT_TRIGGER, _MARKET_CLASS
+    global _DEFAULT_TRIGGER, _LIMIT
     global _limit_types, _trigger_types, _NOT_POST_ONLY, _DECIMAL_ZERO
     cdef Py_ssize_t k, s
     cdef int code
@@ -254,7 +253,7 @@ def _register(
     _NO_LIQUIDITY_SIDE = members["NO_LIQUIDITY_SIDE"]
     _GTC = members["GTC"]
     _DEFAULT_TRIGGER = members["DEFAULT_TRIGGER"]
-    _MARKET_CLASS = order_classes[_MARKET]
+    _LIMIT = members["LIMIT"]
     _limit_types = _mask(members["LIMIT_TYPES"])
     _trigger_types = _mask(members["TRIGGER_TYPES"])
     _NOT_POST_ONLY = members["NOT_POST_ONLY"]
@@ -671,9 +670,9 @@ cdef int _init_order(Order self, object init, object order_type, Py_ssize_t* at)
 # --- The order factory's compiled part ---------------------------------------------------
 
 cdef class OrderBuilder:
-    """Build one strategy's market orders in C: the ``OrderInitialized`` and the order.
+    """Build one strategy's orders in C: the ``OrderInitialized`` and the order.
 
-    The base of ``zq.strategy.OrderFactory``, which adds the other order types; internal.
+    The base of ``zq.strategy.OrderFactory`` (which names the other order types); internal.
 
     Parameters
     ----------
@@ -711,6 +710,40 @@ cdef class OrderBuilder:
         InvalidOrder
             If the specification cannot be traded (for example time in force GTD).
         """
+        return self._build(
+            _MARKET, instrument_id, side, quantity, None, None, _DEFAULT_TRIGGER,
+            _GTC if time_in_force is None else time_in_force, None, False, reduce_only, None,
+            tags,
+        )
+
+    def limit(
+        self, instrument_id, side, quantity, price, *, time_in_force=None,
+        expire_time_ns=None, post_only=False, reduce_only=False, display_quantity=None,
+        tags=(),
+    ):
+        """Return a limit order (``expire_time_ns`` with time in force GTD; None: GTC)."""
+        return self._build(
+            _LIMIT, instrument_id, side, quantity, price, None, _DEFAULT_TRIGGER,
+            _GTC if time_in_force is None else time_in_force, expire_time_ns, post_only,
+            reduce_only, display_quantity, tags,
+        )
+
+    def build(
+        self, order_type, instrument_id, side, quantity, price, trigger_price, trigger_type,
+        time_in_force, expire_time_ns, post_only, reduce_only, display_quantity, tags,
+    ):
+        """Return an order of ``order_type`` with every field given (positional)."""
+        return self._build(
+            order_type, instrument_id, side, quantity, price, trigger_price, trigger_type,
+            time_in_force, expire_time_ns, post_only, reduce_only, display_quantity, tags,
+        )
+
+    cdef Order _build(
+        self, object order_type, object instrument_id, object side, object quantity,
+        object price, object trigger_price, object trigger_type, object time_in_force,
+        object expire_time_ns, object post_only, object reduce_only, object display_quantity,
+        object tags,
+    ):
         now = self._timestamp_ns()
         init = _INIT_TYPE(  # positional: the field order of OrderInitialized
             self._trader_id,
@@ -720,22 +753,22 @@ cdef class OrderBuilder:
             now,  # ts_event
             now,  # ts_init
             side,
-            _MARKET,
+            order_type,
             quantity,
-            _GTC if time_in_force is None else time_in_force,
-            None,  # price
-            None,  # trigger_price
-            _DEFAULT_TRIGGER,
-            None,  # expire_time_ns
-            False,  # post_only
+            time_in_force,
+            price,
+            trigger_price,
+            trigger_type,
+            expire_time_ns,
+            post_only,
             reduce_only,
-            None,  # display_quantity
+            display_quantity,
             None,  # order_list_id
             None,  # position_id
             tags,
         )
-        cdef Order order = Order.__new__(_MARKET_CLASS)
-        _init_order(order, init, _MARKET, &_init_offsets[0])
+        cdef Order order = Order.__new__(_ORDER_CLASSES[order_type])
+        _init_order(order, init, order_type, &_init_offsets[0])
         return order
 
 

@@ -264,6 +264,7 @@ _register(
         "GTD": TimeInForce.GTD,
         "GTC": TimeInForce.GTC,
         "MARKET": OrderType.MARKET,
+        "LIMIT": OrderType.LIMIT,
         "DEFAULT_TRIGGER": TriggerType.DEFAULT,
         "NO_LIQUIDITY_SIDE": LiquiditySide.NO_LIQUIDITY_SIDE,
         "LIMIT_TYPES": _LIMIT_TYPES,

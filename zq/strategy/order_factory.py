@@ -11,17 +11,14 @@ from collections.abc import Callable
 
 from zq.common.clock import Clock
 from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
-from zq.model.events import OrderInitialized
 from zq.model.identifiers import ClientOrderId, InstrumentId, StrategyId, TraderId
-from zq.model.orders import LimitOrder, Order
+from zq.model.orders import Order
 from zq_core.fixed import Price, Quantity
 from zq_core.order_ids import OrderIdGenerator
 from zq_core.orders import OrderBuilder
 
 __all__ = ["OrderFactory"]
 
-_LIMIT = OrderType.LIMIT
-_DEFAULT_TRIGGER = TriggerType.DEFAULT
 
 
 def _tag(identifier: str) -> str:
@@ -31,8 +28,9 @@ def _tag(identifier: str) -> str:
 class OrderFactory(OrderBuilder):
     """Build orders for one strategy.
 
-    Market orders are built in C (``zq_core.orders.OrderBuilder.market``: the event and the
-    order, the clock read once); the other types here.
+    Orders are built in C (``zq_core.orders.OrderBuilder``: the ``OrderInitialized`` and the
+    order, the clock read once); ``market`` and ``limit`` are its methods, the other types are
+    named here.
 
     Parameters
     ----------
@@ -98,71 +96,20 @@ class OrderFactory(OrderBuilder):
         display_quantity: Quantity | None = None,
         tags: tuple[str, ...] = (),
     ) -> Order:
-        now = self.clock.timestamp_ns()
-        return Order.create(
-            OrderInitialized(  # positional: the field order of OrderInitialized
-                self.trader_id,
-                self.strategy_id,
-                instrument_id,
-                self._next_id(now),
-                now,  # ts_event
-                now,  # ts_init
-                side,
-                order_type,
-                quantity,
-                time_in_force,
-                price,
-                trigger_price,
-                trigger_type,
-                expire_time_ns,
-                post_only,
-                reduce_only,
-                display_quantity,
-                None,  # order_list_id
-                None,  # position_id
-                tags,
-            )
-        )
-
-    def limit(
-        self,
-        instrument_id: InstrumentId,
-        side: OrderSide,
-        quantity: Quantity,
-        price: Price,
-        *,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-        expire_time_ns: int | None = None,
-        post_only: bool = False,
-        reduce_only: bool = False,
-        display_quantity: Quantity | None = None,
-        tags: tuple[str, ...] = (),
-    ) -> Order:
-        """Return a limit order (``expire_time_ns`` with time in force GTD)."""
-        now = self.clock.timestamp_ns()
-        return LimitOrder(
-            OrderInitialized(  # positional: the field order of OrderInitialized
-                self.trader_id,
-                self.strategy_id,
-                instrument_id,
-                self._next_id(now),
-                now,  # ts_event
-                now,  # ts_init
-                side,
-                _LIMIT,
-                quantity,
-                time_in_force,
-                price,
-                None,  # trigger_price
-                _DEFAULT_TRIGGER,
-                expire_time_ns,
-                post_only,
-                reduce_only,
-                display_quantity,
-                None,  # order_list_id
-                None,  # position_id
-                tags,
-            )
+        return self.build(
+            order_type,
+            instrument_id,
+            side,
+            quantity,
+            price,
+            trigger_price,
+            trigger_type,
+            time_in_force,
+            expire_time_ns,
+            post_only,
+            reduce_only,
+            display_quantity,
+            tags,
         )
 
     def stop_market(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,7 @@ from zq.common.clock import TestClock
 from zq.model.enums import OrderSide, OrderType, TimeInForce, TriggerType
 from zq.model.events import OrderInitialized
 from zq.model.identifiers import ClientOrderId, StrategyId, TraderId
-from zq.model.orders import InvalidOrder, MarketOrder, Order
+from zq.model.orders import InvalidOrder, LimitOrder, MarketOrder, Order
 from zq.strategy import OrderFactory
 
 DAY_2024_03_01_093000 = 1_709_285_400_000_000_000
@@ -217,4 +218,71 @@ def test_a_market_order_built_in_c_equals_the_one_order_create_builds_from_its_e
             expected_order.reduce_only,
             tags,
         )
+    assert built == expected
+
+
+@given(
+    st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
+    st.sampled_from(["0", "1", "2.5"]),
+    st.sampled_from([None, P("10.00")]),
+    st.sampled_from([None, *TimeInForce]),
+    st.sampled_from([None, DAY_2024_03_01_093000, DAY_2024_03_01_093000 + 1]),
+    st.booleans(),
+    st.sampled_from([None, Q("0.5"), Q("3")]),
+)
+def test_a_limit_order_built_in_c_equals_the_one_order_create_builds_from_its_event(
+    side: OrderSide,
+    quantity: str,
+    price: Any,
+    time_in_force: TimeInForce | None,
+    expire_time_ns: int | None,
+    post_only: bool,
+    display_quantity: Any,
+) -> None:
+    # As for market orders: the event the factory always wrote, through Order.create.
+    f = factory()
+    options = {} if time_in_force is None else {"time_in_force": time_in_force}
+    try:
+        order = f.limit(
+            SIM,
+            side,
+            Q(quantity),
+            price,
+            expire_time_ns=expire_time_ns,
+            post_only=post_only,
+            display_quantity=display_quantity,
+            **options,
+        )
+    except InvalidOrder as error:
+        built: object = str(error)
+    else:
+        built = (order.init, type(order), order.price, order.leaves_qty, order.events)
+    init = OrderInitialized(
+        TraderId("TRADER-007"),
+        StrategyId("EMACross-042"),
+        SIM,
+        ClientOrderId(f"O-20240301-093000-007-042-{f.count}"),
+        DAY_2024_03_01_093000,
+        DAY_2024_03_01_093000,
+        side,
+        OrderType.LIMIT,
+        Q(quantity),
+        time_in_force or TimeInForce.GTC,
+        price,
+        None,
+        TriggerType.DEFAULT,
+        expire_time_ns,
+        post_only,
+        False,
+        display_quantity,
+        None,
+        None,
+        (),
+    )
+    try:
+        reference = Order.create(init)
+    except InvalidOrder as error:
+        expected: object = str(error)
+    else:
+        expected = (init, LimitOrder, reference.price, reference.leaves_qty, [init])
     assert built == expected
