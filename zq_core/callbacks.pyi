@@ -14,6 +14,7 @@ class EventCallbacks:
         names: dict[Any, str],
         general: str,
         overridden: frozenset[str],
+        defaults: dict[str, Any],
         by_name: bool,
     ) -> None: ...
     def __call__(self, event: Any) -> None: ...

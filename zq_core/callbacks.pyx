@@ -9,7 +9,7 @@ it was registered, or by assignment on the instance). ``Strategy._handle_order_e
 """
 
 cimport cython
-from cpython.dict cimport PyDict_Contains
+from cpython.method cimport PyMethod_Check, PyMethod_GET_FUNCTION, PyMethod_GET_SELF
 from cpython.ref cimport PyObject
 
 __all__ = ["EventCallbacks"]
@@ -33,6 +33,9 @@ cdef class EventCallbacks:
         The callback every event goes to after its specific one (``"on_order_event"``).
     overridden : frozenset
         The callback names the owner's class overrides.
+    defaults : dict
+        Per callback name, the base class's function (a no-op): a callback that is not
+        overridden runs only when the instance has another one assigned.
     by_name : bool
         Whether ``names`` is keyed by the event class's ``__name__`` (position events, whose
         classes the strategy module does not import) instead of the class.
@@ -42,23 +45,19 @@ cdef class EventCallbacks:
     cdef dict _names
     cdef str _general
     cdef frozenset _overridden
-    cdef bint _general_overridden
+    cdef dict _defaults
     cdef bint _by_name
-    # The owner's instance __dict__: a callback assigned on the instance counts too (read
-    # per event, as the Python reference does).
-    cdef dict _instance
 
     def __init__(
         self, owner, dict names not None, str general not None, frozenset overridden not None,
-        bint by_name,
+        dict defaults not None, bint by_name,
     ):
         self._owner = owner
         self._names = names
         self._general = general
         self._overridden = overridden
-        self._general_overridden = general in overridden
+        self._defaults = defaults
         self._by_name = by_name
-        self._instance = owner.__dict__
 
     def __call__(self, event):
         cdef object kind = type(event)
@@ -66,12 +65,28 @@ cdef class EventCallbacks:
         if self._by_name:
             kind = kind.__name__
         name = PyDict_GetItemWithError(self._names, kind)
-        if name is not NULL and (
-            <object>name in self._overridden or PyDict_Contains(self._instance, <object>name)
+        if name is not NULL:
+            self._call(<object>name, event)
+        self._call(self._general, event)
+
+    cdef int _call(self, object name, object event) except -1:
+        if name in self._overridden:
+            getattr(self._owner, name)(event)
+            return 0
+        # Not overridden by the class: call it only if the instance assigned it. The
+        # attribute is looked up, not the instance __dict__: reading ``__dict__`` would make
+        # CPython (3.11+) keep the attributes in a real dict, slowing every attribute read
+        # of the strategy (its on_trade included) by some hundred instructions.
+        callback = getattr(self._owner, name)
+        default = self._defaults.get(name)
+        if (
+            PyMethod_Check(callback)
+            and PyMethod_GET_SELF(callback) is <PyObject*>self._owner
+            and PyMethod_GET_FUNCTION(callback) is <PyObject*>default
         ):
-            getattr(self._owner, <object>name)(event)
-        if self._general_overridden or PyDict_Contains(self._instance, self._general):
-            getattr(self._owner, self._general)(event)
+            return 0  # the base class's own no-op
+        callback(event)
+        return 0
 
     def __repr__(self):
         return f"EventCallbacks({self._owner!r}, {self._general})"

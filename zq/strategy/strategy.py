@@ -576,11 +576,12 @@ class Strategy(Actor[P]):
         overridden = self._overridden = _overridden_callbacks(type(self))
         # The events go to the callbacks in C (zq_core.callbacks), by the rules of
         # _handle_order_event and _handle_position_event below.
+        defaults = _base_callbacks()
         self._order_callbacks = EventCallbacks(
-            self, dict(_ORDER_CALLBACKS), "on_order_event", overridden, False
+            self, dict(_ORDER_CALLBACKS), "on_order_event", overridden, defaults, False
         )
         self._position_callbacks = EventCallbacks(
-            self, dict(_POSITION_CALLBACKS), "on_position_event", overridden, True
+            self, dict(_POSITION_CALLBACKS), "on_position_event", overridden, defaults, True
         )
         self.bus.subscribe(topics.order_events(self.id), self._order_callbacks)
         self.bus.subscribe(topics.position_events(self.id), self._position_callbacks)
@@ -816,7 +817,9 @@ class Strategy(Actor[P]):
     # The callbacks run only where they are overridden, by the class (as registered) or on
     # the instance: Strategy's own do nothing, and calling them cost a third of a
     # microsecond per event. The bus delivers the events through zq_core.callbacks, which
-    # applies these same rules in C; these methods are its reference.
+    # applies these same rules in C (finding an instance's callback by looking the name up,
+    # not in self.__dict__: reading __dict__ slows every attribute read of the strategy);
+    # these methods are its reference.
 
     def _handle_order_event(self, event: OrderEvent) -> None:
         name = _ORDER_CALLBACKS.get(type(event))
@@ -835,14 +838,24 @@ class Strategy(Actor[P]):
             self.on_position_event(event)
 
 
-def _overridden_callbacks(cls: type[Strategy[Any]]) -> frozenset[str]:
-    """Return the order and position callbacks ``cls`` overrides (not Strategy's no-ops)."""
-    names = (
+def _callback_names() -> tuple[str, ...]:
+    return (
         *_ORDER_CALLBACKS.values(),
         *_POSITION_CALLBACKS.values(),
         "on_order_event",
         "on_position_event",
     )
+
+
+def _base_callbacks() -> dict[str, Any]:
+    """Return Strategy's own (no-op) callbacks by name."""
+    return {name: getattr(Strategy, name) for name in _callback_names()}
+
+
+def _overridden_callbacks(cls: type[Strategy[Any]]) -> frozenset[str]:
+    """Return the order and position callbacks ``cls`` overrides (not Strategy's no-ops)."""
     return frozenset(
-        name for name in names if getattr(cls, name, None) is not getattr(Strategy, name)
+        name
+        for name in _callback_names()
+        if getattr(cls, name, None) is not getattr(Strategy, name)
     )
