@@ -129,6 +129,9 @@ cdef class ReplayLoop:
     cdef int _resolve_data(self, Route route) except -1
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1
     cdef int _quiet_row(self, Route route, const char* row, int64_t ts) except -1
+    cdef int _rest(
+        self, Route route, MatchingCore core, const char* row, object datum, int64_t ts
+    ) except -1
     cdef bint _venue_due(self, Route route, int64_t ts) except -1
     cdef int64_t _venue_next(self, Route route) except? -1
     cdef object _make(self, Route route, const char* row)

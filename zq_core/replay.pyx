@@ -404,10 +404,16 @@ cdef class ReplayLoop:
                 _apply_row(core, route.kind, row, ts)
             else:
                 _apply_object(core, route.kind, datum, ts)
-            if core._reports:
-                self._sync(ts)
-                route.exchange.advance_time(ts)  # turns the reports into events
-                self._refresh()
+        return self._rest(route, core, row, datum, ts)
+
+    cdef int _rest(
+        self, Route route, MatchingCore core, const char* row, object datum, int64_t ts
+    ) except -1:
+        # _row after the core took the row: its reports, steps 3 and 4, the bookkeeping.
+        if core is not None and core._reports:
+            self._sync(ts)
+            route.exchange.advance_time(ts)  # turns the reports into events
+            self._refresh()
         # 3. The data engine's book, unless it is the venue's (applied in 2.).
         if route.book is not None:
             if row != NULL:
@@ -437,9 +443,10 @@ cdef class ReplayLoop:
         elif route.stale is not None:
             _hold(route, row, datum)
         # Whether the route's next rows are quiet (see _quiet_row): nothing but its core
-        # wants them, and the timers' and the venue's heads were read in this epoch.
+        # (and the cache's latest row) wants them, and the timers' and the venue's heads
+        # were read in this epoch.
         if (
-            core is not None and not self.dirty and not route.wanted and route.stale is None
+            core is not None and not self.dirty and not route.wanted
             and self.timer_epoch == self.epoch and route.venue_epoch == self.epoch
             and (route.book is None or (route.book is core.book and route.on_last is None))
         ):
@@ -458,13 +465,15 @@ cdef class ReplayLoop:
         # _row for an array row of a quiet route (quiet_epoch is the loop's epoch, ts before
         # quiet_until and not before the previous row): no timer or venue work is due and
         # only the venue's core (and its book, which the data side shares) takes the row, so
-        # of _row's steps only the core's remains, and the reports it may leave.
+        # of _row's steps only the core's remains, and the row kept for the cache. When the
+        # core reported something, Python runs (the events) and may subscribe: the rest of
+        # _row then takes over.
         cdef MatchingCore core = route.core
         _apply_row(core, route.kind, row, ts)
         if core._reports:
-            self._sync(ts)
-            route.exchange.advance_time(ts)  # turns the reports into events
-            self._refresh()
+            return self._rest(route, core, row, None, ts)
+        if route.stale is not None:
+            _hold(route, row, None)
         self.count += 1
         self.ts_last = ts
         if self.progress is not None and self.count % self.progress_every == 0:

@@ -26,10 +26,12 @@ from zq.data.arrays import (
 from zq.data.catalog.schema import DataKind, DataSeries
 from zq.demo import START_NS, demo_instrument
 from zq.model.data import QuoteTick, TradeTick
+from zq.model.enums import OrderSide
 from zq.model.identifiers import InstrumentId, TradeId
 from zq.model.serialization import to_json
 from zq.strategy import Strategy
 from zq_core.book import L2Book
+from zq_core.fixed import Price, Quantity
 
 INSTRUMENT = demo_instrument()
 ID = INSTRUMENT.id
@@ -531,3 +533,42 @@ def test_a_timer_set_by_a_listener_fires_before_the_next_row_past_it() -> None:
         ("alert", t + 5, t + 5),
         ("trade", t + 10, t + 10),
     ]
+
+
+class ListenOnFill(Strategy[None]):
+    """Rest a buy under the market; subscribe to trades when it fills."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        order = self.order_factory.limit(
+            ID, OrderSide.BUY, Quantity.from_raw(100_000, 5), Price.from_raw(4_100_000, 2)
+        )
+        self.submit_order(order)
+
+    def on_order_filled(self, event: Any) -> None:
+        SEEN[str(self.id)].append(("filled", event.ts_event))
+        self.subscribe_trades(ID)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        SEEN[str(self.id)].append(("trade", trade.ts_init))
+
+
+def test_a_subscription_made_by_a_fill_hears_the_row_that_filled() -> None:
+    # Rows no strategy hears go straight to the matching core; a fill runs Python, and a
+    # subscription made then must reach the very row that filled (the rest of the row's
+    # steps run after the venue's), as on the object path, which never takes the shortcut.
+    t = START_NS
+    times = [t + 1, t + 2, t + 3, t + 4, t + 5, t + 6]
+    rows = _trades(times)
+    rows["price"][3] = 4_000_000  # a seller trades through our 41000.00 bid: the fill
+    rows["aggressor_side"][3] = 2
+    config = _config("ListenOnFill")
+    SEEN.clear()
+    BacktestNode(config, instruments=[INSTRUMENT], sources=[[(TRADES, rows)]]).run()
+    from_arrays = SEEN["ListenOnFill-001"]
+    SEEN.clear()
+    objects = list(trades_to_objects(rows, ID, 2, 5))
+    BacktestNode(config, instruments=[INSTRUMENT], data=objects).run()
+    assert from_arrays == SEEN["ListenOnFill-001"]
+    # The fill at the fourth trade, then that trade and the two after it.
+    assert from_arrays == [("filled", t + 4), ("trade", t + 4), ("trade", t + 5), ("trade", t + 6)]
