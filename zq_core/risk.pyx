@@ -325,9 +325,11 @@ cdef class RiskCore:
             self._rules[instrument_id] = rules
         return rules
 
-    cpdef bint submit_passes(self, Order order not None) except -1:
+    cpdef bint submit_passes(self, Order order) except -1:
         """Whether ``order`` passes every submit check but the throttle (False: not shown
         here; the Python checks decide)."""
+        if order is None:
+            raise TypeError("submit_passes needs an Order, not None")
         if self._state != _ACTIVE or order.reduce_only:
             return False
         cdef _Rules rules = self._rules_of(order.instrument_id)
