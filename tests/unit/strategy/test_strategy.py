@@ -272,3 +272,36 @@ def test_actor_receives_trades_and_custom_data_only_on_its_subscriptions() -> No
         TradeTick(SIM, P("100.60"), Q("0.100"), AggressorSide.BUYER, TradeId("T2"), 3, 3),
     )
     assert got == [P("100.50"), "cross-up"]
+
+
+@pytest.mark.parametrize("assign", [False, True])
+def test_compiled_event_callbacks_call_what_the_python_reference_calls(assign: bool) -> None:
+    # EventCallbacks (C) against Strategy._handle_order_event / _handle_position_event (the
+    # Python rules it replaces): the same events give the same calls, with and without a
+    # callback assigned on the instance.
+    from zq.common import topics
+
+    n, _ = data_node()
+    compiled = n.add_strategy(InheritsQuoteTaker())
+    reference = InheritsQuoteTaker()  # never registered: only its Python handlers run
+    for strategy in (compiled, reference):
+        if assign:
+            strategy.on_order_accepted = (  # type: ignore[method-assign]
+                lambda event, seen=strategy.seen: seen.append("assigned accepted")
+            )
+    delivered: list[tuple[str, Any]] = []
+    n.bus.subscribe(topics.order_events(compiled.id), lambda e: delivered.append(("order", e)))
+    n.bus.subscribe(
+        topics.position_events(compiled.id), lambda e: delivered.append(("position", e))
+    )
+    n.start()
+    n.bus.send(ENDPOINT_DATA_PROCESS, quote(1))
+    n.bus.send(ENDPOINT_DATA_PROCESS, quote(2, bid="98.00"))
+    for kind, event in delivered:
+        if kind == "order":
+            reference._handle_order_event(event)
+        else:
+            reference._handle_position_event(event)
+    calls = [s for s in compiled.seen if not s.startswith(("on_start", "on_quote"))]
+    assert len(delivered) >= 4 and calls == reference.seen
+    assert ("assigned accepted" in calls) is assign
