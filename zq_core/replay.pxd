@@ -1,5 +1,6 @@
 # The contract of zq_core.replay: the compiled backtest replay loop (see replay.pyx).
 
+cimport cython
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 
 from zq_core.book_base cimport OrderBook
@@ -95,6 +96,7 @@ cdef class _Cursor:
     cdef bint done
 
 
+@cython.final  # _rest is inlined into _row and _quiet_row
 cdef class ReplayLoop:
     cdef object clock
     cdef object fire_due                # the clock's _fire_due(to_ns, None)
@@ -129,7 +131,7 @@ cdef class ReplayLoop:
     cdef int _resolve_data(self, Route route) except -1
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1
     cdef int _quiet_row(self, Route route, const char* row, int64_t ts) except -1
-    cdef int _rest(
+    cdef inline int _rest(
         self, Route route, MatchingCore core, const char* row, object datum, int64_t ts
     ) except -1
     cdef bint _venue_due(self, Route route, int64_t ts) except -1

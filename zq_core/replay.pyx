@@ -404,64 +404,14 @@ cdef class ReplayLoop:
                 _apply_row(core, route.kind, row, ts)
             else:
                 _apply_object(core, route.kind, datum, ts)
-        if core is not None and core._reports:
-            self._sync(ts)
-            route.exchange.advance_time(ts)  # turns the reports into events
-            self._refresh()
-        # 3. The data engine's book, unless it is the venue's (applied in 2.).
-        if route.book is not None:
-            if row != NULL:
-                if core is None or route.book is not core.book:
-                    _apply_book_row(route.book, row, ts)
-                if route.on_last is not None and (<const DeltaRow*>row).flags & FLAG_LAST:
-                    self._sync(ts)
-                    route.on_last((<const DeltaRow*>row).ts_event, ts)
-            else:
-                if core is None or route.book is not core.book:
-                    route.book.apply(datum)
-                if route.on_last is not None and datum.flags & FLAG_LAST:
-                    self._sync(ts)
-                    route.on_last(datum.ts_event, ts)
-        # 4. Listeners, or the cache's latest datum made on demand.
-        if route.wanted:
-            if row != NULL:
-                datum = self._make(route, row)
-            self._sync(ts)
-            if route.handler is not None:
-                route.handler(datum)
-            else:
-                if route.stale is not None:
-                    _hold(route, NULL, datum)
-                self.bus.published += 1  # publish() without looking the topic up
-                self.bus._dispatch(route.subscribers, route.topic, datum)
-        else:
-            if route.stale is not None:
-                _hold(route, row, datum)
-            # Whether the route's next rows are quiet (see _quiet_row): nothing but its core
-            # (and the cache's latest row) wants them, and the timers' and the venue's heads
-            # were read in this epoch.
-            if (
-                core is not None and not self.dirty
-                and self.timer_epoch == self.epoch and route.venue_epoch == self.epoch
-                and (route.book is None or (route.book is core.book and route.on_last is None))
-            ):
-                route.quiet_epoch = self.epoch
-                route.quiet_until = (
-                    self.next_timer if self.next_timer < route.venue_next else route.venue_next
-                )
-        self.count += 1
-        self.ts_last = ts
-        if self.progress is not None and self.count % self.progress_every == 0:
-            self.epoch += 1
-            self.progress(self.count, ts)
-        return 0
+        return self._rest(route, core, row, datum, ts)
 
-    cdef int _rest(
+    cdef inline int _rest(
         self, Route route, MatchingCore core, const char* row, object datum, int64_t ts
     ) except -1:
         # _row after the core took the row: its reports, steps 3 and 4, the bookkeeping
-        # (the same code as _row's tail, which keeps its own copy: a call per row there
-        # costs the signals-only path about 50 instructions a row).
+        # (_row's tail and _quiet_row's; inline, as a call per row cost the signals-only
+        # path about 50 instructions a row).
         if core is not None and core._reports:
             self._sync(ts)
             route.exchange.advance_time(ts)  # turns the reports into events
