@@ -82,6 +82,19 @@ cdef class MatchingCore:
     cdef dict _consumed                # (price * 4 + book side) -> raw size our fills took
     cdef list _orders                  # open orders in time priority
     cdef dict _by_id
+    # A summary of _orders, so that a market update that cannot concern any order skips the
+    # walk over them: whether some order waits for its trigger, and the lowest and highest
+    # limit price of the triggered priced orders of each side (_has_buy/_has_sell: any).
+    # _bounds_stale says it must be taken again (set whenever an order joins or leaves
+    # _orders, or is triggered; a price changes only through _unlist and _place).
+    cdef bint _bounds_stale
+    cdef bint _untriggered
+    cdef bint _has_buy
+    cdef bint _has_sell
+    cdef int64_t _buy_low
+    cdef int64_t _buy_high
+    cdef int64_t _sell_low
+    cdef int64_t _sell_high
     # The reports not yet taken: _reports of them in _report_buf (a count, so that a caller
     # tests ``if core._reports`` for pending reports), their reasons in _reasons.
     cdef Report* _report_buf
@@ -117,6 +130,9 @@ cdef class MatchingCore:
         uint64_t sequence, int64_t ts_event,
     ) except -1
     cdef int apply_trade_c(self, int64_t price, int64_t size, int aggressor, int64_t ts) except -1
+    cdef int _refresh_level(
+        self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts,
+    ) except -1
     cdef int apply_bar_c(
         self, int64_t open, int64_t high, int64_t low, int64_t close, int64_t volume,
         int64_t ts,
@@ -125,6 +141,7 @@ cdef class MatchingCore:
     cdef int64_t _level_size(self, int book_side, int64_t price) except -1
     cdef int64_t _available(self, int book_side, int64_t price) except -1
     cdef int _market_touched(self, int64_t ts) except -1
+    cdef int _bound(self) except -1
     cdef bint _best_c(self, int book_side, int64_t* price) noexcept
     cdef bint _would_take(self, SimOrder order) noexcept
     # --- Matching

@@ -154,6 +154,27 @@ cdef inline bint _ladder_best(const Ladder* ladder, bint ask, int64_t* price) no
     return 1
 
 
+cdef inline bint _may_act(MatchingCore core) except -1:
+    # Whether _match_resting may find an order with something to do: always when an order
+    # waits for its trigger (_match_resting then asks each), else when the opposite best
+    # reached the highest buy or the lowest sell (never on a book built from trades).
+    cdef int64_t best
+    if not core._orders:
+        return 0
+    if core._bounds_stale:
+        core._bound()
+    if core._untriggered:
+        return 1
+    if core._from_trades:
+        return 0
+    return (
+        core._has_buy and _ladder_best(&core.book._asks, True, &best) and core._buy_high >= best
+    ) or (
+        core._has_sell and _ladder_best(&core.book._bids, False, &best)
+        and core._sell_low <= best
+    )
+
+
 cdef class MatchingCore:
     """The matching core of one instrument.
 
@@ -206,6 +227,7 @@ cdef class MatchingCore:
         self._consumed = {}
         self._orders = []
         self._by_id = {}
+        self._bounds_stale = True
         self._reports = 0
         self._reasons = []
 
@@ -294,9 +316,8 @@ cdef class MatchingCore:
         self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts,
         uint64_t sequence, int64_t ts_event,
     ) except -1:
-        cdef SimOrder order
-        cdef list orders
-        cdef Py_ssize_t i
+        # No Python object is held here (the walks are in _refresh_level and _match_resting):
+        # a delta that concerns no order costs no reference counting.
         if self.book_type == BOOK_L1:
             raise ValueError("deltas feed an L2 or L3 matching core; quote an L1 core")
         _expire_due(self, ts)
@@ -307,10 +328,31 @@ cdef class MatchingCore:
             self._consumed.pop(level_key(side, price), None)
         if not self._orders:
             return 0
-        # On L3 a queue refresh can fill (and close) an order: walk a copy there. The list
-        # is typed and holds SimOrders only: indexing it with a cast skips the generic
-        # iteration and the type test of each item (this runs for every delta).
-        orders = list(self._orders) if self.book_type == BOOK_L3 else self._orders
+        if self._bounds_stale:
+            self._bound()
+        # Walk the orders only when one may rest at the delta's level (the bounds of its
+        # side hold the price), or on a CLEAR: most deltas are at other levels.
+        if action == ACTION_CLEAR or (
+            self._has_buy and side == BUY and self._buy_low <= price <= self._buy_high
+        ) or (
+            self._has_sell and side == SELL and self._sell_low <= price <= self._sell_high
+        ):
+            self._refresh_level(action, side, price, size, order_id, ts)
+        # _market_touched, called only when an order may have something to do.
+        if _may_act(self):
+            self._match_resting(ts)
+        return 0
+
+    cdef int _refresh_level(
+        self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts,
+    ) except -1:
+        # The queue refresh of the orders at a delta's level (all of them on a CLEAR).
+        cdef SimOrder order
+        cdef Py_ssize_t i
+        # On L3 a queue refresh can fill (and close) an order: walk a copy there. The list is
+        # typed and holds SimOrders only: indexing it with a cast skips the generic iteration
+        # and the type test of each item.
+        cdef list orders = list(self._orders) if self.book_type == BOOK_L3 else self._orders
         for i in range(len(orders)):
             order = <SimOrder>orders[i]
             if (
@@ -318,7 +360,6 @@ cdef class MatchingCore:
                 and (action == ACTION_CLEAR or (order.side == side and order.price == price))
             ):
                 self._refresh_queue(order, order_id if action == ACTION_FILL else 0, size, ts)
-        self._market_touched(ts)
         return 0
 
     def apply_deltas(self, deltas):
@@ -605,6 +646,33 @@ cdef class MatchingCore:
         self._match_resting(ts)
         return 0
 
+    cdef int _bound(self) except -1:
+        # Take the summary of _orders again (see matching.pxd).
+        cdef SimOrder order
+        cdef list orders = self._orders
+        cdef Py_ssize_t i
+        self._untriggered = self._has_buy = self._has_sell = False
+        for i in range(len(orders)):
+            order = <SimOrder>orders[i]
+            if not order.triggered:
+                self._untriggered = True
+            elif not order.has_price:
+                continue
+            elif order.side == BUY:
+                if not self._has_buy or order.price < self._buy_low:
+                    self._buy_low = order.price
+                if not self._has_buy or order.price > self._buy_high:
+                    self._buy_high = order.price
+                self._has_buy = True
+            else:
+                if not self._has_sell or order.price < self._sell_low:
+                    self._sell_low = order.price
+                if not self._has_sell or order.price > self._sell_high:
+                    self._sell_high = order.price
+                self._has_sell = True
+        self._bounds_stale = False
+        return 0
+
     # --- Matching ------------------------------------------------------------------------------
 
     cdef int64_t _cap(self, SimOrder order) except -1:
@@ -753,6 +821,7 @@ cdef class MatchingCore:
 
     cdef int _fire(self, SimOrder order, int64_t ts) except -1:
         order.triggered = True
+        self._bounds_stale = True
         if order.order_type in (STOP_LIMIT, LIMIT_IF_TOUCHED):
             self._report(K_TRIGGERED, order.order_id, ts, 0, 0, 0, None)
         if order.post_only and self._would_take(order):
@@ -766,6 +835,7 @@ cdef class MatchingCore:
         # __eq__, without the method call).
         cdef list orders = self._orders
         cdef Py_ssize_t i
+        self._bounds_stale = True
         for i in range(len(orders)):
             if orders[i] is order:
                 del orders[i]
@@ -777,6 +847,7 @@ cdef class MatchingCore:
         # time order (a trade print or a crossing book fills them in this order).
         cdef Py_ssize_t i
         cdef SimOrder other
+        self._bounds_stale = True
         if order.has_price:
             for i in range(len(self._orders)):
                 other = <SimOrder>self._orders[i]
@@ -798,23 +869,34 @@ cdef class MatchingCore:
         # The bests, as _would_take reads them (nothing changes them in the first pass).
         cdef bint has_bid = _ladder_best(&self.book._bids, False, &best_bid)
         cdef bint has_ask = _ladder_best(&self.book._asks, True, &best_ask)
-        # A first pass in C finds whether any order has something to do (most updates leave
-        # every order as it was); only then walk a copy, since fills close orders. The
-        # first pass is _would_take inlined over a typed list (it runs for every delta).
-        for i in range(len(orders)):
-            order = <SimOrder>orders[i]
-            if not order.triggered:
-                act = self._should_trigger(order)
-            elif self._from_trades or not order.has_price:
-                act = 0
-            elif order.side == BUY:
-                act = has_ask and order.price >= best_ask
-            else:
-                act = has_bid and order.price <= best_bid
-            if act:
-                break
-        if not act:
-            return 0
+        # Whether any order has something to do (most updates leave every order as it was);
+        # only then walk a copy, since fills close orders. Without orders waiting for their
+        # trigger, the bounds tell it: a resting buy takes when the best ask reaches its
+        # price, so the highest buy decides (the lowest sell on the other side). Otherwise
+        # a first pass in C: _would_take inlined over a typed list.
+        if self._bounds_stale:
+            self._bound()
+        if not self._untriggered:
+            if self._from_trades or not (
+                (self._has_buy and has_ask and self._buy_high >= best_ask)
+                or (self._has_sell and has_bid and self._sell_low <= best_bid)
+            ):
+                return 0
+        else:
+            for i in range(len(orders)):
+                order = <SimOrder>orders[i]
+                if not order.triggered:
+                    act = self._should_trigger(order)
+                elif self._from_trades or not order.has_price:
+                    act = 0
+                elif order.side == BUY:
+                    act = has_ask and order.price >= best_ask
+                else:
+                    act = has_bid and order.price <= best_bid
+                if act:
+                    break
+            if not act:
+                return 0
         for order in list(self._orders):
             if not order.is_open:
                 continue
@@ -916,6 +998,17 @@ cdef class MatchingCore:
             if self._consumed:
                 self._consumed.clear()
         if not self._orders:
+            return 0
+        if self._bounds_stale:
+            self._bound()
+        # Walk the orders only when the trade reaches the price of one that it may fill (a
+        # buy at or above the trade's price, not hit by a buyer; a sell at or below it).
+        if not (
+            (self._has_buy and aggressor != BUY and price <= self._buy_high)
+            or (self._has_sell and aggressor != SELL and price >= self._sell_low)
+        ):
+            if _may_act(self):  # _market_touched, only when an order may act
+                self._match_resting(ts)
             return 0
         for order in list(self._orders):
             if not order.is_open or not (order.triggered and order.has_price) or left <= 0:
