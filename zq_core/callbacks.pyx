@@ -19,6 +19,30 @@ cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(object mapping, object key) except? NULL
 
 
+cdef extern from *:
+    """
+    /* The attribute `name` of `obj` as a call finds it (a new reference; NULL with an
+       exception set), without making a bound method: *unbound is 1 when it is a function
+       of the type that the instance does not shadow (to be called with `obj` first), 0 for
+       any other attribute. The instance's own attributes are looked up where CPython keeps
+       them, never through its __dict__ (reading __dict__ would make CPython keep the
+       strategy's attributes in a real dict, slowing every read of them). CPython before
+       3.13 exports _PyObject_GetMethod, which does this (a method call `obj.name(...)`
+       runs it); later versions get the attribute itself. */
+    static PyObject *zq_callbacks_find(PyObject *obj, PyObject *name, int *unbound) {
+    #if PY_VERSION_HEX < 0x030D0000
+        PyObject *found = NULL;
+        *unbound = _PyObject_GetMethod(obj, name, &found);
+        return found;
+    #else
+        *unbound = 0;
+        return PyObject_GetAttr(obj, name);
+    #endif
+    }
+    """
+    object zq_callbacks_find(object obj, object name, int* unbound)
+
+
 @cython.final
 cdef class EventCallbacks:
     """Call ``owner``'s callbacks for each event it is given.
@@ -32,10 +56,11 @@ cdef class EventCallbacks:
     general : str
         The callback every event goes to after its specific one (``"on_order_event"``).
     overridden : frozenset
-        The callback names the owner's class overrides.
+        The callback names the owner's class overrides (shown by the repr; each callback is
+        found per event as a call finds it, so one assigned later is found too).
     defaults : dict
-        Per callback name, the base class's function (a no-op): a callback that is not
-        overridden runs only when the instance has another one assigned.
+        Per callback name, the base class's function (a no-op): a callback that is still
+        that function is not called.
     by_name : bool
         Whether ``names`` is keyed by the event class's ``__name__`` (position events, whose
         classes the strategy module does not import) instead of the class.
@@ -47,6 +72,10 @@ cdef class EventCallbacks:
     cdef frozenset _overridden
     cdef dict _defaults
     cdef bint _by_name
+    cdef object _general_default
+    # Per event type seen: (its specific callback's name, that callback's default), or None
+    # when the type has no specific callback.
+    cdef dict _resolved
 
     def __init__(
         self, owner, dict names not None, str general not None, frozenset overridden not None,
@@ -58,33 +87,42 @@ cdef class EventCallbacks:
         self._overridden = overridden
         self._defaults = defaults
         self._by_name = by_name
+        self._general_default = defaults.get(general)
+        self._resolved = {}
 
     def __call__(self, event):
         cdef object kind = type(event)
-        cdef PyObject* name
-        if self._by_name:
-            kind = kind.__name__
-        name = PyDict_GetItemWithError(self._names, kind)
-        if name is not NULL:
-            self._call(<object>name, event)
-        self._call(self._general, event)
+        cdef PyObject* found = PyDict_GetItemWithError(self._resolved, kind)
+        cdef object specific
+        if found is NULL:
+            specific = self._resolve(kind)
+        else:
+            specific = <object>found
+        if specific is not None:
+            self._call((<tuple>specific)[0], (<tuple>specific)[1], event)
+        self._call(self._general, self._general_default, event)
 
-    cdef int _call(self, object name, object event) except -1:
-        if name in self._overridden:
-            getattr(self._owner, name)(event)
+    cdef object _resolve(self, object kind):
+        name = self._names.get(kind.__name__ if self._by_name else kind)
+        specific = None if name is None else (name, self._defaults.get(name))
+        self._resolved[kind] = specific
+        return specific
+
+    cdef int _call(self, object name, object default, object event) except -1:
+        # The callback a call finds (the class's, or one assigned on the instance), unless it
+        # is the base class's own no-op.
+        cdef int unbound = 0
+        callback = zq_callbacks_find(self._owner, name, &unbound)
+        if unbound:
+            if callback is not default:
+                callback(self._owner, event)
             return 0
-        # Not overridden by the class: call it only if the instance assigned it. The
-        # attribute is looked up, not the instance __dict__: reading ``__dict__`` would make
-        # CPython (3.11+) keep the attributes in a real dict, slowing every attribute read
-        # of the strategy (its on_trade included) by some hundred instructions.
-        callback = getattr(self._owner, name)
-        default = self._defaults.get(name)
         if (
             PyMethod_Check(callback)
             and PyMethod_GET_SELF(callback) is <PyObject*>self._owner
             and PyMethod_GET_FUNCTION(callback) is <PyObject*>default
         ):
-            return 0  # the base class's own no-op
+            return 0
         callback(event)
         return 0
 
