@@ -2,6 +2,8 @@
 
 cimport cython
 
+from zq_core.time_source cimport TimeSource
+
 
 @cython.final
 cdef class CommandPath:
@@ -16,13 +18,15 @@ cdef class CommandPath:
     cdef dict _state_table              # ORDER_STATE_TABLE
     cdef object _fallback
     cdef object _order                  # the cache's order by client order id (bound)
-    cdef object _now                    # the clock's timestamp_ns (bound)
+    cdef dict _orders                   # the cache's orders, when its order() only reads them
+    cdef TimeSource _time               # the engine's clock
     cdef dict _routes                   # InstrumentId -> ExecutionClient | None
     cdef dict _position_ids             # ClientOrderId -> PositionId
     cdef object _apply_local            # the engine's (a subclass's hook included)
     cdef object _submit_failed
     cdef object _pending_failed
 
+    cdef object _cached_order(self, object client_order_id)
     cdef int _submit(self, object command) except -1
     # kind: OrderPendingUpdate (modify) or OrderPendingCancel
     cdef int _pending(self, object command, object kind, bint modify) except -1

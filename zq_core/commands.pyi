@@ -3,7 +3,9 @@
 from collections.abc import Callable
 from typing import Any, final
 
-__all__ = ["CommandPath"]
+__all__ = ["CommandPath", "register_exchange_client"]
+
+def register_exchange_client(client_type: type[Any]) -> None: ...
 
 @final
 class CommandPath:

@@ -5,8 +5,10 @@
 ``SubmitOrder`` for a cached order whose instrument has a client is carried out here, as
 ``ExecutionEngine._submit`` does it: the position id remembered, ``OrderSubmitted`` applied
 through the engine's ``_apply_local`` (the order is in flight in the cache, and the event
-published, before the client is called), then the client's ``submit_order``; a client that
-raises is handed to the engine's ``_submit_failed``. A ``ModifyOrder`` or ``CancelOrder`` the
+published, before the client is called), then the client's ``submit_order`` (the backtest
+client's exchange directly: :func:`register_exchange_client`); a client that raises is
+handed to the engine's ``_submit_failed``. The clock is read from its time cell in C when
+it has one (``zq_core.time_source``). A ``ModifyOrder`` or ``CancelOrder`` the
 order's state takes is carried out as ``ExecutionEngine._pending`` does it (``OrderPendingUpdate``
 / ``OrderPendingCancel`` applied first; a client that raises goes to ``_pending_failed``).
 Every other command, and one this path cannot carry out (an order not cached, an instrument
@@ -15,6 +17,28 @@ in), goes to the engine's Python ``execute``, which decides.
 """
 
 cimport cython
+
+from zq_core.cache cimport CacheCore
+from zq_core.orders cimport Order
+from zq_core.time_source cimport TimeSource
+
+__all__ = ["CommandPath", "register_exchange_client"]
+
+
+# The backtest's execution client type (zq.backtest.client.BacktestExecutionClient), whose
+# submit_order / modify_order / cancel_order only hand the command to its ``exchange``'s
+# submit / modify / cancel: a client of exactly this type is skipped, the exchange called.
+cdef object _exchange_client = None
+
+
+def register_exchange_client(client_type):
+    """Call the ``exchange`` of clients of exactly ``client_type`` directly (its
+    ``submit_order``, ``modify_order`` and ``cancel_order`` must only call the exchange's
+    ``submit``, ``modify`` and ``cancel``)."""
+    global _exchange_client
+    if not isinstance(client_type, type):
+        raise TypeError(f"client_type must be a type, got {client_type!r}")
+    _exchange_client = client_type
 
 
 @cython.final
@@ -47,8 +71,15 @@ cdef class CommandPath:
         ) = types
         self._state_table = state_table
         self._fallback = fallback
-        self._order = engine.cache.order
-        self._now = engine.clock.timestamp_ns
+        cache = engine.cache
+        self._order = cache.order
+        # The cache's orders read directly when its ``order`` is CacheCore's.
+        self._orders = (
+            (<CacheCore>cache)._orders
+            if isinstance(cache, CacheCore) and type(cache).order is CacheCore.order
+            else None
+        )
+        self._time = TimeSource(engine.clock)
         self._routes = engine._instrument_routes
         self._position_ids = engine._position_ids
         self._apply_local = engine._apply_local
@@ -67,11 +98,17 @@ cdef class CommandPath:
         else:
             self._fallback(command)
 
+    cdef object _cached_order(self, object client_order_id):
+        if self._orders is not None:
+            return self._orders.get(client_order_id)
+        return self._order(client_order_id)
+
     cdef int _submit(self, object command) except -1:
-        order = self._order(command.order.client_order_id)
-        if order is None:
+        found = self._cached_order(command.order.client_order_id)
+        if not isinstance(found, Order):  # not cached (or not an Order): the engine decides
             self._fallback(command)
             return 0
+        cdef Order order = <Order>found
         instrument_id = order.instrument_id
         client = self._routes.get(instrument_id)
         if client is None:  # not routed yet, or no client: the engine routes or denies
@@ -83,7 +120,7 @@ cdef class CommandPath:
             position_id = order.position_id
         if position_id is not None:
             self._position_ids[client_order_id] = position_id
-        now = self._now()
+        now = self._time.now_c()
         # Pre-submission tracking: in flight in the cache before the client sees it.
         if not self._apply_local(
             order,
@@ -99,22 +136,26 @@ cdef class CommandPath:
         ):
             return 0
         try:
-            client.submit_order(command)
+            if type(client) is _exchange_client:
+                client.exchange.submit(command)
+            else:
+                client.submit_order(command)
         except Exception as exc:
             self._submit_failed(client, order, exc)
         return 0
 
     cdef int _pending(self, object command, object kind, bint modify) except -1:
-        order = self._order(command.client_order_id)
-        if order is None:
+        found = self._cached_order(command.client_order_id)
+        if not isinstance(found, Order):
             self._fallback(command)
             return 0
+        cdef Order order = <Order>found
         instrument_id = order.instrument_id
         client = self._routes.get(instrument_id)
         if client is None or (order.status, kind) not in self._state_table:
             self._fallback(command)  # the engine routes, or refuses the request
             return 0
-        now = self._now()
+        now = self._time.now_c()
         if not self._apply_local(
             order,
             kind(  # positional: the field order of both pending events
@@ -130,7 +171,12 @@ cdef class CommandPath:
         ):
             return 0
         try:
-            if modify:
+            if type(client) is _exchange_client:
+                if modify:
+                    client.exchange.modify(command)
+                else:
+                    client.exchange.cancel(command)
+            elif modify:
                 client.modify_order(command)
             else:
                 client.cancel_order(command)

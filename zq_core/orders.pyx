@@ -16,6 +16,7 @@ from libc.stdint cimport int64_t
 
 from zq_core.fixed cimport PRECISION_MAX_C, Money, Quantity, compare_raw_c, quantity_from_raw_c
 from zq_core.order_ids cimport OrderIdGenerator
+from zq_core.time_source cimport TimeSource
 
 cdef extern from "Python.h":
     ctypedef struct PyMemberDef:
@@ -27,6 +28,23 @@ cdef extern from "Python.h":
 cdef extern from "structmember.h":
     enum:
         T_OBJECT_EX
+
+cdef extern from *:
+    """
+    /* A new instance of `type` made by its tp_new, as base.__new__(type) does once it has
+       checked that `type` is a subtype of `base` (checked here too), without looking the
+       __new__ method up and calling it by name. */
+    static PyObject *zq_orders_new(PyObject *type, PyObject *base, PyObject *no_args) {
+        if (!PyType_Check(type) || !PyType_IsSubtype((PyTypeObject *)type, (PyTypeObject *)base)) {
+            PyErr_Format(PyExc_TypeError, "%R is not a subtype of %R", type, base);
+            return NULL;
+        }
+        return ((PyTypeObject *)type)->tp_new((PyTypeObject *)type, no_args, NULL);
+    }
+    """
+    object zq_orders_new(object type, object base, tuple no_args)
+
+cdef tuple _NO_ARGS = ()
 
 __all__ = ["Order", "OrderBuilder"]
 
@@ -686,7 +704,7 @@ cdef class OrderBuilder:
 
     cdef object _trader_id
     cdef object _strategy_id
-    cdef object _timestamp_ns       # clock.timestamp_ns (bound once)
+    cdef TimeSource _time           # the clock (its time cell read in C when it has one)
     cdef OrderIdGenerator _ids
 
     def __init__(self, trader_id, strategy_id, clock, OrderIdGenerator ids not None):
@@ -697,7 +715,7 @@ cdef class OrderBuilder:
             )
         self._trader_id = trader_id
         self._strategy_id = strategy_id
-        self._timestamp_ns = clock.timestamp_ns
+        self._time = TimeSource(clock)
         self._ids = ids
 
     def market(
@@ -744,7 +762,7 @@ cdef class OrderBuilder:
         object expire_time_ns, object post_only, object reduce_only, object display_quantity,
         object tags,
     ):
-        now = self._timestamp_ns()
+        now = self._time.now_c()
         init = _INIT_TYPE(  # positional: the field order of OrderInitialized
             self._trader_id,
             self._strategy_id,
@@ -767,7 +785,7 @@ cdef class OrderBuilder:
             None,  # position_id
             tags,
         )
-        cdef Order order = Order.__new__(_ORDER_CLASSES[order_type])
+        cdef Order order = <Order>zq_orders_new(_ORDER_CLASSES[order_type], Order, _NO_ARGS)
         _init_order(order, init, order_type, &_init_offsets[0])
         return order
 

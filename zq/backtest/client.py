@@ -17,6 +17,7 @@ from zq.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, QueryOr
 from zq.model.enums import BookType, OmsType
 from zq.model.identifiers import AccountId, Venue
 from zq.model.instruments import Instrument
+from zq_core.commands import register_exchange_client
 
 __all__ = ["BacktestExecutionClient"]
 
@@ -93,3 +94,8 @@ class BacktestExecutionClient(ExecutionClient):
     def query_order(self, command: QueryOrder) -> None:
         """Do nothing: a simulated venue never loses an order, so there is nothing to
         reconcile."""
+
+
+# The ExecutionEngine's compiled command path calls the exchange of a client of exactly this
+# type itself (the three methods above only hand the command on); a subclass is called.
+register_exchange_client(BacktestExecutionClient)

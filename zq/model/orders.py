@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
+from zq.common.clock import TestClock
 from zq.model.enums import (
     LiquiditySide,
     OrderSide,
@@ -40,6 +41,7 @@ from zq.model.events import (
     OrderUpdated,
 )
 from zq_core.orders import Order, _register
+from zq_core.time_source import register_cell_clock
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -273,3 +275,7 @@ _register(
     },
     decimal_zero=Decimal(0),
 )
+
+# The order builder and the command paths read the backtest clock's time from its cell in C
+# (zq_core.time_source); TestClock.timestamp_ns only reads that cell.
+register_cell_clock(TestClock)
