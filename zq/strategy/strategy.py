@@ -66,6 +66,7 @@ from zq_core.book_base import OrderBook
 from zq_core.bus import Gate, MessageBus
 from zq_core.callbacks import EventCallbacks
 from zq_core.fixed import Price, Quantity
+from zq_core.strategy import OrderSender, Required
 
 __all__ = ["Actor", "NoParams", "PortfolioView", "PositionView", "Strategy"]
 
@@ -171,49 +172,23 @@ class Actor(Component, Generic[P]):
     def _unregistered(self, what: str) -> RuntimeError:
         return RuntimeError(f"{self.component_id} is not registered: it has no {what} yet")
 
-    @property
-    def trader_id(self) -> TraderId:
-        """The node's trader id."""
-        value = self._trader_id
-        if value is None:
-            raise self._unregistered("trader id")
-        return value
-
-    @property
-    def clock(self) -> Clock:
-        """The node's clock: read the time, set timers and time alerts."""
-        value = self._clock
-        if value is None:
-            raise self._unregistered("clock")
-        return value
-
-    @property
-    def bus(self) -> MessageBus:
-        """The node's message bus."""
-        value = self._bus
-        if value is None:
-            raise self._unregistered("bus")
-        return value
-
-    @property
-    def cache(self) -> Cache:
-        """The node's cache (read it; the engines keep it)."""
-        value = self._cache
-        if value is None:
-            raise self._unregistered("cache")
-        return value
-
-    @property
-    def portfolio(self) -> Any:
-        """The node's portfolio (read it)."""
-        return self._need(self._portfolio, "portfolio")
+    # The registered parts, read in C (zq_core.strategy.Required: no interpreter frame per
+    # read, as a property would take); each raises "is not registered" while it is unset.
+    #: The node's trader id.
+    trader_id: Required[TraderId] = Required("_trader_id", "trader id")
+    #: The node's clock: read the time, set timers and time alerts.
+    clock: Required[Clock] = Required("_clock", "clock")
+    #: The node's message bus.
+    bus: Required[MessageBus] = Required("_bus", "bus")
+    #: The node's cache (read it; the engines keep it).
+    cache: Required[Cache] = Required("_cache", "cache")
+    #: The node's portfolio (read it).
+    portfolio: Required[Any] = Required("_portfolio", "portfolio")
 
     # -- parameters ------------------------------------------------------------------------
 
-    @property
-    def params(self) -> P:
-        """The current parameters."""
-        return self._params
+    #: The current parameters.
+    params: Required[P] = Required("_params", None)
 
     def update_params(self, new: P | Mapping[str, Any]) -> None:
         """Replace the parameters and call :meth:`on_params_changed`.
@@ -567,12 +542,24 @@ class Strategy(Actor[P]):
         super().__init__(params, actor_id=strategy_id)
         self.id: StrategyId = strategy_id
         self._order_factory: OrderFactory | None = None
+        self._sender: OrderSender | None = None
         self._overridden = _overridden_callbacks(type(self))
         self._order_callbacks: EventCallbacks | None = None
         self._position_callbacks: EventCallbacks | None = None
 
     def _on_register(self) -> None:
         self._order_factory = OrderFactory(self.trader_id, self.id, self.clock)
+        # The commands are built and sent in C (zq_core.strategy), as submit_order,
+        # modify_order and cancel_order below describe.
+        self._sender = OrderSender(
+            self.trader_id,
+            self.id,
+            self.cache,
+            self.bus,
+            self.clock,
+            ENDPOINT_RISK,
+            (SubmitOrder, ModifyOrder, CancelOrder),
+        )
         overridden = self._overridden = _overridden_callbacks(type(self))
         # The events go to the callbacks in C (zq_core.callbacks), by the rules of
         # _handle_order_event and _handle_position_event below.
@@ -593,21 +580,10 @@ class Strategy(Actor[P]):
             bus.unsubscribe(topics.order_events(self.id), orders)
             bus.unsubscribe(topics.position_events(self.id), positions)
 
-    @property
-    def order_factory(self) -> OrderFactory:
-        """Builds this strategy's orders (ids unique and deterministic)."""
-        factory = self._order_factory
-        if factory is None:
-            raise self._unregistered("order factory")
-        return factory
-
-    @property
-    def portfolio(self) -> PortfolioView:
-        """The node's portfolio (read it)."""
-        value: PortfolioView | None = self._portfolio  # read per order: no calls
-        if value is None:
-            raise self._unregistered("portfolio")
-        return value
+    #: Builds this strategy's orders (ids unique and deterministic).
+    order_factory: Required[OrderFactory] = Required("_order_factory", "order factory")
+    #: The node's portfolio (read it).
+    portfolio: Required[PortfolioView] = Required("_portfolio", "portfolio")
 
     def save(self) -> dict[str, bytes]:
         """Return the strategy's state, including its order-id count."""
@@ -642,25 +618,16 @@ class Strategy(Actor[P]):
         ValueError
             If the order belongs to another strategy.
         """
-        if order.strategy_id != self.id:
-            raise ValueError(
-                f"{self.id} cannot submit {order.client_order_id} of {order.strategy_id}"
-            )
-        cache, bus, clock, trader_id = self._cache, self._bus, self._clock, self._trader_id
-        if cache is None or bus is None or clock is None or trader_id is None:
-            raise self._unregistered("cache")  # register() sets them all at once
-        cache.add_order(order)
-        bus.send(
-            ENDPOINT_RISK,
-            SubmitOrder(  # positional: trader, strategy, instrument, ts_init, order, position
-                trader_id,
-                self.id,
-                order.instrument_id,
-                clock.timestamp_ns(),
-                order.init,
-                position_id,
-            ),
-        )
+        sender = self._sender
+        if sender is None:
+            if order.strategy_id != self.id:
+                raise ValueError(
+                    f"{self.id} cannot submit {order.client_order_id} of {order.strategy_id}"
+                )
+            raise self._unregistered("cache")
+        # Checks the strategy, caches the order, then sends SubmitOrder(trader_id, self.id,
+        # order.instrument_id, clock.timestamp_ns(), order.init, position_id).
+        sender.submit_order(order, position_id)
 
     def modify_order(
         self,
@@ -670,40 +637,21 @@ class Strategy(Actor[P]):
         trigger_price: Price | None = None,
     ) -> None:
         """Ask to change an open order's quantity and/or prices (the RiskEngine re-checks)."""
-        bus, clock, trader_id = self._bus, self._clock, self._trader_id
-        if bus is None or clock is None or trader_id is None:
-            raise self._unregistered("bus")  # register() sets them all at once
-        bus.send(
-            ENDPOINT_RISK,
-            ModifyOrder(  # positional: the field order of ModifyOrder
-                trader_id,
-                self.id,
-                order.instrument_id,
-                clock.timestamp_ns(),  # ts_init
-                order.client_order_id,
-                order.venue_order_id,
-                quantity,
-                price,
-                trigger_price,
-            ),
-        )
+        sender = self._sender
+        if sender is None:
+            raise self._unregistered("bus")
+        # ModifyOrder(trader_id, self.id, order.instrument_id, clock.timestamp_ns(),
+        # order.client_order_id, order.venue_order_id, quantity, price, trigger_price).
+        sender.modify_order(order, quantity, price, trigger_price)
 
     def cancel_order(self, order: Order) -> None:
         """Ask to cancel an order."""
-        bus, clock, trader_id = self._bus, self._clock, self._trader_id
-        if bus is None or clock is None or trader_id is None:
-            raise self._unregistered("bus")  # register() sets them all at once
-        bus.send(
-            ENDPOINT_RISK,
-            CancelOrder(  # positional: the field order of CancelOrder
-                trader_id,
-                self.id,
-                order.instrument_id,
-                clock.timestamp_ns(),  # ts_init
-                order.client_order_id,
-                order.venue_order_id,
-            ),
-        )
+        sender = self._sender
+        if sender is None:
+            raise self._unregistered("bus")
+        # CancelOrder(trader_id, self.id, order.instrument_id, clock.timestamp_ns(),
+        # order.client_order_id, order.venue_order_id).
+        sender.cancel_order(order)
 
     def cancel_all_orders(
         self, instrument_id: InstrumentId, side: OrderSide = OrderSide.NO_ORDER_SIDE

@@ -1,0 +1,251 @@
+"""The compiled parts of a strategy's order path against the Python they replace: the
+commands OrderSender builds, the clock read from its time cell, the registered parts read
+through Required, the callbacks found per event, and the backtest client skipped for its
+exchange (a subclass of it still called)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.execution.harness import SIM, Node, P, Q, Recorder
+from zq.backtest import LatencyModel
+from zq.backtest.client import BacktestExecutionClient
+from zq.cache import Cache
+from zq.common.clock import LiveClock, TestClock
+from zq.common.topics import ENDPOINT_RISK
+from zq.demo import demo_instrument
+from zq.execution import ExecutionEngine
+from zq.kernel import Kernel, KernelConfig
+from zq.model.commands import CancelOrder, ModifyOrder, SubmitOrder
+from zq.model.data import TradeTick
+from zq.model.enums import AggressorSide, BookType, OrderSide, OrderStatus
+from zq.model.identifiers import PositionId, TradeId
+from zq.risk import RiskEngine
+from zq.strategy import Strategy
+from zq_core.bus import MessageBus
+from zq_core.strategy import OrderSender, Required
+from zq_core.time_source import TimeSource
+
+START = 1_700_000_000_000_000_000
+
+
+class ShiftedClock(TestClock):
+    """A TestClock subclass that reads its time otherwise: never read from the cell."""
+
+    def timestamp_ns(self) -> int:
+        return super().timestamp_ns() + 7
+
+
+def test_time_source_reads_the_test_clocks_cell_and_asks_any_other_clock() -> None:
+    clock = TestClock(START)
+    source = TimeSource(clock)
+    assert source.cell is not None and source.now() == START
+    clock.set_time(START + 5)
+    assert source.now() == clock.timestamp_ns() == START + 5
+    shifted = ShiftedClock(START)
+    assert TimeSource(shifted).cell is None
+    assert TimeSource(shifted).now() == START + 7  # its own timestamp_ns, not the cell
+    live = LiveClock()
+    before = live.timestamp_ns()
+    assert TimeSource(live).cell is None and TimeSource(live).now() >= before
+
+
+def test_order_sender_sends_the_commands_the_python_reference_builds() -> None:
+    # The reference: the fields Strategy.submit_order / modify_order / cancel_order built in
+    # Python before (positional, in the order of each command's fields).
+    n = Node().start()
+    strategy = n.add_strategy(Recorder())
+    order = strategy.order_factory.limit(SIM, OrderSide.BUY, Q("1.000"), P("100.00"))
+    bus = MessageBus()
+    sent: list[Any] = []
+    bus.register(ENDPOINT_RISK, sent.append)
+    clock = TestClock(START)
+    cache = Cache()
+    sender = OrderSender(
+        n.kernel.trader_id,
+        strategy.id,
+        cache,
+        bus,
+        clock,
+        ENDPOINT_RISK,
+        (SubmitOrder, ModifyOrder, CancelOrder),
+    )
+    position_id = PositionId("P-1")
+    sender.submit_order(order, position_id)
+    clock.set_time(START + 1)
+    sender.modify_order(order, Q("2.000"), P("99.00"))
+    clock.set_time(START + 2)
+    sender.cancel_order(order)
+    trader, me, instrument = n.kernel.trader_id, strategy.id, order.instrument_id
+    coid, void = order.client_order_id, order.venue_order_id
+    assert sent == [
+        SubmitOrder(trader, me, instrument, START, order.init, position_id),
+        ModifyOrder(trader, me, instrument, START + 1, coid, void, Q("2.000"), P("99.00"), None),
+        CancelOrder(trader, me, instrument, START + 2, coid, void),
+    ]
+    assert cache.order(coid) is order
+    with pytest.raises(KeyError, match="already in the cache"):
+        sender.submit_order(order)
+
+
+def test_submitting_another_strategys_order_is_refused_registered_or_not() -> None:
+    n = Node().start()
+    theirs = n.add_strategy(Recorder(strategy_id="Other-002", order_id_tag="002"))
+    order = theirs.order_factory.market(SIM, OrderSide.BUY, Q("1.000"))
+    message = f"Recorder-001 cannot submit {order.client_order_id} of Other-002"
+    with pytest.raises(ValueError, match=message):
+        Recorder().submit_order(order)  # not registered: the strategy is checked first
+    with pytest.raises(ValueError, match=message):
+        n.add_strategy(Recorder()).submit_order(order)
+
+
+def test_registered_parts_raise_until_registered_and_cannot_be_set() -> None:
+    strategy = Recorder()
+    for name, what in [
+        ("clock", "clock"),
+        ("bus", "bus"),
+        ("cache", "cache"),
+        ("trader_id", "trader id"),
+        ("portfolio", "portfolio"),
+        ("order_factory", "order factory"),
+    ]:
+        with pytest.raises(RuntimeError, match=f"is not registered: it has no {what} yet"):
+            getattr(strategy, name)
+    with pytest.raises(RuntimeError, match="is not registered"):
+        strategy.modify_order(None)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="is not registered"):
+        strategy.cancel_order(None)  # type: ignore[arg-type]
+    assert strategy.params is strategy._params
+    with pytest.raises(AttributeError, match="property 'clock' of 'Recorder' object has no setter"):
+        strategy.clock = TestClock()  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="has no deleter"):
+        del strategy.portfolio  # type: ignore[misc]
+    assert isinstance(Strategy.__dict__["order_factory"], Required)
+    n = Node().start()
+    n.add_strategy(strategy)
+    assert strategy.clock is n.clock and strategy.portfolio is n.portfolio
+    assert strategy.cache is n.cache and strategy.bus is n.bus
+
+
+class Quiet(Strategy[Any]):
+    """Overrides no callback."""
+
+
+class Dynamic(Strategy[Any]):
+    """Answers every unknown attribute (its attribute look-up is not the generic one)."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+
+@pytest.mark.parametrize("kind", [Quiet, Dynamic])
+def test_callbacks_follow_assignments_on_the_class_and_the_instance(kind: type[Any]) -> None:
+    n = Node().start()
+    strategy = n.add_strategy(kind())
+    seen: list[str] = []
+
+    def submit() -> None:
+        n.clock.set_time(n.clock.timestamp_ns() + 1)
+        strategy.submit_order(strategy.order_factory.market(SIM, OrderSide.BUY, Q("1.000")))
+
+    submit()
+    assert seen == []
+    # On the class after registration: found as a call finds it.
+    kind.on_order_filled = lambda self, event: seen.append(f"class {type(event).__name__}")
+    try:
+        submit()
+        assert seen == ["class OrderFilled"]
+        # On the instance: it shadows the class's.
+        strategy.on_order_filled = lambda event: seen.append("instance")
+        strategy.on_position_event = lambda event: seen.append(type(event).__name__)
+        submit()
+        assert seen[1:] == ["instance", "PositionChanged"]
+        del strategy.on_order_filled
+        del strategy.on_position_event
+        submit()
+        assert seen[3:] == ["class OrderFilled"]
+    finally:
+        del kind.on_order_filled
+    submit()
+    assert len(seen) == 4
+
+
+def backtest_node(client_type: type[BacktestExecutionClient]) -> tuple[Strategy[Any], Any]:
+    kernel = Kernel(KernelConfig(trader_id="TEST-001"))
+    clock = kernel.clock
+    assert isinstance(clock, TestClock)
+    clock.set_time(START)
+    instrument = demo_instrument()
+    kernel.cache.add_instrument(instrument)
+    portfolio = Node().portfolio.__class__(kernel.cache)
+    risk = RiskEngine(clock, kernel.bus, kernel.cache, portfolio)
+    execution = ExecutionEngine(clock, kernel.bus, kernel.cache, portfolio)
+    client = client_type(
+        instrument.id.venue,
+        [instrument],
+        clock,
+        book_type=BookType.L1_MBP,
+        latency_model=LatencyModel(),
+    )
+    execution.register_client(client)
+    strategy = Recorder()
+    strategy.register(kernel.trader_id, clock, kernel.bus, kernel.cache, portfolio)
+    for component in (risk, execution, strategy):
+        kernel.add_component(component)
+    kernel.start()
+    client.exchange.process_trade(
+        TradeTick(
+            instrument.id,
+            P("30000.00"),
+            Q("5.00000"),
+            AggressorSide.BUYER,
+            TradeId("T-1"),
+            START,
+            START,
+        )
+    )
+    return strategy, client
+
+
+class CountingClient(BacktestExecutionClient):
+    """A subclass: the command path calls its methods, not its exchange."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: list[str] = []
+
+    def submit_order(self, command: Any) -> None:
+        self.commands.append(type(command).__name__)
+        super().submit_order(command)
+
+    def modify_order(self, command: Any) -> None:
+        self.commands.append(type(command).__name__)
+        super().modify_order(command)
+
+    def cancel_order(self, command: Any) -> None:
+        self.commands.append(type(command).__name__)
+        super().cancel_order(command)
+
+
+def run_orders(strategy: Strategy[Any]) -> list[tuple[str, Any]]:
+    instrument_id = demo_instrument().id
+    market = strategy.order_factory.market(instrument_id, OrderSide.BUY, Q("0.01000"))
+    strategy.submit_order(market)
+    limit = strategy.order_factory.limit(instrument_id, OrderSide.BUY, Q("0.01000"), P("29000.00"))
+    strategy.submit_order(limit)
+    strategy.modify_order(limit, price=P("28990.00"))
+    strategy.cancel_order(limit)
+    assert market.status is OrderStatus.FILLED and limit.status is OrderStatus.CANCELED
+    return [(name, event) for name, event in strategy.calls]  # type: ignore[attr-defined]
+
+
+def test_the_backtest_client_is_skipped_for_its_exchange_and_a_subclass_is_called() -> None:
+    direct, _ = backtest_node(BacktestExecutionClient)
+    counted, client = backtest_node(CountingClient)
+    events = run_orders(direct)
+    assert client.commands == []
+    assert run_orders(counted) == events  # the same events, field for field
+    assert client.commands == ["SubmitOrder", "SubmitOrder", "ModifyOrder", "CancelOrder"]
+    assert [name for name, _ in events].count("on_order_event") == 9

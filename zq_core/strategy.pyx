@@ -1,0 +1,171 @@
+"""A strategy's commands built and sent in C, and its registered parts read without a frame.
+
+``zq.strategy.Strategy`` hands each ``submit_order`` / ``modify_order`` / ``cancel_order``
+to its :class:`OrderSender`, made when it is registered: the command is built from the
+order and the clock's time (read from the backtest clock's time cell, see
+``zq_core.time_source``) and sent to the RiskEngine's endpoint, with the same checks, in the
+same order, as the Python it replaces. :class:`Required` is the read-only attribute an
+actor's ``clock``, ``portfolio``, ``order_factory``... are: it reads the attribute the
+registration set, in C, and raises the actor's "not registered" error while it is None
+(a Python ``property`` would run an interpreter frame per read).
+"""
+
+cimport cython
+
+from zq_core.bus cimport MessageBus
+from zq_core.time_source cimport TimeSource
+
+__all__ = ["OrderSender", "Required"]
+
+
+@cython.final
+cdef class OrderSender:
+    """Build one strategy's commands and send them to ``endpoint``.
+
+    Parameters
+    ----------
+    trader_id, strategy_id : str
+        The ``TraderId`` and ``StrategyId`` the commands carry.
+    cache : Cache
+        Takes each submitted order (``add_order``).
+    bus : MessageBus
+    clock : Clock
+        The commands' ``ts_init``.
+    endpoint : str
+        Where the commands go (``ENDPOINT_RISK``).
+    types : tuple
+        ``(SubmitOrder, ModifyOrder, CancelOrder)`` (zq_core does not import zq).
+    """
+
+    cdef object _trader_id
+    cdef object _strategy_id
+    cdef object _cache
+    cdef MessageBus _bus
+    cdef TimeSource _time
+    cdef str _endpoint
+    cdef object _submit_type
+    cdef object _modify_type
+    cdef object _cancel_type
+
+    def __init__(
+        self, trader_id, strategy_id, cache, MessageBus bus not None, clock,
+        str endpoint not None, tuple types not None,
+    ):
+        self._trader_id = trader_id
+        self._strategy_id = strategy_id
+        self._cache = cache
+        self._bus = bus
+        self._time = TimeSource(clock)
+        self._endpoint = endpoint
+        self._submit_type, self._modify_type, self._cancel_type = types
+
+    def submit_order(self, order, position_id=None):
+        """Cache ``order`` and send its ``SubmitOrder`` (as ``Strategy.submit_order``).
+
+        Raises
+        ------
+        ValueError
+            If the order belongs to another strategy.
+        """
+        strategy_id = self._strategy_id
+        if order.strategy_id != strategy_id:
+            raise ValueError(
+                f"{strategy_id} cannot submit {order.client_order_id} of {order.strategy_id}"
+            )
+        self._cache.add_order(order)
+        self._bus.send(
+            self._endpoint,
+            self._submit_type(  # positional: trader, strategy, instrument, ts_init, order, position
+                self._trader_id,
+                strategy_id,
+                order.instrument_id,
+                self._time.now_c(),
+                order.init,
+                position_id,
+            ),
+        )
+
+    def modify_order(self, order, quantity=None, price=None, trigger_price=None):
+        """Send a ``ModifyOrder`` of ``order`` (as ``Strategy.modify_order``)."""
+        self._bus.send(
+            self._endpoint,
+            self._modify_type(  # positional: the field order of ModifyOrder
+                self._trader_id,
+                self._strategy_id,
+                order.instrument_id,
+                self._time.now_c(),  # ts_init
+                order.client_order_id,
+                order.venue_order_id,
+                quantity,
+                price,
+                trigger_price,
+            ),
+        )
+
+    def cancel_order(self, order):
+        """Send a ``CancelOrder`` of ``order`` (as ``Strategy.cancel_order``)."""
+        self._bus.send(
+            self._endpoint,
+            self._cancel_type(  # positional: the field order of CancelOrder
+                self._trader_id,
+                self._strategy_id,
+                order.instrument_id,
+                self._time.now_c(),  # ts_init
+                order.client_order_id,
+                order.venue_order_id,
+            ),
+        )
+
+
+@cython.final
+cdef class Required:
+    """A read-only attribute of an actor: the value of another attribute, ``slot``.
+
+    Reading it while ``slot`` is None raises ``owner._unregistered(what)`` (the actor's "is
+    not registered" error); with ``what`` None, None is returned as any value. Setting or
+    deleting it raises ``AttributeError``, as for a property without a setter.
+
+    Parameters
+    ----------
+    slot : str
+        The attribute read (``"_clock"``).
+    what : str or None
+        What the error says the actor has no value of (``"clock"``).
+    doc : str, default ""
+        The attribute's documentation.
+    """
+
+    cdef str _slot
+    cdef object _what
+    cdef str _name
+    cdef readonly str doc
+
+    def __init__(self, str slot not None, what, str doc not None=""):
+        self._slot = slot
+        self._what = what
+        self._name = slot.lstrip("_")
+        self.doc = doc
+
+    def __set_name__(self, owner, name):
+        self._name = name
+
+    def __get__(self, obj, owner):
+        if obj is None:
+            return self
+        value = getattr(obj, self._slot)
+        if value is None and self._what is not None:
+            raise obj._unregistered(self._what)
+        return value
+
+    def __set__(self, obj, value):
+        raise AttributeError(
+            f"property {self._name!r} of {type(obj).__name__!r} object has no setter"
+        )
+
+    def __delete__(self, obj):
+        raise AttributeError(
+            f"property {self._name!r} of {type(obj).__name__!r} object has no deleter"
+        )
+
+    def __repr__(self):
+        return f"Required({self._slot!r}, {self._what!r})"
