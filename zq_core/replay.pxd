@@ -7,6 +7,7 @@ from zq_core.book_base cimport OrderBook
 from zq_core.bus cimport MessageBus
 from zq_core.clock cimport TimeCell
 from zq_core.matching cimport MatchingCore
+from zq_core.timers cimport TimerQueue
 
 
 # Rows of zq.data.arrays, read in place (little-endian, packed).
@@ -99,9 +100,8 @@ cdef class _Cursor:
 @cython.final  # _rest is inlined into _row and _quiet_row
 cdef class ReplayLoop:
     cdef object clock
-    cdef object fire_due                # the clock's _fire_due(to_ns, None)
+    cdef TimerQueue timers              # the clock's timers (fired in C)
     cdef TimeCell now                   # the clock's time, set before Python runs
-    cdef list heap
     cdef MessageBus bus
     cdef object resolver
     cdef object progress

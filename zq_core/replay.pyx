@@ -29,6 +29,7 @@ from zq_core.bus cimport MessageBus
 from zq_core.data cimport aggressor_count, trade_from_raw
 from zq_core.fixed cimport price_from_raw_c, quantity_from_raw_c
 from zq_core.matching cimport MatchingCore
+from zq_core.timers cimport head_due
 
 cdef extern from "Python.h":
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)
@@ -117,8 +118,8 @@ cdef class ReplayLoop:
     Parameters
     ----------
     clock : TestClock
-        The kernel's clock (its ``_heap`` is read, its time cell ``_now`` set in place and
-        its due timers fired by ``_fire_due``).
+        The kernel's clock: a ``TestClock``, whose time cell ``_now`` is set in place and
+        whose timer queue ``_queue`` is read and fired in C.
     bus : MessageBus
         The kernel's bus; its ``version`` says when to re-resolve the data side.
     resolver : object
@@ -139,8 +140,7 @@ cdef class ReplayLoop:
     def __init__(self, clock, MessageBus bus, resolver, progress=None,
                  Py_ssize_t progress_every=65_536):
         self.clock = clock
-        self.fire_due = clock._fire_due
-        self.heap = clock._heap
+        self.timers = clock._queue
         self.now = clock._now
         self.bus = bus
         self.resolver = resolver
@@ -367,7 +367,6 @@ cdef class ReplayLoop:
 
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1:
         # One row: ``row`` points at it in an array, or it is ``datum`` (row NULL).
-        cdef list heap
         cdef MatchingCore core = route.core
         if ts < self.ts_last:
             raise ValueError(
@@ -379,16 +378,13 @@ cdef class ReplayLoop:
         # 1. Timers due by now. The heap's head is read again only after Python ran.
         if self.timer_epoch != self.epoch:
             self.timer_epoch = self.epoch
-            heap = self.heap
-            self.next_timer = INT64_MAX if not heap else (
-                <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(heap, 0), 0)
-            )
+            self.next_timer = head_due(self.timers)
         if ts >= self.next_timer:
             self.epoch += 1
             self.synced = -1
             if self.now.ns > ts:
                 self.clock.advance_time(ts)  # refuses to go back, with its message
-            self.fire_due(ts, None)
+            self.timers.fire_due_c(ts, None)
             self.synced = ts
             self._refresh()
         # 2. The venue.

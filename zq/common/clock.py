@@ -9,7 +9,6 @@ All times are integer nanoseconds since the UNIX epoch, UTC. A backtest runs on 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import ClassVar
 import msgspec
 
 from zq_core.clock import TimeCell
+from zq_core.timers import TimerQueue
 
 __all__ = [
     "Clock",
@@ -30,8 +30,6 @@ __all__ = [
 ]
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Rebuild the test clock's heap once cancelled entries outnumber live ones past this floor.
-_STALE_ENTRIES_FLOOR = 64
 
 
 class TimeEvent(msgspec.Struct, frozen=True, gc=False):
@@ -327,12 +325,10 @@ class TestClock(Clock):
         if time_ns < 0:
             raise ValueError(f"time_ns must not be negative, got {time_ns}")
         self._now = TimeCell(time_ns)  # set in C by the backtest replay loop
-        # Entries are (next_ns, name, sequence, timer); the sequence breaks ties with stale
-        # entries of a cancelled timer of the same name, so timers are never compared.
-        self._heap: list[tuple[int, str, int, _Timer]] = []
-        self._sequence = 0
-        self._stale = 0
-        self._advancing = False
+        # The pending timers in C, ordered by (time due, name, push sequence): the sequence
+        # only orders a cancelled timer's stale entry against its replacement of the same
+        # name. The replay loop reads its head and fires it in C.
+        self._queue = TimerQueue(self._timers, self._now, TimeEvent)
 
     def timestamp_ns(self) -> int:
         """Return the clock's time in UNIX nanoseconds."""
@@ -353,7 +349,7 @@ class TestClock(Clock):
             If called from a callback during :meth:`advance_time`.
         """
         _check_time("time_ns", time_ns)
-        if self._advancing:
+        if self._queue.advancing:
             raise RuntimeError("cannot set the time of a TestClock from a timer callback")
         if time_ns < 0:
             raise ValueError(f"time_ns must not be negative, got {time_ns}")
@@ -363,8 +359,9 @@ class TestClock(Clock):
                     f"cannot set the time back from {self._now.ns} to {time_ns} while timers "
                     f"are set: {', '.join(self.timer_names)}"
                 )
-            self._drop_stale_head()
-            due_ns, name, _, _ = self._heap[0]
+            head = self._queue.head()
+            assert head is not None  # a timer is set: its entry is live
+            due_ns, name = head
             if time_ns > due_ns:
                 raise ValueError(
                     f"cannot set the time to {time_ns}: timer {name!r} is due at {due_ns}; "
@@ -404,68 +401,24 @@ class TestClock(Clock):
         _check_time("to_ns", to_ns)
         if to_ns < self._now.ns:
             raise ValueError(f"cannot advance the clock backwards from {self._now.ns} to {to_ns}")
-        if self._advancing:
+        if self._queue.advancing:
             raise RuntimeError("cannot advance a TestClock from one of its timer callbacks")
         events: list[TimeEvent] = []
         self._fire_due(to_ns, events)
         return events
 
     def _fire_due(self, to_ns: int, events: list[TimeEvent] | None) -> None:
-        # advance_time without its checks (the backtest replay loop calls this with its
+        # advance_time without its checks (the backtest replay loop does this in C with its
         # row's time, never behind the clock): fire what is due by ``to_ns``, appending the
-        # events to ``events`` unless None. Timer.rearm, _make_event and _push are inlined:
-        # a 100 ms timer fires thousands of times a run.
-        heap = self._heap
-        timers = self._timers
-        now = self._now
-        heappop, heappush = heapq.heappop, heapq.heappush
-        self._advancing = True
-        try:
-            while heap and heap[0][0] <= to_ns:
-                due_ns, name, _, timer = heappop(heap)
-                if timers.get(name) is not timer:
-                    self._stale -= 1  # cancelled, and maybe replaced under the same name
-                    continue
-                now.ns = due_ns
-                self._event_count += 1
-                event = TimeEvent(name, self._event_count, timer.next_ns, due_ns)
-                interval = timer.interval_ns
-                following = timer.next_ns + interval
-                if interval and (timer.stop_ns is None or following <= timer.stop_ns):
-                    timer.next_ns = following
-                    self._sequence += 1
-                    heappush(heap, (following, name, self._sequence, timer))
-                else:
-                    del timers[name]
-                if events is not None:
-                    events.append(event)
-                timer.callback(event)
-            now.ns = to_ns
-        finally:
-            self._advancing = False
+        # events to ``events`` unless None (zq_core.timers.TimerQueue.fire_due_c).
+        self._queue.fire_due(to_ns, events)
 
     def _schedule(self, timer: _Timer) -> None:
-        self._push(timer)
+        self._queue.push(timer)
 
     def _unschedule(self, timer: _Timer) -> None:
-        # Lazy deletion: the heap entry stays until popped or the heap is compacted.
-        self._stale += 1
-        if self._stale > _STALE_ENTRIES_FLOOR and self._stale * 2 > len(self._heap):
-            timers = self._timers
-            # In place: a running advance_time holds a reference to this list.
-            self._heap[:] = [entry for entry in self._heap if timers.get(entry[1]) is entry[3]]
-            heapq.heapify(self._heap)
-            self._stale = 0
-
-    def _push(self, timer: _Timer) -> None:
-        self._sequence += 1
-        heapq.heappush(self._heap, (timer.next_ns, timer.name, self._sequence, timer))
-
-    def _drop_stale_head(self) -> None:
-        heap = self._heap
-        while heap and self._timers.get(heap[0][1]) is not heap[0][3]:
-            heapq.heappop(heap)
-            self._stale -= 1
+        # Lazy deletion: the entry stays until it reaches the head or the heap is compacted.
+        self._queue.unschedule()
 
 
 class LiveClock(Clock):

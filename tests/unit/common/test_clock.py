@@ -484,7 +484,7 @@ def test_many_cancelled_alerts_do_not_accumulate_in_the_clock() -> None:
     for i in range(1_000):
         clock.set_time_alert("churn", 10_000 + i, recorder)
         clock.cancel_timer("churn")
-    assert len(clock._heap) < 200  # compacted; lazily deleted entries are bounded
+    assert len(clock._queue) < 200  # compacted; lazily deleted entries are bounded
     assert names_and_times(clock.advance_time(20_000)) == [("keep", 5_000)]
 
 
@@ -678,3 +678,44 @@ def test_the_replay_entry_fires_the_callbacks_a_brute_force_schedule_lists(
     expected = oracle_fires(timers, alerts, to_ns)
     assert [(ts, name) for name, ts, _ in recorder.calls] == expected
     assert all(ts == now for _, ts, now in recorder.calls)  # the clock reads the event's time
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    operations=st.lists(
+        st.tuples(st.sampled_from(["set", "cancel", "advance"]), st.integers(0, 4),
+                  st.integers(0, 30)),
+        min_size=1,
+        max_size=400,
+    ),
+)
+def test_alerts_set_cancelled_and_set_again_fire_as_a_brute_force_model_says(
+    operations: list[tuple[str, int, int]],
+) -> None:
+    # Five names reused over and over: a cancelled alert's stale entry must neither fire
+    # nor hide its replacement of the same name, with or without heap compaction (which
+    # starts past 64 stale entries). The model keeps only the pending alerts by name and
+    # fires the earliest (time, then name) due, one at a time.
+    clock = TestClock()
+    recorder = Recorder(clock)
+    pending: dict[str, int] = {}
+    expected: list[tuple[str, int, int]] = []
+    now = 0
+    for action, which, amount in operations:
+        name = f"n{which}"
+        if action == "set" and name not in pending:
+            clock.set_time_alert(name, now + amount, recorder)
+            pending[name] = now + amount
+        elif action == "cancel" and name in pending:
+            clock.cancel_timer(name)
+            del pending[name]
+        elif action == "advance":
+            now += amount
+            while due := [(at, n) for n, at in pending.items() if at <= now]:
+                at, first = min(due)
+                del pending[first]
+                expected.append((first, at, at))
+            clock.advance_time(now)
+        assert clock.timer_names == sorted(pending)
+    assert recorder.calls == expected
+    assert len(clock._queue) <= len(pending) + 65  # stale entries are bounded
