@@ -1,11 +1,11 @@
 """Type stubs for zq_core.book_ticker: bookTicker messages decoded into quotes in one pass."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, final
 
 from zq_core.fixed import Price, Quantity
 
-__all__ = ["BookTickerDecoder"]
+__all__ = ["BookTickerDecoder", "FrameTaker"]
 
 @final
 class BookTickerDecoder:
@@ -21,8 +21,33 @@ class BookTickerDecoder:
         make: Callable[[Any, Price, Price, Quantity, Quantity, int, int], Any],
         on_quote: Callable[[Any], object] | None = None,
     ) -> None: ...
+    @property
+    def on_quote(self) -> Callable[[Any], object] | None:
+        """What ``take`` hands each quote to."""
     def decode(self, payload: bytes, ts_init: int) -> Any | None:
         """Return the message as a quote, or None when it is not of the exact shape read here."""
     def take(self, payload: bytes, ts_init: int) -> bool:
         """Hand the message's quote to ``on_quote`` and return True; False when ``decode``
         returns None."""
+    def __call__(self, payload: bytes, ts_init: int) -> bool:
+        """The same as ``take``."""
+
+@final
+class FrameTaker:
+    """Take a read holding one whole text frame of a routed bookTicker stream."""
+
+    clock_ns: Callable[[], int]
+    def __init__(
+        self,
+        clock_ns: Callable[[], int],
+        stats: Any,
+        failed: Callable[[bytes], object],
+        max_bytes: int,
+    ) -> None: ...
+    @property
+    def decoders(self) -> tuple[BookTickerDecoder, ...]:
+        """The decoders offered each read, in order."""
+    @decoders.setter
+    def decoders(self, decoders: Iterable[BookTickerDecoder]) -> None: ...
+    def take(self, data: bytes) -> bool:
+        """Take the read (True) or leave it to the general way (False)."""

@@ -20,6 +20,7 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp
 
 from zq_core.fixed cimport PRECISION_MAX_C, price_from_raw_c, quantity_from_raw_c
+from zq_core.quote_feed cimport QuoteFeed
 
 cdef enum:
     # At most this many significant digits in a value: 10**18 - 1 fits in int64. A longer
@@ -138,7 +139,7 @@ cdef class BookTickerDecoder:
         self._prefix = b'{"stream":"' + stream.encode("utf-8") + b'","data":{"u":'
         self._symbol_part = b',"s":"' + symbol.encode("utf-8") + b'","b":"'
         self._instrument_id = instrument_id
-        self._make = make
+        self._make_quote = make
         self._on_quote = on_quote
         self._price_precision = price_precision
         self._size_precision = size_precision
@@ -147,50 +148,62 @@ cdef class BookTickerDecoder:
         self._bid_size = quantity_from_raw_c(0, size_precision)
         self._ask_size = self._bid_size
 
+    @property
+    def on_quote(self):
+        """What :meth:`take` hands each quote to (None: nothing)."""
+        return self._on_quote
+
     cpdef object decode(self, bytes payload, int64_t ts_init):
         """Return the message as a quote, or None when it is not of the exact shape read here.
 
         ``payload`` is the whole message (``{"stream": ..., "data": {...}}``).
         """
-        cdef const unsigned char* text = payload
-        cdef Py_ssize_t size = len(payload)
+        cdef int64_t raws[4]
+        if not self._parse(payload, len(payload), raws):
+            return None
+        return self._make(raws, ts_init)
+
+    cdef bint _parse(self, const unsigned char* text, Py_ssize_t size, int64_t* raws) noexcept:
+        # The message's bid, bid size, ask and ask size raws into raws[0..3]; False (raws
+        # undefined) when the message is not of the exact shape read here.
         cdef Py_ssize_t position = _expect(text, 0, size, self._prefix)
         cdef Py_ssize_t start
-        cdef int64_t bid, bid_size, ask, ask_size
         if position < 0:
-            return None
+            return False
         start = position
         while position < size and 48 <= text[position] <= 57:  # "u": the update id
             position += 1
         if position == start or position - start > _MAX_DIGITS:
-            return None
+            return False
         position = _expect(text, position, size, self._symbol_part)
         if position < 0:
-            return None
-        position = _decimal(text, position, size, self._price_precision, &bid)
+            return False
+        position = _decimal(text, position, size, self._price_precision, &raws[0])
         position = _expect(text, position, size, b'","B":"')
         if position < 0:
-            return None
-        position = _decimal(text, position, size, self._size_precision, &bid_size)
+            return False
+        position = _decimal(text, position, size, self._size_precision, &raws[1])
         position = _expect(text, position, size, b'","a":"')
         if position < 0:
-            return None
-        position = _decimal(text, position, size, self._price_precision, &ask)
+            return False
+        position = _decimal(text, position, size, self._price_precision, &raws[2])
         position = _expect(text, position, size, b'","A":"')
         if position < 0:
-            return None
-        position = _decimal(text, position, size, self._size_precision, &ask_size)
-        if _expect(text, position, size, b'"}}') != size:
-            return None
-        if bid != self._bid.raw:
-            self._bid = price_from_raw_c(bid, self._price_precision)
-        if ask != self._ask.raw:
-            self._ask = price_from_raw_c(ask, self._price_precision)
-        if bid_size != self._bid_size.raw:
-            self._bid_size = quantity_from_raw_c(bid_size, self._size_precision)
-        if ask_size != self._ask_size.raw:
-            self._ask_size = quantity_from_raw_c(ask_size, self._size_precision)
-        return self._make(
+            return False
+        position = _decimal(text, position, size, self._size_precision, &raws[3])
+        return _expect(text, position, size, b'"}}') == size
+
+    cdef object _make(self, const int64_t* raws, int64_t ts_init):
+        # The quote of parsed raws (bid, bid size, ask, ask size); unchanged values reused.
+        if raws[0] != self._bid.raw:
+            self._bid = price_from_raw_c(raws[0], self._price_precision)
+        if raws[2] != self._ask.raw:
+            self._ask = price_from_raw_c(raws[2], self._price_precision)
+        if raws[1] != self._bid_size.raw:
+            self._bid_size = quantity_from_raw_c(raws[1], self._size_precision)
+        if raws[3] != self._ask_size.raw:
+            self._ask_size = quantity_from_raw_c(raws[3], self._size_precision)
+        return self._make_quote(
             self._instrument_id,
             self._bid,
             self._ask,
@@ -200,6 +213,13 @@ cdef class BookTickerDecoder:
             ts_init,
         )
 
+    cdef int _hand_on(self, object quote) except -1:
+        # The quote to on_quote: a QuoteFeed's entry point in C, anything else called.
+        if type(self._on_quote) is QuoteFeed:
+            return (<QuoteFeed>self._on_quote).take(self._instrument_id, quote)
+        self._on_quote(quote)
+        return 0
+
     def take(self, bytes payload, int64_t ts_init):
         """Hand the message's quote to ``on_quote`` and return True; return False, having done
         nothing, when :meth:`decode` returns None (another stream's message, another shape).
@@ -207,5 +227,95 @@ cdef class BookTickerDecoder:
         quote = self.decode(payload, ts_init)
         if quote is None:
             return False
-        self._on_quote(quote)
+        self._hand_on(quote)
+        return True
+
+    def __call__(self, bytes payload, int64_t ts_init):
+        """The same as :meth:`take` (a decoder is a route's handle)."""
+        return self.take(payload, ts_init)
+
+
+cdef class FrameTaker:
+    """Take a read holding one whole text frame of a routed bookTicker stream in one call.
+
+    The WebSocket connection offers each read to :meth:`take` before its frame parser when
+    nothing is buffered: a read that is exactly one unfragmented, unmasked text frame (a
+    7- or 16-bit length), whose message one of the decoders reads, is stamped with ``clock_ns``,
+    counted in ``stats.messages``, decoded and handed to the decoder's ``on_quote`` (in C
+    when that is a ``QuoteFeed``). Anything else returns False having done nothing but read
+    the clock, and takes the general way (the parser, then the client's routes).
+
+    Parameters
+    ----------
+    clock_ns : callable
+        The clock stamping ``ts_init`` (``clock_ns()`` -> UNIX ns), read before the message
+        is decoded, as the general way does.
+    stats : object
+        Its ``messages`` counts the messages taken.
+    failed : callable
+        Called as ``failed(message)`` inside the handling of an exception that decoding or
+        ``on_quote`` raised (it logs and counts it); the read is taken all the same.
+    max_bytes : int
+        The largest message taken (the connection's limit).
+    """
+
+    def __init__(self, object clock_ns, object stats, object failed, Py_ssize_t max_bytes):
+        self.clock_ns = clock_ns
+        self._stats = stats
+        self._failed = failed
+        self._max = max_bytes
+        self._decoders = ()
+
+    @property
+    def decoders(self):
+        """The decoders offered each read, in order."""
+        return self._decoders
+
+    @decoders.setter
+    def decoders(self, decoders):
+        cdef BookTickerDecoder decoder
+        decoders = tuple(decoders)
+        for decoder in decoders:
+            if decoder._on_quote is None:
+                raise ValueError("a FrameTaker's decoder needs an on_quote to hand quotes to")
+        self._decoders = decoders
+
+    cpdef bint take(self, bytes data) except -1:
+        """Take the read (True) or leave it to the general way (False), as described above."""
+        cdef const unsigned char* text
+        cdef Py_ssize_t size
+        cdef Py_ssize_t length
+        cdef Py_ssize_t head
+        cdef int64_t raws[4]
+        cdef int64_t ts_init
+        cdef BookTickerDecoder decoder
+        if not self._decoders:
+            return False
+        size = len(data)
+        if size <= 4:
+            return False
+        text = data
+        if text[0] != 0x81:  # FIN, TEXT, no reserved bit
+            return False
+        if text[1] < 126:  # unmasked, a 7-bit length
+            head = 2
+            length = text[1]
+        elif text[1] == 126:  # unmasked, a 16-bit length
+            head = 4
+            length = (text[2] << 8) | text[3]
+        else:
+            return False
+        if size - head != length or length > self._max:
+            return False
+        ts_init = self.clock_ns()
+        for decoder in self._decoders:
+            if decoder._parse(text + head, length, raws):
+                break
+        else:
+            return False
+        self._stats.messages += 1
+        try:
+            decoder._hand_on(decoder._make(raws, ts_init))
+        except Exception:
+            self._failed(data[head:])
         return True

@@ -86,6 +86,7 @@ from zq_core.book import L1Book, L2Book, L3Book
 from zq_core.book_base import OrderBook as OrderBookBase
 from zq_core.bus import MessageBus, Request
 from zq_core.fixed import Price, Quantity
+from zq_core.quote_feed import QuoteFeed
 
 __all__ = ["BookFactory", "DataEngine", "OrderBook", "default_book_factory"]
 
@@ -865,6 +866,31 @@ class DataEngine(Component):
             aggregator.handle_quote(quote)
 
     _handle_quote = process_quote
+
+    def bind_quote_feed(self, feed: QuoteFeed) -> None:
+        """Let ``feed`` process quotes as :meth:`process_quote` does, in compiled code.
+
+        A live data client hands its quotes to a :class:`~zq_core.quote_feed.QuoteFeed`;
+        bound, it replaces the cache's latest quote and publishes on the bus itself for an
+        instrument whose quotes feed no bar aggregator (the topics this engine records in
+        ``_plain_quote_topics``, shared with the feed), and hands every other quote to
+        :meth:`process_quote`. A cache or an engine whose ``add_quote`` / ``process_quote``
+        is overridden gets every quote through :meth:`process_quote`.
+        """
+        cache = self.cache
+        if (
+            type(cache).add_quote is not Cache.add_quote
+            or type(self).process_quote is not DataEngine.process_quote
+        ):
+            feed.bind(self.process_quote)
+            return
+        feed.bind(
+            self.process_quote,
+            self.bus,
+            cache._quotes,
+            cache._stale_quotes,
+            self._plain_quote_topics,
+        )
 
     def _handle_trade(self, trade: TradeTick) -> None:
         self.cache.add_trade(trade)

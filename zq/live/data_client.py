@@ -22,6 +22,7 @@ from zq.model.data import QuoteTick, TradeTick
 from zq.model.enums import BookType
 from zq.model.identifiers import InstrumentId, Venue
 from zq.model.instruments import Instrument
+from zq_core.quote_feed import QuoteFeed
 
 __all__ = ["BinanceDataClient", "binance_book_factory"]
 
@@ -72,10 +73,14 @@ class BinanceDataClient(DataClient):
         backoff_max_s: float = 30.0,
     ) -> None:
         super().__init__(client_id, venue)
+        # Quotes go from the adapter's decoder to the engine's quote path in compiled code
+        # once the engine has bound the feed (at the first quote); until then, and for the
+        # quotes it does not process itself, to _first_quote / the engine's process_quote.
+        self._quote_feed = QuoteFeed(self._first_quote)
         self.market = BinanceMarketDataClient(
             http,
             ws_url,
-            on_quote=self._on_quote,
+            on_quote=self._quote_feed,
             on_trade=self._on_trade,
             on_deltas=self._on_deltas,
             heartbeat_s=heartbeat_s,
@@ -87,10 +92,13 @@ class BinanceDataClient(DataClient):
         # whole, so dropping one kind means re-subscribing the others.
         self._kinds: dict[InstrumentId, set[str]] = {}
         self._size_precisions: dict[InstrumentId, tuple[int, int]] = {}
-        self._process_quote = self._bind_process_quote
-        self.quotes = 0
         self.trades = 0
         self.delta_batches = 0
+
+    @property
+    def quotes(self) -> int:
+        """Quotes received."""
+        return self._quote_feed.count
 
     @property
     def errors(self) -> int:
@@ -180,14 +188,10 @@ class BinanceDataClient(DataClient):
 
     # Data from the adapter.
 
-    def _on_quote(self, quote: QuoteTick) -> None:
-        self.quotes += 1
-        self._process_quote(quote)
-
-    def _bind_process_quote(self, quote: QuoteTick) -> None:
-        # The first quote: from then on, straight to the engine's quote handling.
-        self._process_quote = self.engine.process_quote
-        self._process_quote(quote)
+    def _first_quote(self, quote: QuoteTick) -> None:
+        # The first quote: from then on, the feed processes quotes as the engine does.
+        self.engine.bind_quote_feed(self._quote_feed)
+        self.engine.process_quote(quote)
 
     def _on_trade(self, trade: TradeTick) -> None:
         self.trades += 1

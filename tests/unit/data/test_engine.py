@@ -665,3 +665,78 @@ async def test_on_a_live_clock_a_time_bar_is_published_by_a_loop_alert_after_its
     close = now - now % (20 * MS) + 20 * MS
     assert bar.ts_event == close and published_ns >= close and bar.ts_init >= close
     kernel.stop()
+
+
+# -- the compiled quote feed (a live data client's quotes) ---------------------------------
+
+
+def _feed_run(use_feed: bool, bars: bool) -> tuple[list[Any], Any, int]:
+    """Quotes of two instruments through the feed or process_quote; what a subscriber got,
+    the cache's latest BTC quote, and the feed's count (0 without it)."""
+    from zq_core.quote_feed import QuoteFeed
+
+    bt = Backtest()
+    received = bt.listen(topics.quotes(BTC))
+    bt.bus.subscribe(topics.quotes(ETH), received.append)
+    if bars:
+        bt.send(SubscribeBars(BarType.from_str("BTCUSDT.BINANCE-2-TICK-MID-INTERNAL"), "S-1"))
+        bt.bus.subscribe("data.bars.*", received.append)
+    feed = QuoteFeed(lambda q: (bt.engine.bind_quote_feed(feed), bt.engine.process_quote(q)))
+    take = feed if use_feed else bt.engine.process_quote
+    for ts in range(1, 7):
+        take(quote(BTC, ts, f"100.{ts:02d}"))
+        take(quote(ETH, ts, f"200.{ts:02d}"))
+    return received, bt.cache.quote(BTC), feed.count
+
+
+@pytest.mark.parametrize("bars", [False, True])
+def test_the_quote_feed_does_what_process_quote_does(bars: bool):
+    # The reference is the engine's own Python path on a second, identical kernel.
+    fed, fed_latest, count = _feed_run(True, bars)
+    processed, latest, _ = _feed_run(False, bars)
+    assert fed == processed
+    assert fed_latest == latest == quote(BTC, 6, "100.06")
+    assert count == 12
+    if bars:  # two-tick mid bars of BTC: three of them from six quotes
+        assert sum(1 for item in fed if not isinstance(item, QuoteTick)) == 3
+
+
+def test_a_bound_feed_publishes_in_c_and_an_unbound_one_falls_back():
+    from zq_core.quote_feed import QuoteFeed
+
+    bt = Backtest()
+    received = bt.listen(topics.quotes(BTC))
+    fallen: list[QuoteTick] = []
+    feed = QuoteFeed(fallen.append)
+    feed(quote(BTC, 1))
+    assert (fallen, received, feed.bound) == ([quote(BTC, 1)], [], False)
+    bt.engine.bind_quote_feed(feed)
+    assert feed.bound and feed.fallback == bt.engine.process_quote
+    feed(quote(BTC, 2))  # topic not recorded yet: process_quote records it
+    feed(quote(BTC, 3))  # through the feed's own path
+    assert received == [quote(BTC, 2), quote(BTC, 3)]
+    assert bt.cache.quote(BTC) == quote(BTC, 3)
+    assert feed.count == 3
+
+
+def test_a_cache_with_its_own_add_quote_keeps_every_quote_on_process_quote():
+    from zq.cache import Cache
+    from zq_core.quote_feed import QuoteFeed
+
+    class CountingCache(Cache):
+        added = 0
+
+        def add_quote(self, quote: QuoteTick) -> None:
+            CountingCache.added += 1
+            super().add_quote(quote)
+
+    from zq.common.clock import TestClock
+    from zq_core.bus import MessageBus
+
+    engine = DataEngine(TestClock(), MessageBus(), CountingCache())
+    feed = QuoteFeed(engine.process_quote)
+    engine.bind_quote_feed(feed)
+    assert not feed.bound
+    for ts in range(3):
+        feed(quote(BTC, ts))
+    assert CountingCache.added == 3

@@ -133,9 +133,11 @@ class BinanceMarketDataClient:
         on_quote = self._on_quote
         if on_quote is not None:
             # The hot path: the whole message decoded into a QuoteTick by one compiled call
-            # and handed straight on; a message of another stream or shape is refused at
-            # once and takes the route above (which accepts it or names what is wrong).
-            self._ws.route(stream, parser.book_ticker_decoder(on_quote).take)
+            # and handed straight on (a read holding one whole frame of it, from the
+            # socket's read: see BinanceWebSocketClient.route); a message of another stream
+            # or shape is refused at once and takes the route above (which accepts it or
+            # names what is wrong).
+            self._ws.route(stream, parser.book_ticker_decoder(on_quote))
         await self._ws.subscribe([stream])
 
     async def subscribe_trades(self, instrument: Instrument) -> None:

@@ -304,6 +304,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._close_sent = False
         self.heartbeat_s = heartbeat_s
         self._reads = 0  # data_received calls: a changed count means the server spoke
+        self._take_read: Callable[[bytes], bool] | None = None  # see offer_reads
         self._reads_seen = 0
         self._pinged = False
         self._timer: asyncio.TimerHandle | None = None
@@ -330,8 +331,23 @@ class WebSocketConnection(asyncio.Protocol):
         )
         self.transport.write(request.encode("latin-1"))
 
+    def offer_reads(self, take: Callable[[bytes], bool] | None) -> None:
+        """Offer each read to ``take`` first while nothing is buffered (None: stop).
+
+        ``take(data)`` returns True once it has handled the read as one whole frame of the
+        connection's stream (a compiled route: :class:`~zq_core.book_ticker.FrameTaker`),
+        or False, having done nothing, and the read takes the general way.
+        """
+        self._take_read = take
+
     def data_received(self, data: bytes) -> None:
         self._reads += 1
+        parser = self._parser
+        # A read offered to the fast way first (set once the handshake is through).
+        take = self._take_read
+        if take is not None and not parser._buffer and not parser._fragments and take(data):
+            parser._offset += len(data)
+            return
         if self._handshaking:
             data = self._handshake(data)
             if not data:
@@ -339,7 +355,6 @@ class WebSocketConnection(asyncio.Protocol):
         # The common read: one whole unfragmented text frame of 126..65535 bytes (a quote,
         # a trade, a small diff), nothing buffered before it: handed on without the
         # parser's loop and message list. Anything else goes through the parser.
-        parser = self._parser
         size = len(data)
         if (
             size > 4

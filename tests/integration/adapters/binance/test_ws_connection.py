@@ -21,7 +21,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import WSMsgType, web
 
-from zq.adapters.binance.parsing import _TICKER_DECODER, BOOK_TICKER_ENVELOPE
+from tests.unit.adapters.binance.test_instruments import BTCUSDT
+from zq.adapters.binance.instruments import parse_symbol
+from zq.adapters.binance.parsing import _TICKER_DECODER, BOOK_TICKER_ENVELOPE, MarketDataParser
 from zq.adapters.binance.websocket import BinanceWebSocketClient
 from zq.adapters.binance.ws_connection import WebSocketHandshakeError, open_websocket
 
@@ -403,3 +405,105 @@ async def test_wss_over_tls_to_aiohttps_server_with_a_certificate_it_trusts(tmp_
         assert received == [(b"OVER TLS", True)]
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_a_compiled_decoders_whole_frames_are_taken_from_the_read_as_the_general_way_reads_them(
+    raw_server,
+):
+    # The read holding one whole frame of a routed compiled decoder's stream is taken by the
+    # FrameTaker before the connection's parser; frames sharing a read take the parser and
+    # the route; both give the quote the general way (MarketDataParser.quote) makes.
+    parser = MarketDataParser(parse_symbol(BTCUSDT))
+    tickers = [
+        b'{"u":%d,"s":"BTCUSDT","b":"100.0%d","B":"2.5","a":"100.2%d","A":"3"}' % (n, n, n)
+        for n in range(1, 7)
+    ]
+
+    def envelope(stream: bytes, data: bytes) -> bytes:
+        return b'{"stream":"' + stream + b'","data":' + data + b"}"
+
+    trade = b'{"e":"trade","t":7}'
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await upgrade(reader, writer)
+        await asyncio.sleep(0.2)  # the client's connection open (its URL names the stream)
+        for data in tickers[:3]:  # one frame per read
+            writer.write(frame(1, envelope(b"btcusdt@bookTicker", data)))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        writer.write(b"".join(frame(1, envelope(b"btcusdt@bookTicker", d)) for d in tickers[3:]))
+        await asyncio.sleep(0.05)
+        writer.write(frame(1, envelope(b"btcusdt@trade", trade)))
+        await reader.read()
+
+    url = await raw_server(script)
+    general: list[bytes] = []
+    quotes: list[object] = []
+    stamps = iter(range(1000, 2000))
+    client = BinanceWebSocketClient(
+        url, lambda stream, data, ts: general.append(data), clock_ns=lambda: next(stamps)
+    )
+    client.route("btcusdt@bookTicker", parser.book_ticker_decoder(quotes.append))
+    on_combined = client._on_combined
+    parsed: list[bytes] = []  # the messages that went the general way (the parser's)
+
+    def counted(payload: bytes, is_text: bool) -> None:
+        parsed.append(payload)
+        on_combined(payload, is_text)
+
+    client._on_combined = counted  # type: ignore[method-assign]
+    await client.start()
+    try:
+        await client.subscribe(["btcusdt@bookTicker"])
+        await wait_for(lambda: len(general) == 1, what="the trade")
+    finally:
+        await client.stop()
+    assert [q.ts_init for q in quotes] == sorted(q.ts_init for q in quotes)  # type: ignore[attr-defined]
+    assert quotes == [
+        parser.quote(data, quote.ts_init)  # type: ignore[attr-defined]
+        for data, quote in zip(tickers, quotes, strict=True)
+    ]
+    assert general == [trade]
+    assert len(parsed) == 4  # the three sharing a read, and the trade
+    assert client.stats.messages == 7 and client.stats.handler_errors == 0
+
+
+@pytest.mark.asyncio
+async def test_a_raising_on_quote_of_a_frame_taken_from_the_read_is_logged_and_counted(
+    raw_server, caplog
+):
+    ticker = b'{"u":1,"s":"BTCUSDT","b":"100.01","B":"2","a":"100.02","A":"3"}'
+    message = b'{"stream":"btcusdt@bookTicker","data":' + ticker + b"}"
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await upgrade(reader, writer)
+        await asyncio.sleep(0.2)
+        for _ in range(2):
+            writer.write(frame(1, message))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        await reader.read()
+
+    url = await raw_server(script)
+    quotes: list[object] = []
+
+    def on_quote(quote: object) -> None:
+        quotes.append(quote)
+        if len(quotes) == 1:
+            raise RuntimeError("a strategy's bug")
+
+    client = BinanceWebSocketClient(url, lambda stream, data, ts: None)
+    decoder = MarketDataParser(parse_symbol(BTCUSDT)).book_ticker_decoder(on_quote)
+    client.route("btcusdt@bookTicker", decoder)
+    with caplog.at_level(logging.ERROR, logger="zq.adapters.binance"):
+        await client.start()
+        try:
+            await client.subscribe(["btcusdt@bookTicker"])
+            await wait_for(lambda: len(quotes) == 2, what="two quotes")
+        finally:
+            await client.stop()
+    assert client.stats.handler_errors == 1 and client.stats.messages == 2
+    (record,) = [r for r in caplog.records if "handler failed" in r.getMessage()]
+    assert record.getMessage() == "handler failed on a btcusdt@bookTicker message"
+    assert record.exc_info is not None and "a strategy's bug" in str(record.exc_info[1])

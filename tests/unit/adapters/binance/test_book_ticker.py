@@ -4,6 +4,8 @@ Binance's own shape, and None, never a different quote, for anything else."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,8 +13,10 @@ from hypothesis import strategies as st
 from zq.adapters.binance.errors import BinanceStreamError
 from zq.adapters.binance.instruments import parse_symbol
 from zq.adapters.binance.parsing import MarketDataParser
+from zq.adapters.binance.ws_connection import Opcode, encode_frame
 from zq.data.loaders._binance_decimal import decimal_to_raw
 from zq.model.data import QuoteTick
+from zq_core.book_ticker import FrameTaker
 from zq_core.fixed import Price, Quantity
 
 from .test_instruments import BTCUSDT
@@ -114,3 +118,74 @@ def test_unchanged_values_are_handed_out_again_and_changed_ones_made_anew():
     second = decoder.decode(envelope(DATA.replace(b"61837.64000000", b"61837.65000000")), 2)
     assert second.bid_price is first.bid_price and second.bid_size is first.bid_size
     assert second.ask_price == Price.from_raw(6_183_765, 2) != first.ask_price
+
+
+# -- FrameTaker: a read holding one whole frame, taken before the connection's parser ------
+
+
+class _Counters:
+    messages = 0
+
+
+def _taker(on_quote: object) -> tuple[FrameTaker, _Counters, list[bytes]]:
+    failed: list[bytes] = []
+    stats = _Counters()
+    taker = FrameTaker(lambda: 77, stats, failed.append, 1 << 20)
+    taker.decoders = [MarketDataParser(INSTRUMENT).book_ticker_decoder(on_quote)]  # type: ignore[arg-type]
+    return taker, stats, failed
+
+
+def test_a_whole_text_frame_of_the_stream_is_taken_with_either_length():
+    quotes: list[QuoteTick] = []
+    taker, stats, failed = _taker(quotes.append)
+    message = envelope(DATA)
+    assert len(message) > 125  # a 16-bit length, as Binance's own messages have
+    assert taker.take(encode_frame(Opcode.TEXT, message)) is True
+    short = b'{"u":1,"s":"BTCUSDT","b":"1.5","B":"2","a":"1.6","A":"3"}'
+    assert len(envelope(short)) < 126  # a 7-bit length
+    assert taker.take(encode_frame(Opcode.TEXT, envelope(short))) is True
+    assert quotes == [general(DATA, 77), general(short, 77)]
+    assert stats.messages == 2 and failed == []
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        encode_frame(Opcode.TEXT, envelope(DATA, b"ethusdt@bookTicker")),  # another stream
+        encode_frame(Opcode.TEXT, envelope(DATA.replace(b'"B"', b'"X"'))),  # another shape
+        encode_frame(Opcode.BINARY, envelope(DATA)),
+        encode_frame(Opcode.TEXT, envelope(DATA), mask=b"abcd"),
+        encode_frame(Opcode.TEXT, envelope(DATA))[:-1],  # a frame not whole in the read
+        encode_frame(Opcode.TEXT, envelope(DATA)) + b"\x89\x00",  # and a ping after it
+        bytes([0x01]) + encode_frame(Opcode.TEXT, envelope(DATA))[1:],  # FIN clear
+        bytes([0x81, 127]) + len(envelope(DATA)).to_bytes(8, "big") + envelope(DATA),
+        b"\x81",
+    ],
+)
+def test_any_other_read_is_left_to_the_parser_untouched(read: bytes):
+    quotes: list[QuoteTick] = []
+    taker, stats, failed = _taker(quotes.append)
+    assert taker.take(read) is False
+    assert quotes == [] and stats.messages == 0 and failed == []
+
+
+def test_a_raising_on_quote_is_reported_inside_its_handling_and_the_read_is_taken():
+    seen: list[object] = []
+
+    def on_quote(quote: QuoteTick) -> None:
+        raise RuntimeError("a strategy's bug")
+
+    stats = _Counters()
+    taker = FrameTaker(lambda: 1, stats, lambda m: seen.append((m, sys.exc_info()[1])), 1 << 20)
+    taker.decoders = [MarketDataParser(INSTRUMENT).book_ticker_decoder(on_quote)]
+    assert taker.take(encode_frame(Opcode.TEXT, envelope(DATA))) is True
+    ((message, error),) = seen
+    assert message == envelope(DATA) and str(error) == "a strategy's bug"
+    assert stats.messages == 1
+
+
+def test_a_taker_refuses_a_decoder_with_nothing_to_hand_quotes_to():
+    taker = FrameTaker(lambda: 1, _Counters(), lambda m: None, 1 << 20)
+    with pytest.raises(ValueError, match="needs an on_quote"):
+        taker.decoders = [MarketDataParser(INSTRUMENT).book_ticker_decoder()]
+    assert taker.take(encode_frame(Opcode.TEXT, envelope(DATA))) is False  # no decoder
