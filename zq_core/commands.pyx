@@ -98,6 +98,14 @@ cdef class CommandPath:
         else:
             self._fallback(command)
 
+    cdef object _exchange_of(self, object client):
+        # The client's exchange, kept for the last client asked (a backtest's commands go
+        # to one or a few venues).
+        if client is not self._last_client:
+            self._last_exchange = client.exchange
+            self._last_client = client
+        return self._last_exchange
+
     cdef object _cached_order(self, object client_order_id):
         if self._orders is not None:
             return self._orders.get(client_order_id)
@@ -137,7 +145,7 @@ cdef class CommandPath:
             return 0
         try:
             if type(client) is _exchange_client:
-                client.exchange.submit(command)
+                self._exchange_of(client).submit(command)
             else:
                 client.submit_order(command)
         except Exception as exc:
@@ -173,9 +181,9 @@ cdef class CommandPath:
         try:
             if type(client) is _exchange_client:
                 if modify:
-                    client.exchange.modify(command)
+                    self._exchange_of(client).modify(command)
                 else:
-                    client.exchange.cancel(command)
+                    self._exchange_of(client).cancel(command)
             elif modify:
                 client.modify_order(command)
             else:

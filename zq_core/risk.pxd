@@ -57,6 +57,9 @@ cdef class RiskCore:
     cdef object _cancel_type            # CancelOrder
     cdef object _fallback               # RiskEngine._execute
     cdef object _order                  # the cache's order by client order id (bound)
+    # The cache's orders and instruments, when its order() / instrument() only read them.
+    cdef dict _orders
+    cdef dict _instruments
     # The cache's lookups by instrument id (bound once).
     cdef object _instrument
     cdef object _quote

@@ -18,6 +18,7 @@ cimport cython
 from libc.stdint cimport INT64_MAX, int64_t, uint8_t
 
 from zq_core.bus cimport MessageBus
+from zq_core.cache cimport CacheCore
 from zq_core.fixed cimport Price, Quantity, compare_raw_c
 from zq_core.orders cimport Order
 
@@ -269,6 +270,16 @@ cdef class RiskCore:
         self._fallback = fallback
         self._order = cache.order
         self._instrument = cache.instrument
+        # The cache's dictionaries read directly when its look-ups are CacheCore's own.
+        compiled = isinstance(cache, CacheCore)
+        self._orders = (
+            (<CacheCore>cache)._orders
+            if compiled and type(cache).order is CacheCore.order else None
+        )
+        self._instruments = (
+            (<CacheCore>cache)._instruments
+            if compiled and type(cache).instrument is CacheCore.instrument else None
+        )
         self._quote = cache.quote
         self._trade = cache.trade
         self._buy = buy
@@ -296,7 +307,11 @@ cdef class RiskCore:
         kind = type(command)
         if kind is self._submit_type:
             if not self._throttled:  # a throttled submit is recorded by the engine
-                order = self._order(command.order.client_order_id)
+                client_order_id = command.order.client_order_id
+                order = (
+                    self._orders.get(client_order_id) if self._orders is not None
+                    else self._order(client_order_id)
+                )
                 if isinstance(order, Order) and self.submit_passes(order):
                     self.passed_count += 1
                     self._bus.send(self._endpoint, command)
@@ -305,7 +320,11 @@ cdef class RiskCore:
             self._bus.send(self._endpoint, command)
             return
         elif kind is self._modify_type:
-            order = self._order(command.client_order_id)
+            client_order_id = command.client_order_id
+            order = (
+                self._orders.get(client_order_id) if self._orders is not None
+                else self._order(client_order_id)
+            )
             if order is not None and self.modify_passes(
                 order, command.quantity, command.price, command.trigger_price
             ):
@@ -316,7 +335,10 @@ cdef class RiskCore:
     cdef _Rules _rules_of(self, object instrument_id):
         """The instrument's rules, read again when the cache holds another instrument;
         None when the instrument is not in the cache."""
-        instrument = self._instrument(instrument_id)
+        instrument = (
+            self._instruments.get(instrument_id) if self._instruments is not None
+            else self._instrument(instrument_id)
+        )
         if instrument is None:
             return None
         cdef _Rules rules = self._rules.get(instrument_id)

@@ -13,6 +13,7 @@ registration set, in C, and raises the actor's "not registered" error while it i
 cimport cython
 
 from zq_core.bus cimport MessageBus
+from zq_core.orders cimport Order
 from zq_core.time_source cimport TimeSource
 
 __all__ = ["OrderSender", "Required"]
@@ -68,19 +69,27 @@ cdef class OrderSender:
             If the order belongs to another strategy.
         """
         strategy_id = self._strategy_id
-        if order.strategy_id != strategy_id:
+        cdef Order known
+        if isinstance(order, Order):  # its fields read in C
+            known = <Order>order
+            owner, instrument_id, init = known.strategy_id, known.instrument_id, known.init
+        else:  # read by name (the cache refuses it below)
+            owner, instrument_id, init = order.strategy_id, None, None
+        if owner != strategy_id:
             raise ValueError(
                 f"{strategy_id} cannot submit {order.client_order_id} of {order.strategy_id}"
             )
         self._cache.add_order(order)
+        if init is None:
+            instrument_id, init = order.instrument_id, order.init
         self._bus.send(
             self._endpoint,
             self._submit_type(  # positional: trader, strategy, instrument, ts_init, order, position
                 self._trader_id,
                 strategy_id,
-                order.instrument_id,
+                instrument_id,
                 self._time.now_c(),
-                order.init,
+                init,
                 position_id,
             ),
         )
