@@ -97,7 +97,7 @@ cdef class _Cursor:
     cdef bint done
 
 
-@cython.final  # _rest is inlined into _row and _quiet_row
+@cython.final  # _rest is inlined into _row and _quiet_rows
 cdef class ReplayLoop:
     cdef object clock
     cdef TimerQueue timers              # the clock's timers (fired in C)
@@ -130,7 +130,9 @@ cdef class ReplayLoop:
     cdef int _refresh(self) except -1
     cdef int _resolve_data(self, Route route) except -1
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1
-    cdef int _quiet_row(self, Route route, const char* row, int64_t ts) except -1
+    cdef int _quiet_rows(
+        self, _Cursor cursor, bint bounded, int64_t stop_ts, int stop_rank, int stop_index
+    ) except -1
     cdef inline int _rest(
         self, Route route, MatchingCore core, const char* row, object datum, int64_t ts
     ) except -1

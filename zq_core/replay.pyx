@@ -314,12 +314,13 @@ cdef class ReplayLoop:
                             route.quiet_epoch == self.epoch and best.ts < route.quiet_until
                             and best.ts >= self.ts_last
                         ):
-                            self._quiet_row(route, best.base + best.at * best.itemsize, best.ts)
+                            self._quiet_rows(best, bounded, stop_ts, stop_rank, stop_index)
                         else:
                             self._row(route, best.base + best.at * best.itemsize, None, best.ts)
+                            best.at += 1
                     else:
                         self._row(best.route, NULL, best.objects[best.at], best.ts)
-                    best.at += 1
+                        best.at += 1
                     if best.at == best.count:
                         self._next_run(best)
                         if best.done:
@@ -406,7 +407,7 @@ cdef class ReplayLoop:
         self, Route route, MatchingCore core, const char* row, object datum, int64_t ts
     ) except -1:
         # _row after the core took the row: its reports, steps 3 and 4, the bookkeeping
-        # (_row's tail and _quiet_row's; inline, as a call per row cost the signals-only
+        # (_row's tail and _quiet_rows'; inline, as a call per row cost the signals-only
         # path about 50 instructions a row).
         if core is not None and core._reports:
             self._sync(ts)
@@ -441,7 +442,7 @@ cdef class ReplayLoop:
         else:
             if route.stale is not None:
                 _hold(route, row, datum)
-            # Whether the route's next rows are quiet (see _quiet_row): nothing but its core
+            # Whether the route's next rows are quiet (see _quiet_rows): nothing but its core
             # (and the cache's latest row) wants them, and the timers' and the venue's heads
             # were read in this epoch.
             if (
@@ -460,24 +461,66 @@ cdef class ReplayLoop:
             self.progress(self.count, ts)
         return 0
 
-    cdef int _quiet_row(self, Route route, const char* row, int64_t ts) except -1:
-        # _row for an array row of a quiet route (quiet_epoch is the loop's epoch, ts before
-        # quiet_until and not before the previous row): no timer or venue work is due and
-        # only the venue's core (and its book, which the data side shares) takes the row, so
-        # of _row's steps only the core's remains, and the row kept for the cache. When the
-        # core reported something, Python runs (the events) and may subscribe: the rest of
-        # _row then takes over.
+    cdef int _quiet_rows(
+        self, _Cursor cursor, bint bounded, int64_t stop_ts, int stop_rank, int stop_index
+    ) except -1:
+        # _row for the array rows of a quiet route (quiet_epoch is the loop's epoch), from
+        # the cursor's current row (the caller checked it is quiet) while they stay quiet:
+        # before quiet_until, not before the previous row, not past the runner-up cursor's
+        # key (when ``bounded``) nor the run's end. No timer or venue work is due and only
+        # the venue's core (and its book, which the data side shares) takes the rows, so of
+        # _row's steps only the core's remains. A row whose core reported goes on through
+        # _rest (Python runs: the route is not quiet any more), and a progress report ends
+        # the stretch too. Only the stretch's last row is held for the cache, before any
+        # Python runs. Leaves cursor.at at the first row not taken.
+        cdef Route route = cursor.route
         cdef MatchingCore core = route.core
-        _apply_row(core, route.kind, row, ts)
-        if core._reports:
-            return self._rest(route, core, row, None, ts)
-        if route.stale is not None:
-            _hold(route, row, None)
-        self.count += 1
-        self.ts_last = ts
-        if self.progress is not None and self.count % self.progress_every == 0:
-            self.epoch += 1
-            self.progress(self.count, ts)
+        cdef int kind = route.kind
+        cdef bint holding = route.stale is not None
+        cdef const char* base = cursor.base
+        cdef Py_ssize_t itemsize = cursor.itemsize
+        cdef Py_ssize_t at = cursor.at
+        cdef Py_ssize_t count = cursor.count
+        cdef int64_t until = route.quiet_until
+        cdef int64_t ts = cursor.ts
+        cdef const char* row
+        cdef const char* held = NULL
+        while True:
+            row = base + at * itemsize
+            _apply_row(core, kind, row, ts)
+            at += 1
+            if core._reports:
+                cursor.at = at
+                if holding and held != NULL:
+                    _hold(route, held, None)
+                return self._rest(route, core, row, None, ts)
+            held = row
+            self.count += 1
+            self.ts_last = ts
+            if self.progress is not None and self.count % self.progress_every == 0:
+                cursor.at = at
+                if holding:
+                    _hold(route, held, None)
+                self.epoch += 1
+                self.progress(self.count, ts)
+                return 0
+            if at == count:
+                break
+            ts = row_ts(base + at * itemsize)
+            if ts >= until or ts < self.ts_last:
+                break
+            if bounded and (
+                ts > stop_ts or (
+                    ts == stop_ts and (
+                        cursor.rank > stop_rank
+                        or (cursor.rank == stop_rank and cursor.index > stop_index)
+                    )
+                )
+            ):
+                break
+        cursor.at = at
+        if holding:
+            _hold(route, held, None)
         return 0
 
     cdef bint _venue_due(self, Route route, int64_t ts) except -1:
