@@ -260,6 +260,126 @@ cdef int _parse_str(
     return 0
 
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* The fields of a CPython _decimal Decimal (Modules/_decimal/_decimal.c: PyDecObject,
+       whose number is libmpdec's mpd_t), read without a call. The layout is checked once at
+       import against known values (_decimal_layout_holds); where it does not hold, nothing
+       reads it. */
+    typedef struct {
+        uint8_t flags;          /* MPD_NEG 1; MPD_INF 2, MPD_NAN 4, MPD_SNAN 8: special */
+        Py_ssize_t exp;
+        Py_ssize_t digits;
+        Py_ssize_t len;         /* words of data, each below 10**19 on 64-bit builds */
+        Py_ssize_t alloc;
+        uint64_t *data;
+    } zq_fixed_mpd;
+    typedef struct {
+        PyObject_HEAD
+        Py_hash_t hash;
+        zq_fixed_mpd dec;
+    } zq_fixed_decimal;
+
+    /* A finite Decimal whose coefficient fits one word: 1 with its sign, coefficient and
+       exponent (value = (-1)**negative * coefficient * 10**exponent); 0 for any other. */
+    static int zq_fixed_decimal_fields(PyObject *value, int *negative, uint64_t *coefficient,
+                                       int64_t *exponent) {
+        const zq_fixed_mpd *dec = &((const zq_fixed_decimal *)value)->dec;
+        if ((dec->flags & 14) || dec->len != 1 || sizeof(Py_ssize_t) != 8) return 0;
+        *negative = dec->flags & 1;
+        *coefficient = dec->data[0];
+        *exponent = (int64_t)dec->exp;
+        return 1;
+    }
+    """
+    ctypedef struct zq_fixed_decimal:
+        pass
+    int zq_fixed_decimal_fields(
+        object value, int* negative, uint64_t* coefficient, int64_t* exponent
+    ) noexcept
+
+
+# Powers of ten up to 10**19 (the coefficient of a one-word Decimal is below 10**19).
+cdef uint64_t[20] _UPOW10
+_UPOW10[0] = 1
+for _k in range(1, 20):
+    _UPOW10[_k] = _UPOW10[_k - 1] * 10
+
+
+cdef bint _decimal_layout_holds() except -1:
+    """Whether zq_fixed_decimal_fields reads this Python's Decimal right (checked on values
+    whose fields are known; any mismatch turns the direct read off)."""
+    cdef int negative = 0
+    cdef uint64_t coefficient = 0
+    cdef int64_t exponent = 0
+    cdef tuple expected
+    # The C Decimal (not _pydecimal's class, a heap type), at least as large as the struct.
+    if sys.implementation.name != "cpython" or Decimal.__flags__ & (1 << 9):
+        return False
+    if Decimal.__basicsize__ < sizeof(zq_fixed_decimal):
+        return False
+    for text, expected in (
+        ("-12.345", (1, 12345, -3)),
+        ("0", (0, 0, 0)),
+        ("7E+5", (0, 7, 5)),
+        ("9999999999999999999", (0, 9999999999999999999, 0)),
+        ("0.000000001", (0, 1, -9)),
+        ("-0.10", (1, 10, -2)),
+    ):
+        if not zq_fixed_decimal_fields(Decimal(text), &negative, &coefficient, &exponent):
+            return False
+        if (negative, coefficient, exponent) != expected:
+            return False
+    for text in ("NaN", "-Infinity", "sNaN", "10000000000000000000"):
+        if zq_fixed_decimal_fields(Decimal(text), &negative, &coefficient, &exponent):
+            return False  # specials and two-word coefficients are refused
+    return True
+
+
+cdef bint _DECIMAL_DIRECT = _decimal_layout_holds()
+
+
+cdef bint _decimal_direct(
+    object value, int precision, bint infer, int64_t* raw_out, uint8_t* precision_out
+) except -1:
+    """Convert the Decimal ``value`` from its fields: exactly representable at ``precision``
+    (or, with ``infer``, at its decimals, ``-exponent``, 0..9) and inside int64; return
+    False for anything else (the text or the general route decides and words it)."""
+    cdef int negative = 0
+    cdef uint64_t coefficient = 0, limit, unit
+    cdef int64_t exponent = 0, shift
+    if not zq_fixed_decimal_fields(value, &negative, &coefficient, &exponent):
+        return False
+    if infer:
+        if exponent < -PRECISION_MAX_C:
+            return False
+        precision = <int>(-exponent) if exponent < 0 else 0
+    shift = exponent + precision
+    limit = (<uint64_t>INT64_MAX) + 1 if negative else <uint64_t>INT64_MAX
+    if coefficient == 0:
+        pass
+    elif shift >= 0:
+        if shift > 18 or coefficient > limit // _UPOW10[shift]:
+            return False
+        coefficient *= _UPOW10[shift]
+    else:
+        if shift < -19:
+            return False  # a nonzero coefficient below 10**19 has decimals past precision
+        unit = _UPOW10[-shift]
+        if coefficient % unit != 0:
+            return False  # not representable: the general route words it
+        coefficient //= unit
+    if coefficient > limit:
+        return False
+    if negative:
+        raw_out[0] = -<int64_t>(coefficient - 1) - 1 if coefficient else 0
+    else:
+        raw_out[0] = <int64_t>coefficient
+    precision_out[0] = <uint8_t>precision
+    return True
+
+
 cdef bint _decimal_plain(
     object value, int precision, bint infer, int64_t* raw_out, uint8_t* precision_out
 ) except -1:
@@ -397,8 +517,9 @@ cdef int _parse(
         precision_out[0] = <uint8_t>precision
         return 0
     if isinstance(value, Decimal):
-        if type(value) is Decimal and _decimal_plain(
-            value, precision, infer, raw_out, precision_out
+        if type(value) is Decimal and (
+            (_DECIMAL_DIRECT and _decimal_direct(value, precision, infer, raw_out, precision_out))
+            or _decimal_plain(value, precision, infer, raw_out, precision_out)
         ):
             return 0
         if not value.is_finite():

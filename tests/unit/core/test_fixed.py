@@ -645,6 +645,40 @@ def test_price_and_quantity_from_plain_decimal_match_the_oracle(
     )
 
 
+# Decimals are read from their fields (sign, one-word coefficient below 10**19, exponent)
+# where the C Decimal's layout was checked at import: the edges of that route, coefficients
+# on either side of 10**19 (one word or two), exponents far past the shifts it scales by,
+# and Decimals made by arithmetic (whose coefficients keep trailing zeros).
+@given(
+    st.one_of(
+        st.integers(-(10**19) - 10**3, -(10**19) + 10**3),
+        st.integers(10**19 - 10**3, 10**19 + 10**3),
+        st.integers(-(10**4), 10**4),
+    ),
+    st.integers(-30, 30),
+    st.none() | precisions,
+)
+@example(10**19 - 1, -10, 0)
+@example(10**19, -19, 0)
+@example(9_223_372_036_854_775_807, -2, 2)
+@example(9_223_372_036_854_775_808, -2, 2)
+@example(-9_223_372_036_854_775_808, -2, 2)
+@example(-9_223_372_036_854_775_809, -2, 2)
+@example(5, -19, 9)
+@example(0, -30, 2)
+@example(0, 30, None)
+def test_price_and_quantity_from_decimal_fields_match_the_oracle(
+    coefficient: int, exponent: int, precision: int | None
+) -> None:
+    value = Decimal(f"{coefficient}E{exponent}")
+    made = Decimal("0.01") * coefficient * Decimal(f"1E{exponent}")  # arithmetic's result
+    for number in (value, made, -value):
+        assert outcome(Price, number, precision) == outcome(ref.parse, number, precision)
+        assert outcome(Quantity, number, precision) == outcome(
+            ref.parse, number, precision, non_negative=True
+        )
+
+
 @given(st.floats(allow_nan=True, allow_infinity=True), precisions)
 @example(2.675, 2)
 @example(9.223372036854776e18, 0)
