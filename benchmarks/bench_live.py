@@ -44,10 +44,12 @@ node is not woken up for a message (one core kept busy).
 ``--fifo`` runs both processes under ``SCHED_FIFO`` (root or CAP_SYS_NICE; the lowest real-time
 priority): a woken process then takes a CPU at once, so the difference from a normal run is
 the time the scheduler kept it waiting. A diagnosis, and what an isolated deployment gets.
+``--node-cpus`` / ``--venue-cpus`` pin the node (its ``cpu_affinity``) and the venue process
+(as ``zq venue --cpu-affinity``) to CPUs, e.g. ``--node-cpus 0 --venue-cpus 1``.
 
 Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300] [--gc-freeze] [--busy-poll]
-[--fifo] [--only latency|throughput|flood|journal|loop] [--leg quote|request|both]
-[--iterations N] [--cold-mb MB]``.
+[--fifo] [--node-cpus 0] [--venue-cpus 1] [--only latency|throughput|flood|journal|loop]
+[--leg quote|request|both] [--iterations N] [--cold-mb MB]``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ sys.path.insert(0, str(ROOT))
 
 from zq.adapters.binance import BinanceCredentials
 from zq.adapters.binance import transport as http_transport
+from zq.live.affinity import set_cpu_affinity
 from zq.live.config import LiveVenueConfig, TradingNodeConfig
 from zq.live.node import TradingNode
 from zq.model.data import QuoteTick, TradeTick
@@ -148,10 +151,16 @@ def fifo() -> None:
         raise SystemExit(f"--fifo: cannot set SCHED_FIFO here: {error}") from None
 
 
-def serve(interval: float, stamps_path: str | None, freeze: bool) -> None:
+def serve(
+    interval: float, stamps_path: str | None, freeze: bool, cpus: list[int] | None = None
+) -> None:
     """Run a sandbox venue (generated market stepping every ``interval`` s) until SIGTERM;
-    then write the stamps of the orders' requests to ``stamps_path``."""
+    then write the stamps of the orders' requests to ``stamps_path``. ``cpus``: pinned to
+    them, as ``zq venue --cpu-affinity`` does."""
     import uvloop
+
+    if cpus is not None:
+        set_cpu_affinity(cpus, "--venue-cpus")
 
     from zq.sandbox import AccountConfig, MarketConfig, SandboxVenue, VenueConfig
 
@@ -191,6 +200,8 @@ class Venue:
         os.close(handle)
         command = [sys.executable, __file__, "--serve", "--interval", str(interval)]
         command += ["--stamps", self.stamps_path] + (["--gc-freeze"] if freeze else [])
+        if AFFINITY["venue"] is not None:
+            command += ["--venue-cpus", ",".join(map(str, AFFINITY["venue"]))]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -289,6 +300,8 @@ class Probe(Strategy):  # type: ignore[type-arg]
 
 #: The node's ``busy_poll`` (``--busy-poll``).
 BUSY_POLL = {"on": False}
+#: The node's ``cpu_affinity`` and the venue process's (``--node-cpus``, ``--venue-cpus``).
+AFFINITY: dict[str, list[int] | None] = {"node": None, "venue": None}
 
 
 def node_config(
@@ -308,6 +321,7 @@ def node_config(
         journal=path,
         journal_synchronous=synchronous,
         busy_poll=BUSY_POLL["on"],
+        cpu_affinity=AFFINITY["node"],
     )
 
 
@@ -810,9 +824,11 @@ async def loop_legs(args: argparse.Namespace) -> None:
 async def main(args: argparse.Namespace) -> None:
     policy = "SCHED_FIFO" if args.fifo else "normal"
     BUSY_POLL["on"] = args.busy_poll
+    AFFINITY["node"], AFFINITY["venue"] = args.node_cpus, args.venue_cpus
     print(
         f"{os.cpu_count()} CPUs; gc.freeze after start-up: {args.gc_freeze}; scheduling "
-        f"{policy}; node busy-polling: {args.busy_poll}"
+        f"{policy}; node busy-polling: {args.busy_poll}; node CPUs {args.node_cpus or 'any'}, "
+        f"venue CPUs {args.venue_cpus or 'any'}"
     )
     only = args.only
     if only == "loop":
@@ -841,6 +857,10 @@ async def main(args: argparse.Namespace) -> None:
             show(f"(e) (a)+(b) with the journal, synchronous={synchronous}", runs, before)
 
 
+def _cpus(text: str) -> list[int]:
+    return [int(cpu) for cpu in text.split(",")]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -867,13 +887,19 @@ if __name__ == "__main__":
     )
     parser.add_argument("--iterations", type=int, default=20_000, help="--only loop's calls")
     parser.add_argument(
+        "--node-cpus", type=_cpus, default=None, help="the node's cpu_affinity, e.g. 0 or 0,1"
+    )
+    parser.add_argument(
+        "--venue-cpus", type=_cpus, default=None, help="the venue process's CPUs, e.g. 1"
+    )
+    parser.add_argument(
         "--cold-mb", type=int, default=0, help="--only loop: rewrite this many MB before each call"
     )
     arguments = parser.parse_args()
     if arguments.fifo:
         fifo()  # the venue process inherits it
     if arguments.serve:
-        serve(arguments.interval, arguments.stamps, arguments.gc_freeze)
+        serve(arguments.interval, arguments.stamps, arguments.gc_freeze, arguments.venue_cpus)
     else:
         import uvloop
 

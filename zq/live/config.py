@@ -27,6 +27,7 @@ from zq.backtest.config import (
     parse_balance,
     read_toml,
 )
+from zq.live.affinity import check_cpus
 from zq.risk import RiskLimits
 
 __all__ = [
@@ -137,6 +138,10 @@ class TradingNodeConfig(_Config, frozen=True, kw_only=True, forbid_unknown_field
     #: (a scheduler wake-up costs tens of microseconds to milliseconds on a busy machine).
     #: The price is one CPU core kept at 100 %.
     busy_poll: bool = False
+    #: The CPUs the node's process runs on (``os.sched_setaffinity`` at the start of
+    #: ``start``, every thread); None: wherever the scheduler puts it. See
+    #: docs/live/binance-adapter.md#latency for what it was measured to change.
+    cpu_affinity: list[int] | None = None
     run_seconds: float | None = None
     base_dir: str | None = None
 
@@ -243,4 +248,9 @@ def check_live_config(config: TradingNodeConfig, source: str = "<config>") -> No
             raise ConfigError(f"{source}: {key} = {value}: must be positive")
     if config.run_seconds is not None and not config.run_seconds > 0:
         raise ConfigError(f"{source}: run_seconds = {config.run_seconds}: must be positive")
+    if config.cpu_affinity is not None:
+        try:
+            check_cpus(config.cpu_affinity, f"{source}: cpu_affinity")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     check_strategies(config.strategies, source)

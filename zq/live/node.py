@@ -58,6 +58,7 @@ from zq.common.topics import ENDPOINT_EXECUTION
 from zq.data.engine import DataEngine
 from zq.execution import ExecutionEngine
 from zq.kernel import Kernel, KernelConfig
+from zq.live.affinity import set_cpu_affinity
 from zq.live.config import LiveVenueConfig, TradingNodeConfig, check_live_config
 from zq.live.data_client import BinanceDataClient, binance_book_factory
 from zq.live.execution_client import BinanceExecutionClient
@@ -284,6 +285,9 @@ class TradingNode:
         if self.health is not NodeHealth.READY:
             raise NodeStartError(f"the node is {self.health.name}: start it once")
         self.health = NodeHealth.STARTING
+        if self.config.cpu_affinity is not None:
+            cpus = set_cpu_affinity(self.config.cpu_affinity)
+            _log.info("%s: pinned to CPU %s", self.config.trader_id, sorted(cpus))
         if self._stop_requested is None:
             self._stop_requested = asyncio.Event()
         try:

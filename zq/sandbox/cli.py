@@ -48,6 +48,13 @@ def add_venue_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--api-key", default="sandbox-api-key", help="the account's API key")
     parser.add_argument("--secret", default="sandbox-secret", help="the account's secret")
+    parser.add_argument(
+        "--cpu-affinity",
+        type=lambda text: [int(cpu) for cpu in text.split(",")],
+        default=None,
+        metavar="CPUS",
+        help="run on these CPUs only, e.g. 1 or 0,1 (os.sched_setaffinity)",
+    )
 
 
 def parse_faults(text: str) -> dict[str, float]:
@@ -115,6 +122,10 @@ def run_venue(args: argparse.Namespace) -> int:
             idle_timeout=args.idle_timeout,
         )
         venue = SandboxVenue(config)
+        if args.cpu_affinity is not None:
+            from zq.live.affinity import set_cpu_affinity
+
+            set_cpu_affinity(args.cpu_affinity, "--cpu-affinity")
     except (ValueError, InvalidOperation) as error:
         print(f"zq venue: {error}", file=sys.stderr)
         return 2
