@@ -16,6 +16,15 @@ cdef class CommandPath:
     cdef object _cancel_type
     cdef object _pending_cancel_type
     cdef dict _state_table              # ORDER_STATE_TABLE
+    # Slot offsets of the fields read: SubmitOrder.order and .position_id, ModifyOrder's and
+    # CancelOrder's client_order_id, and the order specification's (OrderInitialized, its
+    # type learnt from the first submit).
+    cdef Py_ssize_t _submit_order_at
+    cdef Py_ssize_t _submit_position_at
+    cdef Py_ssize_t _modify_id_at
+    cdef Py_ssize_t _cancel_id_at
+    cdef object _init_type
+    cdef Py_ssize_t _init_id_at
     cdef object _fallback
     cdef object _order                  # the cache's order by client order id (bound)
     cdef dict _orders                   # the cache's orders, when its order() only reads them

@@ -20,6 +20,7 @@ cimport cython
 
 from zq_core.cache cimport CacheCore
 from zq_core.orders cimport Order
+from zq_core.slots cimport read_field, slot_offset
 from zq_core.time_source cimport TimeSource
 
 __all__ = ["CommandPath", "register_exchange_client"]
@@ -71,6 +72,14 @@ cdef class CommandPath:
         ) = types
         self._state_table = state_table
         self._fallback = fallback
+        # The commands' fields read at their slot offsets (the order specification's type is
+        # learnt from the first submit).
+        self._submit_order_at = slot_offset(self._submit_type, "order")
+        self._submit_position_at = slot_offset(self._submit_type, "position_id")
+        self._modify_id_at = slot_offset(self._modify_type, "client_order_id")
+        self._cancel_id_at = slot_offset(self._cancel_type, "client_order_id")
+        self._init_type = None
+        self._init_id_at = -1
         cache = engine.cache
         self._order = cache.order
         # The cache's orders read directly when its ``order`` is CacheCore's.
@@ -112,7 +121,13 @@ cdef class CommandPath:
         return self._order(client_order_id)
 
     cdef int _submit(self, object command) except -1:
-        found = self._cached_order(command.order.client_order_id)
+        init = read_field(command, self._submit_type, self._submit_order_at, "order")
+        if type(init) is not self._init_type:
+            self._init_id_at = slot_offset(type(init), "client_order_id")
+            self._init_type = type(init)
+        found = self._cached_order(
+            read_field(init, self._init_type, self._init_id_at, "client_order_id")
+        )
         if not isinstance(found, Order):  # not cached (or not an Order): the engine decides
             self._fallback(command)
             return 0
@@ -123,7 +138,9 @@ cdef class CommandPath:
             self._fallback(command)
             return 0
         client_order_id = order.client_order_id
-        position_id = command.position_id
+        position_id = read_field(
+            command, self._submit_type, self._submit_position_at, "position_id"
+        )
         if position_id is None:
             position_id = order.position_id
         if position_id is not None:
@@ -153,7 +170,11 @@ cdef class CommandPath:
         return 0
 
     cdef int _pending(self, object command, object kind, bint modify) except -1:
-        found = self._cached_order(command.client_order_id)
+        found = self._cached_order(
+            read_field(command, self._modify_type, self._modify_id_at, "client_order_id")
+            if modify else
+            read_field(command, self._cancel_type, self._cancel_id_at, "client_order_id")
+        )
         if not isinstance(found, Order):
             self._fallback(command)
             return 0

@@ -56,6 +56,12 @@ cdef class RiskCore:
     cdef object _modify_type            # ModifyOrder
     cdef object _cancel_type            # CancelOrder
     cdef object _fallback               # RiskEngine._execute
+    # Slot offsets: SubmitOrder.order, ModifyOrder.client_order_id, and the client order id
+    # of the order specification's type (OrderInitialized, learnt from the first submit).
+    cdef Py_ssize_t _submit_order_at
+    cdef Py_ssize_t _modify_id_at
+    cdef object _init_type
+    cdef Py_ssize_t _init_id_at
     cdef object _order                  # the cache's order by client order id (bound)
     # The cache's orders and instruments, when its order() / instrument() only read them.
     cdef dict _orders

@@ -21,6 +21,7 @@ from zq_core.bus cimport MessageBus
 from zq_core.cache cimport CacheCore
 from zq_core.fixed cimport Price, Quantity, compare_raw_c
 from zq_core.orders cimport Order
+from zq_core.slots cimport read_field, slot_offset
 
 from decimal import ROUND_FLOOR, Decimal
 
@@ -268,6 +269,12 @@ cdef class RiskCore:
         self._modify_type = modify_type
         self._cancel_type = cancel_type
         self._fallback = fallback
+        # The commands' fields read at their slot offsets (the order's specification's type
+        # is learnt from the first submit).
+        self._submit_order_at = slot_offset(submit_type, "order")
+        self._modify_id_at = slot_offset(modify_type, "client_order_id")
+        self._init_type = None
+        self._init_id_at = -1
         self._order = cache.order
         self._instrument = cache.instrument
         # The cache's dictionaries read directly when its look-ups are CacheCore's own.
@@ -307,7 +314,13 @@ cdef class RiskCore:
         kind = type(command)
         if kind is self._submit_type:
             if not self._throttled:  # a throttled submit is recorded by the engine
-                client_order_id = command.order.client_order_id
+                init = read_field(command, self._submit_type, self._submit_order_at, "order")
+                if type(init) is not self._init_type:
+                    self._init_id_at = slot_offset(type(init), "client_order_id")
+                    self._init_type = type(init)
+                client_order_id = read_field(
+                    init, self._init_type, self._init_id_at, "client_order_id"
+                )
                 order = (
                     self._orders.get(client_order_id) if self._orders is not None
                     else self._order(client_order_id)
@@ -320,7 +333,9 @@ cdef class RiskCore:
             self._bus.send(self._endpoint, command)
             return
         elif kind is self._modify_type:
-            client_order_id = command.client_order_id
+            client_order_id = read_field(
+                command, self._modify_type, self._modify_id_at, "client_order_id"
+            )
             order = (
                 self._orders.get(client_order_id) if self._orders is not None
                 else self._order(client_order_id)
