@@ -11,7 +11,25 @@
 
 from libc.stdint cimport int64_t, uint64_t
 
-from zq_core.book_base cimport OrderBook
+from zq_core.book_base cimport (
+    ACTION_ADD,
+    ACTION_CLEAR,
+    ACTION_DELETE,
+    ACTION_FILL,
+    ACTION_UPDATE,
+    SIDE_ASK,
+    SIDE_BID,
+    SIDE_NONE,
+    Ladder,
+    OrderBook,
+    ladder_find,
+    ladder_insert,
+    ladder_remove,
+    refuse_action,
+    refuse_side,
+    refuse_size,
+    side_key,
+)
 
 
 cdef class L2Book(OrderBook):
@@ -43,3 +61,53 @@ cdef class L1Book(OrderBook):
         self, int action, int side, int64_t price, int64_t size, uint64_t order_id,
         uint64_t sequence, int64_t ts_event,
     ) except -1
+
+
+# The L2 rules (see L2Book.apply_delta); inline here so that the batch loop and the matching
+# core's per-delta entry compile it in (no virtual call per delta).
+cdef inline int apply_l2(
+    L2Book book, int action, int side, int64_t price, int64_t size, uint64_t order_id,
+    uint64_t sequence, int64_t ts_event,
+) except -1:
+    cdef Ladder* ladder
+    cdef Py_ssize_t i
+    cdef bint found = False
+    cdef int64_t key = side_key(side, price)
+    if side == SIDE_BID:
+        ladder = &book._bids
+    elif side == SIDE_ASK:
+        ladder = &book._asks
+    elif action == ACTION_CLEAR and side == SIDE_NONE:
+        ladder = NULL
+    else:
+        return refuse_side(book, action, side, price, order_id, sequence)
+    if size < 0:
+        return refuse_size(book, action, side, price, size, order_id, sequence)
+    if action == ACTION_ADD or action == ACTION_UPDATE:
+        i = ladder_find(ladder, key, &found)
+        if found:
+            if size:
+                ladder.levels[i].size = size
+            else:
+                ladder_remove(ladder, i)
+        elif size:
+            ladder_insert(ladder, i, key, size)  # i: the insertion point
+    elif action == ACTION_DELETE:
+        i = ladder_find(ladder, key, &found)
+        if found:
+            ladder_remove(ladder, i)
+    elif action == ACTION_FILL:
+        i = ladder_find(ladder, key, &found)
+        if found:
+            if ladder.levels[i].size > size:
+                ladder.levels[i].size -= size
+            else:
+                ladder_remove(ladder, i)
+    elif action == ACTION_CLEAR:
+        book._clear_side(side)
+    else:
+        return refuse_action(book, action, side, price, order_id, sequence)
+    book.sequence = sequence
+    book.ts_last = ts_event
+    book.update_count += 1
+    return 1

@@ -26,9 +26,7 @@ from zq_core.book_base cimport (
     DeltaRow,
     Ladder,
     ladder_clear,
-    ladder_find,
     ladder_insert,
-    ladder_remove,
     refuse_action,
     refuse_side,
     refuse_size,
@@ -76,13 +74,13 @@ cdef class L2Book(OrderBook):
         BookIntegrityError
             If the delta cannot apply; the book is left unchanged.
         """
-        _apply_l2(self, action, side, price, size, order_id, sequence, ts_event)
+        apply_l2(self, action, side, price, size, order_id, sequence, ts_event)
 
     cdef int _apply(
         self, int action, int side, int64_t price, int64_t size, uint64_t order_id,
         uint64_t sequence, int64_t ts_event,
     ) except -1:
-        return _apply_l2(self, action, side, price, size, order_id, sequence, ts_event)
+        return apply_l2(self, action, side, price, size, order_id, sequence, ts_event)
 
     cdef Py_ssize_t _apply_rows(
         self, const char* rows, Py_ssize_t count, Py_ssize_t stride, Py_ssize_t* done
@@ -93,61 +91,12 @@ cdef class L2Book(OrderBook):
         for i in range(count):
             done[0] = i
             row = <const DeltaRow*>(rows + i * stride)
-            _apply_l2(
+            apply_l2(
                 self, row.action, row.side, row.price, row.size, row.order_id, row.sequence,
                 row.ts_event,
             )
         done[0] = count
         return count
-
-
-# The L2 rules (see L2Book); one function so that the batch loop inlines it.
-cdef inline int _apply_l2(
-    L2Book book, int action, int side, int64_t price, int64_t size, uint64_t order_id,
-    uint64_t sequence, int64_t ts_event,
-) except -1:
-    cdef Ladder* ladder
-    cdef Py_ssize_t i
-    cdef bint found = False
-    cdef int64_t key = side_key(side, price)
-    if side == SIDE_BID:
-        ladder = &book._bids
-    elif side == SIDE_ASK:
-        ladder = &book._asks
-    elif action == ACTION_CLEAR and side == SIDE_NONE:
-        ladder = NULL
-    else:
-        return refuse_side(book, action, side, price, order_id, sequence)
-    if size < 0:
-        return refuse_size(book, action, side, price, size, order_id, sequence)
-    if action == ACTION_ADD or action == ACTION_UPDATE:
-        i = ladder_find(ladder, key, &found)
-        if found:
-            if size:
-                ladder.levels[i].size = size
-            else:
-                ladder_remove(ladder, i)
-        elif size:
-            ladder_insert(ladder, i, key, size)  # i: the insertion point
-    elif action == ACTION_DELETE:
-        i = ladder_find(ladder, key, &found)
-        if found:
-            ladder_remove(ladder, i)
-    elif action == ACTION_FILL:
-        i = ladder_find(ladder, key, &found)
-        if found:
-            if ladder.levels[i].size > size:
-                ladder.levels[i].size -= size
-            else:
-                ladder_remove(ladder, i)
-    elif action == ACTION_CLEAR:
-        book._clear_side(side)
-    else:
-        return refuse_action(book, action, side, price, order_id, sequence)
-    book.sequence = sequence
-    book.ts_last = ts_event
-    book.update_count += 1
-    return 1
 
 
 @cython.final

@@ -42,10 +42,9 @@ from zq_core.book_base cimport (
     ladder_worse,
     side_key,
 )
-from zq_core.book cimport L1Book
+from zq_core.book cimport L1Book, L2Book, apply_l2
 from zq_core.book_l3 cimport L3Book
 
-from zq_core.book import L2Book
 from zq_core.book_l3 import L3Book as _L3Book
 
 from zq_core.book import L1Book as _L1Book
@@ -321,7 +320,10 @@ cdef class MatchingCore:
         if self.book_type == BOOK_L1:
             raise ValueError("deltas feed an L2 or L3 matching core; quote an L1 core")
         _expire_due(self, ts)
-        self.book._apply(action, side, price, size, order_id, sequence, ts_event)
+        if self.book_type == BOOK_L2:  # an L2Book (final): its rules inlined
+            apply_l2(<L2Book>self.book, action, side, price, size, order_id, sequence, ts_event)
+        else:
+            self.book._apply(action, side, price, size, order_id, sequence, ts_event)
         if action == ACTION_CLEAR:
             self._consumed.clear()
         elif self._consumed:
