@@ -32,6 +32,8 @@ cdef class ExecutionCore:
     # strategy id -> its order / position events topic (the zq.common.topics strings)
     cdef dict _order_topics
     cdef dict _position_topics
+    # the latest portfolio class found not to override PortfolioCore.process_fill
+    cdef object _plain_portfolio
 
     # The event path. ``_apply_venue`` is cpdef: a Python subclass that overrides it (the
     # journal does) is still called from here.

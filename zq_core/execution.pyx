@@ -9,11 +9,17 @@ class attributes, what zq_core cannot import: the topic functions (``_order_topi
 ``_position_topic``) and the error kinds (``_error_kinds``).
 """
 
+from cpython.type cimport PyType_IsSubtype
+import msgspec
 from msgspec.structs import replace as _replace
 
 from zq_core.orders cimport Order, apply_errors, filled_type
+from zq_core.portfolio cimport PortfolioCore
+from zq_core.position cimport F_CLIENT_ORDER_ID, F_TRADE_ID, fill_field
 
 __all__ = ["ExecutionCore"]
+
+cdef object _StructMeta = type(msgspec.Struct)
 
 
 cdef class ExecutionCore:
@@ -33,7 +39,7 @@ cdef class ExecutionCore:
         Never raises for a bad event: it is dropped, counted and reported (see the class
         notes).
         """
-        client_order_id = event.client_order_id
+        client_order_id = fill_field(event, F_CLIENT_ORDER_ID)  # an OrderFilled's at its slot
         order = self.cache._orders.get(client_order_id)
         if order is None:
             self.unknown_events += 1
@@ -45,13 +51,18 @@ cdef class ExecutionCore:
             )
             return
         filled = filled_type()
-        if type(event) is filled or isinstance(event, filled):
+        # isinstance(event, filled), by the types: OrderFilled's metaclass (msgspec's
+        # StructMeta) keeps type's __instancecheck__, which isinstance would look up and call.
+        if type(event) is filled or (
+            PyType_IsSubtype(type(event), <type>filled) if type(filled) is _StructMeta
+            else isinstance(event, filled)
+        ):
             self._process_fill(<Order?>order, event)
             return
         self._apply_venue(<Order?>order, event)
 
     cdef int _process_fill(self, Order order, object fill) except -1:
-        trade_id = fill.trade_id
+        trade_id = fill_field(fill, F_TRADE_ID)
         if trade_id in order.trade_ids:
             self.duplicate_fills += 1
             self._report(
@@ -80,8 +91,12 @@ cdef class ExecutionCore:
                 fill,
             )
             return 0
+        portfolio = self.portfolio
         try:
-            produced = self.portfolio.process_fill(fill, instrument)
+            if type(portfolio) is self._plain_portfolio or _plain_portfolio(self, portfolio):
+                produced = (<PortfolioCore>portfolio)._process(fill, instrument)
+            else:
+                produced = portfolio.process_fill(fill, instrument)
         except Exception as exc:
             # The order keeps the fill (the venue did fill it); the portfolio refused it.
             # Reported, then re-raised: a backtest stops, a live bus logs and counts it.
@@ -157,3 +172,18 @@ cdef class ExecutionCore:
         if topic is None:
             topic = self._position_topics[strategy_id] = self._position_topic(strategy_id)
         return topic
+
+
+cdef object _CORE_PROCESS_FILL = PortfolioCore.process_fill
+
+
+cdef bint _plain_portfolio(ExecutionCore core, object portfolio) except -1:
+    # Whether the portfolio is a PortfolioCore whose class keeps its process_fill (the
+    # compiled _process is then called directly); the class is remembered.
+    kind = type(portfolio)
+    if isinstance(portfolio, PortfolioCore) and getattr(kind, "process_fill", None) is (
+        _CORE_PROCESS_FILL
+    ):
+        core._plain_portfolio = kind
+        return True
+    return False

@@ -36,3 +36,6 @@ cdef class PortfolioCore:
     # (instrument id, strategy id) -> netting position id, or None at a hedging venue
     cdef public dict _netting_ids
     cdef public object _nets                # the cache's net positions (a live mapping)
+
+    # process_fill (the def), for a caller that checked it is not overridden
+    cdef list _process(self, fill, instrument)

@@ -9,8 +9,10 @@ methods of ``zq``, which stay the reference. The classes of ``zq`` this module n
 handed over once with :func:`bind` (``zq_core`` never imports ``zq``).
 """
 
-from zq_core.cache cimport CacheCore
+from cpython.object cimport PyObject
 from libc.stdint cimport INT64_MAX, INT64_MIN
+
+from zq_core.cache cimport CacheCore
 
 from zq_core.fixed cimport Money, money_from_raw_c
 from zq_core.position cimport (
@@ -33,6 +35,11 @@ __all__ = ["AccountCore", "PortfolioCore", "bind"]
 cdef int _CONTEXT_DIGITS = 28
 cdef object _getcontext = getcontext
 cdef object _HALF_EVEN = ROUND_HALF_EVEN
+# A Context's prec and rounding are getset descriptors of its type: read through them (a
+# getattr of a context costs ~330 instructions, its getter ~40).
+cdef object _ContextType = type(getcontext())
+cdef object _PREC = _ContextType.__dict__["prec"]
+cdef object _ROUNDING = _ContextType.__dict__["rounding"]
 
 # What zq hands over (bind).
 cdef object _Position = None
@@ -64,6 +71,101 @@ cdef tuple _rates_initial = None
 cdef object _rates_maintenance = None
 
 
+cdef extern from *:
+    """
+    #include <structmember.h>
+    /* The offset of an object field behind a member descriptor (__slots__ keep their
+       fields so), or -1. */
+    static Py_ssize_t zq_portfolio_offset(PyObject *descr) {
+        PyMemberDef *member;
+        if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type) return -1;
+        member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX && member->type != T_OBJECT) return -1;
+        return member->offset;
+    }
+    /* The field at `offset` (borrowed; NULL when unset). */
+    static inline PyObject *zq_portfolio_slot(PyObject *obj, Py_ssize_t offset) {
+        return *(PyObject **)((char *)obj + offset);
+    }
+    """
+    Py_ssize_t zq_portfolio_offset(PyObject *descr)
+    PyObject *zq_portfolio_slot(object obj, Py_ssize_t offset)
+
+
+cdef extern from *:
+    """
+    /* descr.__get__(obj, type(obj)) through the descriptor's slot (a new reference). */
+    static PyObject *zq_portfolio_get(PyObject *descr, PyObject *obj) {
+        descrgetfunc get = Py_TYPE(descr)->tp_descr_get;
+        if (get == NULL) { Py_INCREF(descr); return descr; }
+        return get(descr, obj, (PyObject *)Py_TYPE(obj));
+    }
+    """
+    object zq_portfolio_get(object descr, object obj)
+
+
+cdef bint _default_context() except -1:
+    # Whether the current decimal context is the default one of the margin's integers
+    # (28 digits, half-even): getcontext().prec and .rounding, read through the getters.
+    context = _getcontext()
+    if type(context) is _ContextType:
+        prec = zq_portfolio_get(_PREC, context)
+        rounding = zq_portfolio_get(_ROUNDING, context)
+    else:
+        prec = context.prec
+        rounding = context.rounding
+    return prec == _CONTEXT_DIGITS and rounding == _HALF_EVEN
+
+
+# The Cache's position indices and net positions, read at their __slots__ offsets on a
+# zq Cache (exactly), and the fields of its position index type: a getattr of a slot costs
+# a type look-up (~150 instructions), a fill reads half a dozen of them. An offset of -1
+# (not a plain slot) or an unset slot: getattr.
+cdef enum:
+    C_POSITIONS_OPEN
+    C_POSITIONS_CLOSED
+    C_NET_POSITIONS
+    I_IDS
+    I_BY_PAIR
+    I_BY_INSTRUMENT
+    SLOT_COUNT
+cdef tuple _SLOT_NAMES = (
+    "_positions_open", "_positions_closed", "_net_positions", "ids", "by_pair", "by_instrument"
+)
+cdef Py_ssize_t[6] _SLOT_OFFSETS = [-1, -1, -1, -1, -1, -1]
+cdef object _Index = None  # the type of the Cache's position indices, once its offsets are known
+
+
+cdef int _bind_slots(type kind, int first, int end) except -1:
+    cdef int field
+    for field in range(first, end):
+        descriptor = getattr(kind, _SLOT_NAMES[field], None)
+        _SLOT_OFFSETS[field] = zq_portfolio_offset(<PyObject *>descriptor)
+    return 0
+
+
+cdef inline object _slot(obj, int field):
+    # obj.<_SLOT_NAMES[field]>; the caller checked obj's type (a Cache, or _Index).
+    cdef Py_ssize_t offset = _SLOT_OFFSETS[field]
+    cdef PyObject *value
+    if offset >= 0:
+        value = zq_portfolio_slot(obj, offset)
+        if value is not NULL:
+            return <object>value
+    return getattr(obj, _SLOT_NAMES[field])
+
+
+cdef object _index_slot(index, int field):
+    # index.<_SLOT_NAMES[field]> of one of the Cache's position indices.
+    global _Index
+    if type(index) is not _Index:
+        if _Index is not None:
+            return getattr(index, _SLOT_NAMES[field])
+        _bind_slots(type(index), I_IDS, SLOT_COUNT)  # the first index seen
+        _Index = type(index)
+    return _slot(index, field)
+
+
 def bind(position, position_error, buy, sell, account, cash_account, margin_account,
          account_balance, account_state, cache, margin_balance=None):
     """Hand over the classes of ``zq`` the fill path makes or tests for.
@@ -76,6 +178,7 @@ def bind(position, position_error, buy, sell, account, cash_account, margin_acco
     _Account, _CashAccount, _MarginAccount = account, cash_account, margin_account
     _AccountBalance, _AccountState = account_balance, account_state
     _Cache = cache
+    _bind_slots(cache, C_POSITIONS_OPEN, I_IDS)
     _MarginBalance = margin_balance  # None: a margin memo miss takes the Python path
     _MARGIN = margin_account.account_type
     _ZERO = Decimal(0)
@@ -121,8 +224,7 @@ cdef class AccountCore:
         # context). Returns the margin.
         cdef dict margins
         cdef tuple known
-        context = _getcontext()
-        if context.prec != _CONTEXT_DIGITS or context.rounding != _HALF_EVEN:
+        if not _default_context():
             return self._update_margin_units(instrument, units, scale)
         instrument_id = instrument.id
         own_leverage = self._leverages.get(instrument_id)
@@ -184,7 +286,16 @@ cdef class AccountCore:
         # MarginAccount._emit("fill", trade_id, ts_event): each balance with its locked
         # margin (the initial margins in its currency) and whether a free balance is below
         # zero.
-        cdef tuple margins = tuple(self._margin.values())
+        cdef dict locked_margins = self._margin
+        cdef tuple margins
+        # tuple(self._margin.values()), without the view (usually none or one margin).
+        if not locked_margins:
+            margins = ()
+        elif len(locked_margins) == 1:
+            for margin in locked_margins.values():
+                margins = (margin,)
+        else:
+            margins = tuple(locked_margins.values())
         cdef dict currencies = self._currencies
         cdef list balances = []
         cdef bint margin_call = False
@@ -326,12 +437,18 @@ cdef class PortfolioCore:
         InsufficientBalance
             If a cash account cannot pay for the fill.
         """
+        return self._process(fill, instrument)
+
+    cdef list _process(self, fill, instrument):
+        # process_fill, a cdef method: the execution core calls it when the portfolio's
+        # class does not override process_fill.
         cdef PositionCore position
         cdef CacheCore core = self._cache_core
         cdef list events
         cdef bint margin
         instrument_id = fill_field(fill, F_INSTRUMENT_ID)
-        if instrument_id != instrument.id:
+        instrument_key = instrument.id  # read once (the margin's look-ups use it too)
+        if instrument_id is not instrument_key and instrument_id != instrument_key:
             raise _PositionError(
                 f"fill {fill.trade_id} is for {fill.instrument_id}, not {instrument.id}"
             )
@@ -350,8 +467,10 @@ cdef class PortfolioCore:
             position = <PositionCore?>found
             if (
                 fill_field(fill, F_TRADE_ID) in position._trade_ids
-                or position.strategy_id != strategy_id
-                or position.instrument_id != instrument_id
+                or (position.strategy_id is not strategy_id
+                    and position.strategy_id != strategy_id)
+                or (position.instrument_id is not instrument_id
+                    and position.instrument_id != instrument_id)
             ):
                 position.check(fill)  # raises, naming what is wrong (the side is checked above)
         account_id = fill_field(fill, F_ACCOUNT_ID)
@@ -383,9 +502,11 @@ cdef class PortfolioCore:
                 realized - realized_before
             )
             # update_margin(instrument, Σ entry_value of the open positions), in integers
-            instrument_id = instrument.id
+            instrument_id = instrument_key
             if type(cache) is _Cache:  # open_position_ids(instrument_id), without the call
-                open_ids = (<dict?>cache._positions_open.by_instrument).get(instrument_id, ())
+                open_ids = (<dict?>_index_slot(
+                    _slot(cache, C_POSITIONS_OPEN), I_BY_INSTRUMENT
+                )).get(instrument_id, ())
             else:
                 open_ids = cache.open_position_ids(instrument_id)
             if len(open_ids) == 1 and position_id in open_ids:  # the one just filled
@@ -412,13 +533,14 @@ cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id) 
     cdef dict nets
     if positions.get(position_id) is not position:
         return False
-    open_index = cache._positions_open
-    into = open_index if position._raw != 0 else cache._positions_closed
-    if position_id not in <dict?>into.ids:
+    # (the caller checked that the cache is exactly a zq Cache: its slots are read)
+    open_index = _slot(cache, C_POSITIONS_OPEN)
+    into = open_index if position._raw != 0 else _slot(cache, C_POSITIONS_CLOSED)
+    if position_id not in <dict?>_index_slot(into, I_IDS):
         return False
     pair = (position.instrument_id, position.strategy_id)
-    cdef dict open_ids = (<dict?>open_index.by_pair).get(pair)
-    nets = <dict?>cache._net_positions
+    cdef dict open_ids = (<dict?>_index_slot(open_index, I_BY_PAIR)).get(pair)
+    nets = <dict?>_slot(cache, C_NET_POSITIONS)
     if open_ids is not None and len(open_ids) == 1 and position_id in open_ids:
         nets[pair] = _ZERO + position.signed_qty  # the sum over the one open position
     elif open_ids:

@@ -10,6 +10,7 @@ the run.
 """
 
 from cpython cimport array
+from cpython.object cimport PyObject
 from libc.stdint cimport int64_t
 
 from zq_core.fixed cimport PRECISION_MAX_C
@@ -18,6 +19,33 @@ __all__ = ["SampleColumns"]
 
 # The precision recorded for an instrument without a mark at a sample.
 cdef signed char _NO_MARK = -1
+
+
+cdef extern from *:
+    """
+    #include <structmember.h>
+    /* The offset of an object field behind a member descriptor (msgspec structs keep their
+       fields so), or -1. */
+    static Py_ssize_t zq_sampling_offset(PyObject *descr) {
+        PyMemberDef *member;
+        if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type) return -1;
+        member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX && member->type != T_OBJECT) return -1;
+        return member->offset;
+    }
+    /* The field at `offset` (borrowed; NULL when unset). */
+    static inline PyObject *zq_sampling_slot(PyObject *obj, Py_ssize_t offset) {
+        return *(PyObject **)((char *)obj + offset);
+    }
+    """
+    Py_ssize_t zq_sampling_offset(PyObject *descr)
+    PyObject *zq_sampling_slot(object obj, Py_ssize_t offset)
+
+
+# The fields a position event is sampled by, and how many event types keep their offsets.
+cdef tuple _EVENT_FIELDS = ("ts_event", "position_id", "last_trade_id")
+cdef enum:
+    _KNOWN_TYPES = 4
 
 
 cdef inline int _append_q(array.array column, int64_t value) except -1:
@@ -63,6 +91,13 @@ cdef class SampleColumns:
     cdef object _last_ts
     cdef object _last_position
     cdef object _last_trade
+    # Up to _KNOWN_TYPES event types (a flip publishes PositionClosed, PositionOpened) and
+    # the offsets of their _EVENT_FIELDS: a msgspec struct keeps its fields at fixed
+    # offsets behind member descriptors, read there instead of by getattr.
+    cdef PyObject *_types[_KNOWN_TYPES]
+    cdef Py_ssize_t _offsets[_KNOWN_TYPES][3]
+    cdef int _type_count
+    cdef list _type_refs  # keeps the types in _types alive
 
     def __init__(self, array.array ts not None, array.array position_counts not None,
                  list position_events not None, list marks not None,
@@ -84,21 +119,59 @@ cdef class SampleColumns:
         self._last_ts = -1
         self._last_position = None
         self._last_trade = None
+        self._type_count = 0
+        self._type_refs = []
+
+    cdef int _known(self, object kind):
+        # The index of `kind` in _types, adding it when its fields are plain slots; -1 when
+        # they are not (or the table is full): the fields are then read by getattr.
+        cdef int i, field
+        cdef Py_ssize_t offset
+        for i in range(self._type_count):
+            if self._types[i] == <PyObject *>kind:
+                return i
+        if self._type_count == _KNOWN_TYPES or not isinstance(kind, type):
+            return -1
+        i = self._type_count
+        for field in range(3):
+            descriptor = getattr(kind, _EVENT_FIELDS[field], None)
+            offset = zq_sampling_offset(<PyObject *>descriptor)
+            if offset < 0:
+                return -1
+            self._offsets[i][field] = offset
+        self._type_refs.append(kind)
+        self._types[i] = <PyObject *>kind
+        self._type_count = i + 1
+        return i
 
     def on_position_event(self, event):
         """Keep a position event and sample at its time, once per fill."""
         cdef list events = self.position_events
         cdef array.array counts
+        cdef int known
+        cdef PyObject *ts_slot = NULL
+        cdef PyObject *position_slot = NULL
+        cdef PyObject *trade_slot = NULL
         events.append(event)
         # A fill through zero publishes two events (closed, then opened) after the
         # portfolio applied the whole fill: one sample per fill, covering both events.
-        ts = event.ts_event
-        position_id = event.position_id
-        trade_id = event.last_trade_id
+        known = self._known(type(event))
+        if known >= 0:
+            ts_slot = zq_sampling_slot(event, self._offsets[known][0])
+            position_slot = zq_sampling_slot(event, self._offsets[known][1])
+            trade_slot = zq_sampling_slot(event, self._offsets[known][2])
+        if known >= 0 and ts_slot != NULL and position_slot != NULL and trade_slot != NULL:
+            ts = <object>ts_slot
+            position_id = <object>position_slot
+            trade_id = <object>trade_slot
+        else:
+            ts = event.ts_event
+            position_id = event.position_id
+            trade_id = event.last_trade_id
         if (
-            ts == self._last_ts
-            and position_id == self._last_position
-            and trade_id == self._last_trade
+            (ts is self._last_ts or ts == self._last_ts)
+            and (position_id is self._last_position or position_id == self._last_position)
+            and (trade_id is self._last_trade or trade_id == self._last_trade)
         ):
             counts = self.position_counts
             counts.data.as_longlongs[len(counts) - 1] = len(events)
