@@ -91,6 +91,15 @@ cdef class EventCallbacks:
         self._resolved = {}
 
     def __call__(self, event):
+        self._deliver(event)
+
+    @cython.always_allow_keywords(False)  # METH_O: one positional argument, no parsing
+    def deliver(self, event):
+        """Deliver ``event`` (as calling the instance does; the bound method is what the
+        strategy subscribes: the bus calls it without making an argument tuple)."""
+        self._deliver(event)
+
+    cdef int _deliver(self, object event) except -1:
         cdef object kind = type(event)
         cdef PyObject* found = PyDict_GetItemWithError(self._resolved, kind)
         cdef object specific
@@ -101,6 +110,7 @@ cdef class EventCallbacks:
         if specific is not None:
             self._call((<tuple>specific)[0], (<tuple>specific)[1], event)
         self._call(self._general, self._general_default, event)
+        return 0
 
     cdef object _resolve(self, object kind):
         name = self._names.get(kind.__name__ if self._by_name else kind)

@@ -546,6 +546,8 @@ class Strategy(Actor[P]):
         self._overridden = _overridden_callbacks(type(self))
         self._order_callbacks: EventCallbacks | None = None
         self._position_callbacks: EventCallbacks | None = None
+        self._order_delivery: Callable[[Any], None] | None = None
+        self._position_delivery: Callable[[Any], None] | None = None
 
     def _on_register(self) -> None:
         self._order_factory = OrderFactory(self.trader_id, self.id, self.clock)
@@ -570,12 +572,15 @@ class Strategy(Actor[P]):
         self._position_callbacks = EventCallbacks(
             self, dict(_POSITION_CALLBACKS), "on_position_event", overridden, defaults, True
         )
-        self.bus.subscribe(topics.order_events(self.id), self._order_callbacks)
-        self.bus.subscribe(topics.position_events(self.id), self._position_callbacks)
+        # Their bound deliver methods are subscribed (called without an argument tuple).
+        self._order_delivery = self._order_callbacks.deliver
+        self._position_delivery = self._position_callbacks.deliver
+        self.bus.subscribe(topics.order_events(self.id), self._order_delivery)
+        self.bus.subscribe(topics.position_events(self.id), self._position_delivery)
 
     def _on_dispose(self) -> None:
         super()._on_dispose()
-        bus, orders, positions = self._bus, self._order_callbacks, self._position_callbacks
+        bus, orders, positions = self._bus, self._order_delivery, self._position_delivery
         if bus is not None and orders is not None and positions is not None:
             bus.unsubscribe(topics.order_events(self.id), orders)
             bus.unsubscribe(topics.position_events(self.id), positions)
