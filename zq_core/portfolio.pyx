@@ -10,7 +10,7 @@ handed over once with :func:`bind` (``zq_core`` never imports ``zq``).
 """
 
 from cpython.object cimport PyObject
-from libc.stdint cimport INT64_MAX, INT64_MIN
+from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t
 
 from zq_core.cache cimport CacheCore
 
@@ -257,14 +257,13 @@ cdef class AccountCore:
         _margin_rates(self, instrument, leverage, own_leverage)
         initial_rate = _rates_initial
         maintenance_rate = _rates_maintenance
-        notional = _digits_rounded(abs(units))  # abs() of a Decimal rounds to 28 digits
         precision = currency.precision
-        initial_raw = _round_up_product(notional, scale, initial_rate, precision)
+        initial_raw = _margin_raw(units, scale, initial_rate, precision)
         if not INT64_MIN <= initial_raw <= INT64_MAX:
             return self._update_margin_units(instrument, units, scale)
         initial = money_from_raw_c(initial_raw, currency)
         if maintenance_rate is not None:
-            raw = _round_up_product(notional, scale, <tuple>maintenance_rate, precision)
+            raw = _margin_raw(units, scale, <tuple>maintenance_rate, precision)
             if not INT64_MIN <= raw <= INT64_MAX:
                 return self._update_margin_units(instrument, units, scale)
             maintenance = money_from_raw_c(raw, currency)
@@ -366,6 +365,119 @@ cdef tuple _parts(rate):
     sign, digits, exponent = rate.as_tuple()
     coefficient = int("".join(map(str, digits)))
     return (-coefficient if sign else coefficient), int(exponent)
+
+
+cdef extern from *:
+    """
+    /* The margin's integers in 128 bits (GCC and Clang have __int128): the same results as
+       _digits_rounded and _round_up_product below while every step stays under 10**38;
+       each returns 0 (no exception set) when it does not, and the caller takes the
+       Python-int route. */
+    #include <string.h>
+    #if defined(__SIZEOF_INT128__)
+    static unsigned __int128 zq_margin_pow10[39];
+
+    static void zq_margin_init(void) {
+        unsigned __int128 p = 1;
+        for (int k = 0; k < 39; k++) { zq_margin_pow10[k] = p; p *= 10; }
+    }
+
+    /* int(v) as __int128 (see zq_core.position: the digits of CPython 3.11's int read
+       directly, else the byte-array route); 0 when v is not an int or needs more bits. */
+    static int zq_margin_int128(PyObject *v, __int128 *out) {
+        unsigned char bytes[16];
+        if (!PyLong_CheckExact(v)) return 0;
+    #if PY_VERSION_HEX < 0x030C0000 && PyLong_SHIFT == 30
+        {
+            Py_ssize_t size = Py_SIZE(v);
+            Py_ssize_t count = size < 0 ? -size : size;
+            if (count <= 4) {
+                const digit *digits = ((PyLongObject *)v)->ob_digit;
+                unsigned __int128 magnitude = 0;
+                for (Py_ssize_t i = count - 1; i >= 0; i--)
+                    magnitude = (magnitude << PyLong_SHIFT) | digits[i];
+                *out = size < 0 ? -(__int128)magnitude : (__int128)magnitude;
+                return 1;
+            }
+        }
+    #endif
+        if (_PyLong_AsByteArray((PyLongObject *)v, bytes, 16, PY_LITTLE_ENDIAN, 1) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        memcpy(out, bytes, 16);
+        return 1;
+    }
+
+    /* _digits_rounded: v (< 10**38) rounded half-even to 28 significant digits. */
+    static unsigned __int128 zq_margin_digits(unsigned __int128 v) {
+        unsigned __int128 unit, quotient, remainder, twice;
+        int count = 29;
+        if (v < zq_margin_pow10[28]) return v;
+        while (count < 38 && v >= zq_margin_pow10[count]) count++;
+        unit = zq_margin_pow10[count - 28];
+        quotient = v / unit;
+        remainder = v % unit;
+        twice = remainder + remainder;
+        if (twice > unit || (twice == unit && (quotient & 1))) quotient += 1;
+        return quotient * unit;  /* at most 10**38: 28 digits times a power of ten */
+    }
+
+    /* _round_up_product(_digits_rounded(abs(units)), scale, (coefficient, exponent),
+       precision) as int64. */
+    static int zq_margin_raw(PyObject *units, int scale, PyObject *coefficient, int exponent,
+                             int precision, int64_t *out) {
+        __int128 value, rate;
+        unsigned __int128 notional, magnitude, product, raw, power;
+        int cut;
+        if (!zq_margin_int128(units, &value) || !zq_margin_int128(coefficient, &rate))
+            return 0;
+        notional = value < 0 ? -(unsigned __int128)value : (unsigned __int128)value;
+        magnitude = rate < 0 ? -(unsigned __int128)rate : (unsigned __int128)rate;
+        if (notional >= zq_margin_pow10[38] || magnitude >= zq_margin_pow10[38]) return 0;
+        notional = zq_margin_digits(notional);
+        if (__builtin_mul_overflow(notional, magnitude, &product)) return 0;
+        if (product >= zq_margin_pow10[38]) return 0;
+        product = zq_margin_digits(product);
+        cut = scale - exponent - precision;
+        if (cut <= 0) {
+            if (-cut > 38 || __builtin_mul_overflow(product, zq_margin_pow10[-cut], &raw))
+                return 0;
+        } else {
+            if (cut > 38) return 0;
+            power = zq_margin_pow10[cut];
+            raw = product / power;
+            if (product % power) raw += 1;
+        }
+        if (raw > (unsigned __int128)INT64_MAX) return 0;
+        *out = rate < 0 ? -(int64_t)raw : (int64_t)raw;
+        return 1;
+    }
+    #else
+    static void zq_margin_init(void) {}
+    static int zq_margin_raw(PyObject *units, int scale, PyObject *coefficient, int exponent,
+                             int precision, int64_t *out) { return 0; }
+    #endif
+    """
+    void zq_margin_init()
+    bint zq_margin_raw(object units, int scale, object coefficient, int exponent,
+                       int precision, int64_t *out)
+
+
+zq_margin_init()
+
+
+cdef object _margin_raw(units, int scale, tuple rate, int precision):
+    # _round_up_product(_digits_rounded(abs(units)), scale, rate, precision): in 128 bits
+    # when it fits (see zq_margin_raw), else with Python ints. abs() as Decimal's (units is
+    # an int: exact).
+    cdef int64_t raw
+    coefficient, exponent = rate
+    if -1000 <= exponent <= 1000 and zq_margin_raw(
+        units, scale, coefficient, exponent, precision, &raw
+    ):
+        return raw
+    return _round_up_product(_digits_rounded(abs(units)), scale, rate, precision)
 
 
 cdef object _digits_rounded(value):
