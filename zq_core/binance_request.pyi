@@ -8,6 +8,9 @@ __all__ = ["OrderRequestWriter", "RateWindows", "sha256"]
 def sha256(data: bytes) -> bytes:
     """Return the SHA-256 digest of ``data`` (32 bytes)."""
 
+def _use_sha_extensions(use: bool) -> bool:
+    """Use the CPU's SHA extensions when it has them, or the plain C rounds; return which."""
+
 @final
 class RateWindows:
     """The rate limiter's windows in C arrays (the state of ``RateLimiter``)."""

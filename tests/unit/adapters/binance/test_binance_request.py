@@ -5,10 +5,12 @@ Python way's (encode_params, Signer) on generated orders."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import pickle
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from zq.adapters.binance.http import _new_order_params
 from zq.adapters.binance.limits import DEFAULT_RATE_LIMITS, RateLimiter
 from zq.adapters.binance.signing import Signer, encode_params
-from zq_core.binance_request import OrderRequestWriter, RateWindows, sha256
+from zq_core.binance_request import OrderRequestWriter, RateWindows, _use_sha_extensions, sha256
 from zq_core.fixed import Price, Quantity
 
 DOC_SECRET = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -32,28 +34,52 @@ HEAD = b"POST /api/v3/order?"
 TAIL = b" HTTP/1.1\r\nHost: x\r\nX-MBX-APIKEY: k\r\nContent-Length: 0\r\n\r\n"
 
 
+@contextlib.contextmanager
+def rounds(extensions: bool) -> Iterator[None]:
+    """SHA-256 on the CPU's SHA extensions or on the plain C rounds for the block's body
+    (the extensions' case is skipped on a CPU without them)."""
+    used = _use_sha_extensions(extensions)
+    try:
+        if extensions and not used:
+            pytest.skip("this CPU has no SHA extensions")
+        yield
+    finally:
+        _use_sha_extensions(True)
+
+
+EXTENSIONS = pytest.mark.parametrize("extensions", [True, False], ids=["sha-ni", "plain-c"])
+
+
+@EXTENSIONS
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=600))
-def test_sha256_is_hashlibs(data: bytes) -> None:
-    assert sha256(data) == hashlib.sha256(data).digest()
+@given(data=st.binary(max_size=600))
+def test_sha256_is_hashlibs(extensions: bool, data: bytes) -> None:
+    with rounds(extensions):
+        assert sha256(data) == hashlib.sha256(data).digest()
 
 
-def test_sha256_at_every_length_around_the_padding_boundaries() -> None:
-    for size in range(0, 260):
-        data = bytes((7 * index + size) % 256 for index in range(size))
-        assert sha256(data) == hashlib.sha256(data).digest(), size
+@EXTENSIONS
+def test_sha256_at_every_length_around_the_padding_boundaries(extensions: bool) -> None:
+    with rounds(extensions):
+        for size in range(0, 260):
+            data = bytes((7 * index + size) % 256 for index in range(size))
+            assert sha256(data) == hashlib.sha256(data).digest(), size
 
 
-def test_signature_matches_the_binance_documentation_example() -> None:
-    assert OrderRequestWriter(DOC_SECRET).signature_of(DOC_QUERY) == DOC_SIGNATURE
+@EXTENSIONS
+def test_signature_matches_the_binance_documentation_example(extensions: bool) -> None:
+    with rounds(extensions):
+        assert OrderRequestWriter(DOC_SECRET).signature_of(DOC_QUERY) == DOC_SIGNATURE
 
 
+@EXTENSIONS
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=150), st.binary(max_size=400))
-def test_hmac_is_the_hmac_modules(key: bytes, payload: bytes) -> None:
+@given(key=st.binary(max_size=150), payload=st.binary(max_size=400))
+def test_hmac_is_the_hmac_modules(extensions: bool, key: bytes, payload: bytes) -> None:
     # Keys longer than a block (64 bytes) are hashed first (RFC 2104): both sides covered.
-    expected = hmac.new(key, payload, hashlib.sha256).hexdigest().encode()
-    assert OrderRequestWriter(key).signature_of(payload) == expected
+    with rounds(extensions):
+        expected = hmac.new(key, payload, hashlib.sha256).hexdigest().encode()
+        assert OrderRequestWriter(key).signature_of(payload) == expected
 
 
 @settings(max_examples=100, deadline=None)
