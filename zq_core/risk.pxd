@@ -78,6 +78,7 @@ cdef class RiskCore:
     cdef bint _throttled                # the limits' throttle applies (not bypassed)
     cdef int _state
     cdef dict _rules            # InstrumentId -> _Rules
+    cdef _Rules _last_rules     # the last rules found (None after set_limits)
 
     cdef _Rules _rules_of(self, object instrument_id)
     cdef object _valuation_price(self, object order, object price, object trigger_price)

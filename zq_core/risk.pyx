@@ -301,6 +301,7 @@ cdef class RiskCore:
         self._has_band = limits.max_price_deviation is not None
         self._throttled = not limits.bypass and limits.max_orders_per_interval is not None
         self._rules.clear()
+        self._last_rules = None
 
     def set_trading_state(self, int state):
         """Take the trading state's value (1 ACTIVE, 2 REDUCING, 3 HALTED)."""
@@ -356,10 +357,14 @@ cdef class RiskCore:
         )
         if instrument is None:
             return None
-        cdef _Rules rules = self._rules.get(instrument_id)
+        cdef _Rules rules = self._last_rules
+        if rules is not None and rules.instrument is instrument:
+            return rules  # read from this very instrument under the limits in force
+        rules = self._rules.get(instrument_id)
         if rules is None or rules.instrument is not instrument:
             rules = _Rules.read(instrument, self._limits)
             self._rules[instrument_id] = rules
+        self._last_rules = rules
         return rules
 
     cpdef bint submit_passes(self, Order order) except -1:
