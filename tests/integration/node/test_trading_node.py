@@ -7,6 +7,7 @@ says over its REST API, read by a client written for the tests (``conftest.Venue
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -171,6 +172,33 @@ async def test_stop_without_cancelling_leaves_the_orders_working(
     await assert_node_matches_venue(node, reader)
     # Start-up's objects are frozen for the garbage collector while the node runs, not after.
     assert frozen_while_running[0] > 0 and gc.get_freeze_count() == 0
+
+
+@pytest.mark.asyncio
+async def test_a_node_with_a_cpu_affinity_runs_every_thread_on_those_cpus(
+    venue: SandboxVenue, reader: VenueReader
+) -> None:
+    allowed = os.sched_getaffinity(0)
+    cpu = max(allowed)
+    node = TradingNode(
+        node_config(venue, cpu_affinity=[cpu]),
+        credentials=CREDENTIALS,
+        install_signal_handlers=False,
+    )
+    node.add_strategy(RestingOrders(1))
+    try:
+        await node.start()
+        try:
+            threads = {
+                int(tid): os.sched_getaffinity(int(tid)) for tid in os.listdir("/proc/self/task")
+            }
+        finally:
+            await node.shutdown()
+    finally:
+        for tid in os.listdir("/proc/self/task"):
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(tid), allowed)
+    assert threads and set(map(frozenset, threads.values())) == {frozenset({cpu})}
 
 
 @pytest.mark.asyncio
