@@ -183,7 +183,7 @@ cdef class CacheCore:
         venue_order_id = order.venue_order_id
         if venue_order_id is not None and venue_order_id is not entry.venue_order_id:
             previous = entry.venue_order_id  # the venue order id the maps hold for the order
-            if previous != venue_order_id:
+            if previous is None or previous != venue_order_id:
                 if previous is not None:
                     self._client_order_ids.pop(previous, None)
                 self._venue_order_ids[client_order_id] = venue_order_id

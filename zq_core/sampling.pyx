@@ -123,26 +123,27 @@ cdef class SampleColumns:
         self._type_refs = []
 
     cdef int _known(self, object kind):
-        # The index of `kind` in _types, adding it when its fields are plain slots; -1 when
-        # they are not (or the table is full): the fields are then read by getattr.
+        # The index of `kind` in _types (added on first sight), or -1 when its fields are
+        # not plain slots (or the table is full): the fields are then read by getattr.
         cdef int i, field
         cdef Py_ssize_t offset
         for i in range(self._type_count):
             if self._types[i] == <PyObject *>kind:
-                return i
+                return i if self._offsets[i][0] >= 0 else -1
         if self._type_count == _KNOWN_TYPES or not isinstance(kind, type):
             return -1
         i = self._type_count
         for field in range(3):
             descriptor = getattr(kind, _EVENT_FIELDS[field], None)
             offset = zq_sampling_offset(<PyObject *>descriptor)
-            if offset < 0:
-                return -1
             self._offsets[i][field] = offset
+            if offset < 0:
+                self._offsets[i][0] = -1  # remembered: read by getattr
+                break
         self._type_refs.append(kind)
         self._types[i] = <PyObject *>kind
         self._type_count = i + 1
-        return i
+        return i if self._offsets[i][0] >= 0 else -1
 
     def on_position_event(self, event):
         """Keep a position event and sample at its time, once per fill."""

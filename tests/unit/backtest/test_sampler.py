@@ -254,3 +254,42 @@ def test_the_compiled_columns_refuse_arrays_of_another_item_type() -> None:
     columns = SampleColumns(array("q"), array("q"), events, [], [([1, 2], array("q"))])
     columns.sample(5)
     assert list(columns.ts) == [5] and list(columns.account_counts[0][1]) == [2]
+
+
+class _SlotEvent(msgspec.Struct, frozen=True, gc=False):
+    ts_event: int
+    position_id: str
+    last_trade_id: str
+
+
+class _OtherSlotEvent(_SlotEvent, frozen=True, gc=False):
+    extra: int = 0
+
+
+class _PlainEvent:
+    def __init__(self, ts_event: int, position_id: str, last_trade_id: str) -> None:
+        self.ts_event = ts_event
+        self.position_id = position_id
+        self.last_trade_id = last_trade_id
+
+
+@pytest.mark.parametrize("kinds", [(_SlotEvent, _OtherSlotEvent), (_PlainEvent, _PlainEvent)])
+def test_the_columns_sample_once_per_fill_whatever_the_event_type(kinds: tuple[type, type]) -> None:
+    # msgspec structs are read at their field offsets, other objects by attribute; equal
+    # (not identical) ids count as the same fill. Events: fill T1 at ts 10 through zero
+    # (two events), fill T2 at ts 10 (another trade), fill T1 of position Q at ts 20.
+    first, second = kinds
+    events: list[object] = []
+    columns = SampleColumns(array("q"), array("q"), events, [], [])
+    p, t1 = "P", "T1"
+    for event in (
+        first(10, p, t1),
+        second(10, "".join(["P"]), "".join(["T", "1"])),  # the same fill, equal ids
+        first(10, p, "T2"),
+        second(20, "Q", t1),
+    ):
+        columns.on_position_event(event)
+    # Three samples (fills T1, T2, Q's T1); the first covers its two events.
+    assert list(columns.ts) == [10, 10, 20]
+    assert list(columns.position_counts) == [2, 3, 4]
+    assert len(events) == 4

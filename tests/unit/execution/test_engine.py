@@ -308,3 +308,32 @@ def test_a_disposed_strategy_no_longer_receives_order_events() -> None:
     before = len(s.calls)
     n.client.fill(order, Q("1.000"))
     assert len(s.calls) == before
+
+
+def test_a_portfolio_subclass_overriding_process_fill_is_called_after_the_plain_one() -> None:
+    # The engine calls a plain Portfolio's compiled fill path directly and remembers its
+    # class; a subclass that overrides process_fill, put in its place, is called instead.
+    from zq.portfolio import Portfolio
+
+    class CountingPortfolio(Portfolio):
+        seen: list[Any]
+
+        def process_fill(self, fill: Any, instrument: Any) -> list[Any]:
+            self.seen.append(fill.trade_id)
+            return super().process_fill(fill, instrument)
+
+    n = Node()
+    plain = Portfolio(n.cache, {"SIM": OmsType.NETTING})
+    n.execution.portfolio = plain
+    n.start()
+    s = n.add_strategy(Recorder())
+    s.submit_order(s.order_factory.market(SIM, BUY, Q("1.000")))
+    assert plain.net_position(SIM, s.id) == Decimal("1")
+    counting = CountingPortfolio(n.cache, {"SIM": OmsType.NETTING})
+    counting.seen = []
+    n.execution.portfolio = counting
+    s.submit_order(s.order_factory.market(SIM, BUY, Q("2.000")))
+    assert len(counting.seen) == 1
+    assert counting.net_position(SIM, s.id) == Decimal("3")
+    positions = [e for name, e in s.calls if name.startswith("on_position")]
+    assert len(positions) == 2  # opened by the first fill, changed by the second
