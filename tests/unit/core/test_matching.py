@@ -236,3 +236,43 @@ def test_a_modified_price_moves_an_order_in_the_matching_priority() -> None:
     core.drain()
     core.apply_delta(ADD, ASK, 100, 12, ts=5)
     assert _fills(core) == [(1, 5, 102), (2, 5, 101), (3, 2, 101)]
+
+
+def test_a_modified_order_s_queue_follows_its_new_level_only() -> None:
+    # The core skips its walk over the orders for a delta at a level where none rests: after
+    # a modify, the order's queue must follow deltas at its new price and ignore its old one.
+    core = l2_core()
+    core.apply_delta(ADD, BID, 100, 5)
+    core.apply_delta(ADD, BID, 99, 7)
+    core.apply_delta(ADD, ASK, 101, 4)
+    core.submit(1, BUY, LIMIT, GTC, 1, price=99, ts=1)
+    assert core.order(1).ahead == 7  # the displayed size at 99 when it joined
+    core.apply_delta(UPDATE, BID, 99, 3, 0, 2)
+    assert core.order(1).ahead == 3  # capped at the new displayed size
+    core.modify(1, price=100, ts=3)
+    assert core.order(1).ahead == 5  # joined the back of 100
+    core.apply_delta(UPDATE, BID, 99, 1, 0, 4)  # its old level: no change
+    assert core.order(1).ahead == 5
+    core.apply_delta(UPDATE, BID, 100, 2, 0, 5)
+    assert core.order(1).ahead == 2
+    core.drain()
+    core.apply_trade(100, 3, aggressor=SELL, ts=6)  # takes the 2 ahead, then 1 of ours
+    assert _fills(core) == [(1, 1, 100)]
+
+
+def test_a_sell_and_a_buy_fill_when_the_book_reaches_either() -> None:
+    # Both sides rest: an ask brought down to the buy's price fills the buy only, a bid
+    # raised to the sell's price then fills the sell (maker, at their own prices).
+    core = l2_core()
+    core.apply_delta(ADD, BID, 98, 5)
+    core.apply_delta(ADD, ASK, 104, 5)
+    core.submit(1, BUY, LIMIT, GTC, 2, price=100, ts=1)
+    core.submit(2, SELL, LIMIT, GTC, 3, price=102, ts=2)
+    core.drain()
+    core.apply_delta(ADD, ASK, 101, 9, 0, 3)  # above the buy: nothing
+    core.apply_delta(ADD, BID, 101, 9, 0, 4)  # below the sell: nothing
+    assert _fills(core) == []
+    core.apply_delta(ADD, ASK, 100, 9, 0, 5)
+    assert _fills(core) == [(1, 2, 100)]
+    core.apply_delta(ADD, BID, 103, 9, 0, 6)
+    assert _fills(core) == [(2, 3, 102)]
