@@ -43,6 +43,10 @@ cdef extern from *:
     object zq_callbacks_find(object obj, object name, int* unbound)
 
 
+cdef enum:
+    _SEEN_MAX = 16      # event types found by pointer (an order's events: 13 types)
+
+
 @cython.final
 cdef class EventCallbacks:
     """Call ``owner``'s callbacks for each event it is given.
@@ -74,8 +78,12 @@ cdef class EventCallbacks:
     cdef bint _by_name
     cdef object _general_default
     # Per event type seen: (its specific callback's name, that callback's default), or None
-    # when the type has no specific callback.
+    # when the type has no specific callback. The first _SEEN_MAX types are also found by
+    # pointer in _kinds (their entries borrowed from _resolved, which keeps them alive).
     cdef dict _resolved
+    cdef PyObject* _kinds[_SEEN_MAX]
+    cdef PyObject* _specifics[_SEEN_MAX]
+    cdef int _seen
 
     def __init__(
         self, owner, dict names not None, str general not None, frozenset overridden not None,
@@ -89,6 +97,7 @@ cdef class EventCallbacks:
         self._by_name = by_name
         self._general_default = defaults.get(general)
         self._resolved = {}
+        self._seen = 0
 
     def __call__(self, event):
         self._deliver(event)
@@ -101,8 +110,15 @@ cdef class EventCallbacks:
 
     cdef int _deliver(self, object event) except -1:
         cdef object kind = type(event)
-        cdef PyObject* found = PyDict_GetItemWithError(self._resolved, kind)
+        cdef PyObject* found = NULL
         cdef object specific
+        cdef int i
+        for i in range(self._seen):
+            if self._kinds[i] is <PyObject*>kind:
+                found = self._specifics[i]
+                break
+        else:
+            found = PyDict_GetItemWithError(self._resolved, kind)
         if found is NULL:
             specific = self._resolve(kind)
         else:
@@ -115,7 +131,11 @@ cdef class EventCallbacks:
     cdef object _resolve(self, object kind):
         name = self._names.get(kind.__name__ if self._by_name else kind)
         specific = None if name is None else (name, self._defaults.get(name))
-        self._resolved[kind] = specific
+        self._resolved[kind] = specific  # keeps kind and specific alive for _kinds
+        if self._seen < _SEEN_MAX:
+            self._kinds[self._seen] = <PyObject*>kind
+            self._specifics[self._seen] = <PyObject*>specific
+            self._seen += 1
         return specific
 
     cdef int _call(self, object name, object default, object event) except -1:
