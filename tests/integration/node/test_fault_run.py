@@ -429,6 +429,9 @@ params = {{ orders = {orders}, seed = 1 }}
             "ZQ_TEST_SECRET": SECRET,
             "PYTHONPATH": str(REPO),
         }
+        # Its stderr is kept: should it end before it is killed, the failure shows why.
+        stderr_path = tmp_path / "zq-live.stderr"
+        stderr_file = stderr_path.open("wb")
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -438,7 +441,7 @@ params = {{ orders = {orders}, seed = 1 }}
             env=environment,
             cwd=str(REPO),
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=stderr_file,
         )
         try:
             # The faults strike once the node trades (its start-up gives up on a request
@@ -456,12 +459,18 @@ params = {{ orders = {orders}, seed = 1 }}
                     faulty = True
                 if latest and int(latest[-1]["orderId"]) >= orders // 2:
                     break
-                assert process.returncode is None, "zq live ended before it was killed"
+                if process.returncode is not None:
+                    break
                 await asyncio.sleep(0.05)
         finally:
-            process.send_signal(signal.SIGKILL)
+            if process.returncode is None:  # signalling an ended process raises
+                process.send_signal(signal.SIGKILL)
             await process.wait()
-        assert process.returncode == -signal.SIGKILL
+            stderr_file.close()
+        assert process.returncode == -signal.SIGKILL, (
+            f"zq live ended with {process.returncode} before it was killed; its stderr ends:\n"
+            + stderr_path.read_text(errors="replace")[-3000:]
+        )
         venue.faults.update(drop_before=0.0, drop_after=0.0)  # for the reads and the start-up
         killed_at = len(await paged(reader, "/api/v3/allOrders", "orderId", "orderId"))
 
