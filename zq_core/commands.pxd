@@ -29,15 +29,12 @@ cdef class CommandPath:
     cdef object _order                  # the cache's order by client order id (bound)
     cdef dict _orders                   # the cache's orders, when its order() only reads them
     cdef TimeSource _time               # the engine's clock
-    cdef object _last_client            # the last backtest client called, and its exchange
-    cdef object _last_exchange
     cdef dict _routes                   # InstrumentId -> ExecutionClient | None
     cdef dict _position_ids             # ClientOrderId -> PositionId
     cdef object _apply_local            # the engine's (a subclass's hook included)
     cdef object _submit_failed
     cdef object _pending_failed
 
-    cdef object _exchange_of(self, object client)
     cdef object _cached_order(self, object client_order_id)
     cdef int _submit(self, object command) except -1
     # kind: OrderPendingUpdate (modify) or OrderPendingCancel

@@ -23,7 +23,11 @@ from zq_core.orders cimport Order
 from zq_core.slots cimport read_field, slot_offset
 from zq_core.time_source cimport TimeSource
 
-__all__ = ["CommandPath", "register_exchange_client"]
+__all__ = ["CommandPath", "ExchangeCommand", "exchange_command", "register_exchange_client"]
+
+
+cdef extern from "Python.h":
+    object PyMethod_New(object function, object instance)
 
 
 # The backtest's execution client type (zq.backtest.client.BacktestExecutionClient), whose
@@ -31,15 +35,85 @@ __all__ = ["CommandPath", "register_exchange_client"]
 # submit / modify / cancel: a client of exactly this type is skipped, the exchange called.
 cdef object _exchange_client = None
 
+_EXCHANGE_COMMANDS = ("submit_order", "modify_order", "cancel_order")
+
 
 def register_exchange_client(client_type):
-    """Call the ``exchange`` of clients of exactly ``client_type`` directly (its
-    ``submit_order``, ``modify_order`` and ``cancel_order`` must only call the exchange's
-    ``submit``, ``modify`` and ``cancel``)."""
+    """Call the ``exchange`` of clients of exactly ``client_type`` directly.
+
+    Its ``submit_order``, ``modify_order`` and ``cancel_order`` must only call the exchange's
+    ``submit``, ``modify`` and ``cancel``, and be :func:`exchange_command` methods (an
+    instance cannot replace them: the command path would not call the replacement).
+
+    Raises
+    ------
+    TypeError
+        If ``client_type`` is not a type, or does not define the three methods with
+        :func:`exchange_command`.
+    """
     global _exchange_client
     if not isinstance(client_type, type):
         raise TypeError(f"client_type must be a type, got {client_type!r}")
+    for name in _EXCHANGE_COMMANDS:
+        if not isinstance(client_type.__dict__.get(name), ExchangeCommand):
+            raise TypeError(
+                f"{client_type.__name__}.{name} must be defined with exchange_command: "
+                f"the command path calls the exchange instead of it"
+            )
     _exchange_client = client_type
+
+
+@cython.final
+cdef class ExchangeCommand:
+    """A command method of an exchange client that an instance cannot replace.
+
+    Made by :func:`exchange_command`. Read from the class, it is the function; read from an
+    instance, the bound method. Assigning or deleting it on an instance raises
+    ``AttributeError``: the command path calls the client's exchange itself, so a
+    replacement would never be called (a subclass that overrides the method is called).
+    """
+
+    cdef readonly object method
+    cdef str _name
+    cdef str _owner
+
+    def __init__(self, method):
+        if not callable(method):
+            raise TypeError(f"exchange_command needs a function, got {method!r}")
+        self.method = method
+        self._name = getattr(method, "__name__", "method")
+        self._owner = "the client"
+
+    def __set_name__(self, owner, name):
+        self._owner = owner.__name__
+        self._name = name
+
+    def __get__(self, obj, owner):
+        if obj is None:
+            return self.method
+        return PyMethod_New(self.method, obj)
+
+    def __set__(self, obj, value):
+        raise AttributeError(self._refusal(obj))
+
+    def __delete__(self, obj):
+        raise AttributeError(self._refusal(obj))
+
+    cdef str _refusal(self, obj):
+        return (
+            f"{type(obj).__name__}.{self._name} cannot be replaced on an instance: the "
+            f"ExecutionEngine hands the commands of a {self._owner} to its exchange directly; "
+            f"subclass {self._owner} and override {self._name} instead"
+        )
+
+    def __repr__(self):
+        return f"exchange_command({self.method!r})"
+
+
+def exchange_command(method):
+    """Mark ``method`` (``submit_order``, ``modify_order`` or ``cancel_order`` of a client
+    that only hands the command to its exchange) as one an instance cannot replace."""
+    return ExchangeCommand(method)
 
 
 @cython.final
@@ -107,14 +181,6 @@ cdef class CommandPath:
         else:
             self._fallback(command)
 
-    cdef object _exchange_of(self, object client):
-        # The client's exchange, kept for the last client asked (a backtest's commands go
-        # to one or a few venues).
-        if client is not self._last_client:
-            self._last_exchange = client.exchange
-            self._last_client = client
-        return self._last_exchange
-
     cdef object _cached_order(self, object client_order_id):
         if self._orders is not None:
             return self._orders.get(client_order_id)
@@ -162,7 +228,7 @@ cdef class CommandPath:
             return 0
         try:
             if type(client) is _exchange_client:
-                self._exchange_of(client).submit(command)
+                client.exchange.submit(command)
             else:
                 client.submit_order(command)
         except Exception as exc:
@@ -202,9 +268,9 @@ cdef class CommandPath:
         try:
             if type(client) is _exchange_client:
                 if modify:
-                    self._exchange_of(client).modify(command)
+                    client.exchange.modify(command)
                 else:
-                    self._exchange_of(client).cancel(command)
+                    client.exchange.cancel(command)
             elif modify:
                 client.modify_order(command)
             else:

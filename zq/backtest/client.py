@@ -17,7 +17,7 @@ from zq.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, QueryOr
 from zq.model.enums import BookType, OmsType
 from zq.model.identifiers import AccountId, Venue
 from zq.model.instruments import Instrument
-from zq_core.commands import register_exchange_client
+from zq_core.commands import exchange_command, register_exchange_client
 
 __all__ = ["BacktestExecutionClient"]
 
@@ -75,14 +75,17 @@ class BacktestExecutionClient(ExecutionClient):
         super().set_event_sink(sink)
         self.exchange.set_event_handler(sink)
 
+    @exchange_command
     def submit_order(self, command: SubmitOrder) -> None:
         """Send the order to the exchange (it arrives after the entry latency)."""
         self.exchange.submit(command)
 
+    @exchange_command
     def modify_order(self, command: ModifyOrder) -> None:
         """Send the modify to the exchange."""
         self.exchange.modify(command)
 
+    @exchange_command
     def cancel_order(self, command: CancelOrder) -> None:
         """Send the cancel to the exchange."""
         self.exchange.cancel(command)
@@ -97,5 +100,6 @@ class BacktestExecutionClient(ExecutionClient):
 
 
 # The ExecutionEngine's compiled command path calls the exchange of a client of exactly this
-# type itself (the three methods above only hand the command on); a subclass is called.
+# type itself (the three methods above only hand the command on, and an instance cannot
+# replace them: exchange_command refuses the assignment); a subclass is called.
 register_exchange_client(BacktestExecutionClient)

@@ -249,3 +249,60 @@ def test_the_backtest_client_is_skipped_for_its_exchange_and_a_subclass_is_calle
     assert run_orders(counted) == events  # the same events, field for field
     assert client.commands == ["SubmitOrder", "SubmitOrder", "ModifyOrder", "CancelOrder"]
     assert [name for name, _ in events].count("on_order_event") == 9
+
+
+@pytest.mark.parametrize("name", ["submit_order", "modify_order", "cancel_order"])
+def test_a_backtest_clients_command_cannot_be_replaced_on_an_instance(name: str) -> None:
+    # The command path hands a BacktestExecutionClient's commands to its exchange, so a
+    # method set on an instance would never be called: the assignment is refused.
+    _, client = backtest_node(BacktestExecutionClient)
+    with pytest.raises(AttributeError, match=rf"Client\.{name} cannot be replaced on an instance"):
+        setattr(client, name, lambda command: None)
+    with pytest.raises(AttributeError, match="subclass BacktestExecutionClient and override"):
+        delattr(client, name)
+    # Written into the instance's dictionary it is not found either: the class's wins, as for
+    # the command path.
+    vars(client)[name] = lambda command: None
+    assert getattr(client, name).__func__ is getattr(BacktestExecutionClient, name)
+    # A subclass's own method stays replaceable on its instances (they are called).
+    _, counting = backtest_node(CountingClient)
+    setattr(counting, name, lambda command: None)
+
+
+def test_the_command_path_uses_the_exchange_the_client_holds_at_each_command() -> None:
+    strategy, client = backtest_node(BacktestExecutionClient)
+    instrument_id = demo_instrument().id
+    first = strategy.order_factory.market(instrument_id, OrderSide.BUY, Q("0.01000"))
+    strategy.submit_order(first)
+    assert first.status is OrderStatus.FILLED
+
+    class Holding:
+        """An exchange that keeps the commands it is given."""
+
+        def __init__(self) -> None:
+            self.commands: list[Any] = []
+
+        def submit(self, command: Any) -> None:
+            self.commands.append(command)
+
+    holding = Holding()
+    client.exchange = holding  # type: ignore[assignment]
+    second = strategy.order_factory.market(instrument_id, OrderSide.BUY, Q("0.01000"))
+    strategy.submit_order(second)
+    assert [command.order.client_order_id for command in holding.commands] == [
+        second.client_order_id
+    ]
+    assert second.status is OrderStatus.SUBMITTED
+
+
+def test_an_exchange_client_type_needs_its_commands_marked() -> None:
+    from zq_core.commands import ExchangeCommand, register_exchange_client
+
+    class Unmarked(BacktestExecutionClient):
+        def submit_order(self, command: Any) -> None:
+            super().submit_order(command)
+
+    with pytest.raises(TypeError, match=r"Unmarked\.submit_order must be defined with exchange_"):
+        register_exchange_client(Unmarked)
+    marked = ExchangeCommand(BacktestExecutionClient.submit_order)
+    assert marked.__get__(None, BacktestExecutionClient) is BacktestExecutionClient.submit_order
