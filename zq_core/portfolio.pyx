@@ -9,7 +9,7 @@ methods of ``zq``, which stay the reference. The classes of ``zq`` this module n
 handed over once with :func:`bind` (``zq_core`` never imports ``zq``).
 """
 
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyObject_GenericSetAttr
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t
 
 from zq_core.cache cimport CacheCore
@@ -25,6 +25,7 @@ from zq_core.position cimport (
     F_TS_EVENT,
     PositionCore,
     fill_field,
+    zq_i128,
 )
 
 from decimal import ROUND_HALF_EVEN, Decimal, getcontext
@@ -369,44 +370,16 @@ cdef tuple _parts(rate):
 
 cdef extern from *:
     """
-    /* The margin's integers in 128 bits (GCC and Clang have __int128): the same results as
-       _digits_rounded and _round_up_product below while every step stays under 10**38;
-       each returns 0 (no exception set) when it does not, and the caller takes the
-       Python-int route. */
-    #include <string.h>
-    #if defined(__SIZEOF_INT128__)
+    /* The margin's integers in 128 bits (zq_int128.h, included through zq_core.position):
+       the same results as _digits_rounded and _round_up_product below while every step
+       stays under 10**38; each returns 0 (no exception set) when it does not, and the
+       caller takes the Python-int route. */
+    #if ZQ_HAVE_INT128
     static unsigned __int128 zq_margin_pow10[39];
 
     static void zq_margin_init(void) {
         unsigned __int128 p = 1;
         for (int k = 0; k < 39; k++) { zq_margin_pow10[k] = p; p *= 10; }
-    }
-
-    /* int(v) as __int128 (see zq_core.position: the digits of CPython 3.11's int read
-       directly, else the byte-array route); 0 when v is not an int or needs more bits. */
-    static int zq_margin_int128(PyObject *v, __int128 *out) {
-        unsigned char bytes[16];
-        if (!PyLong_CheckExact(v)) return 0;
-    #if PY_VERSION_HEX < 0x030C0000 && PyLong_SHIFT == 30
-        {
-            Py_ssize_t size = Py_SIZE(v);
-            Py_ssize_t count = size < 0 ? -size : size;
-            if (count <= 4) {
-                const digit *digits = ((PyLongObject *)v)->ob_digit;
-                unsigned __int128 magnitude = 0;
-                for (Py_ssize_t i = count - 1; i >= 0; i--)
-                    magnitude = (magnitude << PyLong_SHIFT) | digits[i];
-                *out = size < 0 ? -(__int128)magnitude : (__int128)magnitude;
-                return 1;
-            }
-        }
-    #endif
-        if (_PyLong_AsByteArray((PyLongObject *)v, bytes, 16, PY_LITTLE_ENDIAN, 1) < 0) {
-            PyErr_Clear();
-            return 0;
-        }
-        memcpy(out, bytes, 16);
-        return 1;
     }
 
     /* _digits_rounded: v (< 10**38) rounded half-even to 28 significant digits. */
@@ -430,7 +403,7 @@ cdef extern from *:
         __int128 value, rate;
         unsigned __int128 notional, magnitude, product, raw, power;
         int cut;
-        if (!zq_margin_int128(units, &value) || !zq_margin_int128(coefficient, &rate))
+        if (!zq_as_int128(units, &value) || !zq_as_int128(coefficient, &rate))
             return 0;
         notional = value < 0 ? -(unsigned __int128)value : (unsigned __int128)value;
         magnitude = rate < 0 ? -(unsigned __int128)rate : (unsigned __int128)rate;
@@ -521,6 +494,17 @@ cdef object _round_up_product(notional, int scale, tuple rate, int precision):
 cdef class PortfolioCore:
     """The fill path of ``zq.portfolio.Portfolio``."""
 
+    def __setattr__(self, name, value):
+        # The execution engine calls the class's process_fill (the compiled _process when
+        # the class keeps PortfolioCore's): one set on an instance would be bypassed.
+        if name == "process_fill":
+            raise AttributeError(
+                f"{type(self).__name__}.process_fill cannot be replaced on an instance: the "
+                "execution engine calls the class's method; override process_fill in a "
+                "subclass instead"
+            )
+        PyObject_GenericSetAttr(self, name, value)
+
     def net_position(self, instrument_id, strategy_id=None):
         """Return the signed quantity held in ``instrument_id`` (summed over positions).
 
@@ -558,6 +542,8 @@ cdef class PortfolioCore:
         cdef CacheCore core = self._cache_core
         cdef list events
         cdef bint margin
+        cdef bint was_wide = False
+        cdef zq_i128 realized_before = 0
         instrument_id = fill_field(fill, F_INSTRUMENT_ID)
         instrument_key = instrument.id  # read once (the margin's look-ups use it too)
         if instrument_id is not instrument_key and instrument_id != instrument_key:
@@ -596,23 +582,22 @@ cdef class PortfolioCore:
             margin = isinstance(account, _MarginAccount)
         if found is None:
             position = <PositionCore?>_Position(instrument, fill, position_id)
-            realized_before = 0
+            before_w = None  # realized_before: zero
             cache.add_position(position)
             events = position.last_events
         else:
-            # The realized PnL before and after, in the position's units.
-            realized_before = position._realized
+            # The realized PnL before (in the position's units, as the position holds it).
+            was_wide = position._wide
+            realized_before = position._realized_n
+            before_w = position._realized_w
             events = position._apply_fill(fill)
             if core is None or type(cache) is not _Cache or not _reindexed(
                 core, cache, position, position_id
             ):
                 cache.update_position(position)
         if margin:
-            realized = position._realized
             # None: no PnL realized (an opening or an increase), nothing to round
-            delta = None if realized == realized_before else position._to_money(
-                realized - realized_before
-            )
+            delta = position._realized_since(was_wide, realized_before, before_w)
             # update_margin(instrument, Σ entry_value of the open positions), in integers
             instrument_id = instrument_key
             if type(cache) is _Cache:  # open_position_ids(instrument_id), without the call
@@ -622,7 +607,7 @@ cdef class PortfolioCore:
             else:
                 open_ids = cache.open_position_ids(instrument_id)
             if len(open_ids) == 1 and position_id in open_ids:  # the one just filled
-                units = position._open_value
+                units = position._open_units()
                 if position._multiplier_raw != 1:
                     units = units * position._multiplier_raw
                 scale = position._pnl_scale

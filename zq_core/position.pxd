@@ -8,6 +8,18 @@ from libc.stdint cimport int64_t
 from zq_core.fixed cimport Money, Price, Quantity
 
 
+cdef extern from "zq_int128.h":
+    # __int128 where the compiler has it (see the header); declared as long long for
+    # Cython, which only copies, compares and assigns zero to it: the arithmetic and the
+    # conversions go through the helpers below.
+    ctypedef long long zq_i128
+    bint zq_as_int128(object v, zq_i128 *out)
+    object zq_int128_to_long(zq_i128 v)
+    bint zq_add128(zq_i128 a, zq_i128 b, zq_i128 *out)
+    bint zq_sub128(zq_i128 a, zq_i128 b, zq_i128 *out)
+    bint zq_mul128(zq_i128 a, zq_i128 b, zq_i128 *out)
+
+
 # The fields of an OrderFilled read on the fill path, by number (see fill_field).
 cdef enum:
     F_TRADER_ID
@@ -60,11 +72,20 @@ cdef class PositionCore:
     # signed quantity in units of 10**-size_precision; its Decimal has `_places` decimals
     cdef readonly int64_t _raw
     cdef readonly int _places
-    # Python ints in units of 10**-30 (values) and 10**-_pnl_scale (PnL): past 64 bits
-    cdef readonly object _open_value
-    cdef readonly object _closed_value
-    cdef readonly object _realized
-    cdef readonly object _round_trip_start
+    # The entry value of the open quantity and the exit value of the round trip (units of
+    # 10**-30), the realized PnL and its value when the round trip opened (units of
+    # 10**-_pnl_scale). They pass 64 bits: held in 128-bit C integers while the four fit
+    # (_wide false), else as Python ints (_wide true; the C fields are then unused). The
+    # properties _open_value, _closed_value, _realized, _round_trip_start read either.
+    cdef bint _wide
+    cdef zq_i128 _open_n
+    cdef zq_i128 _closed_n
+    cdef zq_i128 _realized_n
+    cdef zq_i128 _start_n
+    cdef object _open_w
+    cdef object _closed_w
+    cdef object _realized_w
+    cdef object _start_w
     # quantity closed in the round trip, units of 10**-size_precision
     cdef readonly int64_t _closed_raw
     cdef readonly int64_t _multiplier_raw
@@ -84,8 +105,23 @@ cdef class PositionCore:
     cdef readonly dict _commissions         # currency code -> Money
     cdef readonly dict _trade_ids           # TradeId -> None, in order
 
+    # --- the values as Python ints, and switching representation ----------------------------
+    cdef object _open_units(self)
+    cdef object _closed_units(self)
+    cdef object _realized_units(self)
+    cdef object _start_units(self)
+    cdef int _widen(self) except -1
+    cdef int _narrow(self) except -1
+
     # --- PnL ------------------------------------------------------------------------------
     cdef Money _to_money(self, object units)
+    cdef Money _money_n(self, zq_i128 units)
+    cdef Money _realized_money(self)
+    # The PnL this fill realized, as Money (None when it realized nothing), given the
+    # realized PnL before it: _wide then, and _realized_n or _realized_w.
+    cdef object _realized_since(self, bint was_wide, zq_i128 before_n, object before_w)
+    cdef Money _unrealized_money(self, int64_t px_raw, int px_precision)
+    cdef bint _unrealized_n(self, int64_t px_raw, int px_precision, zq_i128 *out) except -1
     cdef object _unrealized(self, int64_t px_raw, int px_precision)
     cdef object _avg_open(self)
     cdef object _avg_close(self)
@@ -100,6 +136,8 @@ cdef class PositionCore:
     cdef Quantity _part(self, int64_t raw, int precision, int places)
     cdef int _set_qty(self, int64_t raw, int places) except -1
     cdef object _value(self, int64_t qty, int qty_precision, int64_t px_raw, int px_precision)
+    cdef bint _value_n(self, int64_t qty, int qty_precision, int64_t px_raw, int px_precision,
+                       zq_i128 *out)
     cdef int _open(self, fill, int64_t signed, int places, int64_t px_raw,
                    int px_precision) except -1
     cdef int _increase(self, int64_t signed, int places, int64_t px_raw,

@@ -17,111 +17,92 @@ from zq_core.fixed cimport Money, Price, Quantity, quantity_from_raw_c
 
 cdef extern from *:
     """
-    #include <string.h>
-    /* 128-bit fast paths of the Python-int arithmetic below (GCC and Clang have __int128).
+    /* 128-bit fast paths of the Python-int arithmetic below (zq_i128: see zq_int128.h).
        Each returns 1 when it computed the result, 0 when the operands do not fit (the
        caller then takes the Python-int path): the results are the same either way. */
-    #if defined(__SIZEOF_INT128__)
-    #define ZQ_HAVE_INT128 1
-    static __int128 zq_pow10_128[38];
+    #if ZQ_HAVE_INT128
+    static zq_i128 zq_pow10_128[38];
     static int zq_pow10_ready = 0;
 
     static void zq_init_pow10(void) {
-        __int128 p = 1;
+        zq_i128 p = 1;
         for (int k = 0; k < 38; k++) { zq_pow10_128[k] = p; p *= 10; }
         zq_pow10_ready = 1;
     }
 
-    /* CPython 3.11's int: |ob_size| digits of PyLong_SHIFT bits, least significant first,
-       the sign in ob_size. Read and made directly (a tenth of the byte-array route) while
-       the number has at most four 30-bit digits (< 2**120); the byte-array route else. */
-    #if PY_VERSION_HEX < 0x030C0000 && PyLong_SHIFT == 30
-    #define ZQ_LONG_DIGITS 1
-    #else
-    #define ZQ_LONG_DIGITS 0
-    #endif
-
-    /* int(v) as __int128; 0 (no exception set) when v is not an int or needs more bits. */
-    static int zq_as_int128(PyObject *v, __int128 *out) {
-        unsigned char bytes[16];
-        if (!PyLong_CheckExact(v)) return 0;
-    #if ZQ_LONG_DIGITS
-        {
-            Py_ssize_t size = Py_SIZE(v);
-            Py_ssize_t count = size < 0 ? -size : size;
-            if (count <= 4) {
-                const digit *digits = ((PyLongObject *)v)->ob_digit;
-                unsigned __int128 magnitude = 0;
-                for (Py_ssize_t i = count - 1; i >= 0; i--)
-                    magnitude = (magnitude << PyLong_SHIFT) | digits[i];
-                *out = size < 0 ? -(__int128)magnitude : (__int128)magnitude;
-                return 1;
-            }
-        }
-    #endif
-        if (_PyLong_AsByteArray((PyLongObject *)v, bytes, 16, PY_LITTLE_ENDIAN, 1) < 0) {
-            PyErr_Clear();
-            return 0;
-        }
-        memcpy(out, bytes, 16);
-        return 1;
+    /* num / den rounded half-even to an integer (0 < den < 2**126): Python's floor
+       division, then the tie (as _div_half_even). */
+    static inline zq_i128 zq_half_even128(zq_i128 num, zq_i128 den) {
+        zq_i128 q = num / den, r = num % den, twice;
+        if (r < 0) { q -= 1; r += den; }
+        twice = r + r;
+        if (twice > den || (twice == den && (q & 1))) q += 1;
+        return q;
     }
 
-    /* round_half_even(units / 10**k) as int64 (Python floor division, then the tie). */
-    static int zq_round_units(PyObject *units, int k, int64_t *out) {
-        __int128 u, unit, q, r, twice;
-        if (k < 0 || k > 37 || !zq_pow10_ready || !zq_as_int128(units, &u)) return 0;
-        unit = zq_pow10_128[k];
-        q = u / unit;
-        r = u % unit;
-        if (r < 0) { q -= 1; r += unit; }
-        twice = r + r;
-        if (twice > unit || (twice == unit && (q & 1))) q += 1;
+    /* round_half_even(u / 10**k) as int64. */
+    static int zq_round_i128(zq_i128 u, int k, int64_t *out) {
+        zq_i128 q;
+        if (k < 0 || k > 37 || !zq_pow10_ready) return 0;
+        q = zq_half_even128(u, zq_pow10_128[k]);
         if (q > INT64_MAX || q < INT64_MIN) return 0;
         *out = (int64_t)q;
         return 1;
     }
 
-    /* qty * px * 10**k as a new Python int; None when it passes 127 bits. */
-    static PyObject *zq_linear_value(int64_t qty, int64_t px, int k) {
-        __int128 product, result;
-        unsigned char bytes[16];
-        if (k < 0 || k > 37 || !zq_pow10_ready) Py_RETURN_NONE;
-        product = (__int128)qty * (__int128)px;  /* exact: |product| < 2**126 */
-        if (__builtin_mul_overflow(product, zq_pow10_128[k], &result)) Py_RETURN_NONE;
-    #if ZQ_LONG_DIGITS
-        {
-            unsigned __int128 magnitude = result < 0 ? -(unsigned __int128)result
-                                                     : (unsigned __int128)result;
-            if (magnitude < ((unsigned __int128)1 << 120)) {
-                Py_ssize_t count = 0;
-                PyLongObject *made;
-                if (result >= -(__int128)INT64_MAX && result <= (__int128)INT64_MAX)
-                    return PyLong_FromLongLong((long long)result);
-                for (unsigned __int128 rest = magnitude; rest != 0; rest >>= PyLong_SHIFT)
-                    count++;
-                made = _PyLong_New(count);
-                if (made == NULL) return NULL;
-                for (Py_ssize_t i = 0; i < count; i++) {
-                    made->ob_digit[i] = (digit)(magnitude & PyLong_MASK);
-                    magnitude >>= PyLong_SHIFT;
-                }
-                if (result < 0) Py_SET_SIZE(made, -count);
-                return (PyObject *)made;
-            }
-        }
-    #endif
-        memcpy(bytes, &result, 16);
-        return _PyLong_FromByteArray(bytes, 16, PY_LITTLE_ENDIAN, 1);
+    /* qty * px * 10**k (a linear value). */
+    static int zq_linear128(int64_t qty, int64_t px, int k, zq_i128 *out) {
+        if (k < 0 || k > 37 || !zq_pow10_ready) return 0;
+        /* exact: |qty * px| < 2**126 */
+        return zq_mul128((zq_i128)qty * (zq_i128)px, zq_pow10_128[k], out);
+    }
+
+    /* qty * 10**k / px rounded half-even (an inverse value, as _ratio: within 127 bits
+       its one rounding is Decimal's double rounding, see there). */
+    static int zq_inverse128(int64_t qty, int64_t px, int k, zq_i128 *out) {
+        zq_i128 num;
+        if (px <= 0 || k < 0 || k > 37 || !zq_pow10_ready) return 0;
+        if (!zq_mul128((zq_i128)qty, zq_pow10_128[k], &num)) return 0;
+        *out = zq_half_even128(num, (zq_i128)px);
+        return 1;
+    }
+
+    /* units * part / whole rounded half-even (as _share: 0 < whole < 2**63; within 127
+       bits the one rounding is Decimal's). */
+    static int zq_share128(zq_i128 units, int64_t part, int64_t whole, zq_i128 *out) {
+        zq_i128 num;
+        if (whole <= 0 || !zq_mul128(units, (zq_i128)part, &num)) return 0;
+        *out = zq_half_even128(num, (zq_i128)whole);
+        return 1;
     }
     #else
-    #define ZQ_HAVE_INT128 0
     static void zq_init_pow10(void) {}
-    static int zq_round_units(PyObject *units, int k, int64_t *out) { return 0; }
-    static PyObject *zq_linear_value(int64_t qty, int64_t px, int k) { Py_RETURN_NONE; }
+    static int zq_round_i128(zq_i128 u, int k, int64_t *out) { return 0; }
+    static int zq_linear128(int64_t qty, int64_t px, int k, zq_i128 *out) { return 0; }
+    static int zq_inverse128(int64_t qty, int64_t px, int k, zq_i128 *out) { return 0; }
+    static int zq_share128(zq_i128 units, int64_t part, int64_t whole, zq_i128 *out) {
+        return 0;
+    }
     #endif
+
+    /* round_half_even(units / 10**k) as int64, units a Python int. */
+    static int zq_round_units(PyObject *units, int k, int64_t *out) {
+        zq_i128 u;
+        return zq_as_int128(units, &u) && zq_round_i128(u, k, out);
+    }
+
+    /* qty * px * 10**k as a new Python int; None when it passes 127 bits. */
+    static PyObject *zq_linear_value(int64_t qty, int64_t px, int k) {
+        zq_i128 value;
+        if (!zq_linear128(qty, px, k, &value)) Py_RETURN_NONE;
+        return zq_int128_to_long(value);
+    }
     """
     void zq_init_pow10()
+    bint zq_round_i128(zq_i128 u, int k, int64_t *out)
+    bint zq_linear128(int64_t qty, int64_t px, int k, zq_i128 *out)
+    bint zq_inverse128(int64_t qty, int64_t px, int k, zq_i128 *out)
+    bint zq_share128(zq_i128 units, int64_t part, int64_t whole, zq_i128 *out)
     bint zq_round_units(object units, int k, int64_t *out)
     object zq_linear_value(int64_t qty, int64_t px, int k)
 
@@ -439,13 +420,13 @@ cdef class PositionCore:
         self.last_trade_id = fill.trade_id
         self.last_qty = last_qty
         self.last_px = fill.last_px
-        self._open_value = 0
         self._closed_raw = 0
-        self._closed_value = 0
         self._flat_avg_px_open = _ZERO
         self._avg_px_open = None
-        self._realized = 0
-        self._round_trip_start = 0
+        # The values start at zero, in C (as Python ints when there is no __int128)
+        self._wide = True
+        self._open_w = self._closed_w = self._realized_w = self._start_w = 0
+        self._narrow()
         self._commissions = {}
         self._trade_ids = {}
         self.last_events = []
@@ -521,10 +502,10 @@ cdef class PositionCore:
         if average is None:
             # value / qty = (_open_value × 10**-_SCALE) / (held × 10**-size_precision)
             if self.is_inverse:
-                average = _quotient(held * _pow10(_SCALE), self._open_value,
+                average = _quotient(held * _pow10(_SCALE), self._open_units(),
                                     self.size_precision)
             else:
-                average = _quotient(self._open_value, held, _SCALE - self.size_precision)
+                average = _quotient(self._open_units(), held, _SCALE - self.size_precision)
             self._avg_px_open = average
         return average
 
@@ -538,8 +519,8 @@ cdef class PositionCore:
         if closed == 0:
             return None
         if self.is_inverse:
-            return _quotient(closed * _pow10(_SCALE), self._closed_value, self.size_precision)
-        return _quotient(self._closed_value, closed, _SCALE - self.size_precision)
+            return _quotient(closed * _pow10(_SCALE), self._closed_units(), self.size_precision)
+        return _quotient(self._closed_units(), closed, _SCALE - self.size_precision)
 
     @property
     def entry_value(self):
@@ -548,19 +529,19 @@ cdef class PositionCore:
         Linear: ``|qty| × avg_px_open × multiplier``; inverse: ``|qty| × multiplier /
         avg_px_open``. Margin is computed from it.
         """
-        return _decimal(self._open_value * self._multiplier_raw, self._pnl_scale)
+        return _decimal(self._open_units() * self._multiplier_raw, self._pnl_scale)
 
     # -- PnL -------------------------------------------------------------------------------
 
     @property
     def realized_pnl_decimal(self):
         """The gross realized PnL over the position's life, unrounded."""
-        return _decimal(self._realized, self._pnl_scale)
+        return _decimal(self._realized_units(), self._pnl_scale)
 
     @property
     def realized_pnl(self):
         """The gross realized PnL over the position's life, in the settlement currency."""
-        return self._to_money(self._realized)
+        return self._realized_money()
 
     @property
     def commissions(self):
@@ -589,15 +570,47 @@ cdef class PositionCore:
     cdef object _unrealized(self, int64_t px_raw, int px_precision):
         # In units of 10**-_pnl_scale.
         cdef int64_t raw = self._raw
+        cdef zq_i128 units
         if raw == 0:
             return 0
+        if self._unrealized_n(px_raw, px_precision, &units):
+            return zq_int128_to_long(units)
         exit_value = self._value(raw if raw > 0 else -raw, self.size_precision,
                                  px_raw, px_precision)
+        open_value = self._open_units()
         if self.is_inverse:
-            gain = self._open_value - exit_value
+            gain = open_value - exit_value
         else:
-            gain = exit_value - self._open_value
+            gain = exit_value - open_value
         return gain * self._multiplier_raw if raw > 0 else -gain * self._multiplier_raw
+
+    cdef bint _unrealized_n(self, int64_t px_raw, int px_precision, zq_i128 *out) except -1:
+        # _unrealized in 128 bits; False when the values are wide or it does not fit.
+        cdef int64_t raw = self._raw
+        cdef zq_i128 exit_value, gain
+        if self._wide:
+            return False
+        if raw == 0:
+            out[0] = 0
+            return True
+        if not self._value_n(raw if raw > 0 else -raw, self.size_precision, px_raw,
+                             px_precision, &exit_value):
+            return False
+        if self.is_inverse:
+            if not zq_sub128(self._open_n, exit_value, &gain):
+                return False
+        elif not zq_sub128(exit_value, self._open_n, &gain):
+            return False
+        if raw < 0 and not zq_sub128(0, gain, &gain):
+            return False
+        return zq_mul128(gain, self._multiplier_raw, out)
+
+    cdef Money _unrealized_money(self, int64_t px_raw, int px_precision):
+        # _to_money(_unrealized(px_raw, px_precision)).
+        cdef zq_i128 units
+        if self._unrealized_n(px_raw, px_precision, &units):
+            return self._money_n(units)
+        return self._to_money(self._unrealized(px_raw, px_precision))
 
     def unrealized_pnl(self, Price price not None):
         """Return the unrealized PnL at ``price`` in the settlement currency.
@@ -605,11 +618,13 @@ cdef class PositionCore:
         Linear: ``(price − avg_px_open) × signed_qty × multiplier``; inverse:
         ``signed_qty × multiplier × (1 / avg_px_open − 1 / price)`` in the base currency.
         """
-        return self._to_money(self._unrealized(price.raw, price.precision))
+        return self._unrealized_money(price.raw, price.precision)
 
     def total_pnl(self, Price price not None):
         """Return realized plus unrealized PnL at ``price`` (gross of commissions)."""
-        return self._to_money(self._realized + self._unrealized(price.raw, price.precision))
+        return self._to_money(
+            self._realized_units() + self._unrealized(price.raw, price.precision)
+        )
 
     def notional_value(self, Price price not None):
         """Return the signed value of the open quantity at ``price`` (negative when short)."""
@@ -635,6 +650,102 @@ cdef class PositionCore:
         if twice > unit or (twice == unit and raw & 1):
             raw += 1
         return _money_like(self._unit_money, raw)
+
+    cdef Money _money_n(self, zq_i128 units):
+        # _to_money of units held in C.
+        cdef int64_t rounded
+        if zq_round_i128(units, self._money_digits, &rounded):
+            return _money_like(self._unit_money, rounded)
+        return self._to_money(zq_int128_to_long(units))
+
+    cdef Money _realized_money(self):
+        # The realized PnL, as Money.
+        if self._wide:
+            return self._to_money(self._realized_w)
+        return self._money_n(self._realized_n)
+
+    cdef object _realized_since(self, bint was_wide, zq_i128 before_n, object before_w):
+        cdef zq_i128 delta
+        if not was_wide and not self._wide:
+            if self._realized_n == before_n:
+                return None
+            if zq_sub128(self._realized_n, before_n, &delta):
+                return self._money_n(delta)
+        if was_wide:
+            before = before_w
+        else:
+            before = zq_int128_to_long(before_n)
+        after = self._realized_units()
+        if after == before:
+            return None
+        return self._to_money(after - before)
+
+    # -- the values as Python ints, and switching representation ---------------------------
+
+    @property
+    def _open_value(self):
+        """The entry value of the open quantity, in units of 10**-30 (an int)."""
+        return self._open_units()
+
+    @property
+    def _closed_value(self):
+        """The exit value of the round trip's reductions, in units of 10**-30 (an int)."""
+        return self._closed_units()
+
+    @property
+    def _realized(self):
+        """The realized PnL, in units of 10**-_pnl_scale (an int)."""
+        return self._realized_units()
+
+    @property
+    def _round_trip_start(self):
+        """The realized PnL when the round trip opened, in units of 10**-_pnl_scale."""
+        return self._start_units()
+
+    @property
+    def _is_wide(self):
+        """Whether the values are held as Python ints (they do not fit 128 bits)."""
+        return self._wide
+
+    cdef object _open_units(self):
+        return self._open_w if self._wide else zq_int128_to_long(self._open_n)
+
+    cdef object _closed_units(self):
+        return self._closed_w if self._wide else zq_int128_to_long(self._closed_n)
+
+    cdef object _realized_units(self):
+        return self._realized_w if self._wide else zq_int128_to_long(self._realized_n)
+
+    cdef object _start_units(self):
+        return self._start_w if self._wide else zq_int128_to_long(self._start_n)
+
+    cdef int _widen(self) except -1:
+        # Move the values into Python ints (the Python-int route of the fill methods).
+        if not self._wide:
+            self._open_w = zq_int128_to_long(self._open_n)
+            self._closed_w = zq_int128_to_long(self._closed_n)
+            self._realized_w = zq_int128_to_long(self._realized_n)
+            self._start_w = zq_int128_to_long(self._start_n)
+            self._wide = True
+        return 0
+
+    cdef int _narrow(self) except -1:
+        # Move the values back into C when the four fit.
+        cdef zq_i128 open_n, closed_n, realized_n, start_n
+        if (
+            self._wide
+            and zq_as_int128(self._open_w, &open_n)
+            and zq_as_int128(self._closed_w, &closed_n)
+            and zq_as_int128(self._realized_w, &realized_n)
+            and zq_as_int128(self._start_w, &start_n)
+        ):
+            self._open_n = open_n
+            self._closed_n = closed_n
+            self._realized_n = realized_n
+            self._start_n = start_n
+            self._open_w = self._closed_w = self._realized_w = self._start_w = None
+            self._wide = False
+        return 0
 
     # -- fills -----------------------------------------------------------------------------
 
@@ -706,20 +817,20 @@ cdef class PositionCore:
         # entry value is the value of its quantity at that price, computed the same way.
         if held == 0:
             self._open(fill, qty if buying else -qty, qty_precision, px_raw, px_precision)
-            realized = self._to_money(self._realized)
+            realized = self._realized_money()
             events = [self._event(_PositionOpened, fill, last_qty, realized, self._zero_money)]
         elif (held > 0) == buying:
             self._increase(qty if buying else -qty, max(places, qty_precision), px_raw,
                            px_precision)
-            realized = self._to_money(self._realized)
-            unrealized = self._to_money(self._unrealized(px_raw, px_precision))
+            realized = self._realized_money()
+            unrealized = self._unrealized_money(px_raw, px_precision)
             events = [self._event(_PositionChanged, fill, last_qty, realized, unrealized)]
         elif qty < (held if held > 0 else -held):
             # Reduce by qty (Decimal's min(qty, |held|) keeps the fill's quantity on a tie,
             # and with it the exponent of the result: see _close).
             self._reduce(qty, max(places, qty_precision), px_raw, px_precision)
-            realized = self._to_money(self._realized)
-            unrealized = self._to_money(self._unrealized(px_raw, px_precision))
+            realized = self._realized_money()
+            unrealized = self._unrealized_money(px_raw, px_precision)
             events = [self._event(_PositionChanged, fill, last_qty, realized, unrealized)]
         else:
             events = self._close(fill, buying, qty, qty_precision, px_raw, px_precision)
@@ -736,20 +847,45 @@ cdef class PositionCore:
         cdef int places = self._places
         cdef int precision = self.size_precision
         cdef bint single_exit
+        cdef bint narrow = False
+        cdef zq_i128 exit_n = 0, gain_n = 0, realized_n = 0, closed_n = 0, trip_n = 0
+        cdef zq_i128 reopened_n = 0
         # The entry value goes entirely; realized PnL is the exit value minus it.
         self._flat_avg_px_open = self._avg_open()
-        removed = self._open_value
-        exit_value = self._value(whole, precision, px_raw, px_precision)
-        gain = removed - exit_value if self.is_inverse else exit_value - removed
-        gain = gain * self._multiplier_raw
-        realized_units = self._realized = self._realized + (gain if held > 0 else -gain)
-        self._open_value = 0
+        # In 128 bits when every value fits (computed first: nothing changes until then),
+        # else with the Python ints.
+        if not self._wide and self._value_n(whole, precision, px_raw, px_precision, &exit_n):
+            narrow = (
+                (zq_sub128(self._open_n, exit_n, &gain_n) if self.is_inverse
+                 else zq_sub128(exit_n, self._open_n, &gain_n))
+                and zq_mul128(gain_n, self._multiplier_raw, &gain_n)
+                and (zq_add128(self._realized_n, gain_n, &realized_n) if held > 0
+                     else zq_sub128(self._realized_n, gain_n, &realized_n))
+                and zq_add128(self._closed_n, exit_n, &closed_n)
+                and zq_sub128(realized_n, self._start_n, &trip_n)
+                and (qty == whole or self._value_n(qty - whole, precision, px_raw,
+                                                   px_precision, &reopened_n))
+            )
+        if narrow:
+            self._realized_n = realized_n
+            self._open_n = 0
+        else:
+            self._widen()
+            removed = self._open_w
+            exit_value = self._value(whole, precision, px_raw, px_precision)
+            gain = removed - exit_value if self.is_inverse else exit_value - removed
+            gain = gain * self._multiplier_raw
+            realized_units = self._realized_w = self._realized_w + (gain if held > 0 else -gain)
+            self._open_w = 0
         # min(qty, |held|) keeps the fill's quantity on a tie (and its exponent).
         self._set_qty(0, max(places, qty_precision) if qty == whole else places)
         # A linear round trip closed by this one reduction closes at the fill's price.
         single_exit = self._closed_raw == 0 and not self.is_inverse
         self._closed_raw = _checked_add(self._closed_raw, whole)
-        self._closed_value = self._closed_value + exit_value
+        if narrow:
+            self._closed_n = closed_n
+        else:
+            self._closed_w = self._closed_w + exit_value
         ts_event = fill_field(fill, F_TS_EVENT)
         ts_init = fill_field(fill, F_TS_INIT)
         trade_id = fill_field(fill, F_TRADE_ID)
@@ -759,7 +895,12 @@ cdef class PositionCore:
         self.ts_closed = ts_event
         # The realized PnL (the same in both events of a flip) and the round trip's, rounded
         # half-even to the currency as _money rounds them.
-        realized = self._to_money(realized_units)
+        if narrow:
+            realized = self._money_n(realized_n)
+            round_trip = self._money_n(trip_n)
+        else:
+            realized = self._to_money(realized_units)
+            round_trip = self._to_money(realized_units - self._start_w)
         if qty == whole:
             part = fill_field(fill, F_LAST_QTY)
         elif precision == qty_precision:
@@ -792,25 +933,34 @@ cdef class PositionCore:
             ts_event,
             ts_init,
             client_order_id,  # closing_order_id
-            self._to_money(realized_units - self._round_trip_start),  # round_trip_pnl
+            round_trip,  # round_trip_pnl
             ts_event,  # ts_closed
             ts_event - self.ts_opened,  # duration_ns
         )
         if qty == whole:
+            if not narrow:
+                self._narrow()
             return [closed]
         # Through zero: the rest opens the other side at the fill's price (_open, then
         # _event's PositionOpened, inline: its unrealized PnL is zero, nothing closed yet).
         remainder = qty - whole
         self._set_qty(remainder if buying else -remainder, max(qty_precision, places))
-        self._open_value = self._value(remainder, precision, px_raw, px_precision)
+        if narrow:
+            self._open_n = reopened_n
+            self._closed_n = 0
+            self._start_n = realized_n
+        else:
+            self._open_w = self._value(remainder, precision, px_raw, px_precision)
+            self._closed_w = 0
+            self._start_w = realized_units
         entry = self.entry = fill_field(fill, F_ORDER_SIDE)
         self.opening_order_id = client_order_id
         self.closing_order_id = None
         self.ts_opened = ts_event
         self.ts_closed = None
         self._closed_raw = 0
-        self._closed_value = 0
-        self._round_trip_start = realized_units
+        if not narrow:
+            self._narrow()
         quantity = self.peak_qty = quantity_from_raw_c(remainder, precision)
         if precision == qty_precision:
             part = quantity
@@ -899,19 +1049,35 @@ cdef class PositionCore:
             return _ratio(units * _pow10(_SCALE - qty_precision + px_precision), px_raw)
         return units * px_raw * _pow10(_SCALE - qty_precision - px_precision)
 
+    cdef bint _value_n(self, int64_t qty, int qty_precision, int64_t px_raw, int px_precision,
+                       zq_i128 *out):
+        # _value in 128 bits; False when it does not fit.
+        if self.is_inverse:
+            return zq_inverse128(qty, px_raw, _SCALE - qty_precision + px_precision, out)
+        return zq_linear128(qty, px_raw, _SCALE - qty_precision - px_precision, out)
+
     cdef int _open(self, fill, int64_t signed, int places, int64_t px_raw,
                    int px_precision) except -1:
         cdef int64_t held = signed if signed >= 0 else -signed
+        cdef zq_i128 value
         self._set_qty(signed, places)
-        self._open_value = self._value(held, self.size_precision, px_raw, px_precision)
+        if not self._wide and self._value_n(held, self.size_precision, px_raw, px_precision,
+                                            &value):
+            self._open_n = value
+            self._closed_n = 0
+            self._start_n = self._realized_n
+        else:
+            self._widen()
+            self._open_w = self._value(held, self.size_precision, px_raw, px_precision)
+            self._closed_w = 0
+            self._start_w = self._realized_w
+            self._narrow()
         self.entry = fill_field(fill, F_ORDER_SIDE)
         self.opening_order_id = fill_field(fill, F_CLIENT_ORDER_ID)
         self.closing_order_id = None
         self.ts_opened = fill_field(fill, F_TS_EVENT)
         self.ts_closed = None
         self._closed_raw = 0
-        self._closed_value = 0
-        self._round_trip_start = self._realized
         self.peak_qty = quantity_from_raw_c(held, self.size_precision)
         return 0
 
@@ -920,10 +1086,21 @@ cdef class PositionCore:
         cdef int precision = self.size_precision
         cdef int64_t held
         cdef Quantity peak = self.peak_qty
+        cdef zq_i128 value, total
         self._set_qty(_checked_add(self._raw, signed), places)
-        self._open_value = self._open_value + self._value(
-            signed if signed >= 0 else -signed, precision, px_raw, px_precision
-        )
+        if (
+            not self._wide
+            and self._value_n(signed if signed >= 0 else -signed, precision, px_raw,
+                              px_precision, &value)
+            and zq_add128(self._open_n, value, &total)
+        ):
+            self._open_n = total
+        else:
+            self._widen()
+            self._open_w = self._open_w + self._value(
+                signed if signed >= 0 else -signed, precision, px_raw, px_precision
+            )
+            self._narrow()
         held = self._raw if self._raw >= 0 else -self._raw
         if held > _scaled(peak.raw, precision - peak.precision):
             self.peak_qty = quantity_from_raw_c(held, precision)
@@ -933,21 +1110,52 @@ cdef class PositionCore:
                      int px_precision) except -1:
         cdef int64_t held = self._raw
         cdef int64_t whole = held if held >= 0 else -held
+        cdef bint narrow = False
+        cdef zq_i128 removed_n = 0, exit_n = 0, gain_n = 0, realized_n = 0, open_n = 0
+        cdef zq_i128 closed_n = 0
         # The removed share of the entry value; whatever it rounds to stays in the books
         # (realized now, or left in the open value), so realized + unrealized stays exact.
         if qty == whole:
             self._flat_avg_px_open = self._avg_open()
-            removed = self._open_value
+        # In 128 bits when every value fits (computed first), else with the Python ints.
+        if not self._wide:
+            if qty == whole:
+                removed_n = self._open_n
+                narrow = True
+            else:
+                narrow = zq_share128(self._open_n, qty, whole, &removed_n)
+            narrow = (
+                narrow
+                and self._value_n(qty, self.size_precision, px_raw, px_precision, &exit_n)
+                and (zq_sub128(removed_n, exit_n, &gain_n) if self.is_inverse
+                     else zq_sub128(exit_n, removed_n, &gain_n))
+                and zq_mul128(gain_n, self._multiplier_raw, &gain_n)
+                and (zq_add128(self._realized_n, gain_n, &realized_n) if held > 0
+                     else zq_sub128(self._realized_n, gain_n, &realized_n))
+                and zq_sub128(self._open_n, removed_n, &open_n)
+                and zq_add128(self._closed_n, exit_n, &closed_n)
+            )
+        if narrow:
+            self._realized_n = realized_n
+            self._open_n = open_n
         else:
-            removed = _share(self._open_value, qty, whole)
-        exit_value = self._value(qty, self.size_precision, px_raw, px_precision)
-        gain = removed - exit_value if self.is_inverse else exit_value - removed
-        gain = gain * self._multiplier_raw
-        self._realized = self._realized + (gain if held > 0 else -gain)
-        self._open_value = self._open_value - removed
+            self._widen()
+            if qty == whole:
+                removed = self._open_w
+            else:
+                removed = _share(self._open_w, qty, whole)
+            exit_value = self._value(qty, self.size_precision, px_raw, px_precision)
+            gain = removed - exit_value if self.is_inverse else exit_value - removed
+            gain = gain * self._multiplier_raw
+            self._realized_w = self._realized_w + (gain if held > 0 else -gain)
+            self._open_w = self._open_w - removed
         self._set_qty(held - qty if held > 0 else held + qty, places)
         self._closed_raw = _checked_add(self._closed_raw, qty)
-        self._closed_value = self._closed_value + exit_value
+        if narrow:
+            self._closed_n = closed_n
+        else:
+            self._closed_w = self._closed_w + exit_value
+            self._narrow()
         return 0
 
     cdef object _event(self, kind, fill, Quantity last_qty, Money realized, Money unrealized):

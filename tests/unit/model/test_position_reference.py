@@ -258,3 +258,36 @@ def test_values_past_128_bits_equal_the_decimal_reference(kind):
         assert _queries(position, mark) == _queries(reference, mark)
     assert position is not None and position.is_closed
     assert abs(position._realized) > 2**127  # the PnL's Python-int path ran
+
+
+@pytest.mark.parametrize("kind", ["perp", "future", "micro", "inverse"])
+def test_values_leaving_and_reentering_128_bits_equal_the_decimal_reference(kind):
+    # A position holds its values in 128-bit integers while they fit and as Python ints
+    # once one passes 2**127; a new round trip that fits goes back. Every fill across those
+    # switches (increase, reduction, flat, reopening, flip) equals the reference.
+    instrument = INSTRUMENTS[kind]
+    # (side, qty, px, values held as Python ints afterwards)
+    specs = [
+        (OrderSide.BUY, "1", "1000", False),
+        # linear value 5e9, 5e39 units of 1e-30: past 2**127 ≈ 1.7e38 (inverse: 5e3)
+        (OrderSide.BUY, "5000000", "1000", kind != "inverse"),
+        (OrderSide.SELL, "2500000", "1000.5", kind != "inverse"),  # partial reduction
+        (OrderSide.SELL, "2500001", "999.5", kind != "inverse"),  # flat: exit value wide
+        (OrderSide.BUY, "2", "1010", False),  # reopened: every value fits again
+        (OrderSide.SELL, "3", "1020", False),  # through zero
+        (OrderSide.BUY, "1", "1000", False),  # flat
+    ]
+    mark = Price.from_str("1000.5")
+    position: Position | None = None
+    reference: ReferencePosition | None = None
+    for n, (side, qty, px, wide) in enumerate(specs):
+        f = fill(instrument, side, qty, px, order=f"O-{n}", ts=n * 1_000)
+        if position is None or reference is None:
+            position = Position(instrument, f, PID)
+            reference = ReferencePosition(instrument, f, PID)
+            events, expected = position.last_events, reference.last_events
+        else:
+            events, expected = position.apply(f), reference.apply(f)
+        assert [to_json(e) for e in events] == [to_json(e) for e in expected]
+        assert _queries(position, mark) == _queries(reference, mark)
+        assert position._is_wide is wide, n

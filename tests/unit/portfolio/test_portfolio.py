@@ -169,6 +169,47 @@ def test_margin_account_follows_positions_pnl_and_margin():
     assert [s.reason for s in account.events] == ["opening", "fill", "fill", "fill"]
 
 
+def test_margin_account_settles_pnl_of_positions_past_128_bits():
+    # 5,000,000 ES at 5000: the entry value is 5e6 × 5000 = 2.5e10, in the position's units
+    # of 1e-30 2.5e40 > 2**127, so the position holds its values as Python ints and the
+    # portfolio reads the realized PnL from there; the next round trip fits 128 bits again.
+    assert 5_000_000 * 5000 * 10**30 > 2**127
+    cache = Cache()
+    account = MarginAccount(
+        AccountId("GLBX-001"), leverage=10, base_currency=USD, balances={USD: usd("50000")}
+    )
+    cache.add_account(account)
+    portfolio = Portfolio(cache)
+    portfolio.process_fill(buy(ES, "5000000", "5000.00", trade_id="T-1"), ES)
+    position = cache.positions()[0]
+    assert position._is_wide
+    # entry notional 5e6 × 5000 × 50 = 1.25e12; ES margin_init 5%: 6.25e10
+    assert account.margin_used() == usd("62500000000")
+    portfolio.process_fill(sell(ES, "5000000", "5000.25", trade_id="T-2"), ES)
+    # realized (5000.25 − 5000) × 5e6 × 50 = 62,500,000; flat, the round trip's exit value
+    # still past 128 bits
+    assert account.balance(USD) == usd("62550000")  # 50000 + 62,500,000
+    assert account.margin_used() == usd("0")
+    assert position._is_wide
+    portfolio.process_fill(buy(ES, "1", "5000.00", trade_id="T-3"), ES)
+    assert not position._is_wide  # a new round trip: every value fits again
+    portfolio.process_fill(sell(ES, "1", "4999.75", trade_id="T-4"), ES)
+    # realized (4999.75 − 5000) × 50 = −12.50
+    assert account.balance(USD) == usd("62549987.50")
+    assert position.realized_pnl == usd("62499987.50")
+
+
+def test_process_fill_cannot_be_replaced_on_an_instance():
+    # The execution engine calls the class's process_fill (compiled): one set on the
+    # instance would never run, so setting it is refused; other attributes still set.
+    portfolio = Portfolio(Cache())
+    with pytest.raises(AttributeError, match="cannot be replaced on an instance"):
+        portfolio.process_fill = lambda fill, instrument: []  # type: ignore[method-assign]
+    assert "process_fill" not in vars(portfolio)
+    portfolio.note = "kept"  # type: ignore[attr-defined]
+    assert portfolio.note == "kept"  # type: ignore[attr-defined]
+
+
 def test_inverse_margin_is_locked_in_bitcoin():
     cache = Cache()
     account = MarginAccount(AccountId("BITMEX-001"), balances={BTC: Money("1", BTC)})
