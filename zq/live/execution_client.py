@@ -236,10 +236,38 @@ class BinanceExecutionClient(BinanceReconciler):
         Otherwise, or if anything is amiss before the request is written, the whole submit
         runs in the task (which meets the problem again and ends the order as it does).
         """
-        sent = self._send_submit_now(command)
+        # What runs before the write is the order's latency: written here, in one frame.
+        sent: SentRequest | None = None
+        order = self.cache.order(command.client_order_id)
+        instrument = self.cache.instrument(order.instrument_id) if order is not None else None
+        if order is not None and instrument is not None:  # else the task path names it
+            init = command.order
+            try:
+                # _order_words inlined when the words are known.
+                words = _ORDER_WORDS.get(
+                    (init.order_type, init.side, init.time_in_force, init.post_only)
+                ) or _order_words(init.order_type, init.side, init.time_in_force, init.post_only)
+                side, order_type, time_in_force, priced, triggered = words
+                sent = self.http.send_new_order(  # _new_order_args' arguments, without the dict
+                    instrument.raw_symbol,
+                    side,
+                    order_type,
+                    quantity=init.quantity,
+                    price=init.price if priced else None,
+                    stop_price=init.trigger_price if triggered else None,
+                    time_in_force=time_in_force,
+                    client_order_id=str(order.client_order_id),
+                    response_type=self.new_order_response,
+                )
+            except Exception:  # before the write: the task path meets it again and ends it
+                sent = None
         # Counted as commanded right after the write, with nothing run in between (no await):
         # to a reconciliation, the order is one this client is working on, as before.
-        coroutine = self._submit(command) if sent is None else self._submit_answer(*sent)
+        if sent is None:
+            coroutine = self._submit(command)
+        else:
+            assert order is not None and instrument is not None
+            coroutine = self._submit_answer(order, instrument, sent)
         self._spawn_command("submit", command.client_order_id, coroutine)
 
     def cancel_order(self, command: CancelOrder) -> None:
@@ -336,40 +364,6 @@ class BinanceExecutionClient(BinanceReconciler):
             "client_order_id": str(order.client_order_id),
             "response_type": self.new_order_response,
         }
-
-    def _send_submit_now(
-        self, command: SubmitOrder
-    ) -> tuple[Order, Instrument, SentRequest] | None:
-        """Write the order's request now if it can go at once; None if it did not go."""
-        order = self.cache.order(command.client_order_id)
-        if order is None:
-            return None
-        instrument = self.cache.instrument(order.instrument_id)
-        if instrument is None:  # the task path names it
-            return None
-        init = command.order
-        try:
-            # _order_words inlined when the words are known (one frame less on the hot path).
-            words = _ORDER_WORDS.get(
-                (init.order_type, init.side, init.time_in_force, init.post_only)
-            ) or _order_words(init.order_type, init.side, init.time_in_force, init.post_only)
-            side, order_type, time_in_force, priced, triggered = words
-            sent = self.http.send_new_order(  # _new_order_args' arguments, without the dict
-                instrument.raw_symbol,
-                side,
-                order_type,
-                quantity=init.quantity,
-                price=init.price if priced else None,
-                stop_price=init.trigger_price if triggered else None,
-                time_in_force=time_in_force,
-                client_order_id=str(order.client_order_id),
-                response_type=self.new_order_response,
-            )
-        except Exception:  # before the write: the task path meets it again and ends it
-            return None
-        if sent is None:
-            return None
-        return order, instrument, sent
 
     async def _submit(self, command: SubmitOrder) -> None:
         order = self.cache.order(command.client_order_id)

@@ -111,11 +111,12 @@ class RateLimiter:
         windows = self._orders.get(api_key)
         if windows is None:
             windows = self._orders[api_key] = (_Window(10.0), _Window(_DAY))
-        for window, limit, name in zip(
-            windows,
-            (self.config.orders_per_10s, self.config.orders_per_day),
-            ("10 SECOND", "1 DAY"),
-            strict=True,
+        ten_seconds, day = windows
+        config = self.config
+        # The 10 s window is checked first, as Binance names it first.
+        for window, limit, name in (
+            (ten_seconds, config.orders_per_10s, "10 SECOND"),
+            (day, config.orders_per_day, "1 DAY"),
         ):
             window.roll(now)
             if window.used >= limit:
@@ -124,9 +125,9 @@ class RateLimiter:
                     f"Too many new orders; current limit is {limit} orders per {name}.",
                     retry_after=window.retry_after(now),
                 )
-        for window in windows:
-            window.used += 1
-        return windows[0].used, windows[1].used
+        ten_seconds.used += 1
+        day.used += 1
+        return ten_seconds.used, day.used
 
     def order_counts(self, api_key: str) -> tuple[int, int]:
         """Return an account's (10 s, 1 day) new-order counts."""

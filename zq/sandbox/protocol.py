@@ -35,6 +35,7 @@ MAX_HEAD_BYTES: Final = 16_384
 MAX_BODY_BYTES: Final = 1_048_576
 
 _END_OF_HEAD: Final = b"\r\n\r\n"
+_CLOSE_END: Final = "Connection: close\r\n\r\n"  # an answer's last header and the blank line
 _REASONS: Final = {
     200: "OK",
     400: "Bad Request",
@@ -51,6 +52,7 @@ _REASONS: Final = {
 _STATUS_LINES: Final = {
     status: f"HTTP/1.1 {status} {reason}\r\n" for status, reason in _REASONS.items()
 }
+_METHODS: Final = frozenset(("GET", "POST", "PUT", "DELETE"))  # tokens, not matched again
 _TOKEN: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")  # a method or header name
 _HEADER: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\r\n]*")
 _HEADERS: Final = re.compile(r"(?:\r\n[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\r\n]*)*")
@@ -61,6 +63,15 @@ _CONTENT_LENGTHS: Final = re.compile(r"\r\ncontent-length:([^\r\n]*)")
 _CONNECTION: Final = "\r\nconnection:"
 # Headers that make a request one for the fallback protocol.
 _HAND_OVER_HEADERS: Final = ("\r\ntransfer-encoding:", "\r\nexpect:", "\r\nupgrade:")
+
+
+# Headers read, by their text: a client sends the same ones with every request (its host,
+# key, agent, ``Content-Length: 0``), so they are checked and read once. Headers that are
+# refused raise each time (never kept). Cleared when full.
+_READ_HEADERS: dict[str, tuple[str | None, int, bool] | None] = {}
+_READ_HEADERS_MAX: Final = 256
+_READ_HEADERS_LONGEST: Final = 1024  # characters; longer ones are read each time
+_UNREAD: Final = ("", -1, False)
 
 
 def _value(headers: str, lower: str, name: str) -> str | None:
@@ -236,13 +247,36 @@ class RestProtocol(asyncio.Protocol):
             line_end = len(head)
         request_line, headers = head[:line_end], head[line_end:]
         parts = request_line.split(" ")
-        if len(parts) != 3 or not parts[1] or not _TOKEN.fullmatch(parts[0]):
+        if (
+            len(parts) != 3
+            or not parts[1]
+            or (parts[0] not in _METHODS and not _TOKEN.fullmatch(parts[0]))
+        ):
             raise _BadRequest(f"malformed request line {request_line[:100]!r}")
         method, target, version = parts
         if version != "HTTP/1.1":
             if version.startswith("HTTP/1."):
                 return None
             raise _BadRequest(f"unsupported version {version[:20]!r} (HTTP/1.1 is served)")
+        read = _READ_HEADERS.get(headers, _UNREAD)
+        if read is _UNREAD:
+            read = RestProtocol._read_headers(headers)
+            if len(headers) <= _READ_HEADERS_LONGEST:
+                if len(_READ_HEADERS) >= _READ_HEADERS_MAX:
+                    _READ_HEADERS.clear()
+                _READ_HEADERS[headers] = read
+        if read is None:
+            return None
+        path, _, query = target.partition("?")
+        if not RestApi.serves(path):
+            return None
+        return method, path, query, read[0], read[1], read[2]
+
+    @staticmethod
+    def _read_headers(headers: str) -> tuple[str | None, int, bool] | None:
+        """Read a request's headers (the text after the request line, each header after its
+        line break): (API key, body length, close), or None when they make the request one
+        for the fallback protocol."""
         if not _HEADERS.fullmatch(headers):
             for number, line in enumerate(headers.split("\r\n")[1:], start=2):
                 if not _HEADER.fullmatch(line):
@@ -267,31 +301,20 @@ class RestProtocol(asyncio.Protocol):
                 raise _BadRequest(f"body longer than {MAX_BODY_BYTES} bytes ({length})")
         connection = _value(headers, lower, _CONNECTION)
         close = connection is not None and "close" in connection.lower()
-        path, _, query = target.partition("?")
-        if not RestApi.serves(path):
-            return None
-        return method, path, query, _value(headers, lower, _API_KEY), length, close
+        return _value(headers, lower, _API_KEY), length, close
 
     def _send(self, answer: Answer, close: bool) -> None:
         assert self._transport is not None
         body = answer.body
         status = _STATUS_LINES.get(answer.status) or f"HTTP/1.1 {answer.status} Unknown\r\n"
-        head = [
-            status,
-            "Content-Type: ",
-            answer.content_type,
-            "\r\nContent-Length: ",
-            str(len(body)),
-            "\r\nDate: ",
-            _Date.now(),
-            "\r\nServer: zq-sandbox\r\n",
-        ]
+        head = (
+            f"{status}Content-Type: {answer.content_type}\r\nContent-Length: {len(body)}"
+            f"\r\nDate: {_Date.now()}\r\nServer: zq-sandbox\r\n"
+        )
         for name, value in answer.headers:
-            head += (name, ": ", value, "\r\n")
-        if close:
-            head.append("Connection: close\r\n")
-        head.append("\r\n")
-        self._transport.write("".join(head).encode("latin-1") + body)
+            head += f"{name}: {value}\r\n"
+        head += _CLOSE_END if close else "\r\n"
+        self._transport.write(head.encode("latin-1") + body)
         self.last_active = time.monotonic()
         if close:
             self._buffer = b""

@@ -302,12 +302,14 @@ class RestApi:
         self, method: str, path: str, query: str, body: str, api_key: str | None, ip: str
     ) -> Answer:
         """Answer one request (``query`` and ``body`` as sent, url-encoded)."""
+        # A switch at 0 draws nothing (``FaultInjector.strikes``): not asked at all then.
         faults = self.faults
-        if faults.strikes("rate_limit", "rate_limited"):
+        switches = faults.config
+        if switches.rate_limit > 0.0 and faults.strikes("rate_limit", "rate_limited"):
             return _error(
                 BinanceError(errors.TOO_MANY_REQUESTS, "Too many requests queued.", retry_after=1)
             )
-        if faults.strikes("drop_before", "dropped_before"):
+        if switches.drop_before > 0.0 and faults.strikes("drop_before", "dropped_before"):
             return _dropped()
         route = self.routes.get((method, path))
         try:
@@ -335,9 +337,10 @@ class RestApi:
             )
             used = self.limiter.used_weight(ip)
         answer.headers.append(("X-MBX-USED-WEIGHT-1M", str(used)))
-        if faults.strikes("drop_after", "dropped_after"):
+        switches = faults.config  # read again: ``FaultInjector.update`` replaces it
+        if switches.drop_after > 0.0 and faults.strikes("drop_after", "dropped_after"):
             return _dropped()
-        if faults.strikes("delay", "delayed"):
+        if switches.delay > 0.0 and faults.strikes("delay", "delayed"):
             answer.delay = faults.config.delay_seconds
         return answer
 

@@ -331,7 +331,8 @@ class StreamHub(ExchangeListener):
             connection.put(key, data)
             connection.put(key, held)
             return
-        if faults.strikes("reorder", "reordered"):
+        switches = faults.config  # a switch at 0 draws nothing: not asked then
+        if switches.reorder > 0.0 and faults.strikes("reorder", "reordered"):
             connection.held = data
             loop = asyncio.get_running_loop()
             connection.held_handle = loop.call_later(
@@ -339,7 +340,7 @@ class StreamHub(ExchangeListener):
             )
             return
         connection.put(key, data)
-        if faults.strikes("duplicate", "duplicated"):
+        if switches.duplicate > 0.0 and faults.strikes("duplicate", "duplicated"):
             connection.put(key, data)
 
     @staticmethod

@@ -325,3 +325,46 @@ async def test_zq_transport_opens_a_new_connection_after_the_venue_closed_an_idl
         finally:
             await transport.close()
         assert transport.connections_opened == 2
+
+
+@pytest.mark.asyncio
+async def test_headers_read_once_are_read_alike_for_every_request_sending_them(venue: SandboxVenue):
+    # The protocol keeps what a header block said (a client sends the same one every time):
+    # what depends on the request line (the path, the version) is still read per request,
+    # and a refused block is refused every time, with the same reason.
+    async def exchange(*data: bytes) -> tuple[list[Reply], bytes]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", venue.port)
+        try:
+            writer.write(b"".join(data))
+            replies = [await read_reply(reader) for _ in data]
+            closed = replies[-1].headers.get("connection") == "close"
+            # What follows a closing answer: nothing, and the end of the stream.
+            rest = await asyncio.wait_for(reader.read(), 5) if closed else b""
+            return replies, rest
+        finally:
+            writer.close()
+
+    bad = b"GET /api/v3/ping HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n"
+    for _ in range(2):
+        (reply,), rest = await exchange(bad)
+        assert reply.status == 400 and "malformed header line 3: 'Bad Name: 1'" in reply.body.decode()
+        assert rest == b""
+    for _ in range(2):
+        (reply,), rest = await exchange(request("GET", "/api/v3/ping", "Connection: close"))
+        assert (reply.status, reply.headers["connection"], rest) == (200, "close", b"")
+    for _ in range(2):
+        # The same header block for the API and for another path: served, then handed over.
+        (api, faults), _ = await exchange(
+            request("GET", "/api/v3/ping", KEY), request("GET", "/sandbox/faults", KEY)
+        )
+        assert (api.status, api.headers["server"]) == (200, "zq-sandbox")
+        assert faults.status == 200 and "counts" in faults.json()
+    for count in ("1", "2"):
+        # The API key read from the kept block: the account's new orders are counted.
+        query = signed(
+            f"symbol={SYMBOL}&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=59000"
+            f"&newClientOrderId=kept-{count}"
+        )
+        (placed,), _ = await exchange(request("POST", f"/api/v3/order?{query}", KEY))
+        assert placed.status == 200, placed.body
+        assert placed.headers["x-mbx-order-count-10s"] == count
