@@ -13,6 +13,7 @@ registration set, in C, and raises the actor's "not registered" error while it i
 cimport cython
 
 from zq_core.bus cimport MessageBus
+from zq_core.cache cimport CacheCore
 from zq_core.orders cimport Order
 from zq_core.time_source cimport TimeSource
 
@@ -41,6 +42,7 @@ cdef class OrderSender:
     cdef object _trader_id
     cdef object _strategy_id
     cdef object _cache
+    cdef CacheCore _cache_core          # the cache when it is one (add_order called in C)
     cdef MessageBus _bus
     cdef TimeSource _time
     cdef str _endpoint
@@ -55,6 +57,7 @@ cdef class OrderSender:
         self._trader_id = trader_id
         self._strategy_id = strategy_id
         self._cache = cache
+        self._cache_core = cache if isinstance(cache, CacheCore) else None
         self._bus = bus
         self._time = TimeSource(clock)
         self._endpoint = endpoint
@@ -69,17 +72,20 @@ cdef class OrderSender:
             If the order belongs to another strategy.
         """
         strategy_id = self._strategy_id
-        cdef Order known
+        cdef Order known = None
         if isinstance(order, Order):  # its fields read in C
             known = <Order>order
             owner, instrument_id, init = known.strategy_id, known.instrument_id, known.init
         else:  # read by name (the cache refuses it below)
             owner, instrument_id, init = order.strategy_id, None, None
-        if owner != strategy_id:
+        if owner is not strategy_id and owner != strategy_id:  # the factory's: the same id
             raise ValueError(
                 f"{strategy_id} cannot submit {order.client_order_id} of {order.strategy_id}"
             )
-        self._cache.add_order(order)
+        if known is not None and self._cache_core is not None:
+            self._cache_core.add_order(known)  # CacheCore's, or a subclass's override
+        else:
+            self._cache.add_order(order)
         if init is None:
             instrument_id, init = order.instrument_id, order.init
         self._bus.send(

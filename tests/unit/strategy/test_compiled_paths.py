@@ -90,6 +90,53 @@ def test_order_sender_sends_the_commands_the_python_reference_builds() -> None:
         sender.submit_order(order)
 
 
+class RecordingCache(Cache):
+    """A Cache subclass that overrides add_order: the sender calls the override."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.added: list[Any] = []
+
+    def add_order(self, order: Any, /) -> None:
+        self.added.append(order)
+        super().add_order(order)
+
+
+class PlainCache:
+    """Not a Cache at all: the sender calls its add_order by name."""
+
+    def __init__(self) -> None:
+        self.added: list[Any] = []
+
+    def add_order(self, order: Any) -> None:
+        self.added.append(order)
+
+
+@pytest.mark.parametrize("cache_type", [RecordingCache, PlainCache])
+def test_order_sender_adds_the_order_through_the_caches_own_add_order(
+    cache_type: type[Any],
+) -> None:
+    n = Node().start()
+    strategy = n.add_strategy(Recorder())
+    order = strategy.order_factory.market(SIM, OrderSide.BUY, Q("1.000"))
+    bus = MessageBus()
+    sent: list[Any] = []
+    bus.register(ENDPOINT_RISK, sent.append)
+    cache = cache_type()
+    sender = OrderSender(
+        n.kernel.trader_id,
+        strategy.id,
+        cache,
+        bus,
+        TestClock(START),
+        ENDPOINT_RISK,
+        (SubmitOrder, ModifyOrder, CancelOrder),
+    )
+    sender.submit_order(order)
+    assert cache.added == [order]
+    assert [command.order for command in sent] == [order.init]
+
+
 def test_submitting_another_strategys_order_is_refused_registered_or_not() -> None:
     n = Node().start()
     theirs = n.add_strategy(Recorder(strategy_id="Other-002", order_id_tag="002"))
