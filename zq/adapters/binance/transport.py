@@ -55,6 +55,12 @@ class HttpAnswer:
         self.body = body
 
 
+def _time_out(answer: asyncio.Future[HttpAnswer]) -> None:
+    # An exchange's deadline passed: its answer is a TimeoutError, as from asyncio.wait_for.
+    if not answer.done():
+        answer.set_exception(TimeoutError())
+
+
 class HttpExchange:
     """A request written on a connection: the answer's future, due by ``deadline``
     (the loop's clock)."""
@@ -423,10 +429,23 @@ class HttpTransport:
     async def receive(self, exchange: HttpExchange) -> HttpAnswer:
         """Wait for the answer of a written request (raises as :meth:`request`)."""
         connection = exchange.connection
+        answer: HttpAnswer
         try:
             try:
-                left = exchange.deadline - asyncio.get_running_loop().time()
-                answer = await asyncio.wait_for(exchange.answer, left)
+                future = exchange.answer
+                if future.done():
+                    answer = future.result()
+                else:
+                    # The deadline as a timer failing the answer's future, awaited directly:
+                    # asyncio.wait_for's own waiter would cost the answer a turn of the loop
+                    # and its callbacks.
+                    loop = connection.loop
+                    assert loop is not None  # set when the connection was made
+                    timer = loop.call_at(exchange.deadline, _time_out, future)
+                    try:
+                        answer = await future
+                    finally:
+                        timer.cancel()
             except BaseException:
                 # Timed out, broke or cancelled mid-request: a late answer must not be read
                 # as the next request's.
