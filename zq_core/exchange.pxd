@@ -58,6 +58,7 @@ cdef class ExchangeCore:
     cdef list _listing_list                 # ... in the order added
     cdef object _on_event
     cdef str _id_prefix                     # "{venue}-": venue order and trade ids
+    cdef bint _ascii_prefix                 # ... in ASCII (the ids written in C)
     cdef uint64_t _sequence
     cdef uint64_t _order_count
     cdef uint64_t _trade_count
@@ -103,6 +104,8 @@ cdef class ExchangeCore:
     # --- Reports to events
     cdef int _collect(self, Listing listing) except -1
     cdef OrderRecord _record(self, uint64_t core_id)
+    # cls(f"{venue}-{n}") (a venue order id or trade id type).
+    cdef object _numbered(self, object cls, uint64_t n)
     # A core's reports are of its listing's orders.
     cdef object _event(self, Listing listing, Report* report, list reasons)
     cdef object _fill(self, Listing listing, OrderRecord record, Report* report)

@@ -173,8 +173,32 @@ cdef extern from *:
     static PyObject* zq_str_subtype(PyObject* cls, PyObject* args) {
         return PyUnicode_Type.tp_new((PyTypeObject*)cls, args, NULL);
     }
+
+    /* cls(f"{prefix}{n}") for an ASCII prefix: the digits written straight into the str
+       (no int object, no str of it, no concatenation); NULL with an error set on failure. */
+    static PyObject* zq_numbered_id(PyObject* cls, PyObject* prefix, unsigned long long n) {
+        char digits[20];
+        Py_ssize_t count = 0, length;
+        PyObject *plain, *args, *id;
+        do {
+            digits[sizeof(digits) - 1 - count++] = (char)('0' + n % 10);
+            n /= 10;
+        } while (n);
+        length = PyUnicode_GET_LENGTH(prefix);
+        plain = PyUnicode_New(length + count, 127);
+        if (plain == NULL) return NULL;
+        memcpy(PyUnicode_1BYTE_DATA(plain), PyUnicode_1BYTE_DATA(prefix), length);
+        memcpy(PyUnicode_1BYTE_DATA(plain) + length, digits + sizeof(digits) - count, count);
+        args = PyTuple_Pack(1, plain);
+        Py_DECREF(plain);
+        if (args == NULL) return NULL;
+        id = PyUnicode_Type.tp_new((PyTypeObject*)cls, args, NULL);
+        Py_DECREF(args);
+        return id;
+    }
     """
     object str_subtype "zq_str_subtype" (object cls, tuple args)
+    object numbered_id "zq_numbered_id" (object cls, str prefix, unsigned long long n)
 
 cdef extern from *:
     # GCC/Clang: the product in ``result``, true when it overflowed.
@@ -253,6 +277,7 @@ cdef class ExchangeCore:
         self.account_id = account_id
         self._on_event = on_event
         self._id_prefix = f"{venue}-"
+        self._ascii_prefix = self._id_prefix.isascii()
         self.ts_now = 0
         self._inbound = []
         self._outbound = []
@@ -613,9 +638,7 @@ cdef class ExchangeCore:
         record.core_id = self._order_count
         # The ids as their own types (a decoded event may hold plain strings), checked once;
         # the venue order id in its checked form (SimulatedExchange checks the longest).
-        record.venue_order_id = str_subtype(
-            self._venue_order_id_type, (f"{self._id_prefix}{self._order_count}",)
-        )
+        record.venue_order_id = self._numbered(self._venue_order_id_type, self._order_count)
         trader_id = field(order, slots, at[O_TRADER_ID], "trader_id")
         record.trader_id = (
             trader_id if type(trader_id) is self._trader_id_type
@@ -702,6 +725,12 @@ cdef class ExchangeCore:
                 PyMem_Free(reports)
         return 0
 
+    cdef object _numbered(self, object cls, uint64_t n):
+        # cls(f"{venue}-{n}"): a venue order id or trade id.
+        if self._ascii_prefix:
+            return numbered_id(cls, self._id_prefix, n)
+        return str_subtype(cls, (f"{self._id_prefix}{n}",))
+
     cdef OrderRecord _record(self, uint64_t core_id):
         # The record of a core's order id (KeyError: not an order of this exchange).
         if core_id == 0 or core_id > self._order_count:
@@ -713,7 +742,7 @@ cdef class ExchangeCore:
         cdef Price last_px = price_from_raw_c(report.price, listing.price_precision)
         liquidity = self._maker if report.maker else self._taker
         self._trade_count += 1
-        trade_id = str_subtype(self._trade_id_type, (f"{self._id_prefix}{self._trade_count}",))
+        trade_id = self._numbered(self._trade_id_type, self._trade_count)
         ts = report.ts
         return self._filled(  # positional: the field order of OrderFilled
             record.trader_id,

@@ -139,3 +139,17 @@ def test_refusals_carry_every_field() -> None:
         OrderModifyRejected(**_ids("O-9", 3), reason="unknown order O-9"),
         OrderCancelRejected(**_ids("O-9", 4), reason="unknown order O-9"),
     ]
+
+
+def test_venue_order_ids_and_trade_ids_count_up_per_venue() -> None:
+    # Written in C for an ASCII venue name: the same text and types as f"{venue}-{n}".
+    venue = Venue1()
+    venue.delta(SELL, "100.00", 50, ts=1)
+    for n in range(1, 13):
+        venue.submit(f"O-{n}", BUY, OrderType.MARKET, 1, ts=10 + n)
+    accepted = [event for event in venue.events if isinstance(event, OrderAccepted)]
+    filled = [event for event in venue.events if isinstance(event, OrderFilled)]
+    assert [event.venue_order_id for event in accepted] == [f"SIM-{n}" for n in range(1, 13)]
+    assert [event.trade_id for event in filled] == [f"SIM-{n}" for n in range(1, 13)]
+    assert {type(event.venue_order_id) for event in accepted + filled} == {VenueOrderId}
+    assert {type(event.trade_id) for event in filled} == {TradeId}
