@@ -6,6 +6,13 @@ prints the median (and best) of ``result.data_count / result.elapsed_seconds``: 
 events replayed over the wall time of the replay (building the node and the result
 excluded), and the median over the replay thread's CPU time (steadier on a shared machine).
 
+What is timed (``BacktestNode.run``): from opening the sources to the replay's last row.
+For a catalog that is reading its files as a user's run would: their footers checked, the
+first chunk of each series decoded while the replay waits, the others decoded on the
+catalog's read-ahead thread while the replay runs (wall time only counts them when the
+replay has to wait for them or for the interpreter's lock). The CPU figure is the replay
+thread's alone: it leaves out the read-ahead thread and pyarrow's decoding threads.
+
 Cases:
 
 - the Binance USD-M BTCUSDT capture of the shared data, when it is there (466,576 book
@@ -133,6 +140,10 @@ def main(argv: list[str] | None = None) -> None:
     config = example.example_config(None)  # no data: each case gives its own
     (instrument,) = BacktestNode(config).instruments()
     print(f"market maker backtest, median of {args.repeat} runs (events replayed / replay time)")
+    print(
+        "timed: opening the sources (a catalog's first chunks decoded) to the last row; "
+        "wall includes waiting for the read-ahead thread, CPU is the replay thread's only"
+    )
 
     path = None if args.no_capture else example.capture_path()
     if path is None:

@@ -51,6 +51,7 @@ cdef class Route:
     cdef uint8_t size_precision
     # --- The venue
     cdef object exchange            # the SimulatedExchange, or None
+    cdef bint direct                # ... an ExchangeCore advanced in C (see _advance_venue)
     cdef MatchingCore core          # the instrument's matching core, or None
     cdef list venue_cores           # every core of the venue (expiries)
     cdef list inbound               # the exchange's in-flight commands (a heap)

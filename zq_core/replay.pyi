@@ -5,7 +5,7 @@ from typing import Any, final
 
 from zq_core.bus import MessageBus
 
-__all__ = ["ReplayLoop", "Route"]
+__all__ = ["ReplayLoop", "Route", "fill_columns"]
 
 @final
 class Route:
@@ -38,3 +38,7 @@ class ReplayLoop:
     def close(self) -> None:
         """Close the sources not yet exhausted (``run`` and ``open`` do when they fail)."""
     def run(self) -> int: ...
+
+def fill_columns(out: Any, offset: int, columns: list[tuple[Any, int]]) -> int:
+    """Copy ``(array, field_offset)`` columns into the rows ``out[offset:]`` (without the
+    GIL); return the rows copied."""

@@ -18,6 +18,7 @@ bus's subscriptions change; they can only change while Python code runs, so the 
 after each call into Python.
 """
 
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.ref cimport PyObject
 from libc.stdint cimport INT64_MAX, int64_t, uint8_t
 from libc.string cimport memcpy
@@ -27,6 +28,7 @@ cimport numpy as cnp
 from zq_core.book_base cimport DeltaRow, OrderBook
 from zq_core.bus cimport MessageBus
 from zq_core.data cimport aggressor_count, trade_from_raw
+from zq_core.exchange cimport ExchangeCore
 from zq_core.fixed cimport price_from_raw_c, quantity_from_raw_c
 from zq_core.matching cimport MatchingCore
 from zq_core.timers cimport head_due
@@ -182,6 +184,10 @@ cdef class ReplayLoop:
         if route.itemsize > 64:
             raise ValueError(f"rows of {series} are {route.itemsize} bytes; at most 64 fit")
         if route.exchange is not None:
+            # An exchange whose advance_time is ExchangeCore's is advanced in C.
+            route.direct = isinstance(route.exchange, ExchangeCore) and (
+                getattr(type(route.exchange), "advance_time", None) is _CORE_ADVANCE
+            )
             route.venue_cores = list(route.exchange.cores())
             route.inbound = route.exchange._inbound
             route.outbound = route.exchange._outbound
@@ -395,7 +401,7 @@ cdef class ReplayLoop:
                 route.venue_next = self._venue_next(route)
             if ts >= route.venue_next and self._venue_due(route, ts):
                 self._sync(ts)
-                route.exchange.advance_time(ts)
+                _advance_venue(route, ts)
                 self._refresh()
             if row != NULL:
                 _apply_row(core, route.kind, row, ts)
@@ -411,7 +417,7 @@ cdef class ReplayLoop:
         # path about 50 instructions a row).
         if core is not None and core._reports:
             self._sync(ts)
-            route.exchange.advance_time(ts)  # turns the reports into events
+            _advance_venue(route, ts)  # turns the reports into events
             self._refresh()
         # 3. The data engine's book, unless it is the venue's (applied in 2.).
         if route.book is not None:
@@ -481,13 +487,29 @@ cdef class ReplayLoop:
         cdef Py_ssize_t itemsize = cursor.itemsize
         cdef Py_ssize_t at = cursor.at
         cdef Py_ssize_t count = cursor.count
-        cdef int64_t until = route.quiet_until
         cdef int64_t ts = cursor.ts
         cdef const char* row
         cdef const char* held = NULL
+        # The rows taken end before ``end``: quiet_until, or the runner-up's time when that
+        # comes first (a row at exactly its time is taken when this cursor's rank and index
+        # come before the runner-up's: the key is constant over the stretch).
+        cdef int64_t end = route.quiet_until
+        cdef bint at_stop = cursor.rank < stop_rank or (
+            cursor.rank == stop_rank and cursor.index < stop_index
+        )
+        if bounded and stop_ts < end:
+            end = stop_ts + 1 if at_stop else stop_ts
+        # The count at which the next progress report is due (none without a progress).
+        cdef Py_ssize_t report_at = (
+            self.count + self.progress_every - self.count % self.progress_every
+            if self.progress is not None else PY_SSIZE_T_MAX
+        )
         while True:
             row = base + at * itemsize
-            _apply_row(core, kind, row, ts)
+            if kind == KIND_DELTAS:  # the usual quiet series, without _apply_row's dispatch
+                _apply_delta_row(core, <const DeltaRow*>row, ts)
+            else:
+                _apply_row(core, kind, row, ts)
             at += 1
             if core._reports:
                 cursor.at = at
@@ -497,7 +519,7 @@ cdef class ReplayLoop:
             held = row
             self.count += 1
             self.ts_last = ts
-            if self.progress is not None and self.count % self.progress_every == 0:
+            if self.count == report_at:
                 cursor.at = at
                 if holding:
                     _hold(route, held, None)
@@ -507,16 +529,7 @@ cdef class ReplayLoop:
             if at == count:
                 break
             ts = row_ts(base + at * itemsize)
-            if ts >= until or ts < self.ts_last:
-                break
-            if bounded and (
-                ts > stop_ts or (
-                    ts == stop_ts and (
-                        cursor.rank > stop_rank
-                        or (cursor.rank == stop_rank and cursor.index > stop_index)
-                    )
-                )
-            ):
+            if ts >= end or ts < self.ts_last:
                 break
         cursor.at = at
         if holding:
@@ -625,6 +638,24 @@ cdef class ReplayLoop:
         )
 
 
+cdef object _CORE_ADVANCE = ExchangeCore.advance_time
+
+
+cdef inline int _advance_venue(Route route, int64_t ts) except -1:
+    # The venue's advance_time(ts): its C body for an ExchangeCore that does not override it.
+    if route.direct:
+        return (<ExchangeCore>route.exchange)._advance(ts)
+    route.exchange.advance_time(ts)
+    return 0
+
+
+cdef inline int _apply_delta_row(MatchingCore core, const DeltaRow* delta, int64_t ts) except -1:
+    return core.apply_delta_c(
+        delta.action, delta.side, delta.price, delta.size, delta.order_id, ts, delta.sequence,
+        delta.ts_event,
+    )
+
+
 cdef inline int _apply_row(MatchingCore core, int kind, const char* row, int64_t ts) except -1:
     cdef const TradeRow* trade
     cdef const QuoteRow* quote
@@ -680,3 +711,65 @@ cdef inline bint _before(_Cursor a, _Cursor b) noexcept:
     if a.rank != b.rank:
         return a.rank < b.rank
     return a.index < b.index
+
+
+# --- Rows from columns (the catalog's reader) -------------------------------------------------
+
+cdef enum:
+    FILL_COLUMNS_MAX = 16   # fields of the widest zq.data.arrays layout, with room to spare
+
+
+def fill_columns(cnp.ndarray out, Py_ssize_t offset, list columns):
+    """Copy columns into the fields of the rows ``out[offset:]``; return the rows copied.
+
+    ``out``: a 1-D C-contiguous structured array (a layout of ``zq.data.arrays``);
+    ``columns``: ``(array, field_offset)`` pairs, each array 1-D, C-contiguous, of exactly
+    the dtype of the field at byte ``field_offset`` of a row (the caller checks the dtypes),
+    all of one length that fits in ``out`` from ``offset``. The copy, row by row, runs without
+    the GIL: a reader thread holds it only to call this, not once per column.
+    """
+    cdef Py_ssize_t ncols = len(columns)
+    cdef Py_ssize_t rows = 0
+    cdef Py_ssize_t stride, c, i
+    cdef const char* sources[FILL_COLUMNS_MAX]
+    cdef Py_ssize_t places[FILL_COLUMNS_MAX]
+    cdef Py_ssize_t sizes[FILL_COLUMNS_MAX]
+    cdef char* target
+    cdef cnp.ndarray column
+    if cnp.PyArray_NDIM(out) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(out):
+        raise ValueError("fill_columns: out must be a 1-D C-contiguous array")
+    if ncols > FILL_COLUMNS_MAX:
+        raise ValueError(f"fill_columns: {ncols} columns, at most {FILL_COLUMNS_MAX}")
+    stride = cnp.PyArray_ITEMSIZE(out)
+    for c in range(ncols):
+        column, place = columns[c]
+        if cnp.PyArray_NDIM(column) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(column):
+            raise ValueError("fill_columns: each column must be a 1-D C-contiguous array")
+        if c == 0:
+            rows = cnp.PyArray_DIM(column, 0)
+        elif cnp.PyArray_DIM(column, 0) != rows:
+            raise ValueError(
+                f"fill_columns: column {c} has {cnp.PyArray_DIM(column, 0)} rows, "
+                f"column 0 has {rows}"
+            )
+        sizes[c] = cnp.PyArray_ITEMSIZE(column)
+        places[c] = place
+        if places[c] < 0 or places[c] + sizes[c] > stride:
+            raise ValueError(f"fill_columns: column {c} does not fit a row of {stride} bytes")
+        sources[c] = <const char*>cnp.PyArray_DATA(column)
+    if offset < 0 or offset + rows > cnp.PyArray_DIM(out, 0):
+        raise ValueError(
+            f"fill_columns: {rows} rows from {offset} do not fit {cnp.PyArray_DIM(out, 0)}"
+        )
+    target = <char*>cnp.PyArray_DATA(out) + offset * stride
+    with nogil:
+        for i in range(rows):
+            for c in range(ncols):
+                if sizes[c] == 8:
+                    memcpy(target + places[c], sources[c] + i * 8, 8)
+                elif sizes[c] == 1:
+                    target[places[c]] = sources[c][i]
+                else:
+                    memcpy(target + places[c], sources[c] + i * sizes[c], sizes[c])
+            target += stride
+    return rows

@@ -572,3 +572,53 @@ def test_a_subscription_made_by_a_fill_hears_the_row_that_filled() -> None:
     assert from_arrays == SEEN["ListenOnFill-001"]
     # The fill at the fourth trade, then that trade and the two after it.
     assert from_arrays == [("filled", t + 4), ("trade", t + 4), ("trade", t + 5), ("trade", t + 6)]
+
+
+def test_quiet_rows_of_two_sources_replay_like_objects_with_the_same_progress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The L2 market maker leaves its deltas and trades to the venue's matching core alone:
+    # the loop takes them in C stretches (_quiet_rows), each bounded by the next timer, the
+    # venue's next work and the other source's next row (equal stamps: deltas first).
+    # Objects are never taken that way, so the object path is the reference: the same
+    # events, and progress reported at the same rows.
+    from examples import market_maker
+
+    calls: list[list[tuple[int, int]]] = []
+
+    class Bar:
+        def __init__(self) -> None:
+            calls.append([])
+
+        def __call__(self, rows: int, ts: int) -> None:
+            calls[-1].append((rows, ts))
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr("zq.backtest.node.progress_bar", lambda *args, **kwargs: Bar())
+    deltas, trades = market_maker.generate_l2_arrays(150_000, seed=5)
+    trades["ts_init"][::3] = deltas["ts_init"][: len(trades[::3])]  # equal stamps, sorted
+    trades["ts_init"].sort()
+    trades["ts_event"] = trades["ts_init"]
+    config = market_maker.example_config(None)
+    (instrument,) = BacktestNode(config).instruments()
+    key, pp, sp = str(instrument.id), instrument.price_precision, instrument.size_precision
+    arrays = BacktestNode(
+        config,
+        progress=True,
+        sources=[
+            [(DataSeries(DataKind.DELTAS, key, pp, sp), deltas)],
+            [(DataSeries(DataKind.TRADES, key, pp, sp), trades)],
+        ],
+    ).run()
+    objects = sorted(
+        [*deltas_to_objects(deltas, instrument.id, pp, sp),
+         *trades_to_objects(trades, instrument.id, pp, sp)],
+        key=lambda datum: (datum.ts_init, 0 if hasattr(datum, "action") else 2),
+    )
+    from_objects = BacktestNode(config, progress=True, data=objects).run()
+    assert arrays.order_count > 100 and arrays.fill_count > 10
+    assert [to_json(e) for e in arrays.events] == [to_json(e) for e in from_objects.events]
+    assert len(calls) == 2 and len(calls[0]) >= 2
+    assert calls[0] == calls[1]

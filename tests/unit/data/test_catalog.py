@@ -32,9 +32,11 @@ from zq.data.catalog import (
     DataSeries,
     ParquetDataCatalog,
 )
+from zq.data.catalog.schema import fill_rows, rows_to_table
 from zq.data.errors import DataFormatError
 from zq.model.data import BarType
 from zq.model.identifiers import InstrumentId
+from zq_core.replay import fill_columns
 
 BTC = InstrumentId("BTCUSDT.BINANCE")
 ETH = InstrumentId("ETHUSDT.BINANCE")
@@ -833,3 +835,44 @@ def test_the_dtypes_of_the_kinds_are_the_array_contracts():
     assert [
         kind.rank for kind in (DataKind.DELTAS, DataKind.QUOTES, DataKind.TRADES, DataKind.BARS)
     ] == [0, 1, 2, 3]
+
+
+# -- rows from Arrow columns ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(DataKind), ids=str)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_fill_rows_copies_a_batch_and_a_chunked_table_alike(kind, data):
+    # A record batch takes the one-pass copy (fill_columns); a table whose columns come in
+    # several chunks takes the per-column numpy assignment. The reference is numpy's own
+    # field assignment of each column, into zeroed rows (padding stays zero).
+    rows = data.draw(random_rows(kind))
+    cut = data.draw(st.integers(0, len(rows)))
+    table = pa.concat_tables(
+        [rows_to_table(kind, rows[:cut], {}), rows_to_table(kind, rows[cut:], {})]
+    )
+    offset = data.draw(st.integers(0, 3))
+    expected = np.zeros(offset + len(rows), kind.dtype)
+    for name in kind.columns:
+        expected[name][offset:] = rows[name]
+    for source in (table.combine_chunks().to_batches()[0], table):
+        out = np.zeros(offset + len(rows), kind.dtype)
+        assert fill_rows(out, offset, kind, source) == len(rows)
+        assert out.tobytes() == expected.tobytes()
+
+
+def test_fill_columns_refuses_columns_that_do_not_fit_the_rows():
+    out = np.zeros(4, DataKind.TRADES.dtype)
+    place = DataKind.TRADES.dtype.fields["price"][1]
+    prices = np.arange(4, dtype=np.int64)
+    assert fill_columns(out, 0, [(prices, place)]) == 4
+    assert out["price"].tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="do not fit 4"):
+        fill_columns(out, 1, [(prices, place)])
+    with pytest.raises(ValueError, match="column 1 has 3 rows, column 0 has 4"):
+        fill_columns(out, 0, [(prices, place), (prices[:3], place)])
+    with pytest.raises(ValueError, match="does not fit a row of 48 bytes"):
+        fill_columns(out, 0, [(prices, 44)])
+    with pytest.raises(ValueError, match="1-D C-contiguous"):
+        fill_columns(out, 0, [(np.arange(8, dtype=np.int64)[::2], place)])

@@ -5,6 +5,7 @@ stopped and joined whenever the streams end."""
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from zq.data.arrays import TRADE_DTYPE
 from zq.data.catalog import DataKind, ParquetDataCatalog
-from zq.data.catalog.readahead import ReadAhead
+from zq.data.catalog.readahead import SWITCH_INTERVAL, ReadAhead
 from zq.data.errors import DataFormatError
 from zq.model.identifiers import InstrumentId
 
@@ -131,6 +132,30 @@ def test_a_stream_dropped_unfinished_is_closed_by_the_collector_and_ends_the_wor
     gc.collect()
     assert source.closed and source.asked <= 1 + 2
     assert not ahead.running and workers("zq-test-drop") == []
+
+
+def test_the_switch_interval_is_lowered_while_workers_run_and_then_restored():
+    # A reader waiting for the interpreter's lock gets it within the switch interval when
+    # the consumer runs compiled code: while a worker runs it is SWITCH_INTERVAL at most.
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    try:
+        first, second = ReadAhead(name="zq-test-switch-1"), ReadAhead(name="zq-test-switch-2")
+        one, two = first.stream(Counted(5)), second.stream(Counted(5))
+        assert next(one) == 0 and sys.getswitchinterval() == SWITCH_INTERVAL
+        assert next(two) == 0
+        one.close()  # type: ignore[attr-defined]
+        assert sys.getswitchinterval() == SWITCH_INTERVAL  # the other worker still runs
+        assert list(two) == [1, 2, 3, 4]
+        assert sys.getswitchinterval() == 0.005
+        # An interval someone set while a worker ran is theirs: it is left as it is.
+        three = first.stream(Counted(5))
+        assert next(three) == 0 and sys.getswitchinterval() == SWITCH_INTERVAL
+        sys.setswitchinterval(0.0002)
+        assert list(three) == [1, 2, 3, 4]
+        assert sys.getswitchinterval() == pytest.approx(0.0002)
+    finally:
+        sys.setswitchinterval(before)
 
 
 def test_a_depth_below_one_is_refused():

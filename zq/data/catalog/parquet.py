@@ -389,10 +389,11 @@ class ParquetDataCatalog:
             Rows read at a time per series. The merge holds at most ``chunk_size`` rows per
             series at once.
         read_ahead
-            Chunks per series decoded ahead of the consumer, on one background thread
+            Row groups per series decoded ahead of the consumer, on one background thread
             (``zq.data.catalog.readahead``), which is stopped and joined when the stream
-            ends or is closed; 0 reads in the consumer's thread. At most
-            ``chunk_size * (1 + read_ahead)`` rows per series are held, plus what pyarrow
+            ends or is closed; 0 reads in the consumer's thread. The thread reads whole
+            row groups (the first one in chunks): at most ``1 + read_ahead`` row groups
+            (of ``chunk_size`` rows when larger) per series are held, plus what pyarrow
             decodes of one row group.
         on_step
             Called with the number of rows held by all series before each merge step
@@ -574,7 +575,8 @@ class ParquetDataCatalog:
         # One thread reads ahead for every series (see _chunks for its use of pyarrow threads).
         ahead = ReadAhead(read_ahead, "zq-catalog-read")
         return chosen, [
-            ahead.stream(self._chunks(series, low, high, chunk_size, True)) for series in chosen
+            _sliced(ahead.stream(self._chunks(series, low, high, chunk_size, True)), chunk_size)
+            for series in chosen
         ]
 
     def _open(self, path: Path, kind: DataKind, key: str) -> tuple[Any, tuple[int, int]]:
@@ -594,7 +596,12 @@ class ParquetDataCatalog:
 
         ``ahead``: read by a read-ahead thread. Its first row group is then decoded on
         pyarrow's threads (the consumer waits for it, its core is free) and the others on
-        the reading thread alone (the consumer's core is the consumer's).
+        the reading thread alone (the consumer's core is the consumer's), each whole, in
+        one item that ``_sliced`` cuts into chunks in the consumer's thread: the reading
+        thread needs the interpreter's lock again after each wait, decode and copy, and
+        gets it only when the consumer yields it (after ``sys.getswitchinterval()`` when
+        the consumer runs compiled code), so it asks for it a few times per row group
+        rather than per chunk.
         """
         kind, key = series.kind, series.key
         expected = (series.price_precision, series.size_precision)
@@ -605,7 +612,9 @@ class ParquetDataCatalog:
             handle, precisions = self._open(file.path, kind, key)
             _same_precisions(file.path, expected, precisions)
             groups = _row_groups(handle, kind, low, high)
-            batches = _batches(handle, file.path, kind, groups, low, high, chunk_size, threaded)
+            batches = _batches(
+                handle, file.path, kind, groups, low, high, chunk_size, threaded, ahead
+            )
             threaded = 0 if ahead else None
             for batch in batches:
                 out = np.zeros(batch.num_rows, kind.dtype)
@@ -736,19 +745,23 @@ def _batches(
     high: int,
     batch_size: int,
     threaded: int | None = None,
+    whole: bool = False,
 ) -> Iterator[Any]:
     """Yield the Arrow record batches of ``groups`` cut to ``low <= ts_init <= high``.
 
     The row groups are decoded one at a time (a batch never spans two), so a group that
     does not decode is named in the ``DataFormatError`` raised for it, when it is reached.
     pyarrow decodes the first ``threaded`` groups (all when None) on its thread pool, the
-    others in the calling thread.
+    others in the calling thread; ``whole``: those others in one batch each.
     """
     columns = list(kind.columns)
     for index, group in enumerate(groups):
         threads = threaded is None or index < threaded
+        size = batch_size
+        if whole and not threads:
+            size = max(batch_size, handle.metadata.row_group(group).num_rows)
         batches = handle.iter_batches(
-            batch_size=batch_size, row_groups=[group], columns=columns, use_threads=threads
+            batch_size=size, row_groups=[group], columns=columns, use_threads=threads
         )
         while True:
             try:
@@ -775,6 +788,22 @@ def _batches(
                 yield batch if stop - first == len(ts_init) else batch.slice(first, stop - first)
             if stop < len(ts_init):  # past ``high``: so is the rest of the file
                 return
+
+
+def _sliced(chunks: Iterator[Rows], size: int) -> Iterator[Rows]:
+    """Yield the rows of ``chunks`` in chunks of at most ``size`` (views); close ``chunks``
+    when done or closed."""
+    try:
+        for rows in chunks:
+            if len(rows) <= size:
+                yield rows
+                continue
+            for start in range(0, len(rows), size):
+                yield rows[start : start + size]
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _row_groups(handle: Any, kind: DataKind, low: int, high: int) -> list[int]:

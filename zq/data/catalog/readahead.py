@@ -9,6 +9,13 @@ to ``depth`` chunks are asked of the iterator ahead of the consumer, on the shar
 thread, one step at a time and in order. Each series yields exactly the chunks its
 iterator yields, in the same order, whatever the timing.
 
+The worker needs the interpreter's lock after each wait and each decode, and a consumer
+running compiled code (the replay loop) only yields it when asked, after the interpreter's
+switch interval (5 ms by default): a few such waits per chunk left the worker behind the
+replay, which then waited for it. While a worker runs the switch interval is lowered to
+``SWITCH_INTERVAL`` (1 ms) and restored when the last worker stops, unless someone else
+changed it meanwhile.
+
 An error of the iterator (a corrupt row group) is raised by the stream when its consumer
 reaches the chunk that failed, not earlier: the chunks before it are yielded first. The
 worker starts when a stream has yielded its first chunk and is stopped and joined when the
@@ -18,17 +25,47 @@ unfinished is closed by the garbage collector like any generator.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar, cast
 
-__all__ = ["ReadAhead"]
+__all__ = ["SWITCH_INTERVAL", "ReadAhead"]
 
 T = TypeVar("T")
 
 _END = object()  # what ``next`` gives for an exhausted iterator
+
+#: The interpreter's switch interval (seconds) while a read-ahead worker runs, at most.
+SWITCH_INTERVAL = 0.001
+
+_switch_lock = threading.Lock()
+_switch_users = 0  # workers running
+_switch_saved = 0.0  # the interval before the first of them started
+
+
+def _lower_switch_interval() -> None:
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            if _switch_saved > SWITCH_INTERVAL:
+                sys.setswitchinterval(SWITCH_INTERVAL)
+        _switch_users += 1
+
+
+def _restore_switch_interval() -> None:
+    global _switch_users
+    with _switch_lock:
+        _switch_users -= 1
+        if (
+            _switch_users == 0
+            and _switch_saved > SWITCH_INTERVAL
+            and sys.getswitchinterval() == SWITCH_INTERVAL
+        ):
+            sys.setswitchinterval(_switch_saved)
 
 
 class ReadAhead:
@@ -105,6 +142,7 @@ class ReadAhead:
                 self._pool = ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix=self._name, initializer=self._started
                 )
+                _lower_switch_interval()
             self._users += 1
             return self._pool
 
@@ -117,6 +155,7 @@ class ReadAhead:
             if self._users or self._pool is None:
                 return
             pool, self._pool = self._pool, None
+            _restore_switch_interval()
         # The worker cannot join itself: a stream finalised by a garbage collection that
         # the worker happened to trigger only asks it to stop.
         pool.shutdown(wait=threading.get_ident() != self._worker, cancel_futures=True)

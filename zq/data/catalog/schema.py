@@ -33,6 +33,7 @@ from zq.data.errors import DataFormatError
 from zq.model.data import BarType
 from zq.model.identifiers import InstrumentId
 from zq_core.fixed import FIXED_PRECISION_MAX
+from zq_core.replay import fill_columns
 
 __all__ = [
     "METADATA_KEY",
@@ -269,6 +270,24 @@ def fill_rows(out: Rows, offset: int, kind: DataKind, data: Any) -> int:
     structured array (the one copy from columns to rows).
     """
     length: int = data.num_rows
+    fields = out.dtype.fields
+    assert fields is not None  # a structured layout of zq.data.arrays
+    columns: list[tuple[Any, int]] = []
+    for name in kind.columns:
+        column = data.column(name)
+        chunks = column.chunks if hasattr(column, "chunks") else (column,)
+        field_type, place = fields[name][:2]
+        if len(chunks) != 1:
+            break
+        values = chunks[0].to_numpy()
+        if values.dtype != field_type or not values.flags.c_contiguous:
+            break
+        columns.append((values, place))
+    else:
+        # Every column is one array of its field's type (a record batch, as the catalog
+        # reads): one copy row by row, without the GIL (a read-ahead thread asks for it
+        # once per chunk instead of once per column, see readahead.py).
+        return fill_columns(out, offset, columns)
     for name in kind.columns:
         column = data.column(name)
         target = out[name]
