@@ -1,4 +1,5 @@
-# The contract of zq_core.time_source: a clock's time, read in C from its time cell.
+# The contract of zq_core.time_source: a clock's time, read in C from its time cell, or from
+# the system's wall clock for the live clock.
 
 cimport cython
 
@@ -9,9 +10,17 @@ from zq_core.clock cimport TimeCell
 cdef class TimeSource:
     cdef readonly TimeCell cell         # None: the clock keeps its time otherwise
     cdef readonly object timestamp_ns   # the clock's (bound): called when there is no cell
+    cdef readonly bint wall             # the registered wall clock: clock_gettime in C
 
-    # The clock's time (an int), without a Python call when the clock has a cell.
+    # The wall clock's time, as ``time.time_ns()`` (which it calls when ``time.time_ns`` is
+    # not the function it was at import: a test replaced it).
+    cdef object _wall_ns(self)
+
+    # The clock's time (an int), without a Python call when the clock has a cell or is the
+    # wall clock.
     cdef inline object now_c(self):
         if self.cell is not None:
             return self.cell.ns
+        if self.wall:
+            return self._wall_ns()
         return self.timestamp_ns()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from zq.common.clock import TestClock
+from zq.common.clock import LiveClock, TestClock
 from zq.model.enums import (
     LiquiditySide,
     OrderSide,
@@ -41,7 +41,7 @@ from zq.model.events import (
     OrderUpdated,
 )
 from zq_core.orders import Order, _register
-from zq_core.time_source import register_cell_clock
+from zq_core.time_source import register_cell_clock, register_wall_clock
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -277,5 +277,7 @@ _register(
 )
 
 # The order builder and the command paths read the backtest clock's time from its cell in C
-# (zq_core.time_source); TestClock.timestamp_ns only reads that cell.
+# (zq_core.time_source); TestClock.timestamp_ns only reads that cell. The live clock's is
+# read from the system's wall clock in C: LiveClock.timestamp_ns only returns time.time_ns().
 register_cell_clock(TestClock)
+register_wall_clock(LiveClock)

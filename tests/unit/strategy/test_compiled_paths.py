@@ -5,6 +5,7 @@ exchange (a subclass of it still called)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -50,6 +51,31 @@ def test_time_source_reads_the_test_clocks_cell_and_asks_any_other_clock() -> No
     live = LiveClock()
     before = live.timestamp_ns()
     assert TimeSource(live).cell is None and TimeSource(live).now() >= before
+
+
+class ShiftedLiveClock(LiveClock):
+    """A LiveClock subclass that reads its time otherwise: asked, never read in C."""
+
+    def timestamp_ns(self) -> int:
+        return 7
+
+
+def test_time_source_reads_the_live_clock_as_time_time_ns_unless_it_was_replaced() -> None:
+    live = LiveClock()
+    source = TimeSource(live)
+    assert source.wall and source.cell is None
+    before = time.time_ns()
+    now = source.now()
+    assert before <= now <= time.time_ns()
+    with pytest.MonkeyPatch.context() as patch:  # time.time_ns replaced: the clock is asked
+        patch.setattr(time, "time_ns", lambda: 1_763_884_800_123_456_789)
+        assert source.now() == live.timestamp_ns() == 1_763_884_800_123_456_789
+    assert source.now() >= now
+    assert not TimeSource(ShiftedLiveClock()).wall
+    assert TimeSource(ShiftedLiveClock()).now() == 7
+    assigned = LiveClock()
+    assigned.timestamp_ns = lambda: 11  # type: ignore[method-assign]
+    assert not TimeSource(assigned).wall and TimeSource(assigned).now() == 11
 
 
 def test_order_sender_sends_the_commands_the_python_reference_builds() -> None:
