@@ -36,6 +36,12 @@ cdef class PortfolioCore:
     # (instrument id, strategy id) -> netting position id, or None at a hedging venue
     cdef public dict _netting_ids
     cdef public object _nets                # the cache's net positions (a live mapping)
+    # The latest netting fill's instrument and strategy ids (compared by identity), their
+    # pair and its netting position id: the next fill of the pair skips the look-up.
+    cdef object _last_instrument_id
+    cdef object _last_strategy_id
+    cdef tuple _last_pair
+    cdef object _last_netting_id
 
     # process_fill (the def), for a caller that checked it is not overridden
     cdef list _process(self, fill, instrument)

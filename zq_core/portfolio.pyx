@@ -25,6 +25,7 @@ from zq_core.position cimport (
     F_TS_EVENT,
     PositionCore,
     fill_field,
+    money_sum,
     zq_i128,
 )
 
@@ -204,14 +205,14 @@ cdef class AccountCore:
                 if total is None:
                     self._add(amount)
                 else:
-                    totals[amount._code] = total + amount
+                    totals[amount._code] = money_sum(<Money?>total, amount, False)
         amount = <Money?>fill_field(fill, F_COMMISSION)
         if amount.raw != 0:
             total = totals.get(amount._code)
             if total is None:
                 self._subtract(amount)
             else:
-                totals[amount._code] = total - amount
+                totals[amount._code] = money_sum(<Money?>total, amount, True)
         self._emit_margin(str(fill_field(fill, F_TRADE_ID)), fill_field(fill, F_TS_EVENT))
         return 0
 
@@ -297,10 +298,13 @@ cdef class AccountCore:
         else:
             margins = tuple(locked_margins.values())
         cdef dict currencies = self._currencies
-        cdef list balances = []
+        cdef dict totals = self._totals
+        cdef list balances
+        cdef tuple balance_tuple
         cdef bint margin_call = False
         cdef Money initial, locked
-        for code, total in self._totals.items():
+        balances = None if len(totals) == 1 else []
+        for code, total in totals.items():
             locked = None
             for margin in margins:
                 initial = <Money?>margin.initial
@@ -310,17 +314,23 @@ cdef class AccountCore:
                 locked = self._zeros.get(code)
                 if locked is None or locked.currency is not currencies[code]:
                     locked = self._zero_of(currencies[code])
-            free = total - locked
+            free = money_sum(<Money?>total, locked, True)
             if (<Money?>free).raw < 0:
                 margin_call = True
-            balances.append(_AccountBalance(total, locked, free))
+            balance = _AccountBalance(total, locked, free)
+            if balances is None:  # the one currency: no list to make a tuple of
+                balance_tuple = (balance,)
+            else:
+                balances.append(balance)
+        if balances is not None:
+            balance_tuple = tuple(balances)
         # Positional, in the order of AccountState's fields.
         self.events.append(
             _AccountState(
                 self.id,
                 _MARGIN,  # account_type: the caller checked the account is a MarginAccount
                 self.base_currency,
-                tuple(balances),
+                balance_tuple,
                 margins,
                 margin_call,
                 "fill",
@@ -554,9 +564,22 @@ cdef class PortfolioCore:
         if side is not _BUY and side is not _SELL:
             raise _PositionError(f"fill {fill.trade_id} has no BUY or SELL side")
         strategy_id = fill_field(fill, F_STRATEGY_ID)
-        position_id = self._netting_ids.get((instrument_id, strategy_id))
-        if position_id is None:
-            position_id = self.position_id_for(fill)
+        if (
+            instrument_id is self._last_instrument_id
+            and strategy_id is self._last_strategy_id
+        ):
+            pair = self._last_pair
+            position_id = self._last_netting_id
+        else:
+            pair = (instrument_id, strategy_id)
+            position_id = self._netting_ids.get(pair)
+            if position_id is None:
+                position_id = self.position_id_for(fill)
+            else:  # a netting pair's id never changes (the modes are fixed)
+                self._last_instrument_id = instrument_id
+                self._last_strategy_id = strategy_id
+                self._last_pair = pair
+                self._last_netting_id = position_id
         cache = self._cache
         found = core._positions.get(position_id) if core is not None else cache.position(
             position_id
@@ -592,7 +615,7 @@ cdef class PortfolioCore:
             before_w = position._realized_w
             events = position._apply_fill(fill)
             if core is None or type(cache) is not _Cache or not _reindexed(
-                core, cache, position, position_id
+                core, cache, position, position_id, pair
             ):
                 cache.update_position(position)
         if margin:
@@ -621,9 +644,11 @@ cdef class PortfolioCore:
         return events
 
 
-cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id) except -1:
+cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id,
+                     tuple pair) except -1:
     # Cache.update_position(position) when the position stays in its index (open, or
-    # closed): the pair's net quantity, summed as Cache.update_position sums it. False
+    # closed): the pair's net quantity, summed as Cache.update_position sums it (`pair`:
+    # the fill's (instrument id, strategy id), equal to the position's). False
     # (nothing done) when the position moves between the indices, or is not the cached one:
     # Cache.update_position does that (and raises what it raises).
     cdef dict positions = core._positions
@@ -635,7 +660,6 @@ cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id) 
     into = open_index if position._raw != 0 else _slot(cache, C_POSITIONS_CLOSED)
     if position_id not in <dict?>_index_slot(into, I_IDS):
         return False
-    pair = (position.instrument_id, position.strategy_id)
     cdef dict open_ids = (<dict?>_index_slot(open_index, I_BY_PAIR)).get(pair)
     nets = <dict?>_slot(cache, C_NET_POSITIONS)
     if open_ids is not None and len(open_ids) == 1 and position_id in open_ids:

@@ -18,6 +18,8 @@ cdef extern from "zq_int128.h":
     bint zq_add128(zq_i128 a, zq_i128 b, zq_i128 *out)
     bint zq_sub128(zq_i128 a, zq_i128 b, zq_i128 *out)
     bint zq_mul128(zq_i128 a, zq_i128 b, zq_i128 *out)
+    bint zq_add64(int64_t a, int64_t b, int64_t *out)
+    bint zq_sub64(int64_t a, int64_t b, int64_t *out)
 
 
 # The fields of an OrderFilled read on the fill path, by number (see fill_field).
@@ -38,6 +40,10 @@ cdef enum:
 
 # fill.<field>: read at its offset for an OrderFilled (bind_fill), else by getattr.
 cdef object fill_field(object fill, int field)
+
+# left + right (left - right when subtract) as Money's operators give it: in C for the very
+# same currency object and a result within int64, else through the operator.
+cdef object money_sum(Money left, Money right, bint subtract)
 
 
 cdef class PositionCore:

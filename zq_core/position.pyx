@@ -211,6 +211,8 @@ _POW10_64[0] = 1
 for _k in range(1, 19):
     _POW10_64[_k] = _POW10_64[_k - 1] * 10
 # See _ratio and _share.
+cdef object _INT64_LOW = -INT64_MAX
+cdef object _INT64_HIGH = INT64_MAX
 cdef object _ONE_ROUNDING_BOUND = 10**59
 cdef object _EXACT_PRODUCT_BOUND = 10**60
 cdef object _MINUS_EXACT_PRODUCT_BOUND = -(10**60)
@@ -329,9 +331,24 @@ cpdef object _price(object raw, int precision):
         return <object>found
     if len(memo) >= _MEMO_SIZE:
         memo.clear()
-    value = _Decimal(raw).scaleb(-precision, _CONTEXT).normalize(_CONTEXT)
+    value = _normalized(raw, precision)
     PyDict_SetItem(memo, raw, value)
     return value
+
+
+cdef object _normalized(object raw, int precision):
+    # Decimal(raw).scaleb(-precision).normalize() in _CONTEXT. A non-zero int64 sheds its
+    # trailing zeros here, and scaleb alone (exact: at most 19 digits) gives the same
+    # coefficient and exponent as normalize.
+    cdef int64_t coefficient
+    cdef int zeros = 0
+    if raw and _INT64_LOW <= raw <= _INT64_HIGH:
+        coefficient = raw
+        while coefficient % 10 == 0:
+            coefficient //= 10
+            zeros += 1
+        return _Decimal(coefficient).scaleb(zeros - precision, _CONTEXT)
+    return _Decimal(raw).scaleb(-precision, _CONTEXT).normalize(_CONTEXT)
 
 
 cpdef object _quotient(object num, object den, int scale):
@@ -363,6 +380,16 @@ cdef inline int64_t _checked_add(int64_t left, int64_t right) except? -1:
     return left + right
 
 
+cdef inline Money _money_of(Money unit, int64_t raw):
+    # _money_like of an int64 (no Python int made on the way).
+    cdef Money money = Money.__new__(Money)
+    money.raw = raw
+    money.precision = unit.precision
+    money.currency = unit.currency
+    money._code = unit._code
+    return money
+
+
 cdef inline Money _money_like(Money unit, object raw):
     # Money of `raw` units in unit's currency (as unit * raw: OverflowError past int64).
     cdef Money money = Money.__new__(Money)
@@ -371,6 +398,15 @@ cdef inline Money _money_like(Money unit, object raw):
     money.currency = unit.currency
     money._code = unit._code
     return money
+
+
+cdef object money_sum(Money left, Money right, bint subtract):
+    cdef int64_t raw
+    if left.currency is right.currency and (
+        zq_sub64(left.raw, right.raw, &raw) if subtract else zq_add64(left.raw, right.raw, &raw)
+    ):
+        return _money_of(left, raw)
+    return left - right if subtract else left + right
 
 
 cdef class PositionCore:
@@ -643,7 +679,7 @@ cdef class PositionCore:
         # _money, a cdef method: a cpdef one asks the Python subclass for an override first.
         cdef int64_t rounded
         if zq_round_units(units, self._money_digits, &rounded):
-            return _money_like(self._unit_money, rounded)
+            return _money_of(self._unit_money, rounded)
         unit = self._money_unit
         raw, remainder = divmod(units, unit)
         twice = remainder + remainder
@@ -655,7 +691,7 @@ cdef class PositionCore:
         # _to_money of units held in C.
         cdef int64_t rounded
         if zq_round_i128(units, self._money_digits, &rounded):
-            return _money_like(self._unit_money, rounded)
+            return _money_of(self._unit_money, rounded)
         return self._to_money(zq_int128_to_long(units))
 
     cdef Money _realized_money(self):
@@ -796,7 +832,9 @@ cdef class PositionCore:
         self._trade_ids[trade_id] = None
         code = commission._code
         previous = self._commissions.get(code)
-        self._commissions[code] = commission if previous is None else previous + commission
+        self._commissions[code] = (
+            commission if previous is None else money_sum(<Money?>previous, commission, False)
+        )
         self.last_trade_id = trade_id
         self.last_qty = last_qty
         self.last_px = last_px

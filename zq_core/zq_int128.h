@@ -93,6 +93,14 @@ static inline int zq_mul128(zq_i128 a, zq_i128 b, zq_i128 *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
 
+/* a + b, a - b of int64 into *out; 0 when the result leaves int64. */
+static inline int zq_add64(int64_t a, int64_t b, int64_t *out) {
+    return !__builtin_add_overflow(a, b, out);
+}
+static inline int zq_sub64(int64_t a, int64_t b, int64_t *out) {
+    return !__builtin_sub_overflow(a, b, out);
+}
+
 #else  /* no __int128: every helper says "does not fit" */
 #define ZQ_HAVE_INT128 0
 typedef int64_t zq_i128;
@@ -101,6 +109,8 @@ static inline PyObject *zq_int128_to_long(zq_i128 v) { return PyLong_FromLongLon
 static inline int zq_add128(zq_i128 a, zq_i128 b, zq_i128 *out) { return 0; }
 static inline int zq_sub128(zq_i128 a, zq_i128 b, zq_i128 *out) { return 0; }
 static inline int zq_mul128(zq_i128 a, zq_i128 b, zq_i128 *out) { return 0; }
+static inline int zq_add64(int64_t a, int64_t b, int64_t *out) { return 0; }
+static inline int zq_sub64(int64_t a, int64_t b, int64_t *out) { return 0; }
 #endif
 
 #endif  /* ZQ_INT128_H */

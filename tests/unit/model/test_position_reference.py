@@ -209,6 +209,20 @@ def test_integer_quotient_is_the_normalized_decimal_quotient(num, den, scale):
     assert repr(_quotient(num, den, scale)) == repr(expected)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    # int64 prices, many with trailing zeros (which normalize sheds)
+    coefficient=st.integers(min_value=-(10**12), max_value=10**12),
+    zeros=st.integers(min_value=0, max_value=6),
+    scale=st.integers(min_value=0, max_value=40),
+)
+def test_a_whole_quotient_is_the_normalized_decimal_price(coefficient, zeros, scale):
+    num = coefficient * 10**zeros
+    with localcontext(EXACT_CONTEXT):
+        expected = Decimal(num).scaleb(-scale).normalize()
+    assert repr(_quotient(num, 1, scale)) == repr(expected)
+
+
 def test_ratio_just_below_a_tie_past_the_bound_rounds_twice_as_decimal_does():
     # q = n + 0.5 − 1e-30 with n = 1e40 + 1: at 60 digits (an ulp of 1e-19) Decimal rounds
     # q to the tie n + 0.5, then half-even to the unit gives n + 1 (n is odd). One rounding
