@@ -56,6 +56,8 @@ cdef class ExchangeCore:
     cdef list _by_core_id                   # core id -> OrderRecord (index 0 unused)
     cdef dict _listings                     # InstrumentId -> Listing
     cdef list _listing_list                 # ... in the order added
+    cdef object _last_key                   # the id object the last listing was found by
+    cdef Listing _last_listing              # ... and that listing (see _listing_of)
     cdef object _on_event
     cdef str _id_prefix                     # "{venue}-": venue order and trade ids
     cdef bint _ascii_prefix                 # ... in ASCII (the ids written in C)
@@ -104,6 +106,8 @@ cdef class ExchangeCore:
     # --- Reports to events
     cdef int _collect(self, Listing listing) except -1
     cdef OrderRecord _record(self, uint64_t core_id)
+    # The listing of an instrument id, or None.
+    cdef Listing _listing_of(self, object instrument_id)
     # cls(f"{venue}-{n}") (a venue order id or trade id type).
     cdef object _numbered(self, object cls, uint64_t n)
     # A core's reports are of its listing's orders.

@@ -344,6 +344,8 @@ cdef class ExchangeCore:
         listing.price_precision = core.price_precision
         self._listings[instrument_id] = listing
         self._listing_list.append(listing)
+        self._last_key = None  # the listing of an id may have changed
+        self._last_listing = None
 
     def _set_fee_terms(self, instrument_id, terms):
         # ``terms``: (multiplier raw, maker coefficient, maker shift, taker coefficient,
@@ -574,7 +576,7 @@ cdef class ExchangeCore:
         else:
             slots = type(command) is self._cancel_type
             at = self._cancel_slots
-        listing = self._listings.get(field(command, slots, at[C_INSTRUMENT_ID], "instrument_id"))
+        listing = self._listing_of(field(command, slots, at[C_INSTRUMENT_ID], "instrument_id"))
         record = self._records.get(
             field(command, slots, at[C_CLIENT_ORDER_ID], "client_order_id")
         )
@@ -615,7 +617,7 @@ cdef class ExchangeCore:
         cdef bint slots = type(order) is self._order_type
         instrument_id = field(order, slots, at[O_INSTRUMENT_ID], "instrument_id")
         client_order_id = field(order, slots, at[O_CLIENT_ORDER_ID], "client_order_id")
-        cdef Listing listing = self._listings.get(instrument_id)
+        cdef Listing listing = self._listing_of(instrument_id)
         if listing is None or client_order_id in self._records:
             self._emit(ts, self._rejected(
                 self._trader_id_type(order.trader_id),
@@ -724,6 +726,17 @@ cdef class ExchangeCore:
             if reports != local:
                 PyMem_Free(reports)
         return 0
+
+    cdef Listing _listing_of(self, object instrument_id):
+        # The listing of an instrument id, or None; the last one found is kept with the
+        # very id object it was found by (orders and commands of one strategy share it).
+        if instrument_id is self._last_key and instrument_id is not None:
+            return self._last_listing
+        cdef Listing listing = self._listings.get(instrument_id)
+        if listing is not None:
+            self._last_key = instrument_id
+            self._last_listing = listing
+        return listing
 
     cdef object _numbered(self, object cls, uint64_t n):
         # cls(f"{venue}-{n}"): a venue order id or trade id.
