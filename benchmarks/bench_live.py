@@ -696,7 +696,8 @@ def _quote_frames(count: int) -> list[bytes]:
 
 
 async def loop_legs(args: argparse.Namespace) -> None:
-    """Time two legs in a loop, in this process: frame -> ``on_quote`` (a bookTicker frame's
+    """Time two legs in a loop, in this process (or, with ``--leg venue``, the venue's side of
+    a new order: :func:`_venue_leg`): frame -> ``on_quote`` (a bookTicker frame's
     bytes handed to the WebSocket connection's ``data_received``, through the adapter,
     the DataEngine and the bus to the probe's ``on_quote``) and REST call -> written
     (``send_new_order`` up to the request's bytes handed to the connection's ``send``,
@@ -809,6 +810,8 @@ async def loop_legs(args: argparse.Namespace) -> None:
                     connection_class.send = real_send  # type: ignore[method-assign]
                 assert len(written) == iterations
                 print(f"  a request: {written[-1][:160]!r}...")
+            if args.leg == "venue":
+                _venue_leg(venue, iterations, evict, times)
         finally:
             await node.shutdown()
     cold = f"caches emptied before each call ({args.cold_mb} MB)" if args.cold_mb else "warm"
@@ -819,6 +822,80 @@ async def loop_legs(args: argparse.Namespace) -> None:
             f"p99 {quantile(values, 0.99) / 1e3:7.2f} us   "
             f"mean {statistics.mean(values) / 1e3:7.2f} us"
         )
+
+
+class _Written:
+    """A transport that keeps what the venue's REST protocol writes (for the venue leg)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 50_000) if name == "peername" else default
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def _venue_leg(
+    venue: Any, iterations: int, evict: Callable[[], None], times: dict[str, list[int]]
+) -> None:
+    """The venue's side of a new order: a signed ``POST /api/v3/order`` (as the node writes
+    it, 90 % of the bid, ``FULL``) handed to the venue's REST protocol's ``data_received``,
+    through the parse, the handler (faults, limits, signature, checks, matching, the user
+    events made) to the answer written; each order then cancelled (not timed). A user data
+    stream listens, as in a live run: its events are made (and queued here, not sent)."""
+    import hashlib
+    import hmac
+    import operator
+
+    from zq.sandbox.protocol import RestProtocol
+    from zq.sandbox.streams import Connection
+
+    listener = Connection(ws=None, combined=False)  # type: ignore[arg-type]
+    venue.hub.subscribe(listener, venue.hub.create_listen_key(API_KEY))
+    protocol = RestProtocol(venue.api, lambda: asyncio.Protocol(), set())
+    transport = _Written()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+
+    def request(method: str, params: str) -> bytes:
+        query = f"{params}&recvWindow=5000&timestamp={time.time_ns() // 1_000_000}"
+        signature = hmac.new(SECRET.encode(), query.encode(), hashlib.sha256).hexdigest()
+        return (
+            f"{method} /api/v3/order?{query}&signature={signature} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nAccept: application/json\r\nUser-Agent: zq\r\n"
+            f"X-MBX-APIKEY: {API_KEY}\r\nContent-Length: 0\r\n\r\n"
+        ).encode("latin-1")
+
+    samples = times.setdefault("venue: new order read -> answer written", [])
+    call = operator.call
+    for index in range(iterations):
+        coid = f"O-20260101-000000-001-001-{index + 1}"
+        new = request(
+            "POST",
+            "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.00100"
+            f"&price=54000.00&newClientOrderId={coid}&newOrderRespType=FULL",
+        )
+        cancel = request("DELETE", f"symbol=BTCUSDT&origClientOrderId={coid}")
+        evict()
+        start = perf()
+        call(protocol.data_received, new)
+        samples.append(perf() - start)
+        assert transport.written[-1].startswith(b"HTTP/1.1 200 "), transport.written[-1]
+        protocol.data_received(cancel)
+        assert transport.written[-1].startswith(b"HTTP/1.1 200 "), transport.written[-1]
+        venue.hub.flush_user_events()
+        listener.queue = asyncio.Queue()
+    print(f"  an answer: {transport.written[-2][:120]!r}...")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -883,7 +960,10 @@ if __name__ == "__main__":
         "--only", choices=("latency", "throughput", "flood", "journal", "loop"), default=None
     )
     parser.add_argument(
-        "--leg", choices=("quote", "request", "both"), default="both", help="--only loop's legs"
+        "--leg",
+        choices=("quote", "request", "both", "venue"),
+        default="both",
+        help="--only loop's legs (venue: the venue's side of a new order)",
     )
     parser.add_argument("--iterations", type=int, default=20_000, help="--only loop's calls")
     parser.add_argument(

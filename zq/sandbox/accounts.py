@@ -15,21 +15,27 @@ _EIGHT: Final = Decimal("0.00000001")
 _ZERO: Final = Decimal(0)
 
 
-#: Formatted values, by value: a venue writes the same prices, sizes and zeros over and over
-#: (an executionReport has eighteen decimals). Equal decimals format alike (``1.0`` and
-#: ``1.00`` quantize to the same text), so the value is the key. Cleared when full.
-_FORMATTED: dict[Decimal, str] = {}
+#: Formatted values, by their ``str``: a venue writes the same prices, sizes and zeros over
+#: and over (an executionReport has eighteen decimals). The key is the decimal's own text
+#: (its sign, digits and exponent, one to one), not the decimal: hashing a fresh ``Decimal``
+#: with a fractional exponent costs more than formatting it, and ``0`` and ``-0`` are equal
+#: decimals that format differently. Cleared when full.
+_FORMATTED: dict[str, str] = {}
 _FORMATTED_MAX: Final = 4096
+_ZERO_TEXT: Final = "0.00000000"
 
 
 def format_decimal(value: Decimal) -> str:
     """Write a decimal the way Binance does: eight decimals."""
-    text = _FORMATTED.get(value)
+    if value is _ZERO:  # the zero every order and report holds (no str() made)
+        return _ZERO_TEXT
+    key = str(value)
+    text = _FORMATTED.get(key)
     if text is None:
         text = f"{value.quantize(_EIGHT):f}"
         if len(_FORMATTED) >= _FORMATTED_MAX:
             _FORMATTED.clear()
-        _FORMATTED[value] = text
+        _FORMATTED[key] = text
     return text
 
 

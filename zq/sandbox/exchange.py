@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zq.data.arrays import DELTA_DTYPE
-from zq.sandbox.accounts import Account, Balance, Order, Trade, format_decimal, now_ms
+from zq.sandbox.accounts import _ZERO, Account, Balance, Order, Trade, format_decimal, now_ms
 from zq.sandbox.config import AccountConfig, SymbolConfig
 from zq.sandbox.errors import (
     CANCEL_REJECTED,
@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 _EIGHT: Final = Decimal("0.00000001")
-_ZERO: Final = Decimal(0)
 _BID: Final = 1  # book sides and order sides share 1 (bid/BUY) and 2 (ask/SELL)
 _ASK: Final = 2
 _ACTION_UPDATE: Final = 2

@@ -43,6 +43,16 @@ def test_formatted_decimals_are_eight_place_quantized_text(value):
     assert format_decimal(value) == expected
 
 
+def test_a_formatted_decimal_does_not_depend_on_what_was_formatted_before():
+    # The memo is keyed by the decimal's text: equal decimals that format differently (the
+    # zeros' signs) each get their own, in either order.
+    for first, second in ((Decimal("0"), Decimal("-0")), (Decimal("-0E-3"), Decimal("0E-3"))):
+        assert format_decimal(first) == f"{first.quantize(Decimal('0.00000001')):f}"
+        assert format_decimal(second) == f"{second.quantize(Decimal('0.00000001')):f}"
+    assert format_decimal(Decimal("-0")) == "-0.00000000"
+    assert format_decimal(Decimal("0")) == "0.00000000"
+
+
 def test_equal_decimals_of_different_exponents_format_alike():
     assert format_decimal(Decimal("1.5")) == "1.50000000"
     assert format_decimal(Decimal("1.50")) == "1.50000000"
