@@ -15,7 +15,13 @@ from msgspec.structs import replace as _replace
 
 from zq_core.orders cimport Order, apply_errors, filled_type
 from zq_core.portfolio cimport PortfolioCore
-from zq_core.position cimport F_CLIENT_ORDER_ID, F_TRADE_ID, fill_field
+from zq_core.position cimport (
+    F_CLIENT_ORDER_ID,
+    F_POSITION_ID,
+    F_STRATEGY_ID,
+    F_TRADE_ID,
+    fill_field,
+)
 
 __all__ = ["ExecutionCore"]
 
@@ -73,7 +79,7 @@ cdef class ExecutionCore:
                 fill,
             )
             return 0
-        if fill.position_id is None:
+        if fill_field(fill, F_POSITION_ID) is None:
             # A netting position's id is known once per (instrument, strategy).
             position_id = self._netting_ids.get((order.instrument_id, order.strategy_id))
             if position_id is None:
@@ -92,8 +98,11 @@ cdef class ExecutionCore:
             )
             return 0
         portfolio = self.portfolio
+        cdef bint plain = (
+            type(portfolio) is self._plain_portfolio or _plain_portfolio(self, portfolio)
+        )
         try:
-            if type(portfolio) is self._plain_portfolio or _plain_portfolio(self, portfolio):
+            if plain:
                 produced = (<PortfolioCore>portfolio)._process(fill, instrument)
             else:
                 produced = portfolio.process_fill(fill, instrument)
@@ -108,7 +117,13 @@ cdef class ExecutionCore:
                 fill,
             )
             raise
-        if produced:
+        if produced and plain:
+            # PortfolioCore's events are of the fill's position, which belongs to the
+            # fill's strategy (else it refused the fill): one topic for them all.
+            topic = self._position_topic_of(fill_field(fill, F_STRATEGY_ID))
+            for position_event in produced:
+                self.bus.publish(topic, position_event)
+        elif produced:
             for position_event in produced:
                 self.bus.publish(
                     self._position_topic_of(position_event.strategy_id), position_event

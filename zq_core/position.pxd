@@ -36,6 +36,7 @@ cdef enum:
     F_LAST_QTY
     F_LAST_PX
     F_COMMISSION
+    F_POSITION_ID
     F_COUNT
 
 # fill.<field>: read at its offset for an OrderFilled (bind_fill), else by getattr.

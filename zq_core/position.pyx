@@ -149,8 +149,9 @@ cdef tuple _FILL_NAMES = (
     "last_qty",
     "last_px",
     "commission",
+    "position_id",
 )
-cdef Py_ssize_t[12] _FILL_OFFSETS
+cdef Py_ssize_t[13] _FILL_OFFSETS
 cdef object _FILL_TYPE = None  # OrderFilled, once its offsets are known
 
 
