@@ -28,6 +28,12 @@ cdef class ExecutionCore:
     cdef public dict _netting_ids
     # client order id -> the PositionId the order was submitted for (hedging)
     cdef public dict _position_ids
+    # The latest netting fill's instrument and strategy ids (by identity) and its netting
+    # PositionId: the next fill of the pair skips the look-up (forgotten with _netting_ids,
+    # see _forget_position_ids)
+    cdef object _last_instrument_id
+    cdef object _last_strategy_id
+    cdef object _last_position_id
 
     # strategy id -> its order / position events topic (the zq.common.topics strings)
     cdef dict _order_topics

@@ -80,10 +80,24 @@ cdef class ExecutionCore:
             )
             return 0
         if fill_field(fill, F_POSITION_ID) is None:
-            # A netting position's id is known once per (instrument, strategy).
-            position_id = self._netting_ids.get((order.instrument_id, order.strategy_id))
-            if position_id is None:
-                position_id = self._position_id(order)
+            # A netting position's id is known once per (instrument, strategy); the latest
+            # pair's is kept (_forget_netting_ids forgets it; an emptied _netting_ids too).
+            instrument_id = order.instrument_id
+            strategy_id = order.strategy_id
+            if (
+                instrument_id is self._last_instrument_id
+                and strategy_id is self._last_strategy_id
+                and self._netting_ids
+            ):
+                position_id = self._last_position_id
+            else:
+                position_id = self._netting_ids.get((instrument_id, strategy_id))
+                if position_id is None:
+                    position_id = self._position_id(order)
+                else:
+                    self._last_instrument_id = instrument_id
+                    self._last_strategy_id = strategy_id
+                    self._last_position_id = position_id
             fill = _replace(fill, position_id=position_id)
         if not self._apply_venue(order, fill):
             return 0
@@ -129,6 +143,11 @@ cdef class ExecutionCore:
                     self._position_topic_of(position_event.strategy_id), position_event
                 )
         return 0
+
+    def _forget_netting_ids(self):
+        """Forget the netting position ids found so far (the routes changed, or a reset)."""
+        self._netting_ids.clear()
+        self._last_instrument_id = self._last_strategy_id = self._last_position_id = None
 
     def _position_id(self, Order order not None):
         """Return the position id of a fill of ``order`` (see ExecutionEngine's notes)."""

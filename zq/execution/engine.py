@@ -257,7 +257,7 @@ class ExecutionEngine(ExecutionCore, Component):
         self._clients[client.client_id] = client
         self._routes[client.venue] = client
         self._instrument_routes.clear()
-        self._netting_ids.clear()  # an instrument without a client was netted until now
+        self._forget_netting_ids()  # an instrument without a client was netted until now
         if self.is_running and not client.is_running:
             client.start()
 
@@ -287,7 +287,7 @@ class ExecutionEngine(ExecutionCore, Component):
 
     def _on_reset(self) -> None:
         self._position_ids.clear()
-        self._netting_ids.clear()
+        self._forget_netting_ids()
         self._reset_counters()
 
     # -- commands ------------------------------------------------------------------------

@@ -337,3 +337,23 @@ def test_a_portfolio_subclass_overriding_process_fill_is_called_after_the_plain_
     assert counting.net_position(SIM, s.id) == Decimal("3")
     positions = [e for name, e in s.calls if name.startswith("on_position")]
     assert len(positions) == 2  # opened by the first fill, changed by the second
+
+
+def test_netting_ids_forgotten_when_the_routes_change_are_found_again() -> None:
+    # The engine keeps the latest netting pair's position id for its next fill; when the
+    # routes change (register_client forgets the netting ids), a venue now HEDGING gives
+    # the next order its own position.
+    n, s = setup()
+    s.submit_order(s.order_factory.market(SIM, BUY, Q("1.000")))
+    s.submit_order(s.order_factory.market(SIM, BUY, Q("1.000")))
+    assert [p.id for p in n.cache.positions_open(strategy_id=s.id)] == [
+        "BTCUSDT.SIM-Recorder-001"
+    ]
+    n.client.oms_type = OmsType.HEDGING
+    n.execution._forget_netting_ids()  # what register_client does
+    third = s.order_factory.market(SIM, BUY, Q("1.000"))
+    s.submit_order(third)
+    assert [p.id for p in n.cache.positions_open(strategy_id=s.id)] == [
+        "BTCUSDT.SIM-Recorder-001",
+        f"BTCUSDT.SIM-Recorder-001-{third.client_order_id}",
+    ]
