@@ -10,7 +10,7 @@ as JSON, so a ``Decimal``'s exponent counts) and every query must agree.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal, localcontext
 
 import pytest
@@ -257,20 +257,8 @@ def test_values_past_128_bits_equal_the_decimal_reference(kind):
         (OrderSide.BUY, "2500000", "1200"),
         (OrderSide.BUY, "5000000", "900.25"),  # to flat
     ]
-    mark = Price.from_str("1000.5")
-    position: Position | None = None
-    reference: ReferencePosition | None = None
-    for n, (side, qty, px) in enumerate(specs):
-        f = fill(instrument, side, qty, px, order=f"O-{n}", ts=n * 1_000)
-        if position is None or reference is None:
-            position = Position(instrument, f, PID)
-            reference = ReferencePosition(instrument, f, PID)
-            events, expected = position.last_events, reference.last_events
-        else:
-            events, expected = position.apply(f), reference.apply(f)
-        assert [to_json(e) for e in events] == [to_json(e) for e in expected]
-        assert _queries(position, mark) == _queries(reference, mark)
-    assert position is not None and position.is_closed
+    *_, position = _fills_against_reference(instrument, specs)
+    assert position.is_closed
     assert abs(position._realized) > 2**127  # the PnL's Python-int path ran
 
 
@@ -291,10 +279,21 @@ def test_values_leaving_and_reentering_128_bits_equal_the_decimal_reference(kind
         (OrderSide.SELL, "3", "1020", False),  # through zero
         (OrderSide.BUY, "1", "1000", False),  # flat
     ]
+    fills = [(side, qty, px) for side, qty, px, _ in specs]
+    positions = _fills_against_reference(instrument, fills)
+    for n, (position, (*_, wide)) in enumerate(zip(positions, specs, strict=True)):
+        assert position._is_wide is wide, n
+
+
+def _fills_against_reference(
+    instrument: Instrument, specs: list[tuple[OrderSide, str, str]]
+) -> Iterator[Position]:
+    """Apply each (side, qty, px) fill to a Position and a ReferencePosition; after each,
+    assert their events and queries are equal and yield the position."""
     mark = Price.from_str("1000.5")
     position: Position | None = None
     reference: ReferencePosition | None = None
-    for n, (side, qty, px, wide) in enumerate(specs):
+    for n, (side, qty, px) in enumerate(specs):
         f = fill(instrument, side, qty, px, order=f"O-{n}", ts=n * 1_000)
         if position is None or reference is None:
             position = Position(instrument, f, PID)
@@ -304,4 +303,4 @@ def test_values_leaving_and_reentering_128_bits_equal_the_decimal_reference(kind
             events, expected = position.apply(f), reference.apply(f)
         assert [to_json(e) for e in events] == [to_json(e) for e in expected]
         assert _queries(position, mark) == _queries(reference, mark)
-        assert position._is_wide is wide, n
+        yield position
