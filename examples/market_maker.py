@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from zq.common.clock import TimeEvent
 from zq.data.arrays import DELTA_DTYPE, TRADE_DTYPE, deltas_to_objects, trades_to_objects
-from zq.model.data import BookFlags, BookLevel, OrderBookDelta, OrderBookDepth, TradeTick
+from zq.model.data import BookFlags, OrderBookDelta, OrderBookDepth, TradeTick
 from zq.model.enums import BookAction, OrderSide
 from zq.model.identifiers import InstrumentId
 from zq.model.instruments import Instrument
@@ -47,6 +47,9 @@ HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "configs" / "market_maker.toml"
 #: The capture the config replays, beside the checkout (``ZQ_DATA`` overrides the folder).
 CAPTURE = Path("binance") / "usdm" / "btcusdt_20240808.gz"
+# Read once here rather than per requote (docs/concepts/strategy.md, "Per-event code").
+BUY, SELL = OrderSide.BUY, OrderSide.SELL
+ZERO = Decimal(0)
 
 
 class MarketMakerParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -109,9 +112,8 @@ class MarketMaker(Strategy[MarketMakerParams]):
             params or MarketMakerParams(), strategy_id=strategy_id, order_id_tag=order_id_tag
         )
         self.instrument_id = InstrumentId(self.params.instrument_id)
-        self.top: OrderBookDepth | None = None
         # The live quote of each side (None: none), the one order that side may have.
-        self.quotes: dict[OrderSide, Order | None] = {OrderSide.BUY: None, OrderSide.SELL: None}
+        self.quotes: dict[OrderSide, Order | None] = {BUY: None, SELL: None}
         self.requotes = 0  # timer fires that found a two-sided book
 
     def on_start(self) -> None:
@@ -121,6 +123,9 @@ class MarketMaker(Strategy[MarketMakerParams]):
         self.tick = instrument.price_increment.raw
         self.price_precision = instrument.price_precision
         self.size = Quantity(self.params.order_size, instrument.size_precision)
+        # The cache's net positions, a live view: the position is one look-up per requote.
+        self.net_positions = self.cache.net_positions()
+        self.position_key = (self.instrument_id, self.id)
         # The book is kept (in C during a backtest) and read at each requote: no callback
         # per book change.
         self.subscribe_order_book(self.instrument_id)
@@ -132,54 +137,50 @@ class MarketMaker(Strategy[MarketMakerParams]):
 
     # -- quoting ---------------------------------------------------------------------------
 
-    def fair_ticks(self, top: OrderBookDepth) -> float:
-        """Return the fair price in ticks: the mid, or the micro-price."""
-        bid, ask = top.bids[0], top.asks[0]
-        if not self.params.micro_price:
-            return (bid.price.raw + ask.price.raw) / (2 * self.tick)
-        bid_size, ask_size = bid.size.raw, ask.size.raw
-        weighted = bid.price.raw * ask_size + ask.price.raw * bid_size
-        return weighted / ((bid_size + ask_size) * self.tick)
-
     def desired_ticks(self, top: OrderBookDepth, position: Decimal) -> tuple[int, int]:
-        """Return the bid and ask prices wanted, in ticks, given the book and the position."""
-        params = self.params
-        reservation = self.fair_ticks(top) - float(params.skew_ticks_per_unit * position)
-        bid = math.floor(reservation - params.half_spread_ticks)
-        ask = math.ceil(reservation + params.half_spread_ticks)
-        # Never cross the book: a post-only order that would take is rejected.
-        best_bid = top.bids[0].price.raw // self.tick
-        best_ask = top.asks[0].price.raw // self.tick
-        return min(bid, best_ask - 1), max(ask, best_bid + 1)
+        """Return the bid and ask prices wanted, in ticks, given the top of the book and the
+        position."""
+        bid, ask = top.bids[0], top.asks[0]
+        return self.ticks_for(bid.price.raw, ask.price.raw, position, bid.size.raw, ask.size.raw)
 
-    def read_top(self) -> OrderBookDepth | None:
-        """Return the best level of each side of the kept book, or None when one is empty."""
-        book = self.order_book(self.instrument_id)
-        if book is None:
-            return None
-        bids, asks = book.bids(1), book.asks(1)
-        if not bids or not asks:
-            return None
-        return OrderBookDepth(
-            self.instrument_id,
-            (BookLevel(*bids[0]),),
-            (BookLevel(*asks[0]),),
-            book.sequence,
-            book.ts_last,
-            self.clock.timestamp_ns(),
-        )
+    def ticks_for(
+        self, bid: int, ask: int, position: Decimal, bid_size: int = 0, ask_size: int = 0
+    ) -> tuple[int, int]:
+        """Return the bid and ask prices wanted, in ticks, from the best raw prices (and their
+        sizes, read for the micro-price only) and the position."""
+        params = self.params
+        tick = self.tick
+        if params.micro_price:
+            fair = (bid * ask_size + ask * bid_size) / ((bid_size + ask_size) * tick)
+        else:
+            fair = (bid + ask) / (2 * tick)
+        reservation = fair - float(params.skew_ticks_per_unit * position)
+        want_bid = math.floor(reservation - params.half_spread_ticks)
+        want_ask = math.ceil(reservation + params.half_spread_ticks)
+        # Never cross the book: a post-only order that would take is rejected.
+        return min(want_bid, ask // tick - 1), max(want_ask, bid // tick + 1)
 
     def on_timer(self, event: TimeEvent) -> None:
-        top = self.top = self.read_top()
-        if top is None:
+        # Per-event code kept cheap (docs/concepts/strategy.md, "Per-event code"): the book's
+        # best raw prices, not an OrderBookDepth; the position from the cache's live view.
+        book = self.order_book(self.instrument_id)
+        if book is None:
+            return
+        bid, ask = book.best_bid_raw(), book.best_ask_raw()
+        if bid is None or ask is None:
             return
         self.requotes += 1
-        position = self.portfolio.net_position(self.instrument_id, self.id)
-        bid, ask = self.desired_ticks(top, position)
+        position = self.net_positions.get(self.position_key, ZERO)
+        if self.params.micro_price:
+            bid_size, ask_size = book.best_bid_size(), book.best_ask_size()
+            assert bid_size is not None and ask_size is not None  # both sides have a level
+            want_bid, want_ask = self.ticks_for(bid, ask, position, bid_size.raw, ask_size.raw)
+        else:
+            want_bid, want_ask = self.ticks_for(bid, ask, position)
         size = self.params.order_size
         limit = self.params.max_position
-        self.quote(OrderSide.BUY, bid, position + size <= limit)
-        self.quote(OrderSide.SELL, ask, position - size >= -limit)
+        self.quote(BUY, want_bid, position + size <= limit)
+        self.quote(SELL, want_ask, position - size >= -limit)
 
     def quote(self, side: OrderSide, ticks: int, allowed: bool) -> None:
         """Bring one side's quote to ``ticks`` (or away when not ``allowed``)."""
