@@ -52,6 +52,17 @@ cdef Quantity quantity_from_raw_c(int64_t raw, uint8_t precision)
 cdef Money money_from_raw_c(int64_t raw, object currency)
 
 
+# Money of ``raw`` in the currency of ``template`` (no attribute look-ups; inline in each
+# module that cimports it).
+cdef inline Money money_like_c(Money template, int64_t raw):
+    cdef Money money = Money.__new__(Money)
+    money.raw = raw
+    money.precision = template.precision
+    money.currency = template.currency
+    money._code = template._code
+    return money
+
+
 # --- Raw arithmetic for Cython callers ----------------------------------------------------
 
 # Return ``raw`` re-expressed at ``to_precision`` (>= ``from_precision``); OverflowError if

@@ -1549,7 +1549,7 @@ cdef class Money:
     def __neg__(self):
         if self.raw == INT64_MIN:
             raise OverflowError(f"-Money('{self}') does not fit in int64")
-        return _money_like(self, -self.raw)
+        return money_like_c(self, -self.raw)
 
     def __pos__(self):
         return self
@@ -1567,7 +1567,7 @@ cdef class Money:
         _require_same_currency(self, <Money>other, "add")
         _add(self.raw, self.precision, (<Money>other).raw, self.precision, False,
              &raw, &precision, self._code)
-        return _money_like(self, raw)
+        return money_like_c(self, raw)
 
     def __sub__(self, other):
         cdef int64_t raw
@@ -1577,18 +1577,18 @@ cdef class Money:
         _require_same_currency(self, <Money>other, "subtract")
         _add(self.raw, self.precision, (<Money>other).raw, self.precision, True,
              &raw, &precision, self._code)
-        return _money_like(self, raw)
+        return money_like_c(self, raw)
 
     def __mul__(self, other):
         if isinstance(other, int):
-            return _money_like(
+            return money_like_c(
                 self, _multiply(self.raw, self.precision, other, self._code)
             )
         return NotImplemented
 
     def __rmul__(self, other):
         if isinstance(other, int):
-            return _money_like(
+            return money_like_c(
                 self, _multiply(self.raw, self.precision, other, self._code)
             )
         return NotImplemented
@@ -1603,16 +1603,6 @@ cdef class Money:
         else:
             return NotImplemented
         return _divide(_decimal(self.raw, self.precision), divisor)
-
-
-cdef inline Money _money_like(Money template, int64_t raw):
-    """Return Money with ``raw`` in the currency of ``template`` (no attribute lookups)."""
-    cdef Money money = Money.__new__(Money)
-    money.raw = raw
-    money.precision = template.precision
-    money.currency = template.currency
-    money._code = template._code
-    return money
 
 
 cdef Money money_from_raw_c(int64_t raw, object currency):

@@ -12,7 +12,7 @@ from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.object cimport PyObject
 from libc.stdint cimport INT64_MAX, int64_t
 
-from zq_core.fixed cimport Money, Price, Quantity, quantity_from_raw_c
+from zq_core.fixed cimport Money, Price, Quantity, money_like_c, quantity_from_raw_c
 
 
 cdef extern from *:
@@ -381,32 +381,12 @@ cdef inline int64_t _checked_add(int64_t left, int64_t right) except? -1:
     return left + right
 
 
-cdef inline Money _money_of(Money unit, int64_t raw):
-    # _money_like of an int64 (no Python int made on the way).
-    cdef Money money = Money.__new__(Money)
-    money.raw = raw
-    money.precision = unit.precision
-    money.currency = unit.currency
-    money._code = unit._code
-    return money
-
-
-cdef inline Money _money_like(Money unit, object raw):
-    # Money of `raw` units in unit's currency (as unit * raw: OverflowError past int64).
-    cdef Money money = Money.__new__(Money)
-    money.raw = raw
-    money.precision = unit.precision
-    money.currency = unit.currency
-    money._code = unit._code
-    return money
-
-
 cdef object money_sum(Money left, Money right, bint subtract):
     cdef int64_t raw
     if left.currency is right.currency and (
         zq_sub64(left.raw, right.raw, &raw) if subtract else zq_add64(left.raw, right.raw, &raw)
     ):
-        return _money_of(left, raw)
+        return money_like_c(left, raw)
     return left - right if subtract else left + right
 
 
@@ -680,19 +660,19 @@ cdef class PositionCore:
         # _money, a cdef method: a cpdef one asks the Python subclass for an override first.
         cdef int64_t rounded
         if zq_round_units(units, self._money_digits, &rounded):
-            return _money_of(self._unit_money, rounded)
+            return money_like_c(self._unit_money, rounded)
         unit = self._money_unit
         raw, remainder = divmod(units, unit)
         twice = remainder + remainder
         if twice > unit or (twice == unit and raw & 1):
             raw += 1
-        return _money_like(self._unit_money, raw)
+        return money_like_c(self._unit_money, raw)
 
     cdef Money _money_n(self, zq_i128 units):
         # _to_money of units held in C.
         cdef int64_t rounded
         if zq_round_i128(units, self._money_digits, &rounded):
-            return _money_of(self._unit_money, rounded)
+            return money_like_c(self._unit_money, rounded)
         return self._to_money(zq_int128_to_long(units))
 
     cdef Money _realized_money(self):
