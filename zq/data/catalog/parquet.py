@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -53,6 +54,8 @@ _FILE_NAME = re.compile(r"^(\d{19})-(\d{19})\.parquet$")
 _INSTRUMENTS = "instruments"
 _TS_INIT_MAX = 2**63 - 1
 _READ_BATCH = 65_536  # rows decoded at a time by ``read``: column data stays in cache
+# Rows per batch of a read-ahead series' first row group (see ParquetDataCatalog._chunks).
+_FIRST_BATCH = 16_384
 
 
 class CatalogError(ValueError):
@@ -594,28 +597,27 @@ class ParquetDataCatalog:
     ) -> Iterator[Rows]:
         """Yield a series' rows in ``[low, high]`` in chunks of at most ``chunk_size``.
 
-        ``ahead``: read by a read-ahead thread. Its first row group is then decoded on
-        pyarrow's threads (the consumer waits for it, its core is free) and the others on
-        the reading thread alone (the consumer's core is the consumer's), each whole, in
-        one item that ``_sliced`` cuts into chunks in the consumer's thread: the reading
-        thread needs the interpreter's lock again after each wait, decode and copy, and
-        gets it only when the consumer yields it (after ``sys.getswitchinterval()`` when
-        the consumer runs compiled code), so it asks for it a few times per row group
-        rather than per chunk.
+        ``ahead``: read by a read-ahead thread. The first ``_FIRST_BATCH`` rows then come
+        first, alone, decoded in the consumer's thread, which waits for them (a whole row
+        group would keep it waiting several milliseconds for rows it replays one at a
+        time); the reading thread decodes the rest of that row group while the consumer
+        replays them. The row groups are decoded each whole, in one item that
+        ``_sliced`` cuts into chunks in the consumer's thread: the reading thread needs the
+        interpreter's lock again after each wait, decode and copy, and gets it only when
+        the consumer yields it (after ``sys.getswitchinterval()`` when the consumer runs
+        compiled code), so it asks for it a few times per row group rather than per chunk.
         """
         kind, key = series.kind, series.key
         expected = (series.price_precision, series.size_precision)
-        threaded = 1 if ahead else None
+        head = min(chunk_size, _FIRST_BATCH) if ahead else 0
         for file in self.files(kind, key):
             if file.end < low or file.start > high:
                 continue
             handle, precisions = self._open(file.path, kind, key)
             _same_precisions(file.path, expected, precisions)
             groups = _row_groups(handle, kind, low, high)
-            batches = _batches(
-                handle, file.path, kind, groups, low, high, chunk_size, threaded, ahead
-            )
-            threaded = 0 if ahead else None
+            batches = _batches(handle, file.path, kind, groups, low, high, chunk_size, ahead, head)
+            head = 0
             for batch in batches:
                 out = np.zeros(batch.num_rows, kind.dtype)
                 fill_rows(out, 0, kind, batch)
@@ -744,37 +746,31 @@ def _batches(
     low: int,
     high: int,
     batch_size: int,
-    threaded: int | None = None,
     whole: bool = False,
+    head: int = 0,
 ) -> Iterator[Any]:
     """Yield the Arrow record batches of ``groups`` cut to ``low <= ts_init <= high``.
 
     The row groups are decoded one at a time (a batch never spans two), so a group that
     does not decode is named in the ``DataFormatError`` raised for it, when it is reached.
-    pyarrow decodes the first ``threaded`` groups (all when None) on its thread pool, the
-    others in the calling thread; ``whole``: those others in one batch each.
+    Batches have ``batch_size`` rows at most, decoded on pyarrow's thread pool; ``whole``:
+    each group in one batch decoded in the calling thread instead, except that with
+    ``head`` the first group's first ``head`` rows come first in a batch of their own (the
+    group is then decoded again whole for the batch of its other rows).
     """
     columns = list(kind.columns)
     for index, group in enumerate(groups):
-        threads = threaded is None or index < threaded
-        size = batch_size
-        if whole and not threads:
-            size = max(batch_size, handle.metadata.row_group(group).num_rows)
-        batches = handle.iter_batches(
-            batch_size=size, row_groups=[group], columns=columns, use_threads=threads
-        )
-        while True:
-            try:
-                batch = next(batches, None)
-            except (pa.ArrowException, OSError) as exc:
-                reason = " ".join(str(exc).split())  # pyarrow's message spans lines
-                raise DataFormatError(
-                    path,
-                    f"row group {group} (of {handle.metadata.num_row_groups}) does not "
-                    f"decode: {reason}",
-                ) from None
-            if batch is None:
-                break
+        rows = handle.metadata.row_group(group).num_rows
+        if not whole:
+            decoded = _decoded(handle, path, group, batch_size, columns, True)
+        elif head and index == 0 and rows > head:
+            decoded = chain(
+                _decoded(handle, path, group, head, columns, False, only_first=True),
+                _decoded(handle, path, group, rows, columns, False, skip=head),
+            )
+        else:
+            decoded = _decoded(handle, path, group, max(batch_size, rows), columns, False)
+        for batch in decoded:
             ts_init = batch.column("ts_init").to_numpy()
             if len(ts_init) == 0:
                 continue
@@ -788,6 +784,41 @@ def _batches(
                 yield batch if stop - first == len(ts_init) else batch.slice(first, stop - first)
             if stop < len(ts_init):  # past ``high``: so is the rest of the file
                 return
+
+
+def _decoded(
+    handle: Any,
+    path: Path,
+    group: int,
+    size: int,
+    columns: list[str],
+    threads: bool,
+    *,
+    only_first: bool = False,
+    skip: int = 0,
+) -> Iterator[Any]:
+    """Yield the batches of ``size`` rows of one row group (only the first one, when
+    ``only_first``; the first one without its first ``skip`` rows); a group that does not
+    decode raises ``DataFormatError`` naming it."""
+    batches = handle.iter_batches(
+        batch_size=size, row_groups=[group], columns=columns, use_threads=threads
+    )
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as exc:
+            reason = " ".join(str(exc).split())  # pyarrow's message spans lines
+            raise DataFormatError(
+                path,
+                f"row group {group} (of {handle.metadata.num_row_groups}) does not "
+                f"decode: {reason}",
+            ) from None
+        if batch is None:
+            return
+        yield batch.slice(skip) if skip else batch
+        if only_first:
+            return
+        skip = 0
 
 
 def _sliced(chunks: Iterator[Rows], size: int) -> Iterator[Rows]:
