@@ -20,7 +20,7 @@ cdef extern from *:
     /* str.__new__(type, text) for a str subclass `type`, without looking the method up:
        the identifier's own __new__ (its validation) is skipped, as the factory always did
        for the ids it knows to be valid. */
-    static PyObject *zq_order_ids_subtype_str(PyObject *type, PyObject *text) {
+    static inline PyObject *zq_order_ids_subtype_str(PyObject *type, PyObject *text) {
         PyObject *args = PyTuple_Pack(1, text);
         PyObject *result;
         if (args == NULL) return NULL;
@@ -28,8 +28,61 @@ cdef extern from *:
         Py_DECREF(args);
         return result;
     }
+
+    /* The same str subclass instance made from `length` ASCII bytes at `chars`, in one step:
+       what str.__new__ makes of an ASCII str for a subclass (CPython 3.11's
+       unicode_subtype_new: the object from the type's tp_alloc, its characters in a buffer
+       of their own, shared as its UTF-8; the hash computed when first asked), without the
+       exact str and the argument tuple it starts from. Other CPython versions lay strings
+       out otherwise: they take the path above. */
+    static PyObject *zq_order_ids_subtype_ascii(PyObject *type, const char *chars,
+                                                Py_ssize_t length) {
+    #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+        PyTypeObject *tp = (PyTypeObject *)type;
+        PyObject *self;
+        char *data;
+        if (tp->tp_alloc == NULL || tp->tp_itemsize != 0) {
+            PyErr_SetString(PyExc_TypeError, "unexpected str subclass layout");
+            return NULL;
+        }
+        self = tp->tp_alloc(tp, 0);
+        if (self == NULL) return NULL;
+        data = (char *)PyObject_Malloc((size_t)length + 1);
+        if (data == NULL) {
+            Py_DECREF(self);
+            return PyErr_NoMemory();
+        }
+        memcpy(data, chars, (size_t)length);
+        data[length] = 0;
+        {
+            PyASCIIObject *ascii = (PyASCIIObject *)self;
+            PyCompactUnicodeObject *compact = (PyCompactUnicodeObject *)self;
+            ascii->length = length;
+            ascii->hash = -1;
+            ascii->state.interned = 0;
+            ascii->state.kind = PyUnicode_1BYTE_KIND;
+            ascii->state.compact = 0;
+            ascii->state.ascii = 1;
+            ascii->state.ready = 1;
+            ascii->wstr = NULL;
+            compact->wstr_length = 0;
+            compact->utf8 = data;
+            compact->utf8_length = length;
+            ((PyUnicodeObject *)self)->data.any = data;
+        }
+        return self;
+    #else
+        PyObject *text = PyUnicode_DecodeASCII(chars, length, NULL);
+        PyObject *result;
+        if (text == NULL) return NULL;
+        result = zq_order_ids_subtype_str(type, text);
+        Py_DECREF(text);
+        return result;
+    #endif
+    }
     """
     object zq_order_ids_subtype_str(object type, object text)
+    object zq_order_ids_subtype_ascii(object type, const char* chars, Py_ssize_t length)
 
 cdef enum:
     # Longer ids go through the identifier type's own validation (it checks the length).
@@ -104,11 +157,10 @@ cdef class OrderIdGenerator:
             swap = buffer[head_length + i]
             buffer[head_length + i] = buffer[head_length + digits - 1 - i]
             buffer[head_length + digits - 1 - i] = swap
-        text = PyUnicode_DecodeASCII(buffer, head_length + digits, NULL)
         if head_length + digits > _FAST_LENGTH:
-            return self._id_type(text)
+            return self._id_type(PyUnicode_DecodeASCII(buffer, head_length + digits, NULL))
         # Valid by construction: ASCII digits and the tags of checked identifiers.
-        return zq_order_ids_subtype_str(self._id_type, text)
+        return zq_order_ids_subtype_ascii(self._id_type, buffer, head_length + digits)
 
     cdef int _restamp(self, int64_t second) except -1:
         """Set the head for ``second``: the whole head built once per UTC day (the date

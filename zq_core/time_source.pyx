@@ -64,6 +64,20 @@ def register_cell_clock(clock_type):
     _cell_clock = clock_type
 
 
+# The last int cell_int made (ints are immutable: any reader may share it). Every clock's
+# cell goes through it; the value alone decides.
+cdef int64_t _last_ns = 0
+cdef object _last_int = 0
+
+
+cdef object cell_int(int64_t ns):
+    global _last_ns, _last_int
+    if ns != _last_ns:
+        _last_int = ns
+        _last_ns = ns
+    return _last_int
+
+
 @cython.final
 cdef class TimeSource:
     """The time of ``clock``: its time cell when it keeps one, else ``clock.timestamp_ns()``.

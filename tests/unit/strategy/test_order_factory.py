@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import time
 from typing import Any
 
@@ -130,6 +131,24 @@ def test_ids_are_client_order_ids_and_long_ones_are_validated_by_the_identifier(
     too_long = OrderFactory(TraderId(f"TRADER-{'T' * 120}"), StrategyId("EMACross-042"), clock)
     with pytest.raises(ValueError, match="ClientOrderId longer than 128 characters"):
         too_long.next_client_order_id()
+
+
+def test_an_id_made_in_c_behaves_as_the_identifier_made_from_its_text() -> None:
+    # The generator writes the id's characters straight into a ClientOrderId; the reference
+    # is the same text through the identifier's own constructor.
+    f = factory()
+    for count in (1, 9, 10, 99, 100, 123_456_789, 2**63 - 2):
+        f.set_count(count - 1)
+        coid = f.next_client_order_id()
+        text = f"O-20240301-093000-007-042-{count}"
+        reference = ClientOrderId(text)
+        assert type(coid) is ClientOrderId
+        assert coid == reference == text and str(coid) == text and len(coid) == len(text)
+        assert hash(coid) == hash(text) and {text: count}[coid] == count
+        assert coid.encode() == text.encode() and coid.isascii() and coid.isprintable()
+        assert coid.split("-") == text.split("-") and coid[::-1] == text[::-1]
+        assert repr(coid) == repr(reference) and f"{coid}" == text
+        assert pickle.loads(pickle.dumps(coid)) == reference
 
 
 def test_a_restored_count_continues_the_ids() -> None:
