@@ -40,7 +40,9 @@ averages before and after: on a shared 2-core machine the p99s follow the other 
 woken process waits for a CPU), so read them with the load.
 ``--gc-freeze`` moves what start-up allocated out of the collector's reach in both processes.
 ``--busy-poll`` sets the node's ``busy_poll``: its loop never sleeps in the poller, so the
-node is not woken up for a message (one core kept busy).
+node is not woken up for a message (one core kept busy); ``--venue-busy-poll`` does the same
+in the venue's process (``zq venue --busy-poll``). Each run prints the node's and the venue's
+CPU time over the armed run, in % of its wall time (100 %: a whole core).
 ``--fifo`` runs both processes under ``SCHED_FIFO`` (root or CAP_SYS_NICE; the lowest real-time
 priority): a woken process then takes a CPU at once, so the difference from a normal run is
 the time the scheduler kept it waiting. A diagnosis, and what an isolated deployment gets.
@@ -152,12 +154,19 @@ def fifo() -> None:
 
 
 def serve(
-    interval: float, stamps_path: str | None, freeze: bool, cpus: list[int] | None = None
+    interval: float,
+    stamps_path: str | None,
+    freeze: bool,
+    cpus: list[int] | None = None,
+    busy_poll: bool = False,
 ) -> None:
     """Run a sandbox venue (generated market stepping every ``interval`` s) until SIGTERM;
     then write the stamps of the orders' requests to ``stamps_path``. ``cpus``: pinned to
-    them, as ``zq venue --cpu-affinity`` does."""
+    them, as ``zq venue --cpu-affinity`` does; ``busy_poll``: its loop never sleeps, as
+    ``zq venue --busy-poll``."""
     import uvloop
+
+    from zq.live.busy_poll import BusyPoll
 
     if cpus is not None:
         set_cpu_affinity(cpus, "--venue-cpus")
@@ -184,8 +193,12 @@ def serve(
             if freeze:
                 gc.collect()
                 gc.freeze()
+            polling = BusyPoll(asyncio.get_running_loop())
+            if busy_poll:
+                polling.start()
             print(json.dumps({"url": venue.url, "ws_url": venue.ws_url}), flush=True)
             await stop.wait()
+            polling.stop()
         if stamps_path:
             Path(stamps_path).write_text(json.dumps(stamps))
 
@@ -202,6 +215,8 @@ class Venue:
         command += ["--stamps", self.stamps_path] + (["--gc-freeze"] if freeze else [])
         if AFFINITY["venue"] is not None:
             command += ["--venue-cpus", ",".join(map(str, AFFINITY["venue"]))]
+        if BUSY_POLL["venue"]:
+            command.append("--venue-busy-poll")
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -298,8 +313,8 @@ class Probe(Strategy):  # type: ignore[type-arg]
             self.on_finished()
 
 
-#: The node's ``busy_poll`` (``--busy-poll``).
-BUSY_POLL = {"on": False}
+#: The node's ``busy_poll`` and the venue's (``--busy-poll``, ``--venue-busy-poll``).
+BUSY_POLL = {"on": False, "venue": False}
 #: The node's ``cpu_affinity`` and the venue process's (``--node-cpus``, ``--venue-cpus``).
 AFFINITY: dict[str, list[int] | None] = {"node": None, "venue": None}
 
@@ -337,6 +352,8 @@ class Stamps:
         self.gc_pauses: list[int] = []
         self.gc_starts: list[int] = []  # when each of gc_pauses began
         self.undo: list[Callable[[], None]] = []
+        #: The node's and the venue's CPU time over the armed run, in % of its wall time.
+        self.cpu_percent: dict[str, float] = {"node": 0.0, "venue": 0.0}
         #: The node process's counters over the armed run (see _counters), per order.
         self.per_order: dict[str, float] = {}
 
@@ -513,6 +530,12 @@ def _counters() -> dict[str, float]:
     return counters
 
 
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _stamp_socket_reads() -> Callable[[], None]:
     """Stamp the WebSocket connections' reads; return the undo. Set before the node
     connects: uvloop binds ``data_received`` when a connection opens."""
@@ -563,11 +586,15 @@ async def _latency_run(
         messages = node.data_client().market.websocket.stats.messages
         started = time.perf_counter()
         counted = _counters()
+        cpu = time.process_time(), _cpu_seconds(venue.process.pid)
         probe.armed = True
         await asyncio.wait_for(finished.wait(), timeout=120)
         elapsed = time.perf_counter() - started
+        node_cpu = time.process_time() - cpu[0]
+        venue_cpu = _cpu_seconds(venue.process.pid) - cpu[1]
         counted = {key: value - counted.get(key, 0.0) for key, value in _counters().items()}
         stamps.per_order = {key: value / max(1, orders) for key, value in counted.items()}
+        stamps.cpu_percent = {"node": 100 * node_cpu / elapsed, "venue": 100 * venue_cpu / elapsed}
         messages = node.data_client().market.websocket.stats.messages - messages
     finally:
         stamps.restore()
@@ -602,6 +629,8 @@ def summary(
         sum(any(a <= start <= b for a, b in windows) for start in stamps.gc_starts)
     )
     result["messages_per_s"] = rate
+    result["node CPU %"] = stamps.cpu_percent["node"]
+    result["venue CPU %"] = stamps.cpu_percent["venue"]
     for key, value in stamps.per_order.items():
         result[f"per order: {key}"] = value
     return result
@@ -900,11 +929,12 @@ def _venue_leg(
 
 async def main(args: argparse.Namespace) -> None:
     policy = "SCHED_FIFO" if args.fifo else "normal"
-    BUSY_POLL["on"] = args.busy_poll
+    BUSY_POLL["on"], BUSY_POLL["venue"] = args.busy_poll, args.venue_busy_poll
     AFFINITY["node"], AFFINITY["venue"] = args.node_cpus, args.venue_cpus
     print(
         f"{os.cpu_count()} CPUs; gc.freeze after start-up: {args.gc_freeze}; scheduling "
-        f"{policy}; node busy-polling: {args.busy_poll}; node CPUs {args.node_cpus or 'any'}, "
+        f"{policy}; busy-polling: node {args.busy_poll}, venue {args.venue_busy_poll}; "
+        f"node CPUs {args.node_cpus or 'any'}, "
         f"venue CPUs {args.venue_cpus or 'any'}"
     )
     only = args.only
@@ -957,6 +987,11 @@ if __name__ == "__main__":
         "--busy-poll", action="store_true", help="the node's loop polls without sleeping"
     )
     parser.add_argument(
+        "--venue-busy-poll",
+        action="store_true",
+        help="the venue's loop polls without sleeping (zq venue --busy-poll)",
+    )
+    parser.add_argument(
         "--only", choices=("latency", "throughput", "flood", "journal", "loop"), default=None
     )
     parser.add_argument(
@@ -979,7 +1014,13 @@ if __name__ == "__main__":
     if arguments.fifo:
         fifo()  # the venue process inherits it
     if arguments.serve:
-        serve(arguments.interval, arguments.stamps, arguments.gc_freeze, arguments.venue_cpus)
+        serve(
+            arguments.interval,
+            arguments.stamps,
+            arguments.gc_freeze,
+            arguments.venue_cpus,
+            arguments.venue_busy_poll,
+        )
     else:
         import uvloop
 

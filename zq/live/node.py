@@ -59,6 +59,7 @@ from zq.data.engine import DataEngine
 from zq.execution import ExecutionEngine
 from zq.kernel import Kernel, KernelConfig
 from zq.live.affinity import set_cpu_affinity
+from zq.live.busy_poll import BusyPoll
 from zq.live.config import LiveVenueConfig, TradingNodeConfig, check_live_config
 from zq.live.data_client import BinanceDataClient, binance_book_factory
 from zq.live.execution_client import BinanceExecutionClient
@@ -164,10 +165,8 @@ class TradingNode:
         self.install_signal_handlers = install_signal_handlers
         self._credentials = dict(credentials or {})
         self._frozen = False  # start-up's objects frozen for the garbage collector
-        self._polling = False  # the busy-poll callback reschedules itself while True
-        self._loop: asyncio.AbstractEventLoop | None = None
-        #: Turns of the event loop made by ``busy_poll`` (0 without it).
-        self.busy_poll_turns = 0
+        self._polling: BusyPoll | None = None  # with busy_poll, while the node runs
+        self._poll_turns = 0  # turns made by the busy polls that ended
         self.health = NodeHealth.READY
         self.kernel: Kernel | None = None
         self.portfolio: Portfolio | None = None
@@ -327,9 +326,8 @@ class TradingNode:
         gc.freeze()
         self._frozen = True
         if self.config.busy_poll:
-            self._polling = True
-            self._loop = asyncio.get_running_loop()
-            self._loop.call_soon(self._busy_poll)
+            self._polling = BusyPoll(asyncio.get_running_loop())
+            self._polling.start()
         self._heartbeat_task = asyncio.get_running_loop().create_task(
             self._heartbeat(), name=f"{self.config.trader_id}-heartbeat"
         )
@@ -809,14 +807,17 @@ class TradingNode:
             await asyncio.sleep(0.01)
         self.canceled_on_stop = len(asked)
 
-    def _busy_poll(self) -> None:
-        # Always one callback ready: the loop polls its sockets without blocking.
-        if self._polling and self._loop is not None:
-            self.busy_poll_turns += 1
-            self._loop.call_soon(self._busy_poll)
+    @property
+    def busy_poll_turns(self) -> int:
+        """Turns of the event loop made by ``busy_poll`` (0 without it)."""
+        polling = self._polling
+        return self._poll_turns + (polling.turns if polling is not None else 0)
 
     async def _close(self) -> None:
-        self._polling = False
+        if self._polling is not None:
+            self._polling.stop()
+            self._poll_turns += self._polling.turns
+            self._polling = None
         if self._frozen:
             gc.unfreeze()
             self._frozen = False
