@@ -8,7 +8,8 @@
 
 from libc.stdint cimport int64_t, uint64_t
 
-from zq_core.book_base cimport OrderBook
+from zq_core.book cimport L2Book, apply_l2
+from zq_core.book_base cimport ACTION_CLEAR, SIDE_ASK, SIDE_BID, Ladder, OrderBook
 
 
 # Report kinds: the REPORT_* constants of matching.pyx, for C readers of the reports.
@@ -22,6 +23,11 @@ cdef enum:
     K_UPDATED = 7
     K_MODIFY_REJECTED = 8
     K_CANCEL_REJECTED = 9
+
+
+# MatchingCore.book_type of an L2 core (BOOK_L2 in matching.pyx).
+cdef enum:
+    CORE_L2 = 2
 
 
 # One report of the core. ``reason`` indexes MatchingCore._reasons (-1: no reason).
@@ -167,3 +173,67 @@ cdef class MatchingCore:
                             int64_t ts) except -1
     cdef int _trade(self, int64_t price, int64_t size, int aggressor, int64_t ts) except -1
     cdef int _unlist(self, SimOrder order) except -1
+
+
+# --- The per-delta entry compiled into its callers ----------------------------------------
+
+cdef inline bint _ladder_best(const Ladder* ladder, bint ask, int64_t* price) noexcept:
+    # MatchingCore._best_c on a ladder already chosen, inlined into the per-delta walk.
+    cdef int64_t key
+    if ladder.count == 0:
+        return 0
+    key = ladder.levels[ladder.top].key
+    price[0] = ~key if ask else key
+    return 1
+
+
+cdef inline bint _may_act(MatchingCore core) except -1:
+    # Whether _match_resting may find an order with something to do: always when an order
+    # waits for its trigger (_match_resting then asks each), else when the opposite best
+    # reached the highest buy or the lowest sell (never on a book built from trades).
+    cdef int64_t best
+    if not core._orders:
+        return 0
+    if core._bounds_stale:
+        core._bound()
+    if core._untriggered:
+        return 1
+    if core._from_trades:
+        return 0
+    return (
+        core._has_buy and _ladder_best(&core.book._asks, True, &best) and core._buy_high >= best
+    ) or (
+        core._has_sell and _ladder_best(&core.book._bids, False, &best)
+        and core._sell_low <= best
+    )
+
+
+cdef inline int apply_delta_inline(
+    MatchingCore core, int action, int side, int64_t price, int64_t size, uint64_t order_id,
+    int64_t ts, uint64_t sequence, int64_t ts_event,
+) except -1:
+    # MatchingCore.apply_delta_c, its usual case compiled into the caller (the replay loop's
+    # row of deltas): an L2 core, no order that may expire by ``ts``, no level whose size
+    # our fills consumed, not a CLEAR. Any other delta goes to apply_delta_c, which does the
+    # same steps with those cases (and stays the reference of this one).
+    if (
+        core.book_type != CORE_L2 or ts >= core._next_expiry or action == ACTION_CLEAR
+        or core._consumed
+    ):
+        return core.apply_delta_c(action, side, price, size, order_id, ts, sequence, ts_event)
+    if ts > core.ts_now:
+        core.ts_now = ts
+    apply_l2(<L2Book>core.book, action, side, price, size, order_id, sequence, ts_event)
+    if not core._orders:
+        return 0
+    if core._bounds_stale:
+        core._bound()
+    if (
+        core._has_buy and side == SIDE_BID and core._buy_low <= price <= core._buy_high
+    ) or (
+        core._has_sell and side == SIDE_ASK and core._sell_low <= price <= core._sell_high
+    ):
+        core._refresh_level(action, side, price, size, order_id, ts)
+    if _may_act(core):
+        core._match_resting(ts)
+    return 0

@@ -32,17 +32,8 @@ cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint64_t
 
-from zq_core.book_base cimport (
-    ACTION_CLEAR,
-    ACTION_FILL,
-    SIDE_ASK,
-    SIDE_BID,
-    Ladder,
-    ladder_find,
-    ladder_worse,
-    side_key,
-)
-from zq_core.book cimport L1Book, L2Book, apply_l2
+from zq_core.book_base cimport ACTION_FILL, ladder_find, ladder_worse, side_key
+from zq_core.book cimport L1Book
 from zq_core.book_l3 cimport L3Book
 
 from zq_core.book_l3 import L3Book as _L3Book
@@ -143,35 +134,7 @@ cdef inline int _expire_due(MatchingCore core, int64_t ts) except -1:
     return core._expire(ts)
 
 
-cdef inline bint _ladder_best(const Ladder* ladder, bint ask, int64_t* price) noexcept:
-    # MatchingCore._best_c on a ladder already chosen, inlined into the per-delta walk.
-    cdef int64_t key
-    if ladder.count == 0:
-        return 0
-    key = ladder.levels[ladder.top].key
-    price[0] = ~key if ask else key
-    return 1
-
-
-cdef inline bint _may_act(MatchingCore core) except -1:
-    # Whether _match_resting may find an order with something to do: always when an order
-    # waits for its trigger (_match_resting then asks each), else when the opposite best
-    # reached the highest buy or the lowest sell (never on a book built from trades).
-    cdef int64_t best
-    if not core._orders:
-        return 0
-    if core._bounds_stale:
-        core._bound()
-    if core._untriggered:
-        return 1
-    if core._from_trades:
-        return 0
-    return (
-        core._has_buy and _ladder_best(&core.book._asks, True, &best) and core._buy_high >= best
-    ) or (
-        core._has_sell and _ladder_best(&core.book._bids, False, &best)
-        and core._sell_low <= best
-    )
+# _ladder_best and _may_act: inline in matching.pxd (the per-delta entry compiles them in).
 
 
 cdef class MatchingCore:

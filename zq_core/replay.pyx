@@ -30,7 +30,7 @@ from zq_core.bus cimport MessageBus
 from zq_core.data cimport aggressor_count, trade_from_raw
 from zq_core.exchange cimport ExchangeCore
 from zq_core.fixed cimport price_from_raw_c, quantity_from_raw_c
-from zq_core.matching cimport MatchingCore
+from zq_core.matching cimport MatchingCore, apply_delta_inline
 from zq_core.timers cimport head_due
 
 cdef extern from "Python.h":
@@ -650,9 +650,10 @@ cdef inline int _advance_venue(Route route, int64_t ts) except -1:
 
 
 cdef inline int _apply_delta_row(MatchingCore core, const DeltaRow* delta, int64_t ts) except -1:
-    return core.apply_delta_c(
-        delta.action, delta.side, delta.price, delta.size, delta.order_id, ts, delta.sequence,
-        delta.ts_event,
+    # The core's usual delta compiled in here (matching.pxd), the others by its method.
+    return apply_delta_inline(
+        core, delta.action, delta.side, delta.price, delta.size, delta.order_id, ts,
+        delta.sequence, delta.ts_event,
     )
 
 
@@ -660,16 +661,11 @@ cdef inline int _apply_row(MatchingCore core, int kind, const char* row, int64_t
     cdef const TradeRow* trade
     cdef const QuoteRow* quote
     cdef const BarRow* bar
-    cdef const DeltaRow* delta
     if kind == KIND_TRADES:
         trade = <const TradeRow*>row
         return core.apply_trade_c(trade.price, trade.size, trade.aggressor_side, ts)
     if kind == KIND_DELTAS:
-        delta = <const DeltaRow*>row
-        return core.apply_delta_c(
-            delta.action, delta.side, delta.price, delta.size, delta.order_id, ts,
-            delta.sequence, delta.ts_event,
-        )
+        return _apply_delta_row(core, <const DeltaRow*>row, ts)
     if kind == KIND_QUOTES:
         quote = <const QuoteRow*>row
         return core.apply_quote_c(
