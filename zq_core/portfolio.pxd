@@ -3,14 +3,20 @@
 # zq.portfolio.account.Account subclasses AccountCore and zq.portfolio.Portfolio subclasses
 # PortfolioCore; the Python classes set these fields in their __init__.
 
+from libc.stdint cimport int64_t, uintptr_t
+
 from zq_core.cache cimport CacheCore
+from zq_core.position cimport zq_i128
 
 
 cdef class AccountCore:
     # --- every account ----------------------------------------------------------------------
     cdef public object id                  # AccountId
     cdef public object base_currency       # Currency or None
-    cdef public list events                # AccountState, one per change
+    # AccountState, one per change (the property `events`: _states after _flush). A fill's
+    # state is noted in _pending (None: nothing noted) and made when `events` is read.
+    cdef list _states
+    cdef list _pending
     cdef public dict _totals               # currency code -> Money
     cdef public dict _currencies           # currency code -> Currency
     cdef public dict _zeros                # currency code -> Money zero, made once
@@ -22,12 +28,27 @@ cdef class AccountCore:
     # (instrument id, notional units, scale) -> (instrument, leverage, own leverage, margin)
     cdef public dict _margin_memo
 
-    cdef int _fill_margin(self, fill, instrument, object units, int scale,
-                          object realized_pnl) except -1
+    # The fill path's margins by their raw amounts (see _margin_units_n): a direct-mapped
+    # table of 256 MarginBalance (None until used), with each slot's initial and
+    # maintenance raws and the addresses of its instrument id and currency (held by the
+    # slot's margin).
+    cdef list _margin_slots
+    cdef int64_t[256] _slot_initial
+    cdef int64_t[256] _slot_maintenance
+    cdef uintptr_t[256] _slot_instrument
+    cdef uintptr_t[256] _slot_currency
+
+    cdef int _fill_margin(self, fill, instrument, instrument_id, object units, zq_i128 units_n,
+                          int scale, object realized_pnl) except -1
     cdef object _margin_units(self, instrument, object units, int scale)
+    cdef object _margin_units_n(self, instrument, instrument_id, zq_i128 units, int scale)
     cdef object _margin_miss(self, instrument, instrument_id, object units, int scale,
                              own_leverage)
     cdef int _emit_margin(self, trade_id, ts_event) except -1
+    cdef object _fill_state(self, tuple record)
+    cdef list _flush(self)
+    # len(events) without making the noted states (the def _state_count's)
+    cdef Py_ssize_t _count(self) except -1
 
 
 cdef class PortfolioCore:

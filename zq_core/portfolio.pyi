@@ -20,6 +20,7 @@ def bind(
 
 class AccountCore:
     def _update_margin_units_compiled(self, instrument: Any, units: int, scale: int) -> Any: ...
+    def _state_count(self) -> int: ...
     id: Any
     base_currency: Any
     events: list[Any]

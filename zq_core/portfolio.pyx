@@ -10,7 +10,7 @@ handed over once with :func:`bind` (``zq_core`` never imports ``zq``).
 """
 
 from cpython.object cimport PyObject, PyObject_GenericSetAttr
-from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t
+from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint64_t, uintptr_t
 
 from zq_core.cache cimport CacheCore
 
@@ -26,7 +26,10 @@ from zq_core.position cimport (
     PositionCore,
     fill_field,
     money_sum,
+    zq_as_int128,
     zq_i128,
+    zq_int128_to_long,
+    zq_mul128,
 )
 
 from decimal import ROUND_HALF_EVEN, Decimal, getcontext
@@ -71,6 +74,21 @@ cdef object _rates_leverage = None
 cdef object _rates_own_leverage = None
 cdef tuple _rates_initial = None
 cdef object _rates_maintenance = None
+# The same rates as C integers (_rates_fit: both coefficients fit 128 bits and both
+# exponents are within ±1000), and the instrument's settlement currency, its code and
+# precision.
+cdef bint _rates_fit = False
+cdef zq_i128 _rates_initial_n = 0
+cdef int _rates_initial_exponent = 0
+cdef zq_i128 _rates_maintenance_n = 0
+cdef int _rates_maintenance_exponent = 0
+cdef object _rates_currency = None
+cdef object _rates_code = None
+cdef int _rates_precision = 0
+# The fill path's table of margins (AccountCore._margin_slots): 2**_SLOT_BITS slots.
+cdef enum:
+    _SLOT_BITS = 8
+    _SLOT_COUNT = 256
 
 
 cdef extern from *:
@@ -189,14 +207,18 @@ def bind(position, position_error, buy, sell, account, cash_account, margin_acco
 cdef class AccountCore:
     """The state of ``zq.portfolio.account.Account`` a fill moves, and a margin fill."""
 
-    cdef int _fill_margin(self, fill, instrument, object units, int scale,
-                          object realized_pnl) except -1:
+    cdef int _fill_margin(self, fill, instrument, instrument_id, object units, zq_i128 units_n,
+                          int scale, object realized_pnl) except -1:
         # MarginAccount._update_margin_units(instrument, units, scale), then
         # apply_fill(fill, instrument, realized_pnl): the same state, without the
         # interpreter. The caller checked that the account is exactly a MarginAccount.
+        # `units` None: the notional is units_n (128 bits).
         cdef dict totals = self._totals
         cdef Money amount
-        self._margin_units(instrument, units, scale)
+        if units is None:
+            self._margin_units_n(instrument, instrument_id, units_n, scale)
+        else:
+            self._margin_units(instrument, units, scale)
         # apply_fill: the realized PnL and the commission settle into the balances.
         if realized_pnl is not None:
             amount = <Money?>realized_pnl
@@ -213,12 +235,75 @@ cdef class AccountCore:
                 self._subtract(amount)
             else:
                 totals[amount._code] = money_sum(<Money?>total, amount, True)
-        self._emit_margin(str(fill_field(fill, F_TRADE_ID)), fill_field(fill, F_TS_EVENT))
+        self._emit_margin(fill_field(fill, F_TRADE_ID), fill_field(fill, F_TS_EVENT))
         return 0
 
     def _update_margin_units_compiled(self, instrument, units, int scale):
         """``MarginAccount._update_margin_units`` as a fill runs it (compiled); for tests."""
+        cdef zq_i128 units_n
+        if zq_as_int128(units, &units_n):
+            return self._margin_units_n(instrument, instrument.id, units_n, scale)
         return self._margin_units(instrument, units, scale)
+
+    cdef object _margin_units_n(self, instrument, instrument_id, zq_i128 units, int scale):
+        # _margin_units of a notional held in 128 bits: the margin computed in C every time
+        # (no Python int, no memo key to hash), the MarginBalance made again only when the
+        # slot of its raw amounts holds another (see _margin_slots). What does not fit, and
+        # what _margin_miss hands to Python, takes _margin_units.
+        cdef int64_t initial_raw, maintenance_raw = 0
+        cdef uint64_t mixed
+        cdef Py_ssize_t slot
+        cdef int precision
+        if not _default_context():
+            return self._update_margin_units(instrument, zq_int128_to_long(units), scale)
+        own_leverage = self._leverages.get(instrument_id) if self._leverages else None
+        if _MarginBalance is None:
+            return self._margin_units(instrument, zq_int128_to_long(units), scale)
+        _margin_rates(self, instrument, self._leverage, own_leverage)
+        currency = _rates_currency
+        if _rates_code not in self._totals or not _rates_fit:
+            return self._margin_units(instrument, zq_int128_to_long(units), scale)
+        precision = _rates_precision
+        if not zq_margin_raw_n(units, scale, _rates_initial_n, _rates_initial_exponent,
+                               precision, &initial_raw):
+            return self._margin_units(instrument, zq_int128_to_long(units), scale)
+        if _rates_maintenance is not None and not zq_margin_raw_n(
+            units, scale, _rates_maintenance_n, _rates_maintenance_exponent, precision,
+            &maintenance_raw
+        ):
+            return self._margin_units(instrument, zq_int128_to_long(units), scale)
+        mixed = (<uint64_t>initial_raw * <uint64_t>0x9E3779B97F4A7C15u) ^ <uint64_t>maintenance_raw
+        slot = <Py_ssize_t>((mixed * <uint64_t>0xBF58476D1CE4E5B9u) >> (64 - _SLOT_BITS))
+        margins = self._margin_slots
+        if margins is None:
+            margins = self._margin_slots = [None] * _SLOT_COUNT
+        margin = (<list>margins)[slot]
+        if not (
+            margin is not None
+            and self._slot_initial[slot] == initial_raw
+            and self._slot_maintenance[slot] == maintenance_raw
+            and self._slot_instrument[slot] == <uintptr_t><PyObject *>instrument_id
+            and self._slot_currency[slot] == <uintptr_t><PyObject *>currency
+        ):
+            initial = money_from_raw_c(initial_raw, currency)
+            if _rates_maintenance is not None:
+                maintenance = money_from_raw_c(maintenance_raw, currency)
+            else:
+                maintenance = self._zeros.get(_rates_code)
+                if maintenance is None or (<Money>maintenance).currency is not currency:
+                    maintenance = self._zero_of(currency)
+            margin = _MarginBalance(instrument_id, initial, maintenance)
+            (<list>margins)[slot] = margin
+            # The margin holds the instrument id and the currency: the addresses stay theirs.
+            self._slot_initial[slot] = initial_raw
+            self._slot_maintenance[slot] = maintenance_raw
+            self._slot_instrument[slot] = <uintptr_t><PyObject *>instrument_id
+            self._slot_currency[slot] = <uintptr_t><PyObject *>currency
+        if units == 0:  # _set_margin: flat, the instrument locks no margin
+            self._margin.pop(instrument_id, None)
+        else:
+            self._margin[instrument_id] = margin
+        return margin
 
     cdef object _margin_units(self, instrument, object units, int scale):
         # MarginAccount._update_margin_units(instrument, units, scale): the memo's margin
@@ -284,10 +369,13 @@ cdef class AccountCore:
         return margin
 
     cdef int _emit_margin(self, trade_id, ts_event) except -1:
-        # MarginAccount._emit("fill", trade_id, ts_event): each balance with its locked
-        # margin (the initial margins in its currency) and whether a free balance is below
-        # zero.
+        # MarginAccount._emit("fill", str(trade_id), ts_event), noted only: the state is
+        # made when `events` is read (_flush), from what it is made of, kept here: the
+        # totals (the one Money, or a tuple of them in the account's order; each is a new
+        # Money per change), the margins (a tuple: the MarginBalance are immutable), the
+        # trade id and the time.
         cdef dict locked_margins = self._margin
+        cdef dict totals = self._totals
         cdef tuple margins
         # tuple(self._margin.values()), without the view (usually none or one margin).
         if not locked_margins:
@@ -297,14 +385,30 @@ cdef class AccountCore:
                 margins = (margin,)
         else:
             margins = tuple(locked_margins.values())
+        if len(totals) == 1:
+            for total in totals.values():
+                held = total
+        else:
+            held = tuple(totals.values())
+        if self._pending is None:
+            self._pending = []
+        self._pending.append((held, margins, trade_id, ts_event))
+        return 0
+
+    cdef object _fill_state(self, tuple record):
+        # The AccountState _emit_margin noted in `record`: each balance with its locked
+        # margin (the initial margins in its currency) and whether a free balance is below
+        # zero; MarginAccount._emit's.
+        cdef tuple margins = record[1]
         cdef dict currencies = self._currencies
-        cdef dict totals = self._totals
         cdef list balances
-        cdef tuple balance_tuple
+        cdef tuple balance_tuple, held
         cdef bint margin_call = False
         cdef Money initial, locked
-        balances = None if len(totals) == 1 else []
-        for code, total in totals.items():
+        held = (record[0],) if isinstance(record[0], Money) else record[0]
+        balances = None if len(held) == 1 else []
+        for total in held:
+            code = (<Money?>total)._code
             locked = None
             for margin in margins:
                 initial = <Money?>margin.initial
@@ -325,20 +429,54 @@ cdef class AccountCore:
         if balances is not None:
             balance_tuple = tuple(balances)
         # Positional, in the order of AccountState's fields.
-        self.events.append(
-            _AccountState(
-                self.id,
-                _MARGIN,  # account_type: the caller checked the account is a MarginAccount
-                self.base_currency,
-                balance_tuple,
-                margins,
-                margin_call,
-                "fill",
-                trade_id,
-                ts_event,
-            )
+        return _AccountState(
+            self.id,
+            _MARGIN,  # account_type: the fill path checked the account is a MarginAccount
+            self.base_currency,
+            balance_tuple,
+            margins,
+            margin_call,
+            "fill",
+            str(record[2]),  # trade_id
+            record[3],  # ts_event
         )
-        return 0
+
+    cdef list _flush(self):
+        # The states, the noted ones made (in order).
+        cdef list pending = self._pending
+        cdef list states = self._states
+        if pending:
+            made = [self._fill_state(<tuple>record) for record in pending]  # may raise
+            self._pending = None
+            if states is None:
+                states = self._states = []
+            states.extend(made)
+        return states
+
+    @property
+    def events(self):
+        """Every :class:`AccountState` of the account, oldest first (a list).
+
+        A fill's state is noted in C and made on the first read after it: read ``events``
+        again after a change (the list read before stays the list of the account, the new
+        states are appended to it then).
+        """
+        return self._flush()
+
+    @events.setter
+    def events(self, list value not None):
+        self._states = value
+        self._pending = None
+
+    def _state_count(self):
+        """``len(self.events)``, without making the noted states."""
+        return self._count()
+
+    cdef Py_ssize_t _count(self) except -1:
+        cdef Py_ssize_t count = 0 if self._states is None else len(self._states)
+        if self._pending is not None:
+            count += len(self._pending)
+        return count
 
 
 cdef int _margin_rates(AccountCore account, instrument, leverage,
@@ -346,7 +484,9 @@ cdef int _margin_rates(AccountCore account, instrument, leverage,
     # _rates_initial and _rates_maintenance of the instrument and the leverages (see
     # MarginAccount.initial_margin_rate and _margin_of), kept while they stay the same.
     global _rates_instrument, _rates_leverage, _rates_own_leverage
-    global _rates_initial, _rates_maintenance
+    global _rates_initial, _rates_maintenance, _rates_fit, _rates_initial_n
+    global _rates_initial_exponent, _rates_maintenance_n, _rates_maintenance_exponent
+    global _rates_currency, _rates_code, _rates_precision
     if (
         _rates_instrument is instrument
         and _rates_leverage is leverage
@@ -365,6 +505,20 @@ cdef int _margin_rates(AccountCore account, instrument, leverage,
     maintenance = instrument.margin_maint
     _rates_maintenance = _parts(maintenance) if maintenance else None
     _rates_initial = initial
+    currency = instrument.settlement_currency
+    _rates_currency = currency
+    _rates_code = currency.code
+    _rates_precision = currency.precision
+    _rates_fit = (
+        zq_as_int128(initial[0], &_rates_initial_n) and -1000 <= initial[1] <= 1000
+    )
+    _rates_initial_exponent = initial[1] if _rates_fit else 0
+    if _rates_maintenance is not None:
+        _rates_fit = _rates_fit and (
+            zq_as_int128(_rates_maintenance[0], &_rates_maintenance_n)
+            and -1000 <= _rates_maintenance[1] <= 1000
+        )
+        _rates_maintenance_exponent = _rates_maintenance[1] if _rates_fit else 0
     _rates_leverage = leverage
     _rates_own_leverage = own_leverage
     _rates_instrument = instrument
@@ -408,13 +562,10 @@ cdef extern from *:
 
     /* _round_up_product(_digits_rounded(abs(units)), scale, (coefficient, exponent),
        precision) as int64. */
-    static int zq_margin_raw(PyObject *units, int scale, PyObject *coefficient, int exponent,
-                             int precision, int64_t *out) {
-        __int128 value, rate;
+    static int zq_margin_raw_n(zq_i128 value, int scale, zq_i128 rate, int exponent,
+                               int precision, int64_t *out) {
         unsigned __int128 notional, magnitude, product, raw, power;
         int cut;
-        if (!zq_as_int128(units, &value) || !zq_as_int128(coefficient, &rate))
-            return 0;
         notional = value < 0 ? -(unsigned __int128)value : (unsigned __int128)value;
         magnitude = rate < 0 ? -(unsigned __int128)rate : (unsigned __int128)rate;
         if (notional >= zq_margin_pow10[38] || magnitude >= zq_margin_pow10[38]) return 0;
@@ -436,13 +587,25 @@ cdef extern from *:
         *out = rate < 0 ? -(int64_t)raw : (int64_t)raw;
         return 1;
     }
+
+    static int zq_margin_raw(PyObject *units, int scale, PyObject *coefficient, int exponent,
+                             int precision, int64_t *out) {
+        __int128 value, rate;
+        if (!zq_as_int128(units, &value) || !zq_as_int128(coefficient, &rate))
+            return 0;
+        return zq_margin_raw_n(value, scale, rate, exponent, precision, out);
+    }
     #else
     static void zq_margin_init(void) {}
+    static int zq_margin_raw_n(zq_i128 value, int scale, zq_i128 rate, int exponent,
+                               int precision, int64_t *out) { return 0; }
     static int zq_margin_raw(PyObject *units, int scale, PyObject *coefficient, int exponent,
                              int precision, int64_t *out) { return 0; }
     #endif
     """
     void zq_margin_init()
+    bint zq_margin_raw_n(zq_i128 value, int scale, zq_i128 rate, int exponent,
+                         int precision, int64_t *out)
     bint zq_margin_raw(object units, int scale, object coefficient, int exponent,
                        int precision, int64_t *out)
 
@@ -554,6 +717,7 @@ cdef class PortfolioCore:
         cdef bint margin
         cdef bint was_wide = False
         cdef zq_i128 realized_before = 0
+        cdef zq_i128 units_n
         instrument_id = fill_field(fill, F_INSTRUMENT_ID)
         instrument_key = instrument.id  # read once (the margin's look-ups use it too)
         if instrument_id is not instrument_key and instrument_id != instrument_key:
@@ -629,16 +793,26 @@ cdef class PortfolioCore:
                 )).get(instrument_id, ())
             else:
                 open_ids = cache.open_position_ids(instrument_id)
+            units_n = 0
             if len(open_ids) == 1 and position_id in open_ids:  # the one just filled
-                units = position._open_units()
-                if position._multiplier_raw != 1:
-                    units = units * position._multiplier_raw
                 scale = position._pnl_scale
+                if not position._wide and zq_mul128(
+                    position._open_n, position._multiplier_raw, &units_n
+                ):
+                    units = None  # units_n: no Python int
+                else:
+                    units = position._open_units()
+                    if position._multiplier_raw != 1:
+                        units = units * position._multiplier_raw
             else:
                 units, scale = self._entry_notional(instrument_id)
             if type(account) is _MarginAccount:
-                (<AccountCore>account)._fill_margin(fill, instrument, units, scale, delta)
+                (<AccountCore>account)._fill_margin(
+                    fill, instrument, instrument_id, units, units_n, scale, delta
+                )
             else:  # a subclass may override either
+                if units is None:
+                    units = zq_int128_to_long(units_n)
                 account._update_margin_units(instrument, units, scale)
                 account.apply_fill(fill, instrument, delta)
         return events

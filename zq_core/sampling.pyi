@@ -10,14 +10,14 @@ class SampleColumns:
     position_counts: array[int]
     position_events: list[Any]
     marks: list[tuple[Any, ...]]
-    account_counts: list[tuple[list[Any], array[int]]]
+    account_counts: list[tuple[Any, array[int]]]
     def __init__(
         self,
         ts: array[int],
         position_counts: array[int],
         position_events: list[Any],
         marks: list[tuple[Any, ...]],
-        account_counts: list[tuple[list[Any], array[int]]],
+        account_counts: list[tuple[Any, array[int]]],
     ) -> None: ...
     def on_position_event(self, event: Any) -> None: ...
     def sample(self, ts: int) -> None: ...

@@ -11,14 +11,18 @@ the run.
 
 from cpython cimport array
 from cpython.object cimport PyObject
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t
 
 from zq_core.fixed cimport PRECISION_MAX_C
+from zq_core.portfolio cimport AccountCore
 
 __all__ = ["SampleColumns"]
 
 # The precision recorded for an instrument without a mark at a sample.
 cdef signed char _NO_MARK = -1
+# A bid and an ask below this (2**58) in magnitude: (bid + ask) * 5 stays within int64.
+cdef int64_t _SMALL_BOUND = (<int64_t>1) << 58
 
 
 cdef extern from *:
@@ -46,6 +50,16 @@ cdef extern from *:
 cdef tuple _EVENT_FIELDS = ("ts_event", "position_id", "last_trade_id")
 cdef enum:
     _KNOWN_TYPES = 4
+
+
+cdef inline bint _small(object value, int64_t *out) except -1:
+    # Whether the int `value` is within ±2**58 (then set in *out).
+    cdef int overflow = 0
+    cdef long long raw = PyLong_AsLongLongAndOverflow(value, &overflow)
+    if overflow != 0 or not -_SMALL_BOUND < raw < _SMALL_BOUND:
+        return False
+    out[0] = raw
+    return True
 
 
 cdef inline int _append_q(array.array column, int64_t value) except -1:
@@ -78,8 +92,9 @@ cdef class SampleColumns:
         core (for ``last_trade``), its price precision, and its mark columns (raw as
         ``array('q')``, precision as ``array('b')``).
     account_counts : list of tuple
-        Per account: its list of account states and its ``array('q')`` column of their
-        count at each sample.
+        Per account: the account (a compiled ``AccountCore``, its states counted without
+        making the noted ones) or its list of account states, and its ``array('q')`` column
+        of their count at each sample.
     """
 
     cdef readonly array.array ts
@@ -191,13 +206,26 @@ cdef class SampleColumns:
         _append_q(self.position_counts, len(self.position_events))
         # mark_price, in raw integers: the book's mid when both sides are quoted (exact one
         # decimal finer, or rounded down at the largest precision), else the last trade.
+        cdef int64_t bid_raw, ask_raw
         for item in self.marks:
             mark = <tuple?>item
             bid = mark[0]()
             ask = mark[1]()
             precision = mark[3]
             if bid is not None and ask is not None:
-                if precision < PRECISION_MAX_C:
+                # In C while both are below 2**58 (the sum times 5 stays in int64), else
+                # with Python ints (an int64 column refuses what does not fit either way).
+                if (
+                    type(bid) is int and type(ask) is int
+                    and _small(bid, &bid_raw) and _small(ask, &ask_raw)
+                ):
+                    if precision < PRECISION_MAX_C:
+                        _append_q(<array.array?>mark[4], (bid_raw + ask_raw) * 5)
+                        _append_b(<array.array?>mark[5], <signed char>(precision + 1))
+                    else:  # // floors, as Python's (cdivision is off)
+                        _append_q(<array.array?>mark[4], (bid_raw + ask_raw) // 2)
+                        _append_b(<array.array?>mark[5], <signed char>precision)
+                elif precision < PRECISION_MAX_C:
                     _append_q(<array.array?>mark[4], (bid + ask) * 5)
                     _append_b(<array.array?>mark[5], <signed char>(precision + 1))
                 else:
@@ -213,4 +241,8 @@ cdef class SampleColumns:
                     _append_b(<array.array?>mark[5], <signed char>precision)
         for item in self.account_counts:
             account = <tuple?>item
-            _append_q(<array.array?>account[1], len(<list?>account[0]))
+            states = account[0]
+            if isinstance(states, AccountCore):  # its count, without making noted states
+                _append_q(<array.array?>account[1], (<AccountCore>states)._count())
+            else:
+                _append_q(<array.array?>account[1], len(<list?>states))

@@ -173,7 +173,7 @@ class ResultSampler(Component):
             ]
         ] = []
         self._accounts: list[_AccountColumns] = []
-        self._account_counts: list[tuple[list[AccountState], array[int]]] = []
+        self._account_counts: list[tuple[Account, array[int]]] = []
         self._records: SampleRecords | None = None
         # The counts of samples and position events _records was computed at.
         self._records_at = (-1, -1)
@@ -221,7 +221,7 @@ class ResultSampler(Component):
             for account in self.cache.accounts()
             if isinstance(account, Account)
         ]
-        self._account_counts = [(a.states, a.counts) for a in self._accounts]
+        self._account_counts = [(a.account, a.counts) for a in self._accounts]
         self._new_columns()
         now = self.clock.timestamp_ns()
         # The opening sample is stamped 1 ns before the start, so it stays apart from the
@@ -384,15 +384,20 @@ class _AccountColumns:
     currencies then, in the account's order.
     """
 
-    __slots__ = ("_balances", "_balances_count", "cash", "counts", "name", "states")
+    __slots__ = ("_balances", "_balances_count", "account", "cash", "counts", "name")
 
     def __init__(self, account: Account) -> None:
         self.name = str(account.id)
         self.cash = isinstance(account, CashAccount)
-        self.states = account.events
+        self.account = account
         self.counts = array("q")
         self._balances: dict[str, Decimal] = {}
         self._balances_count = -1
+
+    @property
+    def states(self) -> list[AccountState]:
+        """The account's states (a fill's is made when read: read them after the run)."""
+        return self.account.events
 
     def balances_at(self, sample: int) -> dict[str, Decimal]:
         """Return the balance of each currency at a sample, by currency code."""
@@ -775,9 +780,10 @@ class _LinearReplay:
             used = np.unique(counts[counts > 0])
             currencies: dict[str, int] = {}  # code -> precision, in the account's order
             table: list[dict[str, int]] = []
+            states = account.states
             for number in used.tolist():
                 row: dict[str, int] = {}
-                for balance in account.states[number - 1].balances:
+                for balance in states[number - 1].balances:
                     total = balance.total
                     currencies.setdefault(total.currency.code, total.precision)
                     row[total.currency.code] = total.raw

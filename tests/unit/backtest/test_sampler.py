@@ -16,7 +16,7 @@ from zq.common.clock import TestClock
 from zq.model.data import QuoteTick, TradeTick
 from zq.model.enums import BookType
 from zq_core.bus import MessageBus
-from zq_core.fixed import Price, Quantity
+from zq_core.fixed import FIXED_PRECISION_MAX, Price, Quantity
 from zq_core.matching import MatchingCore
 from zq_core.sampling import SampleColumns
 
@@ -293,3 +293,24 @@ def test_the_columns_sample_once_per_fill_whatever_the_event_type(kinds: tuple[t
     assert list(columns.ts) == [10, 10, 20]
     assert list(columns.position_counts) == [2, 3, 4]
     assert len(events) == 4
+
+
+@pytest.mark.parametrize(
+    "bid, ask", [(101, 103), (-7, 2), (2**58 - 1, 2**58 - 1), (2**62, 2**62 + 3), (-(2**61), 5)]
+)
+@pytest.mark.parametrize("precision", [2, FIXED_PRECISION_MAX])  # the largest: rounded down
+def test_a_samples_mid_is_the_integer_formula_small_or_large(bid, ask, precision):
+    # The mid is computed in C while both raws are below 2**58, with Python ints past that:
+    # (bid + ask) × 5 one decimal finer, or (bid + ask) // 2 (floored) at the largest.
+    raws, precisions = array("q"), array("b")
+    mark = (lambda: bid, lambda: ask, None, precision, raws, precisions)
+    columns = SampleColumns(array("q"), array("q"), [], [mark], [])
+    finer = precision < FIXED_PRECISION_MAX
+    expected = (bid + ask) * 5 if finer else (bid + ask) // 2
+    if not -(2**63) <= expected < 2**63:
+        with pytest.raises(OverflowError):
+            columns.sample(1)
+        return
+    columns.sample(1)
+    assert list(raws) == [expected]
+    assert list(precisions) == [precision + 1 if finer else precision]

@@ -141,3 +141,19 @@ def test_in_another_decimal_context_the_margin_is_what_update_margin_computes_th
 def test_digit_count_is_the_length_of_the_number():
     for value in [1, 9, 10, 99, 100, 10**27, 10**28 - 1, 10**28, 10**119, 10**125 + 3, 2**400]:
         assert _digit_count(value) == len(str(value))
+
+
+def test_margins_past_the_fill_paths_table_stay_the_decimal_margins():
+    # The fill path keeps its margins in a table of 256 slots by their raw amounts: 700
+    # notionals share slots, each margin must still be update_margin's (twice over: the
+    # second pass meets slots other notionals took).
+    instrument = msgspec.structs.replace(
+        BTCUSDT_PERP, margin_init=Decimal("0.05"), margin_maint=Decimal("0.0075")
+    )
+    compiled = MarginAccount(ACCOUNT, leverage=Decimal(3))
+    reference = MarginAccount(ACCOUNT, leverage=Decimal(3))
+    notionals = [(-1) ** k * (1_000 + 37 * k) * 10**28 for k in range(700)]  # scale 30
+    for units in notionals * 2:
+        expected = reference.update_margin(instrument, decimal_of(units, 30))
+        assert compiled._update_margin_units_compiled(instrument, units, 30) == expected
+        assert_same(compiled, reference, instrument)

@@ -284,3 +284,40 @@ def test_compiled_fill_path_equals_the_python_methods_it_skips(hedging):
     compiled = _run_fills(Cache(), account(MarginAccount), hedging)
     python = _run_fills(_PlainCache(), account(_PlainMarginAccount), hedging)
     assert compiled == python
+
+
+def test_a_fills_account_state_is_made_when_events_are_read_and_keeps_its_place():
+    # The compiled fill path notes a fill's AccountState and makes it when `events` is
+    # read: the count is right before, a deposit between fills keeps its place, and the
+    # list read first is the account's list (the later states are appended to it).
+    cache = Cache()
+    account = MarginAccount(AccountId("GLBX-001"), leverage=10, balances={USD: usd("50000")})
+    cache.add_account(account)
+    portfolio = Portfolio(cache)
+    history = account.events
+    portfolio.process_fill(buy(ES, "2", "5000.00", commission=usd("2.25"), trade_id="T-1"), ES)
+    assert account._state_count() == 2 and len(history) == 1  # noted, not made yet
+    account.deposit(usd("100"), ts_event=5)  # the noted state is made first
+    portfolio.process_fill(sell(ES, "2", "5010.00", commission=usd("2.25"), trade_id="T-2"), ES)
+    assert account._state_count() == 4
+    assert account.events is history
+    assert [(s.reason, s.trade_id) for s in history] == [
+        ("opening", None),
+        ("fill", "T-1"),
+        ("deposit", None),
+        ("fill", "T-2"),
+    ]
+    assert all(type(s.trade_id) is str for s in history if s.trade_id is not None)
+    # T-1: 50000 − 2.25 commission = 49997.75; ES's multiplier is 50, so 2 × 5000 × 50 =
+    # 500000 notional at ES's margin_init 0.05 locks 25000: free 24997.75.
+    first = history[1].balances[0]
+    assert (first.total, first.locked, first.free) == (
+        usd("49997.75"), usd("25000"), usd("24997.75")
+    )
+    assert not history[1].margin_call and history[1].margins[0].initial == usd("25000")
+    # maintenance 500000 × 0.04 = 20000
+    assert history[1].margins[0].maintenance == usd("20000")
+    # T-2: + 100 deposit + 2 × 10 × 50 = 1000 realized − 2.25: 51095.50, flat: none locked.
+    last = history[3].balances[0]
+    assert (last.total, last.locked, last.free) == (usd("51095.50"), usd("0"), usd("51095.50"))
+    assert not history[3].margin_call and history[3].margins == ()
