@@ -10,7 +10,8 @@ them over once with :func:`bind`.
 
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.object cimport PyObject
-from libc.stdint cimport INT64_MAX, int64_t
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from libc.stdint cimport INT64_MAX, int64_t, uint64_t
 
 from zq_core.fixed cimport Money, Price, Quantity, money_like_c, quantity_from_raw_c
 
@@ -301,7 +302,59 @@ cdef list _QUANTITIES = [{} for _k in range(_MEMO_SCALES)]
 cdef list _NORMALIZED = [{} for _k in range(_MEMO_SCALES)]
 
 
+# In front of those memos, for the quantities and prices a fill asks for by raw integers: a
+# direct-mapped table of _TABLE_SIZE slots, (units, scale) -> the Decimal the memo gives
+# (each slot holds a reference), found without making an int to hash.
+cdef enum:
+    _TABLE_BITS = 9
+    _TABLE_SIZE = 512
+cdef PyObject *_quantity_objects[_TABLE_SIZE]
+cdef int64_t _quantity_units[_TABLE_SIZE]
+cdef int _quantity_scales[_TABLE_SIZE]
+cdef PyObject *_price_objects[_TABLE_SIZE]
+cdef int64_t _price_units[_TABLE_SIZE]
+cdef int _price_scales[_TABLE_SIZE]
+
+
+cdef inline Py_ssize_t _table_slot(int64_t units, int scale) noexcept:
+    cdef uint64_t mixed = (
+        (<uint64_t>units + <uint64_t>scale * <uint64_t>0x9E3779B97F4A7C15u)
+        * <uint64_t>0xBF58476D1CE4E5B9u
+    )
+    return <Py_ssize_t>(mixed >> (64 - _TABLE_BITS))
+
+
 cdef object _memo_decimal(int64_t units, int scale):
+    """:func:`_decimal`, memoized (the table, then the memo)."""
+    cdef Py_ssize_t slot = _table_slot(units, scale)
+    cdef PyObject *known = _quantity_objects[slot]
+    if known is not NULL and _quantity_units[slot] == units and _quantity_scales[slot] == scale:
+        return <object>known
+    value = _memo_decimal_dict(units, scale)
+    Py_INCREF(value)
+    _quantity_objects[slot] = <PyObject *>value
+    _quantity_units[slot] = units
+    _quantity_scales[slot] = scale
+    Py_XDECREF(known)
+    return value
+
+
+cdef object _price_c(int64_t raw, int precision):
+    """:func:`_price` of an int64 raw (the table, then the memo)."""
+    cdef Py_ssize_t slot = _table_slot(raw, precision)
+    cdef PyObject *known = _price_objects[slot]
+    if known is not NULL and _price_units[slot] == raw and _price_scales[slot] == precision:
+        return <object>known
+    value = _price(raw, precision)
+    Py_INCREF(value)
+    _price_objects[slot] = <PyObject *>value
+    _price_units[slot] = raw
+    _price_scales[slot] = precision
+    Py_XDECREF(known)
+    return value
+
+
+cdef object _memo_decimal_dict(int64_t units, int scale):
     """:func:`_decimal`, memoized."""
     cdef dict memo
     cdef PyObject *found
@@ -1019,7 +1072,7 @@ cdef class PositionCore:
     cdef object _price_of(self, int64_t raw, int precision):
         # _price(raw, precision), kept for the last price asked (a flip asks twice).
         if self._px_decimal is None or raw != self._px_raw or precision != self._px_precision:
-            self._px_decimal = _price(raw, precision)
+            self._px_decimal = _price_c(raw, precision)
             self._px_raw = raw
             self._px_precision = precision
         return self._px_decimal
