@@ -2,7 +2,22 @@
 
 from typing import Any, final
 
-__all__ = ["EventCallbacks"]
+__all__ = ["ASSIGNED", "CallbackSlot", "EventCallbacks"]
+
+ASSIGNED: str
+
+@final
+class CallbackSlot:
+    """A callback of the base class that an instance can replace by assignment."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def function(self) -> Any: ...
+    def __init__(self, name: str, function: Any) -> None: ...
+    def __get__(self, obj: Any, owner: Any) -> Any: ...
+    def __set__(self, obj: Any, value: Any) -> None: ...
+    def __delete__(self, obj: Any) -> None: ...
 
 @final
 class EventCallbacks:

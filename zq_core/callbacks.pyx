@@ -6,13 +6,25 @@ strategy's specific callback (``on_order_filled``...) and then its general one
 (``on_order_event``), each only where the strategy overrides it (by its class, as found when
 it was registered, or by assignment on the instance). ``Strategy._handle_order_event`` and
 ``_handle_position_event`` are the Python reference of the same rules.
+
+A callback nobody overrides costs nothing per event. ``Strategy``'s own callbacks are
+:class:`CallbackSlot` descriptors: an assignment on an instance of a class that does not
+override the callback goes through the slot, which keeps the value with the instance and
+tells every :class:`EventCallbacks` to look again; an assignment on a class changes the
+class's version tag (CPython's, which its method cache reads), which :class:`EventCallbacks`
+compares per event. While neither changed, the callbacks found inactive (the slot's own
+function, nothing assigned) are skipped without a look-up.
 """
 
 cimport cython
 from cpython.method cimport PyMethod_Check, PyMethod_GET_FUNCTION, PyMethod_GET_SELF
 from cpython.ref cimport PyObject
 
-__all__ = ["EventCallbacks"]
+
+cdef extern from "Python.h":
+    object PyMethod_New(object function, object instance)
+
+__all__ = ["ASSIGNED", "CallbackSlot", "EventCallbacks"]
 
 
 cdef extern from "Python.h":
@@ -41,6 +53,98 @@ cdef extern from *:
     }
     """
     object zq_callbacks_find(object obj, object name, int* unbound)
+
+
+cdef extern from *:
+    """
+    /* The version tag of `type`'s attributes, 0 while it has none: CPython sets it to 0 when
+       an attribute of the type or of one of its bases is set or deleted, and gives it a new,
+       never reused, value on the next look-up through the type. */
+    static unsigned int zq_callbacks_type_tag(PyObject *type) {
+    #ifdef Py_TPFLAGS_VALID_VERSION_TAG
+        if (!PyType_HasFeature((PyTypeObject *)type, Py_TPFLAGS_VALID_VERSION_TAG)) return 0;
+    #endif
+        return ((PyTypeObject *)type)->tp_version_tag;
+    }
+    """
+    unsigned int zq_callbacks_type_tag(object type)
+
+
+#: The attribute of an instance holding the callbacks assigned on it through a slot
+#: (callback name -> value).
+ASSIGNED = "_assigned_callbacks"
+
+# Bumped by every assignment or deletion through a slot: each EventCallbacks looks again.
+cdef unsigned long long _epoch = 0
+
+cdef object _MISSING = object()
+
+
+@cython.final
+cdef class CallbackSlot:
+    """A callback of the base class that an instance can replace by assignment.
+
+    Read from the class, it is ``function``; read from an instance, the value assigned on
+    the instance, else ``function`` bound to it (as a method). Assigning on an instance
+    keeps the value in the instance's ``_assigned_callbacks`` (deleting removes it), and
+    has every :class:`EventCallbacks` look its callbacks up again.
+
+    Parameters
+    ----------
+    name : str
+        The callback's name (``"on_order_filled"``).
+    function : callable
+        The base class's own callback (a no-op).
+    """
+
+    cdef readonly str name
+    cdef readonly object function
+
+    def __init__(self, str name not None, function):
+        if not callable(function):
+            raise TypeError(f"CallbackSlot needs a function, got {function!r}")
+        self.name = name
+        self.function = function
+
+    def __get__(self, obj, owner):
+        if obj is None:
+            return self.function
+        assigned = getattr(obj, ASSIGNED, None)
+        if assigned:
+            found = (<dict?>assigned).get(self.name, _MISSING)
+            if found is not _MISSING:
+                return found
+        return PyMethod_New(self.function, obj)
+
+    def __set__(self, obj, value):
+        global _epoch
+        assigned = getattr(obj, ASSIGNED, None)
+        if assigned is None:
+            assigned = {}
+            setattr(obj, ASSIGNED, assigned)
+        (<dict?>assigned)[self.name] = value
+        _epoch += 1
+
+    def __delete__(self, obj):
+        global _epoch
+        assigned = getattr(obj, ASSIGNED, None)
+        if not assigned or self.name not in <dict?>assigned:
+            raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}")
+        del (<dict>assigned)[self.name]
+        _epoch += 1
+
+    def __repr__(self):
+        return f"CallbackSlot({self.name!r}, {self.function!r})"
+
+
+cdef object _class_attribute(object kind, str name):
+    """The attribute ``name`` as the class ``kind`` defines or inherits it (no descriptor
+    called), or _MISSING."""
+    for klass in kind.__mro__:
+        found = klass.__dict__.get(name, _MISSING)
+        if found is not _MISSING:
+            return found
+    return _MISSING
 
 
 cdef enum:
@@ -84,6 +188,15 @@ cdef class EventCallbacks:
     cdef PyObject* _kinds[_SEEN_MAX]
     cdef PyObject* _specifics[_SEEN_MAX]
     cdef int _seen
+    # What the callbacks were found to be, and when: the owner's type, its version tag and
+    # the slot epoch then (any of them changed: look again). Inactive callbacks (the slot's
+    # function, nothing assigned) are never called.
+    cdef object _type
+    cdef unsigned int _tag
+    cdef unsigned long long _epoch
+    cdef frozenset _active              # the callback names called
+    cdef bint _general_active
+    cdef bint _quiet                    # no callback active: events are dropped
 
     def __init__(
         self, owner, dict names not None, str general not None, frozenset overridden not None,
@@ -98,6 +211,12 @@ cdef class EventCallbacks:
         self._general_default = defaults.get(general)
         self._resolved = {}
         self._seen = 0
+        self._type = None
+        self._tag = 0
+        self._epoch = 0
+        self._active = frozenset()
+        self._general_active = True
+        self._quiet = False
 
     def __call__(self, event):
         self._deliver(event)
@@ -113,6 +232,16 @@ cdef class EventCallbacks:
         cdef PyObject* found = NULL
         cdef object specific
         cdef int i
+        owner_type = type(self._owner)
+        if (
+            owner_type is not self._type
+            or zq_callbacks_type_tag(owner_type) != self._tag
+            or self._tag == 0
+            or _epoch != self._epoch
+        ):
+            self._refresh()
+        if self._quiet:
+            return 0
         for i in range(self._seen):
             if self._kinds[i] is <PyObject*>kind:
                 found = self._specifics[i]
@@ -125,12 +254,40 @@ cdef class EventCallbacks:
             specific = <object>found
         if specific is not None:
             self._call((<tuple>specific)[0], (<tuple>specific)[1], event)
-        self._call(self._general, self._general_default, event)
+        if self._general_active:
+            self._call(self._general, self._general_default, event)
+        return 0
+
+    cdef int _refresh(self) except -1:
+        """Find which callbacks are active for the owner's type and assignments now."""
+        kind = type(self._owner)
+        assigned = getattr(self._owner, ASSIGNED, None)
+        active = set()
+        for name in (*self._names.values(), self._general):
+            getattr(kind, name, None)  # a look-up through the type: CPython tags it again
+            slot = _class_attribute(kind, name)
+            if not (
+                type(slot) is CallbackSlot
+                and (<CallbackSlot>slot).function is self._defaults.get(name)
+                and not (isinstance(assigned, dict) and name in assigned)
+            ):
+                active.add(name)
+        self._seen = 0  # before _resolved, whose entries _kinds borrows, is replaced
+        self._resolved = {}
+        self._active = frozenset(active)
+        self._general_active = self._general in self._active
+        self._quiet = not self._active
+        self._type = kind
+        self._epoch = _epoch
+        self._tag = zq_callbacks_type_tag(kind)
         return 0
 
     cdef object _resolve(self, object kind):
         name = self._names.get(kind.__name__ if self._by_name else kind)
-        specific = None if name is None else (name, self._defaults.get(name))
+        specific = (
+            None if name is None or name not in self._active
+            else (name, self._defaults.get(name))
+        )
         self._resolved[kind] = specific  # keeps kind and specific alive for _kinds
         if self._seen < _SEEN_MAX:
             self._kinds[self._seen] = <PyObject*>kind

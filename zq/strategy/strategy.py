@@ -64,7 +64,7 @@ from zq.model.orders import Order
 from zq.strategy.order_factory import OrderFactory
 from zq_core.book_base import OrderBook
 from zq_core.bus import Gate, MessageBus
-from zq_core.callbacks import EventCallbacks
+from zq_core.callbacks import ASSIGNED, CallbackSlot, EventCallbacks
 from zq_core.fixed import Price, Quantity
 from zq_core.strategy import OrderSender, Required
 
@@ -772,22 +772,28 @@ class Strategy(Actor[P]):
     # microsecond per event. The bus delivers the events through zq_core.callbacks, which
     # applies these same rules in C (finding an instance's callback by looking the name up,
     # not in self.__dict__: reading __dict__ slows every attribute read of the strategy);
-    # these methods are its reference.
+    # these methods are its reference. A callback the class does not override and that is
+    # assigned on the instance is kept by its CallbackSlot (in _assigned_callbacks), one
+    # the class overrides in the instance's __dict__.
 
     def _handle_order_event(self, event: OrderEvent) -> None:
         name = _ORDER_CALLBACKS.get(type(event))
         overridden, instance = self._overridden, self.__dict__
-        if name is not None and (name in overridden or name in instance):
+        assigned = getattr(self, ASSIGNED, None) or {}
+        if name is not None and (name in overridden or name in instance or name in assigned):
             getattr(self, name)(event)
-        if "on_order_event" in overridden or "on_order_event" in instance:
+        general = "on_order_event"
+        if general in overridden or general in instance or general in assigned:
             self.on_order_event(event)
 
     def _handle_position_event(self, event: Any) -> None:
         name = _POSITION_CALLBACKS.get(type(event).__name__)
         overridden, instance = self._overridden, self.__dict__
-        if name is not None and (name in overridden or name in instance):
+        assigned = getattr(self, ASSIGNED, None) or {}
+        if name is not None and (name in overridden or name in instance or name in assigned):
             getattr(self, name)(event)
-        if "on_position_event" in overridden or "on_position_event" in instance:
+        general = "on_position_event"
+        if general in overridden or general in instance or general in assigned:
             self.on_position_event(event)
 
 
@@ -812,3 +818,10 @@ def _overridden_callbacks(cls: type[Strategy[Any]]) -> frozenset[str]:
         for name in _callback_names()
         if getattr(cls, name, None) is not getattr(Strategy, name)
     )
+
+
+# Strategy's own callbacks become slots: an instance assigning one its class does not
+# override is seen by zq_core.callbacks, which skips the rest without a look-up per event.
+for _name in _callback_names():
+    setattr(Strategy, _name, CallbackSlot(_name, getattr(Strategy, _name)))
+del _name

@@ -245,6 +245,74 @@ def test_callbacks_follow_assignments_on_the_class_and_the_instance(kind: type[A
     assert len(seen) == 4
 
 
+class BindsTheBaseFunction(Strategy[Any]):
+    """Binds Strategy's own (no-op) callback in its class body: a plain function there, so
+    an instance's assignment lands in the instance's __dict__."""
+
+    on_order_filled = Strategy.on_order_filled
+
+
+def test_strategys_callbacks_read_as_methods_and_take_assignments_as_attributes() -> None:
+    # The slots against plain Python attributes: read from the class, the function; from an
+    # instance, the bound method, or the value assigned on that instance only.
+    first, second = Quiet(), Quiet(strategy_id="Quiet-002")
+    function = Strategy.__dict__["on_order_filled"].function
+    assert Strategy.on_order_filled is function and Quiet.on_order_filled is function
+    assert first.on_order_filled == first.on_order_filled and first.on_order_filled.__self__ is first
+    assert first.on_order_filled.__func__ is function
+    seen: list[Any] = []
+    first.on_order_filled = seen.append  # type: ignore[method-assign]
+    assert first.on_order_filled == seen.append and second.on_order_filled.__func__ is function
+    del first.on_order_filled
+    assert first.on_order_filled.__func__ is function
+    with pytest.raises(AttributeError) as refused:
+        del first.on_order_filled
+
+    class Plain:
+        def on_order_filled(self, event: Any) -> None:
+            pass
+
+    with pytest.raises(AttributeError) as python:
+        del Plain().on_order_filled  # type: ignore[method-assign]
+    assert str(refused.value) == str(python.value).replace("Plain", "Quiet")
+
+
+def test_a_callback_is_called_only_on_the_instance_it_was_assigned_on() -> None:
+    n = Node().start()
+    first = n.add_strategy(Quiet())
+    second = n.add_strategy(Quiet(strategy_id="Quiet-002"))
+    seen: list[str] = []
+    first.on_order_accepted = lambda event: seen.append("first")  # type: ignore[method-assign]
+    for strategy in (first, second):
+        n.clock.set_time(n.clock.timestamp_ns() + 1)
+        strategy.submit_order(strategy.order_factory.market(SIM, OrderSide.BUY, Q("1.000")))
+    assert seen == ["first"]
+
+
+def test_an_assignment_next_to_a_class_bound_base_function_is_called() -> None:
+    n = Node().start()
+    strategy = n.add_strategy(BindsTheBaseFunction())
+    seen: list[str] = []
+    strategy.on_order_filled = lambda event: seen.append("instance")  # type: ignore[method-assign]
+    assert "on_order_filled" in vars(strategy)  # a plain attribute: no slot involved
+    strategy.submit_order(strategy.order_factory.market(SIM, OrderSide.BUY, Q("1.000")))
+    assert seen == ["instance"]
+
+
+def test_a_callback_set_on_strategy_itself_after_registration_is_called(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    n = Node().start()
+    strategy = n.add_strategy(Quiet())
+    seen: list[str] = []
+    strategy.submit_order(strategy.order_factory.market(SIM, OrderSide.BUY, Q("1.000")))
+    assert seen == []
+    monkeypatch.setattr(Strategy, "on_order_event", lambda self, event: seen.append("base"))
+    n.clock.set_time(n.clock.timestamp_ns() + 1)
+    strategy.submit_order(strategy.order_factory.market(SIM, OrderSide.BUY, Q("1.000")))
+    assert seen and set(seen) == {"base"}
+
+
 def backtest_node(client_type: type[BacktestExecutionClient]) -> tuple[Strategy[Any], Any]:
     kernel = Kernel(KernelConfig(trader_id="TEST-001"))
     clock = kernel.clock
