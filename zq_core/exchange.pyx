@@ -12,7 +12,6 @@ Time: a command that arrives at the same nanosecond as a market update is proces
 it; events and commands due at the same nanosecond go in the order they were sent or made.
 """
 
-import heapq
 from types import MemberDescriptorType
 
 cimport cython
@@ -77,10 +76,6 @@ cdef enum:
     CANCEL_ALL = 3
     # Reports copied to the stack per collect (more go to the heap).
     LOCAL_REPORTS = 8
-
-# Module-level bindings of the names called per event.
-cdef object _heappush = heapq.heappush
-cdef object _heappop = heapq.heappop
 
 cdef int64_t[19] POW10 = [
     1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000,
@@ -175,7 +170,11 @@ cdef extern from *:
     }
 
     /* cls(f"{prefix}{n}") for an ASCII prefix: the digits written straight into the str
-       (no int object, no str of it, no concatenation); NULL with an error set on failure. */
+       (no int object, no str of it, no concatenation); NULL with an error set on failure.
+       On CPython 3.11 the instance is built as str.__new__(cls, value) builds it for an
+       ASCII value (unicode_subtype_new): from cls's allocator, its characters in a block of
+       their own that is also its UTF-8, hash not computed; without the plain str, the
+       argument tuple and str.__new__'s argument parsing in between. */
     static PyObject* zq_numbered_id(PyObject* cls, PyObject* prefix, unsigned long long n) {
         char digits[20];
         Py_ssize_t count = 0, length;
@@ -185,6 +184,36 @@ cdef extern from *:
             n /= 10;
         } while (n);
         length = PyUnicode_GET_LENGTH(prefix);
+    #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+        if (cls != (PyObject*)&PyUnicode_Type
+                && PyType_FastSubclass((PyTypeObject*)cls, Py_TPFLAGS_UNICODE_SUBCLASS)) {
+            Py_ssize_t total = length + count;
+            Py_UCS1* data = (Py_UCS1*)PyObject_Malloc(total + 1);
+            PyUnicodeObject* self;
+            if (data == NULL) return PyErr_NoMemory();
+            self = (PyUnicodeObject*)((PyTypeObject*)cls)->tp_alloc((PyTypeObject*)cls, 0);
+            if (self == NULL) {
+                PyObject_Free(data);
+                return NULL;
+            }
+            memcpy(data, PyUnicode_1BYTE_DATA(prefix), length);
+            memcpy(data + length, digits + sizeof(digits) - count, count);
+            data[total] = 0;
+            self->_base._base.length = total;
+            self->_base._base.hash = -1;
+            self->_base._base.state.interned = 0;
+            self->_base._base.state.kind = PyUnicode_1BYTE_KIND;
+            self->_base._base.state.compact = 0;
+            self->_base._base.state.ascii = 1;
+            self->_base._base.state.ready = 1;
+            self->_base._base.wstr = NULL;
+            self->_base.utf8_length = total;
+            self->_base.utf8 = (char*)data;
+            self->_base.wstr_length = 0;
+            self->data.any = data;
+            return (PyObject*)self;
+        }
+    #endif
         plain = PyUnicode_New(length + count, 127);
         if (plain == NULL) return NULL;
         memcpy(PyUnicode_1BYTE_DATA(plain), PyUnicode_1BYTE_DATA(prefix), length);
@@ -203,6 +232,61 @@ cdef extern from *:
 cdef extern from *:
     # GCC/Clang: the product in ``result``, true when it overflowed.
     bint mul_overflow "__builtin_mul_overflow" (int64_t a, int64_t b, int64_t* result) noexcept
+    # ... and the sum.
+    bint add_overflow "__builtin_add_overflow" (int64_t a, int64_t b, int64_t* result) noexcept
+
+
+# The queues of commands in flight and of undelivered events: binary heaps (the algorithm of
+# heapq) of tuples (time, sequence, ...), ordered as heapq orders them: the sequences are
+# unique, so two tuples never tie on both. The times and sequences are read in C.
+
+cdef inline bint _earlier(tuple a, tuple b) except -1:
+    cdef int64_t at = a[0]
+    cdef int64_t bt = b[0]
+    if at != bt:
+        return at < bt
+    return <uint64_t>a[1] < <uint64_t>b[1]
+
+
+cdef int _heap_push(list heap, tuple item) except -1:
+    # heapq.heappush(heap, item).
+    cdef Py_ssize_t at = len(heap)
+    cdef Py_ssize_t up
+    cdef tuple parent
+    heap.append(item)
+    while at > 0:
+        up = (at - 1) >> 1
+        parent = <tuple>heap[up]
+        if not _earlier(item, parent):
+            break
+        heap[at] = parent
+        at = up
+    heap[at] = item
+    return 0
+
+
+cdef tuple _heap_pop(list heap):
+    # heapq.heappop(heap) of a non-empty heap: the last item moved to the top and sifted down.
+    cdef tuple last = <tuple>heap.pop()
+    cdef tuple top
+    cdef Py_ssize_t count = len(heap)
+    cdef Py_ssize_t at = 0
+    cdef Py_ssize_t child
+    if count == 0:
+        return last
+    top = <tuple>heap[0]
+    while True:
+        child = 2 * at + 1
+        if child >= count:
+            break
+        if child + 1 < count and _earlier(<tuple>heap[child + 1], <tuple>heap[child]):
+            child += 1
+        if not _earlier(<tuple>heap[child], last):
+            break
+        heap[at] = heap[child]
+        at = child
+    heap[at] = last
+    return top
 
 
 cdef bint linear_fee(
@@ -451,7 +535,9 @@ cdef class ExchangeCore:
                   "ts_init")
             if ts_init is None else ts_init
         )
-        cdef int64_t entry = self._entry_ns if self._fixed_latency else self._latency.entry()
+        cdef int64_t entry = (
+            self._entry_ns if self._fixed_latency else <int64_t>self._latency.entry()
+        )
         self._send(ts + entry, SUBMIT, command, ts)
 
     def modify(self, command):
@@ -459,7 +545,9 @@ cdef class ExchangeCore:
         cdef int64_t ts = field(
             command, type(command) is self._modify_type, self._modify_slots[C_TS_INIT], "ts_init"
         )
-        cdef int64_t entry = self._entry_ns if self._fixed_latency else self._latency.entry()
+        cdef int64_t entry = (
+            self._entry_ns if self._fixed_latency else <int64_t>self._latency.entry()
+        )
         self._send(ts + entry, MODIFY, command, ts)
 
     def cancel(self, command):
@@ -468,7 +556,7 @@ cdef class ExchangeCore:
             command, type(command) is self._cancel_type, self._cancel_slots[C_TS_INIT], "ts_init"
         )
         cdef int64_t latency = (
-            self._cancel_ns if self._fixed_latency else self._latency.cancel()
+            self._cancel_ns if self._fixed_latency else <int64_t>self._latency.cancel()
         )
         self._send(ts + latency, CANCEL, command, ts)
 
@@ -476,7 +564,7 @@ cdef class ExchangeCore:
         """Send a cancel of every open order of an instrument (of one side, if given)."""
         cdef int64_t ts = command.ts_init
         cdef int64_t latency = (
-            self._cancel_ns if self._fixed_latency else self._latency.cancel()
+            self._cancel_ns if self._fixed_latency else <int64_t>self._latency.cancel()
         )
         self._send(ts + latency, CANCEL_ALL, command, ts)
 
@@ -511,7 +599,7 @@ cdef class ExchangeCore:
                 self._advance_cores(now)
                 return 0
         else:
-            _heappush(self._inbound, (arrival, self._sequence, kind, command))
+            _heap_push(self._inbound, (arrival, self._sequence, kind, command))
         self._advance(now)
         return 0
 
@@ -535,12 +623,12 @@ cdef class ExchangeCore:
             if inbound and in_at <= ts and (
                 not outbound or in_at < out_at or (in_at == out_at and in_sequence < out_sequence)
             ):
-                head = <tuple>_heappop(inbound)
+                head = _heap_pop(inbound)
                 if in_at > self.ts_now:
                     self.ts_now = in_at
                 self._arrive(in_at, head[2], head[3])
             elif outbound and out_at <= ts:
-                head = <tuple>_heappop(outbound)
+                head = _heap_pop(outbound)
                 self._on_event(head[2])
             else:
                 break
@@ -857,13 +945,17 @@ cdef class ExchangeCore:
         raise ValueError(f"unknown matching report kind {kind}")
 
     cdef int _emit(self, int64_t ts, object event) except -1:
-        cdef int64_t deliver = ts + (self._ack_ns if self._fixed_latency else self._latency.ack())
+        cdef int64_t ack = self._ack_ns if self._fixed_latency else <int64_t>self._latency.ack()
+        cdef int64_t deliver
+        if add_overflow(ts, ack, &deliver):
+            # What the sum in Python raised when converted back.
+            raise OverflowError("Python int too large to convert to C long")
         self._sequence += 1
         if deliver <= self.ts_now and not self._outbound:
             self._on_event(event)  # due now and nothing ahead of it: deliver at once
             return 0
         # Behind the events ahead of it; one already due goes out now with them, in order.
-        _heappush(self._outbound, (deliver, self._sequence, event))
+        _heap_push(self._outbound, (deliver, self._sequence, event))
         if deliver <= self.ts_now:
             self._flush(self.ts_now)
         return 0
@@ -871,5 +963,5 @@ cdef class ExchangeCore:
     cdef int _flush(self, int64_t ts) except -1:
         cdef list outbound = self._outbound
         while outbound and <int64_t>(<tuple>outbound[0])[0] <= ts:
-            self._on_event((<tuple>_heappop(outbound))[2])
+            self._on_event(_heap_pop(outbound)[2])
         return 0

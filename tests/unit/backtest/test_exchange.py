@@ -17,7 +17,7 @@ from zq.backtest.models import MakerTakerFeeModel
 from zq.data.arrays import DELTA_DTYPE
 from zq.model.enums import AggressorSide, BookAction, BookType, OrderSide, OrderType, TimeInForce
 from zq.model.events import OrderAccepted, OrderEvent, OrderFilled, OrderUpdated
-from zq.model.identifiers import InstrumentId, Venue
+from zq.model.identifiers import InstrumentId, TradeId, Venue, VenueOrderId
 from zq_core.fixed import Quantity
 
 LIMIT = OrderType.LIMIT
@@ -32,6 +32,38 @@ def test_accepted_event_carries_venue_order_id_and_account() -> None:
     (event,) = venue.events
     assert isinstance(event, OrderAccepted)
     assert (event.venue_order_id, event.account_id, event.ts_event) == ("SIM-1", "SIM-001", 5)
+
+
+def test_venue_order_and_trade_ids_built_in_c_are_plain_identifiers() -> None:
+    # The exchange writes "{venue}-{n}" straight into an instance of the id type (see
+    # zq_numbered_id in exchange.pyx): it must behave as VenueOrderId("SIM-1") built in
+    # Python does, as a str, a dict key, in a pickle, and when released.
+    import gc
+    import pickle
+
+    venue = Venue1(book_type=BookType.L1_MBP)
+    for k in range(1, 201):  # ids of 1 to 3 digits, most released at once
+        venue.quote("99.99", 5, "100.01", 5, ts=2 * k)
+        venue.submit(f"O-{k}", BUY, MARKET, 1, ts=2 * k + 1)
+    fills = [e for e in venue.events if isinstance(e, OrderFilled)]
+    assert len(fills) == 200
+    last = fills[-1]
+    for value, kind, text in (
+        (last.venue_order_id, VenueOrderId, "SIM-200"),
+        (last.trade_id, TradeId, "SIM-200"),
+        (fills[8].venue_order_id, VenueOrderId, "SIM-9"),
+    ):
+        built = kind(text)
+        assert type(value) is kind
+        assert value == built == text and str(value) == text and len(value) == len(text)
+        assert hash(value) == hash(text) and {text: 1}[value] == 1 and {value: 2}[text] == 2
+        assert value.encode() == text.encode() and value.isascii() and f"{value}" == text
+        assert repr(value) == repr(built)
+        assert pickle.loads(pickle.dumps(value)) == built
+        assert value + "x" == text + "x" and value.split("-") == text.split("-")
+    del fills, last
+    venue.events.clear()
+    gc.collect()
 
 
 def test_cancel_of_an_open_order_cancels_it() -> None:
