@@ -54,6 +54,7 @@ cdef class Route:
     cdef bint direct                # ... an ExchangeCore advanced in C (see _advance_venue)
     cdef MatchingCore core          # the instrument's matching core, or None
     cdef list venue_cores           # every core of the venue (expiries)
+    cdef bint sole_core             # ... which are just ``core``
     cdef list inbound               # the exchange's in-flight commands (a heap)
     cdef list outbound              # the exchange's undelivered events (a heap)
     # The earliest time the venue's Python side may have work (the heads of inbound and
@@ -122,6 +123,7 @@ cdef class ReplayLoop:
     cdef object delta_type
     cdef tuple actions
     cdef tuple sides
+    cdef Py_ssize_t aggressors          # AggressorSide values (0: not read yet)
     cdef readonly Py_ssize_t count
     cdef readonly int64_t ts_last
 
@@ -138,5 +140,5 @@ cdef class ReplayLoop:
         self, Route route, MatchingCore core, const char* row, object datum, int64_t ts
     ) except -1
     cdef bint _venue_due(self, Route route, int64_t ts) except -1
-    cdef int64_t _venue_next(self, Route route) except? -1
+    cdef inline int64_t _venue_next(self, Route route) except? -1
     cdef object _make(self, Route route, const char* row)

@@ -189,6 +189,10 @@ cdef class ReplayLoop:
                 getattr(type(route.exchange), "advance_time", None) is _CORE_ADVANCE
             )
             route.venue_cores = list(route.exchange.cores())
+            route.sole_core = (
+                len(route.venue_cores) == 1 and route.venue_cores[0] is route.core
+                and route.core is not None
+            )
             route.inbound = route.exchange._inbound
             route.outbound = route.exchange._outbound
         self._resolve_data(route)
@@ -551,10 +555,11 @@ cdef class ReplayLoop:
                 return True
         return False
 
-    cdef int64_t _venue_next(self, Route route) except? -1:
+    cdef inline int64_t _venue_next(self, Route route) except? -1:
         # The earliest ts at which _venue_due may hold: no row before it needs the venue's
         # Python side (until Python runs again: only it queues commands and events, and a
-        # core lowers its next expiry only when Python adds an order).
+        # core lowers its next expiry only when Python adds an order). Inline: read after
+        # each row that ran Python (each trade a strategy receives).
         cdef MatchingCore core
         cdef int64_t due = INT64_MAX
         cdef int64_t head
@@ -566,6 +571,8 @@ cdef class ReplayLoop:
             head = <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(queue, 0), 0)
             if head < due:
                 due = head
+        if route.sole_core:  # the usual venue: one instrument, no list walk
+            return route.core._next_expiry if route.core._next_expiry < due else due
         for core in route.venue_cores:
             if core._next_expiry < due:
                 due = core._next_expiry
@@ -581,7 +588,10 @@ cdef class ReplayLoop:
         if route.kind == KIND_TRADES:
             # One allocation: the trade makes its price, size and id when they are read.
             trade = <const TradeRow*>row
-            if trade.aggressor_side >= aggressor_count():
+            # The count read again only when a side is past the one held (0 at first).
+            if trade.aggressor_side >= self.aggressors and (
+                trade.aggressor_side >= _read_count(self)
+            ):
                 raise ValueError(
                     f"trades of {route.series.key}: the row at ts_init {trade.ts_init} has "
                     f"aggressor side {trade.aggressor_side}, which is no AggressorSide"
@@ -639,6 +649,12 @@ cdef class ReplayLoop:
 
 
 cdef object _CORE_ADVANCE = ExchangeCore.advance_time
+
+
+cdef Py_ssize_t _read_count(ReplayLoop loop) noexcept:
+    # The number of AggressorSide values (zq_core.data), kept by the loop.
+    loop.aggressors = aggressor_count()
+    return loop.aggressors
 
 
 cdef inline int _advance_venue(Route route, int64_t ts) except -1:
