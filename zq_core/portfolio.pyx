@@ -148,11 +148,13 @@ cdef enum:
     I_IDS
     I_BY_PAIR
     I_BY_INSTRUMENT
+    I_BY_STRATEGY
     SLOT_COUNT
 cdef tuple _SLOT_NAMES = (
-    "_positions_open", "_positions_closed", "_net_positions", "ids", "by_pair", "by_instrument"
+    "_positions_open", "_positions_closed", "_net_positions", "ids", "by_pair", "by_instrument",
+    "by_strategy",
 )
-cdef Py_ssize_t[6] _SLOT_OFFSETS = [-1, -1, -1, -1, -1, -1]
+cdef Py_ssize_t[7] _SLOT_OFFSETS = [-1, -1, -1, -1, -1, -1, -1]
 cdef object _Index = None  # the type of the Cache's position indices, once its offsets are known
 
 
@@ -794,7 +796,10 @@ cdef class PortfolioCore:
             else:
                 open_ids = cache.open_position_ids(instrument_id)
             units_n = 0
-            if len(open_ids) == 1 and position_id in open_ids:  # the one just filled
+            if not open_ids:  # none open: _entry_notional's (0, 0)
+                units = None
+                scale = 0
+            elif len(open_ids) == 1 and position_id in open_ids:  # the one just filled
                 scale = position._pnl_scale
                 if not position._wide and zq_mul128(
                     position._open_n, position._multiplier_raw, &units_n
@@ -818,6 +823,27 @@ cdef class PortfolioCore:
         return events
 
 
+cdef int _index_move(PositionCore position, position_id, out_of, into) except -1:
+    # if position_id in out_of.ids: out_of.remove(position); then into.add(position) (the
+    # caller found it is not in into.ids): zq.cache's _PositionIndex.remove and add.
+    cdef dict keyed
+    instrument_id = position.instrument_id
+    strategy_id = position.strategy_id
+    pair = (instrument_id, strategy_id)
+    ids = <dict?>_slot(out_of, I_IDS)
+    if position_id in ids:
+        del ids[position_id]
+        del (<dict?>(<dict?>_slot(out_of, I_BY_INSTRUMENT))[instrument_id])[position_id]
+        del (<dict?>(<dict?>_slot(out_of, I_BY_STRATEGY))[strategy_id])[position_id]
+        del (<dict?>(<dict?>_slot(out_of, I_BY_PAIR))[pair])[position_id]
+    (<dict?>_slot(into, I_IDS))[position_id] = None
+    for field, key in ((I_BY_INSTRUMENT, instrument_id), (I_BY_STRATEGY, strategy_id),
+                       (I_BY_PAIR, pair)):
+        keyed = (<dict?>_slot(into, field)).setdefault(key, {})
+        keyed[position_id] = None
+    return 0
+
+
 cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id,
                      tuple pair) except -1:
     # Cache.update_position(position) when the position stays in its index (open, or
@@ -831,9 +857,16 @@ cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id,
         return False
     # (the caller checked that the cache is exactly a zq Cache: its slots are read)
     open_index = _slot(cache, C_POSITIONS_OPEN)
-    into = open_index if position._raw != 0 else _slot(cache, C_POSITIONS_CLOSED)
+    closed_index = _slot(cache, C_POSITIONS_CLOSED)
+    into = open_index if position._raw != 0 else closed_index
     if position_id not in <dict?>_index_slot(into, I_IDS):
-        return False
+        # Opened or closed by this fill: moved between the indices as
+        # Cache.update_position moves it (_PositionIndex.remove, then add), when both are
+        # exactly _PositionIndex (read at their slots).
+        if type(open_index) is not _Index or type(closed_index) is not _Index:
+            return False
+        out_of = closed_index if into is open_index else open_index
+        _index_move(position, position_id, out_of, into)
     cdef dict open_ids = (<dict?>_index_slot(open_index, I_BY_PAIR)).get(pair)
     nets = <dict?>_slot(cache, C_NET_POSITIONS)
     if open_ids is not None and len(open_ids) == 1 and position_id in open_ids:

@@ -268,6 +268,10 @@ def _run_fills(cache: Cache, account: MarginAccount, hedging: bool) -> list[obje
         produced.append(dict(cache.net_positions()))
         produced.append(sorted(p.id for p in cache.positions_open()))
         produced.append(sorted(p.id for p in cache.positions_closed()))
+        for index in (cache._positions_open, cache._positions_closed):  # keys in order
+            produced.append(list(index.ids))
+            for keyed in (index.by_instrument, index.by_strategy, index.by_pair):
+                produced.append([(key, list(ids)) for key, ids in keyed.items()])
     produced.append(account.events)
     produced.append(account.margin(ES.id))
     return produced
