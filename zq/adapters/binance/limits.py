@@ -198,6 +198,8 @@ class RateLimiter:
     ) -> None:
         self._time_ms = time_ms
         self._limits: tuple[RateLimit, ...] = ()
+        # The windows of each (kind, interval) among the limits: read per answer's header.
+        self._windows_of: dict[tuple[RateLimitKind, int], tuple[int, ...]] = {}
         #: The windows' state: for each limit in :attr:`limits`, its current interval and
         #: count; with the hold after a 429/418 and the number of requests admitted.
         self.windows = RateWindows(0)
@@ -235,19 +237,19 @@ class RateLimiter:
             )
         windows.blocked_until_ms = old.blocked_until_ms
         windows.acquired = old.acquired
-        self.windows, self._limits = windows, limits
+        windows_of: dict[tuple[RateLimitKind, int], tuple[int, ...]] = {}
+        for index, limit in enumerate(limits):
+            key = (limit.kind, limit.interval_ms)
+            windows_of[key] = (*windows_of.get(key, ()), index)
+        self.windows, self._limits, self._windows_of = windows, limits, windows_of
 
     @property
     def limits(self) -> Sequence[RateLimit]:
         """The limits in force."""
         return self._limits
 
-    def _indexes(self, kind: RateLimitKind, interval_ms: int) -> list[int]:
-        return [
-            index
-            for index, limit in enumerate(self._limits)
-            if limit.kind is kind and limit.interval_ms == interval_ms
-        ]
+    def _indexes(self, kind: RateLimitKind, interval_ms: int) -> tuple[int, ...]:
+        return self._windows_of.get((kind, interval_ms), ())
 
     def used(self, kind: RateLimitKind, interval_ms: int) -> int:
         """Return the units of ``kind`` used in the current interval of ``interval_ms``."""
@@ -351,7 +353,7 @@ class RateLimiter:
                 continue
             count = int(value)
             windows = self.windows
-            for index in self._indexes(kind, interval):
+            for index in self._windows_of.get((kind, interval), ()):
                 windows.roll(index, now)
                 if count > windows.used_of(index):
                     windows.set_used(index, count)
