@@ -148,6 +148,25 @@ def test_headers_raise_the_local_count_to_the_venues():
     assert limiter.stats.header_corrections == 2
 
 
+def test_a_header_reaches_the_windows_of_its_kind_and_interval_after_new_limits():
+    limiter = RateLimiter([RateLimit(WEIGHT, 60_000, 1000)])
+    # No limit per 10 s yet: the orders header has no window to correct.
+    limiter.observe({"x-mbx-order-count-10s": "3", "x-mbx-used-weight-1m": "40"})
+    with pytest.raises(KeyError):
+        limiter.used(ORDERS, 10_000)
+    # Two limits of one kind and interval (a venue may list both): the header corrects both.
+    limiter.set_limits(
+        [
+            RateLimit(ORDERS, 10_000, 50),
+            RateLimit(WEIGHT, 60_000, 1200),
+            RateLimit(ORDERS, 10_000, 80),
+        ]
+    )
+    limiter.observe({"x-mbx-order-count-10s": "9"})
+    assert [limiter.windows.used_of(index) for index in range(3)] == [9, 40, 9]
+    assert limiter.stats.header_corrections == 3  # the weight once, then both order windows
+
+
 def test_a_cost_larger_than_a_limit_is_refused():
     limiter = RateLimiter([RateLimit(WEIGHT, 1000, 10)])
     with pytest.raises(ValueError, match="can never fit the REQUEST_WEIGHT limit of 10 per 1S"):
