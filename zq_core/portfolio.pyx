@@ -823,13 +823,13 @@ cdef class PortfolioCore:
         return events
 
 
-cdef int _index_move(PositionCore position, position_id, out_of, into) except -1:
+cdef int _index_move(PositionCore position, position_id, tuple pair, out_of,
+                     into) except -1:
     # if position_id in out_of.ids: out_of.remove(position); then into.add(position) (the
-    # caller found it is not in into.ids): zq.cache's _PositionIndex.remove and add.
-    cdef dict keyed
+    # caller found it is not in into.ids): zq.cache's _PositionIndex.remove and add, the
+    # keyed dicts looked up with `pair` (the fill's, equal to the position's).
     instrument_id = position.instrument_id
     strategy_id = position.strategy_id
-    pair = (instrument_id, strategy_id)
     ids = <dict?>_slot(out_of, I_IDS)
     if position_id in ids:
         del ids[position_id]
@@ -837,10 +837,22 @@ cdef int _index_move(PositionCore position, position_id, out_of, into) except -1
         del (<dict?>(<dict?>_slot(out_of, I_BY_STRATEGY))[strategy_id])[position_id]
         del (<dict?>(<dict?>_slot(out_of, I_BY_PAIR))[pair])[position_id]
     (<dict?>_slot(into, I_IDS))[position_id] = None
-    for field, key in ((I_BY_INSTRUMENT, instrument_id), (I_BY_STRATEGY, strategy_id),
-                       (I_BY_PAIR, pair)):
-        keyed = (<dict?>_slot(into, field)).setdefault(key, {})
-        keyed[position_id] = None
+    _keyed_add(<dict?>_slot(into, I_BY_INSTRUMENT), instrument_id, position_id)
+    _keyed_add(<dict?>_slot(into, I_BY_STRATEGY), strategy_id, position_id)
+    keyed = <dict?>_slot(into, I_BY_PAIR)
+    found = keyed.get(pair)
+    if found is None:  # setdefault((instrument_id, strategy_id), {})
+        found = keyed[(instrument_id, strategy_id)] = {}
+    (<dict?>found)[position_id] = None
+    return 0
+
+
+cdef inline int _keyed_add(dict keyed, key, position_id) except -1:
+    # keyed.setdefault(key, {})[position_id] = None, without the spare dict.
+    found = keyed.get(key)
+    if found is None:
+        found = keyed[key] = {}
+    (<dict?>found)[position_id] = None
     return 0
 
 
@@ -866,7 +878,7 @@ cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id,
         if type(open_index) is not _Index or type(closed_index) is not _Index:
             return False
         out_of = closed_index if into is open_index else open_index
-        _index_move(position, position_id, out_of, into)
+        _index_move(position, position_id, pair, out_of, into)
     cdef dict open_ids = (<dict?>_index_slot(open_index, I_BY_PAIR)).get(pair)
     nets = <dict?>_slot(cache, C_NET_POSITIONS)
     if open_ids is not None and len(open_ids) == 1 and position_id in open_ids:
