@@ -54,19 +54,28 @@ class EmaCross(Strategy[EmaCrossParams]):
         self.slow = ExponentialMovingAverage(self.params.slow)
         self.signal = 0  # 1 above, -1 below, 0 before the first signal
         self.flips = 0
-        # The two signed targets, computed once (and on a parameter change), not per signal.
-        self.long_target = self.params.trade_size
-        self.short_target = -self.params.trade_size
+        self.size_precision: int | None = None  # the instrument's, read in on_start
+
+    def _plan(self, size: Decimal, precision: int) -> None:
+        # What a signal needs, computed once (in on_start, again on a parameter change),
+        # not per signal: per direction, the signed target, the other direction's target,
+        # the side that moves to the target, and the order sizes from flat and from the
+        # other target.
+        opening, flipping = Quantity(abs(size), precision), Quantity(abs(size) * 2, precision)
+        up, down = (BUY, SELL) if size >= ZERO else (SELL, BUY)
+        self.long_plan = (size, -size, up, opening, flipping)
+        self.short_plan = (-size, size, down, opening, flipping)
 
     def on_params_changed(self, old: EmaCrossParams, new: EmaCrossParams) -> None:
-        self.long_target = new.trade_size
-        self.short_target = -new.trade_size
+        if self.size_precision is not None:  # else on_start plans
+            self._plan(new.trade_size, self.size_precision)
 
     def on_start(self) -> None:
         instrument = self.cache.instrument(self.instrument_id)
         if instrument is None:
             raise ValueError(f"{self.id}: instrument {self.instrument_id} is not in the cache")
         self.size_precision = instrument.size_precision
+        self._plan(self.params.trade_size, self.size_precision)
         # The cache's net positions, a live view: the position is one look-up in it per signal
         # (what portfolio.net_position(instrument_id, strategy_id) reads).
         self.net_positions = self.cache.net_positions()
@@ -83,17 +92,22 @@ class EmaCross(Strategy[EmaCrossParams]):
         if signal == self.signal:
             return
         self.signal = signal
-        target = self.long_target if signal > 0 else self.short_target
+        target, opposite, side, opening, flipping = (
+            self.long_plan if signal > 0 else self.short_plan
+        )
         current = self.net_positions.get(self.position_key, ZERO)  # signed: short below zero
         if current == target:
             return
-        if current:
+        if not current:
+            quantity = opening
+        elif current == opposite:
             self.flips += 1
-        delta = target - current
-        if delta > ZERO:
-            side, quantity = BUY, Quantity(delta, self.size_precision)
-        else:
-            side, quantity = SELL, Quantity(-delta, self.size_precision)
+            quantity = flipping
+        else:  # a position of another size (the size parameter changed): the difference
+            self.flips += 1
+            delta = target - current
+            side = BUY if delta > ZERO else SELL
+            quantity = Quantity(abs(delta), self.size_precision)
         self.submit_order(self.order_factory.market(self.instrument_id, side, quantity))
 
 
