@@ -133,10 +133,12 @@ class TradingNodeConfig(_Config, frozen=True, kw_only=True, forbid_unknown_field
     startup_backoff_s: float = 0.5
     startup_backoff_max_s: float = 10.0
     stop_timeout_s: float = 5.0
-    #: Keep the event loop turning instead of sleeping in the poller while the node runs:
-    #: a message is then read the moment it arrives, without the process being woken up
-    #: (a scheduler wake-up costs tens of microseconds to milliseconds on a busy machine).
-    #: The price is one CPU core kept at 100 %.
+    #: Keep the event loop turning instead of sleeping in the poller while the node runs
+    #: (:class:`zq.live.busy_poll.BusyPoll`): a message is then read the moment it arrives,
+    #: without the process being woken up (a scheduler wake-up costs tens of microseconds to
+    #: milliseconds on a busy machine). The price is one CPU core kept at 100 %, and it pays
+    #: only where the node has that core to itself: measured, it shortens the read of the
+    #: venue's answers, not tick-to-order (docs/live/binance-adapter.md#deployment-settings).
     busy_poll: bool = False
     #: The CPUs the node's process runs on (``os.sched_setaffinity`` at the start of
     #: ``start``, every thread); None: wherever the scheduler puts it. See
