@@ -27,7 +27,9 @@
 (f) ``--only loop``: two legs of (a) timed call by call in one process (venue and node on
     one loop), frame -> ``on_quote`` and REST call -> written, warm or with the caches
     emptied before each call (``--cold-mb``); each call goes through ``operator.call`` for
-    callgrind's ``--toggle-collect=_operator_call`` (instructions per call).
+    callgrind's ``--toggle-collect=_operator_call`` (instructions per call). ``--leg venue``
+    times the venue's side of a new order, ``--leg ack`` the user stream's report of a new
+    order to ``on_order_accepted`` (how the node learns the order was accepted).
 
 The venue runs in its own process (this script started with ``--serve``) so that the node's
 process is measured alone. The timing points are wrappers set from here (on the WebSocket
@@ -763,6 +765,13 @@ async def loop_legs(args: argparse.Namespace) -> None:
         )
         probe = Probe(0)
         node.add_strategy(probe)
+        reports: list[tuple[Any, bytes]] = []  # --leg ack: the stream's first NEW report
+        undo_capture = None
+        if args.leg == "ack":
+            undo_capture = _capture_new_report(reports)
+            # The orders are only accepted here (the probe's own callbacks cancel them).
+            probe.on_order_accepted = lambda event: None  # type: ignore[method-assign]
+            probe.on_order_canceled = lambda event: None  # type: ignore[method-assign]
         await node.start()
         try:
             websocket = node.data_client().market.websocket
@@ -841,7 +850,11 @@ async def loop_legs(args: argparse.Namespace) -> None:
                 print(f"  a request: {written[-1][:160]!r}...")
             if args.leg == "venue":
                 _venue_leg(venue, iterations, evict, times)
+            if args.leg == "ack":
+                await _ack_leg(node, probe, reports, iterations, evict, times)
         finally:
+            if undo_capture is not None:
+                undo_capture()
             await node.shutdown()
     cold = f"caches emptied before each call ({args.cold_mb} MB)" if args.cold_mb else "warm"
     print(f"(loop) {iterations} calls per leg, in-process, {cold}; {load()}")
@@ -851,6 +864,93 @@ async def loop_legs(args: argparse.Namespace) -> None:
             f"p99 {quantile(values, 0.99) / 1e3:7.2f} us   "
             f"mean {statistics.mean(values) / 1e3:7.2f} us"
         )
+
+
+def _capture_new_report(reports: list[tuple[Any, bytes]]) -> Callable[[], None]:
+    """Keep the first read holding an ``executionReport`` of a new order, with its
+    connection (set before the node connects: uvloop binds ``data_received`` then)."""
+    from zq.adapters.binance.ws_connection import WebSocketConnection
+
+    data_received = WebSocketConnection.data_received
+
+    def capture(self: Any, data: bytes) -> None:
+        if not reports and data.find(b'"executionReport"') >= 0 and data.find(b'"x":"NEW"') >= 0:
+            reports.append((self, bytes(data)))
+        data_received(self, data)
+
+    WebSocketConnection.data_received = capture  # type: ignore[method-assign]
+
+    def undo() -> None:
+        WebSocketConnection.data_received = data_received  # type: ignore[method-assign]
+
+    return undo
+
+
+async def _ack_leg(
+    node: TradingNode,
+    probe: Probe,
+    reports: list[tuple[Any, bytes]],
+    iterations: int,
+    evict: Callable[[], None],
+    times: dict[str, list[int]],
+) -> None:
+    """The user stream's ``executionReport`` of a new order (how the node learns the
+    order was accepted, ahead of the REST answer) to ``on_order_accepted``: a report as
+    the venue wrote it, for an order submitted with its REST request written nowhere (so
+    it stays SUBMITTED), handed to the stream connection's own ``data_received``."""
+    import operator
+
+    from zq.adapters.binance.ws_connection import Opcode, WebSocketConnection, encode_frame
+    from zq.model.enums import OrderStatus
+
+    instrument = probe.cache.instrument(BTCUSDT)
+    assert instrument is not None
+    quantity = instrument.make_qty(Decimal("0.001"))
+    price = instrument.make_price(Decimal("50000.00"))
+    first = probe.order_factory.limit(BTCUSDT, OrderSide.BUY, quantity, price)
+    probe.submit_order(first)
+    for _ in range(500):
+        if reports and first.status is OrderStatus.ACCEPTED:
+            break
+        await asyncio.sleep(0.01)
+    assert reports, "no executionReport came"
+    connection, data = reports[0]
+    start = data.index(b'{"e":"executionReport"')
+    report = data[start : data.index(b"}", start) + 1]
+    old_id = str(first.client_order_id).encode()
+    connection_class = http_transport._Connection
+    real_send = connection_class.send
+    loop = asyncio.get_running_loop()
+
+    def send(self: Any, request: bytes) -> Any:  # written nowhere, never answered
+        answer = loop.create_future()
+        self.answer = answer
+        return answer
+
+    connection_class.send = send  # type: ignore[method-assign]
+    orders, frames = [], []
+    try:
+        for index in range(iterations):
+            order = probe.order_factory.limit(BTCUSDT, OrderSide.BUY, quantity, price)
+            probe.submit_order(order)
+            orders.append(order)
+            payload = report.replace(old_id, str(order.client_order_id).encode())
+            payload = re.sub(rb'"i":\d+', b'"i":%d' % (900_000 + index), payload)
+            frames.append(encode_frame(Opcode.TEXT, payload))
+    finally:
+        connection_class.send = real_send  # type: ignore[method-assign]
+    received = WebSocketConnection.data_received.__get__(connection)  # the undecorated one
+    call = operator.call
+    samples = times.setdefault("executionReport NEW -> on_order_accepted", [])
+    for frame in frames:
+        evict()
+        start_ns = perf()
+        call(received, frame)
+        samples.append(perf() - start_ns)
+    accepted = sum(order.status is OrderStatus.ACCEPTED for order in orders)
+    assert accepted == iterations, f"{accepted} of {iterations} orders accepted"
+    # The submits' tasks wait for answers that never come: each asks the venue after the
+    # REST timeout (a warning), and the node's stop cancels the orders.
 
 
 class _Written:
@@ -996,9 +1096,10 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--leg",
-        choices=("quote", "request", "both", "venue"),
+        choices=("quote", "request", "both", "venue", "ack"),
         default="both",
-        help="--only loop's legs (venue: the venue's side of a new order)",
+        help="--only loop's legs (venue: the venue's side of a new order; ack: the user "
+        "stream's report of a new order to on_order_accepted)",
     )
     parser.add_argument("--iterations", type=int, default=20_000, help="--only loop's calls")
     parser.add_argument(
