@@ -38,6 +38,11 @@ cdef class ExecutionCore:
     # strategy id -> its order / position events topic (the zq.common.topics strings)
     cdef dict _order_topics
     cdef dict _position_topics
+    # the latest strategy id asked (by identity) and its topic, per kind
+    cdef object _order_topic_id
+    cdef str _last_order_topic
+    cdef object _position_topic_id
+    cdef str _last_position_topic
     # the latest portfolio class found not to override PortfolioCore.process_fill
     cdef object _plain_portfolio
 

@@ -196,15 +196,24 @@ cdef class ExecutionCore:
         return ExecutionCore._apply_venue(self, order, event)
 
     cdef str _order_topic_of(self, object strategy_id):
+        # The latest strategy id's topic (by identity: a topic never changes), else the dict.
+        if strategy_id is self._order_topic_id and self._last_order_topic is not None:
+            return self._last_order_topic
         topic = self._order_topics.get(strategy_id)
         if topic is None:
             topic = self._order_topics[strategy_id] = self._order_topic(strategy_id)
+        self._order_topic_id = strategy_id
+        self._last_order_topic = topic
         return topic
 
     cdef str _position_topic_of(self, object strategy_id):
+        if strategy_id is self._position_topic_id and self._last_position_topic is not None:
+            return self._last_position_topic
         topic = self._position_topics.get(strategy_id)
         if topic is None:
             topic = self._position_topics[strategy_id] = self._position_topic(strategy_id)
+        self._position_topic_id = strategy_id
+        self._last_position_topic = topic
         return topic
 
 
