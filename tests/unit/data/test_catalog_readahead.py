@@ -75,13 +75,56 @@ def test_each_stream_yields_its_iterators_items_in_order_the_first_read_in_place
             else:
                 got[index].append(item)
     assert got == [list(range(n)) for n in (7, 0, 3, 12)]
-    # The consumer waits for a first item anyway: it reads it; the worker reads the rest.
+    # The consumer waits for a first item anyway: it reads it; the worker reads the rest,
+    # or the consumer does, for a step the worker had not started when it was needed.
     here = threading.current_thread().name
     for source in sources:
         assert source.threads[:1] == [here][: source.asked]
-        assert set(source.threads[1:]) <= {"zq-test-ahead_0"}
+        assert set(source.threads[1:]) <= {"zq-test-ahead_0", here}
     assert all(source.closed for source in sources)
     assert not ahead.running and workers("zq-test-ahead") == []
+
+
+class Blocking:
+    """An iterator of 0..n-1 whose item ``block_at`` waits for ``release`` (set by the
+    test) before it is yielded, noting the thread that read each item."""
+
+    def __init__(self, n: int, block_at: int) -> None:
+        self.started = threading.Event()  # set when the blocking item is being read
+        self.release = threading.Event()
+        self.threads: list[str] = []
+        self._items = self._run(n, block_at)
+
+    def _run(self, n: int, block_at: int) -> Iterator[int]:
+        for item in range(n):
+            self.threads.append(threading.current_thread().name)
+            if item == block_at:
+                self.started.set()
+                assert self.release.wait(10), "the test never released the item"
+            yield item
+
+    def __iter__(self) -> Blocking:
+        return self
+
+    def __next__(self) -> int:
+        return next(self._items)
+
+
+def test_a_step_the_worker_has_not_started_is_read_by_the_consumer_not_waited_for():
+    ahead = ReadAhead(depth=2, name="zq-test-take")
+    slow, fast = Blocking(4, block_at=1), Counted(6)
+    slow_stream, fast_stream = ahead.stream(slow), ahead.stream(fast)
+    here = threading.current_thread().name
+    assert next(slow_stream) == 0  # in place; the worker is asked items 1 and 2 of slow
+    assert slow.started.wait(10)  # ... and is stuck reading item 1
+    # fast's steps queue behind slow's on the one worker: the consumer reads them itself.
+    assert [next(fast_stream) for _ in range(3)] == [0, 1, 2]
+    assert fast.threads[:3] == [here, here, here]
+    slow.release.set()  # the worker goes on; both streams end with every item in order
+    assert list(slow_stream) == [1, 2, 3] and slow.threads[1] == "zq-test-take_0"
+    assert list(fast_stream) == [3, 4, 5]
+    assert fast.threads[:3] == [here] * 3 and fast.closed
+    assert not ahead.running and workers("zq-test-take") == []
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])

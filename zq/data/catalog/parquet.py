@@ -18,7 +18,6 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -54,8 +53,6 @@ _FILE_NAME = re.compile(r"^(\d{19})-(\d{19})\.parquet$")
 _INSTRUMENTS = "instruments"
 _TS_INIT_MAX = 2**63 - 1
 _READ_BATCH = 65_536  # rows decoded at a time by ``read``: column data stays in cache
-# Rows per batch of a read-ahead series' first row group (see ParquetDataCatalog._chunks).
-_FIRST_BATCH = 16_384
 
 
 class CatalogError(ValueError):
@@ -597,27 +594,28 @@ class ParquetDataCatalog:
     ) -> Iterator[Rows]:
         """Yield a series' rows in ``[low, high]`` in chunks of at most ``chunk_size``.
 
-        ``ahead``: read by a read-ahead thread. The first ``_FIRST_BATCH`` rows then come
-        first, alone, decoded in the consumer's thread, which waits for them (a whole row
-        group would keep it waiting several milliseconds for rows it replays one at a
-        time); the reading thread decodes the rest of that row group while the consumer
-        replays them. The row groups are decoded each whole, in one item that
-        ``_sliced`` cuts into chunks in the consumer's thread: the reading thread needs the
-        interpreter's lock again after each wait, decode and copy, and gets it only when
-        the consumer yields it (after ``sys.getswitchinterval()`` when the consumer runs
-        compiled code), so it asks for it a few times per row group rather than per chunk.
+        ``ahead``: read by a read-ahead thread. The row groups are then decoded each
+        whole, in one item that ``_sliced`` cuts into chunks in the consumer's thread: the
+        reading thread needs the interpreter's lock again after each wait, decode and copy,
+        and gets it only when the consumer yields it (after ``sys.getswitchinterval()`` when
+        the consumer runs compiled code), so it asks for it a few times per row group rather
+        than per chunk. The first row group is read whole in the consumer's thread (see
+        readahead.py): the reading thread then has that group's replay to decode the next
+        one. (The group's first rows alone first, its rest on the reading thread, kept the
+        consumer waiting for that thread at the start, and decoded the group twice.) No
+        group is decoded on pyarrow's thread pool: once used, its threads took over part
+        of the later decodes too, for more CPU time in all (132-348 ms instead of 117 ms
+        for 3 M deltas), taken from a replay that has two cores at most.
         """
         kind, key = series.kind, series.key
         expected = (series.price_precision, series.size_precision)
-        head = min(chunk_size, _FIRST_BATCH) if ahead else 0
         for file in self.files(kind, key):
             if file.end < low or file.start > high:
                 continue
             handle, precisions = self._open(file.path, kind, key)
             _same_precisions(file.path, expected, precisions)
             groups = _row_groups(handle, kind, low, high)
-            batches = _batches(handle, file.path, kind, groups, low, high, chunk_size, ahead, head)
-            head = 0
+            batches = _batches(handle, file.path, kind, groups, low, high, chunk_size, ahead)
             for batch in batches:
                 out = np.zeros(batch.num_rows, kind.dtype)
                 fill_rows(out, 0, kind, batch)
@@ -747,27 +745,20 @@ def _batches(
     high: int,
     batch_size: int,
     whole: bool = False,
-    head: int = 0,
 ) -> Iterator[Any]:
     """Yield the Arrow record batches of ``groups`` cut to ``low <= ts_init <= high``.
 
     The row groups are decoded one at a time (a batch never spans two), so a group that
     does not decode is named in the ``DataFormatError`` raised for it, when it is reached.
     Batches have ``batch_size`` rows at most, decoded on pyarrow's thread pool; ``whole``:
-    each group in one batch decoded in the calling thread instead, except that with
-    ``head`` the first group's first ``head`` rows come first in a batch of their own (the
-    group is then decoded again whole for the batch of its other rows).
+    each group in one batch (``batch_size`` rows at least) decoded in the calling thread
+    instead.
     """
     columns = list(kind.columns)
-    for index, group in enumerate(groups):
+    for group in groups:
         rows = handle.metadata.row_group(group).num_rows
         if not whole:
             decoded = _decoded(handle, path, group, batch_size, columns, True)
-        elif head and index == 0 and rows > head:
-            decoded = chain(
-                _decoded(handle, path, group, head, columns, False, only_first=True),
-                _decoded(handle, path, group, rows, columns, False, skip=head),
-            )
         else:
             decoded = _decoded(handle, path, group, max(batch_size, rows), columns, False)
         for batch in decoded:
@@ -793,13 +784,9 @@ def _decoded(
     size: int,
     columns: list[str],
     threads: bool,
-    *,
-    only_first: bool = False,
-    skip: int = 0,
 ) -> Iterator[Any]:
-    """Yield the batches of ``size`` rows of one row group (only the first one, when
-    ``only_first``; the first one without its first ``skip`` rows); a group that does not
-    decode raises ``DataFormatError`` naming it."""
+    """Yield the batches of ``size`` rows of one row group; a group that does not decode
+    raises ``DataFormatError`` naming it."""
     batches = handle.iter_batches(
         batch_size=size, row_groups=[group], columns=columns, use_threads=threads
     )
@@ -815,10 +802,7 @@ def _decoded(
             ) from None
         if batch is None:
             return
-        yield batch.slice(skip) if skip else batch
-        if only_first:
-            return
-        skip = 0
+        yield batch
 
 
 def _sliced(chunks: Iterator[Rows], size: int) -> Iterator[Rows]:

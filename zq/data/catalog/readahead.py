@@ -6,8 +6,11 @@ pyarrow and numpy release the GIL while they work. ``ReadAhead.stream(chunks)`` 
 series' chunk iterator. Its first chunk is read in the consumer's thread, which has to
 wait for it anyway (handing it to another thread only adds the hand-over); from then on up
 to ``depth`` chunks are asked of the iterator ahead of the consumer, on the shared worker
-thread, one step at a time and in order. Each series yields exactly the chunks its
-iterator yields, in the same order, whatever the timing.
+thread, one step at a time and in order. When the consumer needs a step the worker has not
+started (it is reading another stream's, or has not been given a core on a loaded machine),
+the consumer takes that step back and reads it itself rather than wait idle. Each series
+yields exactly the chunks its iterator yields, in the same order, whatever the timing
+(the iterator is only ever advanced by one thread at a time).
 
 The worker needs the interpreter's lock after each wait and each decode, and a consumer
 running compiled code (the replay loop) only yields it when asked, after the interpreter's
@@ -68,6 +71,20 @@ def _restore_switch_interval() -> None:
             sys.setswitchinterval(_switch_saved)
 
 
+def _take_back(pending: deque[Future[object]]) -> bool:
+    """Cancel the steps of ``pending`` the worker has not started; return whether that
+    was all of them (``pending`` is then empty; else it keeps the started step and those
+    before it).
+
+    The worker runs steps in the order they were asked and one at a time, so only the
+    first of a stream's steps can have started: they are cancelled from the last, so the
+    worker, going on meanwhile, never skips a cancelled step to start a later one.
+    """
+    while pending and pending[-1].cancel():
+        pending.pop()
+    return not pending
+
+
 class ReadAhead:
     """One background thread reading ahead of several streams of chunks.
 
@@ -102,7 +119,8 @@ class ReadAhead:
 
     def stream(self, chunks: Iterator[T]) -> Iterator[T]:
         """Yield the items of ``chunks``, the first read in the consumer's thread (it waits
-        for it anyway), the next ones read ahead on the worker thread.
+        for it anyway), the next ones read ahead on the worker thread (or in the consumer's
+        thread when it needs one the worker has not started).
 
         ``chunks`` must not be advanced by anyone else; the stream closes it when it ends.
         """
@@ -118,7 +136,12 @@ class ReadAhead:
                 while len(pending) < self._depth:
                     pending.append(pool.submit(next, chunks, _END))
                 yield cast(T, item)
-                item = pending.popleft().result()  # the step's error is raised here
+                if not pending[0].done() and _take_back(pending):
+                    # The worker had not started the step (it reads another stream's):
+                    # waiting for it would leave this thread idle; read it here instead.
+                    item = next(chunks, _END)  # the step's error is raised here
+                else:
+                    item = pending.popleft().result()  # the step's error is raised here
                 if item is _END:
                     return
         finally:
