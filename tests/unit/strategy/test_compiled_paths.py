@@ -53,6 +53,19 @@ def test_time_source_reads_the_test_clocks_cell_and_asks_any_other_clock() -> No
     assert TimeSource(live).cell is None and TimeSource(live).now() >= before
 
 
+def test_time_sources_hand_out_one_int_per_time_and_follow_the_clock() -> None:
+    # Every reader of a cell gets the int made for the current time (one per order, not one
+    # per reader); a new time, or an earlier one again, gives its own value.
+    clock, other = TestClock(START), TestClock(0)
+    first, second, third = TimeSource(clock), TimeSource(clock), TimeSource(other)
+    assert first.now() is second.now() and first.now() == START  # far past the small ints
+    assert third.now() == 0 and first.now() == START
+    for stamp in (START + 1, START - 5, START, 2**63 - 1):
+        clock.set_time(stamp)
+        assert first.now() == second.now() == clock.timestamp_ns() == stamp
+        assert first.now() is second.now()
+
+
 class ShiftedLiveClock(LiveClock):
     """A LiveClock subclass that reads its time otherwise: asked, never read in C."""
 
