@@ -72,10 +72,12 @@ cdef object _last_int = 0
 
 cdef object cell_int(int64_t ns):
     global _last_ns, _last_int
-    if ns != _last_ns:
-        _last_int = ns
-        _last_ns = ns
-    return _last_int
+    if ns == _last_ns:
+        return _last_int
+    cdef object value = ns  # the int handed out (object: one int, not one per use)
+    _last_int = value
+    _last_ns = ns
+    return value
 
 
 @cython.final
