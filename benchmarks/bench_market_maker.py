@@ -8,10 +8,11 @@ excluded), and the median over the replay thread's CPU time (steadier on a share
 
 What is timed (``BacktestNode.run``): from opening the sources to the replay's last row.
 For a catalog that is reading its files as a user's run would: their footers checked, the
-first chunk of each series decoded while the replay waits, the others decoded on the
-catalog's read-ahead thread while the replay runs (wall time only counts them when the
-replay has to wait for them or for the interpreter's lock). The CPU figure is the replay
-thread's alone: it leaves out the read-ahead thread and pyarrow's decoding threads.
+first row group of each series decoded in the replay's thread (in both figures), the
+others on the catalog's read-ahead thread while the replay runs (wall time only counts them
+when the replay has to wait for them or for the interpreter's lock; a row group that thread
+has not started when the replay reaches it is decoded in the replay's thread). The CPU
+figure is the replay thread's alone: it leaves out the read-ahead thread's decoding.
 
 Cases:
 
