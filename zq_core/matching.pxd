@@ -208,6 +208,28 @@ cdef inline bint _may_act(MatchingCore core) except -1:
     )
 
 
+cdef inline int orders_after_delta(
+    MatchingCore core, int action, int side, int64_t price, int64_t size, uint64_t order_id,
+    int64_t ts,
+) except -1:
+    # Once a delta is in the book: the queue refresh of the orders at its level (the bounds
+    # of its side hold the price; all orders on a CLEAR: most deltas are at other levels),
+    # then the matching of the resting orders, only when one may have something to do.
+    if not core._orders:
+        return 0
+    if core._bounds_stale:
+        core._bound()
+    if action == ACTION_CLEAR or (
+        core._has_buy and side == SIDE_BID and core._buy_low <= price <= core._buy_high
+    ) or (
+        core._has_sell and side == SIDE_ASK and core._sell_low <= price <= core._sell_high
+    ):
+        core._refresh_level(action, side, price, size, order_id, ts)
+    if _may_act(core):
+        core._match_resting(ts)
+    return 0
+
+
 cdef inline int apply_delta_inline(
     MatchingCore core, int action, int side, int64_t price, int64_t size, uint64_t order_id,
     int64_t ts, uint64_t sequence, int64_t ts_event,
@@ -224,16 +246,4 @@ cdef inline int apply_delta_inline(
     if ts > core.ts_now:
         core.ts_now = ts
     apply_l2(<L2Book>core.book, action, side, price, size, order_id, sequence, ts_event)
-    if not core._orders:
-        return 0
-    if core._bounds_stale:
-        core._bound()
-    if (
-        core._has_buy and side == SIDE_BID and core._buy_low <= price <= core._buy_high
-    ) or (
-        core._has_sell and side == SIDE_ASK and core._sell_low <= price <= core._sell_high
-    ):
-        core._refresh_level(action, side, price, size, order_id, ts)
-    if _may_act(core):
-        core._match_resting(ts)
-    return 0
+    return orders_after_delta(core, action, side, price, size, order_id, ts)

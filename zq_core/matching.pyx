@@ -291,22 +291,7 @@ cdef class MatchingCore:
             self._consumed.clear()
         elif self._consumed:
             self._consumed.pop(level_key(side, price), None)
-        if not self._orders:
-            return 0
-        if self._bounds_stale:
-            self._bound()
-        # Walk the orders only when one may rest at the delta's level (the bounds of its
-        # side hold the price), or on a CLEAR: most deltas are at other levels.
-        if action == ACTION_CLEAR or (
-            self._has_buy and side == BUY and self._buy_low <= price <= self._buy_high
-        ) or (
-            self._has_sell and side == SELL and self._sell_low <= price <= self._sell_high
-        ):
-            self._refresh_level(action, side, price, size, order_id, ts)
-        # _market_touched, called only when an order may have something to do.
-        if _may_act(self):
-            self._match_resting(ts)
-        return 0
+        return orders_after_delta(self, action, side, price, size, order_id, ts)
 
     cdef int _refresh_level(
         self, int action, int side, int64_t price, int64_t size, uint64_t order_id, int64_t ts,
