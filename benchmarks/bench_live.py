@@ -538,23 +538,33 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _stamp_socket_reads() -> Callable[[], None]:
-    """Stamp the WebSocket connections' reads; return the undo. Set before the node
-    connects: uvloop binds ``data_received`` when a connection opens."""
+def _before_socket_reads(hook: Callable[[Any, bytes], None]) -> Callable[[], None]:
+    """Call ``hook(connection, data)`` before each WebSocket connection's read is handled;
+    return the undo. Set before the node connects: uvloop binds ``data_received`` when a
+    connection opens."""
     from zq.adapters.binance.ws_connection import WebSocketConnection
 
     data_received = WebSocketConnection.data_received
 
-    def stamped(self: Any, data: bytes) -> None:
-        _last_socket_read[0] = perf()
+    def hooked(self: Any, data: bytes) -> None:
+        hook(self, data)
         data_received(self, data)
 
-    WebSocketConnection.data_received = stamped  # type: ignore[method-assign]
+    WebSocketConnection.data_received = hooked  # type: ignore[method-assign]
 
     def undo() -> None:
         WebSocketConnection.data_received = data_received  # type: ignore[method-assign]
 
     return undo
+
+
+def _stamp_socket_reads() -> Callable[[], None]:
+    """Stamp the WebSocket connections' reads; return the undo."""
+
+    def stamp(connection: Any, data: bytes) -> None:
+        _last_socket_read[0] = perf()
+
+    return _before_socket_reads(stamp)
 
 
 async def latency_run(
@@ -868,22 +878,13 @@ async def loop_legs(args: argparse.Namespace) -> None:
 
 def _capture_new_report(reports: list[tuple[Any, bytes]]) -> Callable[[], None]:
     """Keep the first read holding an ``executionReport`` of a new order, with its
-    connection (set before the node connects: uvloop binds ``data_received`` then)."""
-    from zq.adapters.binance.ws_connection import WebSocketConnection
+    connection; return the undo."""
 
-    data_received = WebSocketConnection.data_received
-
-    def capture(self: Any, data: bytes) -> None:
+    def capture(connection: Any, data: bytes) -> None:
         if not reports and data.find(b'"executionReport"') >= 0 and data.find(b'"x":"NEW"') >= 0:
-            reports.append((self, bytes(data)))
-        data_received(self, data)
+            reports.append((connection, bytes(data)))
 
-    WebSocketConnection.data_received = capture  # type: ignore[method-assign]
-
-    def undo() -> None:
-        WebSocketConnection.data_received = data_received  # type: ignore[method-assign]
-
-    return undo
+    return _before_socket_reads(capture)
 
 
 async def _ack_leg(
