@@ -318,9 +318,10 @@ class BacktestNode:
             sampler.sample(kernel.clock.timestamp_ns())
             records = sampler.records
         inverse = [str(i.id) for i in cache.instruments() if i.is_inverse]
+        fills = [e for e in events if isinstance(e, OrderFilled)]
         return BacktestResult(
-            orders=orders_frame(cache.orders()),
-            fills=fills_frame([e for e in events if isinstance(e, OrderFilled)]),
+            orders=orders_frame(cache.orders(), fills),
+            fills=fills_frame(fills),
             positions=positions_frame(positions),
             account_history=accounts_frame(accounts),
             balances={str(a.id): {c.code: a.balance(c) for c in a.currencies()} for a in accounts},

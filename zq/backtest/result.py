@@ -34,11 +34,13 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from zq.model.enums import OrderSide
 from zq.model.events import OrderEvent, OrderFilled
@@ -197,7 +199,9 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 # The frames are built column by column from lists the comprehensions below fill in one pass
 # each; no per-row function calls where a C-level attribute read or dict lookup does. Prices,
 # quantities and money become floats through ``as_double`` (raw / 10**precision, rounded
-# once, as ``float(value.as_decimal())``); ids go to pandas as they are (their str values).
+# once, as ``float(value.as_decimal())``). Text columns (ids, enum names) are built through
+# Arrow as pandas would store the lists (see _texts): pandas converting a list of strings
+# one by one was a third of the frames' time.
 
 
 def _doubles(values: list[Any]) -> Any:
@@ -218,22 +222,63 @@ def _decimals(values: list[Any]) -> list[float | None]:
     return [None if value is None else float(value) for value in values]
 
 
-def _names(values: list[Any]) -> list[str]:
-    """The ``name`` of each member of one enum in ``values`` (looked up, not read per row)."""
-    # One enum per column: IntEnum members of different enums compare equal as ints.
-    names = {value: value.name for value in set(values)}
-    return [names[value] for value in values]
+def _names(values: list[Any]) -> Any:
+    """The ``name`` of each member of one enum in ``values``, as a text column."""
+    # One enum per column: IntEnum members of different enums compare equal as ints. An
+    # enum member hashes in Python, so the members are told apart by identity (a vector
+    # compare per member of the enum), not through a dict.
+    if values and _STR_DTYPE is not None:
+        ids = np.fromiter(map(id, values), dtype=np.intp, count=len(values))
+        codes = np.full(len(values), -1, dtype=np.int32)
+        names: list[str] = []
+        for member in type(values[0]):
+            same = ids == id(member)
+            if same.any():
+                codes[same] = len(names)
+                names.append(member.name)
+        if not (codes < 0).any():
+            return pd.array(pa.array(names, pa.large_string()).take(codes), dtype=_STR_DTYPE)
+    known = {value: value.name for value in set(values)}
+    return [known[value] for value in values]
 
 
-def _strings(values: list[Any]) -> list[Any]:
+def _strings(values: list[Any]) -> Any:
     # Identifiers are str subclasses: pandas stores their text as it does a str's. A None
     # where a string is expected becomes "None", as it always has.
     if None not in values:
-        return values
+        return _texts(values)
     return [value if isinstance(value, str) else str(value) for value in values]
 
 
-def _strings_or_none(values: list[Any]) -> list[Any]:
+def _texts(values: list[str]) -> Any:
+    """A column of ``str`` values (subclasses too) as pandas makes it from the list, built
+    through Arrow: a column of one repeated value (an account, an instrument) is one value
+    taken ``len(values)`` times instead of ``len(values)`` strings converted."""
+    if not values or _STR_DTYPE is None:
+        return values
+    first = values[0]
+    if values.count(first) == len(values):  # identical objects compare by identity
+        column = pa.array([first], pa.large_string()).take(np.zeros(len(values), np.intp))
+    else:
+        column = pa.array(values, pa.large_string())
+    return pd.array(column, dtype=_STR_DTYPE)
+
+
+def _default_str_dtype() -> Any:
+    # pandas >= 3 stores a list of str as an Arrow-backed str column; the text columns are
+    # built that way then, and handed to pandas as lists otherwise.
+    dtype = pd.Series(["text"]).dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return dtype
+    return None
+
+
+_STR_DTYPE = _default_str_dtype()
+
+
+def _strings_or_none(values: list[Any]) -> Any:
+    if None not in values and all(isinstance(value, str) for value in values):
+        return _texts(values)
     return [value if value is None or isinstance(value, str) else str(value) for value in values]
 
 
@@ -261,8 +306,14 @@ ORDER_COLUMNS = [
 ]
 
 
-def orders_frame(orders: Iterable[Any]) -> pd.DataFrame:
-    """Return one row per order, in its final state."""
+def orders_frame(
+    orders: Iterable[Any], fills: Iterable[OrderFilled] | None = None
+) -> pd.DataFrame:
+    """Return one row per order, in its final state.
+
+    ``fills``, when given, are every fill of the orders (the run's ``OrderFilled`` events):
+    the average prices are computed from them rather than from each order's events.
+    """
     rows = list(orders)
     data = {
         "client_order_id": _strings([o.client_order_id for o in rows]),
@@ -276,10 +327,86 @@ def orders_frame(orders: Iterable[Any]) -> pd.DataFrame:
         "time_in_force": _names([o.time_in_force for o in rows]),
         "status": _names([o.status for o in rows]),
         "filled_qty": _doubles([o.filled_qty for o in rows]),
-        "avg_px": _decimals([o.avg_px for o in rows]),
-        "ts_init": [o.init.ts_init for o in rows],
+        "avg_px": _average_prices(rows, fills),
+        "ts_init": _column((o.ts_init for o in rows), len(rows)) if rows else [],
     }
     return pd.DataFrame(data, columns=ORDER_COLUMNS)
+
+
+def _average_prices(orders: list[Any], known_fills: Iterable[OrderFilled] | None) -> Any:
+    """Each order's ``avg_px`` as a float (None without a fill), as ``float(order.avg_px)``.
+
+    ``avg_px`` sums the fills' ``last_qty × last_px`` as Decimals (28 digits) and divides
+    by the filled quantity: where the sums fit int64 and the quotient is exact at the
+    price's precision, the Decimals are exact and the float is that quotient rounded once,
+    computed here from the raw integers at once; any other order is asked for its
+    ``avg_px``. A fill is matched to its order by client order id; an order whose matched
+    fills do not add up to its filled quantity is asked too.
+    """
+    count = len(orders)
+    if count == 0:
+        return []
+    fills: list[tuple[int, OrderFilled]]
+    if known_fills is None:
+        fills = [
+            (row, event)
+            for row, order in enumerate(orders)
+            for event in order.events
+            if type(event) is OrderFilled
+        ]
+    else:
+        row_of = {order.client_order_id: row for row, order in enumerate(orders)}
+        if len(row_of) != count:
+            return _decimals([order.avg_px for order in orders])
+        fills = [
+            (row, fill)
+            for fill in known_fills
+            if (row := row_of.get(fill.client_order_id, -1)) >= 0
+        ]
+    filled = np.fromiter((o.filled_qty.raw for o in orders), dtype=np.int64, count=count)
+    qty_p = np.fromiter((o.filled_qty.precision for o in orders), dtype=np.int64, count=count)
+    exact = np.zeros(count, dtype=bool)
+    averages = np.full(count, np.nan)
+    if fills:
+        numbers = np.fromiter(
+            chain.from_iterable(map(_FILL_PRICE_NUMBERS, (event for _, event in fills))),
+            dtype=np.int64,
+            count=4 * len(fills),
+        ).reshape(len(fills), 4)
+        rows = np.fromiter((row for row, _ in fills), dtype=np.int64, count=len(fills))
+        last_qty, last_qty_p, last_px, last_px_p = numbers.T
+        px_p = np.full(count, -1, dtype=np.int64)
+        px_p[rows] = last_px_p
+        # Orders whose fills share the order's quantity precision and one price precision.
+        uniform = np.ones(count, dtype=bool)
+        np.logical_and.at(uniform, rows, (last_qty_p == qty_p[rows]) & (last_px_p == px_p[rows]))
+        bound = int(np.abs(last_qty).max()) * int(np.abs(last_px).max())
+        if bound * int(np.bincount(rows, minlength=count).max()) < _INT64_SAFE:
+            value = np.zeros(count, dtype=np.int64)
+            np.add.at(value, rows, last_qty * last_px)
+            summed = np.zeros(count, dtype=np.int64)
+            np.add.at(summed, rows, last_qty)
+            exact = uniform & (filled > 0) & (summed == filled)
+            divisor = np.where(exact, filled, 1)
+            exact &= value % divisor == 0
+            quotient = value // divisor
+            scale = np.power(10.0, np.where(exact, px_p, 0))
+            averages = np.where(exact, quotient.astype(np.float64) / scale, np.nan)
+            large = exact & (np.abs(quotient) > _EXACT_FLOAT_RAW)
+            for row in np.flatnonzero(large).tolist():
+                averages[row] = int(quotient[row]) / 10 ** int(px_p[row])
+    out: list[float | None] = averages.tolist()
+    unfilled = filled == 0
+    for row in np.flatnonzero(~exact).tolist():
+        out[row] = None if unfilled[row] else float(orders[row].avg_px)
+    if np.all(exact):
+        return averages
+    return out
+
+
+_FILL_PRICE_NUMBERS = attrgetter(
+    "last_qty.raw", "last_qty.precision", "last_px.raw", "last_px.precision"
+)
 
 
 FILL_COLUMNS = [
@@ -315,7 +442,7 @@ def fills_frame(fills: Iterable[OrderFilled]) -> pd.DataFrame:
         "last_qty": _doubles([f.last_qty for f in rows]),
         "last_px": _doubles([f.last_px for f in rows]),
         "commission": _doubles(commissions),
-        "commission_currency": [c.currency.code for c in commissions],
+        "commission_currency": _texts([c.currency.code for c in commissions]),
         "liquidity_side": _names([f.liquidity_side for f in rows]),
     }
     return pd.DataFrame(data, columns=FILL_COLUMNS)
@@ -384,8 +511,8 @@ def accounts_frame(accounts: Iterable[Any]) -> pd.DataFrame:
     data = {
         "ts_event": [state.ts_event for state, _ in rows],
         "account_id": _strings([state.account_id for state, _ in rows]),
-        "reason": [state.reason for state, _ in rows],
-        "currency": [total.currency.code for total in totals],
+        "reason": _strings([state.reason for state, _ in rows]),
+        "currency": _texts([total.currency.code for total in totals]),
         "total": _doubles(totals),
         "locked": _doubles([balance.locked for _, balance in rows]),
         "free": _doubles([balance.free for _, balance in rows]),

@@ -369,6 +369,7 @@ def assert_same_frame(left: pd.DataFrame, right: pd.DataFrame) -> None:
 
 def run_with_reference(monkeypatch, config, **kwargs):
     """Run a backtest; return its result and the reference frames of the same run."""
+    import zq.backtest.result as result_module
     from tests.unit.backtest import result_reference as reference
     from zq.model.events import OrderFilled
     from zq.portfolio.account import Account
@@ -386,6 +387,8 @@ def run_with_reference(monkeypatch, config, **kwargs):
             [a for a in cache.accounts() if isinstance(a, Account)]
         )
         references["round_trips"] = reference.round_trips_frame(events, inverse)
+        # The orders' average prices from their own events (the node hands over the fills).
+        references["orders_from_events"] = result_module.orders_frame(cache.orders())
         return build(self, kernel, events, count, elapsed)
 
     monkeypatch.setattr(BacktestNode, "_build_result", build_and_refer)
@@ -411,6 +414,7 @@ def check_against_the_reference(monkeypatch, config, **kwargs) -> None:
     assert len(references["orders"]) == run.order_count
     for name in FRAMES:
         assert_same_frame(getattr(run, name), references[name])
+    assert_same_frame(references["orders_from_events"], references["orders"])
     # The one-by-one round trips (inverse contracts, mixed precisions) agree too.
     monkeypatch.setattr(result_module, "_round_trips_columnar", lambda events, fills: None)
     again = BacktestNode(config, **kwargs).run()
@@ -522,3 +526,47 @@ def test_frames_and_samples_of_perpetuals_equal_the_reference(monkeypatch, inver
     exact = BacktestNode(config, **kwargs).run()
     for name in ("equity", "prices", "positions_history"):
         assert_same_frame(getattr(fast, name), getattr(exact, name))
+
+
+def test_average_fill_prices_of_several_fills_equal_the_orders_avg_px(result) -> None:
+    # Orders of two or three fills: averages exact at the price's precision (computed from
+    # the raw integers) and not (asked of the order), from the orders' events and from the
+    # fills handed over, against float(avg_px) as the order computes it.
+    from types import SimpleNamespace
+
+    import zq.backtest.result as result_module
+    from zq.model.events import OrderFilled
+
+    fill = next(e for e in result.events if isinstance(e, OrderFilled))
+    parts = [
+        [("1", "100.00"), ("3", "104.00")],  # 103.00
+        [("1", "100.00"), ("2", "100.01")],  # 100.00666...
+        [("0.5", "99.99"), ("0.25", "100.03"), ("0.25", "100.01")],  # 100.005
+        [],
+    ]
+    orders, fills = [], []
+    for number, legs in enumerate(parts):
+        order_fills = [
+            msgspec.structs.replace(
+                fill,
+                client_order_id=f"O-{number}",
+                trade_id=TradeId(f"T-{number}-{k}"),
+                last_qty=Quantity.from_str(qty),
+                last_px=Price.from_str(px),
+            )
+            for k, (qty, px) in enumerate(legs)
+        ]
+        filled = sum((Decimal(q) for q, _ in legs), Decimal(0))
+        value = sum((Decimal(q) * Decimal(p) for q, p in legs), Decimal(0))
+        orders.append(SimpleNamespace(
+            client_order_id=f"O-{number}",
+            filled_qty=Quantity(filled, 2),
+            events=["init", *order_fills],
+            avg_px=value / filled if legs else None,
+        ))
+        fills.extend(order_fills)
+    expected = [None if o.avg_px is None else float(o.avg_px) for o in orders]
+    assert expected[0] == 103.0 and expected[2] == 100.005
+    assert result_module._average_prices(orders, None) == expected
+    assert result_module._average_prices(orders, fills) == expected
+    assert result_module._average_prices(orders[:3], fills) == expected[:3]
