@@ -29,11 +29,12 @@ cdef class CacheCore:
     cdef readonly OrderIndex _index_inflight
     # client order id -> _OrderEntry: the order, its category, the venue id the maps hold
     cdef dict _indexed
-    # Per status code, the category (the set of status indices the order is in), numbered;
-    # per pair of categories (from, to), (indices left, indices entered).
+    # Per status code, the category (the set of status indices the order is in, at most
+    # 2**3), numbered; per pair of categories (from, to), two bytes: the indices left and
+    # the indices entered, as bits (1 open, 2 closed, 4 inflight), at 2 * (8 * from + to).
     cdef int _category[STATUS_COUNT]
     cdef int _initial_category
-    cdef list _moves
+    cdef bytes _moves
 
     cpdef add_order(self, Order order)
     cpdef update_order(self, Order order)

@@ -7,10 +7,18 @@ update after every order event (``add_order``, ``update_order``, typed against t
 """
 
 cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING
 
 from zq_core.orders cimport Order
 
 _EMPTY = {}
+
+# The status indices as bits of a move (see CacheCore._moves); at most 2**3 categories.
+cdef enum:
+    _OPEN = 1
+    _CLOSED = 2
+    _INFLIGHT = 4
+    _CATEGORIES = 8
 
 
 cdef class CacheCore:
@@ -29,6 +37,9 @@ cdef class CacheCore:
         self._stale_quotes = {}
         self._stale_trades = {}
         self._stale_bars = {}
+
+    def __dealloc__(self):
+        _forget_latest(self)  # a cache made later at the same address is another cache
 
     def order(self, client_order_id):
         """Return the order with ``client_order_id``, or None."""
@@ -109,18 +120,18 @@ cdef class CacheCore:
                 categories.append(indices)
             number = categories.index(indices)
             self._category[status] = number
-        self._moves = [
-            [
-                (
-                    tuple(i for i in before if i not in after),
-                    tuple(i for i in after if i not in before),
-                )
-                for after in categories
-            ]
-            for before in categories
-        ]
+        bits = {self._index_open: _OPEN, self._index_closed: _CLOSED,
+                self._index_inflight: _INFLIGHT}
+        moves = bytearray(2 * _CATEGORIES * _CATEGORIES)
+        for before_number, before in enumerate(categories):
+            for after_number, after in enumerate(categories):
+                at = 2 * (_CATEGORIES * before_number + after_number)
+                moves[at] = sum(bits[i] for i in before if i not in after)
+                moves[at + 1] = sum(bits[i] for i in after if i not in before)
+        self._moves = bytes(moves)
         self._initial_category = -1  # the category of INITIALIZED, set by the caller
         self._indexed = {}
+        _forget_latest(self)
 
     def _set_initial_status(self, int status):
         """Record the status new orders start in (``OrderStatus.INITIALIZED``)."""
@@ -147,6 +158,7 @@ cdef class CacheCore:
         entry.category = self._initial_category
         entry.venue_order_id = None
         self._indexed[client_order_id] = entry
+        _set_latest(self, entry)
         self._index_all.add(client_order_id, order)
         if (
             self._category[order._status] != self._initial_category
@@ -165,20 +177,34 @@ cdef class CacheCore:
         if order is None:
             raise TypeError("update_order needs an Order, got None")
         client_order_id = order.client_order_id
-        entry_object = self._indexed.get(client_order_id)
-        if entry_object is None or (<_OrderEntry>entry_object).order is not order:
-            raise self._cache_error(
-                f"order {client_order_id} is not in the cache; add_order it first"
-            )
-        cdef _OrderEntry entry = <_OrderEntry>entry_object
+        cdef _OrderEntry entry = _latest
+        if entry is None or entry.order is not order or entry.cache is not <void *>self:
+            # Not the latest order added or updated (by this cache): looked up.
+            entry_object = self._indexed.get(client_order_id)
+            if entry_object is None or (<_OrderEntry>entry_object).order is not order:
+                raise self._cache_error(
+                    f"order {client_order_id} is not in the cache; add_order it first"
+                )
+            entry = <_OrderEntry>entry_object
+            _set_latest(self, entry)
         cdef int category = self._category[order._status]
-        cdef OrderIndex index
+        cdef const unsigned char *move
         if category != entry.category:
-            leaves, enters = self._moves[entry.category][category]
-            for index in leaves:
-                index.remove(client_order_id, order)
-            for index in enters:
-                index.add(client_order_id, order)
+            move = <const unsigned char *>PyBytes_AS_STRING(self._moves) + 2 * (
+                _CATEGORIES * entry.category + category
+            )
+            if move[0] & _OPEN:
+                self._index_open.remove(client_order_id, order)
+            if move[0] & _CLOSED:
+                self._index_closed.remove(client_order_id, order)
+            if move[0] & _INFLIGHT:
+                self._index_inflight.remove(client_order_id, order)
+            if move[1] & _OPEN:
+                self._index_open.add(client_order_id, order)
+            if move[1] & _CLOSED:
+                self._index_closed.add(client_order_id, order)
+            if move[1] & _INFLIGHT:
+                self._index_inflight.add(client_order_id, order)
             entry.category = category
         venue_order_id = order.venue_order_id
         if venue_order_id is not None and venue_order_id is not entry.venue_order_id:
@@ -200,6 +226,26 @@ cdef class _OrderEntry:
     cdef Order order
     cdef int category
     cdef object venue_order_id
+    cdef void *cache  # the CacheCore whose _indexed holds it (compared, never followed)
+
+
+# The entry of the order a cache added or updated last, any cache's: the engines update an
+# order several times in a row (submitted, accepted, filled), each found here without the
+# look-up in _indexed. Entries are never removed from _indexed but all at once, by
+# _init_order_indices, which forgets its cache's latest entry.
+cdef _OrderEntry _latest = None
+
+
+cdef inline void _set_latest(CacheCore cache, _OrderEntry entry) noexcept:
+    global _latest
+    entry.cache = <void *>cache
+    _latest = entry
+
+
+cdef inline void _forget_latest(CacheCore cache) noexcept:
+    global _latest
+    if _latest is not None and _latest.cache is <void *>cache:
+        _latest = None
 
 
 @cython.final

@@ -170,10 +170,10 @@ cdef class ExecutionCore:
 
     cpdef bint _apply_venue(self, Order order, object event) except -1:
         """Apply a venue event; on refusal report it and leave the order as it was."""
-        invalid, overfill, duplicate = apply_errors()
         try:
             order._apply(event)
         except Exception as exc:
+            invalid, overfill, duplicate = apply_errors()
             if isinstance(exc, overfill):
                 self.overfills += 1
                 kind = self._error_kinds.OVERFILL

@@ -78,6 +78,22 @@ def test_updating_an_unknown_order_is_refused():
         Cache().update_order(new_order(9))
 
 
+def test_the_latest_order_is_refused_by_another_cache_and_after_a_reset():
+    # update_order finds the order it added or updated last without a look-up; only in the
+    # cache that holds it, and not once a reset forgot it.
+    cache, other = Cache(), Cache()
+    order = new_order(1)
+    cache.add_order(order)
+    with pytest.raises(CacheError, match="O-1 is not in the cache"):
+        other.update_order(order)
+    apply_all(order, [OrderSubmitted])
+    cache.update_order(order)
+    cache.reset()
+    with pytest.raises(CacheError, match="O-1 is not in the cache"):
+        cache.update_order(order)
+    assert cache.orders_inflight() == []
+
+
 def test_order_moves_from_inflight_to_open_to_closed():
     cache = Cache()
     order = new_order(1)
