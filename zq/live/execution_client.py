@@ -26,7 +26,10 @@ turns the venue's answers and its user data stream into order events (the rules 
 Commands arrive synchronously from the engine; each starts a task on the running loop. A
 submit that can go at once is written before ``submit_order`` returns (the order is already
 in flight, and journaled when there is a journal): its task only awaits the answer, which
-saves the loop iteration a new task waits for its first turn.
+saves the loop iteration a new task waits for its first turn. Its answer, when it comes
+whole with a 2xx status, is applied in the very read of the REST connection that completed
+it (:class:`_AnswerInRead`): the acceptance (and a FULL answer's fills) reach the strategy
+without waiting for the task's turn, which then only finds it done.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import logging
 from collections.abc import Awaitable, Coroutine, Iterable
 from decimal import Decimal
 from typing import Any, Final
+
+import msgspec
 
 from zq.adapters.binance import endpoints as ep
 from zq.adapters.binance.enums import (
@@ -52,6 +57,7 @@ from zq.adapters.binance.errors import (
 from zq.adapters.binance.http import BinanceHttpClient, SentRequest
 from zq.adapters.binance.schemas import Account as BinanceAccount
 from zq.adapters.binance.schemas import OrderResponse
+from zq.adapters.binance.transport import HttpAnswer
 from zq.adapters.binance.user_stream import BinanceUserStream
 from zq.cache import Cache
 from zq.common.clock import Clock
@@ -101,6 +107,39 @@ def _order_words(
         limit, trigger = order_type in _LIMIT_TYPES, order_type in _TRIGGER_TYPES
         words = _ORDER_WORDS[key] = (binance_side, binance_type, tif, limit, trigger)
     return words
+
+
+_ORDER_RESPONSE: Final = msgspec.json.Decoder(OrderResponse)
+
+
+class _AnswerInRead:
+    """A new order's answer applied in the read that completed it (see
+    :meth:`~zq.adapters.binance.transport.HttpExchange.on_read`).
+
+    Only a 2xx answer that decodes is applied here (``applied`` then tells the submit's task
+    to leave it); anything else (a refusal, a rate limit, a malformed body) is left to the
+    task, which handles it as before. The task still reads the rate limits' headers.
+    """
+
+    __slots__ = ("applied", "client", "instrument", "order")
+
+    def __init__(
+        self, client: BinanceExecutionClient, order: Order, instrument: Instrument
+    ) -> None:
+        self.client = client
+        self.order = order
+        self.instrument = instrument
+        self.applied = False
+
+    def __call__(self, answer: HttpAnswer) -> None:
+        if answer.status >= 300:
+            return
+        try:
+            response = _ORDER_RESPONSE.decode(answer.body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return  # the task raises it as the protocol error it is
+        self.applied = True
+        self.client._apply_response(self.order, self.instrument, response)
 
 
 class BinanceExecutionClient(BinanceReconciler):
@@ -267,7 +306,11 @@ class BinanceExecutionClient(BinanceReconciler):
             coroutine = self._submit(command)
         else:
             assert order is not None and instrument is not None
-            coroutine = self._submit_answer(order, instrument, sent)
+            in_read = None
+            if self.new_order_response != "ACK":  # an ACK answer says nothing to apply
+                in_read = _AnswerInRead(self, order, instrument)
+                sent.exchange.on_read(in_read)
+            coroutine = self._submit_answer(order, instrument, sent, in_read)
         self._spawn_command("submit", command.client_order_id, coroutine)
 
     def cancel_order(self, command: CancelOrder) -> None:
@@ -379,11 +422,23 @@ class BinanceExecutionClient(BinanceReconciler):
             order, instrument, self.http.new_order(instrument.raw_symbol, **arguments)
         )
 
-    async def _submit_answer(self, order: Order, instrument: Instrument, sent: SentRequest) -> None:
-        await self._submit_outcome(order, instrument, self.http.answer(sent, OrderResponse))
+    async def _submit_answer(
+        self,
+        order: Order,
+        instrument: Instrument,
+        sent: SentRequest,
+        in_read: _AnswerInRead | None,
+    ) -> None:
+        await self._submit_outcome(
+            order, instrument, self.http.answer(sent, OrderResponse), in_read
+        )
 
     async def _submit_outcome(
-        self, order: Order, instrument: Instrument, answer: Awaitable[OrderResponse]
+        self,
+        order: Order,
+        instrument: Instrument,
+        answer: Awaitable[OrderResponse],
+        in_read: _AnswerInRead | None = None,
     ) -> None:
         try:
             response = await answer
@@ -400,7 +455,8 @@ class BinanceExecutionClient(BinanceReconciler):
         except BinanceError as error:  # refused: nothing was placed
             self._emit(order, self.generate_order_rejected(order, str(error)))
             return
-        self._apply_response(order, instrument, response)
+        if in_read is None or not in_read.applied:
+            self._apply_response(order, instrument, response)
 
     async def _cancel(self, client_order_id: ClientOrderId) -> None:
         order = self.cache.order(client_order_id)

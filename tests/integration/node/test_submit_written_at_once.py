@@ -8,6 +8,7 @@ connection) nothing is counted until the task runs. Both end with the order acce
 from __future__ import annotations
 
 import asyncio
+import inspect
 from decimal import Decimal
 
 import pytest
@@ -73,5 +74,43 @@ async def test_a_submit_is_written_before_submit_order_returns_when_it_can_go_at
         assert limiter.stats.acquired == before + 1
         venue_ids = {o["clientOrderId"] for o in await reader.open_orders()}
         assert {str(first.client_order_id), str(second.client_order_id)} <= venue_ids
+    finally:
+        await node.shutdown()
+
+
+class WhereAccepted(Orders):
+    """Notes, for each acceptance, which read it came in: the REST answer's or another."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_answer_read: list[bool] = []
+
+    def on_order_accepted(self, event: object) -> None:
+        frames = inspect.stack(0)
+        self.in_answer_read.append(
+            any(f.function == "_parse" and f.filename.endswith("transport.py") for f in frames)
+        )
+
+
+@pytest.mark.asyncio
+async def test_a_written_submit_is_accepted_in_the_read_of_its_rest_answer(
+    venue: SandboxVenue,
+) -> None:
+    # The venue writes the REST answer ahead of the user stream's report: the acceptance is
+    # applied in that read, not a loop turn later in the submit's task (which finds it done)
+    # nor from the report (dropped as stale).
+    node = TradingNode(node_config(venue), credentials=CREDENTIALS, install_signal_handlers=False)
+    strategy = WhereAccepted()
+    node.add_strategy(strategy)
+    await node.start()
+    try:
+        execution = node.execution_client()
+        orders = []
+        for price in ("1000.00", "1001.00", "1002.00"):  # one at a time: each goes at once
+            orders.append(strategy.bid(price))
+            await until_accepted(orders[-1])
+            assert await execution.wait_idle(5.0)
+        assert strategy.in_answer_read == [True, True, True]
+        assert all(len(o.events) == 3 for o in orders)  # initialized, submitted, accepted once
     finally:
         await node.shutdown()

@@ -19,6 +19,10 @@ What happens on each failure:
   keep-alive connections after a while, and a request written on a connection the server is
   closing gets no answer (which, for an order, means asking the venue whether it exists).
 
+An exchange can also hand its whole answer to a callback in the very read that completed it
+(:meth:`HttpExchange.on_read`), before the task awaiting it resumes (a loop turn later, after
+whatever else the poll brought): the node applies a new order's acceptance that way.
+
 Messages never hold the request line (it holds a signed query).
 """
 
@@ -26,14 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final, cast
 from urllib.parse import urlsplit
 
 __all__ = ["HttpAnswer", "HttpExchange", "HttpTransport", "HttpTransportError"]
+
+_log = logging.getLogger("zq.adapters.binance")
 
 _MAX_HEAD_BYTES: Final = 65_536
 _CRLF: Final = b"\r\n"
@@ -74,6 +81,20 @@ class HttpExchange:
         self.answer = answer
         self.deadline = deadline
 
+    def on_read(self, callback: Callable[[HttpAnswer], object]) -> None:
+        """Call ``callback(answer)`` in the read that completes the answer, right after its
+        future is resolved (the awaiting task still gets it, a loop turn later).
+
+        Only an answer with a length or in chunks is handed on: one that runs to the
+        connection's close, and failures (a broken connection, the deadline), only reach the
+        awaiting task (:meth:`HttpTransport.receive` raises as before). An exception from
+        ``callback`` is logged, not raised into the read. Set it before the loop runs again
+        after the write; an answer already in is not handed on.
+        """
+        connection = self.connection
+        if connection.answer is self.answer and not self.answer.done():
+            connection.on_read = callback
+
 
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: one request at a time, its answer parsed as it arrives."""
@@ -89,6 +110,7 @@ class _Connection(asyncio.Protocol):
         "idle_since",
         "keep_alive",
         "loop",
+        "on_read",
         "transport",
     )
 
@@ -98,6 +120,8 @@ class _Connection(asyncio.Protocol):
         # deadline without asyncio.get_running_loop() (a getpid system call each in C).
         self.loop: asyncio.AbstractEventLoop | None = None
         self.answer: asyncio.Future[HttpAnswer] | None = None
+        # The current exchange's callback for its whole answer (HttpExchange.on_read).
+        self.on_read: Callable[[HttpAnswer], object] | None = None
         self.closed = False
         self.keep_alive = True
         self.idle_since = time.monotonic()
@@ -147,6 +171,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None and self.loop is not None
         answer: asyncio.Future[HttpAnswer] = self.loop.create_future()
         self.answer = answer
+        self.on_read = None
         self._buffer.clear()
         self._head = None
         self._body_left = -1
@@ -222,7 +247,15 @@ class _Connection(asyncio.Protocol):
         buffer.clear()
         status, headers = self._head
         assert self.answer is not None
-        self.answer.set_result(HttpAnswer(status, headers, body))
+        whole = HttpAnswer(status, headers, body)
+        self.answer.set_result(whole)
+        on_read = self.on_read
+        if on_read is not None:
+            self.on_read = None
+            try:
+                on_read(whole)
+            except Exception:
+                _log.exception("a callback on an answer's read failed")
 
 
 def _parse_head(head: str) -> tuple[int, dict[str, str]]:

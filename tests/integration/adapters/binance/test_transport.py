@@ -366,3 +366,71 @@ async def test_a_sent_request_whose_connection_breaks_raises_and_frees_the_slot(
     finally:
         await transport.close()
     assert server.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_a_sent_request_hands_its_whole_answer_on_in_the_read_that_completed_it(serve):
+    _server, url = await serve(lambda head, n: (ok(b'{"n":%d}' % n), False))
+    transport = HttpTransport(url)
+    try:
+        await transport.request("GET", "/open")
+        exchange = transport.send_now("POST", "/order")
+        assert exchange is not None
+        seen: list[tuple[int, bytes, bool]] = []
+        resumed = False
+
+        def on_read(answer):
+            seen.append((answer.status, answer.body, resumed))
+
+        exchange.on_read(on_read)
+        answer = await transport.receive(exchange)
+        resumed = True
+        # Called once, in the read, before the awaiting task resumed; the task gets the same.
+        assert seen == [(200, b'{"n":1}', False)]
+        assert answer.body == b'{"n":1}'
+        # The next request on the connection has no callback of its own.
+        again = transport.send_now("GET", "/again")
+        assert again is not None and (await transport.receive(again)).body == b'{"n":2}'
+        assert len(seen) == 1
+    finally:
+        await transport.close()
+
+
+@pytest.mark.asyncio
+async def test_a_failing_read_callback_is_logged_and_the_answer_still_reaches_its_task(
+    serve, caplog
+):
+    server, url = await serve(lambda head, n: (ok(b"{}"), False))
+    transport = HttpTransport(url)
+    try:
+        await transport.request("GET", "/open")
+        exchange = transport.send_now("POST", "/order")
+        assert exchange is not None
+
+        def on_read(answer):
+            raise RuntimeError("boom")
+
+        exchange.on_read(on_read)
+        assert (await transport.receive(exchange)).status == 200
+        assert "a callback on an answer's read failed" in caplog.text
+        assert (await transport.request("GET", "/next")).status == 200  # the connection is fine
+    finally:
+        await transport.close()
+    assert server.connections == 1
+
+
+@pytest.mark.asyncio
+async def test_a_broken_connection_hands_nothing_to_the_read_callback(serve):
+    _server, url = await serve(lambda head, n: (ok(b"{}"), False) if n == 0 else (None, True))
+    transport = HttpTransport(url, max_connections=1)
+    try:
+        await transport.request("GET", "/open")
+        exchange = transport.send_now("POST", "/order")
+        assert exchange is not None
+        seen: list[object] = []
+        exchange.on_read(seen.append)
+        with pytest.raises(HttpTransportError, match="closed before the answer"):
+            await transport.receive(exchange)
+        assert seen == []
+    finally:
+        await transport.close()
