@@ -11,7 +11,6 @@ class attributes, what zq_core cannot import: the topic functions (``_order_topi
 
 from cpython.type cimport PyType_IsSubtype
 import msgspec
-from msgspec.structs import replace as _replace
 
 from zq_core.orders cimport Order, apply_errors, filled_type
 from zq_core.portfolio cimport PortfolioCore
@@ -21,6 +20,7 @@ from zq_core.position cimport (
     F_STRATEGY_ID,
     F_TRADE_ID,
     fill_field,
+    fill_with_position_id,
 )
 
 __all__ = ["ExecutionCore"]
@@ -98,7 +98,7 @@ cdef class ExecutionCore:
                     self._last_instrument_id = instrument_id
                     self._last_strategy_id = strategy_id
                     self._last_position_id = position_id
-            fill = _replace(fill, position_id=position_id)
+            fill = fill_with_position_id(fill, position_id)
         if not self._apply_venue(order, fill):
             return 0
         instrument = self.cache._instruments.get(order.instrument_id)

@@ -41,6 +41,9 @@ cdef enum:
 
 # fill.<field>: read at its offset for an OrderFilled (bind_fill), else by getattr.
 cdef object fill_field(object fill, int field)
+# The fill with ``position_id`` set: an OrderFilled copied by msgspec's __copy__ with the
+# field written at its offset, else msgspec.structs.replace(fill, position_id=...).
+cdef object fill_with_position_id(object fill, object position_id)
 
 # left + right (left - right when subtract) as Money's operators give it: in C for the very
 # same currency object and a result within int64, else through the operator.

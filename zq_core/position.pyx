@@ -127,9 +127,40 @@ cdef extern from *:
     static inline PyObject *zq_slot(PyObject *obj, Py_ssize_t offset) {
         return *(PyObject **)((char *)obj + offset);
     }
+    /* Set the field at `offset` of an object no one else holds yet (a new reference to
+       `value`; the one it replaces is released). */
+    static inline void zq_set_slot(PyObject *obj, Py_ssize_t offset, PyObject *value) {
+        PyObject **slot = (PyObject **)((char *)obj + offset);
+        PyObject *old = *slot;
+        Py_INCREF(value);
+        *slot = value;
+        Py_XDECREF(old);
+    }
+    /* The C function of a method descriptor taking no arguments (msgspec's
+       Struct.__copy__), or NULL for anything else. */
+    typedef PyObject *(*zq_noargs)(PyObject *, PyObject *);
+    static zq_noargs zq_noargs_method(PyObject *descr) {
+        PyMethodDef *method;
+        if (descr == NULL || Py_TYPE(descr) != &PyMethodDescr_Type) return NULL;
+        method = ((PyMethodDescrObject *)descr)->d_method;
+        if (method->ml_flags != METH_NOARGS) return NULL;
+        return (zq_noargs)method->ml_meth;
+    }
+    static inline PyObject *zq_call_noargs(zq_noargs function, PyObject *self) {
+        return function(self, NULL);
+    }
+    /* Whether instances of the type `kind` are tracked by the garbage collector. */
+    static int zq_type_is_gc(PyObject *kind) {
+        return PyType_Check(kind) && PyType_IS_GC((PyTypeObject *)kind);
+    }
     """
+    ctypedef object (*zq_noargs)(object, PyObject *)
     Py_ssize_t zq_member_offset(object descr)
     PyObject *zq_slot(object obj, Py_ssize_t offset)
+    void zq_set_slot(object obj, Py_ssize_t offset, object value)
+    zq_noargs zq_noargs_method(object descr)
+    object zq_call_noargs(zq_noargs function, object self)
+    bint zq_type_is_gc(object kind)
 
 
 # -- fill fields -------------------------------------------------------------------------
@@ -154,13 +185,17 @@ cdef tuple _FILL_NAMES = (
 )
 cdef Py_ssize_t[13] _FILL_OFFSETS
 cdef object _FILL_TYPE = None  # OrderFilled, once its offsets are known
+# msgspec's __copy__ of OrderFilled (a copy of every field, made in C), if it has it and is
+# not tracked by the garbage collector (gc=False: nothing to track after writing a field).
+cdef zq_noargs _FILL_COPY = NULL
 
 
 def bind_fill(filled):
     """Hand over ``OrderFilled``: its fields are then read at their offsets."""
-    global _FILL_TYPE
+    global _FILL_TYPE, _FILL_COPY
     cdef int field
     cdef Py_ssize_t offset
+    _FILL_COPY = NULL
     for field in range(F_COUNT):
         offset = zq_member_offset(getattr(filled, _FILL_NAMES[field], None))
         if offset < 0:  # not a plain field: getattr it is
@@ -168,6 +203,8 @@ def bind_fill(filled):
             return
         _FILL_OFFSETS[field] = offset
     _FILL_TYPE = filled
+    if not zq_type_is_gc(filled):
+        _FILL_COPY = zq_noargs_method(getattr(filled, "__copy__", None))
 
 
 cdef object fill_field(object fill, int field):
@@ -179,6 +216,17 @@ cdef object fill_field(object fill, int field):
     return getattr(fill, _FILL_NAMES[field])
 
 
+cdef object fill_with_position_id(object fill, object position_id):
+    # What replace(fill, position_id=position_id) makes, without its keyword call: the
+    # copy is new, so writing its field is unseen (the struct is frozen to everyone else).
+    if type(fill) is _FILL_TYPE and _FILL_COPY is not NULL:
+        copy = zq_call_noargs(_FILL_COPY, fill)
+        if type(copy) is _FILL_TYPE:
+            zq_set_slot(copy, _FILL_OFFSETS[F_POSITION_ID], position_id)
+            return copy
+    return _replace(fill, position_id=position_id)
+
+
 from decimal import (
     ROUND_HALF_EVEN,
     Context,
@@ -187,6 +235,8 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
+
+from msgspec.structs import replace as _replace
 
 __all__ = ["EXACT_CONTEXT", "PositionCore", "bind", "bind_fill"]
 

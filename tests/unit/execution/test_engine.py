@@ -357,3 +357,25 @@ def test_netting_ids_forgotten_when_the_routes_change_are_found_again() -> None:
         "BTCUSDT.SIM-Recorder-001",
         f"BTCUSDT.SIM-Recorder-001-{third.client_order_id}",
     ]
+
+
+def test_a_fill_without_position_id_is_applied_as_a_copy_with_the_netting_id() -> None:
+    # The engine writes the position id into a copy of the venue's fill (in C): the copy
+    # must equal what msgspec.structs.replace makes, and the venue's fill stay as it was.
+    import msgspec
+
+    n, s = setup(OmsType.NETTING)
+    order = resting(s)
+    sent = []
+    n.client._send_event = sent.append  # type: ignore[method-assign]
+    n.client.fill(order, Q("2.000"), trade_id="T-9")
+    (fill,) = sent
+    n.execution.process(fill)
+    applied = order.events[-1]
+    position_id = PositionId("BTCUSDT.SIM-Recorder-001")
+    assert fill.position_id is None and applied is not fill
+    assert type(applied) is type(fill)
+    replaced = msgspec.structs.replace(fill, position_id=position_id)
+    assert applied == replaced and repr(applied) == repr(replaced)
+    assert hash(applied) == hash(replaced)
+    assert applied.position_id == position_id
