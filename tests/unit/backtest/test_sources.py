@@ -444,10 +444,15 @@ def test_a_config_built_in_code_takes_relative_paths_from_its_base_dir(tmp_path)
 
 class FailOnTradeParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     on_trade_number: int = 0
+    readers_at: int = 0
+
+
+READERS_SEEN: list[threading.Thread] = []  # the reader threads alive at trade ``readers_at``
 
 
 class FailOnTrade(Strategy[FailOnTradeParams]):
-    """Raise on trade number ``on_trade_number`` (a strategy bug, mid-replay)."""
+    """Raise on trade number ``on_trade_number`` (a strategy bug, mid-replay); note the
+    catalog's reader threads alive at trade number ``readers_at`` in ``READERS_SEEN``."""
 
     params_type = FailOnTradeParams
 
@@ -457,11 +462,13 @@ class FailOnTrade(Strategy[FailOnTradeParams]):
 
     def on_trade(self, trade: TradeTick) -> None:
         self.trades += 1
+        if self.trades == self.params.readers_at:
+            READERS_SEEN.extend(_readers())
         if self.trades == self.params.on_trade_number:
             raise RuntimeError(f"strategy bug at trade {self.trades}")
 
 
-def _catalog_run(tmp_path: Path, trades: int, fail_on: int) -> BacktestConfig:
+def _catalog_run(tmp_path: Path, trades: int, fail_on: int, readers_at: int = 0) -> BacktestConfig:
     from zq.data.arrays import TRADE_DTYPE
     from zq.data.catalog import ParquetDataCatalog
 
@@ -475,7 +482,10 @@ def _catalog_run(tmp_path: Path, trades: int, fail_on: int) -> BacktestConfig:
     return BacktestConfig(
         data=[DataConfig(kind="catalog", path=str(tmp_path / "catalog"))],
         strategies=[
-            StrategyConfig(path=f"{__name__}:FailOnTrade", params={"on_trade_number": fail_on})
+            StrategyConfig(
+                path=f"{__name__}:FailOnTrade",
+                params={"on_trade_number": fail_on, "readers_at": readers_at},
+            )
         ],
     )
 
@@ -485,9 +495,16 @@ def _readers() -> list[threading.Thread]:
 
 
 def test_a_catalog_replay_reads_ahead_and_stops_its_reader_thread_when_it_ends(tmp_path):
-    result = BacktestNode(_catalog_run(tmp_path, 200_000, fail_on=0)).run()
+    # This run's reader thread is the one checked: one seen alive mid-replay, then joined.
+    # (A reader of an earlier run whose stream the collector closed on that reader's own
+    # thread is only asked to stop, and may still be finishing.)
+    before = set(_readers())
+    READERS_SEEN.clear()
+    result = BacktestNode(_catalog_run(tmp_path, 200_000, fail_on=0, readers_at=100_000)).run()
     assert result.data_count == 200_000
-    assert _readers() == []
+    (reader,) = [thread for thread in READERS_SEEN if thread not in before]
+    assert not reader.is_alive()
+    assert [thread for thread in _readers() if thread not in before] == []
 
 
 def test_a_replay_that_fails_stops_and_joins_its_reader_thread_before_raising(tmp_path):
