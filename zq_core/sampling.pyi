@@ -1,9 +1,10 @@
 """Type stubs for zq_core.sampling: the result sampler's compiled per-fill record."""
 
 from array import array
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SampleColumns"]
+__all__ = ["SampleColumns", "read_columns"]
 
 class SampleColumns:
     ts: array[int]
@@ -21,3 +22,10 @@ class SampleColumns:
     ) -> None: ...
     def on_position_event(self, event: Any) -> None: ...
     def sample(self, ts: int) -> None: ...
+
+def read_columns(
+    objects: list[Any],
+    numbers: tuple[str, ...],
+    names: tuple[str, ...] = (),
+    kinds: Mapping[type, int] | None = None,
+) -> tuple[array[int], list[list[Any]], array[int]]: ...

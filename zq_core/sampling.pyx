@@ -14,10 +14,12 @@ from cpython.object cimport PyObject
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t
 
-from zq_core.fixed cimport PRECISION_MAX_C
+import array
+
+from zq_core.fixed cimport PRECISION_MAX_C, Money, Price, Quantity
 from zq_core.portfolio cimport AccountCore
 
-__all__ = ["SampleColumns"]
+__all__ = ["SampleColumns", "read_columns"]
 
 # The precision recorded for an instrument without a mark at a sample.
 cdef signed char _NO_MARK = -1
@@ -246,3 +248,112 @@ cdef class SampleColumns:
                 _append_q(<array.array?>account[1], (<AccountCore>states)._count())
             else:
                 _append_q(<array.array?>account[1], len(<list?>states))
+
+
+def read_columns(list objects not None, tuple numbers not None, tuple names=(), kinds=None):
+    """Read columns of ``objects`` in one pass: integers, attributes and type codes.
+
+    Parameters
+    ----------
+    objects : list
+        The rows.
+    numbers : tuple of str
+        Integer fields: ``"name"`` (an int attribute), ``"name.raw"`` or
+        ``"name.precision"`` (of a ``Price``, ``Quantity`` or ``Money`` attribute).
+    names : tuple of str
+        Attributes, dotted for an attribute of an attribute (``"currency.code"``).
+    kinds : mapping, optional
+        A code (-128..127) per type of object, looked up by ``kinds[type(object)]`` (a dict
+        subclass may compute a missing one).
+
+    Returns
+    -------
+    tuple
+        ``array('q')`` of ``len(objects) * len(numbers)`` integers, row by row; a list per
+        name of the attribute of each object; ``array('b')`` of the type codes (empty
+        without ``kinds``).
+
+    Raises
+    ------
+    TypeError
+        If a ``.raw`` or ``.precision`` field is not a fixed-point value, or a plain field
+        not an int.
+    OverflowError
+        If a plain field does not fit int64.
+
+    It is what the result's columns read of each event: each object is reached once for
+    all its columns (a long run's events no longer fit the CPU's caches; every pass over
+    them reads them from memory again).
+    """
+    cdef Py_ssize_t count = len(objects), width = len(numbers), row, column, slot
+    cdef list attributes = []  # the distinct first attribute names of `numbers`, in order
+    cdef list slot_list = []
+    cdef list part_list = []
+    for text in numbers:
+        name, _, suffix = (<str?>text).partition(".")
+        if suffix not in ("", "raw", "precision"):
+            raise ValueError(f"unknown part {suffix!r} of field {text!r}")
+        if name not in attributes:
+            attributes.append(name)
+        slot_list.append(attributes.index(name))
+        part_list.append(0 if not suffix else 1 if suffix == "raw" else 2)
+    cdef Py_ssize_t distinct = len(attributes)
+    cdef array.array slot_column = array.array("q", slot_list)
+    cdef array.array part_column = array.array("q", part_list)
+    cdef long long *slot_of = slot_column.data.as_longlongs
+    cdef long long *parts = part_column.data.as_longlongs
+    cdef long long part
+    cdef array.array out = array.array("q")
+    array.resize(out, count * width)
+    cdef long long *data = out.data.as_longlongs
+    cdef list values = [None] * distinct
+    # names: the chain of attributes of each, and a list per name
+    cdef list chains = [tuple((<str?>text).split(".")) for text in names]
+    cdef Py_ssize_t name_count = len(chains), index
+    cdef list columns = [[None] * count for _ in range(name_count)]
+    cdef list target
+    cdef array.array codes = array.array("b")
+    cdef bint with_kinds = kinds is not None
+    if with_kinds:
+        array.resize(codes, count)
+    for row in range(count):
+        item = objects[row]
+        if with_kinds:
+            codes.data.as_schars[row] = <signed char>kinds[type(item)]
+        for slot in range(distinct):
+            values[slot] = getattr(item, <str>attributes[slot])
+        for column in range(width):
+            value = values[slot_of[column]]
+            part = parts[column]
+            if part == 0:
+                data[row * width + column] = _as_int64(value)
+            elif type(value) is Quantity:
+                data[row * width + column] = (
+                    (<Quantity>value).raw if part == 1 else (<Quantity>value).precision
+                )
+            elif type(value) is Price:
+                data[row * width + column] = (
+                    (<Price>value).raw if part == 1 else (<Price>value).precision
+                )
+            elif type(value) is Money:
+                data[row * width + column] = (
+                    (<Money>value).raw if part == 1 else (<Money>value).precision
+                )
+            else:
+                raise TypeError(
+                    f"field {numbers[column]!r}: {type(value).__name__} is not a fixed-point "
+                    "value"
+                )
+        for index in range(name_count):
+            value = item
+            for name in <tuple>chains[index]:
+                value = getattr(value, <str>name)
+            target = <list>columns[index]
+            target[row] = value
+    return out, columns, codes
+
+
+cdef inline int64_t _as_int64(object value) except? -1:
+    if type(value) is not int:
+        raise TypeError(f"{type(value).__name__} is not an int")
+    return <int64_t>value

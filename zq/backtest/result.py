@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, eq
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,7 @@ from zq.model.position import (
     PositionOpened,
 )
 from zq_core.fixed import FIXED_PRECISION_MAX, Money, Quantity
+from zq_core.sampling import read_columns
 
 __all__ = [
     "ACCOUNT_HISTORY_COLUMNS",
@@ -651,6 +652,81 @@ class _RoundTrip:
 
 
 _POSITION_KINDS = (PositionOpened, PositionChanged, PositionClosed)
+_FILL_KEY = attrgetter("instrument_id", "trade_id")
+_POSITION_FILL_KEY = attrgetter("instrument_id", "last_trade_id")
+
+# The code of each kind of event in the round trips' columns.
+_OTHER, _FILL, _OPENED, _CHANGED, _CLOSED = range(5)
+
+
+class _EventKinds(dict[type, int]):
+    """The code of each type of event, found on first sight of the type."""
+
+    def __missing__(self, kind: type) -> int:
+        if issubclass(kind, OrderFilled):
+            code = _FILL
+        elif issubclass(kind, PositionClosed):
+            code = _CLOSED
+        elif issubclass(kind, PositionOpened):
+            code = _OPENED
+        elif issubclass(kind, PositionEvent):
+            code = _CHANGED
+        else:
+            code = _OTHER
+        self[kind] = code
+        return code
+
+
+@dataclass
+class _PairColumns:
+    """What the columnar round trips read of the position events and of their fills, read
+    in one pass over each (see ``read_columns``)."""
+
+    numbers: Any  # int64, a row per event: _EVENT_NUMBERS_FIELDS
+    names: list[list[Any]]  # a list per _EVENT_NAMES
+    kinds: Any  # int8 codes: _OPENED, _CHANGED, _CLOSED
+    fill_numbers: Any  # int64, a row per fill: _FILL_NUMBERS_FIELDS
+    fill_names: list[list[Any]]  # a list per _FILL_NAMES
+
+    @classmethod
+    def read(
+        cls, events: list[PositionEvent], fills: list[OrderFilled], kinds: Any = None
+    ) -> _PairColumns | None:
+        """The columns, or None when an event has no fixed-point value where expected."""
+        try:
+            numbers, names, codes = read_columns(
+                events,
+                _EVENT_NUMBERS_FIELDS,
+                _EVENT_NAMES,
+                None if kinds is not None else _EventKinds(),
+            )
+            fill_numbers, fill_names, _ = read_columns(fills, _FILL_NUMBERS_FIELDS, _FILL_NAMES)
+        except (TypeError, OverflowError):  # a time past int64
+            return None
+        return cls(
+            np.frombuffer(numbers, dtype=np.int64).reshape(
+                len(events), len(_EVENT_NUMBERS_FIELDS)
+            ),
+            names,
+            kinds if kinds is not None else np.frombuffer(codes, dtype=np.int8),
+            np.frombuffer(fill_numbers, dtype=np.int64).reshape(
+                len(fills), len(_FILL_NUMBERS_FIELDS)
+            ),
+            fill_names,
+        )
+
+
+# The names the pairing of events and fills compares come first (instrument, trade id).
+_EVENT_NAMES = (
+    "position_id",
+    "instrument_id",
+    "last_trade_id",
+    "currency.code",
+    "strategy_id",
+    "account_id",
+    "entry",
+)
+_FILL_NAMES = ("instrument_id", "trade_id", "commission.currency.code")
 
 
 def round_trips_frame(
@@ -679,37 +755,44 @@ def round_trips_frame(
         was not opened.
     """
     inverse_ids = set(inverse)
-    position_events, position_fills = _with_fills(list(events))
+    position_events, position_fills, columns = _with_fills(list(events))
     with localcontext(EXACT_CONTEXT):
         if not inverse_ids or not any(
             str(e.instrument_id) in inverse_ids for e in position_events
         ):
-            frame = _round_trips_columnar(position_events, position_fills)
+            frame = _round_trips_columnar(position_events, position_fills, columns)
             if frame is not None:
                 return frame
         return _round_trips_one_by_one(position_events, position_fills, inverse_ids)
 
 
-def _with_fills(events: list[Any]) -> tuple[list[PositionEvent], list[OrderFilled]]:
+def _with_fills(
+    events: list[Any],
+) -> tuple[list[PositionEvent], list[OrderFilled], _PairColumns | None]:
     """The position events, each with the fill it names (the last fill of that trade id
-    published before it)."""
-    types = set(map(type, events))
-    fill_types = {t for t in types if issubclass(t, OrderFilled)}
-    position_types = {t for t in types if issubclass(t, _POSITION_KINDS)}
-    code_of = {t: 1 if t in fill_types else 2 if t in position_types else 0 for t in types}
-    codes = _column((code_of[type(e)] for e in events), len(events), np.int8)
-    fill_rows = np.flatnonzero(codes == 1).tolist()
-    fill_at = {(events[i].instrument_id, events[i].trade_id): i for i in fill_rows}
-    if len(fill_at) == len(fill_rows):  # trade ids unique per instrument: no replays to follow
-        position_rows = np.flatnonzero(codes == 2)
+    published before it), and their columns when read on the way."""
+    kinds = _EventKinds()
+    codes = np.frombuffer(read_columns(events, (), (), kinds)[2], dtype=np.int8)
+    fill_types = {t for t, code in kinds.items() if code == _FILL}
+    position_types = {t for t, code in kinds.items() if code >= _OPENED}
+    # Usually a position event's fill is the latest fill before it: then it is the last
+    # fill of that trade id before it, whatever came earlier.
+    rows = np.arange(len(events))
+    latest_fill = np.maximum.accumulate(np.where(codes == _FILL, rows, -1))
+    position_rows = np.flatnonzero(codes >= _OPENED)
+    candidates = latest_fill[position_rows]
+    if np.all(candidates >= 0):
         positions = [events[i] for i in position_rows.tolist()]
-        found = np.array(
-            [fill_at.get((e.instrument_id, e.last_trade_id), -1) for e in positions],
-            dtype=np.int64,
-        )
-        if np.all((found >= 0) & (found < position_rows)):
-            return positions, [events[f] for f in found.tolist()]
-    # One by one: a trade id seen twice, or a position event whose fill did not come first.
+        latest = [events[i] for i in candidates.tolist()]
+        columns = _PairColumns.read(positions, latest, codes[position_rows])
+        if columns is None:  # not fixed-point values (the one-by-one path says why)
+            if list(map(_FILL_KEY, latest)) == list(map(_POSITION_FILL_KEY, positions)):
+                return positions, latest, None
+        elif columns.fill_names[0] == columns.names[1] and (
+            columns.fill_names[1] == columns.names[2]
+        ):
+            return positions, latest, columns
+    # One by one: a position event whose fill is not the latest fill before it.
     fills: dict[tuple[object, object], OrderFilled] = {}
     position_events: list[PositionEvent] = []
     position_fills: list[OrderFilled] = []
@@ -725,7 +808,7 @@ def _with_fills(events: list[Any]) -> tuple[list[PositionEvent], list[OrderFille
                 )
             position_events.append(event)
             position_fills.append(fill)
-    return position_events, position_fills
+    return position_events, position_fills, None
 
 
 def _round_trips_one_by_one(
@@ -775,16 +858,26 @@ _EVENT_NUMBERS_FIELDS = (
     "quantity.precision",
     "realized_pnl.raw",
     "realized_pnl.precision",
+    "ts_event",
 )
-_EVENT_NUMBERS = attrgetter(*_EVENT_NUMBERS_FIELDS)
-_FILL_NUMBERS = attrgetter("commission.raw", "last_qty.raw", "last_qty.precision")
-_POSITION_ID = attrgetter("position_id")
-_COMMISSION_CODE = attrgetter("commission.currency.code")
-_CURRENCY_CODE = attrgetter("currency.code")
+_FILL_NUMBERS_FIELDS = ("commission.raw", "last_qty.raw", "last_qty.precision")
+
+
+def _pick(values: list[Any], rows: list[int]) -> list[Any]:
+    return list(map(values.__getitem__, rows))
+
+
+def _sides(entries: list[Any]) -> Any:
+    """``LONG`` for a round trip entered by a buy, else ``SHORT``, as a text column."""
+    if not entries or _STR_DTYPE is None:
+        return ["LONG" if entry is OrderSide.BUY else "SHORT" for entry in entries]
+    ids = np.fromiter(map(id, entries), dtype=np.intp, count=len(entries))
+    short = (ids != id(OrderSide.BUY)).astype(np.int8)
+    return pd.array(pa.array(["LONG", "SHORT"], pa.large_string()).take(short), dtype=_STR_DTYPE)
 
 
 def _round_trips_columnar(
-    events: list[PositionEvent], fills: list[OrderFilled]
+    events: list[PositionEvent], fills: list[OrderFilled], columns: _PairColumns | None = None
 ) -> pd.DataFrame | None:
     """The round trips computed column-wise with exact int64 arithmetic, or None when the
     events do not allow it (mixed precisions, magnitudes past int64, a position event with
@@ -792,13 +885,14 @@ def _round_trips_columnar(
     count = len(events)
     if count == 0:
         return None
-    # One C-level read per event of every integer the columns need (rows of int64).
-    numbers = np.array(
-        list(map(_EVENT_NUMBERS, events)), dtype=np.int64
-    ).reshape(count, len(_EVENT_NUMBERS_FIELDS))
-    fill_numbers = np.array(list(map(_FILL_NUMBERS, fills)), dtype=np.int64).reshape(count, 3)
-    qty, qty_p, px, px_p, held, held_p, realized, currency_p = numbers.T
-    commission, fill_raw, fill_p = fill_numbers.T
+    if columns is None:
+        columns = _PairColumns.read(events, fills)
+        if columns is None:
+            return None
+    qty, qty_p, px, px_p, held, held_p, realized, currency_p, ts_event = columns.numbers.T
+    commission, fill_raw, fill_p = columns.fill_numbers.T
+    position_ids, _, _, currency_codes, strategy_ids, account_ids, entry_sides = columns.names
+    commission_codes = columns.fill_names[2]
     precisions = [
         _uniform_column(np.concatenate([qty_p, fill_p])),
         _uniform_column(px_p),
@@ -810,16 +904,9 @@ def _round_trips_columnar(
     qty_precision, px_precision, held_precision, currency_precision = (
         int(p) for p in precisions  # type: ignore[arg-type]
     )
-    kind_of = {
-        t: 2 if issubclass(t, PositionClosed) else int(issubclass(t, PositionOpened))
-        for t in set(map(type, events))
-    }
-    kinds = _column((kind_of[type(e)] for e in events), count, np.int8)
-    opened_flags = kinds == 1
-    closed_flags = kinds == 2
-    position = pd.factorize(
-        np.fromiter(map(_POSITION_ID, events), dtype=object, count=count)
-    )[0].astype(np.int64)
+    opened_flags = columns.kinds == _OPENED
+    closed_flags = columns.kinds == _CLOSED
+    position = _codes(position_ids)
     # Each event's round trip: the last opening of its position at or before it; none (an
     # error, reported by the one-by-one path) if the position closed since or never opened.
     order = np.argsort(position, kind="stable")
@@ -859,7 +946,6 @@ def _round_trips_columnar(
     peak = np.zeros(trips, dtype=np.int64)
     np.maximum.at(peak, trip, held)
     fill_count = np.bincount(trip, minlength=trips).astype(np.int64)
-    realized = _column((e.realized_pnl.raw for e in events), count)
     opening = np.flatnonzero(opened_flags)
     last_event = np.zeros(trips, dtype=np.int64)
     np.maximum.at(last_event, trip, rows)
@@ -868,9 +954,7 @@ def _round_trips_columnar(
     gross_raw = realized[last_event] - realized[opening]
     # Fees: each share commission × part / fill quantity, exact at _FEE_DIGITS more digits
     # where it divides; the round trips with another share sum theirs as Decimals.
-    charged = np.fromiter(map(_COMMISSION_CODE, fills), dtype=object, count=count) == (
-        np.fromiter(map(_CURRENCY_CODE, events), dtype=object, count=count)
-    )
+    charged = _equal(commission_codes, currency_codes)
     product_bound = int(np.abs(commission).max()) * int(np.abs(qty).max()) * longest
     fee_digits = 0
     while fee_digits < _FEE_DIGITS and product_bound * 10 ** (fee_digits + 1) < _INT64_SAFE:
@@ -908,21 +992,21 @@ def _round_trips_columnar(
             net[number] = float(gross_value - total)
         fees = fees.astype(np.float64)
         net = net.astype(np.float64)
-    opened = [events[i] for i in opening.tolist()]
+    opening_rows = opening.tolist()
     closing = np.full(trips, -1, dtype=np.int64)
     closing[trip[closed_flags]] = np.flatnonzero(closed_flags)
-    ts_opened = _column((e.ts_event for e in opened), len(opened))
+    ts_opened = ts_event[opening]
     is_closed = closing >= 0
     ts_closed = np.zeros(trips, dtype=np.int64)
     ts_closed[is_closed] = [
         getattr(events[i], "ts_closed") for i in closing[is_closed].tolist()  # noqa: B009
     ]
     data = {
-        "position_id": _strings([e.position_id for e in opened]),
-        "strategy_id": _strings([e.strategy_id for e in opened]),
-        "instrument_id": _strings([e.instrument_id for e in opened]),
-        "account_id": _strings([e.account_id for e in opened]),
-        "side": ["LONG" if e.entry is OrderSide.BUY else "SHORT" for e in opened],
+        "position_id": _strings(_pick(position_ids, opening_rows)),
+        "strategy_id": _strings(_pick(strategy_ids, opening_rows)),
+        "instrument_id": _strings(_pick(columns.names[1], opening_rows)),
+        "account_id": _strings(_pick(account_ids, opening_rows)),
+        "side": _sides(_pick(entry_sides, opening_rows)),
         "quantity": _raw_floats(entry_qty, qty_precision),
         "peak_qty": _raw_floats(peak, held_precision),
         "avg_px_open": _averages(entry_value, entry_qty, qty_precision, px_precision),
@@ -930,13 +1014,32 @@ def _round_trips_columnar(
         "gross_pnl": gross,
         "fees": fees,
         "net_pnl": net,
-        "currency": [e.currency.code for e in opened],
+        "currency": _texts(_pick(currency_codes, opening_rows)),
         "ts_opened": pd.arrays.IntegerArray(ts_opened, np.zeros(trips, dtype=bool)),
         "ts_closed": pd.arrays.IntegerArray(ts_closed, ~is_closed),
         "duration_ns": pd.arrays.IntegerArray(ts_closed - ts_opened, ~is_closed),
         "fill_count": fill_count,
     }
     return pd.DataFrame(data, columns=ROUND_TRIP_COLUMNS)
+
+
+def _codes(values: list[Any]) -> Any:
+    """A code per value, equal for equal values (in no particular order), as int64."""
+    # The events of a position share its id object: coded by identity (no hashing of each
+    # value), unless two of the objects are equal.
+    ids = np.fromiter(map(id, values), dtype=np.intp, count=len(values))
+    _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
+    distinct = [values[i] for i in first.tolist()]
+    if len(set(distinct)) == len(distinct):
+        return codes.astype(np.int64)
+    return pd.factorize(np.array(values, dtype=object))[0].astype(np.int64)
+
+
+def _equal(left: list[Any], right: list[Any]) -> Any:
+    """``left[i] == right[i]`` for each i, as a bool array."""
+    if left and left.count(left[0]) == len(left) and right.count(right[0]) == len(right):
+        return np.full(len(left), left[0] == right[0], dtype=bool)
+    return np.fromiter(map(eq, left, right), dtype=bool, count=len(left))
 
 
 def _column(values: Iterable[int], count: int, dtype: Any = np.int64) -> Any:
@@ -966,18 +1069,20 @@ def _raw_floats(raws: Any, precision: int) -> Any:
 
 def _averages(value: Any, qty: Any, qty_precision: int, px_precision: int) -> Any:
     """Average prices ``value / qty`` as floats (None without quantity), as the exact
-    arithmetic gives them: the quotient rounded at 60 digits, then to a float."""
-    out: list[float | None] = []
-    for v, q in zip(value.tolist(), qty.tolist(), strict=True):
-        if q == 0:
-            out.append(None)
-        elif v % q == 0:
-            out.append((v // q) / _POW10_PX[px_precision])
-        else:
-            amount = Decimal(v).scaleb(-(qty_precision + px_precision))
-            out.append(float(amount / Decimal(q).scaleb(-qty_precision)))
-    if out and all(a is not None for a in out):
-        return np.array(out, dtype=np.float64)
+    arithmetic gives them: the quotient rounded at 60 digits, then to a float (an exact
+    quotient at the price's precision is rounded once, all at once)."""
+    with_qty = qty != 0
+    quotient, remainder = np.divmod(value, np.where(with_qty, qty, 1))
+    exact = with_qty & (remainder == 0)
+    averages = _raw_floats(np.where(exact, quotient, 0), px_precision)
+    for row in np.flatnonzero(with_qty & ~exact).tolist():
+        amount = Decimal(int(value[row])).scaleb(-(qty_precision + px_precision))
+        averages[row] = float(amount / Decimal(int(qty[row])).scaleb(-qty_precision))
+    if len(averages) and bool(with_qty.all()):
+        return averages
+    out: list[float | None] = averages.tolist()
+    for row in np.flatnonzero(~with_qty).tolist():
+        out[row] = None
     return out
 
 
@@ -997,7 +1102,7 @@ def _round_trip_rows(trips: list[_RoundTrip]) -> pd.DataFrame:
         "strategy_id": _strings([e.strategy_id for e in opened]),
         "instrument_id": _strings([e.instrument_id for e in opened]),
         "account_id": _strings([e.account_id for e in opened]),
-        "side": ["LONG" if e.entry is OrderSide.BUY else "SHORT" for e in opened],
+        "side": _sides([e.entry for e in opened]),
         "quantity": [t.entry_qty / _SCALE for t in trips],
         "peak_qty": [float(t.peak) for t in trips],
         "avg_px_open": [t.average(t.entry_qty, t.entry_value) for t in trips],

@@ -314,3 +314,35 @@ def test_a_samples_mid_is_the_integer_formula_small_or_large(bid, ask, precision
     columns.sample(1)
     assert list(raws) == [expected]
     assert list(precisions) == [precision + 1 if finer else precision]
+
+
+def test_read_columns_reads_numbers_names_and_kinds_in_one_pass() -> None:
+    from types import SimpleNamespace
+
+    from zq.model.currency import Currency
+    from zq_core.fixed import Money
+    from zq_core.sampling import read_columns
+
+    usd = Currency.from_str("USD")
+    rows = [
+        SimpleNamespace(qty=Quantity.from_str("1.5"), px=Price.from_str("-2.25"),
+                        fee=Money("0.01", usd), ts=7, name="a"),
+        SimpleNamespace(qty=Quantity.from_str("3"), px=Price.from_str("10.125"),
+                        fee=Money("-4", usd), ts=-(2**63), name="b"),
+    ]
+    numbers, names, kinds = read_columns(
+        rows, ("qty.raw", "qty.precision", "px.raw", "px.precision", "fee.raw", "ts"),
+        ("name", "fee.currency.code"), {SimpleNamespace: 3},
+    )
+    assert list(numbers) == [15, 1, -225, 2, 1, 7, 3, 0, 10125, 3, -400, -(2**63)]
+    assert names == [["a", "b"], ["USD", "USD"]]
+    assert list(kinds) == [3, 3]
+    assert read_columns([], ("qty.raw",)) == (array("q"), [], array("b"))
+    with pytest.raises(TypeError, match="not a fixed-point value"):
+        read_columns(rows, ("ts.raw",))
+    with pytest.raises(TypeError, match="not an int"):
+        read_columns(rows, ("qty",))
+    with pytest.raises(OverflowError):
+        read_columns([SimpleNamespace(ts=2**63)], ("ts",))
+    with pytest.raises(ValueError, match="unknown part"):
+        read_columns(rows, ("qty.value",))
