@@ -8,6 +8,7 @@ update after every order event (``add_order``, ``update_order``, typed against t
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING
+from cpython.dict cimport PyDict_SetDefault
 
 from zq_core.orders cimport Order
 
@@ -148,11 +149,13 @@ cdef class CacheCore:
         if order is None:
             raise TypeError("add_order needs an Order, got None")
         client_order_id = order.client_order_id
-        if client_order_id in self._orders:
+        cdef dict orders = self._orders
+        cdef Py_ssize_t count = len(orders)
+        PyDict_SetDefault(orders, client_order_id, order)  # one look-up: added if new
+        if len(orders) == count:
             raise self._cache_error(
                 f"order {client_order_id} is already in the cache; client order ids are unique"
             )
-        self._orders[client_order_id] = order
         cdef _OrderEntry entry = _OrderEntry.__new__(_OrderEntry)
         entry.order = order
         entry.category = self._initial_category

@@ -2,6 +2,7 @@
 
 cimport cython
 
+from zq_core.execution cimport ExecutionCore
 from zq_core.time_source cimport TimeSource
 
 
@@ -32,6 +33,7 @@ cdef class CommandPath:
     cdef dict _routes                   # InstrumentId -> ExecutionClient | None
     cdef dict _position_ids             # ClientOrderId -> PositionId
     cdef object _apply_local            # the engine's (a subclass's hook included)
+    cdef ExecutionCore _engine          # the engine, if an ExecutionCore: _apply_local in C
     cdef object _submit_failed
     cdef object _pending_failed
 

@@ -19,6 +19,7 @@ in), goes to the engine's Python ``execute``, which decides.
 cimport cython
 
 from zq_core.cache cimport CacheCore
+from zq_core.execution cimport ExecutionCore
 from zq_core.orders cimport Order
 from zq_core.slots cimport read_field, slot_offset
 from zq_core.time_source cimport TimeSource
@@ -166,6 +167,9 @@ cdef class CommandPath:
         self._routes = engine._instrument_routes
         self._position_ids = engine._position_ids
         self._apply_local = engine._apply_local
+        # An ExecutionCore's cpdef _apply_local is called in C (it still finds a subclass's
+        # override, or one set on the instance, as the bound method would).
+        self._engine = engine if isinstance(engine, ExecutionCore) else None
         self._submit_failed = engine._submit_failed
         self._pending_failed = engine._pending_failed
 
@@ -213,17 +217,18 @@ cdef class CommandPath:
             self._position_ids[client_order_id] = position_id
         now = self._time.now_c()
         # Pre-submission tracking: in flight in the cache before the client sees it.
-        if not self._apply_local(
-            order,
-            self._submitted_type(  # positional: the field order of OrderSubmitted
-                order.trader_id,
-                order.strategy_id,
-                instrument_id,
-                client_order_id,
-                now,  # ts_event
-                now,  # ts_init
-                client.account_id,
-            ),
+        submitted = self._submitted_type(  # positional: the field order of OrderSubmitted
+            order.trader_id,
+            order.strategy_id,
+            instrument_id,
+            client_order_id,
+            now,  # ts_event
+            now,  # ts_init
+            client.account_id,
+        )
+        if not (
+            self._engine._apply_local(order, submitted) if self._engine is not None
+            else self._apply_local(order, submitted)
         ):
             return 0
         try:
@@ -251,18 +256,19 @@ cdef class CommandPath:
             self._fallback(command)  # the engine routes, or refuses the request
             return 0
         now = self._time.now_c()
-        if not self._apply_local(
-            order,
-            kind(  # positional: the field order of both pending events
-                order.trader_id,
-                order.strategy_id,
-                instrument_id,
-                order.client_order_id,
-                now,  # ts_event
-                now,  # ts_init
-                order.venue_order_id,
-                order.account_id,
-            ),
+        pending = kind(  # positional: the field order of both pending events
+            order.trader_id,
+            order.strategy_id,
+            instrument_id,
+            order.client_order_id,
+            now,  # ts_event
+            now,  # ts_init
+            order.venue_order_id,
+            order.account_id,
+        )
+        if not (
+            self._engine._apply_local(order, pending) if self._engine is not None
+            else self._apply_local(order, pending)
         ):
             return 0
         try:

@@ -666,6 +666,12 @@ cdef object _round_up_product(notional, int scale, tuple rate, int precision):
     return -raw if coefficient < 0 else raw
 
 
+# The latest fill's instrument id found equal to its instrument's id, another object (the
+# venue's events carry their own): the next fill with both skips the string comparison.
+cdef object _equal_fill_instrument_id = None
+cdef object _equal_instrument_key = None
+
+
 cdef class PortfolioCore:
     """The fill path of ``zq.portfolio.Portfolio``."""
 
@@ -720,12 +726,19 @@ cdef class PortfolioCore:
         cdef bint was_wide = False
         cdef zq_i128 realized_before = 0
         cdef zq_i128 units_n
+        global _equal_fill_instrument_id, _equal_instrument_key
         instrument_id = fill_field(fill, F_INSTRUMENT_ID)
         instrument_key = instrument.id  # read once (the margin's look-ups use it too)
-        if instrument_id is not instrument_key and instrument_id != instrument_key:
-            raise _PositionError(
-                f"fill {fill.trade_id} is for {fill.instrument_id}, not {instrument.id}"
-            )
+        if instrument_id is not instrument_key and not (
+            instrument_id is _equal_fill_instrument_id
+            and instrument_key is _equal_instrument_key
+        ):
+            if instrument_id != instrument_key:
+                raise _PositionError(
+                    f"fill {fill.trade_id} is for {fill.instrument_id}, not {instrument.id}"
+                )
+            _equal_fill_instrument_id = instrument_id
+            _equal_instrument_key = instrument_key
         side = fill_field(fill, F_ORDER_SIDE)
         if side is not _BUY and side is not _SELL:
             raise _PositionError(f"fill {fill.trade_id} has no BUY or SELL side")
