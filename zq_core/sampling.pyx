@@ -259,7 +259,8 @@ def read_columns(list objects not None, tuple numbers not None, tuple names=(), 
         The rows.
     numbers : tuple of str
         Integer fields: ``"name"`` (an int attribute), ``"name.raw"`` or
-        ``"name.precision"`` (of a ``Price``, ``Quantity`` or ``Money`` attribute).
+        ``"name.precision"`` (of a ``Price``, ``Quantity`` or ``Money`` attribute; of None,
+        raw 0 and precision -1).
     names : tuple of str
         Attributes, dotted for an attribute of an attribute (``"currency.code"``).
     kinds : mapping, optional
@@ -339,6 +340,8 @@ def read_columns(list objects not None, tuple numbers not None, tuple names=(), 
                 data[row * width + column] = (
                     (<Money>value).raw if part == 1 else (<Money>value).precision
                 )
+            elif value is None:  # no value: raw 0, precision -1
+                data[row * width + column] = 0 if part == 1 else -1
             else:
                 raise TypeError(
                     f"field {numbers[column]!r}: {type(value).__name__} is not a fixed-point "

@@ -34,7 +34,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from itertools import chain
+from itertools import repeat
 from operator import attrgetter, eq
 from typing import Any
 
@@ -316,8 +316,61 @@ def orders_frame(
     the average prices are computed from them rather than from each order's events.
     """
     rows = list(orders)
+    try:
+        numbers, names = _read(rows, _ORDER_NUMBERS, _ORDER_NAMES)
+    except (TypeError, OverflowError):  # not an order of zq_core.orders
+        numbers = None
+    if numbers is None or not rows:
+        return _orders_frame_by_attribute(rows, fills)
+    quantity, quantity_p, price, price_p, filled, filled_p, ts_init = numbers.T
+    client_order_ids, venue_order_ids, strategy_ids, instrument_ids = names[:4]
+    sides, types, times_in_force, statuses = names[4:]
     data = {
-        "client_order_id": _strings([o.client_order_id for o in rows]),
+        "client_order_id": _strings(client_order_ids),
+        "venue_order_id": _strings_or_none(venue_order_ids),
+        "strategy_id": _strings(strategy_ids),
+        "instrument_id": _strings(instrument_ids),
+        "side": _names(sides),
+        "type": _names(types),
+        "quantity": _fixed_floats(quantity, quantity_p),
+        "price": _fixed_floats(price, price_p),
+        "time_in_force": _names(times_in_force),
+        "status": _names(statuses),
+        "filled_qty": _fixed_floats(filled, filled_p),
+        "avg_px": _average_prices(rows, filled, filled_p, client_order_ids, fills),
+        "ts_init": ts_init.copy(),
+    }
+    return pd.DataFrame(data, columns=ORDER_COLUMNS)
+
+
+# What the orders frame reads of each order (in one pass).
+_ORDER_NUMBERS = (
+    "quantity.raw",
+    "quantity.precision",
+    "price.raw",
+    "price.precision",
+    "filled_qty.raw",
+    "filled_qty.precision",
+    "ts_init",
+)
+_ORDER_NAMES = (
+    "client_order_id",
+    "venue_order_id",
+    "strategy_id",
+    "instrument_id",
+    "side",
+    "order_type",
+    "time_in_force",
+    "status",
+)
+
+
+def _orders_frame_by_attribute(rows: list[Any], fills: Iterable[OrderFilled] | None) -> Any:
+    filled = _column((o.filled_qty.raw for o in rows), len(rows))
+    filled_p = _column((o.filled_qty.precision for o in rows), len(rows))
+    client_order_ids = [o.client_order_id for o in rows]
+    data = {
+        "client_order_id": _strings(client_order_ids),
         "venue_order_id": _strings_or_none([o.venue_order_id for o in rows]),
         "strategy_id": _strings([o.strategy_id for o in rows]),
         "instrument_id": _strings([o.instrument_id for o in rows]),
@@ -328,13 +381,45 @@ def orders_frame(
         "time_in_force": _names([o.time_in_force for o in rows]),
         "status": _names([o.status for o in rows]),
         "filled_qty": _doubles([o.filled_qty for o in rows]),
-        "avg_px": _average_prices(rows, fills),
+        "avg_px": _average_prices(rows, filled, filled_p, client_order_ids, fills),
         "ts_init": _column((o.ts_init for o in rows), len(rows)) if rows else [],
     }
     return pd.DataFrame(data, columns=ORDER_COLUMNS)
 
 
-def _average_prices(orders: list[Any], known_fills: Iterable[OrderFilled] | None) -> Any:
+def _read(
+    objects: list[Any], numbers: tuple[str, ...], names: tuple[str, ...]
+) -> tuple[Any, list[list[Any]]]:
+    """The integers (an int64 matrix, a row per object) and the attributes (a list per
+    name) of ``objects``, read in one pass (see ``read_columns``)."""
+    raw, columns, _ = read_columns(objects, numbers, names)
+    return np.frombuffer(raw, dtype=np.int64).reshape(len(objects), len(numbers)), columns
+
+
+def _fixed_floats(raws: Any, precisions: Any) -> Any:
+    """Fixed-point values read as raw integers and precisions (-1: None) as ``_doubles``
+    makes them: each ``raw / 10**precision`` rounded once (as ``as_double``)."""
+    if len(raws) == 0:
+        return []
+    present = precisions >= 0
+    values = raws.astype(np.float64) / np.power(10.0, np.where(present, precisions, 0))
+    for index in np.flatnonzero(np.abs(raws) > _EXACT_FLOAT_RAW).tolist():
+        values[index] = int(raws[index]) / 10 ** int(precisions[index])
+    if present.all():
+        return values
+    out: list[float | None] = values.tolist()
+    for index in np.flatnonzero(~present).tolist():
+        out[index] = None
+    return out
+
+
+def _average_prices(
+    orders: list[Any],
+    filled: Any,
+    qty_p: Any,
+    client_order_ids: list[Any],
+    known_fills: Iterable[OrderFilled] | None,
+) -> Any:
     """Each order's ``avg_px`` as a float (None without a fill), as ``float(order.avg_px)``.
 
     ``avg_px`` sums the fills' ``last_qty × last_px`` as Decimals (28 digits) and divides
@@ -342,40 +427,41 @@ def _average_prices(orders: list[Any], known_fills: Iterable[OrderFilled] | None
     price's precision, the Decimals are exact and the float is that quotient rounded once,
     computed here from the raw integers at once; any other order is asked for its
     ``avg_px``. A fill is matched to its order by client order id; an order whose matched
-    fills do not add up to its filled quantity is asked too.
+    fills do not add up to its filled quantity (``filled``, at precision ``qty_p``) is
+    asked too.
     """
     count = len(orders)
     if count == 0:
         return []
-    fills: list[tuple[int, OrderFilled]]
+    fills: list[Any]
     if known_fills is None:
-        fills = [
+        pairs = [
             (row, event)
             for row, order in enumerate(orders)
             for event in order.events
             if type(event) is OrderFilled
         ]
+        fills = [event for _, event in pairs]
     else:
-        row_of = {order.client_order_id: row for row, order in enumerate(orders)}
+        fills = list(known_fills)
+    try:
+        numbers, names = _read(fills, _FILL_PRICE_NUMBERS, ("client_order_id",))
+    except (TypeError, OverflowError):  # not fixed-point values: every order is asked
+        return _decimals([order.avg_px for order in orders])
+    if known_fills is None:
+        fill_rows = [row for row, _ in pairs]
+    else:
+        row_of = {order_id: row for row, order_id in enumerate(client_order_ids)}
         if len(row_of) != count:
             return _decimals([order.avg_px for order in orders])
-        fills = [
-            (row, fill)
-            for fill in known_fills
-            if (row := row_of.get(fill.client_order_id, -1)) >= 0
-        ]
-    filled = np.fromiter((o.filled_qty.raw for o in orders), dtype=np.int64, count=count)
-    qty_p = np.fromiter((o.filled_qty.precision for o in orders), dtype=np.int64, count=count)
+        fill_rows = list(map(row_of.get, names[0], repeat(-1)))
     exact = np.zeros(count, dtype=bool)
     averages = np.full(count, np.nan)
-    if fills:
-        numbers = np.fromiter(
-            chain.from_iterable(map(_FILL_PRICE_NUMBERS, (event for _, event in fills))),
-            dtype=np.int64,
-            count=4 * len(fills),
-        ).reshape(len(fills), 4)
-        rows = np.fromiter((row for row, _ in fills), dtype=np.int64, count=len(fills))
-        last_qty, last_qty_p, last_px, last_px_p = numbers.T
+    rows = np.array(fill_rows, dtype=np.int64)
+    ours = rows >= 0
+    rows = rows[ours]
+    last_qty, last_qty_p, last_px, last_px_p = numbers[ours].T
+    if len(rows):
         px_p = np.full(count, -1, dtype=np.int64)
         px_p[rows] = last_px_p
         # Orders whose fills share the order's quantity precision and one price precision.
@@ -387,7 +473,7 @@ def _average_prices(orders: list[Any], known_fills: Iterable[OrderFilled] | None
             np.add.at(value, rows, last_qty * last_px)
             summed = np.zeros(count, dtype=np.int64)
             np.add.at(summed, rows, last_qty)
-            exact = uniform & (filled > 0) & (summed == filled)
+            exact = uniform & (filled > 0) & (summed == filled) & (px_p >= 0)
             divisor = np.where(exact, filled, 1)
             exact &= value % divisor == 0
             quotient = value // divisor
@@ -405,9 +491,7 @@ def _average_prices(orders: list[Any], known_fills: Iterable[OrderFilled] | None
     return out
 
 
-_FILL_PRICE_NUMBERS = attrgetter(
-    "last_qty.raw", "last_qty.precision", "last_px.raw", "last_px.precision"
-)
+_FILL_PRICE_NUMBERS = ("last_qty.raw", "last_qty.precision", "last_px.raw", "last_px.precision")
 
 
 FILL_COLUMNS = [
@@ -430,6 +514,55 @@ FILL_COLUMNS = [
 def fills_frame(fills: Iterable[OrderFilled]) -> pd.DataFrame:
     """Return one row per fill, in the order they happened."""
     rows = list(fills)
+    try:
+        numbers, names = _read(rows, _FILL_FRAME_NUMBERS, _FILL_FRAME_NAMES)
+    except (TypeError, OverflowError):  # not fixed-point values (a fill made by hand)
+        numbers = None
+    if numbers is None or not rows:
+        return _fills_frame_by_attribute(rows)
+    ts_event, last_qty, last_qty_p, last_px, last_px_p, commission, commission_p = numbers.T
+    data = {
+        "ts_event": ts_event.copy(),
+        "client_order_id": _strings(names[0]),
+        "venue_order_id": _strings(names[1]),
+        "trade_id": _strings(names[2]),
+        "strategy_id": _strings(names[3]),
+        "instrument_id": _strings(names[4]),
+        "account_id": _strings(names[5]),
+        "side": _names(names[6]),
+        "last_qty": _fixed_floats(last_qty, last_qty_p),
+        "last_px": _fixed_floats(last_px, last_px_p),
+        "commission": _fixed_floats(commission, commission_p),
+        "commission_currency": _texts(names[7]),
+        "liquidity_side": _names(names[8]),
+    }
+    return pd.DataFrame(data, columns=FILL_COLUMNS)
+
+
+# What the fills frame reads of each fill (in one pass).
+_FILL_FRAME_NUMBERS = (
+    "ts_event",
+    "last_qty.raw",
+    "last_qty.precision",
+    "last_px.raw",
+    "last_px.precision",
+    "commission.raw",
+    "commission.precision",
+)
+_FILL_FRAME_NAMES = (
+    "client_order_id",
+    "venue_order_id",
+    "trade_id",
+    "strategy_id",
+    "instrument_id",
+    "account_id",
+    "order_side",
+    "commission.currency.code",
+    "liquidity_side",
+)
+
+
+def _fills_frame_by_attribute(rows: list[OrderFilled]) -> pd.DataFrame:
     commissions = [f.commission for f in rows]
     data = {
         "ts_event": [f.ts_event for f in rows],
@@ -899,11 +1032,10 @@ def _round_trips_columnar(
         _uniform_column(held_p),
         _uniform_column(currency_p),
     ]
-    if None in precisions:
-        return None
-    qty_precision, px_precision, held_precision, currency_precision = (
-        int(p) for p in precisions  # type: ignore[arg-type]
-    )
+    known = [p for p in precisions if p is not None and p >= 0]
+    if len(known) < len(precisions):
+        return None  # mixed precisions, or no value (None)
+    qty_precision, px_precision, held_precision, currency_precision = known
     opened_flags = columns.kinds == _OPENED
     closed_flags = columns.kinds == _CLOSED
     position = _codes(position_ids)

@@ -378,6 +378,10 @@ def assert_same_frame(left: pd.DataFrame, right: pd.DataFrame) -> None:
             assert [type(v) for v in left[column]] == [type(v) for v in right[column]], column
 
 
+def refuse(*args):
+    raise TypeError("not read by read_columns")
+
+
 def run_with_reference(monkeypatch, config, **kwargs):
     """Run a backtest; return its result and the reference frames of the same run."""
     import zq.backtest.result as result_module
@@ -400,6 +404,12 @@ def run_with_reference(monkeypatch, config, **kwargs):
         references["round_trips"] = reference.round_trips_frame(events, inverse)
         # The orders' average prices from their own events (the node hands over the fills).
         references["orders_from_events"] = result_module.orders_frame(cache.orders())
+        # The frames read attribute by attribute (objects read_columns does not know).
+        fills = [e for e in events if isinstance(e, OrderFilled)]
+        with monkeypatch.context() as patch:
+            patch.setattr(result_module, "_read", refuse)
+            references["orders_by_attribute"] = result_module.orders_frame(cache.orders(), fills)
+            references["fills_by_attribute"] = result_module.fills_frame(fills)
         return build(self, kernel, events, count, elapsed)
 
     monkeypatch.setattr(BacktestNode, "_build_result", build_and_refer)
@@ -426,6 +436,8 @@ def check_against_the_reference(monkeypatch, config, **kwargs) -> None:
     for name in FRAMES:
         assert_same_frame(getattr(run, name), references[name])
     assert_same_frame(references["orders_from_events"], references["orders"])
+    assert_same_frame(references["orders_by_attribute"], references["orders"])
+    assert_same_frame(references["fills_by_attribute"], references["fills"])
     # The one-by-one round trips (inverse contracts, mixed precisions) agree too.
     monkeypatch.setattr(result_module, "_round_trips_columnar", lambda *args: None)
     again = BacktestNode(config, **kwargs).run()
@@ -578,6 +590,16 @@ def test_average_fill_prices_of_several_fills_equal_the_orders_avg_px(result) ->
         fills.extend(order_fills)
     expected = [None if o.avg_px is None else float(o.avg_px) for o in orders]
     assert expected[0] == 103.0 and expected[2] == 100.005
-    assert result_module._average_prices(orders, None) == expected
-    assert result_module._average_prices(orders, fills) == expected
-    assert result_module._average_prices(orders[:3], fills) == expected[:3]
+    filled = np.array([o.filled_qty.raw for o in orders])
+    precisions = np.array([o.filled_qty.precision for o in orders])
+    ids = [o.client_order_id for o in orders]
+
+    def averages(count: int, known) -> list[float | None]:
+        return list(result_module._average_prices(
+            orders[:count], filled[:count], precisions[:count], ids[:count], known
+        ))
+
+    assert averages(4, None) == expected
+    assert averages(4, fills) == expected
+    assert averages(3, fills) == expected[:3]
+    assert averages(1, fills) == expected[:1]  # every order exact: a float64 column

@@ -338,6 +338,7 @@ def test_read_columns_reads_numbers_names_and_kinds_in_one_pass() -> None:
     assert names == [["a", "b"], ["USD", "USD"]]
     assert list(kinds) == [3, 3]
     assert read_columns([], ("qty.raw",)) == (array("q"), [], array("b"))
+    assert list(read_columns([SimpleNamespace(px=None)], ("px.raw", "px.precision"))[0]) == [0, -1]
     with pytest.raises(TypeError, match="not a fixed-point value"):
         read_columns(rows, ("ts.raw",))
     with pytest.raises(TypeError, match="not an int"):
