@@ -4,7 +4,7 @@ from array import array
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SampleColumns", "read_columns"]
+__all__ = ["SampleColumns", "read_columns", "replay_linear"]
 
 class SampleColumns:
     ts: array[int]
@@ -29,3 +29,17 @@ def read_columns(
     names: tuple[str, ...] = (),
     kinds: Mapping[type, int] | None = None,
 ) -> tuple[array[int], list[list[Any]], array[int]]: ...
+def replay_linear(
+    counts: array[int],
+    kinds: array[int],
+    positions: array[int],
+    qty: array[int],
+    px: array[int],
+    signed: array[int],
+    position_column: array[int],
+    position_pair: array[int],
+    multipliers: array[int],
+    pair_count: int,
+) -> (
+    tuple[array[int], array[int], array[int], array[int], array[int], list[int]] | None
+): ...

@@ -19,7 +19,7 @@ import array
 from zq_core.fixed cimport PRECISION_MAX_C, Money, Price, Quantity
 from zq_core.portfolio cimport AccountCore
 
-__all__ = ["SampleColumns", "read_columns"]
+__all__ = ["SampleColumns", "read_columns", "replay_linear"]
 
 # The precision recorded for an instrument without a mark at a sample.
 cdef signed char _NO_MARK = -1
@@ -360,3 +360,159 @@ cdef inline int64_t _as_int64(object value) except? -1:
     if type(value) is not int:
         raise TypeError(f"{type(value).__name__} is not an int")
     return <int64_t>value
+
+
+cdef extern from *:
+    """
+    /* a * b, a + b and a - b of int64, each with whether it overflowed. */
+    static inline int zq_sampling_mul(long long a, long long b, long long *out) {
+        return __builtin_mul_overflow(a, b, out);
+    }
+    static inline int zq_sampling_add(long long a, long long b, long long *out) {
+        return __builtin_add_overflow(a, b, out);
+    }
+    static inline int zq_sampling_sub(long long a, long long b, long long *out) {
+        return __builtin_sub_overflow(a, b, out);
+    }
+    """
+    bint zq_sampling_mul(long long a, long long b, long long *out) nogil
+    bint zq_sampling_add(long long a, long long b, long long *out) nogil
+    bint zq_sampling_sub(long long a, long long b, long long *out) nogil
+
+
+# The kinds of position event replay_linear applies (any other code is skipped).
+cdef enum:
+    _REPLAY_OPENED = 0
+    _REPLAY_CHANGED = 1
+    _REPLAY_CLOSED = 2
+
+
+cdef inline int _sign(long long value) noexcept nogil:
+    return (value > 0) - (value < 0)
+
+
+cdef inline long long _long_at(array.array column, Py_ssize_t index) except? -1:
+    # column[index] of an array('q'), bounds checked.
+    if not 0 <= index < len(column):
+        raise IndexError("replay_linear: index out of its column")
+    return column.data.as_longlongs[index]
+
+
+def replay_linear(array.array counts not None, array.array kinds not None,
+                  array.array positions not None, array.array qty not None,
+                  array.array px not None, array.array signed not None,
+                  array.array position_column not None, array.array position_pair not None,
+                  array.array multipliers not None, Py_ssize_t pair_count):
+    """Replay linear positions' events in int64, recording the sums of each sample.
+
+    The compiled loop of ``zq.backtest.sampler._LinearReplay`` (see there): per event its
+    kind (0 opened, 1 changed, 2 closed; any other code is skipped), position, fill
+    quantity and price (raw), and the position's signed quantity after it (raw); per
+    position its column (account, currency, instrument) and (instrument, strategy) pair;
+    per column the multiplier (raw). ``counts`` holds the events applied by each sample.
+    All are ``array('q')`` but ``kinds`` (``array('b')``).
+
+    Returns
+    -------
+    tuple or None
+        ``(a, c, open, nets, first_held, order)``: the columns' A, C and open positions and
+        the pairs' net quantities at each sample (``array('q')``, a row per sample), the
+        sample each pair was first held at (-1: never) and the pairs in the order first
+        held; None when a sum leaves int64 or a reduction's share of the entry value is not
+        exact (the Decimal path values the samples then).
+    """
+    if kinds.typecode != "b":
+        raise TypeError("kinds must be an array('b')")
+    for column in (counts, positions, qty, px, signed, position_column, position_pair,
+                   multipliers):
+        if (<array.array>column).typecode != "q":
+            raise TypeError("replay_linear's columns must be array('q') but kinds")
+    cdef Py_ssize_t samples = len(counts), events = len(kinds)
+    cdef Py_ssize_t columns = len(multipliers), position_count = len(position_column)
+    if len(positions) != events or len(qty) != events or len(px) != events or (
+        len(signed) != events
+    ) or len(position_pair) != position_count:
+        raise ValueError("replay_linear: columns of different lengths")
+    cdef array.array a_at = array.array("q"), c_at = array.array("q")
+    cdef array.array open_at = array.array("q"), net_at = array.array("q")
+    cdef array.array first_held = array.array("q", [-1]) * pair_count
+    cdef array.array a = array.array("q", [0]) * columns, c = array.array("q", [0]) * columns
+    cdef array.array open_count = array.array("q", [0]) * columns
+    cdef array.array net = array.array("q", [0]) * pair_count
+    cdef array.array held_qty = array.array("q", [0]) * position_count
+    cdef array.array held_value = array.array("q", [0]) * position_count
+    cdef list order = []
+    array.resize(a_at, samples * columns)
+    array.resize(c_at, samples * columns)
+    array.resize(open_at, samples * columns)
+    array.resize(net_at, samples * pair_count)
+    cdef Py_ssize_t sample, applied = 0, target, k, position, column_index, pair
+    cdef long long before, after, held, value, entry, product, change, multiplier
+    cdef long long term
+    cdef signed char kind
+    for sample in range(samples):
+        target = _long_at(counts, sample)
+        if target > events:
+            raise ValueError("replay_linear: a count past the events")
+        while applied < target:
+            kind = kinds.data.as_schars[applied]
+            if kind < _REPLAY_OPENED or kind > _REPLAY_CLOSED:
+                applied += 1
+                continue
+            position = _long_at(positions, applied)
+            column_index = _long_at(position_column, position)
+            pair = _long_at(position_pair, position)
+            if not 0 <= column_index < columns or not 0 <= pair < pair_count:
+                raise IndexError("replay_linear: a column or pair out of range")
+            before = held_qty.data.as_longlongs[position]
+            value = held_value.data.as_longlongs[position]
+            after = signed.data.as_longlongs[applied]
+            held = before if before >= 0 else -before
+            if zq_sampling_mul(qty.data.as_longlongs[applied], px.data.as_longlongs[applied],
+                               &product):
+                return None
+            if kind == _REPLAY_OPENED or held == 0:
+                entry = product
+            elif kind == _REPLAY_CLOSED:
+                entry = 0
+            elif (after if after >= 0 else -after) > held:
+                if zq_sampling_add(value, product, &entry):
+                    return None
+            else:
+                # The reduction's share of the entry value, exact or not here.
+                if zq_sampling_mul(value, qty.data.as_longlongs[applied], &product):
+                    return None
+                if product % held != 0:
+                    return None
+                entry = value - product // held
+            multiplier = multipliers.data.as_longlongs[column_index]
+            # A += (after - before) × k; C += (sign(after) × entry - sign(before) × value) × k
+            if zq_sampling_sub(after, before, &change) or zq_sampling_mul(change, multiplier,
+                                                                          &term):
+                return None
+            if zq_sampling_add(a.data.as_longlongs[column_index], term,
+                               &a.data.as_longlongs[column_index]):
+                return None
+            if zq_sampling_sub(_sign(after) * entry, _sign(before) * value, &term) or (
+                zq_sampling_mul(term, multiplier, &term)
+            ) or zq_sampling_add(c.data.as_longlongs[column_index], term,
+                                 &c.data.as_longlongs[column_index]):
+                return None
+            open_count.data.as_longlongs[column_index] += (after != 0) - (before != 0)
+            held_qty.data.as_longlongs[position] = after
+            held_value.data.as_longlongs[position] = entry
+            if first_held.data.as_longlongs[pair] < 0 and after != 0:
+                first_held.data.as_longlongs[pair] = sample
+                order.append(pair)
+            if first_held.data.as_longlongs[pair] >= 0 and zq_sampling_add(
+                net.data.as_longlongs[pair], change, &net.data.as_longlongs[pair]
+            ):
+                return None
+            applied += 1
+        for k in range(columns):
+            a_at.data.as_longlongs[sample * columns + k] = a.data.as_longlongs[k]
+            c_at.data.as_longlongs[sample * columns + k] = c.data.as_longlongs[k]
+            open_at.data.as_longlongs[sample * columns + k] = open_count.data.as_longlongs[k]
+        for k in range(pair_count):
+            net_at.data.as_longlongs[sample * pair_count + k] = net.data.as_longlongs[k]
+    return a_at, c_at, open_at, net_at, first_held, order

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zq.backtest.result import SampleRecords
+from zq.backtest.result import SampleRecords, _codes
 from zq.common import topics
 from zq.common.component import Component
 from zq.model.enums import PositionSide
@@ -61,7 +61,7 @@ from zq.model.position import (
 )
 from zq.portfolio.account import Account, CashAccount
 from zq_core.fixed import FIXED_PRECISION_MAX, Price
-from zq_core.sampling import SampleColumns
+from zq_core.sampling import SampleColumns, read_columns, replay_linear
 
 if TYPE_CHECKING:
     from zq.backtest.exchange import SimulatedExchange
@@ -553,12 +553,53 @@ class _PositionBook:
 # run in int64 at fixed scales (checked against overflow first) and become floats rounded once,
 # as float(Decimal) rounds the exact values. Anything else (an inverse contract, mixed
 # precisions, a reduction whose share of the entry value is not exact at the fills' scale, a
-# position without a mark) is valued sample by sample with Decimals instead.
+# position without a mark) is valued sample by sample with Decimals instead. The events are
+# read in one pass (zq_core.sampling.read_columns) and replayed in C (replay_linear), which
+# stops at the first sum past int64 (then the Decimals value the samples); _LinearReplay.run,
+# event by event in Python, replays what they do not read.
 
 _SAFE = 1 << 62
 _OPENED, _CHANGED, _CLOSED = 0, 1, 2
 _EVENT_KINDS = {PositionOpened: _OPENED, PositionChanged: _CHANGED, PositionClosed: _CLOSED}
 _SHORT = PositionSide.SHORT
+# The code of a position event of another type (valued exactly), and of an object that is
+# no position event (skipped; the compiled replay leaves such runs to _LinearReplay.run).
+_UNKNOWN, _NOT_POSITION = 3, 4
+
+# What the compiled replay reads of each position event.
+_REPLAY_NUMBERS = (
+    "last_qty.raw",
+    "last_qty.precision",
+    "last_px.raw",
+    "last_px.precision",
+    "quantity.raw",
+    "quantity.precision",
+)
+_REPLAY_NAMES = (
+    "position_id",
+    "instrument_id",
+    "strategy_id",
+    "account_id",
+    "currency.code",
+    "side",
+)
+
+
+class _ReplayKinds(dict[type, int]):
+    """The code of each type of position event, found on first sight of the type."""
+
+    def __missing__(self, kind: type) -> int:
+        code: int | None = _EVENT_KINDS.get(kind)  # type: ignore[call-overload]
+        if code is None:
+            code = _UNKNOWN if issubclass(kind, PositionEvent) else _NOT_POSITION
+        self[kind] = code
+        return code
+
+
+def _int64s(values: np.ndarray) -> array[int]:
+    column = array("q")
+    column.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    return column
 
 _PositionRows = tuple[np.ndarray, list[str], list[str], np.ndarray]
 _EquityRows = tuple[np.ndarray, list[str], list[str], np.ndarray, np.ndarray, np.ndarray]
@@ -583,7 +624,11 @@ def _linear_rows(
     sampler: ResultSampler, ts: np.ndarray
 ) -> tuple[_PositionRows, _EquityRows] | None:
     replay = _LinearReplay(sampler)
-    if not replay.run(len(ts)):
+    done = replay.run_compiled(len(ts))
+    if done is None:  # events replay_linear does not read: one by one
+        replay = _LinearReplay(sampler)
+        done = replay.run(len(ts))
+    if not done:
         return None
     positions = replay.position_rows(ts)
     equity = replay.equity_rows(ts)
@@ -606,6 +651,122 @@ class _LinearReplay:
         self.nets: dict[tuple[object, object], int] = {}
         self.net_at: dict[tuple[object, object], array[int]] = {}
         self.first_held: dict[tuple[object, object], int] = {}
+
+    def run_compiled(self, samples: int) -> bool | None:
+        """Replay the events as :meth:`run` does, read in one pass and applied in C
+        (``replay_linear``); None if an event is not read so (a non-position event, a
+        value that is not fixed-point): :meth:`run` replays them then."""
+        sampler = self.sampler
+        counts = sampler._position_counts
+        used = counts[samples - 1] if samples else 0
+        events = sampler._position_events[:used]
+        try:
+            raw, names, kinds = read_columns(
+                events, _REPLAY_NUMBERS, _REPLAY_NAMES, _ReplayKinds()
+            )
+        except (AttributeError, TypeError, OverflowError):
+            return None
+        kind = np.frombuffer(kinds, dtype=np.int8)
+        if np.any(kind == _NOT_POSITION):
+            return None
+        if np.any(kind == _UNKNOWN):
+            return False  # an unknown position event: exactly
+        numbers = np.frombuffer(raw, dtype=np.int64).reshape(used, len(_REPLAY_NUMBERS))
+        qty, qty_p, px, px_p, size, size_p = numbers.T
+        position_ids, instrument_ids, strategy_ids, account_ids, currencies, sides = names
+        if used == 0:
+            return True  # nothing held: no column, no pair
+        position = _codes(position_ids)
+        _, first_rows = np.unique(position, return_index=True)
+        first_rows.sort()  # the positions in the order they were first seen
+        self.qty_precision = int(qty_p[0])
+        column_keys: dict[tuple[object, str, object], int] = {}
+        pair_keys: dict[tuple[object, object], int] = {}
+        position_column = np.zeros(len(first_rows), dtype=np.int64)
+        position_pair = np.zeros(len(first_rows), dtype=np.int64)
+        position_px_p = np.zeros(len(first_rows), dtype=np.int64)
+        first_of = np.zeros(int(position.max()) + 1, dtype=np.int64)
+        for number, row in enumerate(first_rows.tolist()):
+            first_of[position[row]] = number
+            instrument_id = instrument_ids[row]
+            facts = self.instruments.get(instrument_id)
+            if facts is None:
+                instrument = sampler.cache.instrument(instrument_id)
+                mark_column = self.mark_index.get(instrument_id)
+                if instrument is None or instrument.is_inverse or mark_column is None:
+                    return False
+                contract = instrument.multiplier
+                facts = [mark_column, contract.raw, contract.precision, int(px_p[row])]
+                self.instruments[instrument_id] = facts
+            key = (account_ids[row], currencies[row], instrument_id)
+            position_column[number] = column_keys.setdefault(key, len(column_keys))
+            pair = (instrument_id, strategy_ids[row])
+            position_pair[number] = pair_keys.setdefault(pair, len(pair_keys))
+            position_px_p[number] = facts[3]
+        number_of = first_of[position]  # each event's position, numbered
+        accounts = _codes(account_ids)
+        if (
+            np.any(qty_p != self.qty_precision)
+            or np.any(size_p != self.qty_precision)
+            or np.any(px_p != position_px_p[number_of])
+            or np.any(accounts != accounts[first_rows][number_of])
+        ):
+            return False  # mixed precisions, or the position moved to another account
+        side_ids = np.fromiter(map(id, sides), dtype=np.intp, count=used)
+        signed = np.where(
+            side_ids == id(PositionSide.LONG),
+            size,
+            np.where(side_ids == id(_SHORT), -size, 0),
+        )
+        multipliers = [0] * len(column_keys)
+        for (_, _, instrument_id), index in column_keys.items():
+            multipliers[index] = self.instruments[instrument_id][1]
+        replayed = replay_linear(
+            counts[:samples] if len(counts) != samples else counts,
+            array("b", kind.tobytes()),
+            _int64s(number_of),
+            _int64s(qty),
+            _int64s(px),
+            _int64s(signed),
+            _int64s(position_column),
+            _int64s(position_pair),
+            array("q", multipliers),
+            len(pair_keys),
+        )
+        if replayed is None:
+            return False  # past int64, or a reduction not exact at the fills' scale
+        self._columns_from(samples, list(column_keys), list(pair_keys), multipliers, replayed)
+        return True
+
+    def _columns_from(
+        self,
+        samples: int,
+        column_keys: list[tuple[object, str, object]],
+        pairs: list[tuple[object, object]],
+        multipliers: list[int],
+        replayed: Any,
+    ) -> None:
+        """Set the columns and the pairs' nets as :meth:`run` leaves them."""
+        a_at, c_at, open_at, net_at, first_held, order = replayed
+        width = len(column_keys)
+        a = np.frombuffer(a_at, dtype=np.int64).reshape(samples, width)
+        c = np.frombuffer(c_at, dtype=np.int64).reshape(samples, width)
+        opened = np.frombuffer(open_at, dtype=np.int64).reshape(samples, width)
+        for index, key in enumerate(column_keys):
+            column = _Column(0, multipliers[index])
+            column.a_at = _int64s(a[:, index])
+            column.c_at = _int64s(c[:, index])
+            column.open_at = _int64s(opened[:, index])
+            column.a = int(a[-1, index])
+            column.c = int(c[-1, index])
+            column.open = int(opened[-1, index])
+            self.columns[key] = column
+        nets = np.frombuffer(net_at, dtype=np.int64).reshape(samples, len(pairs))
+        for index in order:
+            pair = pairs[index]
+            self.nets[pair] = int(nets[-1, index])
+            self.net_at[pair] = _int64s(nets[:, index])
+            self.first_held[pair] = int(first_held[index])
 
     def run(self, samples: int) -> bool:
         events = self.sampler._position_events

@@ -347,3 +347,75 @@ def test_read_columns_reads_numbers_names_and_kinds_in_one_pass() -> None:
         read_columns([SimpleNamespace(ts=2**63)], ("ts",))
     with pytest.raises(ValueError, match="unknown part"):
         read_columns(rows, ("qty.value",))
+
+
+@pytest.mark.parametrize("case", ["ema", "cash", "hedging", "scaled"])
+def test_the_compiled_replay_leaves_the_columns_the_python_replay_leaves(monkeypatch, case) -> None:
+    # replay_linear (events read in one pass, applied in C) against _LinearReplay.run, the
+    # event-by-event replay it stands in for: the same sums at each sample, the same pairs.
+    import numpy as np
+
+    import zq.backtest.sampler as sampler_module
+    from tests.unit.backtest.test_node import load_example
+    from tests.unit.backtest.test_result import script_config
+
+    kwargs: dict[str, object] = {"sample_interval_ns": 5 * SECOND}
+    if case == "ema":
+        config, kwargs = load_example(count=20_000), {}
+    else:
+        orders = {"1": ("BUY", "1"), "2": ("BUY", "0.5"), "3": ("SELL", "1.25"), "5": ("SELL", "1")}
+        if case == "scaled":  # scale in, scale out by exact and inexact shares, flip
+            orders = {"1": ("BUY", "3"), "2": ("BUY", "1"), "3": ("SELL", "1.5"),
+                      "4": ("SELL", "0.7"), "5": ("SELL", "4")}
+        oms_type, account_type = ("NETTING", "CASH") if case == "cash" else ("HEDGING", "MARGIN")
+        config = script_config(orders, oms_type, account_type)
+        prices = ["100.00", "130.00", "90.00", "95.00", "97.50", "99.00"]
+        kwargs["data"] = [trade(i, p) for i, p in enumerate(prices, start=1)]
+    samplers: list[ResultSampler] = []
+    linear_rows = sampler_module._linear_rows
+
+    def keeping(sampler, ts):  # type: ignore[no-untyped-def]
+        samplers.append(sampler)
+        return linear_rows(sampler, ts)
+
+    monkeypatch.setattr(sampler_module, "_linear_rows", keeping)
+    BacktestNode(config, **kwargs).run()  # type: ignore[arg-type]
+    (sampler,) = samplers
+    count = sampler.sample_count
+    compiled = sampler_module._LinearReplay(sampler)
+    python = sampler_module._LinearReplay(sampler)
+    done = compiled.run_compiled(count)
+    assert done is not None and done == python.run(count)
+    assert list(compiled.columns) == list(python.columns) and len(python.columns) > 0
+    for key, column in python.columns.items():
+        ours = compiled.columns[key]
+        assert (ours.a_at, ours.c_at, ours.open_at) == (column.a_at, column.c_at, column.open_at)
+        assert (ours.a, ours.c, ours.open) == (column.a, column.c, column.open)
+    assert list(compiled.nets.items()) == list(python.nets.items())
+    assert compiled.net_at == python.net_at and compiled.first_held == python.first_held
+    assert np.any(np.frombuffer(next(iter(python.columns.values())).open_at, dtype=np.int64))
+
+
+def test_replay_linear_sums_by_hand_and_refuses_an_inexact_share_or_an_overflow() -> None:
+    from zq_core.sampling import replay_linear
+
+    def replay(kinds, qty, px, signed, counts=None):  # type: ignore[no-untyped-def]
+        count = len(kinds)
+        return replay_linear(
+            array("q", counts or [count]), array("b", kinds), array("q", [0] * count),
+            array("q", qty), array("q", px), array("q", signed), array("q", [0]),
+            array("q", [0]), array("q", [10]), 1,
+        )
+
+    # Open 2 at 5, add 1 at 6 (entry value 16), close: A and C per sample, times k = 10.
+    a, c, opened, nets, first_held, order = replay(
+        [0, 1, 2], [2, 1, 3], [5, 6, 7], [2, 3, 0], counts=[0, 1, 2, 3]
+    )
+    assert list(a) == [0, 20, 30, 0] and list(c) == [0, 100, 160, 0]
+    assert list(opened) == [0, 1, 1, 0] and list(nets) == [0, 2, 3, 0]
+    assert list(first_held) == [1] and order == [0]
+    # A reduction of 1 out of 3 shares an entry value of 16 (not exact): refused.
+    assert replay([0, 1, 1], [2, 1, 1], [5, 6, 7], [2, 3, 2]) is None
+    # Out of 3 with a value of 18: exact (12 remains).
+    assert list(replay([0, 1, 1], [2, 1, 1], [6, 6, 7], [2, 3, 2])[1]) == [120]
+    assert replay([0], [2**62], [4], [2**62]) is None
