@@ -12,10 +12,9 @@ class attributes, what zq_core cannot import: the topic functions (``_order_topi
 from cpython.type cimport PyType_IsSubtype
 import msgspec
 
-from zq_core.orders cimport Order, apply_errors, filled_type
+from zq_core.orders cimport Order, apply_errors, event_client_order_id, filled_type
 from zq_core.portfolio cimport PortfolioCore
 from zq_core.position cimport (
-    F_CLIENT_ORDER_ID,
     F_POSITION_ID,
     F_STRATEGY_ID,
     F_TRADE_ID,
@@ -45,7 +44,7 @@ cdef class ExecutionCore:
         Never raises for a bad event: it is dropped, counted and reported (see the class
         notes).
         """
-        client_order_id = fill_field(event, F_CLIENT_ORDER_ID)  # an OrderFilled's at its slot
+        client_order_id = event_client_order_id(event)  # an order event's at its slot
         order = self.cache._orders.get(client_order_id)
         if order is None:
             self.unknown_events += 1

@@ -69,3 +69,6 @@ cdef unsigned int closed_mask() noexcept
 # apply raises ``(InvalidStateTransition, OverfillError, DuplicateFillError)``.
 cdef object filled_type()
 cdef tuple apply_errors()
+# event.client_order_id, read at its slot for an order event type of the table (by name for
+# anything else).
+cdef object event_client_order_id(object event)

@@ -796,3 +796,10 @@ cdef object filled_type():
 
 cdef tuple apply_errors():
     return (_InvalidStateTransition, _OverfillError, _DuplicateFillError)
+
+
+cdef object event_client_order_id(object event):
+    cdef int k = _kind_of(type(event))
+    return _slot(
+        event, _offsets[k][_F_CLIENT_ORDER_ID] if k >= 0 else -1, "client_order_id"
+    )

@@ -895,7 +895,10 @@ cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id,
     cdef dict open_ids = (<dict?>_index_slot(open_index, I_BY_PAIR)).get(pair)
     nets = <dict?>_slot(cache, C_NET_POSITIONS)
     if open_ids is not None and len(open_ids) == 1 and position_id in open_ids:
-        nets[pair] = _ZERO + position.signed_qty  # the sum over the one open position
+        # The sum over the one open position: 0 + signed_qty, which is signed_qty itself
+        # in the default context (at most 19 digits, an exponent <= 0, not zero: open).
+        qty = position.signed_qty
+        nets[pair] = qty if _default_context() else _ZERO + qty
     elif open_ids:
         total = _ZERO
         for open_id in open_ids:
