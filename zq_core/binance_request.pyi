@@ -3,10 +3,14 @@ signed and written by one compiled call."""
 
 from typing import Any, final
 
-__all__ = ["OrderRequestWriter", "RateWindows", "sha256"]
+__all__ = ["OrderRequestWriter", "RateWindows", "read_answer_head", "sha256"]
 
 def sha256(data: bytes) -> bytes:
     """Return the SHA-256 digest of ``data`` (32 bytes)."""
+
+def read_answer_head(buffer: bytearray, end: int) -> tuple[int, dict[str, str]] | None:
+    """Return ``(status, headers)`` of the HTTP/1.x answer head ``buffer[:end]`` as the
+    transport's Python reader does, or None for a head left to that reader."""
 
 def _use_sha_extensions(use: bool) -> bool:
     """Use the CPU's SHA extensions when it has them, or the plain C rounds; return which."""

@@ -1,4 +1,5 @@
-"""A Binance new-order request checked, built, signed and written by one compiled call.
+"""A Binance new-order request checked, built, signed and written by one compiled call; an
+answer's HTTP head read.
 
 Between two quotes of a quiet market the caches are emptied by other work, and what a
 request costs is mostly the code and objects it goes through. :class:`OrderRequestWriter`
@@ -18,6 +19,10 @@ encoding, a decimal given as ``Decimal``, an int or an exponent text, a request 
 its buffer, a transport it has no prebuilt frame for) returns ``NotImplemented`` before
 anything is counted or written: the caller then takes the Python path, which is the
 reference this one is tested against (the same bytes on the wire at the same instant).
+
+:func:`read_answer_head` reads the status and headers of the answer, as the transport's
+Python reader does (the reference it is tested against), in one pass over the bytes; a head
+it does not take returns None, and the Python reader reads it.
 """
 
 cimport cython
@@ -672,3 +677,89 @@ cdef class OrderRequestWriter:
             return None
         windows.count(weight, orders)  # it fitted: wait_ms said so, nothing ran since
         return PyBytes_FromStringAndSize(query, signed_size), exchange
+
+
+# --- an answer's head -------------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeASCII(const char* text, Py_ssize_t size, const char* errors)
+
+
+cdef inline bint _plain(unsigned char c) noexcept:
+    # A byte the compiled head reader takes as it is: printable ASCII or a tab. Anything else
+    # (another control byte, a byte past ASCII) leaves the head to the Python reader, whose
+    # str methods define what such bytes mean.
+    return (0x20 <= c < 0x7f) or c == 0x09
+
+
+def read_answer_head(bytearray buffer not None, Py_ssize_t end):
+    """Return ``(status, headers)`` of the HTTP/1.x answer head ``buffer[:end]`` (no blank
+    line), as the transport's Python reader (``_parse_head``) does, or None for a head it
+    leaves to that reader: anything but printable ASCII and tabs, a malformed line (which the
+    Python reader names in its error), a status of more than 9 digits.
+
+    Header names in lower case, values without the spaces and tabs around them; a repeated
+    header keeps its last value.
+    """
+    if end < 0 or end > len(buffer):
+        return None
+    cdef const unsigned char* text = <const unsigned char*>(<char*>buffer)
+    cdef Py_ssize_t at = 0, start, colon, first, last, index
+    cdef unsigned char c
+    cdef long status = 0
+    cdef int digits = 0
+    cdef char name[256]
+    # The status line: "HTTP/1." and the rest of the version, a space, the status' digits,
+    # then a space (the reason) or the line's end.
+    if end < 7 or memcmp(text, b"HTTP/1.", 7) != 0:
+        return None
+    at = 7
+    while at < end and text[at] != 0x20:
+        if text[at] == 0x0d or not _plain(text[at]):
+            return None
+        at += 1
+    at += 1
+    while at < end and 0x30 <= text[at] <= 0x39:
+        status = status * 10 + (text[at] - 0x30)
+        digits += 1
+        at += 1
+    if digits == 0 or digits > 9:
+        return None
+    if at < end and text[at] != 0x20 and text[at] != 0x0d:
+        return None
+    while at < end and text[at] != 0x0d:
+        if not _plain(text[at]):
+            return None
+        at += 1
+    headers = {}
+    while at < end:
+        # At a line's "\r\n".
+        if at + 1 >= end or text[at + 1] != 0x0a:
+            return None
+        start = at = at + 2
+        colon = -1
+        while at < end and text[at] != 0x0d:
+            c = text[at]
+            if not _plain(c):
+                return None
+            if c == 0x3a and colon < 0:
+                colon = at
+            at += 1
+        if colon <= start or colon - start > 255:
+            return None  # no name, no colon, or a name longer than kept here
+        if text[start] == 0x20 or text[start] == 0x09:
+            return None
+        if text[colon - 1] == 0x20 or text[colon - 1] == 0x09:
+            return None
+        for index in range(colon - start):
+            c = text[start + index]
+            name[index] = <char>(c + 32 if 0x41 <= c <= 0x5a else c)
+        first, last = colon + 1, at
+        while first < last and (text[first] == 0x20 or text[first] == 0x09):
+            first += 1
+        while last > first and (text[last - 1] == 0x20 or text[last - 1] == 0x09):
+            last -= 1
+        headers[PyUnicode_DecodeASCII(name, colon - start, NULL)] = PyUnicode_DecodeASCII(
+            <const char*>text + first, last - first, NULL
+        )
+    return status, headers

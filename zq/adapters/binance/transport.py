@@ -38,6 +38,8 @@ from collections.abc import Callable, Mapping
 from typing import Final, cast
 from urllib.parse import urlsplit
 
+from zq_core.binance_request import read_answer_head
+
 __all__ = ["HttpAnswer", "HttpExchange", "HttpTransport", "HttpTransportError"]
 
 _log = logging.getLogger("zq.adapters.binance")
@@ -207,9 +209,13 @@ class _Connection(asyncio.Protocol):
                 if len(buffer) > _MAX_HEAD_BYTES:
                     raise HttpTransportError("the answer's head is longer than 64 KiB")
                 return
-            head = bytes(buffer[:end]).decode("latin-1")
+            # The compiled reader takes the usual head; the Python one is its reference and
+            # reads (or names what is wrong with) any other.
+            fields = read_answer_head(buffer, end)
+            if fields is None:
+                fields = _parse_head(bytes(buffer[:end]).decode("latin-1"))
             del buffer[: end + 4]
-            status, headers = _parse_head(head)
+            status, headers = fields
             if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
                 self._parse()
                 return
