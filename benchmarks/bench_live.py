@@ -29,7 +29,8 @@
     emptied before each call (``--cold-mb``); each call goes through ``operator.call`` for
     callgrind's ``--toggle-collect=_operator_call`` (instructions per call). ``--leg venue``
     times the venue's side of a new order, ``--leg ack`` the user stream's report of a new
-    order to ``on_order_accepted`` (how the node learns the order was accepted).
+    order to ``on_order_accepted``, ``--leg answer`` a new order's REST answer to
+    ``on_order_accepted`` (applied in the read: how the node learns the order was accepted).
 
 The venue runs in its own process (this script started with ``--serve``) so that the node's
 process is measured alone. The timing points are wrappers set from here (on the WebSocket
@@ -53,7 +54,7 @@ the time the scheduler kept it waiting. A diagnosis, and what an isolated deploy
 
 Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300] [--gc-freeze] [--busy-poll]
 [--fifo] [--node-cpus 0] [--venue-cpus 1] [--only latency|throughput|flood|journal|loop]
-[--leg quote|request|both] [--iterations N] [--cold-mb MB]``.
+[--leg quote|request|both|venue|ack|answer] [--iterations N] [--cold-mb MB]``.
 """
 
 from __future__ import annotations
@@ -777,8 +778,9 @@ async def loop_legs(args: argparse.Namespace) -> None:
         node.add_strategy(probe)
         reports: list[tuple[Any, bytes]] = []  # --leg ack: the stream's first NEW report
         undo_capture = None
-        if args.leg == "ack":
-            undo_capture = _capture_new_report(reports)
+        if args.leg in ("ack", "answer"):
+            if args.leg == "ack":
+                undo_capture = _capture_new_report(reports)
             # The orders are only accepted here (the probe's own callbacks cancel them).
             probe.on_order_accepted = lambda event: None  # type: ignore[method-assign]
             probe.on_order_canceled = lambda event: None  # type: ignore[method-assign]
@@ -861,7 +863,12 @@ async def loop_legs(args: argparse.Namespace) -> None:
             if args.leg == "venue":
                 _venue_leg(venue, iterations, evict, times)
             if args.leg == "ack":
+                assert undo_capture is not None
+                undo_capture()  # the timed reads without the capture's look at each
+                undo_capture = None
                 await _ack_leg(node, probe, reports, iterations, evict, times)
+            if args.leg == "answer":
+                await _answer_leg(probe, iterations, evict, times)
         finally:
             if undo_capture is not None:
                 undo_capture()
@@ -952,6 +959,88 @@ async def _ack_leg(
     assert accepted == iterations, f"{accepted} of {iterations} orders accepted"
     # The submits' tasks wait for answers that never come: each asks the venue after the
     # REST timeout (a warning), and the node's stop cancels the orders.
+
+
+async def _answer_leg(
+    probe: Probe,
+    iterations: int,
+    evict: Callable[[], None],
+    times: dict[str, list[int]],
+) -> None:
+    """A new order's REST answer (``FULL``, as the venue wrote it) to ``on_order_accepted``:
+    the answer's bytes handed to the REST connection's ``data_received`` for an order whose
+    request was written nowhere (so it stays SUBMITTED until then); the acceptance is
+    applied in that read (the submit's task resumes after the timed call, untimed)."""
+    import operator
+
+    from zq.model.enums import OrderStatus
+
+    instrument = probe.cache.instrument(BTCUSDT)
+    assert instrument is not None
+    quantity = instrument.make_qty(Decimal("0.001"))
+    price = instrument.make_price(Decimal("50000.00"))
+    connection_class = http_transport._Connection
+    real_parse, real_send = connection_class._parse, connection_class.send
+    answers: list[bytes] = []
+
+    def capture(self: Any) -> None:  # the first whole answer to a new order, as read
+        data = bytes(self._buffer)
+        if not answers and b'"status":"NEW"' in data and data.endswith(b"}"):
+            answers.append(data)
+        real_parse(self)
+
+    connection_class._parse = capture  # type: ignore[method-assign]
+    try:
+        first = probe.order_factory.limit(BTCUSDT, OrderSide.BUY, quantity, price)
+        probe.submit_order(first)
+        for _ in range(500):
+            if answers and first.status is OrderStatus.ACCEPTED:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        connection_class._parse = real_parse  # type: ignore[method-assign]
+    assert answers, "no answer to a new order came"
+    head, _, body = answers[0].partition(b"\r\n\r\n")
+    old_id = str(first.client_order_id).encode()
+    connections: list[Any] = []
+
+    class Nowhere:  # the connection's transport while a request is written
+        def write(self, data: bytes) -> None:
+            pass
+
+    def send(self: Any, request: bytes) -> Any:  # written nowhere: answered below
+        transport, self.transport = self.transport, Nowhere()
+        try:
+            answer = real_send(self, request)
+        finally:
+            self.transport = transport
+        connections.append(self)
+        return answer
+
+    call = operator.call
+    samples = times.setdefault("REST answer (FULL) -> on_order_accepted", [])
+    accepted = 0
+    for index in range(iterations):
+        connection_class.send = send  # type: ignore[method-assign]
+        try:
+            order = probe.order_factory.limit(BTCUSDT, OrderSide.BUY, quantity, price)
+            probe.submit_order(order)
+        finally:
+            connection_class.send = real_send  # type: ignore[method-assign]
+        assert len(connections) == index + 1, f"submit {index} was not written at once"
+        payload = body.replace(old_id, str(order.client_order_id).encode())
+        payload = re.sub(rb'"orderId":\d+', b'"orderId":%d' % (900_000 + index), payload)
+        answer = re.sub(rb"(?i)content-length: \d+", b"Content-Length: %d" % len(payload), head)
+        data = answer + b"\r\n\r\n" + payload
+        received = connections[-1].data_received
+        evict()
+        start_ns = perf()
+        call(received, data)
+        samples.append(perf() - start_ns)
+        accepted += order.status is OrderStatus.ACCEPTED
+        await asyncio.sleep(0)  # the submit's task ends: the connection is idle again
+        await asyncio.sleep(0)
+    assert accepted == iterations, f"{accepted} of {iterations} orders accepted in the read"
 
 
 class _Written:
@@ -1097,10 +1186,11 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--leg",
-        choices=("quote", "request", "both", "venue", "ack"),
+        choices=("quote", "request", "both", "venue", "ack", "answer"),
         default="both",
         help="--only loop's legs (venue: the venue's side of a new order; ack: the user "
-        "stream's report of a new order to on_order_accepted)",
+        "stream's report of a new order to on_order_accepted; answer: a new order's REST "
+        "answer to on_order_accepted, applied in the read)",
     )
     parser.add_argument("--iterations", type=int, default=20_000, help="--only loop's calls")
     parser.add_argument(

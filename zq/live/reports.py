@@ -55,6 +55,12 @@ def decimal_or_zero(text: str | None) -> Decimal:
     return Decimal(text) if text else Decimal(0)
 
 
+def is_zero_text(text: str | None) -> bool:
+    """Whether a Binance decimal ``text`` is zero (``"0.00000000"``), empty or None, read
+    without making a Decimal (a new order's answer says it executed nothing)."""
+    return not text or not text.strip("0.")
+
+
 class BinanceReports(ExecutionClient):
     """The state and the rules the execution client applies venue reports with.
 
@@ -187,7 +193,8 @@ class BinanceReports(ExecutionClient):
                 response.transact_time,
             )
         self._end(order, venue_order_id, status, "")
-        if decimal_or_zero(response.executed_qty) > order.filled_qty.as_decimal():
+        executed = response.executed_qty
+        if not is_zero_text(executed) and decimal_or_zero(executed) > order.filled_qty.as_decimal():
             # A cancel's answer has no fills: if some were missed, fetch them (the stream
             # normally has them in by then, and a repeated trade id is dropped).
             self._tasks.spawn(
