@@ -260,9 +260,10 @@ def read_columns(list objects not None, tuple numbers not None, tuple names=(), 
     numbers : tuple of str
         Integer fields: ``"name"`` (an int attribute), ``"name.raw"`` or
         ``"name.precision"`` (of a ``Price``, ``Quantity`` or ``Money`` attribute; of None,
-        raw 0 and precision -1).
+        raw 0 and precision -1). A name may be a path, as below.
     names : tuple of str
-        Attributes, dotted for an attribute of an attribute (``"currency.code"``).
+        Attributes; a dotted path for an attribute of an attribute (``"currency.code"``),
+        with digits for an item (``"balances.0.total"``).
     kinds : mapping, optional
         A code (-128..127) per type of object, looked up by ``kinds[type(object)]`` (a dict
         subclass may compute a missing one).
@@ -287,29 +288,32 @@ def read_columns(list objects not None, tuple numbers not None, tuple names=(), 
     them reads them from memory again).
     """
     cdef Py_ssize_t count = len(objects), width = len(numbers), row, column, slot
-    cdef list attributes = []  # the distinct first attribute names of `numbers`, in order
+    cdef long long part
+    cdef list paths = []  # the distinct paths of `numbers` (without .raw/.precision), in order
     cdef list slot_list = []
     cdef list part_list = []
     for text in numbers:
-        name, _, suffix = (<str?>text).partition(".")
-        if suffix not in ("", "raw", "precision"):
-            raise ValueError(f"unknown part {suffix!r} of field {text!r}")
-        if name not in attributes:
-            attributes.append(name)
-        slot_list.append(attributes.index(name))
-        part_list.append(0 if not suffix else 1 if suffix == "raw" else 2)
-    cdef Py_ssize_t distinct = len(attributes)
+        steps = (<str?>text).split(".")
+        part = 0
+        if len(steps) > 1 and steps[-1] in ("raw", "precision"):
+            part = 1 if steps[-1] == "raw" else 2
+            steps = steps[:-1]
+        path = _path(steps, text)
+        if path not in paths:
+            paths.append(path)
+        slot_list.append(paths.index(path))
+        part_list.append(part)
+    cdef Py_ssize_t distinct = len(paths)
     cdef array.array slot_column = array.array("q", slot_list)
     cdef array.array part_column = array.array("q", part_list)
     cdef long long *slot_of = slot_column.data.as_longlongs
     cdef long long *parts = part_column.data.as_longlongs
-    cdef long long part
     cdef array.array out = array.array("q")
     array.resize(out, count * width)
     cdef long long *data = out.data.as_longlongs
     cdef list values = [None] * distinct
-    # names: the chain of attributes of each, and a list per name
-    cdef list chains = [tuple((<str?>text).split(".")) for text in names]
+    # names: the path of each, and a list per name
+    cdef list chains = [_path((<str?>text).split("."), text) for text in names]
     cdef Py_ssize_t name_count = len(chains), index
     cdef list columns = [[None] * count for _ in range(name_count)]
     cdef list target
@@ -322,7 +326,7 @@ def read_columns(list objects not None, tuple numbers not None, tuple names=(), 
         if with_kinds:
             codes.data.as_schars[row] = <signed char>kinds[type(item)]
         for slot in range(distinct):
-            values[slot] = getattr(item, <str>attributes[slot])
+            values[slot] = _follow(item, <tuple>paths[slot])
         for column in range(width):
             value = values[slot_of[column]]
             part = parts[column]
@@ -348,12 +352,25 @@ def read_columns(list objects not None, tuple numbers not None, tuple names=(), 
                     "value"
                 )
         for index in range(name_count):
-            value = item
-            for name in <tuple>chains[index]:
-                value = getattr(value, <str>name)
             target = <list>columns[index]
-            target[row] = value
+            target[row] = _follow(item, <tuple>chains[index])
     return out, columns, codes
+
+
+cdef tuple _path(list steps, object text):
+    # The steps of a field: attribute names, and item indices where a step is digits.
+    if not all(steps):
+        raise ValueError(f"empty step in field {text!r}")
+    return tuple(int(step) if step.isdigit() else step for step in steps)
+
+
+cdef inline object _follow(object value, tuple path):
+    for step in path:
+        if type(step) is int:
+            value = value[step]
+        else:
+            value = getattr(value, <str>step)
+    return value
 
 
 cdef inline int64_t _as_int64(object value) except? -1:

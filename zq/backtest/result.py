@@ -635,12 +635,59 @@ ACCOUNT_HISTORY_COLUMNS = [
 
 def accounts_frame(accounts: Iterable[Any]) -> pd.DataFrame:
     """Return one row per account change and currency (the settled balances)."""
-    rows = [
-        (state, balance)
-        for account in accounts
-        for state in account.events
-        for balance in state.balances
-    ]
+    states = [state for account in accounts for state in account.events]
+    single = _single_balances(states)
+    if single is None or not states:
+        return _accounts_frame_by_attribute(states)
+    numbers, names = single
+    ts_event, total, total_p, locked, locked_p, free, free_p = numbers.T
+    account_ids, reasons, currencies, margin_calls = names[:4]
+    data = {
+        "ts_event": ts_event.copy(),
+        "account_id": _strings(account_ids),
+        "reason": _strings(reasons),
+        "currency": _texts(currencies),
+        "total": _fixed_floats(total, total_p),
+        "locked": _fixed_floats(locked, locked_p),
+        "free": _fixed_floats(free, free_p),
+        "margin_call": margin_calls,
+    }
+    return pd.DataFrame(data, columns=ACCOUNT_HISTORY_COLUMNS)
+
+
+# What the account history reads of each state of one balance (in one pass).
+_STATE_NUMBERS = (
+    "ts_event",
+    "balances.0.total.raw",
+    "balances.0.total.precision",
+    "balances.0.locked.raw",
+    "balances.0.locked.precision",
+    "balances.0.free.raw",
+    "balances.0.free.precision",
+)
+_STATE_NAMES = (
+    "account_id",
+    "reason",
+    "balances.0.total.currency.code",
+    "margin_call",
+    "balances",
+)
+
+
+def _single_balances(states: list[Any]) -> tuple[Any, list[list[Any]]] | None:
+    """The columns of account states that each hold one balance, or None (states of
+    several currencies, or values read_columns does not read)."""
+    try:
+        numbers, names = _read(states, _STATE_NUMBERS, _STATE_NAMES)
+    except (AttributeError, IndexError, TypeError, OverflowError):
+        return None
+    if any(len(balances) != 1 for balances in names[4]):
+        return None
+    return numbers, names
+
+
+def _accounts_frame_by_attribute(states: list[Any]) -> pd.DataFrame:
+    rows = [(state, balance) for state in states for balance in state.balances]
     totals = [balance.total for _, balance in rows]
     data = {
         "ts_event": [state.ts_event for state, _ in rows],

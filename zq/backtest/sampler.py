@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zq.backtest.result import SampleRecords, _codes
+from zq.backtest.result import SampleRecords, _codes, _equal
 from zq.common import topics
 from zq.common.component import Component
 from zq.model.enums import PositionSide
@@ -939,22 +939,16 @@ class _LinearReplay:
         for account in self.sampler._accounts:
             counts = np.frombuffer(account.counts, dtype=np.int64)
             used = np.unique(counts[counts > 0])
-            currencies: dict[str, int] = {}  # code -> precision, in the account's order
-            table: list[dict[str, int]] = []
             states = account.states
-            for number in used.tolist():
-                row: dict[str, int] = {}
-                for balance in states[number - 1].balances:
-                    total = balance.total
-                    currencies.setdefault(total.currency.code, total.precision)
-                    row[total.currency.code] = total.raw
-                table.append(row)
-            if not table:
+            # code -> (precision, whether each used state holds it, its raw total there), in
+            # the account's order
+            table = _balance_table([states[number - 1] for number in used.tolist()])
+            if not len(used):
                 continue
-            state_of = np.minimum(np.searchsorted(used, counts), len(table) - 1)
-            for code, precision in currencies.items():
-                present = (counts > 0) & np.array([code in row for row in table])[state_of]
-                balance = np.array([row.get(code, 0) for row in table], dtype=np.int64)[state_of]
+            state_of = np.minimum(np.searchsorted(used, counts), len(used) - 1)
+            for code, (precision, held, raws) in table.items():
+                present = (counts > 0) & held[state_of]
+                balance = raws[state_of]
                 zero = np.zeros(count, dtype=np.int64)
                 gain, worth, scale = gains.get((account.name, code), (zero, zero, precision))
                 lift = 10 ** max(precision - scale, 0)  # to the finer of the two scales
@@ -990,6 +984,46 @@ class _LinearReplay:
             np.stack([p[4] for p in pieces], axis=1).ravel()[present],
             np.stack([p[5] for p in pieces], axis=1).ravel()[present],
         )
+
+
+def _balance_table(states: list[AccountState]) -> dict[str, tuple[int, Any, Any]]:
+    """Per currency code, in the order the states first hold them: its precision (as first
+    held), whether each state holds it, and its raw total in each state (0 where not)."""
+    try:  # states of one balance each: read in one pass
+        raw, names, _ = read_columns(states, _TOTAL_NUMBERS, _TOTAL_NAMES)
+        single = all(len(balances) == 1 for balances in names[1])
+    except (AttributeError, IndexError, TypeError, OverflowError):
+        single = False
+    if single and states:
+        totals, precisions = np.frombuffer(raw, dtype=np.int64).reshape(len(states), 2).T
+        codes = names[0]
+        table: dict[str, tuple[int, Any, Any]] = {}
+        for code in dict.fromkeys(codes):
+            held = _equal(codes, [code] * len(codes))
+            first = int(np.argmax(held))
+            table[code] = (int(precisions[first]), held, np.where(held, totals, 0))
+        return table
+    rows: list[dict[str, int]] = []
+    currencies: dict[str, int] = {}
+    for state in states:
+        row: dict[str, int] = {}
+        for balance in state.balances:
+            total = balance.total
+            currencies.setdefault(total.currency.code, total.precision)
+            row[total.currency.code] = total.raw
+        rows.append(row)
+    return {
+        code: (
+            precision,
+            np.array([code in row for row in rows], dtype=bool),
+            np.array([row.get(code, 0) for row in rows], dtype=np.int64),
+        )
+        for code, precision in currencies.items()
+    }
+
+
+_TOTAL_NUMBERS = ("balances.0.total.raw", "balances.0.total.precision")
+_TOTAL_NAMES = ("balances.0.total.currency.code", "balances")
 
 
 def _max_abs(values: np.ndarray) -> int:

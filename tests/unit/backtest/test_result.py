@@ -410,6 +410,9 @@ def run_with_reference(monkeypatch, config, **kwargs):
             patch.setattr(result_module, "_read", refuse)
             references["orders_by_attribute"] = result_module.orders_frame(cache.orders(), fills)
             references["fills_by_attribute"] = result_module.fills_frame(fills)
+            references["accounts_by_attribute"] = result_module.accounts_frame(
+                [a for a in cache.accounts() if isinstance(a, Account)]
+            )
         return build(self, kernel, events, count, elapsed)
 
     monkeypatch.setattr(BacktestNode, "_build_result", build_and_refer)
@@ -438,6 +441,7 @@ def check_against_the_reference(monkeypatch, config, **kwargs) -> None:
     assert_same_frame(references["orders_from_events"], references["orders"])
     assert_same_frame(references["orders_by_attribute"], references["orders"])
     assert_same_frame(references["fills_by_attribute"], references["fills"])
+    assert_same_frame(references["accounts_by_attribute"], references["account_history"])
     # The one-by-one round trips (inverse contracts, mixed precisions) agree too.
     monkeypatch.setattr(result_module, "_round_trips_columnar", lambda *args: None)
     again = BacktestNode(config, **kwargs).run()

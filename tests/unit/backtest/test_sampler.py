@@ -345,8 +345,16 @@ def test_read_columns_reads_numbers_names_and_kinds_in_one_pass() -> None:
         read_columns(rows, ("qty",))
     with pytest.raises(OverflowError):
         read_columns([SimpleNamespace(ts=2**63)], ("ts",))
-    with pytest.raises(ValueError, match="unknown part"):
-        read_columns(rows, ("qty.value",))
+    with pytest.raises(ValueError, match="empty step"):
+        read_columns(rows, ("qty..raw",))
+    # Paths: attributes of attributes, digits for items.
+    held = [SimpleNamespace(balances=(SimpleNamespace(total=Money("2.5", usd)),))]
+    numbers, names, _ = read_columns(
+        held, ("balances.0.total.raw", "balances.0.total.precision"), ("balances.0.total.currency.code",)
+    )
+    assert list(numbers) == [250, 2] and names == [["USD"]]
+    with pytest.raises(IndexError):
+        read_columns(held, ("balances.1.total.raw",))
 
 
 @pytest.mark.parametrize("case", ["ema", "cash", "hedging", "scaled"])
