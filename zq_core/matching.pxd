@@ -170,7 +170,7 @@ cdef class MatchingCore:
     # --- Queue
     cdef int _join_queue(self, SimOrder order) except -1
     cdef int _refresh_queue(self, SimOrder order, uint64_t filled_id, int64_t filled_size,
-                            int64_t ts) except -1
+                            int64_t ts, int64_t level) except -1
     cdef int _trade(self, int64_t price, int64_t size, int aggressor, int64_t ts) except -1
     cdef int _unlist(self, SimOrder order) except -1
 

@@ -32,7 +32,9 @@ cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint64_t
 
-from zq_core.book_base cimport ACTION_FILL, ladder_find, ladder_worse, side_key
+from zq_core.book_base cimport (
+    ACTION_ADD, ACTION_DELETE, ACTION_FILL, ACTION_UPDATE, ladder_find, ladder_worse, side_key,
+)
 from zq_core.book cimport L1Book
 from zq_core.book_l3 cimport L3Book
 
@@ -260,7 +262,7 @@ cdef class MatchingCore:
             return 0
         for order in self._orders:
             if order.triggered and order.has_price:
-                self._refresh_queue(order, 0, 0, ts)
+                self._refresh_queue(order, 0, 0, ts, -1)
         self._market_touched(ts)
         return 0
 
@@ -299,6 +301,14 @@ cdef class MatchingCore:
         # The queue refresh of the orders at a delta's level (all of them on a CLEAR).
         cdef SimOrder order
         cdef Py_ssize_t i
+        # The level's size once an L2 delta is in the book, when the delta says it (it
+        # sets the level's size, or deletes it): no look-up of the level per order.
+        cdef int64_t level = -1
+        if self.book_type == BOOK_L2:
+            if action == ACTION_ADD or action == ACTION_UPDATE:
+                level = size
+            elif action == ACTION_DELETE:
+                level = 0
         # On L3 a queue refresh can fill (and close) an order: walk a copy there. The list is
         # typed and holds SimOrders only: indexing it with a cast skips the generic iteration
         # and the type test of each item.
@@ -309,7 +319,9 @@ cdef class MatchingCore:
                 order.is_open and order.triggered and order.has_price
                 and (action == ACTION_CLEAR or (order.side == side and order.price == price))
             ):
-                self._refresh_queue(order, order_id if action == ACTION_FILL else 0, size, ts)
+                self._refresh_queue(
+                    order, order_id if action == ACTION_FILL else 0, size, ts, level
+                )
         return 0
 
     def apply_deltas(self, deltas):
@@ -894,15 +906,17 @@ cdef class MatchingCore:
         return 0
 
     cdef int _refresh_queue(
-        self, SimOrder order, uint64_t filled_id, int64_t filled_size, int64_t ts
+        self, SimOrder order, uint64_t filled_id, int64_t filled_size, int64_t ts,
+        int64_t level,
     ) except -1:
-        # The level at our price changed: update the volume ahead of us.
+        # The level at our price changed: update the volume ahead of us. ``level``: its
+        # size now, or -1 to look it up in the book.
         cdef L3Book book
         cdef int32_t index
         cdef int64_t new_size, decrease, explained, ahead, behind, quantity
         if self._from_trades:
             return 0
-        new_size = self._level_size(order.side, order.price)
+        new_size = level if level >= 0 else self._level_size(order.side, order.price)
         if self.book_type == BOOK_L3:
             book = <L3Book>self.book
             ahead = 0
