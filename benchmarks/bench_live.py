@@ -74,6 +74,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +260,9 @@ class Probe(Strategy):  # type: ignore[type-arg]
         self.armed = False
         self.received = 0
         self.received_socket = 0  # when the frame's bytes were read off the socket
+        #: The node's involuntary switches and minor page faults just before that read.
+        self.received_counts = (0, 0)
+        self.socket_counts: dict[ClientOrderId, tuple[int, int]] = {}
         self.socket_read: dict[ClientOrderId, int] = {}
         self.working: ClientOrderId | None = None
         self.quote_stamp: dict[ClientOrderId, int] = {}
@@ -296,6 +300,7 @@ class Probe(Strategy):  # type: ignore[type-arg]
         self.working = coid
         self.quote_stamp[coid] = self.received
         self.socket_read[coid] = self.received_socket
+        self.socket_counts[coid] = self.received_counts
         self.on_quote_stamp[coid] = entered
         self.submitted[coid] = perf()
         self.submit_order(order)
@@ -350,6 +355,9 @@ class Stamps:
         self.at_client: dict[ClientOrderId, int] = {}
         self.at_rest: dict[ClientOrderId, int] = {}
         self.written: dict[ClientOrderId, int] = {}
+        #: The node's involuntary switches and minor faults when each order's request was
+        #: about to be written.
+        self.written_counts: dict[ClientOrderId, tuple[int, int]] = {}
         self.answer_read: dict[ClientOrderId, int] = {}
         self.rest: list[int] = []
         self.gc_pauses: list[int] = []
@@ -374,6 +382,7 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
     def stamped() -> int:
         probe.received = perf()
         probe.received_socket = _last_socket_read[0]
+        probe.received_counts = _last_socket_counts[0]
         return clock_ns()
 
     websocket._clock_ns = stamped
@@ -429,6 +438,9 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
         if found:
             coid = ClientOrderId(found.group(1).decode())
             stamps.written[coid] = now
+            # Before the write (after the stamp): the venue the write wakes may preempt the
+            # node at once, which is not the order's.
+            stamps.written_counts[coid] = _thread_counts()
             reading[id(self)] = coid
         return send(self, request)
 
@@ -508,8 +520,17 @@ def legs(
     return out
 
 
-#: When the last bytes arrived on any of the node's WebSocket connections.
+#: When the last bytes arrived on any of the node's WebSocket connections, and the node's
+#: counts just before (_thread_counts).
 _last_socket_read = [0]
+_last_socket_counts = [(0, 0)]
+
+
+def _thread_counts() -> tuple[int, int]:
+    """The involuntary context switches and minor page faults of the node's main thread
+    (the loop's) so far."""
+    usage = resource.getrusage(resource.RUSAGE_THREAD)
+    return usage.ru_nivcsw, usage.ru_minflt
 
 
 def _counters() -> dict[str, float]:
@@ -563,6 +584,7 @@ def _stamp_socket_reads() -> Callable[[], None]:
     """Stamp the WebSocket connections' reads; return the undo."""
 
     def stamp(connection: Any, data: bytes) -> None:
+        _last_socket_counts[0] = _thread_counts()  # outside the timed window
         _last_socket_read[0] = perf()
 
     return _before_socket_reads(stamp)
@@ -641,12 +663,58 @@ def summary(
     result["node GC in tick-to-order"] = float(
         sum(any(a <= start <= b for a, b in windows) for start in stamps.gc_starts)
     )
+    result.update(_tail(probe, stamps))
     result["messages_per_s"] = rate
     result["node CPU %"] = stamps.cpu_percent["node"]
     result["venue CPU %"] = stamps.cpu_percent["venue"]
     for key, value in stamps.per_order.items():
         result[f"per order: {key}"] = value
     return result
+
+
+def _tail(probe: Probe, stamps: Stamps) -> dict[str, float]:
+    """What the slowest 1 % of tick-to-order are: how many of them and of all orders had the
+    node's thread switched out involuntarily (preempted), or a minor page fault, between the
+    socket read and the write, and by how much (µs) each leg of the slow ones exceeded that
+    leg's p50 (the median over the slow orders)."""
+    rows = []
+    for coid, frame in probe.quote_stamp.items():
+        read = probe.socket_read.get(coid)
+        if not read or coid not in stamps.written or coid not in stamps.written_counts:
+            continue
+        points = (
+            read, frame, probe.on_quote_stamp[coid], stamps.at_client[coid],
+            stamps.at_rest[coid], stamps.written[coid],
+        )  # fmt: skip
+        (switches, faults), (switches_before, faults_before) = (
+            stamps.written_counts[coid],
+            probe.socket_counts[coid],
+        )
+        rows.append(
+            (
+                points[-1] - points[0],
+                switches - switches_before,
+                faults - faults_before,
+                [b - a for a, b in pairwise(points)],
+            )
+        )
+    if len(rows) < 100:
+        return {}
+    rows.sort(key=lambda row: row[0])
+    slow = rows[len(rows) - len(rows) // 100 :]
+    medians = [quantile([row[3][i] for row in rows], 0.5) for i in range(5)]
+    out = {
+        "tail: orders >= p99 of tick-to-order": float(len(slow)),
+        "tail: % of them preempted in it": 100 * sum(r[1] > 0 for r in slow) / len(slow),
+        "all: % of orders preempted in it": 100 * sum(r[1] > 0 for r in rows) / len(rows),
+        "tail: % of them with a page fault in it": 100 * sum(r[2] > 0 for r in slow) / len(slow),
+        "all: % of orders with a page fault in it": 100 * sum(r[2] > 0 for r in rows) / len(rows),
+    }
+    names = ("read->frame", "frame->on_quote", "on_quote->client", "client->REST", "REST->written")
+    for index, name in enumerate(names):
+        excess = statistics.median(row[3][index] - medians[index] for row in slow)
+        out[f"tail: {name} over its p50 (us)"] = excess / 1e3
+    return out
 
 
 async def latency_case(
