@@ -4,6 +4,8 @@
 # the venues' events to the orders, re-indexes them in the cache and publishes them; the
 # Python class keeps the commands, the clients and the error reports (``_report``).
 
+from libc.stdint cimport uint64_t
+
 from zq_core.bus cimport MessageBus
 from zq_core.cache cimport CacheCore
 from zq_core.orders cimport Order
@@ -45,6 +47,15 @@ cdef class ExecutionCore:
     cdef str _last_position_topic
     # the latest portfolio class found not to override PortfolioCore.process_fill
     cdef object _plain_portfolio
+    # Per kind (order, position), the latest topic published on, its subscribers as the bus
+    # resolved them and the bus's version then: published again without the bus's look-up
+    # while the version (bumped by every subscribe and unsubscribe) is the same.
+    cdef str _routed_order_topic
+    cdef tuple _routed_order_subscribers
+    cdef uint64_t _routed_order_version
+    cdef str _routed_position_topic
+    cdef tuple _routed_position_subscribers
+    cdef uint64_t _routed_position_version
 
     # The event path. ``_apply_venue`` is cpdef: a Python subclass that overrides it (the
     # journal does) is still called from here.
@@ -56,3 +67,6 @@ cdef class ExecutionCore:
     cpdef bint _apply_local(self, Order order, object event) except -1
     cdef str _order_topic_of(self, object strategy_id)
     cdef str _position_topic_of(self, object strategy_id)
+    # bus.publish(topic, event) on an order / a position events topic
+    cdef int _publish_order(self, str topic, object event) except -1
+    cdef int _publish_position(self, str topic, object event) except -1

@@ -9,6 +9,7 @@ class attributes, what zq_core cannot import: the topic functions (``_order_topi
 ``_position_topic``) and the error kinds (``_error_kinds``).
 """
 
+from cpython.tuple cimport PyTuple_GET_SIZE
 from cpython.type cimport PyType_IsSubtype
 import msgspec
 
@@ -135,7 +136,7 @@ cdef class ExecutionCore:
             # fill's strategy (else it refused the fill): one topic for them all.
             topic = self._position_topic_of(fill_field(fill, F_STRATEGY_ID))
             for position_event in produced:
-                self.bus.publish(topic, position_event)
+                self._publish_position(topic, position_event)
         elif produced:
             for position_event in produced:
                 self.bus.publish(
@@ -187,7 +188,7 @@ cdef class ExecutionCore:
             self._report(kind, order.client_order_id, str(exc), event)
             return False
         self.cache.update_order(order)
-        self.bus.publish(self._order_topic_of(order.strategy_id), event)
+        self._publish_order(self._order_topic_of(order.strategy_id), event)
         return True
 
     cpdef bint _apply_local(self, Order order, object event) except -1:
@@ -214,6 +215,43 @@ cdef class ExecutionCore:
         self._position_topic_id = strategy_id
         self._last_position_topic = topic
         return topic
+
+    cdef int _publish_order(self, str topic, object event) except -1:
+        # bus.publish(topic, event): what publish does after its look-up of the topic's
+        # subscribers, with the ones it found last for the topic while nothing subscribed or
+        # unsubscribed since (the bus replaces a topic's tuple then, and bumps its version).
+        cdef MessageBus bus = self.bus
+        cdef tuple subscribers
+        if topic is self._routed_order_topic and bus.version == self._routed_order_version:
+            subscribers = self._routed_order_subscribers
+        else:
+            subscribers = bus._lookup(topic)
+            self._routed_order_topic = topic
+            self._routed_order_subscribers = subscribers
+            self._routed_order_version = bus.version
+        bus.published += 1
+        if PyTuple_GET_SIZE(subscribers):
+            bus._dispatch(subscribers, topic, event)
+        return 0
+
+    cdef int _publish_position(self, str topic, object event) except -1:
+        # _publish_order's, for the position events topic.
+        cdef MessageBus bus = self.bus
+        cdef tuple subscribers
+        if (
+            topic is self._routed_position_topic
+            and bus.version == self._routed_position_version
+        ):
+            subscribers = self._routed_position_subscribers
+        else:
+            subscribers = bus._lookup(topic)
+            self._routed_position_topic = topic
+            self._routed_position_subscribers = subscribers
+            self._routed_position_version = bus.version
+        bus.published += 1
+        if PyTuple_GET_SIZE(subscribers):
+            bus._dispatch(subscribers, topic, event)
+        return 0
 
 
 cdef object _CORE_PROCESS_FILL = PortfolioCore.process_fill

@@ -379,3 +379,28 @@ def test_a_fill_without_position_id_is_applied_as_a_copy_with_the_netting_id() -
     assert applied == replaced and repr(applied) == repr(replaced)
     assert hash(applied) == hash(replaced)
     assert applied.position_id == position_id
+
+
+def test_handlers_subscribed_between_orders_get_the_events_until_unsubscribed() -> None:
+    # The core publishes an order's and a position's events to the subscribers it resolved
+    # last for the topic while nothing subscribed or unsubscribed since.
+    from zq.common.topics import position_events
+    from zq.portfolio import Portfolio
+
+    n, s = setup()
+    portfolio = n.execution.portfolio = Portfolio(n.cache)
+    s.submit_order(s.order_factory.market(SIM, BUY, Q("1.000")))
+    orders: list[Any] = []
+    positions: list[Any] = []
+    n.bus.subscribe(order_events(s.id), orders.append)
+    n.bus.subscribe(position_events(s.id), positions.append)
+    published = n.bus.published
+    s.submit_order(s.order_factory.market(SIM, SELL, Q("2.000")))  # flips the position
+    assert [type(e).__name__ for e in orders] == ["OrderSubmitted", "OrderAccepted", "OrderFilled"]
+    assert [type(e).__name__ for e in positions] == ["PositionClosed", "PositionOpened"]
+    assert n.bus.published - published == 5
+    n.bus.unsubscribe(order_events(s.id), orders.append)
+    n.bus.unsubscribe(position_events(s.id), positions.append)
+    s.submit_order(s.order_factory.market(SIM, BUY, Q("2.000")))
+    assert len(orders) == 3 and len(positions) == 2
+    assert portfolio.net_position(SIM, s.id) == Decimal("1")
