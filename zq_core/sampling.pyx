@@ -9,6 +9,7 @@ arrays and lists, appended to in place; the sampler computes the records from th
 the run.
 """
 
+cimport cython
 from cpython cimport array
 from cpython.object cimport PyObject
 from cpython.long cimport PyLong_AsLongLongAndOverflow
@@ -250,6 +251,10 @@ cdef class SampleColumns:
                 _append_q(<array.array?>account[1], len(<list?>states))
 
 
+# Indices below stay inside their sequences by construction (rows of a tuple copy of the
+# objects, slots and columns of lists made here with those lengths): bounds checks off
+# (test_read_columns_* cover every kind of field; negative indices keep their meaning).
+@cython.boundscheck(False)
 def read_columns(list objects not None, tuple numbers not None, tuple names=(), kinds=None):
     """Read columns of ``objects`` in one pass: integers, attributes and type codes.
 
@@ -287,7 +292,8 @@ def read_columns(list objects not None, tuple numbers not None, tuple names=(), 
     all its columns (a long run's events no longer fit the CPU's caches; every pass over
     them reads them from memory again).
     """
-    cdef Py_ssize_t count = len(objects), width = len(numbers), row, column, slot
+    cdef tuple rows = tuple(objects)  # a property cannot shorten it under the loop
+    cdef Py_ssize_t count = len(rows), width = len(numbers), row, column, slot
     cdef long long part
     cdef list paths = []  # the distinct paths of `numbers` (without .raw/.precision), in order
     cdef list slot_list = []
@@ -321,12 +327,20 @@ def read_columns(list objects not None, tuple numbers not None, tuple names=(), 
     cdef bint with_kinds = kinds is not None
     if with_kinds:
         array.resize(codes, count)
+    # The first step of each path read at its field's offset (no getattr) where it can be.
+    cdef _Fields fields = _Fields(paths + chains)
+    cdef array.array path_firsts = array.array("q", [fields.index(p) for p in paths])
+    cdef array.array chain_firsts = array.array("q", [fields.index(p) for p in chains])
+    cdef int known
     for row in range(count):
-        item = objects[row]
+        item = rows[row]
+        known = fields.known(type(item))
         if with_kinds:
             codes.data.as_schars[row] = <signed char>kinds[type(item)]
         for slot in range(distinct):
-            values[slot] = _follow(item, <tuple>paths[slot])
+            values[slot] = fields.follow(
+                item, known, <int>path_firsts.data.as_longlongs[slot], <tuple>paths[slot]
+            )
         for column in range(width):
             value = values[slot_of[column]]
             part = parts[column]
@@ -353,8 +367,79 @@ def read_columns(list objects not None, tuple numbers not None, tuple names=(), 
                 )
         for index in range(name_count):
             target = <list>columns[index]
-            target[row] = _follow(item, <tuple>chains[index])
+            target[row] = fields.follow(
+                item, known, <int>chain_firsts.data.as_longlongs[index], <tuple>chains[index]
+            )
     return out, columns, codes
+
+
+cdef enum:
+    _FIELD_TYPES = 4     # types whose field offsets _Fields keeps
+    _FIELD_NAMES = 16    # first steps it reads at their offsets
+
+
+cdef class _Fields:
+    # The first step of read_columns' paths, read at the field's offset in the object where
+    # the type keeps it behind a member descriptor (a msgspec struct, a slotted or cdef
+    # class), else (another type, a step past _FIELD_NAMES, an unset field) by getattr:
+    # half the time of a column read by getattr. The offsets of up to _FIELD_TYPES types
+    # are kept.
+    cdef list names  # the distinct first steps (attribute names) of the paths
+    cdef PyObject *_types[_FIELD_TYPES]
+    cdef Py_ssize_t _offsets[_FIELD_TYPES][_FIELD_NAMES]
+    cdef int _type_count
+    cdef list _type_refs  # keeps the types in _types alive
+
+    def __cinit__(self, list paths):
+        self.names = []
+        for path in paths:
+            step = (<tuple>path)[0]
+            if type(step) is str and step not in self.names:
+                self.names.append(step)
+        del self.names[_FIELD_NAMES:]
+        self._type_count = 0
+        self._type_refs = []
+
+    cdef int index(self, tuple path):
+        # The index of the path's first step among the names read at offsets, or -1.
+        step = path[0]
+        return self.names.index(step) if step in self.names else -1
+
+    cdef int known(self, object kind) except -2:
+        # The index of `kind`'s offsets (found on first sight), or -1 past the table.
+        cdef int i, k
+        for i in range(self._type_count):
+            if self._types[i] == <PyObject *>kind:
+                return i
+        if self._type_count == _FIELD_TYPES:
+            return -1
+        i = self._type_count
+        for k in range(len(self.names)):
+            descriptor = getattr(kind, <str>self.names[k], None)
+            self._offsets[i][k] = zq_sampling_offset(<PyObject *>descriptor)
+        self._type_refs.append(kind)
+        self._types[i] = <PyObject *>kind
+        self._type_count = i + 1
+        return i
+
+    cdef inline object follow(self, object item, int known, int index, tuple path):
+        # _follow(item, path), its first step at the field's offset where known.
+        cdef PyObject *slot = NULL
+        cdef Py_ssize_t offset, k
+        if known >= 0 and index >= 0:
+            offset = self._offsets[known][index]
+            if offset >= 0:
+                slot = zq_sampling_slot(item, offset)
+        if slot == NULL:
+            return _follow(item, path)
+        value = <object>slot
+        for k in range(1, len(path)):
+            step = path[k]
+            if type(step) is int:
+                value = value[step]
+            else:
+                value = getattr(value, <str>step)
+        return value
 
 
 cdef tuple _path(list steps, object text):
