@@ -51,6 +51,7 @@ from zq.backtest.result import (
     SampleRecords,
     accounts_frame,
     equity_frame,
+    fill_events,
     fills_frame,
     orders_frame,
     positions_frame,
@@ -69,7 +70,7 @@ from zq.execution import ExecutionEngine
 from zq.kernel import Kernel, KernelConfig
 from zq.model.currency import Currency
 from zq.model.enums import BookType, OmsType
-from zq.model.events import OrderEvent, OrderFilled
+from zq.model.events import OrderEvent
 from zq.model.identifiers import AccountId, InstrumentId, Venue
 from zq.model.instruments import Instrument
 from zq.model.position import PositionEvent
@@ -318,7 +319,7 @@ class BacktestNode:
             sampler.sample(kernel.clock.timestamp_ns())
             records = sampler.records
         inverse = [str(i.id) for i in cache.instruments() if i.is_inverse]
-        fills = [e for e in events if isinstance(e, OrderFilled)]
+        fills = fill_events(events)
         return BacktestResult(
             orders=orders_frame(cache.orders(), fills),
             fills=fills_frame(fills),

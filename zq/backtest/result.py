@@ -67,6 +67,7 @@ __all__ = [
     "SampleRecords",
     "accounts_frame",
     "equity_frame",
+    "fill_events",
     "fills_frame",
     "orders_frame",
     "positions_frame",
@@ -944,6 +945,12 @@ def round_trips_frame(
             if frame is not None:
                 return frame
         return _round_trips_one_by_one(position_events, position_fills, inverse_ids)
+
+
+def fill_events(events: list[Any]) -> list[OrderFilled]:
+    """Return the fills (``OrderFilled``, subclasses too) among ``events``, in order."""
+    codes = np.frombuffer(read_columns(events, (), (), _EventKinds())[2], dtype=np.int8)
+    return _pick(events, np.flatnonzero(codes == _FILL).tolist())
 
 
 def _with_fills(

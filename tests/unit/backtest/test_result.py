@@ -607,3 +607,13 @@ def test_average_fill_prices_of_several_fills_equal_the_orders_avg_px(result) ->
     assert averages(4, fills) == expected
     assert averages(3, fills) == expected[:3]
     assert averages(1, fills) == expected[:1]  # every order exact: a float64 column
+
+
+def test_fill_events_are_the_order_filled_events_in_order(result) -> None:
+    from zq.backtest.result import fill_events
+    from zq.model.events import OrderFilled
+
+    fills = [e for e in result.events if isinstance(e, OrderFilled)]
+    assert len(fills) >= 2 and len(fills) < len(result.events)
+    assert fill_events(result.events) == fills
+    assert fill_events([]) == []
