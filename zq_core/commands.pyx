@@ -173,6 +173,7 @@ cdef class CommandPath:
         self._submit_failed = engine._submit_failed
         self._pending_failed = engine._pending_failed
 
+    @cython.always_allow_keywords(False)  # METH_O: the bus calls it without parsing
     def execute(self, command):
         """Carry out ``command`` (the ``ENDPOINT_EXECUTION`` handler)."""
         kind = type(command)

@@ -9,6 +9,7 @@ class attributes, what zq_core cannot import: the topic functions (``_order_topi
 ``_position_topic``) and the error kinds (``_error_kinds``).
 """
 
+cimport cython
 from cpython.tuple cimport PyTuple_GET_SIZE
 from cpython.type cimport PyType_IsSubtype
 import msgspec
@@ -39,6 +40,7 @@ cdef class ExecutionCore:
 
     # -- events --------------------------------------------------------------------------
 
+    @cython.always_allow_keywords(False)  # METH_O: the venue calls it without parsing
     cpdef process(self, object event):
         """Apply one venue event to its order, update the cache and publish the results.
 

@@ -124,9 +124,16 @@ cdef extern from *:
     object zq_portfolio_get(object descr, object obj)
 
 
+# _default_context's answer while PortfolioCore._process hands the one it found for the fill
+# to the margin's update (no Python code runs in between), else -1: asked.
+cdef int _context_answer = -1
+
+
 cdef bint _default_context() except -1:
     # Whether the current decimal context is the default one of the margin's integers
     # (28 digits, half-even): getcontext().prec and .rounding, read through the getters.
+    if _context_answer >= 0:
+        return _context_answer
     context = _getcontext()
     if type(context) is _ContextType:
         prec = zq_portfolio_get(_PREC, context)
@@ -722,11 +729,12 @@ cdef class PortfolioCore:
         cdef PositionCore position
         cdef CacheCore core = self._cache_core
         cdef list events
-        cdef bint margin
+        cdef bint margin, plain
         cdef bint was_wide = False
         cdef zq_i128 realized_before = 0
         cdef zq_i128 units_n
-        global _equal_fill_instrument_id, _equal_instrument_key
+        cdef int context = -1  # _default_context(), once asked
+        global _equal_fill_instrument_id, _equal_instrument_key, _context_answer
         instrument_id = fill_field(fill, F_INSTRUMENT_ID)
         instrument_key = instrument.id  # read once (the margin's look-ups use it too)
         if instrument_id is not instrument_key and not (
@@ -776,6 +784,9 @@ cdef class PortfolioCore:
         account_id = fill_field(fill, F_ACCOUNT_ID)
         account = core._accounts.get(account_id) if core is not None else cache.account(account_id)
         margin = type(account) is _MarginAccount  # the usual account: no isinstance to ask
+        # No Python code ran since `found` was read from core._positions (nor will until
+        # _reindexed): it is still the cached position.
+        plain = margin
         if not margin:
             if account is None or not isinstance(account, _Account):
                 account = self.account_for(fill)
@@ -794,7 +805,7 @@ cdef class PortfolioCore:
             before_w = position._realized_w
             events = position._apply_fill(fill)
             if core is None or type(cache) is not _Cache or not _reindexed(
-                core, cache, position, position_id, pair
+                core, cache, position, position_id, pair, plain, &context
             ):
                 cache.update_position(position)
         if margin:
@@ -825,9 +836,13 @@ cdef class PortfolioCore:
             else:
                 units, scale = self._entry_notional(instrument_id)
             if type(account) is _MarginAccount:
-                (<AccountCore>account)._fill_margin(
-                    fill, instrument, instrument_id, units, units_n, scale, delta
-                )
+                _context_answer = context  # -1 if _reindexed did not ask
+                try:
+                    (<AccountCore>account)._fill_margin(
+                        fill, instrument, instrument_id, units, units_n, scale, delta
+                    )
+                finally:
+                    _context_answer = -1
             else:  # a subclass may override either
                 if units is None:
                     units = zq_int128_to_long(units_n)
@@ -870,15 +885,16 @@ cdef inline int _keyed_add(dict keyed, key, position_id) except -1:
 
 
 cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id,
-                     tuple pair) except -1:
-    # Cache.update_position(position) when the position stays in its index (open, or
-    # closed): the pair's net quantity, summed as Cache.update_position sums it (`pair`:
-    # the fill's (instrument id, strategy id), equal to the position's). False
-    # (nothing done) when the position moves between the indices, or is not the cached one:
-    # Cache.update_position does that (and raises what it raises).
+                     tuple pair, bint cached, int *context) except -1:
+    # Cache.update_position(position) when the position is the cached one (known to be,
+    # `cached`, else looked up): the pair's net quantity, summed as Cache.update_position
+    # sums it (`pair`: the fill's (instrument id, strategy id), equal to the position's),
+    # the position moved between the indices if it opened or closed. False (nothing done)
+    # when it is not the cached one, or an index is not exactly a _PositionIndex:
+    # Cache.update_position does it then (and raises what it raises).
     cdef dict positions = core._positions
     cdef dict nets
-    if positions.get(position_id) is not position:
+    if not cached and positions.get(position_id) is not position:
         return False
     # (the caller checked that the cache is exactly a zq Cache: its slots are read)
     open_index = _slot(cache, C_POSITIONS_OPEN)
@@ -898,7 +914,8 @@ cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id,
         # The sum over the one open position: 0 + signed_qty, which is signed_qty itself
         # in the default context (at most 19 digits, an exponent <= 0, not zero: open).
         qty = position.signed_qty
-        nets[pair] = qty if _default_context() else _ZERO + qty
+        context[0] = _default_context()  # (the margin's update reuses the answer)
+        nets[pair] = qty if context[0] else _ZERO + qty
     elif open_ids:
         total = _ZERO
         for open_id in open_ids:

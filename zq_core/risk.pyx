@@ -309,6 +309,7 @@ cdef class RiskCore:
             raise ValueError(f"unknown trading state {state}")
         self._state = state
 
+    @cython.always_allow_keywords(False)  # METH_O: the bus calls it without parsing
     def execute(self, command):
         """Pass a submit shown to pass, or a cancel, to the endpoint; hand any other command
         to the fallback (the ``ENDPOINT_RISK`` handler)."""
