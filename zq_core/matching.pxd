@@ -231,13 +231,15 @@ cdef inline int orders_after_delta(
 
 
 cdef inline int apply_delta_inline(
-    MatchingCore core, int action, int side, int64_t price, int64_t size, uint64_t order_id,
-    int64_t ts, uint64_t sequence, int64_t ts_event,
+    MatchingCore core, object book, int action, int side, int64_t price, int64_t size,
+    uint64_t order_id, int64_t ts, uint64_t sequence, int64_t ts_event,
 ) except -1:
     # MatchingCore.apply_delta_c, its usual case compiled into the caller (the replay loop's
     # row of deltas): an L2 core, no order that may expire by ``ts``, no level whose size
     # our fills consumed, not a CLEAR. Any other delta goes to apply_delta_c, which does the
-    # same steps with those cases (and stays the reference of this one).
+    # same steps with those cases (and stays the reference of this one). ``book``: the
+    # core's book, which the caller holds (``core.book`` passed here would be reference
+    # counted at each delta).
     if (
         core.book_type != CORE_L2 or ts >= core._next_expiry or action == ACTION_CLEAR
         or core._consumed
@@ -245,5 +247,5 @@ cdef inline int apply_delta_inline(
         return core.apply_delta_c(action, side, price, size, order_id, ts, sequence, ts_event)
     if ts > core.ts_now:
         core.ts_now = ts
-    apply_l2(<L2Book>core.book, action, side, price, size, order_id, sequence, ts_event)
+    apply_l2(<L2Book>book, action, side, price, size, order_id, sequence, ts_event)
     return orders_after_delta(core, action, side, price, size, order_id, ts)

@@ -485,6 +485,7 @@ cdef class ReplayLoop:
         # Python runs. Leaves cursor.at at the first row not taken.
         cdef Route route = cursor.route
         cdef MatchingCore core = route.core
+        cdef object book = core.book  # held here: not reference counted per row
         cdef int kind = route.kind
         cdef bint holding = route.stale is not None
         cdef const char* base = cursor.base
@@ -511,7 +512,7 @@ cdef class ReplayLoop:
         while True:
             row = base + at * itemsize
             if kind == KIND_DELTAS:  # the usual quiet series, without _apply_row's dispatch
-                _apply_delta_row(core, <const DeltaRow*>row, ts)
+                _apply_delta_row(core, book, <const DeltaRow*>row, ts)
             else:
                 _apply_row(core, kind, row, ts)
             at += 1
@@ -665,13 +666,15 @@ cdef inline int _advance_venue(Route route, int64_t ts) except -1:
     return 0
 
 
-cdef inline int _apply_delta_row(MatchingCore core, const DeltaRow* delta, int64_t ts) except -1:
+cdef inline int _apply_delta_row(
+    MatchingCore core, object book, const DeltaRow* delta, int64_t ts
+) except -1:
     # The core's usual delta compiled in here (matching.pxd), the others by its method.
     # Called from _quiet_rows' loop only, so that the C compiler inlines it there (a
     # function called once is inlined whatever its size; the call cost ~25 instructions
     # a row); _apply_row, for the rows that are not quiet, calls the core's method.
     return apply_delta_inline(
-        core, delta.action, delta.side, delta.price, delta.size, delta.order_id, ts,
+        core, book, delta.action, delta.side, delta.price, delta.size, delta.order_id, ts,
         delta.sequence, delta.ts_event,
     )
 
