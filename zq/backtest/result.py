@@ -279,7 +279,7 @@ _STR_DTYPE = _default_str_dtype()
 
 
 def _strings_or_none(values: list[Any]) -> Any:
-    if None not in values and all(isinstance(value, str) for value in values):
+    if None not in values and all(issubclass(kind, str) for kind in set(map(type, values))):
         return _texts(values)
     return [value if value is None or isinstance(value, str) else str(value) for value in values]
 
@@ -452,10 +452,13 @@ def _average_prices(
     if known_fills is None:
         fill_rows = [row for row, _ in pairs]
     else:
-        row_of = {order_id: row for row, order_id in enumerate(client_order_ids)}
-        if len(row_of) != count:
-            return _decimals([order.avg_px for order in orders])
-        fill_rows = list(map(row_of.get, names[0], repeat(-1)))
+        by_identity = _rows_by_identity(client_order_ids, names[0])
+        if by_identity is None:
+            row_of = {order_id: row for row, order_id in enumerate(client_order_ids)}
+            if len(row_of) != count:
+                return _decimals([order.avg_px for order in orders])
+            by_identity = list(map(row_of.get, names[0], repeat(-1)))
+        fill_rows = by_identity
     exact = np.zeros(count, dtype=bool)
     averages = np.full(count, np.nan)
     rows = np.array(fill_rows, dtype=np.int64)
@@ -490,6 +493,23 @@ def _average_prices(
     if np.all(exact):
         return averages
     return out
+
+
+def _rows_by_identity(keys: list[Any], wanted: list[Any]) -> list[int] | None:
+    """The row of ``keys`` holding each of ``wanted`` as the same object (a fill and its
+    order share the id object: no hashing of each id), or None if one is not found so or
+    two rows hold one object."""
+    ids = np.fromiter(map(id, keys), dtype=np.intp, count=len(keys))
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    if len(ordered) == 0 or np.any(ordered[1:] == ordered[:-1]):
+        return None
+    found = np.fromiter(map(id, wanted), dtype=np.intp, count=len(wanted))
+    at = np.minimum(np.searchsorted(ordered, found), len(ordered) - 1)
+    if np.any(ordered[at] != found):
+        return None
+    rows: list[int] = order[at].tolist()
+    return rows
 
 
 _FILL_PRICE_NUMBERS = ("last_qty.raw", "last_qty.precision", "last_px.raw", "last_px.precision")
@@ -682,7 +702,7 @@ def _single_balances(states: list[Any]) -> tuple[Any, list[list[Any]]] | None:
         numbers, names = _read(states, _STATE_NUMBERS, _STATE_NAMES)
     except (AttributeError, IndexError, TypeError, OverflowError):
         return None
-    if any(len(balances) != 1 for balances in names[4]):
+    if set(map(len, names[4])) - {1}:
         return None
     return numbers, names
 
@@ -969,8 +989,8 @@ def _with_fills(
     position_rows = np.flatnonzero(codes >= _OPENED)
     candidates = latest_fill[position_rows]
     if np.all(candidates >= 0):
-        positions = [events[i] for i in position_rows.tolist()]
-        latest = [events[i] for i in candidates.tolist()]
+        positions = _pick(events, position_rows.tolist())
+        latest = _pick(events, candidates.tolist())
         columns = _PairColumns.read(positions, latest, codes[position_rows])
         if columns is None:  # not fixed-point values (the one-by-one path says why)
             if list(map(_FILL_KEY, latest)) == list(map(_POSITION_FILL_KEY, positions)):

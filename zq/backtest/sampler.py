@@ -991,7 +991,7 @@ def _balance_table(states: list[AccountState]) -> dict[str, tuple[int, Any, Any]
     held), whether each state holds it, and its raw total in each state (0 where not)."""
     try:  # states of one balance each: read in one pass
         raw, names, _ = read_columns(states, _TOTAL_NUMBERS, _TOTAL_NAMES)
-        single = all(len(balances) == 1 for balances in names[1])
+        single = not set(map(len, names[1])) - {1}
     except (AttributeError, IndexError, TypeError, OverflowError):
         single = False
     if single and states:
