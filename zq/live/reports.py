@@ -244,15 +244,14 @@ class BinanceReports(ExecutionClient):
         kind = report.execution_type
         # On a cancel, "C" is the order canceled and "c" the cancel request's own id.
         text = report.orig_client_order_id or report.client_order_id
-        try:
-            client_order_id = ClientOrderId(text)
-        except ValueError:
+        # Looked up by the text itself (equal to the ClientOrderId key it names, the same
+        # hash): no identifier made and checked per report; a text that is no valid id is
+        # in the cache no more than one placed by someone else on the account.
+        order = self.cache.order(text)  # type: ignore[arg-type]
+        if order is None:
             self.unknown_reports += 1
             return
-        order = self.cache.order(client_order_id)
-        if order is None:
-            self.unknown_reports += 1  # an order placed by someone else on the account
-            return
+        client_order_id = order.client_order_id
         if client_order_id in self._declared_lost and kind == "NEW":
             _log.error(
                 "%s: order %s was declared lost but the venue has it: cancelling it",
