@@ -40,6 +40,11 @@ cdef class CacheCore:
     cpdef update_order(self, Order order)
 
 
+# The order with ``client_order_id`` if it is the one ``cache`` added or updated last and
+# carries that very id object (else None: look it up in ``cache._orders``).
+cdef Order latest_order(CacheCore cache, object client_order_id)
+
+
 cdef class OrderIndex:
     # The client order ids of one status category (insertion-ordered sets: dict -> None),
     # also keyed by strategy, instrument and venue once a query filtered (``keyed``).

@@ -251,6 +251,19 @@ cdef inline void _forget_latest(CacheCore cache) noexcept:
         _latest = None
 
 
+cdef Order latest_order(CacheCore cache, object client_order_id):
+    # _orders holds every order _indexed does (add_order puts it in both; reset empties
+    # both and forgets the latest entry).
+    cdef _OrderEntry entry = _latest
+    if (
+        entry is not None
+        and entry.cache is <void *>cache
+        and entry.order.client_order_id is client_order_id
+    ):
+        return entry.order
+    return None
+
+
 @cython.final
 cdef class OrderIndex:
     """The client order ids of one status category, also keyed by strategy, instrument, venue.

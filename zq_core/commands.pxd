@@ -2,6 +2,7 @@
 
 cimport cython
 
+from zq_core.cache cimport CacheCore
 from zq_core.execution cimport ExecutionCore
 from zq_core.time_source cimport TimeSource
 
@@ -29,6 +30,7 @@ cdef class CommandPath:
     cdef object _fallback
     cdef object _order                  # the cache's order by client order id (bound)
     cdef dict _orders                   # the cache's orders, when its order() only reads them
+    cdef CacheCore _cache               # the cache then (its latest order is read first)
     cdef TimeSource _time               # the engine's clock
     cdef dict _routes                   # InstrumentId -> ExecutionClient | None
     cdef dict _position_ids             # ClientOrderId -> PositionId

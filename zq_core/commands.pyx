@@ -18,7 +18,7 @@ in), goes to the engine's Python ``execute``, which decides.
 
 cimport cython
 
-from zq_core.cache cimport CacheCore
+from zq_core.cache cimport CacheCore, latest_order
 from zq_core.execution cimport ExecutionCore
 from zq_core.orders cimport Order
 from zq_core.slots cimport read_field, slot_offset
@@ -163,6 +163,7 @@ cdef class CommandPath:
             if isinstance(cache, CacheCore) and type(cache).order is CacheCore.order
             else None
         )
+        self._cache = <CacheCore>cache if self._orders is not None else None
         self._time = TimeSource(engine.clock)
         self._routes = engine._instrument_routes
         self._position_ids = engine._position_ids
@@ -188,7 +189,9 @@ cdef class CommandPath:
 
     cdef object _cached_order(self, object client_order_id):
         if self._orders is not None:
-            return self._orders.get(client_order_id)
+            # The order just added by the strategy (the usual submit), else looked up.
+            order = latest_order(self._cache, client_order_id)
+            return order if order is not None else self._orders.get(client_order_id)
         return self._order(client_order_id)
 
     cdef int _submit(self, object command) except -1:

@@ -14,6 +14,7 @@ from cpython.tuple cimport PyTuple_GET_SIZE
 from cpython.type cimport PyType_IsSubtype
 import msgspec
 
+from zq_core.cache cimport latest_order
 from zq_core.orders cimport Order, apply_errors, event_client_order_id, filled_type
 from zq_core.portfolio cimport PortfolioCore
 from zq_core.position cimport (
@@ -48,7 +49,9 @@ cdef class ExecutionCore:
         notes).
         """
         client_order_id = event_client_order_id(event)  # an order event's at its slot
-        order = self.cache._orders.get(client_order_id)
+        order = latest_order(self.cache, client_order_id)  # the order just submitted
+        if order is None:
+            order = self.cache._orders.get(client_order_id)
         if order is None:
             self.unknown_events += 1
             self._report(

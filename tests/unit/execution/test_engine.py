@@ -404,3 +404,18 @@ def test_handlers_subscribed_between_orders_get_the_events_until_unsubscribed() 
     s.submit_order(s.order_factory.market(SIM, BUY, Q("2.000")))
     assert len(orders) == 3 and len(positions) == 2
     assert portfolio.net_position(SIM, s.id) == Decimal("1")
+
+
+def test_an_event_for_the_latest_order_after_the_cache_was_reset_is_unknown() -> None:
+    # The core finds the order the cache added or updated last without a look-up; a reset
+    # cache has no orders, that one included.
+    n, s = setup()
+    order = resting(s)
+    sent: list[Any] = []
+    n.client._send_event = sent.append  # type: ignore[method-assign]
+    n.client.fill(order, Q("1.000"), trade_id="T-1")
+    n.cache.reset()
+    n.execution.process(sent[0])
+    assert n.execution.unknown_events == 1
+    assert n.errors[-1].kind is ExecutionErrorKind.UNKNOWN_ORDER
+    assert order.filled_qty == Q("0.000")
