@@ -397,13 +397,17 @@ def _read(
     return np.frombuffer(raw, dtype=np.int64).reshape(len(objects), len(numbers)), columns
 
 
+# 10.0**k for the precisions of fixed-point values (exact doubles), looked up per value.
+_POW10_DOUBLES = np.array([10.0**k for k in range(FIXED_PRECISION_MAX + 1)])
+
+
 def _fixed_floats(raws: Any, precisions: Any) -> Any:
     """Fixed-point values read as raw integers and precisions (-1: None) as ``_doubles``
     makes them: each ``raw / 10**precision`` rounded once (as ``as_double``)."""
     if len(raws) == 0:
         return []
     present = precisions >= 0
-    values = raws.astype(np.float64) / np.power(10.0, np.where(present, precisions, 0))
+    values = raws.astype(np.float64) / _POW10_DOUBLES[np.where(present, precisions, 0)]
     for index in np.flatnonzero(np.abs(raws) > _EXACT_FLOAT_RAW).tolist():
         values[index] = int(raws[index]) / 10 ** int(precisions[index])
     if present.all():
@@ -481,7 +485,7 @@ def _average_prices(
             divisor = np.where(exact, filled, 1)
             exact &= value % divisor == 0
             quotient = value // divisor
-            scale = np.power(10.0, np.where(exact, px_p, 0))
+            scale = _POW10_DOUBLES[np.where(exact, px_p, 0)]
             averages = np.where(exact, quotient.astype(np.float64) / scale, np.nan)
             large = exact & (np.abs(quotient) > _EXACT_FLOAT_RAW)
             for row in np.flatnonzero(large).tolist():
