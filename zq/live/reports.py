@@ -55,6 +55,13 @@ def decimal_or_zero(text: str | None) -> Decimal:
     return Decimal(text) if text else Decimal(0)
 
 
+def venue_order_id_of(order_id: int) -> VenueOrderId:
+    """Return the :class:`VenueOrderId` of a Binance order id (decoded as an int): its decimal
+    text, always a valid identifier, made without the checks a text from outside goes through
+    (one per report and answer)."""
+    return str.__new__(VenueOrderId, str(order_id))
+
+
 def is_zero_text(text: str | None) -> bool:
     """Whether a Binance decimal ``text`` is zero (``"0.00000000"``), empty or None, read
     without making a Decimal (a new order's answer says it executed nothing)."""
@@ -174,7 +181,7 @@ class BinanceReports(ExecutionClient):
         self, order: Order, instrument: Instrument, response: OrderResponse
     ) -> None:
         """Apply a new-order (FULL), cancel or replacement answer."""
-        venue_order_id = VenueOrderId(str(response.order_id))
+        venue_order_id = venue_order_id_of(response.order_id)
         status = response.status or ""
         if status in KNOWN_STATUSES:
             self._accept(order, venue_order_id, response.transact_time)
@@ -214,7 +221,7 @@ class BinanceReports(ExecutionClient):
                 error,
             )
             return
-        venue_order_id = VenueOrderId(str(order_id))
+        venue_order_id = venue_order_id_of(order_id)
         for trade in trades:
             self._fill(
                 order,
@@ -265,7 +272,7 @@ class BinanceReports(ExecutionClient):
             )
             return
         instrument = self._instrument(order.instrument_id)
-        venue_order_id = VenueOrderId(str(report.order_id))
+        venue_order_id = venue_order_id_of(report.order_id)
         self._replacement_reported(order, instrument, report)
         if kind == "NEW":
             self._accept(order, venue_order_id, report.transaction_time)
@@ -323,7 +330,7 @@ class BinanceReports(ExecutionClient):
             or report.execution_type not in ("NEW", "TRADE", "CANCELED", "EXPIRED")
         ):
             return
-        venue_order_id = VenueOrderId(str(report.order_id))
+        venue_order_id = venue_order_id_of(report.order_id)
         if self._introduced(order, venue_order_id):
             return
         self._replaced.add(int(str(current)))
