@@ -195,6 +195,28 @@ cdef object _index_slot(index, int field):
     return _slot(index, field)
 
 
+# The offset of the `id` field of the latest instrument type seen (a msgspec struct keeps
+# it behind a member descriptor; -1: read by getattr).
+cdef object _instrument_kind = None
+cdef Py_ssize_t _instrument_id_at = -1
+
+
+cdef inline object _instrument_id(instrument):
+    # instrument.id
+    global _instrument_kind, _instrument_id_at
+    cdef PyObject *value
+    kind = type(instrument)
+    if kind is not _instrument_kind:
+        descriptor = getattr(kind, "id", None)
+        _instrument_id_at = zq_portfolio_offset(<PyObject *>descriptor)
+        _instrument_kind = kind
+    if _instrument_id_at >= 0:
+        value = zq_portfolio_slot(instrument, _instrument_id_at)
+        if value is not NULL:
+            return <object>value
+    return instrument.id
+
+
 def bind(position, position_error, buy, sell, account, cash_account, margin_account,
          account_balance, account_state, cache, margin_balance=None):
     """Hand over the classes of ``zq`` the fill path makes or tests for.
@@ -736,7 +758,7 @@ cdef class PortfolioCore:
         cdef int context = -1  # _default_context(), once asked
         global _equal_fill_instrument_id, _equal_instrument_key, _context_answer
         instrument_id = fill_field(fill, F_INSTRUMENT_ID)
-        instrument_key = instrument.id  # read once (the margin's look-ups use it too)
+        instrument_key = _instrument_id(instrument)  # once (the margin's look-ups use it)
         if instrument_id is not instrument_key and not (
             instrument_id is _equal_fill_instrument_id
             and instrument_key is _equal_instrument_key

@@ -1083,7 +1083,11 @@ cdef class PositionCore:
         self._closed_raw = 0
         if not narrow:
             self._narrow()
-        quantity = self.peak_qty = quantity_from_raw_c(remainder, precision)
+        if remainder == whole and precision == qty_precision:
+            quantity = part  # a flip to the same size: the closed part's (immutable) Quantity
+        else:
+            quantity = quantity_from_raw_c(remainder, precision)
+        self.peak_qty = quantity
         if precision == qty_precision:
             part = quantity
         else:  # qty − |held|, with the decimals of the two
