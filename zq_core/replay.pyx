@@ -349,7 +349,15 @@ cdef class ReplayLoop:
                             )
                         )
                     ):
-                        break
+                        if n != 2:
+                            break
+                        # Two cursors (deltas and trades, the usual pair): the runner-up
+                        # is next and this one its runner-up, as the search would find, so
+                        # they swap without it (each trade ends a stretch of deltas).
+                        best, other = other, best
+                        stop_ts = other.ts
+                        stop_rank = other.rank
+                        stop_index = other.index
             return self.count
         except BaseException as exc:
             cursors, self.cursors = self.cursors, []
