@@ -552,9 +552,20 @@ cdef class Order:
         cdef Money commission = _slot(fill, at[_F_COMMISSION], "commission")
         if last_qty.precision == filled.precision == quantity.precision:
             # One precision: filled + last <= quantity (the fill fits the leaves), no overflow.
+            # Quantities are immutable: a complete fill shares the order's quantity and the
+            # zero of its precision, a first partial fill its last_qty.
             filled_raw = filled.raw + last_qty.raw
-            self.filled_qty = quantity_from_raw_c(filled_raw, quantity.precision)
-            self.leaves_qty = quantity_from_raw_c(quantity.raw - filled_raw, quantity.precision)
+            if filled_raw == quantity.raw and type(quantity) is Quantity:
+                self.filled_qty = quantity
+                self.leaves_qty = <Quantity>_ZEROS[quantity.precision]
+            else:
+                self.filled_qty = (
+                    last_qty if filled.raw == 0 and type(last_qty) is Quantity
+                    else quantity_from_raw_c(filled_raw, quantity.precision)
+                )
+                self.leaves_qty = quantity_from_raw_c(
+                    quantity.raw - filled_raw, quantity.precision
+                )
         else:  # the exact arithmetic at the larger precision
             self.filled_qty = filled = filled + last_qty
             self.leaves_qty = quantity - filled
