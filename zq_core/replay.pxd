@@ -124,6 +124,7 @@ cdef class ReplayLoop:
     cdef tuple actions
     cdef tuple sides
     cdef Py_ssize_t aggressors          # AggressorSide values (0: not read yet)
+    cdef bint swapped                   # _quiet_rows went on with the other cursor's rows
     cdef readonly Py_ssize_t count
     cdef readonly int64_t ts_last
 
@@ -134,7 +135,8 @@ cdef class ReplayLoop:
     cdef int _resolve_data(self, Route route) except -1
     cdef int _row(self, Route route, const char* row, object datum, int64_t ts) except -1
     cdef int _quiet_rows(
-        self, _Cursor cursor, bint bounded, int64_t stop_ts, int stop_rank, int stop_index
+        self, _Cursor cursor, _Cursor other, bint bounded, int64_t stop_ts, int stop_rank,
+        int stop_index,
     ) except -1
     cdef inline int _rest(
         self, Route route, MatchingCore core, const char* row, object datum, int64_t ts

@@ -324,7 +324,15 @@ cdef class ReplayLoop:
                             route.quiet_epoch == self.epoch and best.ts < route.quiet_until
                             and best.ts >= self.ts_last
                         ):
-                            self._quiet_rows(best, bounded, stop_ts, stop_rank, stop_index)
+                            if self._quiet_rows(
+                                best, other if n == 2 else None, bounded, stop_ts, stop_rank,
+                                stop_index,
+                            ):  # it went on with the other cursor's rows: that one is best
+                                best, other = other, best
+                            if n == 2:  # the other's rows may have been taken: its key moved
+                                stop_ts = other.ts
+                                stop_rank = other.rank
+                                stop_index = other.index
                         else:
                             self._row(route, best.base + best.at * best.itemsize, None, best.ts)
                             best.at += 1
@@ -480,7 +488,8 @@ cdef class ReplayLoop:
         return 0
 
     cdef int _quiet_rows(
-        self, _Cursor cursor, bint bounded, int64_t stop_ts, int stop_rank, int stop_index
+        self, _Cursor cursor, _Cursor other, bint bounded, int64_t stop_ts, int stop_rank,
+        int stop_index,
     ) except -1:
         # _row for the array rows of a quiet route (quiet_epoch is the loop's epoch), from
         # the cursor's current row (the caller checked it is quiet) while they stay quiet:
@@ -491,18 +500,25 @@ cdef class ReplayLoop:
         # _rest (Python runs: the route is not quiet any more), and a progress report ends
         # the stretch too. Only the stretch's last row is held for the cache, before any
         # Python runs. Leaves cursor.at at the first row not taken.
+        # ``other``: the runner-up when there are two cursors (deltas and trades), else
+        # None. When a row passes its key and its route is quiet too, the stretch goes on
+        # with its rows (each trade ended a stretch of deltas), the two swapping roles as
+        # the rows interleave. Returns 1 when the stretch ends in ``other``'s rows (the
+        # caller's best is then ``other``), else 0. (What only a hand-over reads is read
+        # from the cursors then, not kept in the loop's registers.)
+        cdef _Cursor leaving
         cdef Route route = cursor.route
         cdef MatchingCore core = route.core
         cdef object book = core.book  # held here: not reference counted per row
         cdef int kind = route.kind
         cdef bint holding = route.stale is not None
-        cdef const char* base = cursor.base
+        # The rows walked by pointer, the cursor's position worked out when it stops.
         cdef Py_ssize_t itemsize = cursor.itemsize
-        cdef Py_ssize_t at = cursor.at
-        cdef Py_ssize_t count = cursor.count
+        cdef const char* row = cursor.base + cursor.at * itemsize
+        cdef const char* last = cursor.base + cursor.count * itemsize  # the run's end
         cdef int64_t ts = cursor.ts
-        cdef const char* row
         cdef const char* held = NULL
+        self.swapped = False
         # The rows taken end before ``end``: quiet_until, or the runner-up's time when that
         # comes first (a row at exactly its time is taken when this cursor's rank and index
         # come before the runner-up's: the key is constant over the stretch).
@@ -518,36 +534,65 @@ cdef class ReplayLoop:
             if self.progress is not None else PY_SSIZE_T_MAX
         )
         while True:
-            row = base + at * itemsize
             if kind == KIND_DELTAS:  # the usual quiet series, without _apply_row's dispatch
                 _apply_delta_row(core, book, <const DeltaRow*>row, ts)
             else:
                 _apply_row(core, kind, row, ts)
-            at += 1
             if core._reports:
-                cursor.at = at
+                cursor.at = (row - cursor.base) // itemsize + 1
                 if holding and held != NULL:
                     _hold(route, held, None)
-                return self._rest(route, core, row, None, ts)
+                self._rest(route, core, row, None, ts)
+                return self.swapped
             held = row
+            row += itemsize
             self.count += 1
             self.ts_last = ts
             if self.count == report_at:
-                cursor.at = at
+                cursor.at = (row - cursor.base) // itemsize
                 if holding:
                     _hold(route, held, None)
                 self.epoch += 1
                 self.progress(self.count, ts)
-                return 0
-            if at == count:
+                return self.swapped
+            if row == last:
                 break
-            ts = row_ts(base + at * itemsize)
-            if ts >= end or ts < self.ts_last:
+            ts = row_ts(row)
+            if ts < end and ts >= self.ts_last:
+                continue
+            if ts < self.ts_last or other is None or not (
+                (ts > other.ts or (ts == other.ts and _rank_before(other, cursor)))
+                and other.objects is None and other.route.quiet_epoch == self.epoch
+                and other.ts < other.route.quiet_until
+            ):
                 break
-        cursor.at = at
+            # The row passes the other cursor's key, whose rows are quiet too: go on with
+            # them (this cursor's next row is the runner-up's key now).
+            cursor.at = (row - cursor.base) // itemsize
+            cursor.ts = ts
+            if holding:
+                _hold(route, held, None)
+            leaving = cursor
+            cursor = other
+            other = leaving
+            self.swapped = not self.swapped
+            route = cursor.route
+            core = route.core
+            book = core.book
+            kind = route.kind
+            holding = route.stale is not None
+            itemsize = cursor.itemsize
+            row = cursor.base + cursor.at * itemsize
+            last = cursor.base + cursor.count * itemsize
+            ts = cursor.ts
+            held = NULL
+            end = other.ts + 1 if _rank_before(cursor, other) else other.ts
+            if route.quiet_until < end:
+                end = route.quiet_until
+        cursor.at = (row - cursor.base) // itemsize
         if holding:
             _hold(route, held, None)
-        return 0
+        return self.swapped
 
     cdef bint _venue_due(self, Route route, int64_t ts) except -1:
         # Whether the venue's Python side must run before this row: a command arrives or
@@ -739,6 +784,11 @@ cdef inline int _apply_book_row(OrderBook book, const char* row, int64_t ts) exc
 cdef inline bint _before(_Cursor a, _Cursor b) noexcept:
     if a.ts != b.ts:
         return a.ts < b.ts
+    return _rank_before(a, b)
+
+
+cdef inline bint _rank_before(_Cursor a, _Cursor b) noexcept:
+    # At equal times: by rank (the kind of rows), then by source.
     if a.rank != b.rank:
         return a.rank < b.rank
     return a.index < b.index
