@@ -11,6 +11,17 @@ from zq_core.cache cimport CacheCore
 from zq_core.orders cimport Order
 
 
+cdef class TopicRoute:
+    # The latest topic published on, its subscribers as the bus resolved them and the bus's
+    # version then: published again without the bus's look-up while the version (bumped by
+    # every subscribe and unsubscribe) is the same.
+    cdef str topic
+    cdef tuple subscribers
+    cdef uint64_t version
+
+    cdef int publish(self, MessageBus bus, str topic, object event) except -1
+
+
 cdef class ExecutionCore:
     # -- what the engine was built with -----------------------------------------------------
     cdef public CacheCore cache
@@ -47,15 +58,9 @@ cdef class ExecutionCore:
     cdef str _last_position_topic
     # the latest portfolio class found not to override PortfolioCore.process_fill
     cdef object _plain_portfolio
-    # Per kind (order, position), the latest topic published on, its subscribers as the bus
-    # resolved them and the bus's version then: published again without the bus's look-up
-    # while the version (bumped by every subscribe and unsubscribe) is the same.
-    cdef str _routed_order_topic
-    cdef tuple _routed_order_subscribers
-    cdef uint64_t _routed_order_version
-    cdef str _routed_position_topic
-    cdef tuple _routed_position_subscribers
-    cdef uint64_t _routed_position_version
+    # Per kind, the subscribers the bus resolved last for the topic published on
+    cdef TopicRoute _order_route
+    cdef TopicRoute _position_route
 
     # The event path. ``_apply_venue`` is cpdef: a Python subclass that overrides it (the
     # journal does) is still called from here.
@@ -68,5 +73,3 @@ cdef class ExecutionCore:
     cdef str _order_topic_of(self, object strategy_id)
     cdef str _position_topic_of(self, object strategy_id)
     # bus.publish(topic, event) on an order / a position events topic
-    cdef int _publish_order(self, str topic, object event) except -1
-    cdef int _publish_position(self, str topic, object event) except -1

@@ -38,6 +38,8 @@ cdef class ExecutionCore:
         self._position_ids = {}
         self._order_topics = {}
         self._position_topics = {}
+        self._order_route = TopicRoute()
+        self._position_route = TopicRoute()
 
     # -- events --------------------------------------------------------------------------
 
@@ -141,7 +143,7 @@ cdef class ExecutionCore:
             # fill's strategy (else it refused the fill): one topic for them all.
             topic = self._position_topic_of(fill_field(fill, F_STRATEGY_ID))
             for position_event in produced:
-                self._publish_position(topic, position_event)
+                self._position_route.publish(self.bus, topic, position_event)
         elif produced:
             for position_event in produced:
                 self.bus.publish(
@@ -193,7 +195,7 @@ cdef class ExecutionCore:
             self._report(kind, order.client_order_id, str(exc), event)
             return False
         self.cache.update_order(order)
-        self._publish_order(self._order_topic_of(order.strategy_id), event)
+        self._order_route.publish(self.bus, self._order_topic_of(order.strategy_id), event)
         return True
 
     cpdef bint _apply_local(self, Order order, object event) except -1:
@@ -221,38 +223,22 @@ cdef class ExecutionCore:
         self._last_position_topic = topic
         return topic
 
-    cdef int _publish_order(self, str topic, object event) except -1:
-        # bus.publish(topic, event): what publish does after its look-up of the topic's
-        # subscribers, with the ones it found last for the topic while nothing subscribed or
-        # unsubscribed since (the bus replaces a topic's tuple then, and bumps its version).
-        cdef MessageBus bus = self.bus
-        cdef tuple subscribers
-        if topic is self._routed_order_topic and bus.version == self._routed_order_version:
-            subscribers = self._routed_order_subscribers
-        else:
-            subscribers = bus._lookup(topic)
-            self._routed_order_topic = topic
-            self._routed_order_subscribers = subscribers
-            self._routed_order_version = bus.version
-        bus.published += 1
-        if PyTuple_GET_SIZE(subscribers):
-            bus._dispatch(subscribers, topic, event)
-        return 0
 
-    cdef int _publish_position(self, str topic, object event) except -1:
-        # _publish_order's, for the position events topic.
-        cdef MessageBus bus = self.bus
+cdef class TopicRoute:
+    """Publishes on a topic with the subscribers the bus resolved last for it."""
+
+    cdef int publish(self, MessageBus bus, str topic, object event) except -1:
+        # bus.publish(topic, event): what publish does after its look-up of the topic's
+        # subscribers, with the ones found last while nothing subscribed or unsubscribed
+        # since (the bus replaces a topic's tuple then, and bumps its version).
         cdef tuple subscribers
-        if (
-            topic is self._routed_position_topic
-            and bus.version == self._routed_position_version
-        ):
-            subscribers = self._routed_position_subscribers
+        if topic is self.topic and bus.version == self.version:
+            subscribers = self.subscribers
         else:
             subscribers = bus._lookup(topic)
-            self._routed_position_topic = topic
-            self._routed_position_subscribers = subscribers
-            self._routed_position_version = bus.version
+            self.topic = topic
+            self.subscribers = subscribers
+            self.version = bus.version
         bus.published += 1
         if PyTuple_GET_SIZE(subscribers):
             bus._dispatch(subscribers, topic, event)
