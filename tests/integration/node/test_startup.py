@@ -63,7 +63,8 @@ async def test_a_node_rides_out_a_venue_that_answers_nothing_for_a_while() -> No
         started = time.monotonic()
         await node.start()
         try:
-            assert time.monotonic() - started >= 0.8  # it waited the outage out
+            # It waited the outage out (the loop's timers may fire up to a clock tick early).
+            assert time.monotonic() - started >= 0.75
             assert venue.faults.counts["dropped_before"] > 0
             assert node.health is NodeHealth.RUNNING
         finally:

@@ -237,7 +237,9 @@ async def test_delayed_answer_holds_the_pipelined_ones_behind_it():
         finally:
             writer.close()
         assert (first.json(), "serverTime" in second.json()) == ({}, True)
-        assert waited >= 0.4  # each answer held 0.2 s, one after the other
+        # Each answer is held 0.2 s, one after the other (0.4 s), not side by side (0.2 s); the
+        # event loop's timers may fire up to a clock tick early, hence the margin.
+        assert waited >= 0.35
         assert venue.faults.counts["delayed"] == 2
 
 
