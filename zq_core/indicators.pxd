@@ -5,13 +5,17 @@ cdef class ExponentialMovingAverage:
     cdef readonly double alpha
     cdef readonly double value
     cdef readonly long count
-    cpdef double update(self, double value)
+    # True once ``period`` values were seen; Python reads it as a member (indicators.pyx).
+    cdef object initialized
+    cpdef double update(self, double value) noexcept
 
 
 cdef class SimpleMovingAverage:
     cdef readonly int period
     cdef readonly double value
     cdef readonly long count
+    # True once the window is full; Python reads it as a member (indicators.pyx).
+    cdef object initialized
     cdef list _window
     cdef Py_ssize_t _next
     cdef double _sum

@@ -5,9 +5,43 @@ They are plain objects a strategy owns and feeds (``ema.update(price)``); nothin
 them anywhere, so a backtest and a live node treat them alike.
 """
 
+cimport cython
+from cpython.object cimport PyTypeObject
+from cpython.ref cimport PyObject
 from libc.math cimport sqrt
 
+cdef extern from *:
+    """
+    #include <structmember.h>
 
+    /* Set the attribute def->name of the (readied) type to the member descriptor of ``def``,
+       an object field the interpreter then reads straight from the instance (3.11
+       specializes the read of a T_OBJECT_EX member; a property costs the generic look-up
+       and a call each time). ``def`` must outlive the type (static). */
+    static int zq_indicators_member(PyTypeObject* type, PyMemberDef* def) {
+        PyObject* descriptor = PyDescr_NewMember(type, def);
+        if (descriptor == NULL) return -1;
+        if (PyDict_SetItemString(type->tp_dict, def->name, descriptor) < 0) {
+            Py_DECREF(descriptor);
+            return -1;
+        }
+        Py_DECREF(descriptor);
+        PyType_Modified(type);
+        return 0;
+    }
+    """
+    ctypedef struct PyMemberDef:
+        const char* name
+        int type
+        Py_ssize_t offset
+        int flags
+        const char* doc
+    int T_OBJECT_EX
+    int READONLY
+    int zq_indicators_member(PyTypeObject* type, PyMemberDef* definition) except -1
+
+
+@cython.final
 cdef class ExponentialMovingAverage:
     """Exponential moving average with ``alpha = 2 / (period + 1)``, seeded by its first value.
 
@@ -17,6 +51,9 @@ cdef class ExponentialMovingAverage:
         The span, at least 1. ``initialized`` turns true after ``period`` values.
     """
 
+    def __cinit__(self):
+        self.initialized = False
+
     def __init__(self, int period):
         if period < 1:
             raise ValueError(f"period must be at least 1, got {period}")
@@ -24,24 +61,27 @@ cdef class ExponentialMovingAverage:
         self.alpha = 2.0 / (period + 1)
         self.reset()
 
-    cpdef double update(self, double value):
+    # One positional argument (METH_O): the call from Python passes it without parsing.
+    # Cannot raise (arithmetic on doubles; final: no Python override).
+    @cython.always_allow_keywords(False)
+    cpdef double update(self, double value) noexcept:
         """Add a value; return the new average."""
         if self.count == 0:
             self.value = value
         else:
             self.value += self.alpha * (value - self.value)
         self.count += 1
+        if self.count == self.period:
+            self.initialized = True
         return self.value
 
-    @property
-    def initialized(self):
-        """Whether ``period`` values have been seen."""
-        return self.count >= self.period
+    # ``initialized`` (whether ``period`` values have been seen) is a member: see the end.
 
     def reset(self):
         """Forget every value."""
         self.value = 0.0
         self.count = 0
+        self.initialized = False
 
     def __repr__(self):
         return (
@@ -50,6 +90,7 @@ cdef class ExponentialMovingAverage:
         )
 
 
+@cython.final
 cdef class SimpleMovingAverage:
     """Mean and standard deviation of the last ``period`` values (a ring buffer).
 
@@ -66,6 +107,10 @@ cdef class SimpleMovingAverage:
         self._window = [0.0] * period
         self.reset()
 
+    def __cinit__(self):
+        self.initialized = False
+
+    @cython.always_allow_keywords(False)
     cpdef double update(self, double value):
         """Add a value (dropping the oldest of a full window); return the new mean."""
         cdef double old
@@ -75,6 +120,8 @@ cdef class SimpleMovingAverage:
             self._sum_sq -= old * old
         else:
             self.count += 1
+            if self.count == self.period:
+                self.initialized = True
         self._window[self._next] = value
         self._next = (self._next + 1) % self.period
         self._sum += value
@@ -82,10 +129,7 @@ cdef class SimpleMovingAverage:
         self.value = self._sum / self.count
         return self.value
 
-    @property
-    def initialized(self):
-        """Whether the window is full."""
-        return self.count >= self.period
+    # ``initialized`` (whether the window is full) is a member: see the end.
 
     @property
     def std(self):
@@ -106,8 +150,49 @@ cdef class SimpleMovingAverage:
         self._sum_sq = 0.0
         self.value = 0.0
         self.count = 0
+        self.initialized = False
 
     def __repr__(self):
         return (
             f"SimpleMovingAverage(period={self.period}, value={self.value}, count={self.count})"
         )
+
+
+# ``initialized`` of each class: a read-only member of its object field, read by the
+# interpreter without a call (a strategy asks it per value: ``if not ema.initialized``).
+cdef PyMemberDef _EMA_INITIALIZED
+cdef PyMemberDef _SMA_INITIALIZED
+
+
+cdef int _expose_initialized() except -1:
+    cdef ExponentialMovingAverage ema = ExponentialMovingAverage.__new__(ExponentialMovingAverage)
+    cdef SimpleMovingAverage sma = SimpleMovingAverage.__new__(SimpleMovingAverage)
+    marker = object()
+    ema.initialized = marker
+    sma.initialized = marker
+    _member(ExponentialMovingAverage, &_EMA_INITIALIZED, ema, marker,
+            "Whether ``period`` values have been seen.")
+    _member(SimpleMovingAverage, &_SMA_INITIALIZED, sma, marker, "Whether the window is full.")
+    return 0
+
+
+cdef int _member(
+    type kind, PyMemberDef* definition, object probe, object marker, const char* doc
+) except -1:
+    # The field's offset: where the probe holds the marker (Cython gives no address of an
+    # object field); then the member replaces the class's attribute of that name.
+    cdef Py_ssize_t offset = sizeof(PyObject)
+    cdef Py_ssize_t size = (<PyTypeObject*>kind).tp_basicsize
+    while (<PyObject**>(<char*><PyObject*>probe + offset))[0] != <PyObject*>marker:
+        offset += sizeof(PyObject*)
+        if offset + <Py_ssize_t>sizeof(PyObject*) > size:
+            raise RuntimeError(f"{kind.__name__}: the initialized field is not found")
+    definition.name = "initialized"
+    definition.type = T_OBJECT_EX
+    definition.offset = offset
+    definition.flags = READONLY
+    definition.doc = doc
+    return zq_indicators_member(<PyTypeObject*>kind, definition)
+
+
+_expose_initialized()

@@ -33,6 +33,33 @@ def test_ema_is_initialized_after_period_values_and_resets() -> None:
     assert ema.update(7.0) == 7.0
 
 
+@pytest.mark.parametrize("cls", [ExponentialMovingAverage, SimpleMovingAverage])
+def test_initialized_is_a_read_only_member_that_follows_the_count(cls: type) -> None:
+    # A member descriptor (read by the interpreter without a call), kept equal to
+    # count >= period through updates and resets.
+    assert type(cls.__dict__["initialized"]).__name__ == "member_descriptor"
+    indicator = cls(4)
+    for _ in range(2):
+        seen = []
+        for value in range(6):
+            seen.append(indicator.initialized)
+            indicator.update(float(value))
+        seen.append(indicator.initialized)
+        assert seen == [False] * 4 + [True] * 3
+        indicator.reset()
+        assert indicator.initialized is False
+    with pytest.raises(AttributeError):
+        indicator.initialized = True
+
+
+@pytest.mark.parametrize("cls", [ExponentialMovingAverage, SimpleMovingAverage])
+def test_update_takes_its_value_positionally_only(cls: type) -> None:
+    indicator = cls(2)
+    assert indicator.update(3) == 3.0
+    with pytest.raises(TypeError):
+        indicator.update(value=1.0)
+
+
 @pytest.mark.parametrize("period", [1, 3, 50])
 def test_sma_mean_and_std_equal_pandas_rolling(period: int) -> None:
     sma = SimpleMovingAverage(period)
