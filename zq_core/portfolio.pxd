@@ -14,7 +14,8 @@ cdef class AccountCore:
     cdef public object id                  # AccountId
     cdef public object base_currency       # Currency or None
     # AccountState, one per change (the property `events`: _states after _flush). A fill's
-    # state is noted in _pending (None: nothing noted) and made when `events` is read.
+    # state is noted in _pending, four items per fill (None: nothing noted), and made when
+    # `events` is read.
     cdef list _states
     cdef list _pending
     cdef public dict _totals               # currency code -> Money
@@ -45,7 +46,7 @@ cdef class AccountCore:
     cdef object _margin_miss(self, instrument, instrument_id, object units, int scale,
                              own_leverage)
     cdef int _emit_margin(self, trade_id, ts_event) except -1
-    cdef object _fill_state(self, tuple record)
+    cdef object _fill_state(self, list pending, Py_ssize_t at)
     cdef list _flush(self)
     # len(events) without making the noted states (the def _state_count's)
     cdef Py_ssize_t _count(self) except -1

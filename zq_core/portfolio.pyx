@@ -14,7 +14,7 @@ from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint64_t, uintptr_t
 
 from zq_core.cache cimport CacheCore
 
-from zq_core.fixed cimport Money, money_from_raw_c
+from zq_core.fixed cimport Money, money_from_raw_c, money_like_c
 from zq_core.position cimport (
     F_ACCOUNT_ID,
     F_COMMISSION,
@@ -27,9 +27,11 @@ from zq_core.position cimport (
     fill_field,
     money_sum,
     zq_as_int128,
+    zq_add64,
     zq_i128,
     zq_int128_to_long,
     zq_mul128,
+    zq_sub64,
 )
 
 from decimal import ROUND_HALF_EVEN, Decimal, getcontext
@@ -85,6 +87,9 @@ cdef int _rates_maintenance_exponent = 0
 cdef object _rates_currency = None
 cdef object _rates_code = None
 cdef int _rates_precision = 0
+# A zero Money of _rates_currency: the margins are made like it (money_like_c), without
+# reading the currency's code and precision again.
+cdef Money _rates_zero = None
 # The fill path's table of margins (AccountCore._margin_slots): 2**_SLOT_BITS slots.
 cdef enum:
     _SLOT_BITS = 8
@@ -245,12 +250,28 @@ cdef class AccountCore:
         # interpreter. The caller checked that the account is exactly a MarginAccount.
         # `units` None: the notional is units_n (128 bits).
         cdef dict totals = self._totals
-        cdef Money amount
+        cdef Money amount, commission
+        cdef int64_t raw
         if units is None:
             self._margin_units_n(instrument, instrument_id, units_n, scale)
         else:
             self._margin_units(instrument, units, scale)
-        # apply_fill: the realized PnL and the commission settle into the balances.
+        # apply_fill: the realized PnL and the commission settle into the balances. Both in
+        # the currency of a held balance (the same object) and the sums within int64: the
+        # balance moves once, to what the two steps below give.
+        commission = <Money?>fill_field(fill, F_COMMISSION)
+        if realized_pnl is not None and commission.raw != 0:
+            amount = <Money?>realized_pnl
+            total = totals.get(amount._code) if amount.currency is commission.currency else None
+            if (
+                total is not None
+                and (<Money?>total).currency is amount.currency
+                and zq_add64((<Money>total).raw, amount.raw, &raw)
+                and zq_sub64(raw, commission.raw, &raw)
+            ):
+                totals[amount._code] = money_like_c(<Money>total, raw)
+                self._emit_margin(fill_field(fill, F_TRADE_ID), fill_field(fill, F_TS_EVENT))
+                return 0
         if realized_pnl is not None:
             amount = <Money?>realized_pnl
             if amount.raw != 0:
@@ -259,7 +280,7 @@ cdef class AccountCore:
                     self._add(amount)
                 else:
                     totals[amount._code] = money_sum(<Money?>total, amount, False)
-        amount = <Money?>fill_field(fill, F_COMMISSION)
+        amount = commission
         if amount.raw != 0:
             total = totals.get(amount._code)
             if total is None:
@@ -316,9 +337,9 @@ cdef class AccountCore:
             and self._slot_instrument[slot] == <uintptr_t><PyObject *>instrument_id
             and self._slot_currency[slot] == <uintptr_t><PyObject *>currency
         ):
-            initial = money_from_raw_c(initial_raw, currency)
+            initial = money_like_c(_rates_zero, initial_raw)
             if _rates_maintenance is not None:
-                maintenance = money_from_raw_c(maintenance_raw, currency)
+                maintenance = money_like_c(_rates_zero, maintenance_raw)
             else:
                 maintenance = self._zeros.get(_rates_code)
                 if maintenance is None or (<Money>maintenance).currency is not currency:
@@ -401,19 +422,20 @@ cdef class AccountCore:
 
     cdef int _emit_margin(self, trade_id, ts_event) except -1:
         # MarginAccount._emit("fill", str(trade_id), ts_event), noted only: the state is
-        # made when `events` is read (_flush), from what it is made of, kept here: the
-        # totals (the one Money, or a tuple of them in the account's order; each is a new
-        # Money per change), the margins (a tuple: the MarginBalance are immutable), the
-        # trade id and the time.
+        # made when `events` is read (_flush), from what it is made of, kept here as four
+        # items of _pending (no tuple per fill): the totals (the one Money, or a tuple of
+        # them in the account's order; each is a new Money per change), the margins (the
+        # one MarginBalance, or a tuple of them: they are immutable), the trade id and the
+        # time.
         cdef dict locked_margins = self._margin
         cdef dict totals = self._totals
-        cdef tuple margins
+        cdef list pending = self._pending
         # tuple(self._margin.values()), without the view (usually none or one margin).
         if not locked_margins:
             margins = ()
         elif len(locked_margins) == 1:
             for margin in locked_margins.values():
-                margins = (margin,)
+                margins = margin
         else:
             margins = tuple(locked_margins.values())
         if len(totals) == 1:
@@ -421,22 +443,28 @@ cdef class AccountCore:
                 held = total
         else:
             held = tuple(totals.values())
-        if self._pending is None:
-            self._pending = []
-        self._pending.append((held, margins, trade_id, ts_event))
+        if pending is None:
+            pending = self._pending = []
+        pending.append(held)
+        pending.append(margins)
+        pending.append(trade_id)
+        pending.append(ts_event)
         return 0
 
-    cdef object _fill_state(self, tuple record):
-        # The AccountState _emit_margin noted in `record`: each balance with its locked
-        # margin (the initial margins in its currency) and whether a free balance is below
-        # zero; MarginAccount._emit's.
-        cdef tuple margins = record[1]
+    cdef object _fill_state(self, list pending, Py_ssize_t at):
+        # The AccountState _emit_margin noted in pending[at:at + 4]: each balance with its
+        # locked margin (the initial margins in its currency) and whether a free balance is
+        # below zero; MarginAccount._emit's.
+        cdef tuple margins
         cdef dict currencies = self._currencies
         cdef list balances
         cdef tuple balance_tuple, held
         cdef bint margin_call = False
         cdef Money initial, locked
-        held = (record[0],) if isinstance(record[0], Money) else record[0]
+        noted = pending[at + 1]
+        margins = <tuple>noted if type(noted) is tuple else (noted,)
+        noted = pending[at]
+        held = (noted,) if isinstance(noted, Money) else <tuple?>noted
         balances = None if len(held) == 1 else []
         for total in held:
             code = (<Money?>total)._code
@@ -468,16 +496,18 @@ cdef class AccountCore:
             margins,
             margin_call,
             "fill",
-            str(record[2]),  # trade_id
-            record[3],  # ts_event
+            str(pending[at + 2]),  # trade_id
+            pending[at + 3],  # ts_event
         )
 
     cdef list _flush(self):
         # The states, the noted ones made (in order).
         cdef list pending = self._pending
         cdef list states = self._states
+        cdef Py_ssize_t at
         if pending:
-            made = [self._fill_state(<tuple>record) for record in pending]  # may raise
+            # (may raise: nothing is dropped until every state is made)
+            made = [self._fill_state(pending, at) for at in range(0, len(pending), 4)]
             self._pending = None
             if states is None:
                 states = self._states = []
@@ -506,7 +536,7 @@ cdef class AccountCore:
     cdef Py_ssize_t _count(self) except -1:
         cdef Py_ssize_t count = 0 if self._states is None else len(self._states)
         if self._pending is not None:
-            count += len(self._pending)
+            count += len(self._pending) // 4
         return count
 
 
@@ -517,7 +547,7 @@ cdef int _margin_rates(AccountCore account, instrument, leverage,
     global _rates_instrument, _rates_leverage, _rates_own_leverage
     global _rates_initial, _rates_maintenance, _rates_fit, _rates_initial_n
     global _rates_initial_exponent, _rates_maintenance_n, _rates_maintenance_exponent
-    global _rates_currency, _rates_code, _rates_precision
+    global _rates_currency, _rates_code, _rates_precision, _rates_zero
     if (
         _rates_instrument is instrument
         and _rates_leverage is leverage
@@ -540,6 +570,7 @@ cdef int _margin_rates(AccountCore account, instrument, leverage,
     _rates_currency = currency
     _rates_code = currency.code
     _rates_precision = currency.precision
+    _rates_zero = money_from_raw_c(0, currency)
     _rates_fit = (
         zq_as_int128(initial[0], &_rates_initial_n) and -1000 <= initial[1] <= 1000
     )

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.unit.portfolio.fills import (
+    BNB,
     BTC,
     BTCUSD_INVERSE,
     BTCUSDT_PERP,
@@ -288,6 +289,58 @@ def test_compiled_fill_path_equals_the_python_methods_it_skips(hedging):
     compiled = _run_fills(Cache(), account(MarginAccount), hedging)
     python = _run_fills(_PlainCache(), account(_PlainMarginAccount), hedging)
     assert compiled == python
+
+
+def _run_two_instruments(cache: Cache, account: MarginAccount) -> list[object]:
+    # Two instruments settled in two currencies in one account (the states hold two
+    # balances and two margins), fees in the settlement currency, in BNB, or none.
+    cache.add_account(account)
+    portfolio = Portfolio(cache)
+    bnb = Money("0.01", BNB)
+    steps = [  # (side, instrument, quantity, price, commission)
+        (buy, ES, "2", "5000.00", usd("2.25")),
+        (buy, BTCUSDT_PERP, "0.5", "40000.0", usdt("4.00")),
+        (sell, ES, "3", "5010.00", usd("2.25")),  # through zero, fee in USD
+        (sell, BTCUSDT_PERP, "1.0", "40100.0", bnb),  # through zero, fee in BNB
+        (buy, ES, "1", "4990.00", usd("0")),  # closes, no fee
+        (buy, BTCUSDT_PERP, "0.5", "39900.0", usdt("4.00")),  # closes
+    ]
+    produced: list[object] = []
+    for n, (side, instrument, qty, px, fee) in enumerate(steps, 1):
+        step = side(
+            instrument,
+            qty,
+            px,
+            commission=fee,
+            order=f"O-{n}",
+            trade_id=f"T-{n}",
+            ts=n,
+            account="GLBX-001",
+        )
+        produced.append(portfolio.process_fill(step, instrument))
+        produced.append(account._state_count())
+    produced.append(account.events)
+    produced.append(account.balances())
+    return produced
+
+
+def test_compiled_fill_path_equals_the_python_methods_with_two_currencies():
+    # Several balances and margins per state, and a fee in another currency than the
+    # realized PnL (the balance moves in two steps then), as the Python methods give them.
+    def account(kind: type[MarginAccount]) -> MarginAccount:
+        return kind(
+            AccountId("GLBX-001"),
+            leverage=10,
+            balances={USD: usd("50000"), USDT: usdt("50000"), BNB: Money("1", BNB)},
+        )
+
+    compiled = _run_two_instruments(Cache(), account(MarginAccount))
+    python = _run_two_instruments(_PlainCache(), account(_PlainMarginAccount))
+    assert compiled == python
+    states = compiled[-2]
+    assert isinstance(states, list) and len(states) == 7  # the opening, then one per fill
+    assert [len(state.margins) for state in states[1:]] == [1, 2, 2, 2, 1, 0]
+    assert all(len(state.balances) == 3 for state in states)
 
 
 def test_a_fills_account_state_is_made_when_events_are_read_and_keeps_its_place():
