@@ -112,7 +112,12 @@ cdef class PositionCore:
     cdef object _px_decimal
     cdef int64_t _px_raw
     cdef int _px_precision
-    cdef readonly dict _commissions         # currency code -> Money
+    # currency code -> Money (the property _commissions: after _settle_fees). The latest
+    # fee's total moves in C while the fees come in its currency object: _fee_total is
+    # the Money the dict holds for it (None: none moving), _fee_raw its raw by now.
+    cdef dict _fee_totals
+    cdef Money _fee_total
+    cdef int64_t _fee_raw
     cdef readonly dict _trade_ids           # TradeId -> None, in order
 
     # --- the values as Python ints, and switching representation ----------------------------
@@ -122,6 +127,7 @@ cdef class PositionCore:
     cdef object _start_units(self)
     cdef int _widen(self) except -1
     cdef int _narrow(self) except -1
+    cdef dict _settle_fees(self)
 
     # --- PnL ------------------------------------------------------------------------------
     cdef Money _to_money(self, object units)

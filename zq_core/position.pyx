@@ -337,6 +337,22 @@ cpdef object _share(object units, object part, object whole):
     return int(divided.quantize(_ONE, context=_CONTEXT))
 
 
+# Decimal(coefficient).scaleb(exponent, _CONTEXT) for an int64 coefficient: exact (at most
+# 19 digits), so it is the product of the coefficient and the unit 1E<exponent> in _CONTEXT,
+# which costs half (no keyword parsing, no second Decimal). Units for the exponents of
+# quantities and prices: _UNIT_LOW .. _UNIT_LOW + len(_UNITS) - 1.
+cdef int _UNIT_LOW = -_POW10_COUNT
+cdef tuple _UNITS = tuple([_ONE.scaleb(k, _CONTEXT) for k in range(-_POW10_COUNT, 20)])
+cdef object _MULTIPLY = _CONTEXT.multiply
+
+
+cdef object _scaled_decimal(int64_t coefficient, int exponent):
+    cdef Py_ssize_t at = exponent - _UNIT_LOW
+    if 0 <= at < len(_UNITS):
+        return _MULTIPLY(_UNITS[at], coefficient)
+    return _Decimal(coefficient).scaleb(exponent, _CONTEXT)
+
+
 cpdef object _decimal(object units, int scale):
     """Return ``units × 10**-scale`` as a Decimal of exponent ``-scale``."""
     return _Decimal(units).scaleb(-scale, _CONTEXT)
@@ -417,7 +433,7 @@ cdef object _memo_decimal_dict(int64_t units, int scale):
         return <object>found
     if len(memo) >= _MEMO_SIZE:
         memo.clear()
-    value = _Decimal(units).scaleb(-scale, _CONTEXT)
+    value = _scaled_decimal(units, -scale)
     PyDict_SetItem(memo, key, value)
     return value
 
@@ -451,7 +467,7 @@ cdef object _normalized(object raw, int precision):
         while coefficient % 10 == 0:
             coefficient //= 10
             zeros += 1
-        return _Decimal(coefficient).scaleb(zeros - precision, _CONTEXT)
+        return _scaled_decimal(coefficient, zeros - precision)
     return _Decimal(raw).scaleb(-precision, _CONTEXT).normalize(_CONTEXT)
 
 
@@ -547,7 +563,7 @@ cdef class PositionCore:
         self._wide = True
         self._open_w = self._closed_w = self._realized_w = self._start_w = 0
         self._narrow()
-        self._commissions = {}
+        self._fee_totals = {}
         self._trade_ids = {}
         self.last_events = []
         self.apply(fill)
@@ -666,11 +682,24 @@ cdef class PositionCore:
     @property
     def commissions(self):
         """The commissions paid, per currency code (negative for rebates)."""
-        return dict(self._commissions)
+        return dict(self._settle_fees())
 
     def commission(self, currency):
         """Return the commissions paid in ``currency`` (zero if none)."""
-        return self._commissions.get(currency.code, Money.from_raw(0, currency))
+        return self._settle_fees().get(currency.code, Money.from_raw(0, currency))
+
+    @property
+    def _commissions(self):
+        """The commissions paid, per currency code (the position's own dict)."""
+        return self._settle_fees()
+
+    cdef dict _settle_fees(self):
+        # The fee totals, the one moving in C written (as a new Money) if it moved.
+        cdef Money total = self._fee_total
+        if total is not None and total.raw != self._fee_raw:
+            total = self._fee_total = money_like_c(total, self._fee_raw)
+            self._fee_totals[total._code] = total
+        return self._fee_totals
 
     @property
     def net_realized_pnl(self):
@@ -909,16 +938,29 @@ cdef class PositionCore:
         cdef Quantity last_qty = <Quantity?>fill_field(fill, F_LAST_QTY)
         cdef Price last_px = <Price?>fill_field(fill, F_LAST_PX)
         cdef Money commission = <Money?>fill_field(fill, F_COMMISSION)
+        cdef Money total = self._fee_total
         cdef int qty_precision, precision, places, px_precision
-        cdef int64_t qty, held, px_raw
+        cdef int64_t qty, held, px_raw, fee_raw
         cdef list events
         trade_id = fill_field(fill, F_TRADE_ID)
         self._trade_ids[trade_id] = None
-        code = commission._code
-        previous = self._commissions.get(code)
-        self._commissions[code] = (
-            commission if previous is None else money_sum(<Money?>previous, commission, False)
-        )
+        # The fee adds to its currency's total: in C while it is the total moving (the same
+        # currency object, within int64: what money_sum gives), else in the dict.
+        if not (
+            total is not None
+            and commission.currency is total.currency
+            and zq_add64(self._fee_raw, commission.raw, &fee_raw)
+        ):
+            fees = self._settle_fees()
+            code = commission._code
+            previous = fees.get(code)
+            total = commission if previous is None else <Money?>money_sum(
+                <Money?>previous, commission, False
+            )
+            fees[code] = total
+            self._fee_total = total
+            fee_raw = total.raw
+        self._fee_raw = fee_raw
         self.last_trade_id = trade_id
         self.last_qty = last_qty
         self.last_px = last_px

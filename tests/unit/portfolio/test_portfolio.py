@@ -343,6 +343,31 @@ def test_compiled_fill_path_equals_the_python_methods_with_two_currencies():
     assert all(len(state.balances) == 3 for state in states)
 
 
+def test_a_positions_fees_are_summed_per_currency_in_the_order_first_paid():
+    # The fee total of the latest fee's currency moves in C between reads: each read
+    # (commissions, commission, net_realized_pnl, _commissions) sees every fee so far.
+    cache = Cache()
+    cache.add_account(MarginAccount(AccountId("BINANCE-001"), balances={USDT: usdt("1000")}))
+    portfolio = Portfolio(cache)
+    bnb = Money("0.001", BNB)
+    fees = [usdt("0.10"), usdt("0.20"), bnb, bnb, usdt("0.30"), usdt("-0.05"), bnb]
+    paid: dict[str, Money] = {}
+    for n, fee in enumerate(fees, 1):
+        side = buy if n % 2 else sell
+        step = side(BTCUSDT_PERP, "0.1", "40000.0", commission=fee, trade_id=f"T-{n}")
+        portfolio.process_fill(step, BTCUSDT_PERP)
+        code = fee.currency.code
+        paid[code] = paid[code] + fee if code in paid else fee
+        if n % 3 == 0:  # read between some fills only: later fees add to the unread total
+            continue
+        position = cache.positions()[0]
+        assert list(position.commissions.items()) == list(paid.items())
+        assert position._commissions == paid
+        assert position.commission(USDT) == paid["USDT"]
+        assert position.net_realized_pnl == position.realized_pnl - paid["USDT"]
+    assert position.commissions == {"USDT": usdt("0.55"), "BNB": Money("0.003", BNB)}
+
+
 def test_a_fills_account_state_is_made_when_events_are_read_and_keeps_its_place():
     # The compiled fill path notes a fill's AccountState and makes it when `events` is
     # read: the count is right before, a deposit between fills keeps its place, and the
