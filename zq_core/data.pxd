@@ -2,10 +2,10 @@
 #
 # A trade is one allocation holding raw integers: the price and size as fixed-point raws
 # with their precisions, the aggressor side's value and, for trades made from array rows,
-# the venue's numeric trade id. ``price``, ``size``, ``aggressor_side`` and ``trade_id`` are
-# made on first access and kept. The Python types it hands out (the AggressorSide members
-# and the TradeId class) live in ``zq`` and are registered by ``zq.model.data`` at import
-# (zq_core never imports zq).
+# the venue's numeric trade id; and its ``Price``. ``size``, ``aggressor_side`` and
+# ``trade_id`` are made on first access and kept. The Python types it hands out (the
+# AggressorSide members and the TradeId class) live in ``zq`` and are registered by
+# ``zq.model.data`` at import (zq_core never imports zq).
 
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 
@@ -24,8 +24,9 @@ cdef class TradeTick:
     # The trade id is the decimal digits of _id_raw (made on access) when _id_from_raw.
     cdef bint _id_from_raw
     cdef uint64_t _id_raw
-    # The Python objects, None until first asked for (or given to the constructor).
+    # The price, made with the trade (Python reads it as the member ``price``, data.pyx).
     cdef object _price
+    # The Python objects, None until first asked for (or given to the constructor).
     cdef object _size
     cdef object _trade_id
 

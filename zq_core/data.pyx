@@ -1,10 +1,13 @@
 """The compiled ``TradeTick``: one trade printed by a venue, one allocation.
 
 A trade holds raw integers (fixed-point price and size, the aggressor side's value, the
-venue's numeric trade id when it came from an array row) and makes ``price``, ``size``,
-``aggressor_side`` and ``trade_id`` on first access, keeping them. The replay loop builds
-trades with the C entry point ``trade_from_raw`` (declared in data.pxd), so a subscriber
-that reads only the price costs one allocation plus one ``Price``.
+venue's numeric trade id when it came from an array row) and its ``Price``; it makes
+``size``, ``aggressor_side`` and ``trade_id`` on first access, keeping them. The replay loop
+builds trades with the C entry point ``trade_from_raw`` (declared in data.pxd), so a
+subscriber that reads only the price costs one allocation plus one ``Price``. ``price`` is a
+member (the ``Price`` made with the trade): the interpreter reads it from the instance,
+without the generic attribute look-up and call of a property (what nearly every subscriber
+reads first, once per trade).
 
 ``zq.model.data`` registers the Python types handed out (the ``AggressorSide`` members and
 ``TradeId``) at import through `_register_types`; zq_core never imports zq.
@@ -24,6 +27,36 @@ from zq_core.fixed cimport (
     price_from_raw_c,
     quantity_from_raw_c,
 )
+
+cdef extern from *:
+    """
+    #include <structmember.h>
+
+    /* Set the attribute def->name of the (readied) type to the member descriptor of ``def``,
+       an object field the interpreter then reads straight from the instance (3.11
+       specializes the read of a T_OBJECT_EX member; a property costs the generic look-up
+       and a call each time). ``def`` must outlive the type (static). */
+    static int zq_data_member(PyTypeObject* type, PyMemberDef* def) {
+        PyObject* descriptor = PyDescr_NewMember(type, def);
+        if (descriptor == NULL) return -1;
+        if (PyDict_SetItemString(type->tp_dict, def->name, descriptor) < 0) {
+            Py_DECREF(descriptor);
+            return -1;
+        }
+        Py_DECREF(descriptor);
+        PyType_Modified(type);
+        return 0;
+    }
+    """
+    ctypedef struct PyMemberDef:
+        const char* name
+        int type
+        Py_ssize_t offset
+        int flags
+        const char* doc
+    int T_OBJECT_EX
+    int READONLY
+    int zq_data_member(PyTypeObject* type, PyMemberDef* definition) except -1
 
 cdef extern from "Python.h":
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
@@ -175,14 +208,7 @@ cdef class TradeTick:
             <uint8_t>aggressor_side, trade_id, ts_event, ts_init,
         )
 
-    # --- Fields made on access
-
-    @property
-    def price(self):
-        """The trade price (``Price``)."""
-        if self._price is None:
-            self._price = price_from_raw_c(self._price_raw, self._price_precision)
-        return self._price
+    # --- Fields made on access (``price``, the trade price, is a member: see the end)
 
     @property
     def size(self):
@@ -288,6 +314,7 @@ cdef TradeTick trade_from_raw(
     trade.instrument_id = instrument_id
     trade._price_raw = price
     trade._price_precision = price_precision
+    trade._price = price_from_raw_c(price, price_precision)
     trade._size_raw = size
     trade._size_precision = size_precision
     trade._aggressor = aggressor
@@ -327,3 +354,31 @@ cdef object _id_from_digits(uint64_t value):
     PyTuple_SET_ITEM(_id_args, 0, <PyObject*>text)
     Py_DECREF(<object>old)
     return (<PyTypeObject*>str).tp_new(_TRADE_ID, <PyObject*>_id_args, NULL)
+
+
+# ``price``: a read-only member of the trade's ``_price`` (see the module's docstring).
+cdef PyMemberDef _PRICE_MEMBER
+
+
+cdef int _expose_price() except -1:
+    # The field's offset: where a trade holds a marker object (Cython gives no address of
+    # an object field); then the member replaces the class's attribute ``price``.
+    cdef TradeTick probe = TradeTick.__new__(TradeTick)
+    cdef Py_ssize_t offset = sizeof(PyObject)
+    cdef Py_ssize_t size = (<PyTypeObject*>TradeTick).tp_basicsize
+    marker = object()
+    probe._price = marker
+    while (<PyObject**>(<char*><PyObject*>probe + offset))[0] != <PyObject*>marker:
+        offset += sizeof(PyObject*)
+        if offset + <Py_ssize_t>sizeof(PyObject*) > size:
+            raise RuntimeError("TradeTick: the _price field is not found")
+    probe._price = None
+    _PRICE_MEMBER.name = "price"
+    _PRICE_MEMBER.type = T_OBJECT_EX
+    _PRICE_MEMBER.offset = offset
+    _PRICE_MEMBER.flags = READONLY
+    _PRICE_MEMBER.doc = "The trade price (``Price``)."
+    return zq_data_member(<PyTypeObject*>TradeTick, &_PRICE_MEMBER)
+
+
+_expose_price()

@@ -141,6 +141,17 @@ def test_fields_made_from_raw_equal_the_oracles(fields):
     assert type(trade.ts_event) is int and type(trade.ts_init) is int
 
 
+def test_price_is_a_read_only_member_made_with_the_trade():
+    # A member descriptor (the interpreter reads it from the instance, no property call):
+    # the trade's Price exists from the start, of the raw and precision it was given.
+    assert type(TradeTick.__dict__["price"]).__name__ == "member_descriptor"
+    trade = TradeTick.from_raw(BTC, 4200010, 2, 500, 3, 1, 77, 10, 11)
+    assert type(trade.price) is Price and trade.price == Price.from_str("42000.10")
+    with pytest.raises(AttributeError):
+        trade.price = Price.from_str("1.00")  # type: ignore[misc]
+    assert trade.price == Price.from_str("42000.10")
+
+
 def test_fields_made_on_access_are_kept():
     trade = TradeTick.from_raw(BTC, 4200010, 2, 500, 3, 1, 77, 10, 11)
     assert trade.price is trade.price
