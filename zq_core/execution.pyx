@@ -15,7 +15,13 @@ from cpython.type cimport PyType_IsSubtype
 import msgspec
 
 from zq_core.cache cimport latest_order
-from zq_core.orders cimport Order, apply_errors, event_client_order_id, filled_type
+from zq_core.orders cimport (
+    Order,
+    apply_errors,
+    event_client_order_id,
+    filled_type,
+    has_trade,
+)
 from zq_core.portfolio cimport PortfolioCore
 from zq_core.position cimport (
     F_POSITION_ID,
@@ -76,7 +82,7 @@ cdef class ExecutionCore:
 
     cdef int _process_fill(self, Order order, object fill) except -1:
         trade_id = fill_field(fill, F_TRADE_ID)
-        if trade_id in order.trade_ids:
+        if has_trade(order, trade_id):
             self.duplicate_fills += 1
             self._report(
                 self._error_kinds.DUPLICATE_FILL,

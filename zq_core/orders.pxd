@@ -45,9 +45,13 @@ cdef class Order:
     cdef readonly object trigger_price     # Price | None
     cdef readonly object liquidity_side    # LiquiditySide
     cdef readonly bint is_triggered
-    cdef readonly set trade_ids            # TradeId
+    # The fills' trade ids and commissions per currency code are made when first read (the
+    # ``trade_ids`` and ``commissions`` properties) and kept up to date from then on; until
+    # then a fill changes neither (most orders fill once and are never asked). _trade_ids
+    # is also made at a second fill (the duplicate check: see has_trade).
+    cdef set _trade_ids                    # TradeId, or None
     cdef readonly object last_trade_id     # TradeId | None
-    cdef readonly dict commissions         # currency code -> Money
+    cdef dict _commissions                 # currency code -> Money, or None
     cdef readonly list events              # OrderEvent, the first is ``init``
     cdef readonly object ts_last           # int: ts_event of the last event applied
 
@@ -69,6 +73,9 @@ cdef unsigned int closed_mask() noexcept
 # apply raises ``(InvalidStateTransition, OverfillError, DuplicateFillError)``.
 cdef object filled_type()
 cdef tuple apply_errors()
+# Whether a fill of ``trade_id`` was applied to ``order`` (``trade_id in order.trade_ids``
+# without making the set).
+cdef bint has_trade(Order order, object trade_id) except -1
 # event.client_order_id, read at its slot for an order event type of the table (by name for
 # anything else).
 cdef object event_client_order_id(object event)

@@ -530,7 +530,7 @@ cdef class Order:
 
     cdef int _apply_fill(self, object fill, Py_ssize_t* at) except -1:
         trade_id = _slot(fill, at[_F_TRADE_ID], "trade_id")
-        if trade_id in self.trade_ids:
+        if has_trade(self, trade_id):
             raise _DuplicateFillError(
                 f"order {self.client_order_id}: trade {trade_id} was already applied"
             )
@@ -569,7 +569,12 @@ cdef class Order:
         else:  # the exact arithmetic at the larger precision
             self.filled_qty = filled = filled + last_qty
             self.leaves_qty = quantity - filled
-        self.trade_ids.add(trade_id)
+        # The trade ids as a set once asked for, or from the second fill on (until then the
+        # one fill's is last_trade_id: see has_trade).
+        if self._trade_ids is not None:
+            self._trade_ids.add(trade_id)
+        elif self.last_trade_id is not None:
+            self._trade_ids = {self.last_trade_id, trade_id}
         self.last_trade_id = trade_id
         self.venue_order_id = _slot(fill, at[_F_VENUE_ORDER_ID], "venue_order_id")
         self.account_id = _slot(fill, at[_F_ACCOUNT_ID], "account_id")
@@ -577,10 +582,8 @@ cdef class Order:
         if position_id is not None:
             self.position_id = position_id
         self.liquidity_side = _slot(fill, at[_F_LIQUIDITY_SIDE], "liquidity_side")
-        code = commission._code  # its currency's code
-        commissions = self.commissions
-        previous = commissions.get(code)
-        commissions[code] = commission if previous is None else previous + commission
+        if self._commissions is not None:  # else summed from the fills when first read
+            _add_commission(self._commissions, commission)
         return 0
 
     # -- queries ---------------------------------------------------------------------------
@@ -600,6 +603,33 @@ cdef class Order:
             if type(event) is fill_type:
                 value += event.last_qty.as_decimal() * event.last_px.as_decimal()
         return value / self.filled_qty.as_decimal()
+
+    @property
+    def trade_ids(self):
+        """The trade ids of the fills applied (a set, kept up to date once read)."""
+        cdef set trade_ids = self._trade_ids
+        if trade_ids is None:
+            trade_ids = set() if self.last_trade_id is None else {self.last_trade_id}
+            self._trade_ids = trade_ids
+        return trade_ids
+
+    @property
+    def commissions(self):
+        """The fills' commissions summed per currency code (a dict, kept up to date once
+        read)."""
+        cdef dict commissions = self._commissions
+        if commissions is None:
+            # Summed in the order the fills were applied, as each fill adds its own.
+            commissions = {}
+            if _fill_kind >= 0:
+                for event in self.events:
+                    if _kind_of(type(event)) == _fill_kind:
+                        _add_commission(
+                            commissions,
+                            _slot(event, _offsets[_fill_kind][_F_COMMISSION], "commission"),
+                        )
+            self._commissions = commissions
+        return commissions
 
     @property
     def last_event(self):
@@ -683,9 +713,7 @@ cdef int _init_order(Order self, object init, object order_type, Py_ssize_t* at)
     self.leaves_qty = quantity
     self.liquidity_side = _NO_LIQUIDITY_SIDE
     self.is_triggered = False
-    self.trade_ids = set()
-    self.last_trade_id = None
-    self.commissions = {}
+    self.last_trade_id = None  # _trade_ids and _commissions: None until asked for
     self.events = [init]
     self.ts_init = _slot(init, at[_I_TS_INIT], "ts_init")
     self.ts_last = _slot(init, at[_I_TS_EVENT], "ts_event")
@@ -799,6 +827,21 @@ cdef class OrderBuilder:
         cdef Order order = <Order>zq_orders_new(_ORDER_CLASSES[order_type], Order, _NO_ARGS)
         _init_order(order, init, order_type, &_init_offsets[0])
         return order
+
+
+cdef inline int _add_commission(dict commissions, Money commission) except -1:
+    code = commission._code  # its currency's code
+    previous = commissions.get(code)
+    commissions[code] = commission if previous is None else previous + commission
+    return 0
+
+
+cdef bint has_trade(Order order, object trade_id) except -1:
+    if order._trade_ids is not None:
+        return trade_id in order._trade_ids
+    # At most one fill so far: its trade id is the last (a set's test: identity, or equal).
+    last = order.last_trade_id
+    return last is not None and (trade_id is last or trade_id == last)
 
 
 cdef object filled_type():

@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.unit.model.order_helpers import apply_all, init_event, make_event
+from tests.unit.model.order_helpers import USD, apply_all, init_event, make_event
+from zq.model.currency import Currency
 from zq.model.enums import OrderStatus, OrderType, TimeInForce
 from zq.model.events import (
     OrderAccepted,
@@ -28,7 +29,7 @@ from zq.model.orders import (
     StopLimitOrder,
     StopMarketOrder,
 )
-from zq_core.fixed import Price, Quantity
+from zq_core.fixed import Money, Price, Quantity
 
 
 @pytest.mark.parametrize(
@@ -125,6 +126,51 @@ def test_fill_with_a_known_trade_id_is_refused():
     with pytest.raises(DuplicateFillError, match="T-dup"):
         order.apply(make_event(OrderFilled, order, trade_id=TradeId("T-dup")))
     assert order.filled_qty == Quantity.from_str("1")
+
+
+@pytest.mark.parametrize("fills_before_read", [0, 1, 2])
+def test_trade_ids_and_commissions_read_at_any_time_match_the_fills(fills_before_read):
+    # Both are made when first read, then kept up to date by the later fills.
+    order = Order.create(init_event(order_type=OrderType.LIMIT, quantity="5"))
+    apply_all(order, [OrderSubmitted, OrderAccepted])
+    usdt = Currency.from_str("USDT")
+    fills = [
+        make_event(OrderFilled, order, trade_id=TradeId("T-1"), commission=Money("0.01", USD)),
+        make_event(OrderFilled, order, trade_id=TradeId("T-2"), commission=Money("0.25", usdt)),
+        make_event(OrderFilled, order, trade_id=TradeId("T-3"), commission=Money("0.02", USD)),
+    ]
+    for fill in fills[:fills_before_read]:
+        order.apply(fill)
+    trade_ids, commissions = order.trade_ids, order.commissions
+    for fill in fills[fills_before_read:]:
+        order.apply(fill)
+    assert order.trade_ids is trade_ids and order.commissions is commissions
+    assert trade_ids == {TradeId("T-1"), TradeId("T-2"), TradeId("T-3")}
+    assert commissions == {"USD": Money("0.03", USD), "USDT": Money("0.25", usdt)}
+    assert order.last_trade_id == TradeId("T-3")
+
+
+def test_an_order_never_filled_has_no_trade_ids_and_no_commissions():
+    order = apply_all(Order.create(init_event(order_type=OrderType.LIMIT)), [OrderSubmitted])
+    assert order.trade_ids == set() and order.commissions == {}
+
+
+@pytest.mark.parametrize("fills_before", [1, 2])
+@pytest.mark.parametrize("read_first", [False, True])
+def test_a_repeated_trade_id_is_refused_after_one_or_more_fills(fills_before, read_first):
+    order = Order.create(init_event(order_type=OrderType.LIMIT, quantity="5"))
+    apply_all(order, [OrderSubmitted, OrderAccepted])
+    if read_first:
+        assert order.trade_ids == set()
+    for number in range(fills_before):
+        order.apply(make_event(OrderFilled, order, trade_id=TradeId(f"T-{number}")))
+    for number in range(fills_before):
+        # An equal trade id, not the same object, is refused as well.
+        with pytest.raises(DuplicateFillError, match=f"T-{number}"):
+            order.apply(make_event(OrderFilled, order, trade_id=TradeId(f"T-{number}")))
+    assert order.filled_qty == Quantity.from_str(str(fills_before))
+    order.apply(make_event(OrderFilled, order, trade_id=TradeId("T-new")))
+    assert order.trade_ids == {TradeId(f"T-{n}") for n in range(fills_before)} | {TradeId("T-new")}
 
 
 def test_update_changes_quantity_and_price_and_returns_from_pending():
