@@ -30,7 +30,9 @@
     callgrind's ``--toggle-collect=_operator_call`` (instructions per call). ``--leg venue``
     times the venue's side of a new order, ``--leg ack`` the user stream's report of a new
     order to ``on_order_accepted``, ``--leg answer`` a new order's REST answer to
-    ``on_order_accepted`` (applied in the read: how the node learns the order was accepted).
+    ``on_order_accepted`` (applied in the read: how the node learns the order was accepted),
+    ``--leg tick`` the whole of tick-to-order (a frame, the probe armed, to its order's
+    request written nowhere; the timed call includes what follows the write in that call).
 
 The venue runs in its own process (this script started with ``--serve``) so that the node's
 process is measured alone. The timing points are wrappers set from here (on the WebSocket
@@ -54,7 +56,7 @@ the time the scheduler kept it waiting. A diagnosis, and what an isolated deploy
 
 Run: ``python benchmarks/bench_live.py [--runs 5] [--orders 300] [--gc-freeze] [--busy-poll]
 [--fifo] [--node-cpus 0] [--venue-cpus 1] [--only latency|throughput|flood|journal|loop]
-[--leg quote|request|both|venue|ack|answer] [--iterations N] [--cold-mb MB]``.
+[--leg quote|request|both|venue|ack|answer|tick] [--iterations N] [--cold-mb MB]``.
 """
 
 from __future__ import annotations
@@ -782,7 +784,6 @@ def show(title: str, runs: list[dict[str, float]], load_before: str) -> None:
         print(f"  {key:<34} {value:12,.1f}   [{spread}]")
 
 
-
 # -- in-process loops of two legs ----------------------------------------------------------
 
 #: bookTicker prices the loop's frames cycle through (a quiet market's moves: a few ticks).
@@ -846,7 +847,7 @@ async def loop_legs(args: argparse.Namespace) -> None:
         node.add_strategy(probe)
         reports: list[tuple[Any, bytes]] = []  # --leg ack: the stream's first NEW report
         undo_capture = None
-        if args.leg in ("ack", "answer"):
+        if args.leg in ("ack", "answer", "tick"):
             if args.leg == "ack":
                 undo_capture = _capture_new_report(reports)
             # The orders are only accepted here (the probe's own callbacks cancel them).
@@ -937,6 +938,8 @@ async def loop_legs(args: argparse.Namespace) -> None:
                 await _ack_leg(node, probe, reports, iterations, evict, times)
             if args.leg == "answer":
                 await _answer_leg(probe, iterations, evict, times)
+            if args.leg == "tick":
+                await _tick_leg(probe, connection, frames, iterations, evict, times)
         finally:
             if undo_capture is not None:
                 undo_capture()
@@ -1111,6 +1114,94 @@ async def _answer_leg(
     assert accepted == iterations, f"{accepted} of {iterations} orders accepted in the read"
 
 
+async def _tick_leg(
+    probe: Probe,
+    connection: Any,
+    frames: list[bytes],
+    iterations: int,
+    evict: Callable[[], None],
+    times: dict[str, list[int]],
+) -> None:
+    """The whole of tick-to-order: a bookTicker frame handed to the WebSocket connection's
+    ``data_received`` with the probe armed, through ``on_quote``, the order's making, the
+    engines and the execution client, to the order's request handed to the REST connection's
+    transport (which writes it nowhere). Untimed, the venue's answer (``FULL``, as it wrote
+    one) is then handed to that connection, so that the order is accepted and the connection
+    idle again before the next frame."""
+    import operator
+
+    from zq.model.enums import OrderStatus
+
+    instrument = probe.cache.instrument(BTCUSDT)
+    assert instrument is not None
+    quantity = instrument.make_qty(Decimal("0.001"))
+    price = instrument.make_price(Decimal("50000.00"))
+    connection_class = http_transport._Connection
+    real_parse, real_send = connection_class._parse, connection_class.send
+    answers: list[bytes] = []
+
+    def capture(self: Any) -> None:  # the first whole answer to a new order, as read
+        data = bytes(self._buffer)
+        if not answers and b'"status":"NEW"' in data and data.endswith(b"}"):
+            answers.append(data)
+        real_parse(self)
+
+    connection_class._parse = capture  # type: ignore[method-assign]
+    try:
+        first = probe.order_factory.limit(BTCUSDT, OrderSide.BUY, quantity, price)
+        probe.submit_order(first)
+        for _ in range(500):
+            if answers and first.status is OrderStatus.ACCEPTED:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        connection_class._parse = real_parse  # type: ignore[method-assign]
+    assert answers, "no answer to a new order came"
+    head, _, body = answers[0].partition(b"\r\n\r\n")
+    old_id = str(first.client_order_id).encode()
+    connections: list[Any] = []
+
+    class Nowhere:  # the connection's transport while a request is written
+        def write(self, data: bytes) -> None:
+            pass
+
+    def send(self: Any, request: bytes) -> Any:  # written nowhere: answered below
+        transport, self.transport = self.transport, Nowhere()
+        try:
+            answer = real_send(self, request)
+        finally:
+            self.transport = transport
+        connections.append(self)
+        return answer
+
+    received = connection.data_received
+    call = operator.call
+    samples = times.setdefault("frame -> request written (tick-to-order)", [])
+    probe.orders = iterations + len(probe.submitted)
+    probe.armed = True
+    connection_class.send = send  # type: ignore[method-assign]
+    try:
+        for index in range(iterations):
+            frame = frames[index & 255]
+            evict()
+            start_ns = perf()
+            call(received, frame)
+            samples.append(perf() - start_ns)
+            assert len(connections) == index + 1, f"frame {index}: no request written at once"
+            coid = probe.working
+            assert coid is not None
+            payload = body.replace(old_id, str(coid).encode())
+            payload = re.sub(rb'"orderId":\d+', b'"orderId":%d' % (900_000 + index), payload)
+            answer = re.sub(rb"(?i)content-length: \d+", b"Content-Length: %d" % len(payload), head)
+            connections[-1].data_received(answer + b"\r\n\r\n" + payload)
+            await asyncio.sleep(0)  # the submit's task ends: the connection is idle again
+            await asyncio.sleep(0)
+            probe.working = None
+    finally:
+        connection_class.send = real_send  # type: ignore[method-assign]
+        probe.armed = False
+
+
 class _Written:
     """A transport that keeps what the venue's REST protocol writes (for the venue leg)."""
 
@@ -1254,11 +1345,12 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--leg",
-        choices=("quote", "request", "both", "venue", "ack", "answer"),
+        choices=("quote", "request", "both", "venue", "ack", "answer", "tick"),
         default="both",
         help="--only loop's legs (venue: the venue's side of a new order; ack: the user "
         "stream's report of a new order to on_order_accepted; answer: a new order's REST "
-        "answer to on_order_accepted, applied in the read)",
+        "answer to on_order_accepted, applied in the read; tick: a frame to its order's request "
+        "written, the whole of tick-to-order)",
     )
     parser.add_argument("--iterations", type=int, default=20_000, help="--only loop's calls")
     parser.add_argument(
