@@ -26,7 +26,15 @@ class ClientTasks:
         self.errors = 0
 
     def spawn(self, what: str, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coroutine, name=f"{self._owner}: {what}")
+        loop = asyncio.get_running_loop()
+        name = f"{self._owner}: {what}"
+        if loop.get_task_factory() is None:
+            # Made with its name: a loop's create_task (uvloop's, too) makes the task unnamed,
+            # which formats a "Task-<n>" name (printf's code, cold between two orders), and
+            # then renames it.
+            task: asyncio.Task[None] = asyncio.Task(coroutine, loop=loop, name=name)
+        else:
+            task = loop.create_task(coroutine, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
