@@ -63,7 +63,15 @@ cdef class PortfolioCore:
     cdef object _last_instrument_id
     cdef object _last_strategy_id
     cdef tuple _last_pair
+    cdef Py_hash_t _last_pair_hash          # hash(_last_pair), made once
     cdef object _last_netting_id
+    # The keyed dicts of the Cache's open position index (_ids_index) the fill path read
+    # last: the ids of _last_pair and those of the instrument id _ids_instrument (None:
+    # not read). A _PositionIndex keeps a key's dict for its life (see zq.cache).
+    cdef object _ids_index
+    cdef dict _pair_ids
+    cdef object _ids_instrument
+    cdef dict _instrument_ids
 
     # process_fill (the def), for a caller that checked it is not overridden
     cdef list _process(self, fill, instrument)

@@ -787,6 +787,8 @@ cdef class PortfolioCore:
         cdef zq_i128 realized_before = 0
         cdef zq_i128 units_n
         cdef int context = -1  # _default_context(), once asked
+        cdef Py_hash_t pair_hash = -1  # hash(pair) when known
+        cdef dict instrument_ids
         global _equal_fill_instrument_id, _equal_instrument_key, _context_answer
         instrument_id = fill_field(fill, F_INSTRUMENT_ID)
         instrument_key = _instrument_id(instrument)  # once (the margin's look-ups use it)
@@ -809,6 +811,7 @@ cdef class PortfolioCore:
             and strategy_id is self._last_strategy_id
         ):
             pair = self._last_pair
+            pair_hash = self._last_pair_hash
             position_id = self._last_netting_id
         else:
             pair = (instrument_id, strategy_id)
@@ -816,10 +819,12 @@ cdef class PortfolioCore:
             if position_id is None:
                 position_id = self.position_id_for(fill)
             else:  # a netting pair's id never changes (the modes are fixed)
+                self._last_pair_hash = hash(pair)
                 self._last_instrument_id = instrument_id
                 self._last_strategy_id = strategy_id
                 self._last_pair = pair
                 self._last_netting_id = position_id
+                self._pair_ids = None
         cache = self._cache
         found = core._positions.get(position_id) if core is not None else cache.position(
             position_id
@@ -858,7 +863,7 @@ cdef class PortfolioCore:
             before_w = position._realized_w
             events = position._apply_fill(fill)
             if core is None or type(cache) is not _Cache or not _reindexed(
-                core, cache, position, position_id, pair, plain, &context
+                self, core, cache, position, position_id, pair, pair_hash, plain, &context
             ):
                 cache.update_position(position)
         if margin:
@@ -866,17 +871,31 @@ cdef class PortfolioCore:
             delta = position._realized_since(was_wide, realized_before, before_w)
             # update_margin(instrument, Σ entry_value of the open positions), in integers
             instrument_id = instrument_key
+            instrument_ids = None
             if type(cache) is _Cache:  # open_position_ids(instrument_id), without the call
-                open_ids = (<dict?>_index_slot(
-                    _slot(cache, C_POSITIONS_OPEN), I_BY_INSTRUMENT
-                )).get(instrument_id, ())
+                open_index = _slot(cache, C_POSITIONS_OPEN)
+                if open_index is self._ids_index and instrument_id is self._ids_instrument:
+                    instrument_ids = self._instrument_ids
+                else:
+                    instrument_ids = <dict?>(<dict?>_index_slot(open_index, I_BY_INSTRUMENT)).get(
+                        instrument_id
+                    )
+                    if instrument_ids is not None and type(open_index) is _Index:
+                        _keep_index(self, open_index)
+                        self._ids_instrument = instrument_id
+                        self._instrument_ids = instrument_ids
+                open_ids = () if instrument_ids is None else instrument_ids
             else:
                 open_ids = cache.open_position_ids(instrument_id)
             units_n = 0
             if not open_ids:  # none open: _entry_notional's (0, 0)
                 units = None
                 scale = 0
-            elif len(open_ids) == 1 and position_id in open_ids:  # the one just filled
+            elif (
+                len(instrument_ids) == 1 and position_id in instrument_ids
+                if instrument_ids is not None
+                else len(open_ids) == 1 and position_id in open_ids
+            ):  # the one just filled
                 scale = position._pnl_scale
                 if not position._wide and zq_mul128(
                     position._open_n, position._multiplier_raw, &units_n
@@ -937,8 +956,52 @@ cdef inline int _keyed_add(dict keyed, key, position_id) except -1:
     return 0
 
 
-cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id,
-                     tuple pair, bint cached, int *context) except -1:
+cdef inline int _keep_index(PortfolioCore portfolio, open_index) except -1:
+    # The keyed dicts the portfolio keeps are open_index's (those of another are dropped).
+    if open_index is not portfolio._ids_index:
+        portfolio._ids_index = open_index
+        portfolio._pair_ids = None
+        portfolio._ids_instrument = None
+        portfolio._instrument_ids = None
+    return 0
+
+
+cdef extern from *:
+    """
+    /* dict[key] (borrowed; NULL: absent, or an error set) and dict[key] = value, with the
+       key's hash given (-1: not known). CPython 3.5 to 3.12 take it
+       (_PyDict_GetItem_KnownHash, _PyDict_SetItem_KnownHash); later versions hash again. */
+    #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX < 0x030D0000
+    #define ZQ_KNOWN_HASH 1
+    #else
+    #define ZQ_KNOWN_HASH 0
+    #endif
+    static PyObject *zq_dict_get_hashed(PyObject *d, PyObject *key, Py_hash_t hash) {
+    #if ZQ_KNOWN_HASH
+        if (hash != -1) return _PyDict_GetItem_KnownHash(d, key, hash);
+    #endif
+        return PyDict_GetItemWithError(d, key);
+    }
+    static int zq_dict_set_hashed(PyObject *d, PyObject *key, PyObject *value, Py_hash_t hash) {
+    #if ZQ_KNOWN_HASH
+        if (hash != -1) return _PyDict_SetItem_KnownHash(d, key, value, hash);
+    #endif
+        return PyDict_SetItem(d, key, value);
+    }
+    """
+    PyObject *zq_dict_get_hashed(dict d, object key, Py_hash_t hash) except? NULL
+    int zq_dict_set_hashed(dict d, object key, object value, Py_hash_t hash) except -1
+
+
+cdef object _pair_ids_of(dict by_pair, tuple pair, Py_hash_t pair_hash):
+    # by_pair.get(pair)
+    cdef PyObject *found = zq_dict_get_hashed(by_pair, pair, pair_hash)
+    return None if found is NULL else <object>found
+
+
+cdef bint _reindexed(PortfolioCore portfolio, CacheCore core, cache, PositionCore position,
+                     position_id, tuple pair, Py_hash_t pair_hash, bint cached,
+                     int *context) except -1:
     # Cache.update_position(position) when the position is the cached one (known to be,
     # `cached`, else looked up): the pair's net quantity, summed as Cache.update_position
     # sums it (`pair`: the fill's (instrument id, strategy id), equal to the position's),
@@ -961,14 +1024,27 @@ cdef bint _reindexed(CacheCore core, cache, PositionCore position, position_id,
             return False
         out_of = closed_index if into is open_index else open_index
         _index_move(position, position_id, pair, out_of, into)
-    cdef dict open_ids = (<dict?>_index_slot(open_index, I_BY_PAIR)).get(pair)
+    cdef dict open_ids
+    if (
+        pair is portfolio._last_pair
+        and open_index is portfolio._ids_index
+        and portfolio._pair_ids is not None
+    ):
+        open_ids = portfolio._pair_ids
+    else:
+        open_ids = <dict?>_pair_ids_of(
+            <dict?>_index_slot(open_index, I_BY_PAIR), pair, pair_hash
+        )
+        if open_ids is not None and pair is portfolio._last_pair and type(open_index) is _Index:
+            _keep_index(portfolio, open_index)
+            portfolio._pair_ids = open_ids
     nets = <dict?>_slot(cache, C_NET_POSITIONS)
     if open_ids is not None and len(open_ids) == 1 and position_id in open_ids:
         # The sum over the one open position: 0 + signed_qty, which is signed_qty itself
         # in the default context (at most 19 digits, an exponent <= 0, not zero: open).
         qty = position.signed_qty
         context[0] = _default_context()  # (the margin's update reuses the answer)
-        nets[pair] = qty if context[0] else _ZERO + qty
+        zq_dict_set_hashed(nets, pair, qty if context[0] else _ZERO + qty, pair_hash)
     elif open_ids:
         total = _ZERO
         for open_id in open_ids:

@@ -69,7 +69,10 @@ class _PositionIndex:
     and the pair of both (the query a strategy makes per signal: O(1)).
 
     Each dict is an insertion-ordered set, changed by the same adds and removes as ``ids``,
-    so a keyed query returns its positions in the order a filter over ``ids`` would.
+    so a keyed query returns its positions in the order a filter over ``ids`` would. A
+    key's dict, once made, stays the key's for the index's life (emptied, never dropped):
+    the portfolio's compiled fill path keeps the one of the pair and instrument it filled
+    last.
     """
 
     __slots__ = ("by_instrument", "by_pair", "by_strategy", "ids")

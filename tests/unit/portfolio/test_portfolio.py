@@ -14,6 +14,7 @@ from tests.unit.portfolio.fills import (
     ES,
     ETH,
     ETHUSDT,
+    STRATEGY,
     USD,
     USDT,
     buy,
@@ -341,6 +342,56 @@ def test_compiled_fill_path_equals_the_python_methods_with_two_currencies():
     assert isinstance(states, list) and len(states) == 7  # the opening, then one per fill
     assert [len(state.margins) for state in states[1:]] == [1, 2, 2, 2, 1, 0]
     assert all(len(state.balances) == 3 for state in states)
+
+
+def _run_two_strategies(cache: Cache, account: MarginAccount) -> list[object]:
+    # Two strategies netting in one instrument, their fills interleaved (the pair changes
+    # at each fill, the instrument holds two positions), then the cache reset (new
+    # indices) and the same again.
+    portfolio = Portfolio(cache)
+    other = StrategyId("S-002")
+    steps = [  # (side, strategy, quantity, price)
+        (buy, STRATEGY, "2", "5000.00"),
+        (sell, other, "1", "5001.00"),
+        (sell, STRATEGY, "3", "5002.00"),  # through zero
+        (buy, STRATEGY, "1", "5003.00"),  # flat
+        (buy, other, "1", "5004.00"),  # flat
+        (buy, other, "2", "5005.00"),
+    ]
+    produced: list[object] = []
+    for run in range(2):
+        cache.add_account(account)
+        for n, (side, strategy, qty, px) in enumerate(steps, 1):
+            step = side(
+                ES, qty, px, strategy=strategy, order=f"O-{run}-{n}", trade_id=f"T-{run}-{n}"
+            )
+            produced.append(portfolio.process_fill(step, ES))
+            produced.append(dict(cache.net_positions()))
+            produced.append(list(cache.open_position_ids(ES.id)))
+            produced.append(portfolio.net_position(ES.id, STRATEGY))
+            produced.append(portfolio.net_position(ES.id, other))
+            produced.append(account.margin(ES.id))
+        cache.reset()
+    produced.append(account.events)
+    return produced
+
+
+def test_compiled_fill_path_equals_the_python_methods_for_two_strategies():
+    def account(kind: type[MarginAccount]) -> MarginAccount:
+        return kind(AccountId("GLBX-001"), leverage=10, balances={USD: usd("50000")})
+
+    compiled = _run_two_strategies(Cache(), account(MarginAccount))
+    python = _run_two_strategies(_PlainCache(), account(_PlainMarginAccount))
+    assert compiled == python
+    # After S-001 bought 2 and S-002 sold 1, in each run: both open, each pair's net, the
+    # margin of both (3 × 5000-ish × 50 at ES's 5 %).
+    for second in (6, 6 + 36):
+        assert compiled[second + 2] == [
+            PositionId("ESH4.GLBX-S-001"),
+            PositionId("ESH4.GLBX-S-002"),
+        ]
+        assert compiled[second + 3] == Decimal("2") and compiled[second + 4] == Decimal("-1")
+        assert compiled[second + 5].initial == usd("37502.50")
 
 
 def test_a_positions_fees_are_summed_per_currency_in_the_order_first_paid():
