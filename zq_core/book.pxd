@@ -111,3 +111,27 @@ cdef inline int apply_l2(
     book.ts_last = ts_event
     book.update_count += 1
     return 1
+
+
+# L1Book.apply_quote, its usual case inline here so that the matching core's per-trade entry
+# compiles it in (a book built from trades takes each trade as a quote at its price): both
+# sizes positive and both sides holding their level, whose key and size are replaced. Any
+# other quote goes to the method, which stays the reference of this one.
+cdef inline int l1_quote(
+    L1Book book, int64_t bid, int64_t bid_size, int64_t ask, int64_t ask_size,
+    int64_t ts_event,
+) except -1:
+    cdef Ladder* bids = &book._bids
+    cdef Ladder* asks = &book._asks
+    if bid_size <= 0 or ask_size <= 0 or not bids.count or not asks.count:
+        book.apply_quote(bid, bid_size, ask, ask_size, ts_event)
+        return 0
+    bids.levels[bids.top].key = bid  # side_key(SIDE_BID, bid)
+    bids.levels[bids.top].size = bid_size
+    bids.first[0] = bid
+    asks.levels[asks.top].key = ~ask  # side_key(SIDE_ASK, ask)
+    asks.levels[asks.top].size = ask_size
+    asks.first[0] = ~ask
+    book.ts_last = ts_event
+    book.update_count += 1
+    return 0

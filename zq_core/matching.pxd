@@ -8,7 +8,7 @@
 
 from libc.stdint cimport int64_t, uint64_t
 
-from zq_core.book cimport L2Book, apply_l2
+from zq_core.book cimport L1Book, L2Book, apply_l2, l1_quote
 from zq_core.book_base cimport ACTION_CLEAR, SIDE_ASK, SIDE_BID, Ladder, OrderBook
 
 
@@ -257,3 +257,20 @@ cdef inline int apply_delta_inline(
         core.ts_now = ts
     apply_l2(<L2Book>book, action, side, price, size, order_id, sequence, ts_event)
     return orders_after_delta(core, action, side, price, size, order_id, ts)
+
+
+cdef inline int apply_trade_inline(
+    MatchingCore core, int64_t price, int64_t size, int aggressor, int64_t ts
+) except -1:
+    # MatchingCore.apply_trade_c, its usual case compiled into the caller (the replay loop's
+    # row of trades): a book built from trades, no open order (nothing to fill, trigger or
+    # expire), no size our fills consumed; the trade is then the book's quote at its price.
+    # Any other trade goes to apply_trade_c, which does the same steps with those cases (and
+    # stays the reference of this one).
+    if not core._from_trades or core._orders or core._consumed or ts >= core._next_expiry:
+        return core.apply_trade_c(price, size, aggressor, ts)
+    if ts > core.ts_now:
+        core.ts_now = ts
+    core._has_last = True
+    core._last_trade = price
+    return l1_quote(<L1Book>core.book, price, size, price, size, ts)

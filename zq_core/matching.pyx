@@ -958,7 +958,7 @@ cdef class MatchingCore:
         self._has_last = True
         self._last_trade = price
         if self._from_trades:
-            (<L1Book>self.book).apply_quote(price, size, price, size, ts)
+            l1_quote(<L1Book>self.book, price, size, price, size, ts)
             if self._consumed:
                 self._consumed.clear()
         if not self._orders:

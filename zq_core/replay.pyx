@@ -30,7 +30,7 @@ from zq_core.bus cimport MessageBus
 from zq_core.data cimport aggressor_count, trade_from_raw
 from zq_core.exchange cimport ExchangeCore
 from zq_core.fixed cimport price_from_raw_c, quantity_from_raw_c
-from zq_core.matching cimport MatchingCore, apply_delta_inline
+from zq_core.matching cimport MatchingCore, apply_delta_inline, apply_trade_inline
 from zq_core.timers cimport head_due
 
 cdef extern from "Python.h":
@@ -739,7 +739,7 @@ cdef inline int _apply_row(MatchingCore core, int kind, const char* row, int64_t
     cdef const BarRow* bar
     if kind == KIND_TRADES:
         trade = <const TradeRow*>row
-        return core.apply_trade_c(trade.price, trade.size, trade.aggressor_side, ts)
+        return apply_trade_inline(core, trade.price, trade.size, trade.aggressor_side, ts)
     if kind == KIND_DELTAS:
         delta = <const DeltaRow*>row
         return core.apply_delta_c(

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from zq_core.book import L1Book
 from zq_core.matching import (
     REPORT_ACCEPTED,
     REPORT_CANCELED,
@@ -276,3 +277,33 @@ def test_a_sell_and_a_buy_fill_when_the_book_reaches_either() -> None:
     assert _fills(core) == [(1, 2, 100)]
     core.apply_delta(ADD, BID, 103, 9, 0, 6)
     assert _fills(core) == [(2, 3, 102)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    trades=st.lists(
+        st.tuples(st.integers(-5, 5), st.integers(0, 3) | st.integers(0, 2**62)), max_size=12
+    )
+)
+def test_an_l1_core_built_from_trades_holds_each_trade_as_the_quote_an_l1_book_would(
+    trades: list[tuple[int, int]],
+) -> None:
+    # The core's own quote of a trade (compiled inline for two levels of positive size)
+    # against L1Book.apply_quote, the reference: sizes of 0 empty the book, then refill it.
+    core = MatchingCore("X.SIM", 1, 2, 2, 1)
+    book = L1Book("X.SIM", 2, 2)
+    for ts, (price, size) in enumerate(trades, start=1):
+        core.apply_trade(price, size, SELL, ts)
+        book.apply_quote(price, size, price, size, ts)
+        assert _top(core.book) == _top(book)
+
+
+def _top(book: L1Book) -> tuple[object, ...]:
+    return (
+        book.best_bid_raw(),
+        book.best_bid_size(),
+        book.best_ask_raw(),
+        book.best_ask_size(),
+        book.ts_last,
+        book.update_count,
+    )
