@@ -17,6 +17,7 @@ from libc.stdint cimport int64_t
 
 import array
 
+from zq_core.book_base cimport SIDE_ASK, SIDE_BID, Ladder, OrderBook, side_key
 from zq_core.fixed cimport PRECISION_MAX_C, Money, Price, Quantity
 from zq_core.portfolio cimport AccountCore
 
@@ -93,7 +94,10 @@ cdef class SampleColumns:
     marks : list of tuple
         Per instrument: its book's bound ``best_bid_raw`` and ``best_ask_raw``, its matching
         core (for ``last_trade``), its price precision, and its mark columns (raw as
-        ``array('q')``, precision as ``array('b')``).
+        ``array('q')``, precision as ``array('b')``); optionally, seventh, the book itself
+        when it is an ``OrderBook`` whose class keeps the base's ``best_bid_raw`` and
+        ``best_ask_raw`` (its best prices are then read from its ladders, without the calls),
+        else None.
     account_counts : list of tuple
         Per account: the account (a compiled ``AccountCore``, its states counted without
         making the noted ones) or its list of account states, and its ``array('q')`` column
@@ -210,11 +214,37 @@ cdef class SampleColumns:
         # mark_price, in raw integers: the book's mid when both sides are quoted (exact one
         # decimal finer, or rounded down at the largest precision), else the last trade.
         cdef int64_t bid_raw, ask_raw
+        cdef const Ladder *bids
+        cdef const Ladder *asks
         for item in self.marks:
             mark = <tuple?>item
-            bid = mark[0]()
-            ask = mark[1]()
             precision = mark[3]
+            book = mark[6] if len(mark) > 6 else None
+            if book is None:
+                bid = mark[0]()
+                ask = mark[1]()
+            else:
+                # What best_bid_raw() and best_ask_raw() return, read from the ladders.
+                bids = &(<OrderBook?>book)._bids
+                asks = &(<OrderBook>book)._asks
+                if bids.count and asks.count:
+                    bid_raw = side_key(SIDE_BID, bids.levels[bids.top].key)
+                    ask_raw = side_key(SIDE_ASK, asks.levels[asks.top].key)
+                    if (
+                        -_SMALL_BOUND < bid_raw < _SMALL_BOUND
+                        and -_SMALL_BOUND < ask_raw < _SMALL_BOUND
+                    ):
+                        if precision < PRECISION_MAX_C:
+                            _append_q(<array.array?>mark[4], (bid_raw + ask_raw) * 5)
+                            _append_b(<array.array?>mark[5], <signed char>(precision + 1))
+                        else:  # // floors, as Python's (cdivision is off)
+                            _append_q(<array.array?>mark[4], (bid_raw + ask_raw) // 2)
+                            _append_b(<array.array?>mark[5], <signed char>precision)
+                        continue
+                    bid = bid_raw  # large: the Python ints' formula below
+                    ask = ask_raw
+                else:  # one side empty or both: the last trade, below
+                    bid = ask = None
             if bid is not None and ask is not None:
                 # In C while both are below 2**58 (the sum times 5 stays in int64), else
                 # with Python ints (an int64 column refuses what does not fit either way).

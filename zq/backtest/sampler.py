@@ -60,6 +60,7 @@ from zq.model.position import (
     PositionOpened,
 )
 from zq.portfolio.account import Account, CashAccount
+from zq_core.book_base import OrderBook as BaseOrderBook
 from zq_core.fixed import FIXED_PRECISION_MAX, Price
 from zq_core.sampling import SampleColumns, read_columns, replay_linear
 
@@ -87,6 +88,17 @@ _EXACT_FLOAT_RAW = 1 << 53
 # Position's quantum for a reduction's share of the entry value and an inverse value.
 _QUANTUM = Decimal("1e-30")
 _ZERO = Decimal(0)
+
+
+def _keeps_best_raw(book: object) -> bool:
+    # Whether the book's best_bid_raw and best_ask_raw are the compiled base's, so the
+    # sampler may read its best prices from its ladders instead of calling them.
+    kind = type(book)
+    return (
+        isinstance(book, BaseOrderBook)
+        and getattr(kind, "best_bid_raw", None) is BaseOrderBook.best_bid_raw
+        and getattr(kind, "best_ask_raw", None) is BaseOrderBook.best_ask_raw
+    )
 
 
 def mark_price(core: MatchingCore) -> Price | None:
@@ -161,7 +173,8 @@ class ResultSampler(Component):
         self._position_events: list[PositionEvent] = []
         self._instrument_ids: list[InstrumentId] = []
         # Per instrument: its book's best bid and ask (bound), its core, its price precision,
-        # and the columns of its mark (raw, precision) at each sample.
+        # the columns of its mark (raw, precision) at each sample, and the book when its best
+        # prices can be read from its ladders in C (see SampleColumns).
         self._marks: list[
             tuple[
                 Callable[[], int | None],
@@ -170,6 +183,7 @@ class ResultSampler(Component):
                 int,
                 array[int],
                 array[int],
+                BaseOrderBook | None,
             ]
         ] = []
         self._accounts: list[_AccountColumns] = []
@@ -214,6 +228,7 @@ class ResultSampler(Component):
                         core.price_precision,
                         array("q"),
                         array("b"),
+                        book if _keeps_best_raw(book) else None,
                     )
                 )
         self._accounts = [
@@ -338,7 +353,7 @@ class ResultSampler(Component):
                 None if p == _NO_MARK else Decimal(r).scaleb(-p)
                 for r, p in zip(raw, precision, strict=True)
             ]
-            for instrument_id, (*_, raw, precision) in zip(
+            for instrument_id, (*_, raw, precision, _) in zip(
                 self._instrument_ids, self._marks, strict=True
             )
         }
@@ -361,7 +376,7 @@ class ResultSampler(Component):
         count, width = len(self._ts), len(self._marks)
         raws = np.empty((count, width), dtype=np.int64)
         precisions = np.empty((count, width), dtype=np.int8)
-        for index, (*_, raw, precision) in enumerate(self._marks):
+        for index, (*_, raw, precision, _) in enumerate(self._marks):
             raws[:, index] = np.frombuffer(raw, dtype=np.int64)
             precisions[:, index] = np.frombuffer(precision, dtype=np.int8)
         return raws, precisions

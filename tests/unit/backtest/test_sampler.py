@@ -316,6 +316,64 @@ def test_a_samples_mid_is_the_integer_formula_small_or_large(bid, ask, precision
     assert list(precisions) == [precision + 1 if finer else precision]
 
 
+@pytest.mark.parametrize(
+    "market",
+    [
+        "empty",
+        "quote",
+        "trade",
+        "one-sided",
+        "two-sided",
+        "large",
+        "negative",
+    ],
+)
+@pytest.mark.parametrize("precision", [2, FIXED_PRECISION_MAX])
+def test_a_books_mark_read_from_its_ladders_is_the_one_its_methods_give(market, precision):
+    # A mark whose seventh item is the book reads its best prices in C: the same columns as
+    # the calls of best_bid_raw and best_ask_raw (and the core's last trade without a mid).
+    matching = core(BookType.L1_MBP if market in ("quote", "trade", "large") else BookType.L2_MBP)
+    if market == "quote":
+        matching.apply_quote(10_000, 100, 10_001, 100, T0)
+    elif market == "trade":
+        matching.apply_trade(10_050, 100, 1, T0)
+    elif market == "one-sided":
+        matching.apply_delta(1, 1, 10_000, 100, 0, T0)
+        matching.apply_trade(10_020, 100, 1, T0)
+    elif market == "two-sided":
+        matching.apply_delta(1, 1, 10_000, 100, 0, T0)
+        matching.apply_delta(1, 2, 10_010, 100, 0, T0)
+    elif market == "large":  # past 2**58: the Python ints' formula
+        matching.apply_quote(2**60, 100, 2**60 + 3, 100, T0)
+    elif market == "negative":
+        matching.apply_delta(1, 1, -(2**58) + 1, 100, 0, T0)
+        matching.apply_delta(1, 2, 7, 100, 0, T0)
+    book = matching.book
+    columns = []
+    for extra in ((), (book,)):
+        raws, precisions = array("q"), array("b")
+        mark = (book.best_bid_raw, book.best_ask_raw, matching, precision, raws, precisions, *extra)
+        try:
+            SampleColumns(array("q"), array("q"), [], [mark], []).sample(1)
+        except OverflowError:  # a mid past int64 (large, one decimal finer)
+            columns.append("overflow")
+        else:
+            columns.append((list(raws), list(precisions)))
+    assert columns[0] == columns[1]
+    assert (columns[0] == "overflow") == (market == "large" and precision == 2)
+
+
+def test_the_sampler_reads_the_compiled_books_in_c_and_calls_any_other_one() -> None:
+    from types import SimpleNamespace
+
+    from zq.backtest.sampler import _keeps_best_raw
+    from zq_core.book import L2Book
+
+    other = SimpleNamespace(best_bid_raw=lambda: 1, best_ask_raw=lambda: 2)
+    assert _keeps_best_raw(core().book) and _keeps_best_raw(L2Book("X", 2, 2))
+    assert not _keeps_best_raw(other)
+
+
 def test_read_columns_reads_numbers_names_and_kinds_in_one_pass() -> None:
     from types import SimpleNamespace
 
