@@ -52,3 +52,20 @@ cdef TradeTick trade_from_raw(
     int64_t ts_event,
     int64_t ts_init,
 )
+
+
+# Give ``trade`` the fields of trade_from_raw(...) in place: for the replay loop, when it
+# holds the only reference to the previous trade it made (every listener let it go), which
+# then serves as the next one instead of a new allocation. Nothing else can see the change.
+cdef int trade_reset(
+    TradeTick trade,
+    object instrument_id,
+    int64_t price,
+    uint8_t price_precision,
+    int64_t size,
+    uint8_t size_precision,
+    uint8_t aggressor,
+    uint64_t trade_id,
+    int64_t ts_event,
+    int64_t ts_init,
+) except -1

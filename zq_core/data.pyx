@@ -325,6 +325,37 @@ cdef TradeTick trade_from_raw(
     return trade
 
 
+cdef int trade_reset(
+    TradeTick trade,
+    object instrument_id,
+    int64_t price,
+    uint8_t price_precision,
+    int64_t size,
+    uint8_t size_precision,
+    uint8_t aggressor,
+    uint64_t trade_id,
+    int64_t ts_event,
+    int64_t ts_init,
+) except -1:
+    if trade.instrument_id is not instrument_id:
+        trade.instrument_id = instrument_id
+    trade._price_raw = price
+    trade._price_precision = price_precision
+    trade._size_raw = size
+    trade._size_precision = size_precision
+    trade._aggressor = aggressor
+    trade._id_from_raw = True
+    trade._id_raw = trade_id
+    trade.ts_event = ts_event
+    trade.ts_init = ts_init
+    trade._price = price_from_raw_c(price, price_precision)
+    if trade._size is not None:
+        trade._size = None
+    if trade._trade_id is not None:
+        trade._trade_id = None
+    return 0
+
+
 # The one-item argument tuple of _id_from_digits, reused while nothing else holds it.
 cdef tuple _id_args = tuple([None])
 

@@ -27,7 +27,7 @@ cimport numpy as cnp
 
 from zq_core.book_base cimport DeltaRow, OrderBook
 from zq_core.bus cimport MessageBus
-from zq_core.data cimport aggressor_count, trade_from_raw
+from zq_core.data cimport TradeTick, aggressor_count, trade_from_raw, trade_reset
 from zq_core.exchange cimport ExchangeCore
 from zq_core.fixed cimport price_from_raw_c, quantity_from_raw_c
 from zq_core.matching cimport MatchingCore, apply_delta_inline, apply_trade_inline
@@ -35,6 +35,8 @@ from zq_core.timers cimport head_due
 
 cdef extern from "Python.h":
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)
+    Py_ssize_t _refcount "Py_REFCNT"(PyObject*)
+    void* _type "Py_TYPE"(PyObject*)
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
 
 cnp.import_array()
@@ -639,8 +641,9 @@ cdef class ReplayLoop:
         cdef const DeltaRow* delta
         cdef uint8_t pp = route.price_precision
         cdef uint8_t sp = route.size_precision
+        cdef PyObject* held
         if route.kind == KIND_TRADES:
-            # One allocation: the trade makes its price, size and id when they are read.
+            # One allocation (and its Price): the trade makes its size and id when read.
             trade = <const TradeRow*>row
             # The count read again only when a side is past the one held (0 at first).
             if trade.aggressor_side >= self.aggressors and (
@@ -650,6 +653,16 @@ cdef class ReplayLoop:
                     f"trades of {route.series.key}: the row at ts_init {trade.ts_init} has "
                     f"aggressor side {trade.aggressor_side}, which is no AggressorSide"
                 )
+            # The route's previous trade, when it holds the only reference (every listener
+            # let it go): renewed in place, as nobody can see it, rather than freed after the
+            # next one is allocated.
+            held = <PyObject*>route.last_object
+            if _refcount(held) == 1 and _type(held) == <void*>TradeTick:
+                trade_reset(
+                    <TradeTick>held, route.key, trade.price, pp, trade.size, sp,
+                    trade.aggressor_side, trade.trade_id, trade.ts_event, trade.ts_init,
+                )
+                return <object>held
             return trade_from_raw(
                 route.key, trade.price, pp, trade.size, sp, trade.aggressor_side,
                 trade.trade_id, trade.ts_event, trade.ts_init,

@@ -622,3 +622,48 @@ def test_quiet_rows_of_two_sources_replay_like_objects_with_the_same_progress(
     assert [to_json(e) for e in arrays.events] == [to_json(e) for e in from_objects.events]
     assert len(calls) == 2 and len(calls[0]) >= 2
     assert calls[0] == calls[1]
+
+
+class KeepSome(Strategy[None]):
+    """Keep every third trade; read the size and id of every other one, then let it go."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        self.kept: list[TradeTick] = []
+        self.count = 0
+        self.subscribe_trades(ID)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        self.count += 1
+        fields: tuple[Any, ...] = (trade.ts_init, trade.price.raw)
+        if self.count % 2:
+            fields += (trade.size.raw, str(trade.trade_id))
+        SEEN[str(self.id)].append(fields)
+        if self.count % 3 == 0:
+            self.kept.append(trade)
+
+    def on_stop(self) -> None:
+        SEEN[str(self.id) + ".kept"] = [
+            (k.ts_init, k.price.raw, k.size.raw, str(k.trade_id)) for k in self.kept
+        ]
+        SEEN[str(self.id) + ".latest"] = [self.cache.trade(ID)]
+
+
+def test_trades_let_go_or_kept_hold_their_own_fields() -> None:
+    # A trade nobody keeps may serve as the next one (the loop renews it in place): each
+    # callback still sees its own row's fields, made on access or not, and a kept trade
+    # never changes afterwards.
+    SEEN.clear()
+    times = [START_NS + 1_000 * (i + 1) for i in range(30)]
+    trades = _trades(times)
+    trades["size"] = 1_000 + np.arange(len(times))
+    BacktestNode(_config("KeepSome"), instruments=[INSTRUMENT], sources=[[(TRADES, trades)]]).run()
+    rows = [
+        (int(r["ts_init"]), int(r["price"]), int(r["size"]), str(r["trade_id"])) for r in trades
+    ]
+    assert SEEN["KeepSome-001"] == [
+        row if count % 2 else row[:2] for count, row in enumerate(rows, start=1)
+    ]
+    assert SEEN["KeepSome-001.kept"] == rows[2::3]
+    latest = SEEN["KeepSome-001.latest"][0]
+    assert (latest.ts_init, latest.price.raw, latest.size.raw, str(latest.trade_id)) == rows[-1]
