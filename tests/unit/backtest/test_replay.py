@@ -625,11 +625,13 @@ def test_quiet_rows_of_two_sources_replay_like_objects_with_the_same_progress(
 
 
 class KeepSome(Strategy[None]):
-    """Keep every third trade; read the size and id of every other one, then let it go."""
+    """Keep every third trade and every fourth price; read the size and id of every other
+    trade, then let it go."""
 
     def on_start(self) -> None:
         SEEN[str(self.id)] = []
         self.kept: list[TradeTick] = []
+        self.prices: list[Price] = []
         self.count = 0
         self.subscribe_trades(ID)
 
@@ -641,18 +643,21 @@ class KeepSome(Strategy[None]):
         SEEN[str(self.id)].append(fields)
         if self.count % 3 == 0:
             self.kept.append(trade)
+        if self.count % 4 == 0:
+            self.prices.append(trade.price)
 
     def on_stop(self) -> None:
         SEEN[str(self.id) + ".kept"] = [
             (k.ts_init, k.price.raw, k.size.raw, str(k.trade_id)) for k in self.kept
         ]
+        SEEN[str(self.id) + ".prices"] = [price.raw for price in self.prices]
         SEEN[str(self.id) + ".latest"] = [self.cache.trade(ID)]
 
 
 def test_trades_let_go_or_kept_hold_their_own_fields() -> None:
-    # A trade nobody keeps may serve as the next one (the loop renews it in place): each
-    # callback still sees its own row's fields, made on access or not, and a kept trade
-    # never changes afterwards.
+    # A trade nobody keeps may serve as the next one (the loop renews it and its price in
+    # place): each callback still sees its own row's fields, made on access or not, and a
+    # kept trade or price never changes afterwards.
     SEEN.clear()
     times = [START_NS + 1_000 * (i + 1) for i in range(30)]
     trades = _trades(times)
@@ -665,5 +670,6 @@ def test_trades_let_go_or_kept_hold_their_own_fields() -> None:
         row if count % 2 else row[:2] for count, row in enumerate(rows, start=1)
     ]
     assert SEEN["KeepSome-001.kept"] == rows[2::3]
+    assert SEEN["KeepSome-001.prices"] == [row[1] for row in rows[3::4]]
     latest = SEEN["KeepSome-001.latest"][0]
     assert (latest.ts_init, latest.price.raw, latest.size.raw, str(latest.trade_id)) == rows[-1]
