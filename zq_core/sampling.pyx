@@ -167,6 +167,7 @@ cdef class SampleColumns:
         self._type_count = i + 1
         return i if self._offsets[i][0] >= 0 else -1
 
+    @cython.always_allow_keywords(False)  # METH_O: the bus calls it without parsing
     def on_position_event(self, event):
         """Keep a position event and sample at its time, once per fill."""
         cdef list events = self.position_events
