@@ -14,10 +14,11 @@ cdef class AccountCore:
     cdef public object id                  # AccountId
     cdef public object base_currency       # Currency or None
     # AccountState, one per change (the property `events`: _states after _flush). A fill's
-    # state is noted in _pending, four items per fill (None: nothing noted), and made when
-    # `events` is read.
+    # state is noted in _pending, four items per fill (None: nothing noted; the first
+    # _noted items are noted, the rest room to grow), and made when `events` is read.
     cdef list _states
     cdef list _pending
+    cdef Py_ssize_t _noted
     cdef public dict _totals               # currency code -> Money
     cdef public dict _currencies           # currency code -> Currency
     cdef public dict _zeros                # currency code -> Money zero, made once

@@ -9,6 +9,7 @@ methods of ``zq``, which stay the reference. The classes of ``zq`` this module n
 handed over once with :func:`bind` (``zq_core`` never imports ``zq``).
 """
 
+from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject, PyObject_GenericSetAttr
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint64_t, uintptr_t
 
@@ -115,6 +116,23 @@ cdef extern from *:
     """
     Py_ssize_t zq_portfolio_offset(PyObject *descr)
     PyObject *zq_portfolio_slot(object obj, Py_ssize_t offset)
+
+
+cdef extern from *:
+    """
+    /* list[at:at + 4] = a, b, c, d, for a list the caller made long enough. */
+    static void zq_note4(PyObject *list, Py_ssize_t at, PyObject *a, PyObject *b,
+                         PyObject *c, PyObject *d) {
+        PyObject *items[4] = {a, b, c, d};
+        for (int k = 0; k < 4; k++) {
+            PyObject *old = PyList_GET_ITEM(list, at + k);
+            Py_INCREF(items[k]);
+            PyList_SET_ITEM(list, at + k, items[k]);
+            Py_XDECREF(old);
+        }
+    }
+    """
+    void zq_note4(list pending, Py_ssize_t at, object a, object b, object c, object d)
 
 
 cdef extern from *:
@@ -298,10 +316,11 @@ cdef class AccountCore:
         return self._margin_units(instrument, units, scale)
 
     cdef object _margin_units_n(self, instrument, instrument_id, zq_i128 units, int scale):
-        # _margin_units of a notional held in 128 bits: the margin computed in C every time
-        # (no Python int, no memo key to hash), the MarginBalance made again only when the
-        # slot of its raw amounts holds another (see _margin_slots). What does not fit, and
-        # what _margin_miss hands to Python, takes _margin_units.
+        # _margin_units of a notional held in 128 bits: the margin computed in C (no Python
+        # int, no memo key to hash; remembered by zq_margin_raw_memo), the MarginBalance
+        # made again only when the slot of its raw amounts holds another (see
+        # _margin_slots). What does not fit, and what _margin_miss hands to Python, takes
+        # _margin_units.
         cdef int64_t initial_raw, maintenance_raw = 0
         cdef uint64_t mixed
         cdef Py_ssize_t slot
@@ -316,10 +335,10 @@ cdef class AccountCore:
         if _rates_code not in self._totals or not _rates_fit:
             return self._margin_units(instrument, zq_int128_to_long(units), scale)
         precision = _rates_precision
-        if not zq_margin_raw_n(units, scale, _rates_initial_n, _rates_initial_exponent,
-                               precision, &initial_raw):
+        if not zq_margin_raw_memo(units, scale, _rates_initial_n, _rates_initial_exponent,
+                                  precision, &initial_raw):
             return self._margin_units(instrument, zq_int128_to_long(units), scale)
-        if _rates_maintenance is not None and not zq_margin_raw_n(
+        if _rates_maintenance is not None and not zq_margin_raw_memo(
             units, scale, _rates_maintenance_n, _rates_maintenance_exponent, precision,
             &maintenance_raw
         ):
@@ -423,32 +442,38 @@ cdef class AccountCore:
     cdef int _emit_margin(self, trade_id, ts_event) except -1:
         # MarginAccount._emit("fill", str(trade_id), ts_event), noted only: the state is
         # made when `events` is read (_flush), from what it is made of, kept here as four
-        # items of _pending (no tuple per fill): the totals (the one Money, or a tuple of
-        # them in the account's order; each is a new Money per change), the margins (the
-        # one MarginBalance, or a tuple of them: they are immutable), the trade id and the
-        # time.
+        # items of _pending (no tuple per fill; the first _noted items are noted): the
+        # totals (the one Money, or a tuple of them in the account's order; each is a new
+        # Money per change), the margins (the one MarginBalance, or a tuple of them: they
+        # are immutable), the trade id and the time.
         cdef dict locked_margins = self._margin
         cdef dict totals = self._totals
         cdef list pending = self._pending
+        cdef Py_ssize_t noted = self._noted
+        cdef Py_ssize_t count = len(locked_margins)
+        cdef Py_ssize_t at = 0
+        cdef PyObject *value
         # tuple(self._margin.values()), without the view (usually none or one margin).
-        if not locked_margins:
+        if count == 0:
             margins = ()
-        elif len(locked_margins) == 1:
-            for margin in locked_margins.values():
-                margins = margin
+        elif count == 1 and PyDict_Next(locked_margins, &at, NULL, &value):
+            margins = <object>value
         else:
             margins = tuple(locked_margins.values())
-        if len(totals) == 1:
-            for total in totals.values():
-                held = total
+        at = 0
+        if len(totals) == 1 and PyDict_Next(totals, &at, NULL, &value):
+            held = <object>value
         else:
             held = tuple(totals.values())
         if pending is None:
-            pending = self._pending = []
-        pending.append(held)
-        pending.append(margins)
-        pending.append(trade_id)
-        pending.append(ts_event)
+            pending = self._pending = [None] * 64
+            noted = 0
+        elif noted + 4 > len(pending):
+            # Grown by doubling (appends grow a list by an eighth, copying it each time);
+            # the items past _noted are overwritten before they are read.
+            pending *= 2
+        zq_note4(pending, noted, held, margins, trade_id, ts_event)
+        self._noted = noted + 4
         return 0
 
     cdef object _fill_state(self, list pending, Py_ssize_t at):
@@ -505,10 +530,11 @@ cdef class AccountCore:
         cdef list pending = self._pending
         cdef list states = self._states
         cdef Py_ssize_t at
-        if pending:
+        if pending is not None and self._noted:
             # (may raise: nothing is dropped until every state is made)
-            made = [self._fill_state(pending, at) for at in range(0, len(pending), 4)]
+            made = [self._fill_state(pending, at) for at in range(0, self._noted, 4)]
             self._pending = None
+            self._noted = 0
             if states is None:
                 states = self._states = []
             states.extend(made)
@@ -528,6 +554,7 @@ cdef class AccountCore:
     def events(self, list value not None):
         self._states = value
         self._pending = None
+        self._noted = 0
 
     def _state_count(self):
         """``len(self.events)``, without making the noted states."""
@@ -536,7 +563,7 @@ cdef class AccountCore:
     cdef Py_ssize_t _count(self) except -1:
         cdef Py_ssize_t count = 0 if self._states is None else len(self._states)
         if self._pending is not None:
-            count += len(self._pending) // 4
+            count += self._noted // 4
         return count
 
 
@@ -657,10 +684,44 @@ cdef extern from *:
             return 0;
         return zq_margin_raw_n(value, scale, rate, exponent, precision, out);
     }
+
+    /* zq_margin_raw_n, remembered: a direct-mapped table of the latest results by all
+       five arguments (a fill's notional comes back with its price). */
+    #define ZQ_MARGIN_MEMO_BITS 8
+    static struct {
+        zq_i128 value, rate;
+        int scale, exponent, precision, used;
+        int64_t raw;
+    } zq_margin_memo[1 << ZQ_MARGIN_MEMO_BITS];
+
+    static int zq_margin_raw_memo(zq_i128 value, int scale, zq_i128 rate, int exponent,
+                                  int precision, int64_t *out) {
+        uint64_t mixed = ((uint64_t)value ^ (uint64_t)((unsigned __int128)value >> 64)
+                          ^ ((uint64_t)rate * 0x9E3779B97F4A7C15u)) * 0xBF58476D1CE4E5B9u;
+        size_t slot = (size_t)(mixed >> (64 - ZQ_MARGIN_MEMO_BITS));
+        if (zq_margin_memo[slot].used && zq_margin_memo[slot].value == value
+            && zq_margin_memo[slot].rate == rate && zq_margin_memo[slot].scale == scale
+            && zq_margin_memo[slot].exponent == exponent
+            && zq_margin_memo[slot].precision == precision) {
+            *out = zq_margin_memo[slot].raw;
+            return 1;
+        }
+        if (!zq_margin_raw_n(value, scale, rate, exponent, precision, out)) return 0;
+        zq_margin_memo[slot].value = value;
+        zq_margin_memo[slot].rate = rate;
+        zq_margin_memo[slot].scale = scale;
+        zq_margin_memo[slot].exponent = exponent;
+        zq_margin_memo[slot].precision = precision;
+        zq_margin_memo[slot].raw = *out;
+        zq_margin_memo[slot].used = 1;
+        return 1;
+    }
     #else
     static void zq_margin_init(void) {}
     static int zq_margin_raw_n(zq_i128 value, int scale, zq_i128 rate, int exponent,
                                int precision, int64_t *out) { return 0; }
+    static int zq_margin_raw_memo(zq_i128 value, int scale, zq_i128 rate, int exponent,
+                                  int precision, int64_t *out) { return 0; }
     static int zq_margin_raw(PyObject *units, int scale, PyObject *coefficient, int exponent,
                              int precision, int64_t *out) { return 0; }
     #endif
@@ -668,6 +729,8 @@ cdef extern from *:
     void zq_margin_init()
     bint zq_margin_raw_n(zq_i128 value, int scale, zq_i128 rate, int exponent,
                          int precision, int64_t *out)
+    bint zq_margin_raw_memo(zq_i128 value, int scale, zq_i128 rate, int exponent,
+                            int precision, int64_t *out)
     bint zq_margin_raw(object units, int scale, object coefficient, int exponent,
                        int precision, int64_t *out)
 

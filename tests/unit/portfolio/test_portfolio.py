@@ -394,6 +394,25 @@ def test_compiled_fill_path_equals_the_python_methods_for_two_strategies():
         assert compiled[second + 5].initial == usd("37502.50")
 
 
+def test_the_same_notional_locks_the_margin_of_each_rate():
+    # The margin's integers are remembered by their arguments: the same entry notional at
+    # another leverage, or in an instrument of another rate, locks its own margin.
+    cache = Cache()
+    account = MarginAccount(AccountId("BINANCE-001"), balances={USDT: usdt("100000")})
+    cache.add_account(account)
+    portfolio = Portfolio(cache)
+    steps = [(buy, "1.0"), (sell, "1.0"), (buy, "1.0")]  # open, close, open again
+    for leverage, expected in ((None, "40000.0"), (Decimal(10), "4000.0"), (Decimal(4), "10000.0")):
+        if leverage is not None:
+            account.set_leverage(BTCUSDT_PERP.id, leverage)
+        for side, qty in steps:
+            portfolio.process_fill(side(BTCUSDT_PERP, qty, "40000.0"), BTCUSDT_PERP)
+        margin = account.margin(BTCUSDT_PERP.id)
+        assert margin is not None and margin.initial == usdt(expected)
+        portfolio.process_fill(sell(BTCUSDT_PERP, "1.0", "40000.0"), BTCUSDT_PERP)
+        assert account.margin(BTCUSDT_PERP.id) is None
+
+
 def test_a_positions_fees_are_summed_per_currency_in_the_order_first_paid():
     # The fee total of the latest fee's currency moves in C between reads: each read
     # (commissions, commission, net_realized_pnl, _commissions) sees every fee so far.
