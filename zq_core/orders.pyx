@@ -11,7 +11,8 @@ is copied into a C array (event kind x status -> target), the status sets into b
 from types import MemberDescriptorType
 
 cimport cython
-from cpython.ref cimport PyObject
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF, PyObject
 from libc.stdint cimport int64_t
 
 from zq_core.fixed cimport PRECISION_MAX_C, Money, Quantity, compare_raw_c, quantity_from_raw_c
@@ -24,6 +25,7 @@ cdef extern from "Python.h":
         Py_ssize_t offset
     ctypedef struct PyMemberDescrObject:
         PyMemberDef* d_member
+    void Py_SET_SIZE(object obj, Py_ssize_t size)  # public since 3.9
 
 cdef extern from "structmember.h":
     enum:
@@ -45,6 +47,9 @@ cdef extern from *:
     object zq_orders_new(object type, object base, tuple no_args)
 
 cdef tuple _NO_ARGS = ()
+
+cdef enum:
+    _EVENTS_ROOM = 4  # the events an order's list has room for when made (see _events_of)
 
 __all__ = ["Order", "OrderBuilder"]
 
@@ -682,6 +687,17 @@ cdef class Order:
         raise TypeError("orders are not copied: rebuild one with Order.from_events(order.events)")
 
 
+cdef list _events_of(object init):
+    # [init], with room for _EVENTS_ROOM events: a market order's four (initialized,
+    # submitted, accepted, filled) fit without growing the list ([init] grows to room for
+    # eight at its first append). The slots past its length are never read.
+    cdef list events = PyList_New(_EVENTS_ROOM)
+    Py_INCREF(init)
+    PyList_SET_ITEM(events, 0, init)
+    Py_SET_SIZE(events, 1)
+    return events
+
+
 cdef int _init_order(Order self, object init, object order_type, Py_ssize_t* at) except -1:
     """Give the new order ``self`` the specification of ``init`` (its fields at the offsets
     ``at``) and check it (a module function, not a method: the vtable in orders.pxd, which
@@ -714,7 +730,7 @@ cdef int _init_order(Order self, object init, object order_type, Py_ssize_t* at)
     self.liquidity_side = _NO_LIQUIDITY_SIDE
     self.is_triggered = False
     self.last_trade_id = None  # _trade_ids and _commissions: None until asked for
-    self.events = [init]
+    self.events = _events_of(init)
     self.ts_init = _slot(init, at[_I_TS_INIT], "ts_init")
     self.ts_last = _slot(init, at[_I_TS_EVENT], "ts_event")
     # Checked once read (a refused order is never handed out).

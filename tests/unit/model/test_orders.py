@@ -150,6 +150,17 @@ def test_trade_ids_and_commissions_read_at_any_time_match_the_fills(fills_before
     assert order.last_trade_id == TradeId("T-3")
 
 
+def test_an_orders_events_are_every_event_applied_in_order_past_the_first_four():
+    order = Order.create(init_event(order_type=OrderType.LIMIT, quantity="5"))
+    applied = [order.init]
+    for kind in (OrderSubmitted, OrderAccepted, OrderFilled, OrderFilled, OrderFilled):
+        event = make_event(kind, order)
+        order.apply(event)
+        applied.append(event)
+        assert order.events == applied and order.last_event is event
+    assert len(order.events) == 6 and order.filled_qty == Quantity.from_str("3")
+
+
 def test_an_order_never_filled_has_no_trade_ids_and_no_commissions():
     order = apply_all(Order.create(init_event(order_type=OrderType.LIMIT)), [OrderSubmitted])
     assert order.trade_ids == set() and order.commissions == {}
