@@ -62,7 +62,6 @@ cdef extern from "Python.h":
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
     void PyTuple_SET_ITEM(object, Py_ssize_t, PyObject*)
     Py_ssize_t _refcount "Py_REFCNT"(PyObject*)
-    PyTypeObject* _type "Py_TYPE"(PyObject*)
     object PyUnicode_New(Py_ssize_t, Py_UCS4)
     void* PyUnicode_DATA(object)
 
@@ -324,44 +323,6 @@ cdef TradeTick trade_from_raw(
     trade.ts_event = ts_event
     trade.ts_init = ts_init
     return trade
-
-
-cdef int trade_reset(
-    TradeTick trade,
-    object instrument_id,
-    int64_t price,
-    uint8_t price_precision,
-    int64_t size,
-    uint8_t size_precision,
-    uint8_t aggressor,
-    uint64_t trade_id,
-    int64_t ts_event,
-    int64_t ts_init,
-) except -1:
-    cdef PyObject* held
-    if trade.instrument_id is not instrument_id:
-        trade.instrument_id = instrument_id
-    trade._price_raw = price
-    trade._price_precision = price_precision
-    trade._size_raw = size
-    trade._size_precision = size_precision
-    trade._aggressor = aggressor
-    trade._id_from_raw = True
-    trade._id_raw = trade_id
-    trade.ts_event = ts_event
-    trade.ts_init = ts_init
-    # Its Price likewise, when the trade holds the only reference (nobody kept the price).
-    held = <PyObject*>trade._price
-    if _refcount(held) == 1 and <PyTypeObject*>_type(held) == <PyTypeObject*>Price:
-        (<Price>trade._price).raw = price
-        (<Price>trade._price).precision = price_precision
-    else:
-        trade._price = price_from_raw_c(price, price_precision)
-    if trade._size is not None:
-        trade._size = None
-    if trade._trade_id is not None:
-        trade._trade_id = None
-    return 0
 
 
 # The one-item argument tuple of _id_from_digits, reused while nothing else holds it.

@@ -402,8 +402,10 @@ cdef class ReplayLoop:
                 f"{route.series.kind} of {route.series.key}: ts_init {ts} is before the "
                 f"previous row's {self.ts_last} (a source must be in ts_init order)"
             )
-        if self.dirty:
-            self._refresh()
+        if self.dirty:  # _refresh's test here (Python ran: after each trade a strategy hears)
+            self.dirty = False
+            if self.bus.version != self.bus_version:
+                self._refresh()
         # 1. Timers due by now. The heap's head is read again only after Python ran.
         if self.timer_epoch != self.epoch:
             self.timer_epoch = self.epoch
