@@ -375,6 +375,68 @@ class Stamps:
             undo()
 
 
+class _Writes:
+    """A REST connection's socket transport, its writes handed to ``on_write(connection,
+    data)`` first (a stamp) and then written, or not written at all (``nowhere``); the rest
+    handed on. The writer of a new order writes on the socket transport itself (compiled),
+    so that is where a request's writing is seen."""
+
+    def __init__(
+        self,
+        transport: Any,
+        connection: Any,
+        on_write: Callable[[Any, bytes], None],
+        nowhere: bool,
+    ) -> None:
+        self.wrapped = transport
+        self.connection = connection
+        self.on_write = on_write
+        self.nowhere = nowhere
+        # Asked before each write: the transport's own method, no Python frame added.
+        self.is_closing = transport.is_closing
+
+    def write(self, data: bytes) -> None:
+        self.on_write(self.connection, data)
+        if not self.nowhere:
+            self.wrapped.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
+def _wrap_writes(
+    http: Any, on_write: Callable[[Any, bytes], None], nowhere: bool = False
+) -> Callable[[], None]:
+    """Wrap the socket transports of the REST client's connections, open and to come, in
+    :class:`_Writes`; return the undo."""
+    connection_class = http_transport._Connection
+    made = connection_class.connection_made
+    wrapped: list[Any] = []
+
+    def wrap(connection: Any) -> None:
+        if connection.transport is not None and not isinstance(connection.transport, _Writes):
+            connection.transport = _Writes(connection.transport, connection, on_write, nowhere)
+            wrapped.append(connection)
+
+    def wrapped_made(self: Any, transport: Any) -> None:
+        made(self, transport)
+        wrap(self)
+
+    transport = http._transport
+    if transport is not None:
+        for connection in [*transport._idle, *transport._busy]:
+            wrap(connection)
+    connection_class.connection_made = wrapped_made  # type: ignore[method-assign]
+
+    def undo() -> None:
+        connection_class.connection_made = made  # type: ignore[method-assign]
+        for connection in wrapped:
+            if isinstance(connection.transport, _Writes):
+                connection.transport = connection.transport.wrapped
+
+    return undo
+
+
 def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
     """Wrap the node's adapter and clients with timing points (undone by ``restore``)."""
     stamps = Stamps()
@@ -426,25 +488,25 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
     http.answer = timed_answer  # type: ignore[method-assign]
     execution.submit_order = timed_submit_order  # type: ignore[method-assign]
 
-    # The bytes on the socket: a new order's request written, the first bytes of its answer
-    # parsed (the transport calls _parse from data_received; uvloop binds data_received
-    # when a connection opens, so wrapping it would miss connections opened at start-up).
+    # The bytes on the socket: a new order's request written (stamped as the socket transport
+    # is handed it), the first bytes of its answer parsed (the transport calls _parse from
+    # data_received; uvloop binds data_received when a connection opens, so wrapping it
+    # would miss connections opened at start-up).
     connection = http_transport._Connection
-    send, parse = connection.send, connection._parse
+    parse = connection._parse
     reading: dict[int, ClientOrderId] = {}  # by connection: the order its answer is for
 
-    def timed_send(self: Any, request: bytes) -> Any:
-        now = perf()  # before the wrapper's own work (the regex, the id)
+    def stamp_write(connection: Any, request: bytes) -> None:
+        now = perf()  # before the stamp's own work (the regex, the id)
         found = _CLIENT_ORDER_ID.search(request) if request[:5] == b"POST " else None
-        reading.pop(id(self), None)
+        reading.pop(id(connection), None)
         if found:
             coid = ClientOrderId(found.group(1).decode())
             stamps.written[coid] = now
             # Before the write (after the stamp): the venue the write wakes may preempt the
             # node at once, which is not the order's.
             stamps.written_counts[coid] = _thread_counts()
-            reading[id(self)] = coid
-        return send(self, request)
+            reading[id(connection)] = coid
 
     def timed_parse(self: Any) -> None:
         coid = reading.pop(id(self), None)
@@ -452,11 +514,10 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
             stamps.answer_read[coid] = perf()
         parse(self)
 
-    connection.send = timed_send  # type: ignore[method-assign]
+    stamps.undo.append(_wrap_writes(http, stamp_write))
     connection._parse = timed_parse  # type: ignore[method-assign]
 
     def restore_connection() -> None:
-        connection.send = send  # type: ignore[method-assign]
         connection._parse = parse  # type: ignore[method-assign]
 
     stamps.undo.append(restore_connection)
@@ -892,19 +953,11 @@ async def loop_legs(args: argparse.Namespace) -> None:
                 assert instrument is not None
                 quantity = instrument.make_qty(Decimal("0.001"))
                 price = instrument.make_price(Decimal("54000.10"))
-                loop = asyncio.get_running_loop()
-                connection_class = http_transport._Connection
-                real_send = connection_class.send
                 written: list[bytes] = []
-
-                def send(self: Any, request: bytes) -> Any:  # answered at once, not written
-                    written.append(request)
-                    answer = loop.create_future()
-                    answer.set_result(HttpAnswer(200, {}, b"{}"))
-                    self.answer = answer
-                    return answer
-
-                connection_class.send = send  # type: ignore[method-assign]
+                # Written nowhere, answered at once (below, untimed).
+                undo_writes = _wrap_writes(
+                    http, lambda connection, data: written.append(data), nowhere=True
+                )
                 try:
                     send_new_order = http.send_new_order
                     for index in range(iterations):
@@ -924,9 +977,10 @@ async def loop_legs(args: argparse.Namespace) -> None:
                         )
                         samples.append(perf() - start)
                         assert sent is not None, "the request did not go at once"
+                        sent.exchange.answer.set_result(HttpAnswer(200, {}, b"{}"))
                         await transport.receive(sent.exchange)
                 finally:
-                    connection_class.send = real_send  # type: ignore[method-assign]
+                    undo_writes()
                 assert len(written) == iterations
                 print(f"  a request: {written[-1][:160]!r}...")
             if args.leg == "venue":
@@ -937,9 +991,17 @@ async def loop_legs(args: argparse.Namespace) -> None:
                 undo_capture = None
                 await _ack_leg(node, probe, reports, iterations, evict, times)
             if args.leg == "answer":
-                await _answer_leg(probe, iterations, evict, times)
+                await _answer_leg(probe, node.execution_client().http, iterations, evict, times)
             if args.leg == "tick":
-                await _tick_leg(probe, connection, frames, iterations, evict, times)
+                await _tick_leg(
+                    probe,
+                    node.execution_client().http,
+                    connection,
+                    frames,
+                    iterations,
+                    evict,
+                    times,
+                )
         finally:
             if undo_capture is not None:
                 undo_capture()
@@ -997,16 +1059,8 @@ async def _ack_leg(
     start = data.index(b'{"e":"executionReport"')
     report = data[start : data.index(b"}", start) + 1]
     old_id = str(first.client_order_id).encode()
-    connection_class = http_transport._Connection
-    real_send = connection_class.send
-    loop = asyncio.get_running_loop()
-
-    def send(self: Any, request: bytes) -> Any:  # written nowhere, never answered
-        answer = loop.create_future()
-        self.answer = answer
-        return answer
-
-    connection_class.send = send  # type: ignore[method-assign]
+    # Written nowhere, never answered.
+    undo_writes = _wrap_writes(node.execution_client().http, lambda *_: None, nowhere=True)
     orders, frames = [], []
     try:
         for index in range(iterations):
@@ -1017,7 +1071,7 @@ async def _ack_leg(
             payload = re.sub(rb'"i":\d+', b'"i":%d' % (900_000 + index), payload)
             frames.append(encode_frame(Opcode.TEXT, payload))
     finally:
-        connection_class.send = real_send  # type: ignore[method-assign]
+        undo_writes()
     received = WebSocketConnection.data_received.__get__(connection)  # the undecorated one
     call = operator.call
     samples = times.setdefault("executionReport NEW -> on_order_accepted", [])
@@ -1034,6 +1088,7 @@ async def _ack_leg(
 
 async def _answer_leg(
     probe: Probe,
+    http: Any,
     iterations: int,
     evict: Callable[[], None],
     times: dict[str, list[int]],
@@ -1051,7 +1106,7 @@ async def _answer_leg(
     quantity = instrument.make_qty(Decimal("0.001"))
     price = instrument.make_price(Decimal("50000.00"))
     connection_class = http_transport._Connection
-    real_parse, real_send = connection_class._parse, connection_class.send
+    real_parse = connection_class._parse
     answers: list[bytes] = []
 
     def capture(self: Any) -> None:  # the first whole answer to a new order, as read
@@ -1073,31 +1128,20 @@ async def _answer_leg(
     assert answers, "no answer to a new order came"
     head, _, body = answers[0].partition(b"\r\n\r\n")
     old_id = str(first.client_order_id).encode()
-    connections: list[Any] = []
-
-    class Nowhere:  # the connection's transport while a request is written
-        def write(self, data: bytes) -> None:
-            pass
-
-    def send(self: Any, request: bytes) -> Any:  # written nowhere: answered below
-        transport, self.transport = self.transport, Nowhere()
-        try:
-            answer = real_send(self, request)
-        finally:
-            self.transport = transport
-        connections.append(self)
-        return answer
+    connections: list[Any] = []  # the connection each request was written (nowhere) on
 
     call = operator.call
     samples = times.setdefault("REST answer (FULL) -> on_order_accepted", [])
     accepted = 0
     for index in range(iterations):
-        connection_class.send = send  # type: ignore[method-assign]
+        undo_writes = _wrap_writes(  # written nowhere: answered below
+            http, lambda connection, data: connections.append(connection), nowhere=True
+        )
         try:
             order = probe.order_factory.limit(BTCUSDT, OrderSide.BUY, quantity, price)
             probe.submit_order(order)
         finally:
-            connection_class.send = real_send  # type: ignore[method-assign]
+            undo_writes()
         assert len(connections) == index + 1, f"submit {index} was not written at once"
         payload = body.replace(old_id, str(order.client_order_id).encode())
         payload = re.sub(rb'"orderId":\d+', b'"orderId":%d' % (900_000 + index), payload)
@@ -1116,6 +1160,7 @@ async def _answer_leg(
 
 async def _tick_leg(
     probe: Probe,
+    http: Any,
     connection: Any,
     frames: list[bytes],
     iterations: int,
@@ -1137,7 +1182,7 @@ async def _tick_leg(
     quantity = instrument.make_qty(Decimal("0.001"))
     price = instrument.make_price(Decimal("50000.00"))
     connection_class = http_transport._Connection
-    real_parse, real_send = connection_class._parse, connection_class.send
+    real_parse = connection_class._parse
     answers: list[bytes] = []
 
     def capture(self: Any) -> None:  # the first whole answer to a new order, as read
@@ -1159,27 +1204,16 @@ async def _tick_leg(
     assert answers, "no answer to a new order came"
     head, _, body = answers[0].partition(b"\r\n\r\n")
     old_id = str(first.client_order_id).encode()
-    connections: list[Any] = []
-
-    class Nowhere:  # the connection's transport while a request is written
-        def write(self, data: bytes) -> None:
-            pass
-
-    def send(self: Any, request: bytes) -> Any:  # written nowhere: answered below
-        transport, self.transport = self.transport, Nowhere()
-        try:
-            answer = real_send(self, request)
-        finally:
-            self.transport = transport
-        connections.append(self)
-        return answer
+    connections: list[Any] = []  # the connection each request was written (nowhere) on
 
     received = connection.data_received
     call = operator.call
     samples = times.setdefault("frame -> request written (tick-to-order)", [])
     probe.orders = iterations + len(probe.submitted)
     probe.armed = True
-    connection_class.send = send  # type: ignore[method-assign]
+    undo_writes = _wrap_writes(  # written nowhere: answered below
+        http, lambda connection, data: connections.append(connection), nowhere=True
+    )
     try:
         for index in range(iterations):
             frame = frames[index & 255]
@@ -1198,7 +1232,7 @@ async def _tick_leg(
             await asyncio.sleep(0)
             probe.working = None
     finally:
-        connection_class.send = real_send  # type: ignore[method-assign]
+        undo_writes()
         probe.armed = False
 
 

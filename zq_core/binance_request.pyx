@@ -12,7 +12,10 @@ does what the REST client's Python path does for ``POST /api/v3/order``, over C 
 - HMAC-SHA256 (RFC 2104) from the key's inner and outer hash states, made once, over this
   module's own SHA-256 (FIPS 180-4; tested against ``hashlib`` and ``hmac``);
 - the request's bytes (the prebuilt head and tail around the signed query) made once and
-  handed to the transport's ``send_bytes_now``; counted by the limiter once written.
+  written on an idle connection of the transport, taken as its ``send_bytes_now`` does (the
+  reference), the transport's bookkeeping (``written_on``) after the write; counted by the
+  limiter once written. A transport without ``written_on`` is handed the bytes through its
+  ``send_bytes_now``.
 
 A request this path does not handle exactly as the Python one (a value that needs URL
 encoding, a decimal given as ``Decimal``, an int or an exponent text, a request longer than
@@ -491,6 +494,7 @@ cdef class OrderRequestWriter:
     cdef uint32_t first_state[8]
     cdef bint has_first
     cdef readonly object transport  # the transport ``head`` and ``tail`` were made for
+    cdef bint direct  # the transport has written_on: the connection taken and written here
     cdef bytes head  # b"POST /api/v3/order?"
     cdef bytes tail  # the protocol, the headers and the blank line
 
@@ -561,6 +565,7 @@ cdef class OrderRequestWriter:
         """Take the request's head (``b"POST /api/v3/order?"``) and tail (protocol,
         headers, blank line) made for ``transport``."""
         self.transport = transport
+        self.direct = hasattr(transport, "written_on")
         self.head = head
         self.tail = tail
 
@@ -670,13 +675,45 @@ cdef class OrderRequestWriter:
         memcpy(request, head, head_size)
         memcpy(query + signed_size, <const char*>self.tail, tail_size)
 
-        exchange = transport.send_bytes_now(
-            PyBytes_FromStringAndSize(request, query_start + signed_size + tail_size)
-        )
+        request_bytes = PyBytes_FromStringAndSize(request, query_start + signed_size + tail_size)
+        if self.direct:
+            exchange = _write_on_idle(transport, request_bytes)
+        else:
+            exchange = transport.send_bytes_now(request_bytes)
         if exchange is None:  # closed, or no idle connection: nothing written
             return None
         windows.count(weight, orders)  # it fitted: wait_ms said so, nothing ran since
         return PyBytes_FromStringAndSize(query, signed_size), exchange
+
+
+cdef object _monotonic = _time.monotonic  # the clock of a connection's idle_since
+
+
+cdef object _write_on_idle(object transport, bytes request):
+    # HttpTransport.send_bytes_now (zq.adapters.binance.transport), its reference: an idle
+    # connection taken (one closed, closing or idle too long is closed and the next one
+    # tried) and the request written on it, without the Python frames before the write; the
+    # transport's bookkeeping (written_on) follows it. None: nothing written.
+    if transport._closed or transport._free <= 0 or transport._waiters:
+        return None
+    cdef list idle = transport._idle
+    cdef object connection, socket_transport
+    while idle:
+        connection = idle.pop()
+        socket_transport = connection.transport
+        if (
+            not connection.closed
+            and socket_transport is not None
+            and not socket_transport.is_closing()
+            and _monotonic() - connection.idle_since < transport.idle_timeout_s
+        ):
+            try:
+                socket_transport.write(request)
+            except Exception as error:  # the exchange's answer fails with it
+                return transport.written_on(connection, error)
+            return transport.written_on(connection, None)
+        connection.close()
+    return None
 
 
 # --- an answer's head -------------------------------------------------------------------------

@@ -170,7 +170,18 @@ class _Connection(asyncio.Protocol):
 
     def send(self, request: bytes) -> asyncio.Future[HttpAnswer]:
         """Write a whole request; return the future of its answer."""
-        assert self.transport is not None and self.loop is not None
+        assert self.transport is not None
+        answer = self.expect_answer()
+        try:
+            self.transport.write(request)
+        except Exception as error:  # a transport that refuses the write: it is unusable
+            self.refused(error)
+        return answer
+
+    def expect_answer(self) -> asyncio.Future[HttpAnswer]:
+        """Start an exchange: return the future of the answer to the request written (or
+        about to be, with nothing run in between)."""
+        assert self.loop is not None
         answer: asyncio.Future[HttpAnswer] = self.loop.create_future()
         self.answer = answer
         self.on_read = None
@@ -179,11 +190,12 @@ class _Connection(asyncio.Protocol):
         self._body_left = -1
         self._to_close = False
         self._chunks = None
-        try:
-            self.transport.write(request)
-        except Exception as error:  # a transport that refuses the write: it is unusable
-            self._fail(HttpTransportError(f"the request could not be written: {error}"))
         return answer
+
+    def refused(self, error: Exception) -> None:
+        """The transport refused the request's write: the answer fails, the connection is
+        unusable."""
+        self._fail(HttpTransportError(f"the request could not be written: {error}"))
 
     def close(self) -> None:
         self.closed = True
@@ -429,8 +441,10 @@ class HttpTransport:
         :meth:`send_now` does."""
         if self._closed or self._free <= 0 or self._waiters:
             return None
-        # _take inlined: an order's request goes this way, and what runs before the write
-        # is the order's latency.
+        # _take inlined, and the request written before the exchange's bookkeeping: an
+        # order's request goes this way, and what runs before the write is the order's
+        # latency. zq_core.binance_request's writer does the same, compiled (this is its
+        # reference).
         idle = self._idle
         while idle:
             connection = idle.pop()
@@ -441,14 +455,23 @@ class HttpTransport:
                 and not transport.is_closing()
                 and time.monotonic() - connection.idle_since < self.idle_timeout_s
             ):
-                break
+                try:
+                    transport.write(request)
+                except Exception as error:  # the exchange's answer fails with it
+                    return self.written_on(connection, error)
+                return self.written_on(connection, None)
             connection.close()
-        else:
-            return None
+        return None
+
+    def written_on(self, connection: _Connection, error: Exception | None) -> HttpExchange:
+        """Account for a request just written on ``connection``, an idle connection taken
+        for it as :meth:`send_bytes_now` takes one (with nothing run since the write): the
+        connection counted busy, its answer due ``timeout_s`` from now. ``error``: what the
+        write raised (the answer then fails with it, the connection is closed)."""
         self._free -= 1
-        answer = connection.send(request)
-        # After the write (nothing runs in between): the connection counted busy, and the
-        # answer due timeout_s after it.
+        answer = connection.expect_answer()
+        if error is not None:
+            connection.refused(error)
         self._busy.add(connection)
         loop = connection.loop
         assert loop is not None  # set when the connection was made

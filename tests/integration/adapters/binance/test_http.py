@@ -393,18 +393,26 @@ async def test_a_new_order_written_from_its_template_is_the_general_ways_request
     from zq.adapters.binance import endpoints as ep
     from zq.adapters.binance import http as http_module
     from zq.adapters.binance.http import Security, _new_order_params
-    from zq.adapters.binance.transport import _Connection
 
     venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
     await http.server_time()
     written: list[bytes] = []
-    send = _Connection.send
 
-    def recorded(self: _Connection, request: bytes) -> asyncio.Future:
-        written.append(request)
-        return send(self, request)
+    class Recorded:  # the idle connection's socket transport, its writes kept
+        def __init__(self, transport: asyncio.Transport) -> None:
+            self.transport = transport
 
-    monkeypatch.setattr(_Connection, "send", recorded)
+        def write(self, data: bytes) -> None:
+            written.append(data)
+            self.transport.write(data)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.transport, name)
+
+    idle = http._transport._idle
+    assert len(idle) == 1, "one idle connection, which both requests take in turn"
+    connection = idle[0]
+    monkeypatch.setattr(connection, "transport", Recorded(connection.transport))
     monkeypatch.setattr(http_module.time, "time_ns", lambda: 1_763_884_800_123_456_789)
     arguments = dict(quantity="0.1", price="99", time_in_force="GTC", client_order_id="zq-tpl")
     sent = http.send_new_order(SYMBOL, "BUY", "LIMIT", **arguments, response_type="FULL")

@@ -5,6 +5,7 @@ Python way's (encode_params, Signer) on generated orders."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from zq.adapters.binance.http import _new_order_params
 from zq.adapters.binance.limits import DEFAULT_RATE_LIMITS, RateLimiter
 from zq.adapters.binance.signing import Signer, encode_params
+from zq.adapters.binance.transport import HttpTransport, _Connection
 from zq_core.binance_request import OrderRequestWriter, RateWindows, _use_sha_extensions, sha256
 from zq_core.fixed import Price, Quantity
 
@@ -321,3 +323,105 @@ def test_a_writer_without_the_transports_frame_asks_for_the_python_way() -> None
         a["response_type"], 1, 1,
     )  # fmt: skip
     assert result is NotImplemented and other.written == []
+
+
+# -- the write on the transport's idle connection, against send_bytes_now ----------------------
+
+
+class FakeSocket:
+    """A connection's socket transport: keeps what is written, or refuses it."""
+
+    def __init__(self, closing: bool = False, refuse: bool = False) -> None:
+        self.closing = closing
+        self.refuse = refuse
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        if self.refuse:
+            raise OSError("broken pipe")
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing or self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+
+CONNECTION_STATES = ["idle", "closed", "closing", "stale", "refusing", "no transport"]
+
+
+def idle_transport(
+    loop: asyncio.AbstractEventLoop, states: list[str], free: int, waiting: bool, closed: bool
+) -> HttpTransport:
+    """An HttpTransport whose idle connections (taken from the end) are in ``states``."""
+    transport = HttpTransport("http://127.0.0.1:9", idle_timeout_s=15.0, max_connections=4)
+    for state in states:
+        connection = _Connection()
+        connection.loop = loop
+        if state != "no transport":
+            connection.transport = FakeSocket(  # type: ignore[assignment]
+                closing=state == "closing", refuse=state == "refusing"
+            )
+        connection.closed = state == "closed"
+        if state == "stale":
+            connection.idle_since -= 16.0
+        transport._idle.append(connection)
+    transport._free = free
+    transport._closed = closed
+    if waiting:
+        transport._waiters.append(loop.create_future())
+    return transport
+
+
+def transport_state(transport: HttpTransport, connections: list[_Connection]) -> Any:
+    def state(connection: _Connection) -> Any:
+        socket = connection.transport
+        answer = connection.answer
+        return (
+            connection.closed,
+            None if socket is None else (tuple(socket.written), socket.closed),  # type: ignore[attr-defined]
+            None if answer is None else (answer.done(), answer.done() and repr(answer.exception())),
+            connection in transport._busy,
+            connection in transport._idle,
+        )
+
+    return transport._free, [state(connection) for connection in connections]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(CONNECTION_STATES), max_size=4),
+    st.integers(0, 2),
+    st.booleans(),
+    st.booleans(),
+)
+def test_the_write_on_an_idle_connection_is_send_bytes_nows(
+    states: list[str], free: int, waiting: bool, closed: bool
+) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        compiled = idle_transport(loop, states, free, waiting, closed)
+        reference = idle_transport(loop, states, free, waiting, closed)
+        compiled_connections, reference_connections = list(compiled._idle), list(reference._idle)
+        limiter = RateLimiter(DEFAULT_RATE_LIMITS)
+        written = write(OrderRequestWriter(b"k"), compiled, limiter, 0, BASE)  # type: ignore[arg-type]
+        if written is None:
+            request = b"POST /api/v3/order?symbol=BTCUSDT HTTP/1.1\r\n\r\n"
+            assert limiter.stats.acquired == 0
+        else:
+            signed, exchange = written
+            request = HEAD + signed + TAIL
+            assert limiter.stats.acquired == 1
+            assert exchange.connection in compiled._busy
+        expected = reference.send_bytes_now(request)
+        assert (written is None) == (expected is None)
+        assert transport_state(compiled, compiled_connections) == transport_state(
+            reference, reference_connections
+        )
+    finally:
+        loop.close()
