@@ -851,6 +851,7 @@ cdef class PortfolioCore:
         cdef zq_i128 units_n
         cdef int context = -1  # _default_context(), once asked
         cdef Py_hash_t pair_hash = -1  # hash(pair) when known
+        cdef bint alone = False  # the pair's open ids are {position_id} (_reindexed)
         cdef dict instrument_ids
         global _equal_fill_instrument_id, _equal_instrument_key, _context_answer
         instrument_id = fill_field(fill, F_INSTRUMENT_ID)
@@ -926,7 +927,8 @@ cdef class PortfolioCore:
             before_w = position._realized_w
             events = position._apply_fill(fill)
             if core is None or type(cache) is not _Cache or not _reindexed(
-                self, core, cache, position, position_id, pair, pair_hash, plain, &context
+                self, core, cache, position, position_id, pair, pair_hash, plain, &context,
+                &alone
             ):
                 cache.update_position(position)
         if margin:
@@ -955,7 +957,9 @@ cdef class PortfolioCore:
                 units = None
                 scale = 0
             elif (
-                len(instrument_ids) == 1 and position_id in instrument_ids
+                # (the pair's open ids are among the instrument's: with the pair's {position
+                # id}, the instrument's one id is it)
+                len(instrument_ids) == 1 and (alone or position_id in instrument_ids)
                 if instrument_ids is not None
                 else len(open_ids) == 1 and position_id in open_ids
             ):  # the one just filled
@@ -1064,13 +1068,14 @@ cdef object _pair_ids_of(dict by_pair, tuple pair, Py_hash_t pair_hash):
 
 cdef bint _reindexed(PortfolioCore portfolio, CacheCore core, cache, PositionCore position,
                      position_id, tuple pair, Py_hash_t pair_hash, bint cached,
-                     int *context) except -1:
+                     int *context, bint *alone) except -1:
     # Cache.update_position(position) when the position is the cached one (known to be,
     # `cached`, else looked up): the pair's net quantity, summed as Cache.update_position
     # sums it (`pair`: the fill's (instrument id, strategy id), equal to the position's),
     # the position moved between the indices if it opened or closed. False (nothing done)
     # when it is not the cached one, or an index is not exactly a _PositionIndex:
-    # Cache.update_position does it then (and raises what it raises).
+    # Cache.update_position does it then (and raises what it raises). `alone` is set when
+    # the pair's open ids are {position_id}.
     cdef dict positions = core._positions
     cdef dict nets
     if not cached and positions.get(position_id) is not position:
@@ -1108,6 +1113,7 @@ cdef bint _reindexed(PortfolioCore portfolio, CacheCore core, cache, PositionCor
         qty = position.signed_qty
         context[0] = _default_context()  # (the margin's update reuses the answer)
         zq_dict_set_hashed(nets, pair, qty if context[0] else _ZERO + qty, pair_hash)
+        alone[0] = True
     elif open_ids:
         total = _ZERO
         for open_id in open_ids:
