@@ -22,6 +22,10 @@ cdef class AccountCore:
     cdef public dict _totals               # currency code -> Money
     cdef public dict _currencies           # currency code -> Currency
     cdef public dict _zeros                # currency code -> Money zero, made once
+    # The code of a currency found in _totals (the dict then): a balance, once held, is
+    # never dropped, so the margin's update asks once.
+    cdef object _held_totals
+    cdef object _held_code
     # --- margin accounts (a MarginAccount sets them; its properties leverage and
     # leverages read the first two) --------------------------------------------------------
     cdef public object _leverage           # Decimal, the default leverage

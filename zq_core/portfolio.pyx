@@ -332,7 +332,13 @@ cdef class AccountCore:
             return self._margin_units(instrument, zq_int128_to_long(units), scale)
         _margin_rates(self, instrument, self._leverage, own_leverage)
         currency = _rates_currency
-        if _rates_code not in self._totals or not _rates_fit:
+        totals = self._totals
+        if totals is not self._held_totals or _rates_code is not self._held_code:
+            if _rates_code not in totals:
+                return self._margin_units(instrument, zq_int128_to_long(units), scale)
+            self._held_totals = totals  # (a held currency stays held: see _held_code)
+            self._held_code = _rates_code
+        if not _rates_fit:
             return self._margin_units(instrument, zq_int128_to_long(units), scale)
         precision = _rates_precision
         if not zq_margin_raw_memo(units, scale, _rates_initial_n, _rates_initial_exponent,
@@ -360,9 +366,7 @@ cdef class AccountCore:
             if _rates_maintenance is not None:
                 maintenance = money_like_c(_rates_zero, maintenance_raw)
             else:
-                maintenance = self._zeros.get(_rates_code)
-                if maintenance is None or (<Money>maintenance).currency is not currency:
-                    maintenance = self._zero_of(currency)
+                maintenance = _rates_zero
             margin = _MarginBalance(instrument_id, initial, maintenance)
             (<list>margins)[slot] = margin
             # The margin holds the instrument id and the currency: the addresses stay theirs.

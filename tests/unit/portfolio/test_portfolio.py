@@ -394,6 +394,20 @@ def test_compiled_fill_path_equals_the_python_methods_for_two_strategies():
         assert compiled[second + 5].initial == usd("37502.50")
 
 
+def test_compiled_fill_path_equals_the_python_methods_for_a_currency_not_held_yet():
+    # The account holds no USDT when the perpetual's first fill comes: its margin's update
+    # registers the currency (at zero) first, then the fills settle into it.
+    def account(kind: type[MarginAccount]) -> MarginAccount:
+        return kind(AccountId("GLBX-001"), leverage=10, balances={USD: usd("50000")})
+
+    compiled = _run_two_instruments(Cache(), account(MarginAccount))
+    python = _run_two_instruments(_PlainCache(), account(_PlainMarginAccount))
+    assert compiled == python
+    states = compiled[-2]
+    assert isinstance(states, list)
+    assert [len(state.balances) for state in states] == [1, 1, 2, 2, 3, 3, 3]
+
+
 def test_the_same_notional_locks_the_margin_of_each_rate():
     # The margin's integers are remembered by their arguments: the same entry notional at
     # another leverage, or in an instrument of another rate, locks its own margin.
