@@ -277,10 +277,11 @@ class BinanceExecutionClient(BinanceReconciler):
         """
         # What runs before the write is the order's latency: written here, in one frame.
         sent: SentRequest | None = None
-        order = self.cache.order(command.client_order_id)
+        init = command.order
+        client_order_id = init.client_order_id  # the field (command.client_order_id: a property)
+        order = self.cache.order(client_order_id)
         instrument = self.cache.instrument(order.instrument_id) if order is not None else None
         if order is not None and instrument is not None:  # else the task path names it
-            init = command.order
             try:
                 # _order_words inlined when the words are known.
                 words = _ORDER_WORDS.get(
@@ -311,7 +312,7 @@ class BinanceExecutionClient(BinanceReconciler):
                 in_read = _AnswerInRead(self, order, instrument)
                 sent.exchange.on_read(in_read)
             coroutine = self._submit_answer(order, instrument, sent, in_read)
-        self._spawn_command("submit", command.client_order_id, coroutine)
+        self._spawn_command("submit", client_order_id, coroutine)
 
     def cancel_order(self, command: CancelOrder) -> None:
         """Cancel the order at the venue."""
