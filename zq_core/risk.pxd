@@ -8,6 +8,7 @@ cimport cython
 from libc.stdint cimport int64_t, uint8_t
 
 from zq_core.bus cimport MessageBus
+from zq_core.cache cimport CacheCore
 from zq_core.fixed cimport Price, Quantity
 from zq_core.orders cimport Order
 
@@ -65,6 +66,7 @@ cdef class RiskCore:
     cdef object _order                  # the cache's order by client order id (bound)
     # The cache's orders and instruments, when its order() / instrument() only read them.
     cdef dict _orders
+    cdef CacheCore _cache               # the cache when _orders is set (its latest order)
     cdef dict _instruments
     # The cache's lookups by instrument id (bound once).
     cdef object _instrument
@@ -81,6 +83,7 @@ cdef class RiskCore:
     cdef _Rules _last_rules     # the last rules found (None after set_limits)
 
     cdef _Rules _rules_of(self, object instrument_id)
+    cdef object _order_of(self, object client_order_id)
     cdef object _valuation_price(self, object order, object price, object trigger_price)
     cpdef bint submit_passes(self, Order order) except -1
     cpdef bint modify_passes(

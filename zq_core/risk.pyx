@@ -18,7 +18,7 @@ cimport cython
 from libc.stdint cimport INT64_MAX, int64_t, uint8_t
 
 from zq_core.bus cimport MessageBus
-from zq_core.cache cimport CacheCore
+from zq_core.cache cimport CacheCore, latest_order
 from zq_core.fixed cimport Price, Quantity, compare_raw_c
 from zq_core.orders cimport Order
 from zq_core.slots cimport read_field, slot_offset
@@ -283,6 +283,7 @@ cdef class RiskCore:
             (<CacheCore>cache)._orders
             if compiled and type(cache).order is CacheCore.order else None
         )
+        self._cache = <CacheCore>cache if self._orders is not None else None
         self._instruments = (
             (<CacheCore>cache)._instruments
             if compiled and type(cache).instrument is CacheCore.instrument else None
@@ -323,10 +324,7 @@ cdef class RiskCore:
                 client_order_id = read_field(
                     init, self._init_type, self._init_id_at, "client_order_id"
                 )
-                order = (
-                    self._orders.get(client_order_id) if self._orders is not None
-                    else self._order(client_order_id)
-                )
+                order = self._order_of(client_order_id)
                 if isinstance(order, Order) and self.submit_passes(order):
                     self.passed_count += 1
                     self._bus.send(self._endpoint, command)
@@ -338,16 +336,21 @@ cdef class RiskCore:
             client_order_id = read_field(
                 command, self._modify_type, self._modify_id_at, "client_order_id"
             )
-            order = (
-                self._orders.get(client_order_id) if self._orders is not None
-                else self._order(client_order_id)
-            )
+            order = self._order_of(client_order_id)
             if order is not None and self.modify_passes(
                 order, command.quantity, command.price, command.trigger_price
             ):
                 self._bus.send(self._endpoint, command)
                 return
         self._fallback(command)
+
+    cdef object _order_of(self, object client_order_id):
+        # The cache's order: the one it added last (the usual submit: the strategy has just
+        # added it), else looked up.
+        if self._orders is None:
+            return self._order(client_order_id)
+        order = latest_order(self._cache, client_order_id)
+        return order if order is not None else self._orders.get(client_order_id)
 
     cdef _Rules _rules_of(self, object instrument_id):
         """The instrument's rules, read again when the cache holds another instrument;

@@ -15,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.execution.harness import SIM, USDT, Node, P, Q, Recorder, sim_instrument
+from zq.common.topics import ENDPOINT_RISK
+from zq.model.commands import SubmitOrder
 from zq.model.data import QuoteTick
 from zq.model.enums import OrderSide, OrderStatus
 from zq.model.orders import Order
@@ -250,3 +252,22 @@ def test_core_leaves_position_limits_and_price_bands_to_the_python_checks() -> N
     assert core.submit_passes(s.order_factory.market(SIM, BUY, Q("0.100")))  # no price: no band
     n.risk.update_limits(RiskLimits(bypass=True))
     assert core.submit_passes(s.order_factory.limit(SIM, BUY, Q("0.0001"), P("100.005")))
+
+
+def test_core_passes_a_submit_of_a_cached_order_added_before_another() -> None:
+    # The order the cache added last is found without a look-up; any other is looked up.
+    n = Node().start()
+    s = n.add_strategy(Recorder())
+    first = s.order_factory.limit(SIM, BUY, Q("0.100"), P("100.00"))
+    second = s.order_factory.limit(SIM, BUY, Q("0.200"), P("99.00"))
+    n.cache.add_order(first)
+    n.cache.add_order(second)
+    core = n.risk._core
+    for order in (first, second):
+        passed = core.passed_count
+        n.bus.send(
+            ENDPOINT_RISK,
+            SubmitOrder(n.kernel.trader_id, s.id, SIM, n.clock.timestamp_ns(), order.init, None),
+        )
+        assert core.passed_count == passed + 1
+        assert order.status is OrderStatus.ACCEPTED
