@@ -51,9 +51,6 @@ cdef class ExponentialMovingAverage:
         The span, at least 1. ``initialized`` turns true after ``period`` values.
     """
 
-    def __cinit__(self):
-        self.initialized = False
-
     def __init__(self, int period):
         if period < 1:
             raise ValueError(f"period must be at least 1, got {period}")
@@ -106,9 +103,6 @@ cdef class SimpleMovingAverage:
         self.period = period
         self._window = [0.0] * period
         self.reset()
-
-    def __cinit__(self):
-        self.initialized = False
 
     @cython.always_allow_keywords(False)
     cpdef double update(self, double value):

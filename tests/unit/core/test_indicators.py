@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
@@ -78,3 +80,14 @@ def test_sma_mean_and_std_equal_pandas_rolling(period: int) -> None:
 def test_a_period_below_one_is_refused(cls: type) -> None:
     with pytest.raises(ValueError, match="period must be at least 1, got 0"):
         cls(0)
+
+
+@pytest.mark.parametrize("cls", [ExponentialMovingAverage, SimpleMovingAverage])
+def test_a_pickled_indicator_goes_on_from_its_state(cls: type) -> None:
+    indicator = cls(3)
+    for value in (1.0, 2.0):
+        indicator.update(value)
+    copy = pickle.loads(pickle.dumps(indicator))
+    assert (copy.count, copy.value, copy.initialized) == (2, indicator.value, False)
+    assert copy.update(3.0) == indicator.update(3.0)
+    assert copy.initialized and indicator.initialized
