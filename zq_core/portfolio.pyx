@@ -26,6 +26,8 @@ from zq_core.position cimport (
     F_TS_EVENT,
     PositionCore,
     fill_field,
+    fill_kind,
+    fill_offsets,
     money_sum,
     zq_as_int128,
     zq_add64,
@@ -33,6 +35,7 @@ from zq_core.position cimport (
     zq_int128_to_long,
     zq_mul128,
     zq_sub64,
+    zq_fill_slot,
 )
 
 from decimal import ROUND_HALF_EVEN, Decimal, getcontext
@@ -224,6 +227,19 @@ cdef object _instrument_kind = None
 cdef Py_ssize_t _instrument_id_at = -1
 
 
+# fill_field's layout (position's): the fill's fields read inline (_fill).
+cdef PyObject **_FILL_KIND = fill_kind()
+cdef Py_ssize_t *_FILL_AT = fill_offsets()
+
+
+cdef inline object _fill(fill, int field):
+    # fill_field(fill, field)
+    cdef PyObject *value = zq_fill_slot(fill, _FILL_KIND[0], _FILL_AT, field)
+    if value is NULL:
+        return fill_field(fill, field)
+    return <object>value
+
+
 cdef inline object _instrument_id(instrument):
     # instrument.id
     global _instrument_kind, _instrument_id_at
@@ -277,7 +293,7 @@ cdef class AccountCore:
         # apply_fill: the realized PnL and the commission settle into the balances. Both in
         # the currency of a held balance (the same object) and the sums within int64: the
         # balance moves once, to what the two steps below give.
-        commission = <Money?>fill_field(fill, F_COMMISSION)
+        commission = <Money?>_fill(fill, F_COMMISSION)
         if realized_pnl is not None and commission.raw != 0:
             amount = <Money?>realized_pnl
             total = totals.get(amount._code) if amount.currency is commission.currency else None
@@ -288,7 +304,7 @@ cdef class AccountCore:
                 and zq_sub64(raw, commission.raw, &raw)
             ):
                 totals[amount._code] = money_like_c(<Money>total, raw)
-                self._emit_margin(fill_field(fill, F_TRADE_ID), fill_field(fill, F_TS_EVENT))
+                self._emit_margin(_fill(fill, F_TRADE_ID), _fill(fill, F_TS_EVENT))
                 return 0
         if realized_pnl is not None:
             amount = <Money?>realized_pnl
@@ -305,7 +321,7 @@ cdef class AccountCore:
                 self._subtract(amount)
             else:
                 totals[amount._code] = money_sum(<Money?>total, amount, True)
-        self._emit_margin(fill_field(fill, F_TRADE_ID), fill_field(fill, F_TS_EVENT))
+        self._emit_margin(_fill(fill, F_TRADE_ID), _fill(fill, F_TS_EVENT))
         return 0
 
     def _update_margin_units_compiled(self, instrument, units, int scale):
@@ -858,7 +874,7 @@ cdef class PortfolioCore:
         cdef bint alone = False  # the pair's open ids are {position_id} (_reindexed)
         cdef dict instrument_ids
         global _equal_fill_instrument_id, _equal_instrument_key, _context_answer
-        instrument_id = fill_field(fill, F_INSTRUMENT_ID)
+        instrument_id = _fill(fill, F_INSTRUMENT_ID)
         instrument_key = _instrument_id(instrument)  # once (the margin's look-ups use it)
         if instrument_id is not instrument_key and not (
             instrument_id is _equal_fill_instrument_id
@@ -870,10 +886,10 @@ cdef class PortfolioCore:
                 )
             _equal_fill_instrument_id = instrument_id
             _equal_instrument_key = instrument_key
-        side = fill_field(fill, F_ORDER_SIDE)
+        side = _fill(fill, F_ORDER_SIDE)
         if side is not _BUY and side is not _SELL:
             raise _PositionError(f"fill {fill.trade_id} has no BUY or SELL side")
-        strategy_id = fill_field(fill, F_STRATEGY_ID)
+        strategy_id = _fill(fill, F_STRATEGY_ID)
         if (
             instrument_id is self._last_instrument_id
             and strategy_id is self._last_strategy_id
@@ -900,14 +916,14 @@ cdef class PortfolioCore:
         if found is not None:
             position = <PositionCore?>found
             if (
-                fill_field(fill, F_TRADE_ID) in position._trade_ids
+                _fill(fill, F_TRADE_ID) in position._trade_ids
                 or (position.strategy_id is not strategy_id
                     and position.strategy_id != strategy_id)
                 or (position.instrument_id is not instrument_id
                     and position.instrument_id != instrument_id)
             ):
                 position.check(fill)  # raises, naming what is wrong (the side is checked above)
-        account_id = fill_field(fill, F_ACCOUNT_ID)
+        account_id = _fill(fill, F_ACCOUNT_ID)
         account = core._accounts.get(account_id) if core is not None else cache.account(account_id)
         margin = type(account) is _MarginAccount  # the usual account: no isinstance to ask
         # No Python code ran since `found` was read from core._positions (nor will until

@@ -3,6 +3,7 @@
 # zq.model.position.Position subclasses PositionCore; the Portfolio (zq_core.portfolio)
 # reads the integer state and applies fills through the cdef/cpdef methods below.
 
+from cpython.object cimport PyObject
 from libc.stdint cimport int64_t
 
 from zq_core.fixed cimport Money, Price, Quantity
@@ -39,8 +40,25 @@ cdef enum:
     F_POSITION_ID
     F_COUNT
 
+cdef extern from *:
+    """
+    /* fill.<field> at its offset (borrowed; NULL: fill is not of type `kind`, or the
+       field is unset): fill_field's read, inline where a module reads many fields. */
+    static CYTHON_INLINE PyObject *zq_fill_slot(PyObject *fill, PyObject *kind,
+                                                const Py_ssize_t *offsets, int field) {
+        return (PyObject *)Py_TYPE(fill) == kind
+            ? *(PyObject **)((char *)fill + offsets[field]) : NULL;
+    }
+    """
+    PyObject *zq_fill_slot(object fill, PyObject *kind, const Py_ssize_t *offsets, int field)
+
+
 # fill.<field>: read at its offset for an OrderFilled (bind_fill), else by getattr.
 cdef object fill_field(object fill, int field)
+# What fill_field reads at: the address of the bound OrderFilled type (NULL: none, or not
+# plain fields) and the fields' offsets, for a module reading them with zq_fill_slot.
+cdef PyObject **fill_kind()
+cdef Py_ssize_t *fill_offsets()
 # The fill with ``position_id`` set: an OrderFilled copied by msgspec's __copy__ with the
 # field written at its offset, else msgspec.structs.replace(fill, position_id=...).
 cdef object fill_with_position_id(object fill, object position_id)

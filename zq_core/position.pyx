@@ -185,6 +185,7 @@ cdef tuple _FILL_NAMES = (
 )
 cdef Py_ssize_t[13] _FILL_OFFSETS
 cdef object _FILL_TYPE = None  # OrderFilled, once its offsets are known
+cdef PyObject *_FILL_KIND = NULL  # the same (borrowed: _FILL_TYPE holds it), for C readers
 # msgspec's __copy__ of OrderFilled (a copy of every field, made in C), if it has it and is
 # not tracked by the garbage collector (gc=False: nothing to track after writing a field).
 cdef zq_noargs _FILL_COPY = NULL
@@ -192,10 +193,11 @@ cdef zq_noargs _FILL_COPY = NULL
 
 def bind_fill(filled):
     """Hand over ``OrderFilled``: its fields are then read at their offsets."""
-    global _FILL_TYPE, _FILL_COPY
+    global _FILL_TYPE, _FILL_COPY, _FILL_KIND
     cdef int field
     cdef Py_ssize_t offset
     _FILL_COPY = NULL
+    _FILL_KIND = NULL
     for field in range(F_COUNT):
         offset = zq_member_offset(getattr(filled, _FILL_NAMES[field], None))
         if offset < 0:  # not a plain field: getattr it is
@@ -203,17 +205,32 @@ def bind_fill(filled):
             return
         _FILL_OFFSETS[field] = offset
     _FILL_TYPE = filled
+    _FILL_KIND = <PyObject *>filled
     if not zq_type_is_gc(filled):
         _FILL_COPY = zq_noargs_method(getattr(filled, "__copy__", None))
 
 
+cdef PyObject **fill_kind():
+    return &_FILL_KIND
+
+
+cdef Py_ssize_t *fill_offsets():
+    return _FILL_OFFSETS
+
+
 cdef object fill_field(object fill, int field):
-    cdef PyObject *value
-    if type(fill) is _FILL_TYPE:
-        value = zq_slot(fill, _FILL_OFFSETS[field])
-        if value is not NULL:
-            return <object>value
+    cdef PyObject *value = zq_fill_slot(fill, _FILL_KIND, _FILL_OFFSETS, field)
+    if value is not NULL:
+        return <object>value
     return getattr(fill, _FILL_NAMES[field])
+
+
+cdef inline object _field(object fill, int field):
+    # fill_field, its read at the offset inline (a fill's path reads two dozen fields).
+    cdef PyObject *value = zq_fill_slot(fill, _FILL_KIND, _FILL_OFFSETS, field)
+    if value is NULL:
+        return fill_field(fill, field)
+    return <object>value
 
 
 cdef object fill_with_position_id(object fill, object position_id):
@@ -934,15 +951,15 @@ cdef class PositionCore:
 
     cdef list _apply_fill(self, fill):
         # _apply_checked, a cdef method (see _to_money).
-        cdef bint buying = fill_field(fill, F_ORDER_SIDE) is _BUY
-        cdef Quantity last_qty = <Quantity?>fill_field(fill, F_LAST_QTY)
-        cdef Price last_px = <Price?>fill_field(fill, F_LAST_PX)
-        cdef Money commission = <Money?>fill_field(fill, F_COMMISSION)
+        cdef bint buying = _field(fill, F_ORDER_SIDE) is _BUY
+        cdef Quantity last_qty = <Quantity?>_field(fill, F_LAST_QTY)
+        cdef Price last_px = <Price?>_field(fill, F_LAST_PX)
+        cdef Money commission = <Money?>_field(fill, F_COMMISSION)
         cdef Money total = self._fee_total
         cdef int qty_precision, precision, places, px_precision
         cdef int64_t qty, held, px_raw, fee_raw
         cdef list events
-        trade_id = fill_field(fill, F_TRADE_ID)
+        trade_id = _field(fill, F_TRADE_ID)
         self._trade_ids[trade_id] = None
         # The fee adds to its currency's total: in C while it is the total moving (the same
         # currency object, within int64: what money_sum gives), else in the dict.
@@ -964,9 +981,9 @@ cdef class PositionCore:
         self.last_trade_id = trade_id
         self.last_qty = last_qty
         self.last_px = last_px
-        self.ts_last = fill_field(fill, F_TS_EVENT)
-        self.ts_init = fill_field(fill, F_TS_INIT)
-        self.account_id = fill_field(fill, F_ACCOUNT_ID)
+        self.ts_last = _field(fill, F_TS_EVENT)
+        self.ts_init = _field(fill, F_TS_INIT)
+        self.account_id = _field(fill, F_ACCOUNT_ID)
 
         qty_precision = last_qty.precision
         precision = self.size_precision
@@ -1050,11 +1067,11 @@ cdef class PositionCore:
             self._closed_n = closed_n
         else:
             self._closed_w = self._closed_w + exit_value
-        ts_event = fill_field(fill, F_TS_EVENT)
-        ts_init = fill_field(fill, F_TS_INIT)
-        trade_id = fill_field(fill, F_TRADE_ID)
-        client_order_id = fill_field(fill, F_CLIENT_ORDER_ID)
-        last_px = fill_field(fill, F_LAST_PX)
+        ts_event = _field(fill, F_TS_EVENT)
+        ts_init = _field(fill, F_TS_INIT)
+        trade_id = _field(fill, F_TRADE_ID)
+        client_order_id = _field(fill, F_CLIENT_ORDER_ID)
+        last_px = _field(fill, F_LAST_PX)
         self.closing_order_id = client_order_id
         self.ts_closed = ts_event
         # The realized PnL (the same in both events of a flip) and the round trip's, rounded
@@ -1066,7 +1083,7 @@ cdef class PositionCore:
             realized = self._to_money(realized_units)
             round_trip = self._to_money(realized_units - self._start_w)
         if qty == whole:
-            part = fill_field(fill, F_LAST_QTY)
+            part = _field(fill, F_LAST_QTY)
         elif precision == qty_precision:
             part = quantity_from_raw_c(whole, precision)
         else:
@@ -1117,7 +1134,7 @@ cdef class PositionCore:
             self._open_w = self._value(remainder, precision, px_raw, px_precision)
             self._closed_w = 0
             self._start_w = realized_units
-        entry = self.entry = fill_field(fill, F_ORDER_SIDE)
+        entry = self.entry = _field(fill, F_ORDER_SIDE)
         self.opening_order_id = client_order_id
         self.closing_order_id = None
         self.ts_opened = ts_event
@@ -1240,10 +1257,10 @@ cdef class PositionCore:
             self._closed_w = 0
             self._start_w = self._realized_w
             self._narrow()
-        self.entry = fill_field(fill, F_ORDER_SIDE)
-        self.opening_order_id = fill_field(fill, F_CLIENT_ORDER_ID)
+        self.entry = _field(fill, F_ORDER_SIDE)
+        self.opening_order_id = _field(fill, F_CLIENT_ORDER_ID)
         self.closing_order_id = None
-        self.ts_opened = fill_field(fill, F_TS_EVENT)
+        self.ts_opened = _field(fill, F_TS_EVENT)
         self.ts_closed = None
         self._closed_raw = 0
         self.peak_qty = quantity_from_raw_c(held, self.size_precision)
@@ -1341,15 +1358,15 @@ cdef class PositionCore:
             self.signed_qty,
             quantity_from_raw_c(raw if raw >= 0 else -raw, self.size_precision),  # quantity
             self.peak_qty,
-            fill_field(fill, F_TRADE_ID),  # last_trade_id
+            _field(fill, F_TRADE_ID),  # last_trade_id
             last_qty,
-            fill_field(fill, F_LAST_PX),
+            _field(fill, F_LAST_PX),
             self.currency,
             self._avg_open(),
             self._avg_close(),
             realized,  # realized_pnl
             unrealized,  # unrealized_pnl
             self.ts_opened,
-            fill_field(fill, F_TS_EVENT),
-            fill_field(fill, F_TS_INIT),
+            _field(fill, F_TS_EVENT),
+            _field(fill, F_TS_INIT),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -406,6 +407,27 @@ def test_compiled_fill_path_equals_the_python_methods_for_a_currency_not_held_ye
     states = compiled[-2]
     assert isinstance(states, list)
     assert [len(state.balances) for state in states] == [1, 1, 2, 2, 3, 3, 3]
+
+
+def test_a_fill_of_another_type_is_read_by_its_attributes():
+    # The compiled path reads an OrderFilled's fields at their offsets and anything else by
+    # name: a look-alike fill gives the same events, positions and account states.
+    def run(wrap: bool) -> list[object]:
+        cache = Cache()
+        account = MarginAccount(AccountId("GLBX-001"), leverage=10, balances={USD: usd("50000")})
+        cache.add_account(account)
+        portfolio = Portfolio(cache)
+        produced: list[object] = []
+        for n, (side, qty, px) in enumerate([(buy, "2", "5000.00"), (sell, "3", "5010.00")]):
+            fill = side(ES, qty, px, commission=usd("2.25"), order=f"O-{n}", trade_id=f"T-{n}")
+            if wrap:
+                fill = SimpleNamespace(**{f: getattr(fill, f) for f in fill.__struct_fields__})
+            produced.append(portfolio.process_fill(fill, ES))
+            produced.append(dict(cache.net_positions()))
+        produced.append(account.events)
+        return produced
+
+    assert run(wrap=True) == run(wrap=False)
 
 
 def test_the_same_notional_locks_the_margin_of_each_rate():
