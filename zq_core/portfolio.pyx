@@ -1127,7 +1127,10 @@ cdef bint _reindexed(PortfolioCore portfolio, CacheCore core, cache, PositionCor
             _keep_index(portfolio, open_index)
             portfolio._pair_ids = open_ids
     nets = <dict?>_slot(cache, C_NET_POSITIONS)
-    if open_ids is not None and len(open_ids) == 1 and position_id in open_ids:
+    # (an id in a _PositionIndex's ids is in its pair's: the one open id is position_id)
+    if open_ids is not None and len(open_ids) == 1 and (
+        (into is open_index and type(open_index) is _Index) or position_id in open_ids
+    ):
         # The sum over the one open position: 0 + signed_qty, which is signed_qty itself
         # in the default context (at most 19 digits, an exponent <= 0, not zero: open).
         qty = position.signed_qty
