@@ -51,13 +51,12 @@ from zq.backtest.result import (
     SampleRecords,
     accounts_frame,
     equity_frame,
-    fill_events,
+    fills_and_round_trips,
     fills_frame,
     orders_frame,
     positions_frame,
     positions_history_frame,
     prices_frame,
-    round_trips_frame,
 )
 from zq.backtest.sampler import DEFAULT_SAMPLE_INTERVAL_NS, ResultSampler
 from zq.backtest.sources import open_sources
@@ -319,7 +318,7 @@ class BacktestNode:
             sampler.sample(kernel.clock.timestamp_ns())
             records = sampler.records
         inverse = [str(i.id) for i in cache.instruments() if i.is_inverse]
-        fills = fill_events(events)
+        fills, round_trips = fills_and_round_trips(events, inverse)
         return BacktestResult(
             orders=orders_frame(cache.orders(), fills),
             fills=fills_frame(fills),
@@ -333,7 +332,7 @@ class BacktestNode:
             elapsed_seconds=elapsed,
             start_ns=self.config.start_ns,
             end_ns=self.config.end_ns,
-            round_trips=round_trips_frame(events, inverse),
+            round_trips=round_trips,
             equity=equity_frame(records),
             prices=prices_frame(records),
             positions_history=positions_history_frame(records),

@@ -68,6 +68,7 @@ __all__ = [
     "accounts_frame",
     "equity_frame",
     "fill_events",
+    "fills_and_round_trips",
     "fills_frame",
     "orders_frame",
     "positions_frame",
@@ -959,8 +960,12 @@ def round_trips_frame(
         If a position event names a fill that did not come before it, or a position that
         was not opened.
     """
+    return _round_trips(_CodedEvents(list(events)), inverse)
+
+
+def _round_trips(coded: _CodedEvents, inverse: Iterable[str]) -> pd.DataFrame:
     inverse_ids = set(inverse)
-    position_events, position_fills, columns = _with_fills(list(events))
+    position_events, position_fills, columns = _with_fills(coded)
     with localcontext(EXACT_CONTEXT):
         if not inverse_ids or not any(
             str(e.instrument_id) in inverse_ids for e in position_events
@@ -973,17 +978,38 @@ def round_trips_frame(
 
 def fill_events(events: list[Any]) -> list[OrderFilled]:
     """Return the fills (``OrderFilled``, subclasses too) among ``events``, in order."""
-    codes = np.frombuffer(read_columns(events, (), (), _EventKinds())[2], dtype=np.int8)
-    return _pick(events, np.flatnonzero(codes == _FILL).tolist())
+    return _CodedEvents(events).fills()
+
+
+def fills_and_round_trips(
+    events: list[OrderEvent | PositionEvent], inverse: Iterable[str] = ()
+) -> tuple[list[OrderFilled], pd.DataFrame]:
+    """Return :func:`fill_events` and :func:`round_trips_frame` of ``events``, their types
+    read once for both (one pass over a long run's events, which no longer fit the CPU's
+    caches)."""
+    coded = _CodedEvents(events)
+    return coded.fills(), _round_trips(coded, inverse)
+
+
+class _CodedEvents:
+    """Events with the code of each one's type (``_EventKinds``), read in one pass."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.kinds = _EventKinds()
+        codes = read_columns(events, (), (), self.kinds)[2]
+        self.codes = np.frombuffer(codes, dtype=np.int8)
+
+    def fills(self) -> list[OrderFilled]:
+        return _pick(self.events, np.flatnonzero(self.codes == _FILL).tolist())
 
 
 def _with_fills(
-    events: list[Any],
+    coded: _CodedEvents,
 ) -> tuple[list[PositionEvent], list[OrderFilled], _PairColumns | None]:
     """The position events, each with the fill it names (the last fill of that trade id
     published before it), and their columns when read on the way."""
-    kinds = _EventKinds()
-    codes = np.frombuffer(read_columns(events, (), (), kinds)[2], dtype=np.int8)
+    events, kinds, codes = coded.events, coded.kinds, coded.codes
     fill_types = {t for t, code in kinds.items() if code == _FILL}
     position_types = {t for t, code in kinds.items() if code >= _OPENED}
     # Usually a position event's fill is the latest fill before it: then it is the last

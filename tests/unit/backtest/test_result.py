@@ -617,3 +617,16 @@ def test_fill_events_are_the_order_filled_events_in_order(result) -> None:
     assert len(fills) >= 2 and len(fills) < len(result.events)
     assert fill_events(result.events) == fills
     assert fill_events([]) == []
+
+
+def test_fills_and_round_trips_equal_fill_events_and_round_trips_frame(result) -> None:
+    from zq.backtest.result import fill_events, fills_and_round_trips
+
+    fills, round_trips = fills_and_round_trips(result.events)
+    assert fills == fill_events(result.events)
+    assert len(round_trips) >= 2
+    pd.testing.assert_frame_equal(round_trips, round_trips_frame(result.events))
+    pd.testing.assert_frame_equal(round_trips, result.round_trips)
+    empty_fills, empty_trips = fills_and_round_trips([])
+    assert empty_fills == []
+    pd.testing.assert_frame_equal(empty_trips, round_trips_frame([]))
