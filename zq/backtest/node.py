@@ -313,12 +313,15 @@ class BacktestNode:
                 currencies.setdefault(fee_code, money.currency)
         # The sampler's last sample is the state at the end of the run (after the stop).
         sampler, self._sampler = self._sampler, None
+        inverse = [str(i.id) for i in cache.instruments() if i.is_inverse]
+        # The round trips read the position events' columns, the sampler's records use them.
+        fills, round_trips = fills_and_round_trips(
+            events, inverse, None if sampler is None else sampler.use_position_columns
+        )
         records = SampleRecords()
         if sampler is not None:
             sampler.sample(kernel.clock.timestamp_ns())
             records = sampler.records
-        inverse = [str(i.id) for i in cache.instruments() if i.is_inverse]
-        fills, round_trips = fills_and_round_trips(events, inverse)
         return BacktestResult(
             orders=orders_frame(cache.orders(), fills),
             fills=fills_frame(fills),

@@ -31,7 +31,7 @@ exit, ``gross_pnl == ±(avg_px_close − avg_px_open) × quantity × multiplier`
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from itertools import repeat
@@ -931,6 +931,7 @@ _EVENT_NAMES = (
     "strategy_id",
     "account_id",
     "entry",
+    "side",  # not for the round trips: for the sampler (see fills_and_round_trips)
 )
 _FILL_NAMES = ("instrument_id", "trade_id", "commission.currency.code")
 
@@ -963,9 +964,13 @@ def round_trips_frame(
     return _round_trips(_CodedEvents(list(events)), inverse)
 
 
-def _round_trips(coded: _CodedEvents, inverse: Iterable[str]) -> pd.DataFrame:
+def _round_trips(
+    coded: _CodedEvents,
+    inverse: Iterable[str],
+    on_position_columns: _OnPositionColumns | None = None,
+) -> pd.DataFrame:
     inverse_ids = set(inverse)
-    position_events, position_fills, columns = _with_fills(coded)
+    position_events, position_fills, columns = _with_fills(coded, on_position_columns)
     with localcontext(EXACT_CONTEXT):
         if not inverse_ids or not any(
             str(e.instrument_id) in inverse_ids for e in position_events
@@ -981,14 +986,27 @@ def fill_events(events: list[Any]) -> list[OrderFilled]:
     return _CodedEvents(events).fills()
 
 
+# Called with the position events, a column per field (text), the code of each type of
+# event and each position event's code.
+_OnPositionColumns = Callable[[list[Any], dict[str, Any], dict[type, int], Any], None]
+
+
 def fills_and_round_trips(
-    events: list[OrderEvent | PositionEvent], inverse: Iterable[str] = ()
+    events: list[OrderEvent | PositionEvent],
+    inverse: Iterable[str] = (),
+    on_position_columns: _OnPositionColumns | None = None,
 ) -> tuple[list[OrderFilled], pd.DataFrame]:
     """Return :func:`fill_events` and :func:`round_trips_frame` of ``events``, their types
     read once for both (one pass over a long run's events, which no longer fit the CPU's
-    caches)."""
+    caches).
+
+    ``on_position_columns``, when given, is called with the columns the round trips read of
+    the position events, if they read them in one pass (see
+    ``ResultSampler.use_position_columns``): the sampler's records then need not read them
+    again.
+    """
     coded = _CodedEvents(events)
-    return coded.fills(), _round_trips(coded, inverse)
+    return coded.fills(), _round_trips(coded, inverse, on_position_columns)
 
 
 class _CodedEvents:
@@ -1005,7 +1023,7 @@ class _CodedEvents:
 
 
 def _with_fills(
-    coded: _CodedEvents,
+    coded: _CodedEvents, on_position_columns: _OnPositionColumns | None = None
 ) -> tuple[list[PositionEvent], list[OrderFilled], _PairColumns | None]:
     """The position events, each with the fill it names (the last fill of that trade id
     published before it), and their columns when read on the way."""
@@ -1022,6 +1040,10 @@ def _with_fills(
         positions = _pick(events, position_rows.tolist())
         latest = _pick(events, candidates.tolist())
         columns = _PairColumns.read(positions, latest, codes[position_rows])
+        if columns is not None and on_position_columns is not None:
+            read = dict(zip(_EVENT_NUMBERS_FIELDS, columns.numbers.T, strict=True))
+            read.update(zip(_EVENT_NAMES, columns.names, strict=True))
+            on_position_columns(positions, read, dict(kinds), columns.kinds)
         if columns is None:  # not fixed-point values (the one-by-one path says why)
             if list(map(_FILL_KEY, latest)) == list(map(_POSITION_FILL_KEY, positions)):
                 return positions, latest, None
@@ -1128,7 +1150,7 @@ def _round_trips_columnar(
             return None
     qty, qty_p, px, px_p, held, held_p, realized, currency_p, ts_event = columns.numbers.T
     commission, fill_raw, fill_p = columns.fill_numbers.T
-    position_ids, _, _, currency_codes, strategy_ids, account_ids, entry_sides = columns.names
+    position_ids, _, _, currency_codes, strategy_ids, account_ids, entry_sides, _ = columns.names
     commission_codes = columns.fill_names[2]
     precisions = [
         _uniform_column(np.concatenate([qty_p, fill_p])),

@@ -191,6 +191,9 @@ class ResultSampler(Component):
         self._records: SampleRecords | None = None
         # The counts of samples and position events _records was computed at.
         self._records_at = (-1, -1)
+        # Columns of position events read already (see use_position_columns).
+        self._read_columns: tuple[list[Any], Mapping[str, Any], Mapping[type, int], Any] | None
+        self._read_columns = None
         self._new_columns()
 
     def _new_columns(self) -> None:
@@ -276,6 +279,29 @@ class ResultSampler(Component):
         """Record the mark prices, net positions and equity at ``ts``."""
         # The marks in raw integers, as mark_price computes them (see SampleColumns).
         self._columns.sample(ts)
+
+    def use_position_columns(
+        self,
+        events: list[PositionEvent],
+        columns: Mapping[str, Any],
+        kinds: Mapping[type, int],
+        codes: Any,
+    ) -> None:
+        """Take the columns of position events read already, for the records to use when
+        they were computed from these very events (one pass over a long run's events less).
+
+        Parameters
+        ----------
+        events : list
+            The position events, in order.
+        columns : Mapping
+            A column per field text, as ``read_columns`` reads it (``"last_qty.raw"``: an
+            int64 array; ``"position_id"``: a list): at least the fields the replay reads.
+        kinds, codes
+            The code of each type of event, and each event's code (an int8 array), as
+            ``zq.backtest.result`` codes them.
+        """
+        self._read_columns = (events, columns, kinds, codes)
 
     @property
     def records(self) -> SampleRecords:
@@ -600,6 +626,36 @@ _REPLAY_NAMES = (
 )
 
 
+def _columns_read(
+    read: tuple[list[Any], Mapping[str, Any], Mapping[type, int], Any] | None,
+    events: list[PositionEvent],
+) -> tuple[list[Any], list[list[Any]], Any] | None:
+    """The replay's columns (numbers, names, kinds) out of columns read already of these
+    very events, or None when they were not (other events, a type coded otherwise)."""
+    if read is None:
+        return None
+    read_events, columns, kinds, codes = read
+    if len(read_events) != len(events) or read_events != events:
+        return None
+    if any(field not in columns for field in _REPLAY_NUMBERS + _REPLAY_NAMES):
+        return None
+    # Their codes to the replay's: each code must stand for types of one replay code.
+    table = np.full(256, _NOT_POSITION, dtype=np.int8)
+    seen: dict[int, int] = {}
+    replay_kinds = _ReplayKinds()
+    for kind, code in kinds.items():
+        replay_code = replay_kinds[kind]
+        if seen.setdefault(code, replay_code) != replay_code:
+            return None
+        table[code & 0xFF] = replay_code
+    replayed = table[np.asarray(codes, dtype=np.int8).view(np.uint8)]
+    return (
+        [columns[field] for field in _REPLAY_NUMBERS],
+        [columns[field] for field in _REPLAY_NAMES],
+        replayed,
+    )
+
+
 class _ReplayKinds(dict[type, int]):
     """The code of each type of position event, found on first sight of the type."""
 
@@ -675,19 +731,22 @@ class _LinearReplay:
         counts = sampler._position_counts
         used = counts[samples - 1] if samples else 0
         events = sampler._position_events[:used]
-        try:
-            raw, names, kinds = read_columns(
-                events, _REPLAY_NUMBERS, _REPLAY_NAMES, _ReplayKinds()
-            )
-        except (AttributeError, TypeError, OverflowError):
-            return None
-        kind = np.frombuffer(kinds, dtype=np.int8)
+        read = _columns_read(sampler._read_columns, events)
+        if read is None:
+            try:
+                raw, names, kinds = read_columns(
+                    events, _REPLAY_NUMBERS, _REPLAY_NAMES, _ReplayKinds()
+                )
+            except (AttributeError, TypeError, OverflowError):
+                return None
+            numbers = np.frombuffer(raw, dtype=np.int64).reshape(used, len(_REPLAY_NUMBERS))
+            read = list(numbers.T), names, np.frombuffer(kinds, dtype=np.int8)
+        number_columns, names, kind = read
         if np.any(kind == _NOT_POSITION):
             return None
         if np.any(kind == _UNKNOWN):
             return False  # an unknown position event: exactly
-        numbers = np.frombuffer(raw, dtype=np.int64).reshape(used, len(_REPLAY_NUMBERS))
-        qty, qty_p, px, px_p, size, size_p = numbers.T
+        qty, qty_p, px, px_p, size, size_p = number_columns
         position_ids, instrument_ids, strategy_ids, account_ids, currencies, sides = names
         if used == 0:
             return True  # nothing held: no column, no pair

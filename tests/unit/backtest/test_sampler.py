@@ -462,6 +462,61 @@ def test_the_compiled_replay_leaves_the_columns_the_python_replay_leaves(monkeyp
     assert np.any(np.frombuffer(next(iter(python.columns.values())).open_at, dtype=np.int64))
 
 
+@pytest.mark.parametrize("case", ["ema", "hedging"])
+def test_the_replay_on_the_round_trips_columns_equals_the_replay_on_its_own_read(
+    monkeypatch, case
+) -> None:
+    # The node hands the sampler the position events' columns the round trips read: the
+    # compiled replay on them leaves what it leaves on its own read of the events.
+    import zq.backtest.sampler as sampler_module
+    from tests.unit.backtest.test_node import load_example
+    from tests.unit.backtest.test_result import script_config
+
+    kwargs: dict[str, object] = {"sample_interval_ns": 5 * SECOND}
+    if case == "ema":
+        config, kwargs = load_example(count=20_000), {}
+    else:
+        orders = {"1": ("BUY", "1"), "2": ("BUY", "0.5"), "3": ("SELL", "1.25"), "5": ("SELL", "1")}
+        config = script_config(orders, "HEDGING", "MARGIN")
+        prices = ["100.00", "130.00", "90.00", "95.00", "97.50", "99.00"]
+        kwargs["data"] = [trade(i, p) for i, p in enumerate(prices, start=1)]
+    samplers: list[ResultSampler] = []
+    linear_rows = sampler_module._linear_rows
+
+    def keeping(sampler, ts):  # type: ignore[no-untyped-def]
+        samplers.append(sampler)
+        return linear_rows(sampler, ts)
+
+    monkeypatch.setattr(sampler_module, "_linear_rows", keeping)
+    BacktestNode(config, **kwargs).run()  # type: ignore[arg-type]
+    (sampler,) = samplers
+    count = sampler.sample_count
+    shared = sampler._read_columns
+    assert shared is not None
+    events = sampler._position_events
+    assert sampler_module._columns_read(shared, events) is not None
+    assert sampler_module._columns_read(shared, events[:-1]) is None  # other events
+    on_columns = sampler_module._LinearReplay(sampler)
+    assert on_columns.run_compiled(count) is True
+    sampler._read_columns = None
+    own = sampler_module._LinearReplay(sampler)
+    assert own.run_compiled(count) is True
+    assert list(on_columns.columns) == list(own.columns) and len(own.columns) > 0
+    for key, column in own.columns.items():
+        ours = on_columns.columns[key]
+        assert (ours.a_at, ours.c_at, ours.open_at) == (column.a_at, column.c_at, column.open_at)
+    assert list(on_columns.nets.items()) == list(own.nets.items())
+    assert on_columns.net_at == own.net_at and on_columns.first_held == own.first_held
+    # A type the replay codes otherwise (no position event) coded as an opening: not used.
+    from zq.model.position import PositionOpened
+
+    read_events, columns, kinds, codes = shared
+    other = type("Other", (), {})
+    assert sampler_module._columns_read(
+        (read_events, columns, {**kinds, other: kinds[PositionOpened]}, codes), events
+    ) is None
+
+
 def test_replay_linear_sums_by_hand_and_refuses_an_inexact_share_or_an_overflow() -> None:
     from zq_core.sampling import replay_linear
 
