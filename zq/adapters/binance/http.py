@@ -254,11 +254,15 @@ class BinanceHttpClient:
     async def connect(self) -> None:
         """Get ready to send (connections open with the first requests and are kept alive)."""
         if self._transport is None or self._transport.is_closed:
-            self._transport = HttpTransport(
+            transport = HttpTransport(
                 self.base_url,
                 timeout_s=self.timeout_s,
                 default_headers={"Accept": "application/json", "User-Agent": "zq"},
             )
+            self._transport = transport
+            if self._order_writer is not None:  # ready before the first order, not in it
+                frame = self._frame("POST", ep.ORDER, transport)
+                self._order_writer.set_frame(transport, frame[1], frame[2])
 
     async def close(self) -> None:
         """Close the connections."""

@@ -439,3 +439,17 @@ async def test_a_client_order_id_to_quote_takes_the_general_way_and_is_placed(ve
     assert sent is not None and "zq%3Anow%2F1" in sent.query
     placed = await http.answer(sent, OrderResponse)
     assert placed.client_order_id == "zq:now/1" and placed.status == "NEW"
+
+
+@pytest.mark.asyncio
+async def test_the_order_writer_has_its_frame_from_the_connect_on(venue, http):
+    # The first order does not make the request's head and tail: connect did, for the
+    # transport it made (and makes them again for a new transport after a close).
+    writer, transport = http._order_writer, http._transport
+    assert writer is not None and transport is not None
+    assert writer.transport is transport
+    await http.close()
+    await http.connect()
+    assert http._transport is not transport and writer.transport is http._transport
+    sent = http.send_new_order(SYMBOL, "BUY", "LIMIT", quantity="0.1", price="99", time_in_force="GTC")
+    assert sent is None  # no idle connection yet: nothing written, nothing counted
