@@ -52,7 +52,6 @@ from zq.backtest.result import (
     accounts_frame,
     equity_frame,
     fills_and_round_trips,
-    fills_frame,
     orders_frame,
     positions_frame,
     positions_history_frame,
@@ -315,7 +314,7 @@ class BacktestNode:
         sampler, self._sampler = self._sampler, None
         inverse = [str(i.id) for i in cache.instruments() if i.is_inverse]
         # The round trips read the position events' columns, the sampler's records use them.
-        fills, round_trips = fills_and_round_trips(
+        fills, fills_table, round_trips = fills_and_round_trips(
             events, inverse, None if sampler is None else sampler.use_position_columns
         )
         records = SampleRecords()
@@ -324,7 +323,7 @@ class BacktestNode:
             records = sampler.records
         return BacktestResult(
             orders=orders_frame(cache.orders(), fills),
-            fills=fills_frame(fills),
+            fills=fills_table,
             positions=positions_frame(positions),
             account_history=accounts_frame(accounts),
             balances={str(a.id): {c.code: a.balance(c) for c in a.currencies()} for a in accounts},

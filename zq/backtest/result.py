@@ -540,12 +540,22 @@ FILL_COLUMNS = [
 def fills_frame(fills: Iterable[OrderFilled]) -> pd.DataFrame:
     """Return one row per fill, in the order they happened."""
     rows = list(fills)
+    return _fills_frame(rows, _read_fills(rows))
+
+
+def _read_fills(rows: list[OrderFilled]) -> tuple[Any, list[list[Any]]] | None:
+    """What the fills frame reads of the fills, or None when they are not fixed-point
+    values (a fill made by hand)."""
     try:
-        numbers, names = _read(rows, _FILL_FRAME_NUMBERS, _FILL_FRAME_NAMES)
-    except (TypeError, OverflowError):  # not fixed-point values (a fill made by hand)
-        numbers = None
-    if numbers is None or not rows:
+        return _read(rows, _FILL_FRAME_NUMBERS, _FILL_FRAME_NAMES)
+    except (TypeError, OverflowError):
+        return None
+
+
+def _fills_frame(rows: list[OrderFilled], read: tuple[Any, list[list[Any]]] | None) -> Any:
+    if read is None or not rows:
         return _fills_frame_by_attribute(rows)
+    numbers, names = read
     ts_event, last_qty, last_qty_p, last_px, last_px_p, commission, commission_p = numbers.T
     data = {
         "ts_event": ts_event.copy(),
@@ -896,9 +906,14 @@ class _PairColumns:
 
     @classmethod
     def read(
-        cls, events: list[PositionEvent], fills: list[OrderFilled], kinds: Any = None
+        cls,
+        events: list[PositionEvent],
+        fills: list[OrderFilled],
+        kinds: Any = None,
+        fill_columns: tuple[Any, list[list[Any]]] | None = None,
     ) -> _PairColumns | None:
-        """The columns, or None when an event has no fixed-point value where expected."""
+        """The columns, or None when an event has no fixed-point value where expected;
+        ``fill_columns``, the fills' columns read already (see _latest_fill_columns)."""
         try:
             numbers, names, codes = read_columns(
                 events,
@@ -906,7 +921,13 @@ class _PairColumns:
                 _EVENT_NAMES,
                 None if kinds is not None else _EventKinds(),
             )
-            fill_numbers, fill_names, _ = read_columns(fills, _FILL_NUMBERS_FIELDS, _FILL_NAMES)
+            if fill_columns is None:
+                raw, fill_names, _ = read_columns(fills, _FILL_NUMBERS_FIELDS, _FILL_NAMES)
+                fill_numbers = np.frombuffer(raw, dtype=np.int64).reshape(
+                    len(fills), len(_FILL_NUMBERS_FIELDS)
+                )
+            else:
+                fill_numbers, fill_names = fill_columns
         except (TypeError, OverflowError):  # a time past int64
             return None
         return cls(
@@ -915,11 +936,27 @@ class _PairColumns:
             ),
             names,
             kinds if kinds is not None else np.frombuffer(codes, dtype=np.int8),
-            np.frombuffer(fill_numbers, dtype=np.int64).reshape(
-                len(fills), len(_FILL_NUMBERS_FIELDS)
-            ),
+            fill_numbers,
             fill_names,
         )
+
+
+def _latest_fill_columns(
+    coded: _CodedEvents, candidates: Any
+) -> tuple[Any, list[list[Any]]] | None:
+    """The round trips' columns of the fills at event rows ``candidates`` (each a fill),
+    taken from the fills frame's columns of all the fills when they were read (a fill
+    causes one or two position events: a pick of its columns, not a second read)."""
+    if coded.fill_read is None:
+        return None
+    numbers, names = coded.fill_read
+    fill_number = np.cumsum(coded.codes == _FILL) - 1  # each row's latest fill, numbered
+    rows = fill_number[candidates]
+    picked = rows.tolist()
+    return (
+        numbers[:, _FILL_FRAME_PICKED_NUMBERS][rows],
+        [_pick(names[column], picked) for column in _FILL_FRAME_PICKED_NAMES],
+    )
 
 
 # The names the pairing of events and fills compares come first (instrument, trade id).
@@ -995,10 +1032,11 @@ def fills_and_round_trips(
     events: list[OrderEvent | PositionEvent],
     inverse: Iterable[str] = (),
     on_position_columns: _OnPositionColumns | None = None,
-) -> tuple[list[OrderFilled], pd.DataFrame]:
-    """Return :func:`fill_events` and :func:`round_trips_frame` of ``events``, their types
-    read once for both (one pass over a long run's events, which no longer fit the CPU's
-    caches).
+) -> tuple[list[OrderFilled], pd.DataFrame, pd.DataFrame]:
+    """Return :func:`fill_events`, their :func:`fills_frame` and the
+    :func:`round_trips_frame` of ``events``: the events' types read once for all, and the
+    fills once for both frames (one pass over a long run's events, which no longer fit the
+    CPU's caches, and one over its fills).
 
     ``on_position_columns``, when given, is called with the columns the round trips read of
     the position events, if they read them in one pass (see
@@ -1006,7 +1044,11 @@ def fills_and_round_trips(
     again.
     """
     coded = _CodedEvents(events)
-    return coded.fills(), _round_trips(coded, inverse, on_position_columns)
+    fills = coded.fills()
+    coded.fill_read = _read_fills(fills)
+    return fills, _fills_frame(fills, coded.fill_read), _round_trips(
+        coded, inverse, on_position_columns
+    )
 
 
 class _CodedEvents:
@@ -1017,6 +1059,8 @@ class _CodedEvents:
         self.kinds = _EventKinds()
         codes = read_columns(events, (), (), self.kinds)[2]
         self.codes = np.frombuffer(codes, dtype=np.int8)
+        # The fills frame's columns of the fills (of codes _FILL, in order), when read.
+        self.fill_read: tuple[Any, list[list[Any]]] | None = None
 
     def fills(self) -> list[OrderFilled]:
         return _pick(self.events, np.flatnonzero(self.codes == _FILL).tolist())
@@ -1039,7 +1083,9 @@ def _with_fills(
     if np.all(candidates >= 0):
         positions = _pick(events, position_rows.tolist())
         latest = _pick(events, candidates.tolist())
-        columns = _PairColumns.read(positions, latest, codes[position_rows])
+        columns = _PairColumns.read(
+            positions, latest, codes[position_rows], _latest_fill_columns(coded, candidates)
+        )
         if columns is not None and on_position_columns is not None:
             read = dict(zip(_EVENT_NUMBERS_FIELDS, columns.numbers.T, strict=True))
             read.update(zip(_EVENT_NAMES, columns.names, strict=True))
@@ -1120,6 +1166,9 @@ _EVENT_NUMBERS_FIELDS = (
     "ts_event",
 )
 _FILL_NUMBERS_FIELDS = ("commission.raw", "last_qty.raw", "last_qty.precision")
+# Where the fills frame's columns hold them.
+_FILL_FRAME_PICKED_NUMBERS = [_FILL_FRAME_NUMBERS.index(f) for f in _FILL_NUMBERS_FIELDS]
+_FILL_FRAME_PICKED_NAMES = [_FILL_FRAME_NAMES.index(f) for f in _FILL_NAMES]
 
 
 def _pick(values: list[Any], rows: list[int]) -> list[Any]:

@@ -620,13 +620,41 @@ def test_fill_events_are_the_order_filled_events_in_order(result) -> None:
 
 
 def test_fills_and_round_trips_equal_fill_events_and_round_trips_frame(result) -> None:
-    from zq.backtest.result import fill_events, fills_and_round_trips
+    from zq.backtest.result import fill_events, fills_and_round_trips, fills_frame
 
-    fills, round_trips = fills_and_round_trips(result.events)
+    fills, fills_table, round_trips = fills_and_round_trips(result.events)
     assert fills == fill_events(result.events)
     assert len(round_trips) >= 2
+    pd.testing.assert_frame_equal(fills_table, fills_frame(fills))
+    pd.testing.assert_frame_equal(fills_table, result.fills)
     pd.testing.assert_frame_equal(round_trips, round_trips_frame(result.events))
     pd.testing.assert_frame_equal(round_trips, result.round_trips)
-    empty_fills, empty_trips = fills_and_round_trips([])
+    empty_fills, empty_table, empty_trips = fills_and_round_trips([])
     assert empty_fills == []
+    pd.testing.assert_frame_equal(empty_table, fills_frame([]))
     pd.testing.assert_frame_equal(empty_trips, round_trips_frame([]))
+
+
+def test_the_round_trips_on_the_fills_frames_columns_equal_those_on_their_own_read(
+    result,
+) -> None:
+    # The latest fill of each position event picked from the fills frame's columns: the
+    # columns the round trips read of those fills themselves.
+    import numpy as np
+
+    from zq.backtest import result as result_module
+
+    coded = result_module._CodedEvents(result.events)
+    coded.fill_read = result_module._read_fills(coded.fills())
+    fill_rows = np.flatnonzero(coded.codes == result_module._FILL)
+    position_rows = np.flatnonzero(coded.codes >= result_module._OPENED)
+    candidates = fill_rows[np.searchsorted(fill_rows, position_rows) - 1]
+    picked = result_module._latest_fill_columns(coded, candidates)
+    assert picked is not None
+    latest = [result.events[row] for row in candidates.tolist()]
+    raw, names, _ = result_module.read_columns(
+        latest, result_module._FILL_NUMBERS_FIELDS, result_module._FILL_NAMES
+    )
+    numbers = np.frombuffer(raw, dtype=np.int64).reshape(len(latest), -1)
+    assert len(latest) >= 4
+    assert np.array_equal(picked[0], numbers) and picked[1] == names
