@@ -62,6 +62,11 @@ cdef class Route:
     # code lowers it, and the loop bumps its epoch whenever Python may have run.
     cdef int64_t venue_next
     cdef uint64_t venue_epoch
+    # The exchange's command and event count (an ExchangeCore's _sequence) and the loop's
+    # venue_advances when venue_next was read: venue_next holds after Python ran while
+    # both are unchanged (_venue_held).
+    cdef uint64_t venue_sequence
+    cdef uint64_t venue_advances
     # A quiet route at epoch quiet_epoch: its rows before quiet_until (the next timer, the
     # venue's next work) only go to its matching core; the loop takes them without _row.
     cdef uint64_t quiet_epoch
@@ -118,6 +123,7 @@ cdef class ReplayLoop:
     cdef int64_t next_timer             # the timers' heap head (INT64_MAX: empty)
     cdef uint64_t bus_version
     cdef bint dirty
+    cdef uint64_t venue_advances        # how many times the loop advanced a venue
     cdef object make_quote
     cdef object make_bar
     cdef object delta_type

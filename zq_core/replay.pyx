@@ -20,7 +20,7 @@ after each call into Python.
 
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.ref cimport PyObject
-from libc.stdint cimport INT64_MAX, int64_t, uint8_t
+from libc.stdint cimport INT64_MAX, UINT64_MAX, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
 cimport numpy as cnp
@@ -40,6 +40,10 @@ cdef extern from "Python.h":
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
 
 cnp.import_array()
+
+# Route.venue_sequence of a route whose venue_next must be read again (no exchange counts
+# that far).
+cdef uint64_t VENUE_UNREAD = UINT64_MAX
 
 cdef enum:
     FLAG_LAST = 128     # BookFlags.LAST: the last delta of one venue event
@@ -174,6 +178,7 @@ cdef class ReplayLoop:
         route = Route.__new__(Route)
         venue = tuple(self.resolver.venue(series))
         route.loop = self
+        route.venue_sequence = VENUE_UNREAD
         route.series = series
         route.kind = venue[0]
         route.key = venue[1]
@@ -422,10 +427,11 @@ cdef class ReplayLoop:
         if core is not None:
             if route.venue_epoch != self.epoch:
                 route.venue_epoch = self.epoch
-                route.venue_next = self._venue_next(route)
+                if not _venue_held(self, route):
+                    route.venue_next = self._venue_next(route)
             if ts >= route.venue_next and self._venue_due(route, ts):
                 self._sync(ts)
-                _advance_venue(route, ts)
+                _advance_venue(self, route, ts)
                 self._refresh()
             if row != NULL:
                 _apply_row(core, route.kind, row, ts)
@@ -441,7 +447,7 @@ cdef class ReplayLoop:
         # path about 50 instructions a row).
         if core is not None and core._reports:
             self._sync(ts)
-            _advance_venue(route, ts)  # turns the reports into events
+            _advance_venue(self, route, ts)  # turns the reports into events
             self._refresh()
         # 3. The data engine's book, unless it is the venue's (applied in 2.).
         if route.book is not None:
@@ -622,6 +628,9 @@ cdef class ReplayLoop:
         cdef int64_t due = INT64_MAX
         cdef int64_t head
         cdef list queue = route.inbound
+        if route.direct:  # what _venue_held compares with
+            route.venue_sequence = (<ExchangeCore>route.exchange)._sequence
+            route.venue_advances = self.venue_advances
         if queue:
             due = <int64_t><object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(queue, 0), 0)
         queue = route.outbound
@@ -726,12 +735,31 @@ cdef Py_ssize_t _read_count(ReplayLoop loop) noexcept:
     return loop.aggressors
 
 
-cdef inline int _advance_venue(Route route, int64_t ts) except -1:
+cdef inline int _advance_venue(ReplayLoop loop, Route route, int64_t ts) except -1:
     # The venue's advance_time(ts): its C body for an ExchangeCore that does not override it.
+    # What it takes from its queues moves venue_next later: every route reads it again
+    # (the venue may be that of several routes: deltas and trades; see _venue_held).
+    loop.venue_advances += 1
     if route.direct:
         return (<ExchangeCore>route.exchange)._advance(ts)
     route.exchange.advance_time(ts)
     return 0
+
+
+cdef inline bint _venue_held(ReplayLoop loop, Route route) noexcept:
+    # Whether route.venue_next, read at an earlier epoch, still holds after Python ran, so
+    # that it need not be read again (what a listener's every row would cost): for an
+    # ExchangeCore venue of one core, when the venue queued nothing since (each command
+    # and event it queues counts in its _sequence), the loop did not advance a venue, and
+    # the core's next expiry is not earlier. What Python can do otherwise only moves the
+    # venue's work later (a command or event taken from the queues, an order closed):
+    # venue_next is then early, which costs a _venue_due check, never a missed command.
+    return (
+        route.direct and route.sole_core
+        and (<ExchangeCore>route.exchange)._sequence == route.venue_sequence
+        and loop.venue_advances == route.venue_advances
+        and route.core._next_expiry >= route.venue_next
+    )
 
 
 cdef inline int _apply_delta_row(

@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 
 from zq.backtest import BacktestNode
-from zq.backtest.config import BacktestConfig, DataConfig, StrategyConfig, VenueConfig
+from zq.backtest.config import (
+    BacktestConfig,
+    DataConfig,
+    LatencyModelConfig,
+    StrategyConfig,
+    VenueConfig,
+)
 from zq.common.clock import TimeEvent
 from zq.data.arrays import (
     DELTA_DTYPE,
@@ -673,3 +679,52 @@ def test_trades_let_go_or_kept_hold_their_own_fields() -> None:
     assert SEEN["KeepSome-001.prices"] == [row[1] for row in rows[3::4]]
     latest = SEEN["KeepSome-001.latest"][0]
     assert (latest.ts_init, latest.price.raw, latest.size.raw, str(latest.trade_id)) == rows[-1]
+
+
+class BuyOnTrades(Strategy[None]):
+    """Send a market buy at the 3rd and 7th trades it hears; note each fill (time, price)."""
+
+    def on_start(self) -> None:
+        SEEN[str(self.id)] = []
+        self.count = 0
+        self.subscribe_trades(ID)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        self.count += 1
+        if self.count in (3, 7):
+            self.submit_order(
+                self.order_factory.market(ID, OrderSide.BUY, Quantity.from_raw(1_000, 5))
+            )
+
+    def on_order_filled(self, event: Any) -> None:
+        SEEN[str(self.id)].append((event.ts_event, event.last_px.raw))
+
+
+@pytest.mark.parametrize("entry_ns", [0, 2_500_000, 4_000_000])
+@pytest.mark.parametrize("as_objects", [False, True])
+def test_an_order_sent_by_a_listener_arrives_at_its_time_among_the_rows(
+    entry_ns: int, as_objects: bool
+) -> None:
+    # A trade every ms, each one tick up; the book is built from the trades. An order sent
+    # at a trade arrives after the entry latency and fills at the last trade before its
+    # arrival (one at the very time comes after it; with no latency, the trade it was sent
+    # at is in the book already): the loop keeps up with the venue's queue while the
+    # strategy hears every row (the venue's next work is not read again after each).
+    SEEN.clear()
+    t = START_NS
+    times = [t + 1_000_000 * (i + 1) for i in range(12)]
+    trades = _trades(times)
+    config = BacktestConfig(
+        venues=[
+            VenueConfig(account_type="MARGIN", latency=LatencyModelConfig(entry_ns=entry_ns))
+        ],
+        strategies=[StrategyConfig(path=f"{__name__}:BuyOnTrades", strategy_id="BuyOnTrades-001")],
+    )
+    rows: Any = list(trades_to_objects(trades, ID, 2, 5)) if as_objects else trades
+    BacktestNode(config, instruments=[INSTRUMENT], sources=[[(TRADES, rows)]]).run()
+    expected = []
+    for sent in (times[2], times[6]):
+        arrival = sent + entry_ns
+        before = max(i for i, ts in enumerate(times) if ts < arrival or ts == sent)
+        expected.append((arrival, int(trades["price"][before])))
+    assert SEEN["BuyOnTrades-001"] == expected
