@@ -558,10 +558,13 @@ params = {{ instrument_id = "BTCUSDT.BINANCE", trade_size = "0.01" }}
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        for _ in range(300):
-            if len(await reader.trades()) >= 3:
+        # Up to a minute: on a loaded 2-core machine the process's start-up alone can take
+        # many seconds. A process that died on its own fails the test here, not later.
+        for _ in range(1200):
+            if len(await reader.trades()) >= 3 or process.returncode is not None:
                 break
             await asyncio.sleep(0.05)
+        assert process.returncode is None, f"`zq live` exited by itself: {process.returncode}"
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()
