@@ -317,6 +317,10 @@ class BacktestNode:
         fills, fills_table, round_trips = fills_and_round_trips(
             events, inverse, None if sampler is None else sampler.use_position_columns
         )
+        # The account history reads the states' columns, the sampler's records use them.
+        account_history = accounts_frame(
+            accounts, None if sampler is None else sampler.use_state_columns
+        )
         records = SampleRecords()
         if sampler is not None:
             sampler.sample(kernel.clock.timestamp_ns())
@@ -325,7 +329,7 @@ class BacktestNode:
             orders=orders_frame(cache.orders(), fills),
             fills=fills_table,
             positions=positions_frame(positions),
-            account_history=accounts_frame(accounts),
+            account_history=account_history,
             balances={str(a.id): {c.code: a.balance(c) for c in a.currencies()} for a in accounts},
             realized_pnl={c: Money(v, currencies[c]) for c, v in realized.items()},
             commissions={c: Money(v, currencies[c]) for c, v in fees.items()},

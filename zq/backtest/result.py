@@ -669,13 +669,36 @@ ACCOUNT_HISTORY_COLUMNS = [
 ]
 
 
-def accounts_frame(accounts: Iterable[Any]) -> pd.DataFrame:
-    """Return one row per account change and currency (the settled balances)."""
-    states = [state for account in accounts for state in account.events]
+# Called with the states, a column per field (text) and the rows of each account's list of
+# states (by the list's id: start, stop).
+_OnStateColumns = Callable[[list[Any], dict[str, Any], dict[int, tuple[int, int]]], None]
+
+
+def accounts_frame(
+    accounts: Iterable[Any], on_state_columns: _OnStateColumns | None = None
+) -> pd.DataFrame:
+    """Return one row per account change and currency (the settled balances).
+
+    ``on_state_columns``, when given, is called with the columns read of the accounts'
+    states when they were read in one pass (states of one balance each; see
+    ``ResultSampler.use_state_columns``): the sampler's records then need not read them
+    again.
+    """
+    lists = [account.events for account in accounts]
+    states = [state for events in lists for state in events]
     single = _single_balances(states)
     if single is None or not states:
         return _accounts_frame_by_attribute(states)
     numbers, names = single
+    if on_state_columns is not None:
+        spans: dict[int, tuple[int, int]] = {}
+        start = 0
+        for events in lists:
+            spans[id(events)] = (start, start + len(events))
+            start += len(events)
+        columns: dict[str, Any] = dict(zip(_STATE_NUMBERS, numbers.T, strict=True))
+        columns.update(zip(_STATE_NAMES, names, strict=True))
+        on_state_columns(states, columns, spans)
     ts_event, total, total_p, locked, locked_p, free, free_p = numbers.T
     account_ids, reasons, currencies, margin_calls = names[:4]
     data = {

@@ -194,6 +194,10 @@ class ResultSampler(Component):
         # Columns of position events read already (see use_position_columns).
         self._read_columns: tuple[list[Any], Mapping[str, Any], Mapping[type, int], Any] | None
         self._read_columns = None
+        # Columns of the accounts' states read already (see use_state_columns).
+        self._state_columns: (
+            tuple[list[Any], Mapping[str, Any], Mapping[int, tuple[int, int]]] | None
+        ) = None
         self._new_columns()
 
     def _new_columns(self) -> None:
@@ -302,6 +306,29 @@ class ResultSampler(Component):
             ``zq.backtest.result`` codes them.
         """
         self._read_columns = (events, columns, kinds, codes)
+
+    def use_state_columns(
+        self,
+        states: list[AccountState],
+        columns: Mapping[str, Any],
+        spans: Mapping[int, tuple[int, int]],
+    ) -> None:
+        """Take the columns of account states read already (states of one balance each),
+        for the records to use for the accounts whose very list of states they read.
+
+        Parameters
+        ----------
+        states : list
+            The states, account after account.
+        columns : Mapping
+            A column per field text, as ``read_columns`` reads it
+            (``"balances.0.total.raw"``: an int64 array; ``"balances.0.total.currency.code"``:
+            a list).
+        spans : Mapping
+            The rows of each account's list of states (``account.events``), by the list's
+            ``id``: (start, stop).
+        """
+        self._state_columns = (states, columns, spans)
 
     @property
     def records(self) -> SampleRecords:
@@ -1016,7 +1043,9 @@ class _LinearReplay:
             states = account.states
             # code -> (precision, whether each used state holds it, its raw total there), in
             # the account's order
-            table = _balance_table([states[number - 1] for number in used.tolist()])
+            table = _shared_balance_table(self.sampler._state_columns, states, used - 1)
+            if table is None:
+                table = _balance_table([states[number - 1] for number in used.tolist()])
             if not len(used):
                 continue
             state_of = np.minimum(np.searchsorted(used, counts), len(used) - 1)
@@ -1070,13 +1099,7 @@ def _balance_table(states: list[AccountState]) -> dict[str, tuple[int, Any, Any]
         single = False
     if single and states:
         totals, precisions = np.frombuffer(raw, dtype=np.int64).reshape(len(states), 2).T
-        codes = names[0]
-        table: dict[str, tuple[int, Any, Any]] = {}
-        for code in dict.fromkeys(codes):
-            held = _equal(codes, [code] * len(codes))
-            first = int(np.argmax(held))
-            table[code] = (int(precisions[first]), held, np.where(held, totals, 0))
-        return table
+        return _single_table(totals, precisions, names[0])
     rows: list[dict[str, int]] = []
     currencies: dict[str, int] = {}
     for state in states:
@@ -1094,6 +1117,43 @@ def _balance_table(states: list[AccountState]) -> dict[str, tuple[int, Any, Any]
         )
         for code, precision in currencies.items()
     }
+
+
+def _single_table(
+    totals: Any, precisions: Any, codes: list[Any]
+) -> dict[str, tuple[int, Any, Any]]:
+    # _balance_table of states of one balance each, from their columns.
+    table: dict[str, tuple[int, Any, Any]] = {}
+    for code in dict.fromkeys(codes):
+        held = _equal(codes, [code] * len(codes))
+        first = int(np.argmax(held))
+        table[code] = (int(precisions[first]), held, np.where(held, totals, 0))
+    return table
+
+
+def _shared_balance_table(
+    shared: tuple[list[Any], Mapping[str, Any], Mapping[int, tuple[int, int]]] | None,
+    states: list[AccountState],
+    rows: np.ndarray,
+) -> dict[str, tuple[int, Any, Any]] | None:
+    """_balance_table of ``states[rows]`` from the columns read already of these very
+    states (see ResultSampler.use_state_columns), or None when they were not."""
+    if shared is None or not len(rows):
+        return None
+    read_states, columns, spans = shared
+    span = spans.get(id(states))
+    if span is None or any(field not in columns for field in _TOTAL_NUMBERS + _TOTAL_NAMES[:1]):
+        return None
+    start, stop = span
+    if stop - start != len(states) or read_states[start:stop] != states:
+        return None
+    at = rows + start
+    codes = columns[_TOTAL_NAMES[0]]
+    return _single_table(
+        np.asarray(columns[_TOTAL_NUMBERS[0]])[at],
+        np.asarray(columns[_TOTAL_NUMBERS[1]])[at],
+        [codes[row] for row in at.tolist()],
+    )
 
 
 _TOTAL_NUMBERS = ("balances.0.total.raw", "balances.0.total.precision")

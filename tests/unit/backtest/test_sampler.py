@@ -540,3 +540,52 @@ def test_replay_linear_sums_by_hand_and_refuses_an_inexact_share_or_an_overflow(
     # Out of 3 with a value of 18: exact (12 remains).
     assert list(replay([0, 1, 1], [2, 1, 1], [6, 6, 7], [2, 3, 2])[1]) == [120]
     assert replay([0], [2**62], [4], [2**62]) is None
+
+
+@pytest.mark.parametrize("case", ["ema", "margin"])
+def test_the_balance_table_on_the_account_historys_columns_equals_its_own_read(
+    monkeypatch, case
+) -> None:
+    # The node hands the sampler the states' columns the account history read: the table
+    # of the sampled states taken from them is the one read of those states.
+    import numpy as np
+
+    import zq.backtest.sampler as sampler_module
+    from tests.unit.backtest.test_node import load_example
+    from tests.unit.backtest.test_result import script_config
+
+    kwargs: dict[str, object] = {"sample_interval_ns": 5 * SECOND}
+    if case == "ema":
+        config, kwargs = load_example(count=20_000), {}
+    else:
+        orders = {"1": ("BUY", "1"), "2": ("BUY", "0.5"), "3": ("SELL", "1.25"), "5": ("SELL", "1")}
+        config = script_config(orders, "NETTING", "MARGIN")
+        prices = ["100.00", "130.00", "90.00", "95.00", "97.50", "99.00"]
+        kwargs["data"] = [trade(i, p) for i, p in enumerate(prices, start=1)]
+    samplers: list[ResultSampler] = []
+    linear_rows = sampler_module._linear_rows
+
+    def keeping(sampler, ts):  # type: ignore[no-untyped-def]
+        samplers.append(sampler)
+        return linear_rows(sampler, ts)
+
+    monkeypatch.setattr(sampler_module, "_linear_rows", keeping)
+    BacktestNode(config, **kwargs).run()  # type: ignore[arg-type]
+    (sampler,) = samplers
+    shared = sampler._state_columns
+    assert shared is not None
+    (account,) = sampler._accounts
+    states = account.states
+    counts = np.frombuffer(account.counts, dtype=np.int64)
+    rows = np.unique(counts[counts > 0]) - 1
+    assert len(rows) >= 3
+    table = sampler_module._shared_balance_table(shared, states, rows)
+    expected = sampler_module._balance_table([states[row] for row in rows.tolist()])
+    assert table is not None and list(table) == list(expected)
+    for code, (precision, held, raws) in expected.items():
+        ours = table[code]
+        assert ours[0] == precision
+        assert np.array_equal(ours[1], held) and np.array_equal(ours[2], raws)
+    # Another list of states (here a copy): not taken from the columns.
+    assert sampler_module._shared_balance_table(shared, list(states), rows) is None
+    assert sampler_module._shared_balance_table(shared, states[:-1], rows) is None
