@@ -4,7 +4,7 @@ from array import array
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SampleColumns", "read_columns", "replay_linear"]
+__all__ = ["SampleColumns", "identities", "read_columns", "replay_linear"]
 
 class SampleColumns:
     ts: array[int]
@@ -23,6 +23,7 @@ class SampleColumns:
     def on_position_event(self, event: Any) -> None: ...
     def sample(self, ts: int) -> None: ...
 
+def identities(values: list[Any]) -> array[int]: ...
 def read_columns(
     objects: list[Any],
     numbers: tuple[str, ...],

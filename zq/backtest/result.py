@@ -52,7 +52,7 @@ from zq.model.position import (
     PositionOpened,
 )
 from zq_core.fixed import FIXED_PRECISION_MAX, Money, Quantity
-from zq_core.sampling import read_columns
+from zq_core.sampling import identities, read_columns
 
 __all__ = [
     "ACCOUNT_HISTORY_COLUMNS",
@@ -207,6 +207,13 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 # one by one was a third of the frames' time.
 
 
+def _identities(values: list[Any]) -> Any:
+    """``id`` of each value as int64 (compiled: no int object per value)."""
+    if type(values) is not list:
+        values = list(values)
+    return np.frombuffer(identities(values), dtype=np.int64)
+
+
 def _doubles(values: list[Any]) -> Any:
     """Fixed-point values as float64; with a None among them (or none at all), a list of
     floats and None, which pandas makes a float64 column with NaN, or an object column when
@@ -231,7 +238,7 @@ def _names(values: list[Any]) -> Any:
     # enum member hashes in Python, so the members are told apart by identity (a vector
     # compare per member of the enum), not through a dict.
     if values and _STR_DTYPE is not None:
-        ids = np.fromiter(map(id, values), dtype=np.intp, count=len(values))
+        ids = _identities(values)
         codes = np.full(len(values), -1, dtype=np.int32)
         names: list[str] = []
         for member in type(values[0]):
@@ -504,12 +511,12 @@ def _rows_by_identity(keys: list[Any], wanted: list[Any]) -> list[int] | None:
     """The row of ``keys`` holding each of ``wanted`` as the same object (a fill and its
     order share the id object: no hashing of each id), or None if one is not found so or
     two rows hold one object."""
-    ids = np.fromiter(map(id, keys), dtype=np.intp, count=len(keys))
+    ids = _identities(keys)
     order = np.argsort(ids, kind="stable")
     ordered = ids[order]
     if len(ordered) == 0 or np.any(ordered[1:] == ordered[:-1]):
         return None
-    found = np.fromiter(map(id, wanted), dtype=np.intp, count=len(wanted))
+    found = _identities(wanted)
     at = np.minimum(np.searchsorted(ordered, found), len(ordered) - 1)
     if np.any(ordered[at] != found):
         return None
@@ -1202,7 +1209,7 @@ def _sides(entries: list[Any]) -> Any:
     """``LONG`` for a round trip entered by a buy, else ``SHORT``, as a text column."""
     if not entries or _STR_DTYPE is None:
         return ["LONG" if entry is OrderSide.BUY else "SHORT" for entry in entries]
-    ids = np.fromiter(map(id, entries), dtype=np.intp, count=len(entries))
+    ids = _identities(entries)
     short = (ids != id(OrderSide.BUY)).astype(np.int8)
     return pd.array(pa.array(["LONG", "SHORT"], pa.large_string()).take(short), dtype=_STR_DTYPE)
 
@@ -1357,7 +1364,7 @@ def _codes(values: list[Any]) -> Any:
     """A code per value, equal for equal values (in no particular order), as int64."""
     # The events of a position share its id object: coded by identity (no hashing of each
     # value), unless two of the objects are equal.
-    ids = np.fromiter(map(id, values), dtype=np.intp, count=len(values))
+    ids = _identities(values)
     _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
     distinct = [values[i] for i in first.tolist()]
     if len(set(distinct)) == len(distinct):

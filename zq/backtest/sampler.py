@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zq.backtest.result import SampleRecords, _codes, _equal
+from zq.backtest.result import SampleRecords, _codes, _equal, _identities
 from zq.common import topics
 from zq.common.component import Component
 from zq.model.enums import PositionSide
@@ -813,7 +813,7 @@ class _LinearReplay:
             or np.any(accounts != accounts[first_rows][number_of])
         ):
             return False  # mixed precisions, or the position moved to another account
-        side_ids = np.fromiter(map(id, sides), dtype=np.intp, count=used)
+        side_ids = _identities(sides)
         signed = np.where(
             side_ids == id(PositionSide.LONG),
             size,

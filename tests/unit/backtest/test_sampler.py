@@ -415,6 +415,18 @@ def test_read_columns_reads_numbers_names_and_kinds_in_one_pass() -> None:
         read_columns(held, ("balances.1.total.raw",))
 
 
+def test_identities_are_the_ids_of_the_values_in_order() -> None:
+    from zq.model.enums import OrderSide
+    from zq_core.sampling import identities
+
+    shared = object()
+    values = [shared, None, 7, "text", shared, OrderSide.BUY, 2**80]
+    assert list(identities(values)) == [id(value) for value in values]
+    assert list(identities([])) == []
+    with pytest.raises(TypeError):
+        identities((1, 2))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("case", ["ema", "cash", "hedging", "scaled"])
 def test_the_compiled_replay_leaves_the_columns_the_python_replay_leaves(monkeypatch, case) -> None:
     # replay_linear (events read in one pass, applied in C) against _LinearReplay.run, the
