@@ -53,9 +53,9 @@ class QuoteTick(msgspec.Struct, frozen=True, gc=False, tag=True):
     ts_init: int
 
 
-# TradeTick is compiled (zq_core.data: one allocation holding raw fields, the price, size,
-# aggressor side and trade id made on access); it hands out these types, and zq_core never
-# imports zq.
+# TradeTick is compiled (zq_core.data: one allocation holding raw fields and the price, with
+# the size, aggressor side and trade id made on access); it hands out these types, and zq_core
+# never imports zq.
 _register_types(tuple(AggressorSide(value) for value in range(len(AggressorSide))), TradeId)
 
 _TIME_AGGREGATIONS = {
