@@ -4,7 +4,7 @@ from array import array
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SampleColumns", "identities", "read_columns", "replay_linear"]
+__all__ = ["SampleColumns", "identities", "read_columns", "replay_linear", "take"]
 
 class SampleColumns:
     ts: array[int]
@@ -44,3 +44,4 @@ def replay_linear(
 ) -> (
     tuple[array[int], array[int], array[int], array[int], array[int], list[int]] | None
 ): ...
+def take(values: list[Any], rows: Any) -> list[Any]: ...

@@ -11,7 +11,9 @@ the run.
 
 cimport cython
 from cpython cimport array
+from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t
 
@@ -21,7 +23,7 @@ from zq_core.book_base cimport SIDE_ASK, SIDE_BID, Ladder, OrderBook, side_key
 from zq_core.fixed cimport PRECISION_MAX_C, Money, Price, Quantity
 from zq_core.portfolio cimport AccountCore
 
-__all__ = ["SampleColumns", "identities", "read_columns", "replay_linear"]
+__all__ = ["SampleColumns", "identities", "read_columns", "replay_linear", "take"]
 
 # The precision recorded for an instrument without a mark at a sample.
 cdef signed char _NO_MARK = -1
@@ -553,6 +555,31 @@ def identities(list values not None):
         # unsigned value: a user-space address is below 2**63, so the same as a signed one.
         item = zq_sampling_list_item(values, row)
         data[row] = <long long><Py_ssize_t>item
+    return out
+
+
+def take(list values not None, const int64_t[::1] rows not None):
+    """Return ``[values[row] for row in rows]``, ``rows`` an int64 buffer (a NumPy array).
+
+    Raises
+    ------
+    IndexError
+        If a row is not within ``values`` (no negative rows).
+
+    The result's columns pick their rows of long lists so (no int object made per row, no
+    Python call per value).
+    """
+    cdef Py_ssize_t count = rows.shape[0], size = len(values), row
+    cdef int64_t at
+    cdef list out = PyList_New(count)
+    cdef object item
+    for row in range(count):
+        at = rows[row]
+        if at < 0 or at >= size:
+            raise IndexError(f"row {at} is not within the {size} values")
+        item = <object>zq_sampling_list_item(values, at)
+        Py_INCREF(item)  # the list's reference (SET_ITEM takes it)
+        PyList_SET_ITEM(out, row, item)
     return out
 
 

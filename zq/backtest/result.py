@@ -52,7 +52,7 @@ from zq.model.position import (
     PositionOpened,
 )
 from zq_core.fixed import FIXED_PRECISION_MAX, Money, Quantity
-from zq_core.sampling import identities, read_columns
+from zq_core.sampling import identities, read_columns, take
 
 __all__ = [
     "ACCOUNT_HISTORY_COLUMNS",
@@ -982,10 +982,9 @@ def _latest_fill_columns(
     numbers, names = coded.fill_read
     fill_number = np.cumsum(coded.codes == _FILL) - 1  # each row's latest fill, numbered
     rows = fill_number[candidates]
-    picked = rows.tolist()
     return (
         numbers[:, _FILL_FRAME_PICKED_NUMBERS][rows],
-        [_pick(names[column], picked) for column in _FILL_FRAME_PICKED_NAMES],
+        [_pick(names[column], rows) for column in _FILL_FRAME_PICKED_NAMES],
     )
 
 
@@ -1093,7 +1092,7 @@ class _CodedEvents:
         self.fill_read: tuple[Any, list[list[Any]]] | None = None
 
     def fills(self) -> list[OrderFilled]:
-        return _pick(self.events, np.flatnonzero(self.codes == _FILL).tolist())
+        return _pick(self.events, np.flatnonzero(self.codes == _FILL))
 
 
 def _with_fills(
@@ -1111,8 +1110,8 @@ def _with_fills(
     position_rows = np.flatnonzero(codes >= _OPENED)
     candidates = latest_fill[position_rows]
     if np.all(candidates >= 0):
-        positions = _pick(events, position_rows.tolist())
-        latest = _pick(events, candidates.tolist())
+        positions = _pick(events, position_rows)
+        latest = _pick(events, candidates)
         columns = _PairColumns.read(
             positions, latest, codes[position_rows], _latest_fill_columns(coded, candidates)
         )
@@ -1201,7 +1200,10 @@ _FILL_FRAME_PICKED_NUMBERS = [_FILL_FRAME_NUMBERS.index(f) for f in _FILL_NUMBER
 _FILL_FRAME_PICKED_NAMES = [_FILL_FRAME_NAMES.index(f) for f in _FILL_NAMES]
 
 
-def _pick(values: list[Any], rows: list[int]) -> list[Any]:
+def _pick(values: list[Any], rows: Any) -> list[Any]:
+    """``[values[row] for row in rows]``: ``rows`` an integer array (picked in C) or list."""
+    if isinstance(rows, np.ndarray) and type(values) is list:
+        return take(values, np.ascontiguousarray(rows, dtype=np.int64))
     return list(map(values.__getitem__, rows))
 
 
@@ -1329,7 +1331,6 @@ def _round_trips_columnar(
             net[number] = float(gross_value - total)
         fees = fees.astype(np.float64)
         net = net.astype(np.float64)
-    opening_rows = opening.tolist()
     closing = np.full(trips, -1, dtype=np.int64)
     closing[trip[closed_flags]] = np.flatnonzero(closed_flags)
     ts_opened = ts_event[opening]
@@ -1339,11 +1340,11 @@ def _round_trips_columnar(
         getattr(events[i], "ts_closed") for i in closing[is_closed].tolist()  # noqa: B009
     ]
     data = {
-        "position_id": _strings(_pick(position_ids, opening_rows)),
-        "strategy_id": _strings(_pick(strategy_ids, opening_rows)),
-        "instrument_id": _strings(_pick(columns.names[1], opening_rows)),
-        "account_id": _strings(_pick(account_ids, opening_rows)),
-        "side": _sides(_pick(entry_sides, opening_rows)),
+        "position_id": _strings(_pick(position_ids, opening)),
+        "strategy_id": _strings(_pick(strategy_ids, opening)),
+        "instrument_id": _strings(_pick(columns.names[1], opening)),
+        "account_id": _strings(_pick(account_ids, opening)),
+        "side": _sides(_pick(entry_sides, opening)),
         "quantity": _raw_floats(entry_qty, qty_precision),
         "peak_qty": _raw_floats(peak, held_precision),
         "avg_px_open": _averages(entry_value, entry_qty, qty_precision, px_precision),
@@ -1351,7 +1352,7 @@ def _round_trips_columnar(
         "gross_pnl": gross,
         "fees": fees,
         "net_pnl": net,
-        "currency": _texts(_pick(currency_codes, opening_rows)),
+        "currency": _texts(_pick(currency_codes, opening)),
         "ts_opened": pd.arrays.IntegerArray(ts_opened, np.zeros(trips, dtype=bool)),
         "ts_closed": pd.arrays.IntegerArray(ts_closed, ~is_closed),
         "duration_ns": pd.arrays.IntegerArray(ts_closed - ts_opened, ~is_closed),

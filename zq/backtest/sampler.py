@@ -62,7 +62,7 @@ from zq.model.position import (
 from zq.portfolio.account import Account, CashAccount
 from zq_core.book_base import OrderBook as BaseOrderBook
 from zq_core.fixed import FIXED_PRECISION_MAX, Price
-from zq_core.sampling import SampleColumns, read_columns, replay_linear
+from zq_core.sampling import SampleColumns, read_columns, replay_linear, take
 
 if TYPE_CHECKING:
     from zq.backtest.exchange import SimulatedExchange
@@ -1152,7 +1152,7 @@ def _shared_balance_table(
     return _single_table(
         np.asarray(columns[_TOTAL_NUMBERS[0]])[at],
         np.asarray(columns[_TOTAL_NUMBERS[1]])[at],
-        [codes[row] for row in at.tolist()],
+        take(codes, at) if type(codes) is list else [codes[row] for row in at.tolist()],
     )
 
 

@@ -427,6 +427,21 @@ def test_identities_are_the_ids_of_the_values_in_order() -> None:
         identities((1, 2))  # type: ignore[arg-type]
 
 
+def test_take_picks_the_rows_of_a_list_in_order_and_refuses_a_row_outside() -> None:
+    import numpy as np
+
+    from zq_core.sampling import take
+
+    values = [object() for _ in range(5)]
+    rows = np.array([4, 0, 0, 2], dtype=np.int64)
+    assert take(values, rows) == [values[4], values[0], values[0], values[2]]
+    assert take(values, np.flatnonzero(np.array([1, 0, 1]))) == [values[0], values[2]]
+    assert take(values, np.zeros(0, dtype=np.int64)) == []
+    for outside in (5, -1):
+        with pytest.raises(IndexError):
+            take(values, np.array([0, outside], dtype=np.int64))
+
+
 @pytest.mark.parametrize("case", ["ema", "cash", "hedging", "scaled"])
 def test_the_compiled_replay_leaves_the_columns_the_python_replay_leaves(monkeypatch, case) -> None:
     # replay_linear (events read in one pass, applied in C) against _LinearReplay.run, the
