@@ -1498,52 +1498,65 @@ PRICE_COLUMNS: list[str] = ["ts", "instrument_id", "price"]
 POSITION_HISTORY_COLUMNS: list[str] = ["ts", "instrument_id", "strategy_id", "signed_qty"]
 
 
-def _last_per_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def _last_per_key(columns: dict[str, Any], keys: list[str]) -> pd.DataFrame:
     # Several samples at one instant (a timer, then fills at the same time; the two events
-    # of a fill through zero): the last one is the state after that instant.
-    frame = frame.drop_duplicates(subset=keys, keep="last")
-    return frame.sort_values("ts", kind="stable").reset_index(drop=True)
+    # of a fill through zero): the last one is the state after that instant. Rows ordered
+    # by time, as ``drop_duplicates(subset=keys, keep="last")`` then a stable sort by ts:
+    # the rows kept are found on integer codes (the id columns share one string per id),
+    # and only they become the frame's columns (no hashing of every row's strings).
+    ts = columns["ts"]
+    count = len(ts)
+    if count == 0:
+        frame = pd.DataFrame(columns, columns=list(columns))
+        frame = frame.drop_duplicates(subset=keys, keep="last")
+        return frame.sort_values("ts", kind="stable").reset_index(drop=True)
+    codes = [ts, *(_codes(columns[key]) for key in keys[1:])]
+    order = np.lexsort(codes[::-1])  # by ts, then the ids; equal keys in their order
+    last = np.ones(count, dtype=bool)
+    for code in codes:
+        ordered = code[order]
+        last[:-1] &= ordered[1:] == ordered[:-1]
+    last[:-1] = ~last[:-1]  # the last of each run of equal keys
+    last[-1] = True
+    kept = np.sort(order[last])
+    kept = kept[np.argsort(ts[kept], kind="stable")]
+    data = {
+        name: _texts(_pick(values, kept)) if isinstance(values, list) else values[kept]
+        for name, values in columns.items()
+    }
+    return pd.DataFrame(data, columns=list(columns))
 
 
 def equity_frame(records: SampleRecords) -> pd.DataFrame:
     """Return the equity samples, one row per time, account and currency."""
-    frame = pd.DataFrame(
-        {
-            "ts": np.asarray(records.equity_ts, dtype=np.int64),
-            "account_id": records.equity_account,
-            "currency": records.equity_currency,
-            "balance": np.asarray(records.equity_balance, dtype=np.float64),
-            "unrealized": np.asarray(records.equity_unrealized, dtype=np.float64),
-            "equity": np.asarray(records.equity_value, dtype=np.float64),
-        },
-        columns=EQUITY_COLUMNS,
-    )
-    return _last_per_key(frame, ["ts", "account_id", "currency"])
+    columns = {
+        "ts": np.asarray(records.equity_ts, dtype=np.int64),
+        "account_id": records.equity_account,
+        "currency": records.equity_currency,
+        "balance": np.asarray(records.equity_balance, dtype=np.float64),
+        "unrealized": np.asarray(records.equity_unrealized, dtype=np.float64),
+        "equity": np.asarray(records.equity_value, dtype=np.float64),
+    }
+    return _last_per_key(columns, ["ts", "account_id", "currency"])
 
 
 def prices_frame(records: SampleRecords) -> pd.DataFrame:
     """Return the mark-price samples, one row per time and instrument."""
-    frame = pd.DataFrame(
-        {
-            "ts": np.asarray(records.price_ts, dtype=np.int64),
-            "instrument_id": records.price_instrument,
-            "price": np.asarray(records.price_value, dtype=np.float64),
-        },
-        columns=PRICE_COLUMNS,
-    )
-    return _last_per_key(frame, ["ts", "instrument_id"])
+    columns = {
+        "ts": np.asarray(records.price_ts, dtype=np.int64),
+        "instrument_id": records.price_instrument,
+        "price": np.asarray(records.price_value, dtype=np.float64),
+    }
+    return _last_per_key(columns, ["ts", "instrument_id"])
 
 
 def positions_history_frame(records: SampleRecords) -> pd.DataFrame:
     """Return the net-position samples, one row per time, instrument and strategy."""
-    frame = pd.DataFrame(
-        {
-            "ts": np.asarray(records.position_ts, dtype=np.int64),
-            "instrument_id": records.position_instrument,
-            "strategy_id": records.position_strategy,
-            "signed_qty": np.asarray(records.position_qty, dtype=np.float64),
-        },
-        columns=POSITION_HISTORY_COLUMNS,
-    )
-    return _last_per_key(frame, ["ts", "instrument_id", "strategy_id"])
+    columns = {
+        "ts": np.asarray(records.position_ts, dtype=np.int64),
+        "instrument_id": records.position_instrument,
+        "strategy_id": records.position_strategy,
+        "signed_qty": np.asarray(records.position_qty, dtype=np.float64),
+    }
+    return _last_per_key(columns, ["ts", "instrument_id", "strategy_id"])
 

@@ -658,3 +658,31 @@ def test_the_round_trips_on_the_fills_frames_columns_equal_those_on_their_own_re
     numbers = np.frombuffer(raw, dtype=np.int64).reshape(len(latest), -1)
     assert len(latest) >= 4
     assert np.array_equal(picked[0], numbers) and picked[1] == names
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.sampled_from(["AB", "CD", "EF"]), st.sampled_from(["x", "y"])),
+        max_size=40,
+    )
+)
+def test_the_last_sample_per_key_is_what_pandas_drop_duplicates_keeps(rows) -> None:
+    # The sample frames keep each (ts, ids) key's last row, ordered by time (stable), found
+    # on integer codes; pandas' drop_duplicates(keep="last") then a stable sort is the
+    # reference. Equal ids as distinct string objects too.
+    import numpy as np
+
+    from zq.backtest import result as result_module
+
+    columns = {
+        "ts": np.array([ts for ts, _, _ in rows], dtype=np.int64),
+        "account_id": ["".join(list(a)) for _, a, _ in rows],  # equal, not identical
+        "currency": [c for _, _, c in rows],
+        "value": np.arange(len(rows), dtype=np.float64) / 4,
+    }
+    keys = ["ts", "account_id", "currency"]
+    expected = pd.DataFrame(columns, columns=list(columns))
+    expected = expected.drop_duplicates(subset=keys, keep="last")
+    expected = expected.sort_values("ts", kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(result_module._last_per_key(columns, keys), expected)
