@@ -616,3 +616,15 @@ def test_the_balance_table_on_the_account_historys_columns_equals_its_own_read(
     # Another list of states (here a copy): not taken from the columns.
     assert sampler_module._shared_balance_table(shared, list(states), rows) is None
     assert sampler_module._shared_balance_table(shared, states[:-1], rows) is None
+
+
+def test_unique_of_growing_counts_is_numpys_unique() -> None:
+    import numpy as np
+
+    import zq.backtest.sampler as sampler_module
+
+    for values in ([], [3], [1, 1, 2, 5, 5, 5, 9], [4, 2, 2, 7], [2, 2, 2]):
+        column = np.array(values, dtype=np.int64)
+        ours = sampler_module._unique(column)
+        assert ours.dtype == column.dtype and np.array_equal(ours, np.unique(column))
+
