@@ -267,7 +267,11 @@ def _texts(values: list[str]) -> Any:
     if not values or _STR_DTYPE is None:
         return values
     first = values[0]
-    if values.count(first) == len(values):  # identical objects compare by identity
+    # One object repeated, told by identity (no string compared: a column of distinct ids
+    # would read every string twice); equal strings of distinct objects make the same
+    # column through pa.array.
+    ids = _identities(values)
+    if bool(np.all(ids == ids[0])):
         column = pa.array([first], pa.large_string()).take(np.zeros(len(values), np.intp))
     else:
         column = pa.array(values, pa.large_string())

@@ -686,3 +686,22 @@ def test_the_last_sample_per_key_is_what_pandas_drop_duplicates_keeps(rows) -> N
     expected = expected.drop_duplicates(subset=keys, keep="last")
     expected = expected.sort_values("ts", kind="stable").reset_index(drop=True)
     pd.testing.assert_frame_equal(result_module._last_per_key(columns, keys), expected)
+
+
+def test_a_text_column_is_the_column_pandas_makes_of_the_list() -> None:
+    # One object repeated (taken once), equal strings of distinct objects, distinct ones,
+    # str subclasses: the column pandas makes of the list itself.
+    from zq.backtest import result as result_module
+    from zq.model.identifiers import TradeId
+
+    shared = "".join(["SIM", "-001"])
+    cases = [
+        [shared] * 5,
+        ["".join(["SIM", "-001"]) for _ in range(5)],
+        ["a", "b", "a"],
+        [TradeId("T-1"), TradeId("T-2")],
+        ["only"],
+    ]
+    for values in cases:
+        ours = pd.Series(result_module._texts(values))
+        pd.testing.assert_series_equal(ours, pd.Series([str(v) for v in values]))
