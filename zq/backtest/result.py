@@ -255,9 +255,15 @@ def _names(values: list[Any]) -> Any:
 def _strings(values: list[Any]) -> Any:
     # Identifiers are str subclasses: pandas stores their text as it does a str's. A None
     # where a string is expected becomes "None", as it always has.
-    if None not in values:
+    if not _has_none(values):
         return _texts(values)
     return [value if isinstance(value, str) else str(value) for value in values]
+
+
+def _has_none(values: list[Any]) -> bool:
+    """``None in values``, told by identity (no value compared: a column of distinct ids
+    would be read once more for it)."""
+    return bool(values) and bool(np.any(_identities(values) == id(None)))
 
 
 def _texts(values: list[str]) -> Any:
@@ -291,7 +297,7 @@ _STR_DTYPE = _default_str_dtype()
 
 
 def _strings_or_none(values: list[Any]) -> Any:
-    if None not in values and all(issubclass(kind, str) for kind in set(map(type, values))):
+    if not _has_none(values) and all(issubclass(kind, str) for kind in set(map(type, values))):
         return _texts(values)
     return [value if value is None or isinstance(value, str) else str(value) for value in values]
 

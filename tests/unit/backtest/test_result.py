@@ -705,3 +705,13 @@ def test_a_text_column_is_the_column_pandas_makes_of_the_list() -> None:
     for values in cases:
         ours = pd.Series(result_module._texts(values))
         pd.testing.assert_series_equal(ours, pd.Series([str(v) for v in values]))
+
+
+def test_has_none_tells_a_none_among_the_values() -> None:
+    from zq.backtest import result as result_module
+
+    assert not result_module._has_none([])
+    assert not result_module._has_none(["a", "b", 0, False])
+    assert result_module._has_none(["a", None])
+    assert result_module._has_none([None])
+    assert result_module._strings(["a", None]) == ["a", "None"]
