@@ -14,7 +14,8 @@ config of examples/configs/ema_cross.toml) on N generated trades, then, on that 
   read of what the replay left, the account states made then: the figure a user waits for);
 - **frames**: each frame of the result built again from the run, timed (CPU time of this
   process, so other processes on the machine disturb it less), and the sampler's samples
-  computed into their columns.
+  computed into their columns; and the fills frame with the round trips as the node builds
+  them (together: the events' types and the fills read once for both).
 
 Prints the median of R repeats of each figure.
 """
@@ -126,6 +127,10 @@ def measure(
         total += seconds
         report(name, seconds, orders)
     report("all", total, orders)
+    # The node builds the fills frame and the round trips together, reading the events'
+    # types and the fills once for both (not in "all", which counts them apart).
+    both = median_seconds(lambda: frames.fills_and_round_trips(events, inverse), repeat)
+    report("fills+round_trips", both, orders)
 
 
 def report(name: str, seconds: float, orders: int) -> None:
