@@ -7,7 +7,7 @@ and the bus key on them per event). Construction validates the value and raises
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 __all__ = [
     "AccountId",
@@ -86,9 +86,8 @@ class Symbol(Identifier):
 
 
 #: Venue parts of instrument ids, made once (``InstrumentId.venue`` is read per order event),
-#: by venue name and by instrument id.
+#: by venue name and by instrument id (``_INSTRUMENT_VENUES``, below ``Venue``).
 _VENUES: dict[str, Venue] = {}
-_INSTRUMENT_VENUES: dict[str, Venue] = {}
 
 
 class Venue(Identifier):
@@ -101,6 +100,23 @@ class Venue(Identifier):
         if not all(ch.isupper() or ch.isdigit() or ch == "_" for ch in venue):
             raise ValueError(f"Venue must be upper-case letters, digits or '_', got {value!r}")
         return venue
+
+
+class _VenueParts(dict[str, Venue]):
+    """The venue part of each instrument id read, made on its first read (``__missing__``)."""
+
+    __slots__ = ()
+
+    def __missing__(self, instrument_id: str) -> Venue:
+        part = instrument_id.rpartition(".")[2]
+        venue = _VENUES.get(part)
+        if venue is None:
+            venue = _VENUES[part] = Venue(part)  # validated once per venue name
+        self[str(instrument_id)] = venue
+        return venue
+
+
+_INSTRUMENT_VENUES = _VenueParts()
 
 
 class InstrumentId(Identifier):
@@ -129,17 +145,16 @@ class InstrumentId(Identifier):
         """The symbol part."""
         return Symbol(self.rpartition(".")[0])
 
-    @property
-    def venue(self) -> Venue:
-        """The venue part."""
-        venue = _INSTRUMENT_VENUES.get(self)
-        if venue is None:
-            part = self.rpartition(".")[2]
-            venue = _VENUES.get(part)
-            if venue is None:
-                venue = _VENUES[part] = Venue(part)  # validated once per venue name
-            _INSTRUMENT_VENUES[str(self)] = venue
-        return venue
+    if TYPE_CHECKING:
+
+        @property
+        def venue(self) -> Venue:
+            """The venue part."""
+
+    else:
+        # Its getter is the dict's own __getitem__: a venue part made before is read without
+        # an interpreter frame (the cache reads it as it indexes each order).
+        venue = property(_INSTRUMENT_VENUES.__getitem__, doc="The venue part.")
 
 
 class ClientOrderId(Identifier):

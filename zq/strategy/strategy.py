@@ -72,6 +72,8 @@ __all__ = ["Actor", "NoParams", "PortfolioView", "PositionView", "Strategy"]
 
 _RUNNING = ComponentState.RUNNING
 _COUNT_KEY = "zq.order_factory.count"
+#: The command methods a registered strategy takes from its OrderSender (unless overridden).
+_SENT_COMMANDS = ("submit_order", "modify_order", "cancel_order")
 
 
 class NoParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -553,7 +555,7 @@ class Strategy(Actor[P]):
         self._order_factory = OrderFactory(self.trader_id, self.id, self.clock)
         # The commands are built and sent in C (zq_core.strategy), as submit_order,
         # modify_order and cancel_order below describe.
-        self._sender = OrderSender(
+        sender = self._sender = OrderSender(
             self.trader_id,
             self.id,
             self.cache,
@@ -562,6 +564,13 @@ class Strategy(Actor[P]):
             ENDPOINT_RISK,
             (SubmitOrder, ModifyOrder, CancelOrder),
         )
+        # A command method the class does not override is the sender's own on the instance:
+        # no interpreter frame between the user's callback and the command (the methods below
+        # stay the reference, and what an override's super() call runs).
+        cls = type(self)
+        for name in _SENT_COMMANDS:
+            if getattr(cls, name) is getattr(Strategy, name):
+                setattr(self, name, getattr(sender, name))
         overridden = self._overridden = _overridden_callbacks(type(self))
         # The events go to the callbacks in C (zq_core.callbacks), by the rules of
         # _handle_order_event and _handle_position_event below.

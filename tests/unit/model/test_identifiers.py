@@ -22,6 +22,16 @@ def test_instrument_id_splits_symbol_and_venue_on_the_last_dot():
     assert InstrumentId.from_parts("BTCUSDT", "BINANCE") == "BTCUSDT.BINANCE"
 
 
+def test_an_instrument_ids_venue_is_made_once_and_read_as_the_same_venue():
+    first = InstrumentId("ESZ6.XCME")
+    venue = first.venue
+    assert type(venue) is Venue and venue == "XCME"
+    assert first.venue is venue
+    assert InstrumentId("ESZ6.XCME").venue is venue  # another id, the same value
+    assert InstrumentId("NQZ6.XCME").venue is venue  # another instrument, the same venue
+    assert InstrumentId.venue.__doc__ == "The venue part."
+
+
 @pytest.mark.parametrize(
     ("kind", "value", "fragment"),
     [

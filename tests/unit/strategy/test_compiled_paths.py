@@ -187,6 +187,40 @@ def test_submitting_another_strategys_order_is_refused_registered_or_not() -> No
         n.add_strategy(Recorder()).submit_order(order)
 
 
+class OverridesSubmit(Recorder):
+    """Overrides submit_order (calling the base's): the override runs, not the sender."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.overridden: list[Any] = []
+
+    def submit_order(self, order: Any, position_id: Any = None) -> None:
+        self.overridden.append(order)
+        super().submit_order(order, position_id)
+
+
+def test_a_registered_strategy_sends_through_its_sender_unless_the_method_is_overridden() -> None:
+    n = Node().start()
+    plain = n.add_strategy(Recorder())
+    sender = plain._sender
+    assert sender is not None
+    # The instance's command methods are the sender's own (no interpreter frame between).
+    assert plain.submit_order == sender.submit_order
+    assert plain.modify_order == sender.modify_order
+    assert plain.cancel_order == sender.cancel_order
+    order = plain.order_factory.limit(SIM, OrderSide.BUY, Q("1.000"), P("100.00"))
+    plain.submit_order(order, position_id=None)
+    assert n.cache.order(order.client_order_id) is order
+    assert order.status is not OrderStatus.INITIALIZED  # on to the risk engine and beyond
+    overriding = n.add_strategy(OverridesSubmit(strategy_id="Overrides-002", order_id_tag="002"))
+    assert "submit_order" not in vars(overriding)  # the class's override is kept
+    assert overriding.cancel_order == overriding._sender.cancel_order  # type: ignore[union-attr]
+    mine = overriding.order_factory.limit(SIM, OrderSide.BUY, Q("1.000"), P("100.00"))
+    overriding.submit_order(mine)
+    assert overriding.overridden == [mine]
+    assert n.cache.order(mine.client_order_id) is mine
+
+
 def test_registered_parts_raise_until_registered_and_cannot_be_set() -> None:
     strategy = Recorder()
     for name, what in [
