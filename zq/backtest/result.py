@@ -472,18 +472,18 @@ def _average_prices(
     except (TypeError, OverflowError):  # not fixed-point values: every order is asked
         return _decimals([order.avg_px for order in orders])
     if known_fills is None:
-        fill_rows = [row for row, _ in pairs]
+        rows = np.array([row for row, _ in pairs], dtype=np.int64)
     else:
         by_identity = _rows_by_identity(client_order_ids, names[0])
         if by_identity is None:
             row_of = {order_id: row for row, order_id in enumerate(client_order_ids)}
             if len(row_of) != count:
                 return _decimals([order.avg_px for order in orders])
-            by_identity = list(map(row_of.get, names[0], repeat(-1)))
-        fill_rows = by_identity
+            found = map(row_of.get, names[0], repeat(-1))
+            by_identity = np.fromiter(found, dtype=np.int64, count=len(fills))
+        rows = by_identity
     exact = np.zeros(count, dtype=bool)
     averages = np.full(count, np.nan)
-    rows = np.array(fill_rows, dtype=np.int64)
     ours = rows >= 0
     rows = rows[ours]
     last_qty, last_qty_p, last_px, last_px_p = numbers[ours].T
@@ -508,16 +508,16 @@ def _average_prices(
             large = exact & (np.abs(quotient) > _EXACT_FLOAT_RAW)
             for row in np.flatnonzero(large).tolist():
                 averages[row] = int(quotient[row]) / 10 ** int(px_p[row])
+    if np.all(exact):
+        return averages
     out: list[float | None] = averages.tolist()
     unfilled = filled == 0
     for row in np.flatnonzero(~exact).tolist():
         out[row] = None if unfilled[row] else float(orders[row].avg_px)
-    if np.all(exact):
-        return averages
     return out
 
 
-def _rows_by_identity(keys: list[Any], wanted: list[Any]) -> list[int] | None:
+def _rows_by_identity(keys: list[Any], wanted: list[Any]) -> Any:
     """The row of ``keys`` holding each of ``wanted`` as the same object (a fill and its
     order share the id object: no hashing of each id), or None if one is not found so or
     two rows hold one object."""
@@ -530,8 +530,7 @@ def _rows_by_identity(keys: list[Any], wanted: list[Any]) -> list[int] | None:
     at = np.minimum(np.searchsorted(ordered, found), len(ordered) - 1)
     if np.any(ordered[at] != found):
         return None
-    rows: list[int] = order[at].tolist()
-    return rows
+    return order[at].astype(np.int64)  # an int64 array of the rows
 
 
 _FILL_PRICE_NUMBERS = ("last_qty.raw", "last_qty.precision", "last_px.raw", "last_px.precision")
