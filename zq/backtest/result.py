@@ -269,7 +269,7 @@ def _has_none(values: list[Any]) -> bool:
 def _texts(values: list[str]) -> Any:
     """A column of ``str`` values (subclasses too) as pandas makes it from the list, built
     through Arrow: a column of one repeated value (an account, an instrument) is one value
-    taken ``len(values)`` times instead of ``len(values)`` strings converted."""
+    repeated ``len(values)`` times instead of ``len(values)`` strings converted."""
     if not values or _STR_DTYPE is None:
         return values
     first = values[0]
@@ -278,7 +278,7 @@ def _texts(values: list[str]) -> Any:
     # column through pa.array.
     ids = _identities(values)
     if bool(np.all(ids == ids[0])):
-        column = pa.array([first], pa.large_string()).take(np.zeros(len(values), np.intp))
+        column = pa.repeat(pa.scalar(first, pa.large_string()), len(values))
     else:
         column = pa.array(values, pa.large_string())
     return pd.array(column, dtype=_STR_DTYPE)
