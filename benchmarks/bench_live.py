@@ -437,6 +437,21 @@ def _wrap_writes(
     return undo
 
 
+class _TimedWriter:
+    """The execution client's order writer, its ``send_new_order``'s start stamped as the
+    order's REST call."""
+
+    def __init__(self, writer: Any, stamps: Stamps) -> None:
+        self.writer = writer
+        self.stamps = stamps
+
+    def send_new_order(self, http: Any, *args: Any) -> Any:
+        start = perf()
+        sent = self.writer.send_new_order(http, *args)
+        self.stamps.at_rest[ClientOrderId(args[6])] = start  # after: not timed
+        return sent
+
+
 def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
     """Wrap the node's adapter and clients with timing points (undone by ``restore``)."""
     stamps = Stamps()
@@ -485,6 +500,12 @@ def instrument_node(node: TradingNode, probe: Probe) -> Stamps:
 
     http.new_order = timed_new_order  # type: ignore[method-assign]
     http.send_new_order = timed_send_new_order  # type: ignore[method-assign]
+    # submit_order calls the REST client's compiled writer (send_new_order without its
+    # Python frame); the REST call starts there. Its fallback to http.send_new_order is
+    # stamped there first, then here with this earlier start.
+    writer = execution._order_writer
+    if writer is not None:
+        execution._order_writer = _TimedWriter(writer, stamps)  # type: ignore[assignment]
     http.answer = timed_answer  # type: ignore[method-assign]
     execution.submit_order = timed_submit_order  # type: ignore[method-assign]
 
@@ -739,7 +760,7 @@ def _tail(probe: Probe, stamps: Stamps) -> dict[str, float]:
     """What the slowest 1 % of tick-to-order are: how many of them and of all orders had the
     node's thread switched out involuntarily (preempted), or a minor page fault, between the
     socket read and the write, and by how much (µs) each leg of the slow ones exceeded that
-    leg's p50 (the median over the slow orders)."""
+    leg's p50 (the median over the slow orders); the run's first order's legs (µs)."""
     rows = []
     for coid, frame in probe.quote_stamp.items():
         read = probe.socket_read.get(coid)
@@ -763,6 +784,7 @@ def _tail(probe: Probe, stamps: Stamps) -> dict[str, float]:
         )
     if len(rows) < 100:
         return {}
+    first = rows[0]  # the run's first order (its first calls of the order path)
     rows.sort(key=lambda row: row[0])
     slow = rows[len(rows) - len(rows) // 100 :]
     medians = [quantile([row[3][i] for row in rows], 0.5) for i in range(5)]
@@ -777,6 +799,9 @@ def _tail(probe: Probe, stamps: Stamps) -> dict[str, float]:
     for index, name in enumerate(names):
         excess = statistics.median(row[3][index] - medians[index] for row in slow)
         out[f"tail: {name} over its p50 (us)"] = excess / 1e3
+    out["first order: tick-to-order (us)"] = first[0] / 1e3
+    for index, name in enumerate(names):
+        out[f"first order: {name} (us)"] = first[3][index] / 1e3
     return out
 
 

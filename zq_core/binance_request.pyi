@@ -57,8 +57,24 @@ class OrderRequestWriter:
     def __init__(self, secret: bytes) -> None: ...
     def signature_of(self, payload: bytes) -> bytes:
         """Return the lower-case hex HMAC-SHA256 of ``payload``, as ASCII bytes."""
+    new_order_weight: int
     def set_frame(self, transport: Any, head: bytes, tail: bytes) -> None:
         """Take the request's head and tail made for ``transport``."""
+    def send_new_order(
+        self,
+        http: Any,
+        symbol: str,
+        side: str,
+        order_type: str,
+        quantity: Any,
+        price: Any,
+        time_in_force: str | None,
+        client_order_id: str | None,
+        stop_price: Any,
+        response_type: str,
+    ) -> Any:
+        """``http.send_new_order(...)`` with no Python frame before the write (a
+        ``SentRequest`` or None)."""
     def write_new_order(
         self,
         windows: RateWindows,

@@ -497,6 +497,8 @@ cdef class OrderRequestWriter:
     cdef bint direct  # the transport has written_on: the connection taken and written here
     cdef bytes head  # b"POST /api/v3/order?"
     cdef bytes tail  # the protocol, the headers and the blank line
+    # A new order's request weight (send_new_order's; set by the REST client).
+    cdef public int64_t new_order_weight
 
     def __init__(self, bytes secret not None):
         cdef unsigned char key[_BLOCK]
@@ -521,6 +523,7 @@ cdef class OrderRequestWriter:
         memset(pad, 0, _BLOCK)
         self.has_first = False
         self.transport = None
+        self.new_order_weight = 1
 
     def __repr__(self):
         return "OrderRequestWriter(<hidden>)"
@@ -598,6 +601,81 @@ cdef class OrderRequestWriter:
         request or the transport wrote nothing (nothing counted); ``NotImplemented`` when
         the Python path must make it (see the module's documentation).
         """
+        return self._write(
+            windows, limiter_now, time_offset_ms, recv_window_ms, transport, symbol, side,
+            order_type, quantity, price, time_in_force, client_order_id, stop_price,
+            quote_order_qty, response_type, weight, orders,
+        )
+
+    def send_new_order(
+        self,
+        object http,
+        object symbol,
+        object side,
+        object order_type,
+        object quantity,
+        object price,
+        object time_in_force,
+        object client_order_id,
+        object stop_price,
+        object response_type,
+    ):
+        """``http.send_new_order(symbol, side, order_type, quantity=..., price=...,
+        time_in_force=..., client_order_id=..., stop_price=..., response_type=...)`` with
+        no Python frame before the write when this writer can write it: ``http`` (the
+        :class:`~zq.adapters.binance.http.BinanceHttpClient` that owns this writer) gives
+        its transport, limiter, clock offset and receive window, and makes the
+        ``SentRequest`` after the write (``http._sent_new_order``). Anything else (no
+        transport, one without this writer's frame, a request for the Python path) is
+        ``http.send_new_order``'s, the reference.
+        """
+        transport = http._transport
+        if transport is not None and transport is self.transport:
+            limiter = http.limiter
+            written = self._write(
+                limiter.windows,
+                None if http._limiter_on_own_clock else limiter.time_ms(),
+                http.time_offset_ms,
+                http.recv_window_ms,
+                transport,
+                symbol, side, order_type, quantity, price, time_in_force, client_order_id,
+                stop_price, None, response_type,
+                self.new_order_weight,
+                1,
+            )
+            if written is None:
+                return None
+            if written is not NotImplemented:
+                return http._sent_new_order(
+                    written, symbol, side, order_type, quantity, price, time_in_force,
+                    client_order_id, stop_price, response_type,
+                )
+        return http.send_new_order(
+            symbol, side, order_type, quantity=quantity, price=price,
+            time_in_force=time_in_force, client_order_id=client_order_id,
+            stop_price=stop_price, response_type=response_type,
+        )
+
+    cdef object _write(
+        self,
+        RateWindows windows,
+        object limiter_now,
+        int64_t time_offset_ms,
+        int64_t recv_window_ms,
+        object transport,
+        object symbol,
+        object side,
+        object order_type,
+        object quantity,
+        object price,
+        object time_in_force,
+        object client_order_id,
+        object stop_price,
+        object quote_order_qty,
+        object response_type,
+        int64_t weight,
+        int64_t orders,
+    ):
         cdef char request[_REQUEST_MAX]
         cdef Py_ssize_t head_size, tail_size, at, end, query_start, signed_size
         cdef int64_t now_ms, timestamp

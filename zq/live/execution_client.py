@@ -201,6 +201,8 @@ class BinanceExecutionClient(BinanceReconciler):
             resolve_delay_s=resolve_delay_s,
         )
         self.new_order_response = new_order_response
+        # submit_order's writer: the REST client's send_new_order without its Python frame.
+        self._order_writer = http.order_writer
         self.user_stream = BinanceUserStream(
             http,
             ws_url,
@@ -288,17 +290,32 @@ class BinanceExecutionClient(BinanceReconciler):
                     (init.order_type, init.side, init.time_in_force, init.post_only)
                 ) or _order_words(init.order_type, init.side, init.time_in_force, init.post_only)
                 side, order_type, time_in_force, priced, triggered = words
-                sent = self.http.send_new_order(  # _new_order_args' arguments, without the dict
-                    instrument.raw_symbol,
-                    side,
-                    order_type,
-                    quantity=init.quantity,
-                    price=init.price if priced else None,
-                    stop_price=init.trigger_price if triggered else None,
-                    time_in_force=time_in_force,
-                    client_order_id=str(order.client_order_id),
-                    response_type=self.new_order_response,
-                )
+                writer = self._order_writer
+                if writer is not None:  # the REST client's send_new_order, compiled
+                    sent = writer.send_new_order(
+                        self.http,
+                        instrument.raw_symbol,
+                        side,
+                        order_type,
+                        init.quantity,
+                        init.price if priced else None,
+                        time_in_force,
+                        str(order.client_order_id),
+                        init.trigger_price if triggered else None,
+                        self.new_order_response,
+                    )
+                else:
+                    sent = self.http.send_new_order(  # _new_order_args' arguments, no dict
+                        instrument.raw_symbol,
+                        side,
+                        order_type,
+                        quantity=init.quantity,
+                        price=init.price if priced else None,
+                        stop_price=init.trigger_price if triggered else None,
+                        time_in_force=time_in_force,
+                        client_order_id=str(order.client_order_id),
+                        response_type=self.new_order_response,
+                    )
             except Exception:  # before the write: the task path meets it again and ends it
                 sent = None
         # Counted as commanded right after the write, with nothing run in between (no await):

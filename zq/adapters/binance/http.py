@@ -231,6 +231,8 @@ class BinanceHttpClient:
         self._order_writer = (
             OrderRequestWriter(credentials.secret_bytes) if credentials is not None else None
         )
+        if self._order_writer is not None:
+            self._order_writer.new_order_weight = ep.WEIGHT_NEW_ORDER
         self._key_header = (
             {ep.HEADER_API_KEY: credentials.api_key} if credentials is not None else None
         )
@@ -622,16 +624,11 @@ class BinanceHttpClient:
             )  # fmt: skip
             if written is None:
                 return None
-            if written is not NotImplemented:
-                signed, exchange = written  # on the wire: the bookkeeping follows
-                params = _new_order_params(
-                    symbol, side, order_type, quantity, price, time_in_force,
-                    client_order_id, stop_price, quote_order_qty, response_type,
+            if written is not NotImplemented:  # on the wire: the bookkeeping follows
+                return self._sent_new_order(
+                    written, symbol, side, order_type, quantity, price, time_in_force,
+                    client_order_id, stop_price, response_type, quote_order_qty,
                 )  # fmt: skip
-                call = _Call(
-                    "POST", ep.ORDER, params, Security.SIGNED, ep.WEIGHT_NEW_ORDER, 1, False
-                )
-                return SentRequest(call, signed, exchange)
         params = _new_order_params(
             symbol, side, order_type, quantity, price, time_in_force, client_order_id,
             stop_price, quote_order_qty, response_type,
@@ -645,6 +642,37 @@ class BinanceHttpClient:
         return self._send_signed_now(
             "POST", ep.ORDER, params, query, ep.WEIGHT_NEW_ORDER, 1
         )
+
+    @property
+    def order_writer(self) -> OrderRequestWriter | None:
+        """The compiled new-order writer (None without credentials): its
+        ``send_new_order(self, symbol, side, order_type, quantity, price, time_in_force,
+        client_order_id, stop_price, response_type)`` is :meth:`send_new_order` with no
+        Python frame before the write."""
+        return self._order_writer
+
+    def _sent_new_order(
+        self,
+        written: tuple[bytes, HttpExchange],
+        symbol: str,
+        side: str,
+        order_type: str,
+        quantity: _Decimalish | None,
+        price: _Decimalish | None,
+        time_in_force: str | None,
+        client_order_id: str | None,
+        stop_price: _Decimalish | None,
+        response_type: str,
+        quote_order_qty: _Decimalish | None = None,
+    ) -> SentRequest:
+        """The :class:`SentRequest` of a new order the compiled writer wrote
+        (``written``: its signed query and exchange)."""
+        params = _new_order_params(
+            symbol, side, order_type, quantity, price, time_in_force, client_order_id,
+            stop_price, quote_order_qty, response_type,
+        )  # fmt: skip
+        call = _Call("POST", ep.ORDER, params, Security.SIGNED, ep.WEIGHT_NEW_ORDER, 1, False)
+        return SentRequest(call, written[0], written[1])
 
     def _send_signed_now(
         self,

@@ -453,3 +453,78 @@ async def test_the_order_writer_has_its_frame_from_the_connect_on(venue, http):
     assert http._transport is not transport and writer.transport is http._transport
     sent = http.send_new_order(SYMBOL, "BUY", "LIMIT", quantity="0.1", price="99", time_in_force="GTC")
     assert sent is None  # no idle connection yet: nothing written, nothing counted
+
+
+@pytest.mark.asyncio
+async def test_the_writers_send_new_order_is_the_rest_clients(venue, http, monkeypatch):
+    # The execution client's call: the compiled writer's send_new_order, given the REST
+    # client, writes what http.send_new_order (its reference) writes at the same instant and
+    # returns the same SentRequest; held, it writes and counts nothing, as the reference.
+    from zq.adapters.binance import http as http_module
+
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    await http.server_time()
+    writer = http.order_writer
+    assert writer is not None and writer is http._order_writer
+    written: list[bytes] = []
+
+    class Recorded:  # the idle connection's socket transport, its writes kept
+        def __init__(self, transport: asyncio.Transport) -> None:
+            self.transport = transport
+
+        def write(self, data: bytes) -> None:
+            written.append(data)
+            self.transport.write(data)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.transport, name)
+
+    connection = http._transport._idle[0]
+    monkeypatch.setattr(connection, "transport", Recorded(connection.transport))
+    monkeypatch.setattr(http_module.time, "time_ns", lambda: 1_763_884_800_123_456_789)
+    orders_before = http.limiter.used(RateLimitKind.ORDERS, 10_000)
+    sents = []
+    for make in (
+        lambda: writer.send_new_order(
+            http, SYMBOL, "BUY", "STOP_LOSS_LIMIT", "0.1", "99", "GTC", "zq-w", "98.5", "FULL"
+        ),
+        lambda: http.send_new_order(
+            SYMBOL, "BUY", "STOP_LOSS_LIMIT", quantity="0.1", price="99", time_in_force="GTC",
+            client_order_id="zq-w", stop_price="98.5", response_type="FULL",
+        ),
+    ):
+        sent = make()
+        assert sent is not None
+        sents.append(sent)
+        await asyncio.gather(http.answer(sent, OrderResponse), return_exceptions=True)
+    assert len(written) == 2 and written[0] == written[1] and b"stopPrice=98.5" in written[0]
+    assert sents[0].query == sents[1].query and sents[0].call == sents[1].call
+    assert http.limiter.used(RateLimitKind.ORDERS, 10_000) == orders_before + 2
+    http.limiter.block(5)  # held: nothing written, nothing counted
+    assert writer.send_new_order(
+        http, SYMBOL, "BUY", "MARKET", "0.1", None, None, "zq-held", None, "ACK"
+    ) is None
+    assert len(written) == 2 and http.limiter.used(RateLimitKind.ORDERS, 10_000) == orders_before + 2
+
+
+@pytest.mark.asyncio
+async def test_the_writers_send_new_order_leaves_the_rest_to_the_rest_client(venue, http):
+    # A client order id to quote (the Python path's) and a transport the writer has no frame
+    # for are http.send_new_order's: placed as it places them.
+    venue.set_levels(SYMBOL, bids=[(Decimal("100.00"), Decimal("1"))], asks=[(Decimal("101.00"), Decimal("1"))])
+    await http.server_time()
+    writer = http.order_writer
+    assert writer is not None
+    sent = writer.send_new_order(
+        http, SYMBOL, "BUY", "LIMIT", "0.1", "99", "GTC", "zq:w/1", None, "FULL"
+    )
+    assert sent is not None and "zq%3Aw%2F1" in sent.query
+    placed = await http.answer(sent, OrderResponse)
+    assert placed.client_order_id == "zq:w/1" and placed.status == "NEW"
+    writer.set_frame(object(), b"POST /api/v3/order?", b"")  # made for another transport
+    sent = writer.send_new_order(
+        http, SYMBOL, "BUY", "LIMIT", "0.1", "98", "GTC", "zq-w2", None, "FULL"
+    )
+    assert sent is not None and writer.transport is http._transport  # the reference remade it
+    placed = await http.answer(sent, OrderResponse)
+    assert placed.client_order_id == "zq-w2" and placed.status == "NEW"
