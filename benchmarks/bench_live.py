@@ -651,15 +651,33 @@ def _before_socket_reads(hook: Callable[[Any, bytes], None]) -> Callable[[], Non
     from zq.adapters.binance.ws_connection import WebSocketConnection
 
     data_received = WebSocketConnection.data_received
+    offer_reads = WebSocketConnection.offer_reads
 
     def hooked(self: Any, data: bytes) -> None:
         hook(self, data)
         data_received(self, data)
 
+    # A read the market's compiled route takes comes to the FrameReader set as the
+    # transport's protocol (no Python frame of the connection's): hooked in what it is
+    # offered to. A read it leaves is the connection's data_received (hooked again, later).
+    def hooked_offer(self: Any, take: Callable[[bytes], bool] | None) -> None:
+        if take is None:
+            offer_reads(self, None)
+            return
+        inner = take
+
+        def hooked_take(data: bytes) -> bool:
+            hook(self, data)
+            return inner(data)
+
+        offer_reads(self, hooked_take)
+
     WebSocketConnection.data_received = hooked  # type: ignore[method-assign]
+    WebSocketConnection.offer_reads = hooked_offer  # type: ignore[method-assign]
 
     def undo() -> None:
         WebSocketConnection.data_received = data_received  # type: ignore[method-assign]
+        WebSocketConnection.offer_reads = offer_reads  # type: ignore[method-assign]
 
     return undo
 
@@ -948,7 +966,9 @@ async def loop_legs(args: argparse.Namespace) -> None:
             frames = _quote_frames(256)
             connection = websocket._ws
             assert connection is not None
-            received = connection.data_received
+            # The connection's reads come to its transport's protocol (a FrameReader, its
+            # data_received compiled, once the market's routes offer it the reads).
+            received = connection.transport.get_protocol().data_received
             call = operator.call
             times: dict[str, list[int]] = {}
             # --cold: the caches emptied before each call (a buffer larger than the last
@@ -1231,7 +1251,7 @@ async def _tick_leg(
     old_id = str(first.client_order_id).encode()
     connections: list[Any] = []  # the connection each request was written (nowhere) on
 
-    received = connection.data_received
+    received = connection.transport.get_protocol().data_received  # see above: a FrameReader's
     call = operator.call
     samples = times.setdefault("frame -> request written (tick-to-order)", [])
     probe.orders = iterations + len(probe.submitted)

@@ -5,7 +5,7 @@ from typing import Any, final
 
 from zq_core.fixed import Price, Quantity
 
-__all__ = ["BookTickerDecoder", "FrameTaker"]
+__all__ = ["BookTickerDecoder", "FrameReader", "FrameTaker"]
 
 @final
 class BookTickerDecoder:
@@ -51,3 +51,21 @@ class FrameTaker:
     def decoders(self, decoders: Iterable[BookTickerDecoder]) -> None: ...
     def take(self, data: bytes) -> bool:
         """Take the read (True) or leave it to the general way (False)."""
+
+@final
+class FrameReader:
+    """A WebSocket connection's protocol while its reads are offered to a taker first."""
+
+    @property
+    def connection(self) -> Any:
+        """The WebSocket connection whose reads these are."""
+    @property
+    def take(self) -> Callable[[bytes], bool]:
+        """What each read is offered to."""
+    def __init__(self, connection: Any, take: Callable[[bytes], bool] | FrameTaker) -> None: ...
+    def data_received(self, data: bytes) -> None: ...
+    def connection_made(self, transport: Any) -> None: ...
+    def connection_lost(self, exc: Exception | None) -> None: ...
+    def eof_received(self) -> bool | None: ...
+    def pause_writing(self) -> None: ...
+    def resume_writing(self) -> None: ...

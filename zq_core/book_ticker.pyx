@@ -319,3 +319,70 @@ cdef class FrameTaker:
         except Exception:
             self._failed(data[head:])
         return True
+
+
+cdef class FrameReader:
+    """A WebSocket connection's protocol while its reads are offered to a taker first (see
+    ``WebSocketConnection.offer_reads``): ``data_received`` compiled, so that a read the
+    taker takes runs no Python frame of the connection's.
+
+    A read, when the connection's frame parser holds nothing (no partial frame, no
+    fragments), is offered to ``take`` (a :class:`FrameTaker`'s, called in C, or any
+    ``take(data) -> bool``); taken, it is counted as the connection's ``data_received``
+    counts it (``_reads``, for the heartbeat; the parser's ``_offset``, for its errors).
+    Anything else is the connection's ``data_received``, as every other event of the
+    protocol (connection lost, end of file, pause and resume of writing) is the connection's.
+    """
+
+    cdef readonly object connection
+    cdef object _take  # take(data) -> bool, when not a FrameTaker's
+    cdef FrameTaker _taker  # the FrameTaker whose take is offered the reads
+    cdef object _parser  # the connection's FrameParser
+    cdef object _general  # the connection's data_received
+
+    def __init__(self, object connection, object take not None):
+        owner = getattr(take, "__self__", None)
+        if isinstance(owner, FrameTaker) and getattr(take, "__name__", None) == "take":
+            self._taker = owner
+        elif isinstance(take, FrameTaker):
+            self._taker = take
+        else:
+            self._take = take
+        self.connection = connection
+        self._parser = connection._parser
+        self._general = connection.data_received
+
+    @property
+    def take(self):
+        """What each read is offered to."""
+        return self._take if self._taker is None else self._taker.take
+
+    def data_received(self, bytes data not None):
+        cdef bint taken
+        parser = self._parser
+        if not parser._buffer and not parser._fragments:
+            if self._taker is not None:
+                taken = self._taker.take(data)
+            else:
+                taken = self._take(data)
+            if taken:
+                parser._offset += len(data)
+                connection = self.connection
+                connection._reads += 1
+                return
+        self._general(data)
+
+    def connection_made(self, transport):
+        self.connection.connection_made(transport)
+
+    def connection_lost(self, exc):
+        self.connection.connection_lost(exc)
+
+    def eof_received(self):
+        return self.connection.eof_received()
+
+    def pause_writing(self):
+        self.connection.pause_writing()
+
+    def resume_writing(self):
+        self.connection.resume_writing()

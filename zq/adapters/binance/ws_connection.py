@@ -33,6 +33,8 @@ from collections.abc import Callable
 from typing import Final, NoReturn, cast
 from urllib.parse import urlsplit
 
+from zq_core.book_ticker import FrameReader
+
 __all__ = [
     "FrameParser",
     "Opcode",
@@ -337,8 +339,19 @@ class WebSocketConnection(asyncio.Protocol):
         ``take(data)`` returns True once it has handled the read as one whole frame of the
         connection's stream (a compiled route: :class:`~zq_core.book_ticker.FrameTaker`),
         or False, having done nothing, and the read takes the general way.
+
+        Once connected, the reads come to a :class:`~zq_core.book_ticker.FrameReader` set
+        as the transport's protocol (a compiled ``data_received``, which counts the reads
+        it takes as this one does and hands it the others and every other event).
         """
-        self._take_read = take
+        transport = self.transport
+        if transport is not None and not self._handshaking:
+            # A FrameReader has the methods of an asyncio.Protocol, not the class.
+            reader = self if take is None else cast(asyncio.Protocol, FrameReader(self, take))
+            transport.set_protocol(reader)
+            self._take_read = None
+        else:
+            self._take_read = take
 
     def data_received(self, data: bytes) -> None:
         self._reads += 1

@@ -26,6 +26,7 @@ from zq.adapters.binance.instruments import parse_symbol
 from zq.adapters.binance.parsing import _TICKER_DECODER, BOOK_TICKER_ENVELOPE, MarketDataParser
 from zq.adapters.binance.websocket import BinanceWebSocketClient
 from zq.adapters.binance.ws_connection import WebSocketHandshakeError, open_websocket
+from zq_core.book_ticker import FrameReader
 
 from .helpers import wait_for
 
@@ -457,6 +458,15 @@ async def test_a_compiled_decoders_whole_frames_are_taken_from_the_read_as_the_g
     try:
         await client.subscribe(["btcusdt@bookTicker"])
         await wait_for(lambda: len(general) == 1, what="the trade")
+        # The reads came to a FrameReader (compiled data_received), counted as the
+        # connection's own: every frame's bytes in the parser's offset.
+        ws = client._ws
+        assert ws is not None and ws.transport is not None
+        assert isinstance(ws.transport.get_protocol(), FrameReader)
+        streamed = [frame(1, envelope(b"btcusdt@bookTicker", d)) for d in tickers]
+        streamed.append(frame(1, envelope(b"btcusdt@trade", trade)))
+        assert ws._parser._offset == sum(map(len, streamed))
+        assert ws._reads >= 5  # the handshake's, three alone, three together, the trade
     finally:
         await client.stop()
     assert [q.ts_init for q in quotes] == sorted(q.ts_init for q in quotes)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from zq.adapters.binance.parsing import MarketDataParser
 from zq.adapters.binance.ws_connection import Opcode, encode_frame
 from zq.data.loaders._binance_decimal import decimal_to_raw
 from zq.model.data import QuoteTick
-from zq_core.book_ticker import FrameTaker
+from zq_core.book_ticker import FrameReader, FrameTaker
 from zq_core.fixed import Price, Quantity
 
 from .test_instruments import BTCUSDT
@@ -189,3 +189,78 @@ def test_a_taker_refuses_a_decoder_with_nothing_to_hand_quotes_to():
     with pytest.raises(ValueError, match="needs an on_quote"):
         taker.decoders = [MarketDataParser(INSTRUMENT).book_ticker_decoder()]
     assert taker.take(encode_frame(Opcode.TEXT, envelope(DATA))) is False  # no decoder
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._fragments: list[bytes] = []
+        self._offset = 0
+
+
+class _Connection:
+    """What a FrameReader reads of a WebSocketConnection, its events recorded."""
+
+    def __init__(self) -> None:
+        self._parser = _Parser()
+        self._reads = 0
+        self.events: list[tuple[str, object]] = []
+
+    def data_received(self, data: bytes) -> None:
+        self._reads += 1
+        self.events.append(("data", data))
+
+    def connection_made(self, transport: object) -> None:
+        self.events.append(("made", transport))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.events.append(("lost", exc))
+
+    def eof_received(self) -> bool:
+        self.events.append(("eof", None))
+        return True
+
+    def pause_writing(self) -> None:
+        self.events.append(("pause", None))
+
+    def resume_writing(self) -> None:
+        self.events.append(("resume", None))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_frame_reader_counts_the_reads_taken_and_hands_the_rest_to_the_connection(compiled):
+    # A FrameTaker's take is called in C, any other take through Python: the same reads.
+    connection = _Connection()
+    offered: list[bytes] = []
+    taker = FrameTaker(lambda: 1, type("Stats", (), {"messages": 0})(), print, 1 << 16)
+    quotes: list[object] = []
+    taker.decoders = [MarketDataParser(INSTRUMENT).book_ticker_decoder(quotes.append)]
+
+    def take(data: bytes) -> bool:
+        offered.append(data)
+        return taker.take(data)
+
+    reader = FrameReader(connection, taker.take if compiled else take)
+    assert reader.connection is connection
+    quote = encode_frame(Opcode.TEXT, envelope(DATA))
+    other = encode_frame(Opcode.TEXT, b'{"stream":"btcusdt@trade","data":{}}')
+    reader.data_received(quote)
+    assert len(quotes) == 1 and connection._reads == 1
+    assert connection._parser._offset == len(quote) and connection.events == []
+    reader.data_received(other)  # refused: the connection's, which counts it
+    assert connection.events == [("data", other)] and connection._reads == 2
+    assert connection._parser._offset == len(quote)
+    connection._parser._buffer += b"\x81"  # a partial frame held: not offered
+    reader.data_received(quote)
+    assert connection.events[-1] == ("data", quote) and len(quotes) == 1
+    if not compiled:
+        assert offered == [quote, other]
+    reader.connection_made("t")
+    assert reader.eof_received() is True
+    reader.pause_writing()
+    reader.resume_writing()
+    error = ConnectionResetError()
+    reader.connection_lost(error)
+    assert connection.events[-5:] == [
+        ("made", "t"), ("eof", None), ("pause", None), ("resume", None), ("lost", error)
+    ]
