@@ -2,7 +2,7 @@
 
 from typing import Any, Generic, Never, TypeVar, final, overload
 
-__all__ = ["OrderSender", "Required"]
+__all__ = ["OrderSender", "Required", "SentCommand"]
 
 T = TypeVar("T")
 
@@ -25,6 +25,15 @@ class OrderSender:
         self, order: Any, quantity: Any = None, price: Any = None, trigger_price: Any = None
     ) -> None: ...
     def cancel_order(self, order: Any) -> None: ...
+
+@final
+class SentCommand:
+    """A strategy's command method: its OrderSender's own once the strategy is registered."""
+
+    @property
+    def function(self) -> Any: ...
+    def __init__(self, function: Any) -> None: ...
+    def __get__(self, obj: object | None, owner: Any = None) -> Any: ...
 
 @final
 class Required(Generic[T]):

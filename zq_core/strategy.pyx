@@ -4,7 +4,8 @@
 to its :class:`OrderSender`, made when it is registered: the command is built from the
 order and the clock's time (read from the backtest clock's time cell, see
 ``zq_core.time_source``) and sent to the RiskEngine's endpoint, with the same checks, in the
-same order, as the Python it replaces. :class:`Required` is the read-only attribute an
+same order, as the Python it replaces; read on a registered strategy, each of the three is
+that sender's own method (:class:`SentCommand`). :class:`Required` is the read-only attribute an
 actor's ``clock``, ``portfolio``, ``order_factory``... are: it reads the attribute the
 registration set, in C, and raises the actor's "not registered" error while it is None
 (a Python ``property`` would run an interpreter frame per read).
@@ -17,7 +18,10 @@ from zq_core.cache cimport CacheCore
 from zq_core.orders cimport Order
 from zq_core.time_source cimport TimeSource
 
-__all__ = ["OrderSender", "Required"]
+__all__ = ["OrderSender", "Required", "SentCommand"]
+
+#: OrderSender's commands, in the order of its ``_bound`` methods.
+_SENT = ("submit_order", "modify_order", "cancel_order")
 
 
 @cython.final
@@ -49,6 +53,7 @@ cdef class OrderSender:
     cdef object _submit_type
     cdef object _modify_type
     cdef object _cancel_type
+    cdef tuple _bound                   # its submit_order, modify_order, cancel_order, bound
 
     def __init__(
         self, trader_id, strategy_id, cache, MessageBus bus not None, clock,
@@ -62,6 +67,8 @@ cdef class OrderSender:
         self._time = TimeSource(clock)
         self._endpoint = endpoint
         self._submit_type, self._modify_type, self._cancel_type = types
+        # Made once: what SentCommand hands out per command (no bound method made per read).
+        self._bound = (self.submit_order, self.modify_order, self.cancel_order)
 
     def submit_order(self, order, position_id=None):
         """Cache ``order`` and send its ``SubmitOrder`` (as ``Strategy.submit_order``).
@@ -130,6 +137,47 @@ cdef class OrderSender:
                 order.venue_order_id,
             ),
         )
+
+
+@cython.final
+cdef class SentCommand:
+    """A strategy's command method: its OrderSender's own once the strategy is registered.
+
+    Read on an instance whose ``_sender`` is set, it is that sender's method of the same name
+    (no interpreter frame between the caller and the command); read on the class, or on an
+    instance not registered yet, it is ``function``, the Python reference (which raises the
+    "not registered" error). An attribute of the instance's own, and a subclass's method,
+    are found before it, as before any method.
+
+    Parameters
+    ----------
+    function : function
+        The reference method; its ``__name__`` names the sender's method.
+    """
+
+    cdef readonly object function
+    cdef str _name
+    cdef Py_ssize_t _index              # in OrderSender._bound; -1: read by name
+
+    def __init__(self, function):
+        if not callable(function):
+            raise TypeError(f"SentCommand needs a function, got {function!r}")
+        self.function = function
+        self._name = function.__name__
+        self._index = _SENT.index(self._name) if self._name in _SENT else -1
+
+    def __get__(self, obj, owner):
+        if obj is None:
+            return self.function
+        sender = getattr(obj, "_sender", None)
+        if sender is None:
+            return self.function.__get__(obj, owner)
+        if self._index >= 0 and type(sender) is OrderSender:
+            return (<OrderSender>sender)._bound[self._index]
+        return getattr(sender, self._name)
+
+    def __repr__(self):
+        return f"SentCommand({self._name!r})"
 
 
 @cython.final

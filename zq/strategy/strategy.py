@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import msgspec
 
@@ -66,14 +66,12 @@ from zq_core.book_base import OrderBook
 from zq_core.bus import Gate, MessageBus
 from zq_core.callbacks import ASSIGNED, CallbackSlot, EventCallbacks
 from zq_core.fixed import Price, Quantity
-from zq_core.strategy import OrderSender, Required
+from zq_core.strategy import OrderSender, Required, SentCommand
 
 __all__ = ["Actor", "NoParams", "PortfolioView", "PositionView", "Strategy"]
 
 _RUNNING = ComponentState.RUNNING
 _COUNT_KEY = "zq.order_factory.count"
-#: The command methods a registered strategy takes from its OrderSender (unless overridden).
-_SENT_COMMANDS = ("submit_order", "modify_order", "cancel_order")
 
 
 class NoParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -555,7 +553,7 @@ class Strategy(Actor[P]):
         self._order_factory = OrderFactory(self.trader_id, self.id, self.clock)
         # The commands are built and sent in C (zq_core.strategy), as submit_order,
         # modify_order and cancel_order below describe.
-        sender = self._sender = OrderSender(
+        self._sender = OrderSender(
             self.trader_id,
             self.id,
             self.cache,
@@ -564,13 +562,6 @@ class Strategy(Actor[P]):
             ENDPOINT_RISK,
             (SubmitOrder, ModifyOrder, CancelOrder),
         )
-        # A command method the class does not override is the sender's own on the instance:
-        # no interpreter frame between the user's callback and the command (the methods below
-        # stay the reference, and what an override's super() call runs).
-        cls = type(self)
-        for name in _SENT_COMMANDS:
-            if getattr(cls, name) is getattr(Strategy, name):
-                setattr(self, name, getattr(sender, name))
         overridden = self._overridden = _overridden_callbacks(type(self))
         # The events go to the callbacks in C (zq_core.callbacks), by the rules of
         # _handle_order_event and _handle_position_event below.
@@ -666,6 +657,16 @@ class Strategy(Actor[P]):
         # CancelOrder(trader_id, self.id, order.instrument_id, clock.timestamp_ns(),
         # order.client_order_id, order.venue_order_id).
         sender.cancel_order(order)
+
+    if not TYPE_CHECKING:
+        # Read on a registered strategy, these three are its OrderSender's own methods: no
+        # interpreter frame between the user's callback and the command (a descriptor, not
+        # an attribute set on the instance, which would take the instance's attributes out
+        # of CPython's shared-key layout). The methods above are the reference, read on the
+        # class and on a strategy not registered yet.
+        submit_order = SentCommand(submit_order)
+        modify_order = SentCommand(modify_order)
+        cancel_order = SentCommand(cancel_order)
 
     def cancel_all_orders(
         self, instrument_id: InstrumentId, side: OrderSide = OrderSide.NO_ORDER_SIDE

@@ -26,7 +26,7 @@ from zq.model.identifiers import PositionId, TradeId
 from zq.risk import RiskEngine
 from zq.strategy import Strategy
 from zq_core.bus import MessageBus
-from zq_core.strategy import OrderSender, Required
+from zq_core.strategy import OrderSender, Required, SentCommand
 from zq_core.time_source import TimeSource
 
 START = 1_700_000_000_000_000_000
@@ -204,7 +204,11 @@ def test_a_registered_strategy_sends_through_its_sender_unless_the_method_is_ove
     plain = n.add_strategy(Recorder())
     sender = plain._sender
     assert sender is not None
-    # The instance's command methods are the sender's own (no interpreter frame between).
+    # The command methods read on the instance are the sender's own (no interpreter frame
+    # between), and nothing is set on the instance.
+    assert not {"submit_order", "modify_order", "cancel_order"} & set(vars(plain))
+    assert isinstance(Strategy.__dict__["submit_order"], SentCommand)
+    assert Strategy.submit_order is Strategy.__dict__["submit_order"].function  # the reference
     assert plain.submit_order == sender.submit_order
     assert plain.modify_order == sender.modify_order
     assert plain.cancel_order == sender.cancel_order
