@@ -35,6 +35,7 @@ without waiting for the task's turn, which then only finds it done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Coroutine, Iterable
 from decimal import Decimal
@@ -86,7 +87,7 @@ _TRIGGER_TYPES: Final = frozenset(
 
 #: A new order's Binance words and which of its prices it sends, by (order type, side, time
 #: in force, post-only): (side, type, time in force or None, sends its price, sends its
-#: trigger price). Made once per combination; one look-up per order after that.
+#: trigger price). Made for every combination at import; one look-up per order.
 _OrderWords = tuple[str, str, str | None, bool, bool]
 _ORDER_WORDS: dict[tuple[OrderType, OrderSide, TimeInForce, bool], _OrderWords] = {}
 
@@ -107,6 +108,20 @@ def _order_words(
         limit, trigger = order_type in _LIMIT_TYPES, order_type in _TRIGGER_TYPES
         words = _ORDER_WORDS[key] = (binance_side, binance_type, tif, limit, trigger)
     return words
+
+
+def _make_order_words() -> None:
+    # Every combination Binance takes, made at import: not in the first order's path (a
+    # Python call and three more before its write, once per combination otherwise).
+    for order_type in OrderType:
+        for side in OrderSide:
+            for time_in_force in TimeInForce:
+                for post_only in (False, True):
+                    with contextlib.suppress(ValueError):  # one Binance cannot take
+                        _order_words(order_type, side, time_in_force, post_only)
+
+
+_make_order_words()
 
 
 _ORDER_RESPONSE: Final = msgspec.json.Decoder(OrderResponse)
