@@ -28,35 +28,7 @@ from zq_core.fixed cimport (
     quantity_from_raw_c,
 )
 
-cdef extern from *:
-    """
-    #include <structmember.h>
-
-    /* Set the attribute def->name of the (readied) type to the member descriptor of ``def``,
-       an object field the interpreter then reads straight from the instance (3.11
-       specializes the read of a T_OBJECT_EX member; a property costs the generic look-up
-       and a call each time). ``def`` must outlive the type (static). */
-    static int zq_data_member(PyTypeObject* type, PyMemberDef* def) {
-        PyObject* descriptor = PyDescr_NewMember(type, def);
-        if (descriptor == NULL) return -1;
-        if (PyDict_SetItemString(type->tp_dict, def->name, descriptor) < 0) {
-            Py_DECREF(descriptor);
-            return -1;
-        }
-        Py_DECREF(descriptor);
-        PyType_Modified(type);
-        return 0;
-    }
-    """
-    ctypedef struct PyMemberDef:
-        const char* name
-        int type
-        Py_ssize_t offset
-        int flags
-        const char* doc
-    int T_OBJECT_EX
-    int READONLY
-    int zq_data_member(PyTypeObject* type, PyMemberDef* definition) except -1
+from zq_core.members cimport PyMemberDef, zq_expose_member
 
 cdef extern from "Python.h":
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)
@@ -361,24 +333,15 @@ cdef PyMemberDef _PRICE_MEMBER
 
 
 cdef int _expose_price() except -1:
-    # The field's offset: where a trade holds a marker object (Cython gives no address of
-    # an object field); then the member replaces the class's attribute ``price``.
     cdef TradeTick probe = TradeTick.__new__(TradeTick)
-    cdef Py_ssize_t offset = sizeof(PyObject)
-    cdef Py_ssize_t size = (<PyTypeObject*>TradeTick).tp_basicsize
     marker = object()
     probe._price = marker
-    while (<PyObject**>(<char*><PyObject*>probe + offset))[0] != <PyObject*>marker:
-        offset += sizeof(PyObject*)
-        if offset + <Py_ssize_t>sizeof(PyObject*) > size:
-            raise RuntimeError("TradeTick: the _price field is not found")
+    zq_expose_member(
+        <PyTypeObject*>TradeTick, &_PRICE_MEMBER, "price", <PyObject*>probe, <PyObject*>marker,
+        "The trade price (``Price``).",
+    )
     probe._price = None
-    _PRICE_MEMBER.name = "price"
-    _PRICE_MEMBER.type = T_OBJECT_EX
-    _PRICE_MEMBER.offset = offset
-    _PRICE_MEMBER.flags = READONLY
-    _PRICE_MEMBER.doc = "The trade price (``Price``)."
-    return zq_data_member(<PyTypeObject*>TradeTick, &_PRICE_MEMBER)
+    return 0
 
 
 _expose_price()

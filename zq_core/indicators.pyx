@@ -10,35 +10,7 @@ from cpython.object cimport PyTypeObject
 from cpython.ref cimport PyObject
 from libc.math cimport sqrt
 
-cdef extern from *:
-    """
-    #include <structmember.h>
-
-    /* Set the attribute def->name of the (readied) type to the member descriptor of ``def``,
-       an object field the interpreter then reads straight from the instance (3.11
-       specializes the read of a T_OBJECT_EX member; a property costs the generic look-up
-       and a call each time). ``def`` must outlive the type (static). */
-    static int zq_indicators_member(PyTypeObject* type, PyMemberDef* def) {
-        PyObject* descriptor = PyDescr_NewMember(type, def);
-        if (descriptor == NULL) return -1;
-        if (PyDict_SetItemString(type->tp_dict, def->name, descriptor) < 0) {
-            Py_DECREF(descriptor);
-            return -1;
-        }
-        Py_DECREF(descriptor);
-        PyType_Modified(type);
-        return 0;
-    }
-    """
-    ctypedef struct PyMemberDef:
-        const char* name
-        int type
-        Py_ssize_t offset
-        int flags
-        const char* doc
-    int T_OBJECT_EX
-    int READONLY
-    int zq_indicators_member(PyTypeObject* type, PyMemberDef* definition) except -1
+from zq_core.members cimport PyMemberDef, zq_expose_member
 
 
 @cython.final
@@ -164,29 +136,15 @@ cdef int _expose_initialized() except -1:
     marker = object()
     ema.initialized = marker
     sma.initialized = marker
-    _member(ExponentialMovingAverage, &_EMA_INITIALIZED, ema, marker,
-            "Whether ``period`` values have been seen.")
-    _member(SimpleMovingAverage, &_SMA_INITIALIZED, sma, marker, "Whether the window is full.")
+    zq_expose_member(
+        <PyTypeObject*>ExponentialMovingAverage, &_EMA_INITIALIZED, "initialized",
+        <PyObject*>ema, <PyObject*>marker, "Whether ``period`` values have been seen.",
+    )
+    zq_expose_member(
+        <PyTypeObject*>SimpleMovingAverage, &_SMA_INITIALIZED, "initialized",
+        <PyObject*>sma, <PyObject*>marker, "Whether the window is full.",
+    )
     return 0
-
-
-cdef int _member(
-    type kind, PyMemberDef* definition, object probe, object marker, const char* doc
-) except -1:
-    # The field's offset: where the probe holds the marker (Cython gives no address of an
-    # object field); then the member replaces the class's attribute of that name.
-    cdef Py_ssize_t offset = sizeof(PyObject)
-    cdef Py_ssize_t size = (<PyTypeObject*>kind).tp_basicsize
-    while (<PyObject**>(<char*><PyObject*>probe + offset))[0] != <PyObject*>marker:
-        offset += sizeof(PyObject*)
-        if offset + <Py_ssize_t>sizeof(PyObject*) > size:
-            raise RuntimeError(f"{kind.__name__}: the initialized field is not found")
-    definition.name = "initialized"
-    definition.type = T_OBJECT_EX
-    definition.offset = offset
-    definition.flags = READONLY
-    definition.doc = doc
-    return zq_indicators_member(<PyTypeObject*>kind, definition)
 
 
 _expose_initialized()
