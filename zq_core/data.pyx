@@ -24,7 +24,6 @@ from zq_core.fixed cimport (
     Price,
     Quantity,
     compare_raw_c,
-    price_from_raw_c,
     quantity_from_raw_c,
 )
 
@@ -283,17 +282,10 @@ cdef TradeTick trade_from_raw(
     int64_t ts_init,
 ):
     cdef TradeTick trade = TradeTick.__new__(TradeTick)
-    trade.instrument_id = instrument_id
-    trade._price_raw = price
-    trade._price_precision = price_precision
-    trade._price = price_from_raw_c(price, price_precision)
-    trade._size_raw = size
-    trade._size_precision = size_precision
-    trade._aggressor = aggressor
-    trade._id_from_raw = True
-    trade._id_raw = trade_id
-    trade.ts_event = ts_event
-    trade.ts_init = ts_init
+    trade_reset(
+        trade, instrument_id, price, price_precision, size, size_precision, aggressor,
+        trade_id, ts_event, ts_init,
+    )
     return trade
 
 
