@@ -489,12 +489,11 @@ def test_the_compiled_replay_leaves_the_columns_the_python_replay_leaves(monkeyp
     assert np.any(np.frombuffer(next(iter(python.columns.values())).open_at, dtype=np.int64))
 
 
-@pytest.mark.parametrize("case", ["ema", "hedging"])
-def test_the_replay_on_the_round_trips_columns_equals_the_replay_on_its_own_read(
-    monkeypatch, case
-) -> None:
-    # The node hands the sampler the position events' columns the round trips read: the
-    # compiled replay on them leaves what it leaves on its own read of the events.
+def run_keeping_the_sampler(
+    monkeypatch: pytest.MonkeyPatch, case: str, position_mode: str
+) -> ResultSampler:
+    """Run the EMA example ("ema") or a scripted margin run in ``position_mode`` (any other
+    case) and return the node's sampler."""
     import zq.backtest.sampler as sampler_module
     from tests.unit.backtest.test_node import load_example
     from tests.unit.backtest.test_result import script_config
@@ -504,7 +503,7 @@ def test_the_replay_on_the_round_trips_columns_equals_the_replay_on_its_own_read
         config, kwargs = load_example(count=20_000), {}
     else:
         orders = {"1": ("BUY", "1"), "2": ("BUY", "0.5"), "3": ("SELL", "1.25"), "5": ("SELL", "1")}
-        config = script_config(orders, "HEDGING", "MARGIN")
+        config = script_config(orders, position_mode, "MARGIN")
         prices = ["100.00", "130.00", "90.00", "95.00", "97.50", "99.00"]
         kwargs["data"] = [trade(i, p) for i, p in enumerate(prices, start=1)]
     samplers: list[ResultSampler] = []
@@ -517,6 +516,18 @@ def test_the_replay_on_the_round_trips_columns_equals_the_replay_on_its_own_read
     monkeypatch.setattr(sampler_module, "_linear_rows", keeping)
     BacktestNode(config, **kwargs).run()  # type: ignore[arg-type]
     (sampler,) = samplers
+    return sampler
+
+
+@pytest.mark.parametrize("case", ["ema", "hedging"])
+def test_the_replay_on_the_round_trips_columns_equals_the_replay_on_its_own_read(
+    monkeypatch, case
+) -> None:
+    # The node hands the sampler the position events' columns the round trips read: the
+    # compiled replay on them leaves what it leaves on its own read of the events.
+    import zq.backtest.sampler as sampler_module
+
+    sampler = run_keeping_the_sampler(monkeypatch, case, "HEDGING")
     count = sampler.sample_count
     shared = sampler._read_columns
     assert shared is not None
@@ -578,27 +589,8 @@ def test_the_balance_table_on_the_account_historys_columns_equals_its_own_read(
     import numpy as np
 
     import zq.backtest.sampler as sampler_module
-    from tests.unit.backtest.test_node import load_example
-    from tests.unit.backtest.test_result import script_config
 
-    kwargs: dict[str, object] = {"sample_interval_ns": 5 * SECOND}
-    if case == "ema":
-        config, kwargs = load_example(count=20_000), {}
-    else:
-        orders = {"1": ("BUY", "1"), "2": ("BUY", "0.5"), "3": ("SELL", "1.25"), "5": ("SELL", "1")}
-        config = script_config(orders, "NETTING", "MARGIN")
-        prices = ["100.00", "130.00", "90.00", "95.00", "97.50", "99.00"]
-        kwargs["data"] = [trade(i, p) for i, p in enumerate(prices, start=1)]
-    samplers: list[ResultSampler] = []
-    linear_rows = sampler_module._linear_rows
-
-    def keeping(sampler, ts):  # type: ignore[no-untyped-def]
-        samplers.append(sampler)
-        return linear_rows(sampler, ts)
-
-    monkeypatch.setattr(sampler_module, "_linear_rows", keeping)
-    BacktestNode(config, **kwargs).run()  # type: ignore[arg-type]
-    (sampler,) = samplers
+    sampler = run_keeping_the_sampler(monkeypatch, case, "NETTING")
     shared = sampler._state_columns
     assert shared is not None
     (account,) = sampler._accounts
