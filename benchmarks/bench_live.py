@@ -1131,19 +1131,10 @@ async def _ack_leg(
     # REST timeout (a warning), and the node's stop cancels the orders.
 
 
-async def _answer_leg(
-    probe: Probe,
-    http: Any,
-    iterations: int,
-    evict: Callable[[], None],
-    times: dict[str, list[int]],
-) -> None:
-    """A new order's REST answer (``FULL``, as the venue wrote it) to ``on_order_accepted``:
-    the answer's bytes handed to the REST connection's ``data_received`` for an order whose
-    request was written nowhere (so it stays SUBMITTED until then); the acceptance is
-    applied in that read (the submit's task resumes after the timed call, untimed)."""
-    import operator
-
+async def _new_order_answer(probe: Probe) -> tuple[bytes, bytes, bytes, Any, Any]:
+    """Submit one limit order for real and keep the venue's answer to it, as read: return
+    the answer's head and body, the order's id in them (to replace), and the quantity and
+    price it was made with."""
     from zq.model.enums import OrderStatus
 
     instrument = probe.cache.instrument(BTCUSDT)
@@ -1173,6 +1164,25 @@ async def _answer_leg(
     assert answers, "no answer to a new order came"
     head, _, body = answers[0].partition(b"\r\n\r\n")
     old_id = str(first.client_order_id).encode()
+    return head, body, old_id, quantity, price
+
+
+async def _answer_leg(
+    probe: Probe,
+    http: Any,
+    iterations: int,
+    evict: Callable[[], None],
+    times: dict[str, list[int]],
+) -> None:
+    """A new order's REST answer (``FULL``, as the venue wrote it) to ``on_order_accepted``:
+    the answer's bytes handed to the REST connection's ``data_received`` for an order whose
+    request was written nowhere (so it stays SUBMITTED until then); the acceptance is
+    applied in that read (the submit's task resumes after the timed call, untimed)."""
+    import operator
+
+    from zq.model.enums import OrderStatus
+
+    head, body, old_id, quantity, price = await _new_order_answer(probe)
     connections: list[Any] = []  # the connection each request was written (nowhere) on
 
     call = operator.call
@@ -1220,35 +1230,7 @@ async def _tick_leg(
     idle again before the next frame."""
     import operator
 
-    from zq.model.enums import OrderStatus
-
-    instrument = probe.cache.instrument(BTCUSDT)
-    assert instrument is not None
-    quantity = instrument.make_qty(Decimal("0.001"))
-    price = instrument.make_price(Decimal("50000.00"))
-    connection_class = http_transport._Connection
-    real_parse = connection_class._parse
-    answers: list[bytes] = []
-
-    def capture(self: Any) -> None:  # the first whole answer to a new order, as read
-        data = bytes(self._buffer)
-        if not answers and b'"status":"NEW"' in data and data.endswith(b"}"):
-            answers.append(data)
-        real_parse(self)
-
-    connection_class._parse = capture  # type: ignore[method-assign]
-    try:
-        first = probe.order_factory.limit(BTCUSDT, OrderSide.BUY, quantity, price)
-        probe.submit_order(first)
-        for _ in range(500):
-            if answers and first.status is OrderStatus.ACCEPTED:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        connection_class._parse = real_parse  # type: ignore[method-assign]
-    assert answers, "no answer to a new order came"
-    head, _, body = answers[0].partition(b"\r\n\r\n")
-    old_id = str(first.client_order_id).encode()
+    head, body, old_id, _, _ = await _new_order_answer(probe)
     connections: list[Any] = []  # the connection each request was written (nowhere) on
 
     received = connection.transport.get_protocol().data_received  # see above: a FrameReader's
